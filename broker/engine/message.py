@@ -1,0 +1,101 @@
+"""The one message model behind every door (see DESIGN.md, "One model behind every door").
+
+A `Message` is one copy of a message in one queue: the content is shared between copies
+(fan-out copies share the body bytes), the delivery state (seq, delivery count, visibility)
+is per queue. Properties keep their declared type next to the text value, so an attribute
+one door cannot express (an SQS Number, a JMS long) travels through and comes back out.
+"""
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field, replace
+from enum import IntEnum
+from typing import Any
+
+DEFAULT_PRIORITY = 4
+
+
+class State(IntEnum):
+    READY = 0      # in the ready index, deliverable now
+    DELAYED = 1    # waiting for visible_at (delay, scheduled delivery, visibility after restart)
+    INFLIGHT = 2   # leased to a consumer
+    PARKED = 3     # held back by its message group
+    GONE = 4       # acked, expired, moved or purged
+
+
+@dataclass(slots=True, eq=False)
+class Message:
+    message_id: str
+    body: bytes
+    # User properties: STOMP user headers, JMS properties, SQS MessageAttributes. Values are
+    # text (bytes for binary); `types` holds the declared type of those that are not plain
+    # strings ("Number", "Binary", "String.custom", JMS "long", ...).
+    properties: dict[str, str | bytes] = field(default_factory=dict)
+    types: dict[str, str] | None = None
+    # System headers some door set and another may render: correlation-id, type, reply-to,
+    # amq-msg-type, AWSTraceHeader, SenderId, original-destination, ...
+    headers: dict[str, str] = field(default_factory=dict)
+    persistent: bool = False
+    priority: int = DEFAULT_PRIORITY
+    timestamp: int = 0           # ms since epoch, when the broker accepted it
+    expires: int = 0             # ms since epoch; 0 = never
+    group_id: str | None = None
+    dedup_id: str | None = None
+    origin: Any = None           # the producing connection, for noLocal subscriptions
+    topic: str | None = None     # the topic a fan-out copy was published on
+    # -- per-queue delivery state
+    seq: int = 0
+    visible_at: int = 0          # ms; not deliverable before (delay, visibility deadline)
+    delivery_count: int = 0      # deliveries so far (ApproximateReceiveCount)
+    first_delivery: int = 0      # ms of the first delivery
+    state: State = State.READY
+    lease: Any = None
+
+    @property
+    def redelivered(self) -> bool:
+        return self.delivery_count > 1
+
+    def copy(self) -> "Message":
+        """A fresh copy for another queue: same content, new delivery state."""
+        return replace(self, seq=0, delivery_count=0, first_delivery=0,
+                       state=State.READY, lease=None)
+
+    def typed_property(self, name: str) -> tuple[str, str | bytes] | None:
+        value = self.properties.get(name)
+        if value is None:
+            return None
+        kind = (self.types or {}).get(name) or ("Binary" if isinstance(value, bytes) else "String")
+        return kind, value
+
+    # -- store rows -------------------------------------------------------
+    def to_row(self, dest_id: int) -> dict[str, Any]:
+        props = {k: ({"b": base64.b64encode(v).decode()} if isinstance(v, bytes) else v)
+                 for k, v in self.properties.items()}
+        attrs: dict[str, Any] = {"p": props}
+        if self.types:
+            attrs["t"] = self.types
+        if self.headers:
+            attrs["h"] = self.headers
+        return {"seq": self.seq, "dest_id": dest_id, "message_id": self.message_id,
+                "body": self.body, "priority": self.priority, "timestamp": self.timestamp,
+                "expires": self.expires, "visible_at": self.visible_at,
+                "delivery_count": self.delivery_count, "first_delivery": self.first_delivery,
+                "group_id": self.group_id, "dedup_id": self.dedup_id,
+                "attrs": json.dumps(attrs, separators=(",", ":"))}
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> "Message":
+        attrs = json.loads(row["attrs"])
+        props = {k: (base64.b64decode(v["b"]) if isinstance(v, dict) else v)
+                 for k, v in attrs.get("p", {}).items()}
+        return cls(message_id=row["message_id"], body=bytes(row["body"]), properties=props,
+                   types=attrs.get("t"), headers=attrs.get("h", {}), persistent=True,
+                   priority=row["priority"], timestamp=row["timestamp"], expires=row["expires"],
+                   group_id=row["group_id"], dedup_id=row["dedup_id"], seq=row["seq"],
+                   visible_at=row["visible_at"], delivery_count=row["delivery_count"],
+                   first_delivery=row["first_delivery"])
+
+    def state_row(self) -> dict[str, Any]:
+        return {"delivery_count": self.delivery_count, "visible_at": self.visible_at,
+                "first_delivery": self.first_delivery}

@@ -1,0 +1,70 @@
+"""Topics fan out: every subscription is a queue of its own that gets a copy.
+
+Non-durable subscriptions are in-memory queues that live as long as their consumer;
+durable subscriptions and Virtual Topic consumer queues are stored queues, so they keep
+messages while their consumers are away. Selectors and noLocal of a subscription are
+applied here, at publish time, so a subscription queue only holds what it will deliver.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from broker.engine.message import Message
+from broker.engine.queue import Queue, property_value
+from broker.engine.selector import Selector
+
+
+@dataclass(eq=False)
+class Subscription:
+    queue: Queue
+    pattern: str
+    selector: Selector | None = None
+    no_local: bool = False
+    origin: Any = None
+    durable: bool = False
+
+    def wants(self, message: Message) -> bool:
+        if self.no_local and message.origin is not None and message.origin is self.origin:
+            return False
+        return self.selector is None or self.selector.matches(lambda n: property_value(message, n))
+
+
+@dataclass(eq=False)
+class Topic:
+    name: str
+    subscriptions: list[Subscription] = field(default_factory=list)
+    attrs: dict[str, Any] = field(default_factory=dict)
+    dest_id: int = 0
+    created_at: int = 0
+
+    def publish(self, message: Message, extra: list[Queue] = ()) -> int:  # type: ignore[assignment]
+        """Enqueue a copy for every interested subscription; returns how many got one."""
+        delivered = 0
+        for sub in self.subscriptions:
+            if sub.wants(message):
+                copy = message.copy()
+                copy.topic = self.name
+                sub.queue.enqueue(copy)
+                delivered += 1
+        for queue in extra:
+            queue.enqueue(message.copy())
+            delivered += 1
+        return delivered
+
+
+def matches(pattern: str, name: str) -> bool:
+    """ActiveMQ wildcards: `*` is one level, `>` is zero or more levels (so `a.>` matches `a`)."""
+    if pattern == name:
+        return True
+    pat, parts = pattern.split("."), name.split(".")
+    for i, token in enumerate(pat):
+        if token == ">":
+            return True
+        if i >= len(parts) or (token != "*" and token != parts[i]):
+            return False
+    return len(pat) == len(parts)
+
+
+def is_wildcard(name: str) -> bool:
+    return any(t in ("*", ">") for t in name.split("."))

@@ -1,0 +1,328 @@
+"""Sans-IO STOMP 1.0/1.1/1.2 frame codec: bytes in, frames out, and back.
+
+The parser sits on the broker's hot path and reads untrusted input, so it
+keeps one bytearray per connection and remembers how far it has searched the
+incomplete frame at its front: a body arriving in many small pieces is
+scanned once, not once per piece, and every limit trips as soon as the
+buffered bytes exceed it rather than after the whole frame has been buffered.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from broker.protocols.stomp.frame import CLIENT_COMMANDS, Frame, FrameError
+
+HEARTBEAT = b"\n"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-connection input limits; the defaults are ActiveMQ's."""
+
+    max_header_line: int = 10240
+    max_headers: int = 1000
+    max_body: int = 100 * 1024 * 1024
+
+
+# The spec never escapes these frames, because they are exchanged before the
+# version is agreed. For the same reason they are the only frames after which
+# the version can change, so the parser stops after one (see `feed`).
+_NEGOTIATION = frozenset({"CONNECT", "STOMP", "CONNECTED"})
+
+_HEAD_END = re.compile(rb"\n\r?\n")
+_ESCAPE_SEQUENCE = re.compile(r"\\(.?)", re.DOTALL)
+_UNESCAPES: dict[str, dict[str, str]] = {
+    "1.1": {"\\": "\\", "n": "\n", "c": ":"},
+    "1.2": {"\\": "\\", "n": "\n", "c": ":", "r": "\r"},
+}
+
+
+class FrameParser:
+    """Incremental parser for the frames of one connection."""
+
+    def __init__(
+        self, limits: Limits = Limits(), commands: frozenset[str] = CLIENT_COMMANDS
+    ) -> None:
+        self.version = "1.0"
+        self._limits = limits
+        self._commands = commands
+        self._buf = bytearray()
+        # Progress on the incomplete frame at the front of the buffer, as
+        # offsets from its start, so that no byte is searched twice.
+        self._scanned = 0  # bytes searched for the end of the head or body
+        self._lines = 0  # complete lines in the head so far
+        self._line_start = 0  # start of the head's incomplete last line
+        # (command, headers, body offset, content-length or -1) once the head is read
+        self._head: tuple[str, dict[str, str], int, int] | None = None
+
+    def feed(self, data: bytes) -> list[Frame]:
+        """Buffer `data` and return the frames it completes, in order.
+
+        Parsing stops after a CONNECT, STOMP or CONNECTED frame, because the
+        frames behind it must be decoded with the version it negotiates: set
+        `version`, then call `feed(b"")` to get them.
+        """
+        buf = self._buf
+        buf += data
+        frames: list[Frame] = []
+        start = 0
+        try:
+            while start < len(buf):
+                head = self._head
+                if head is None:
+                    start = self._skip_heartbeats(start)
+                    head = self._head = self._read_head(start)
+                    if head is None:
+                        break
+                frame, end = self._read_body(start, head)
+                if frame is None:
+                    break
+                frames.append(frame)
+                self._head = None
+                self._scanned = self._lines = self._line_start = 0
+                start = end
+                if frame.command in _NEGOTIATION:
+                    break
+        except FrameError as error:
+            error.frames = frames
+            raise
+        del buf[:start]
+        return frames
+
+    def _skip_heartbeats(self, start: int) -> int:
+        """Skip the EOLs between frames, which are heart-beats."""
+        buf = self._buf
+        end = len(buf)
+        pos = start
+        while pos < end:
+            byte = buf[pos]
+            if byte == 10:
+                pos += 1
+            elif byte == 13 and pos + 1 < end and buf[pos + 1] == 10:
+                pos += 2
+            else:
+                break
+        if pos != start:
+            # Only a lone CR can have been scanned as a head: start afresh.
+            self._scanned = self._lines = self._line_start = 0
+        return pos
+
+    def _read_head(self, start: int) -> tuple[str, dict[str, str], int, int] | None:
+        buf = self._buf
+        # Resume 2 bytes back: the end marker may straddle two feeds.
+        match = _HEAD_END.search(buf, start + max(self._scanned - 2, 0))
+        if match is None:
+            self._check_partial_head(start)
+            return None
+        head_end = match.start()
+        try:
+            text = buf[start:head_end].decode()
+        except UnicodeDecodeError as error:
+            raise FrameError(
+                "Invalid UTF-8 in frame header", f"Frame header is not valid UTF-8: {error}"
+            ) from None
+        command, headers = self._parse_head(text, head_end - start)
+        body_offset = match.end() - start
+        self._scanned = body_offset
+        return command, headers, body_offset, self._content_length(headers)
+
+    def _check_partial_head(self, start: int) -> None:
+        """Enforce the header limits on a head that has not ended yet."""
+        buf = self._buf
+        end = len(buf)
+        new = start + self._scanned
+        self._lines += buf.count(b"\n", new, end)
+        last = buf.rfind(b"\n", new, end)
+        if last >= 0:
+            self._line_start = last + 1 - start
+        self._scanned = end - start
+        limits = self._limits
+        # One byte of slack: the line may yet turn out to end in CRLF.
+        if self._scanned - self._line_start > limits.max_header_line + 1:
+            raise _line_too_long(limits)
+        if self._lines - 1 > limits.max_headers:
+            raise _too_many_headers(limits)
+
+    def _parse_head(self, text: str, size: int) -> tuple[str, dict[str, str]]:
+        lines = text.split("\n")
+        if "\r" in text:
+            lines = [line[:-1] if line[-1:] == "\r" else line for line in lines]
+        command = lines[0]
+        if command not in self._commands:
+            raise FrameError(f"Unknown STOMP action: {_shown(command)}")
+        limits = self._limits
+        if len(lines) - 1 > limits.max_headers:
+            raise _too_many_headers(limits)
+        if size > limits.max_header_line:
+            ascii_only = text.isascii()
+            for line in lines:
+                if len(line) > limits.max_header_line or (
+                    not ascii_only and len(line.encode()) > limits.max_header_line
+                ):
+                    raise _line_too_long(limits)
+        version = self.version
+        unescapes = None
+        if "\\" in text and command not in _NEGOTIATION:
+            unescapes = _UNESCAPES.get(version)
+        trim = version == "1.0"
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            name, colon, value = line.partition(":")
+            if not colon:
+                raise FrameError(
+                    f"Unable to parse header line [{_shown(line)}]",
+                    "A header line must be name:value.",
+                )
+            if unescapes:
+                name = _unescape(name, unescapes)
+                value = _unescape(value, unescapes)
+            elif trim:
+                value = value.strip()
+            if name not in headers:
+                headers[name] = value
+        return command, headers
+
+    def _content_length(self, headers: dict[str, str]) -> int:
+        """Return the announced body size, or -1 when the body ends at the first NUL."""
+        value = headers.get("content-length")
+        if value is None:
+            return -1
+        if not (value.isascii() and value.isdigit()):
+            raise FrameError(
+                "Invalid content-length",
+                f"content-length {_shown(value)} is not a non-negative decimal integer.",
+            )
+        max_body = self._limits.max_body
+        digits = value.lstrip("0") or "0"
+        # int() refuses more than 4300 digits; such a length is too large anyway.
+        length = int(digits) if len(digits) < 4300 else max_body + 1
+        if length > max_body:
+            raise FrameError(
+                "Specified content-length exceeded maximum frame size",
+                f"content-length {_shown(value)} is above the limit of {max_body} bytes.",
+            )
+        return length
+
+    def _read_body(
+        self, start: int, head: tuple[str, dict[str, str], int, int]
+    ) -> tuple[Frame | None, int]:
+        """Return the frame and where the next one starts, or (None, 0) for more data."""
+        command, headers, body_offset, length = head
+        buf = self._buf
+        body_start = start + body_offset
+        if length >= 0:
+            end = body_start + length
+            if len(buf) <= end:
+                return None, 0
+            if buf[end]:
+                raise FrameError(
+                    f"Expected null terminator after {length} content bytes",
+                    "The byte after a content-length body must be NUL.",
+                )
+        else:
+            end = buf.find(b"\0", start + self._scanned)
+            max_body = self._limits.max_body
+            if end < 0:
+                self._scanned = len(buf) - start
+                if len(buf) - body_start > max_body:
+                    raise _body_too_large(max_body)
+                return None, 0
+            if end - body_start > max_body:
+                raise _body_too_large(max_body)
+        return Frame(command, headers, bytes(buf[body_start:end])), end + 1
+
+
+def _unescape(text: str, table: dict[str, str]) -> str:
+    if "\\" not in text:
+        return text
+
+    def replace(match: re.Match[str]) -> str:
+        try:
+            return table[match.group(1)]
+        except KeyError:
+            raise FrameError(
+                "Invalid escape sequence",
+                f"Undefined escape sequence {match.group()!r} in a header.",
+            ) from None
+
+    return _ESCAPE_SEQUENCE.sub(replace, text)
+
+
+def _shown(text: str) -> str:
+    """Make wire text safe to quote in an ERROR frame's `message` header."""
+    if len(text) <= 100 and text.isprintable():
+        return text
+    return repr(text[:100])
+
+
+def _line_too_long(limits: Limits) -> FrameError:
+    return FrameError(
+        "The maximum header length was exceeded",
+        f"A frame line is longer than {limits.max_header_line} bytes.",
+    )
+
+
+def _too_many_headers(limits: Limits) -> FrameError:
+    return FrameError(
+        "The maximum number of headers was exceeded",
+        f"A frame has more than {limits.max_headers} headers.",
+    )
+
+
+def _body_too_large(max_body: int) -> FrameError:
+    return FrameError(
+        "The maximum data length was exceeded",
+        f"A frame body is longer than {max_body} bytes.",
+    )
+
+
+def _escape_11(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n").replace(":", "\\c")
+
+
+def _escape_12(text: str) -> str:
+    return _escape_11(text).replace("\r", "\\r")
+
+
+_ESCAPES: dict[str, Callable[[str], str]] = {"1.1": _escape_11, "1.2": _escape_12}
+
+
+def encode(frame: Frame, version: str) -> bytes:
+    """Serialize `frame` for a connection speaking `version`.
+
+    Every frame ends in NUL then LF, as ActiveMQ sends them (the LF reads as
+    a heart-beat). No content-length is added: whether a body gets one is the
+    caller's choice, since ActiveMQ omits it for text messages.
+    """
+    headers = frame.headers
+    if not headers:
+        head = frame.command + "\n\n"
+    else:
+        escape = None if frame.command in _NEGOTIATION else _ESCAPES.get(version)
+        if escape is None:
+            lines = "\n".join(map(":".join, headers.items()))
+        else:
+            lines = _escaped_lines(headers, escape)
+        head = f"{frame.command}\n{lines}\n\n"
+    return b"".join((head.encode(), frame.body, b"\0\n"))
+
+
+def _escaped_lines(headers: dict[str, str], escape: Callable[[str], str]) -> str:
+    """Escape all names and values in one pass over one string.
+
+    Escaping each string separately costs a few calls per header, and most
+    MESSAGE frames need it (message ids contain colons). Joining with NUL and
+    SOH lets one escape call cover the lot; the counts prove no name or value
+    contains a separator before the separators are turned back into `:` and
+    LF.
+    """
+    text = "\x01".join(map("\x00".join, headers.items()))
+    if text.count("\x00") == len(headers) and text.count("\x01") == len(headers) - 1:
+        return escape(text).replace("\x00", ":").replace("\x01", "\n")
+    return "\n".join(
+        escape(name) + ":" + escape(value)
+        for name, value in headers.items()
+    )

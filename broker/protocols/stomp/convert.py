@@ -1,0 +1,115 @@
+"""STOMP frames to engine messages and back, with ActiveMQ's header rules
+(../shared/activemq-stomp.md: which SEND headers are dropped, which come back, text vs bytes)."""
+from __future__ import annotations
+
+import base64
+
+from broker.engine.message import DEFAULT_PRIORITY, Message
+
+# Headers the broker consumes or owns; never stored as user properties.
+_DROPPED = frozenset({"destination", "message-id", "redelivered", "subscription", "transaction",
+                      "receipt", "content-length", "persistent", "priority", "expires",
+                      "amq-msg-type", "JMSXGroupID", "AMQ_SCHEDULED_DELAY", "AMQ_SCHEDULED_PERIOD",
+                      "AMQ_SCHEDULED_REPEAT", "ack", "timestamp"})
+# Headers that are JMS message fields rather than properties.
+SYSTEM_HEADERS = ("correlation-id", "type", "reply-to")
+# Header whose value lists the declared type of typed properties, so an SQS Number or
+# Binary attribute survives a trip through a STOMP client and back.
+TYPES_HEADER = "mqgate-attribute-types"
+
+
+class BadHeader(ValueError):
+    pass
+
+
+def _int_header(headers: dict[str, str], name: str, default: int) -> int:
+    raw = headers.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise BadHeader(f"Invalid {name} header: {raw}") from None
+
+
+def message_from_send(headers: dict[str, str], body: bytes, message_id: str, now: int,
+                      origin: object = None) -> Message:
+    """A SEND frame's content as an engine message (destination handled by the caller)."""
+    kind = headers.get("amq-msg-type")
+    if kind not in ("text", "bytes"):
+        kind = "bytes" if "content-length" in headers else "text"
+    system = {"amq-msg-type": kind} if kind == "bytes" else {}
+    props: dict[str, str | bytes] = {}
+    types: dict[str, str] | None = None
+    declared = _parse_types(headers.get(TYPES_HEADER))
+    for name, value in headers.items():
+        if name in _DROPPED or name == TYPES_HEADER:
+            continue
+        if name in SYSTEM_HEADERS:
+            system[name] = value
+            continue
+        kind_of = declared.get(name)
+        if kind_of is not None:
+            types = types or {}
+            types[name] = kind_of
+            if kind_of.startswith("Binary"):
+                try:
+                    props[name] = base64.b64decode(value, validate=True)
+                    continue
+                except ValueError:
+                    del types[name]
+        props[name] = value
+    priority = _int_header(headers, "priority", DEFAULT_PRIORITY)
+    return Message(message_id=message_id, body=body, properties=props, types=types,
+                   headers=system, persistent=headers.get("persistent", "").lower() == "true",
+                   priority=max(0, min(9, priority)), timestamp=now,
+                   expires=_int_header(headers, "expires", 0), group_id=headers.get("JMSXGroupID"),
+                   origin=origin)
+
+
+def _parse_types(raw: str | None) -> dict[str, str]:
+    if not raw:
+        return {}
+    out = {}
+    for item in raw.split(","):
+        name, _, kind = item.partition("=")
+        if name and kind:
+            out[name] = kind
+    return out
+
+
+def message_headers(message: Message, destination: str, subscription: str | None,
+                    redelivered: bool) -> dict[str, str]:
+    """The MESSAGE frame headers an ActiveMQ client expects, in ActiveMQ's order."""
+    h: dict[str, str] = {}
+    if subscription is not None:
+        h["subscription"] = subscription
+    h["destination"] = destination
+    h["message-id"] = message.message_id
+    if message.persistent:
+        h["persistent"] = "true"
+    if redelivered:
+        h["redelivered"] = "true"
+    h["expires"] = str(message.expires)
+    h["priority"] = str(message.priority)
+    h["timestamp"] = str(message.timestamp)
+    headers = message.headers
+    if headers:
+        for name, value in headers.items():
+            if name != "amq-msg-type":
+                h.setdefault(name, value)
+    if message.types:
+        typed = []
+        for name, value in message.properties.items():
+            kind = message.types.get(name)
+            if kind is not None:
+                typed.append(f"{name}={kind}")
+            h.setdefault(name, base64.b64encode(value).decode() if isinstance(value, bytes) else value)
+        if typed:
+            h[TYPES_HEADER] = ",".join(typed)
+    else:
+        for name, value in message.properties.items():
+            h.setdefault(name, base64.b64encode(value).decode() if isinstance(value, bytes) else value)
+    if headers.get("amq-msg-type") == "bytes":
+        h["content-length"] = str(len(message.body))
+    return h

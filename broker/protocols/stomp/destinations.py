@@ -1,0 +1,60 @@
+"""STOMP destination names to engine destinations, ActiveMQ's way."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+QUEUE, TOPIC, TEMP_QUEUE, TEMP_TOPIC, REMOTE_TEMP_QUEUE, REMOTE_TEMP_TOPIC = (
+    "queue", "topic", "temp-queue", "temp-topic", "remote-temp-queue", "remote-temp-topic")
+
+_PREFIXES = (
+    ("/queue/", QUEUE), ("/topic/", TOPIC), ("queue://", QUEUE), ("topic://", TOPIC),
+    ("/temp-queue/", TEMP_QUEUE), ("/temp-topic/", TEMP_TOPIC),
+    ("/remote-temp-queue/", REMOTE_TEMP_QUEUE), ("/remote-temp-topic/", REMOTE_TEMP_TOPIC),
+    ("temp-queue://", REMOTE_TEMP_QUEUE), ("temp-topic://", REMOTE_TEMP_TOPIC),
+)
+
+
+class BadDestination(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    kind: str
+    name: str
+
+    @property
+    def is_topic(self) -> bool:
+        return self.kind in (TOPIC, TEMP_TOPIC, REMOTE_TEMP_TOPIC)
+
+    def stomp(self) -> str:
+        return f"/{self.kind}/{self.name}"
+
+
+def parse_one(text: str) -> Destination:
+    text = text.strip()
+    for prefix, kind in _PREFIXES:
+        if text.startswith(prefix):
+            name = text[len(prefix):]
+            if not name:
+                raise BadDestination(f"Invalid destination: {text}")
+            return Destination(kind, name)
+    if text.startswith("/") or "://" in text or not text:
+        raise BadDestination(f"Unknown destination type: {text}")
+    # ActiveMQ treats a bare name as a queue.
+    return Destination(QUEUE, text)
+
+
+def parse(text: str) -> list[Destination]:
+    """A destination header; a comma makes it composite (queues and topics may mix)."""
+    parts = [p for p in text.split(",")]
+    if len(parts) > 1:
+        # In a composite, a bare name takes the kind of the first destination.
+        first = parse_one(parts[0])
+        out = [first]
+        for part in parts[1:]:
+            part = part.strip()
+            has_prefix = part.startswith("/") or "://" in part
+            out.append(parse_one(part) if has_prefix else Destination(first.kind, part))
+        return out
+    return [parse_one(text)]

@@ -1,0 +1,55 @@
+"""The STOMP door: one factory per listener, sharing the broker's engine."""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from typing import Any
+
+from twisted.internet.protocol import Factory
+
+from broker.config import Config
+from broker.engine.broker import Broker
+from broker.protocols.stomp.codec import Limits
+from broker.protocols.stomp.protocol import StompProtocol
+
+log = logging.getLogger("mqgate.stomp")
+
+# Clients that sniff the server header look for ActiveMQ's; the product name follows it.
+SERVER_HEADER = "ActiveMQ/5.17.2 mqgate/0.1.0"
+
+
+class StompFactory(Factory):
+    def __init__(self, broker: Broker, config: Config, clock: Any) -> None:
+        self.broker = broker
+        self.clock = clock
+        self.limits = Limits(config.stomp_max_header_line, config.stomp_max_headers, config.stomp_max_body)
+        self.prefetch = config.stomp_prefetch
+        self.max_connections = config.stomp_max_connections
+        self.broker_name = config.broker_name
+        self.server_header = SERVER_HEADER
+        start_ms = int(clock.seconds() * 1000)
+        self.id_prefix = f"ID:{socket.gethostname()}-{os.getpid()}-{start_ms}-1"
+        self.connections: set[StompProtocol] = set()
+        self._client_ids: dict[str, StompProtocol] = {}
+        self._count = 0
+
+    def buildProtocol(self, addr: Any) -> StompProtocol | None:
+        if len(self.connections) >= self.max_connections:
+            log.warning("event=connection_refused door=stomp remote=%s reason=max_connections", addr)
+            return None
+        self._count += 1
+        protocol = StompProtocol(self, self._count)
+        self.connections.add(protocol)
+        return protocol
+
+    def claim_client_id(self, client_id: str, protocol: StompProtocol) -> bool:
+        if client_id in self._client_ids:
+            return False
+        self._client_ids[client_id] = protocol
+        return True
+
+    def connection_closed(self, protocol: StompProtocol) -> None:
+        self.connections.discard(protocol)
+        if protocol.client_id and self._client_ids.get(protocol.client_id) is protocol:
+            del self._client_ids[protocol.client_id]

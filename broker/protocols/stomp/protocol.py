@@ -1,0 +1,600 @@
+"""One STOMP connection: negotiation, heart-beats, and the client frames as engine calls.
+
+Behaviour follows the STOMP 1.2 spec and, where the spec leaves room, what ActiveMQ 5.17
+does (../shared/activemq-stomp.md): which errors close the connection, header rules, ack
+forms per version, receipts only after the commit that makes a message durable.
+"""
+from __future__ import annotations
+
+import logging
+import traceback
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from twisted.internet import defer, task
+from twisted.internet.interfaces import IPushProducer
+from twisted.internet.protocol import Protocol
+from zope.interface import implementer
+
+from broker.engine.broker import DestinationError
+from broker.engine.consumer import Lease
+from broker.engine.message import Message
+from broker.engine.queue import Queue
+from broker.engine.selector import InvalidSelector, parse as parse_selector
+from broker.protocols.stomp import destinations as dest
+from broker.protocols.stomp.codec import FrameParser, encode
+from broker.protocols.stomp.convert import BadHeader, message_from_send
+from broker.protocols.stomp.frame import Frame, FrameError
+from broker.protocols.stomp.subscription import ACK_MODES, AUTO, CLIENT, StompSubscription
+
+if TYPE_CHECKING:
+    from broker.protocols.stomp.factory import StompFactory
+
+log = logging.getLogger("mqgate.stomp")
+
+SUPPORTED_VERSIONS = ("1.0", "1.1", "1.2")
+
+
+class StompError(Exception):
+    """A frame the broker refuses; `fatal` ones close the connection after the ERROR."""
+
+    def __init__(self, message: str, detail: str | None = None, fatal: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail or message
+        self.fatal = fatal
+
+
+@dataclass
+class Transaction:
+    sends: list[tuple[list[dest.Destination], Message]] = field(default_factory=list)
+    # (subscription, leases taken from it) in ack order
+    acks: list[tuple[StompSubscription, list[Lease], bool]] = field(default_factory=list)
+
+
+@implementer(IPushProducer)
+class StompProtocol(Protocol):
+    def __init__(self, factory: "StompFactory", number: int) -> None:
+        self.factory = factory
+        self.broker = factory.broker
+        self.number = number
+        self.connection_id = f"{factory.id_prefix}:{number}"
+        self.parser = FrameParser(factory.limits)
+        self.version = "1.0"
+        self.session_open = False
+        self.closing = False
+        self.paused = False
+        self.session = self.connection_id
+        self.client_id: str | None = None
+        self.subscriptions: dict[str, StompSubscription] = {}
+        self.transactions: dict[str, Transaction] = {}
+        self.temp_queues: dict[str, Queue] = {}
+        self._message_count = 0
+        self._receipts_waiting = 0
+        self._read_check: task.LoopingCall | None = None
+        self._write_beat: task.LoopingCall | None = None
+        self._got_data = False
+        self._wrote = False
+        self.peer = "?"
+
+    # -- connection life cycle ---------------------------------------------------------------
+    def connectionMade(self) -> None:
+        peer = self.transport.getPeer()
+        self.peer = f"{getattr(peer, 'host', '?')}:{getattr(peer, 'port', '?')}"
+        self.transport.registerProducer(self, True)
+        log.info("event=connection_opened door=stomp remote=%s connection=%s", self.peer, self.connection_id)
+
+    def connectionLost(self, reason: Any = None) -> None:
+        for beat in (self._read_check, self._write_beat):
+            if beat is not None and beat.running:
+                beat.stop()
+        self.transactions.clear()
+        for sub in list(self.subscriptions.values()):
+            self._drop_subscription(sub)
+        self.subscriptions.clear()
+        for name in list(self.temp_queues):
+            self.broker.delete_queue(name)
+        self.temp_queues.clear()
+        self.factory.connection_closed(self)
+        log.info("event=connection_closed door=stomp remote=%s connection=%s", self.peer, self.connection_id)
+
+    # IPushProducer: the transport's write buffer is full (or drained again).
+    def pauseProducing(self) -> None:
+        self.paused = True
+
+    def resumeProducing(self) -> None:
+        self.paused = False
+        for sub in list(self.subscriptions.values()):
+            for queue in sub.queues:
+                queue.dispatch()
+
+    def stopProducing(self) -> None:
+        self.paused = True
+
+    # -- input ------------------------------------------------------------------------------------
+    def dataReceived(self, data: bytes) -> None:
+        self._got_data = True
+        if self.closing:
+            return
+        try:
+            frames = self.parser.feed(data)
+            error = None
+        except FrameError as exc:
+            frames, error = exc.frames, exc
+        for frame in frames:
+            if self.closing:
+                return
+            self._handle(frame)
+        if error is not None and not self.closing:
+            self.send_error(error.message, error.detail, None, fatal=True)
+
+    def _handle(self, frame: Frame) -> None:
+        command = frame.command
+        try:
+            if not self.session_open and command not in ("CONNECT", "STOMP"):
+                raise StompError("Not connected.")
+            handler = _HANDLERS.get(command)
+            if handler is None:  # the parser's allow-list makes this unreachable
+                raise StompError(f"Unknown STOMP action: {command}", fatal=True)
+            handler(self, frame)
+        except StompError as exc:
+            self.send_error(exc.message, exc.detail, frame, fatal=exc.fatal)
+        except Exception as exc:  # a bug must not take the broker down with it
+            log.exception("event=frame_failed door=stomp remote=%s command=%s", self.peer, command)
+            self.send_error(str(exc) or type(exc).__name__, traceback.format_exc(), frame, fatal=True)
+
+    # -- output ---------------------------------------------------------------------------------
+    def send_frame(self, frame: Frame) -> None:
+        self._wrote = True
+        self.transport.write(encode(frame, self.version))
+
+    def send_error(self, message: str, detail: str, frame: Frame | None, fatal: bool) -> None:
+        headers = {"content-type": "text/plain", "message": message}
+        if frame is not None and "receipt" in frame.headers:
+            headers["receipt-id"] = frame.headers["receipt"]
+        body = detail.encode("utf-8")
+        headers["content-length"] = str(len(body))
+        log.warning("event=stomp_error remote=%s connection=%s fatal=%s message=%r",
+                    self.peer, self.connection_id, fatal, message)
+        self.send_frame(Frame("ERROR", headers, body))
+        if fatal:
+            self.closing = True
+            self.transport.loseConnection()
+
+    def _receipt(self, frame: Frame, durable: bool) -> None:
+        """RECEIPT once what the frame did is committed; receipts keep their order."""
+        receipt = frame.headers.get("receipt")
+        if receipt is None:
+            return
+        if not durable and not self._receipts_waiting:
+            self.send_frame(Frame("RECEIPT", {"receipt-id": receipt}))
+            return
+        self._receipts_waiting += 1
+
+        def sent(_: Any) -> None:
+            self._receipts_waiting -= 1
+            if self.transport is not None and not self.closing:
+                self.send_frame(Frame("RECEIPT", {"receipt-id": receipt}))
+
+        def failed(failure: Any) -> None:
+            self._receipts_waiting -= 1
+            if not self.closing:
+                self.send_error("Could not store the message", failure.getErrorMessage(), frame, fatal=False)
+        self.broker.committed().addCallbacks(sent, failed)
+
+    # -- CONNECT ----------------------------------------------------------------------------------
+    def on_connect(self, frame: Frame) -> None:
+        if self.session_open:
+            raise StompError("Already connected.")
+        h = frame.headers
+        accepted = [v.strip() for v in h.get("accept-version", "1.0").split(",")]
+        common = [v for v in SUPPORTED_VERSIONS if v in accepted]
+        if not common:
+            self.send_frame(Frame("ERROR", {"version": ",".join(SUPPORTED_VERSIONS),
+                                            "content-type": "text/plain",
+                                            "message": "Supported protocol versions are "
+                                                       + ",".join(SUPPORTED_VERSIONS)}))
+            self.closing = True
+            self.transport.loseConnection()
+            return
+        try:
+            cx, cy = (int(x) for x in h.get("heart-beat", "0,0").split(","))
+            if cx < 0 or cy < 0:
+                raise ValueError
+        except ValueError:
+            raise StompError("Invalid heart-beat header", fatal=True) from None
+        client_id = h.get("client-id")
+        if client_id:
+            if not self.factory.claim_client_id(client_id, self):
+                raise StompError(
+                    f"javax.jms.InvalidClientIDException: Broker: {self.factory.broker_name} - "
+                    f"Client: {client_id} already connected", fatal=True)
+            self.client_id = self.session = client_id
+        self.version = self.parser.version = common[-1]
+        self.session_open = True
+        reply = {"server": self.factory.server_header, "heart-beat": f"{cy},{cx}",
+                 "session": self.session, "version": self.version}
+        if "receipt" in h:
+            reply["receipt-id"] = h["receipt"]
+        if "request-id" in h:
+            reply["response-id"] = h["request-id"]
+        self.send_frame(Frame("CONNECTED", reply))
+        self._start_heartbeats(cx, cy)
+
+    on_stomp = on_connect
+
+    def _start_heartbeats(self, client_sends_ms: int, client_wants_ms: int) -> None:
+        clock = self.factory.clock
+        if client_wants_ms > 0:
+            self._write_beat = task.LoopingCall(self._beat)
+            self._write_beat.clock = clock
+            self._write_beat.start(client_wants_ms / 1000.0, now=False)
+        if client_sends_ms > 0:
+            self._got_data = False
+            self._read_check = task.LoopingCall(self._check_alive)
+            self._read_check.clock = clock
+            self._read_check.start(client_sends_ms / 1000.0, now=False)
+
+    def _beat(self) -> None:
+        if not self._wrote and self.transport is not None:
+            self.transport.write(b"\n")
+        self._wrote = False
+
+    def _check_alive(self) -> None:
+        if not self._got_data:
+            log.warning("event=heartbeat_timeout remote=%s connection=%s", self.peer, self.connection_id)
+            self.closing = True
+            if self._read_check is not None and self._read_check.running:
+                self._read_check.stop()
+            self.transport.abortConnection()
+            return
+        self._got_data = False
+
+    # -- destinations ------------------------------------------------------------------------------
+    def _destinations(self, frame: Frame) -> list[dest.Destination]:
+        raw = frame.headers.get("destination")
+        if not raw:
+            raise StompError(f"{frame.command} received without a Destination specified")
+        try:
+            return dest.parse(raw)
+        except dest.BadDestination as exc:
+            raise StompError(str(exc)) from None
+
+    def _temp_name(self, name: str) -> str:
+        return f"{self.connection_id}:{name}"
+
+    def _queue_for(self, d: dest.Destination, create: bool = True) -> Queue:
+        if d.kind == dest.TEMP_QUEUE:
+            name = self._temp_name(d.name)
+            queue = self.temp_queues.get(name)
+            if queue is None:
+                queue = self.temp_queues[name] = self.broker.temporary_queue(name)
+            return queue
+        if d.kind == dest.REMOTE_TEMP_QUEUE:
+            queue = self.broker.queue(d.name, create=False)
+            if queue is None:
+                raise StompError(f"javax.jms.InvalidDestinationException: Cannot publish to a deleted "
+                                 f"Destination: temp-queue://{d.name}",
+                                 "org.apache.activemq.DestinationDoesNotExistException: "
+                                 f"temp-queue://{d.name}")
+            return queue
+        queue = self.broker.queue(d.name, create=create)
+        assert queue is not None
+        return queue
+
+    def _topic_name(self, d: dest.Destination) -> str:
+        return self._temp_name(d.name) if d.kind == dest.TEMP_TOPIC else d.name
+
+    def outbound_destination(self, sub: StompSubscription, queue: Queue, message: Message) -> str:
+        if sub.is_topic:
+            topic = message.topic
+            if topic is None:
+                return sub.destination
+            own = self.connection_id + ":"
+            return f"/temp-topic/{topic[len(own):]}" if topic.startswith(own) else f"/topic/{topic}"
+        name = queue.name
+        if name in self.temp_queues:
+            return f"/temp-queue/{name[len(self.connection_id) + 1:]}"
+        if not queue.durable:
+            return f"/remote-temp-queue/{name}"
+        return f"/queue/{name}"
+
+    def outbound_reply_to(self, reply_to: str) -> str:
+        for remote, local in (("/remote-temp-queue/", "/temp-queue/"), ("/remote-temp-topic/", "/temp-topic/")):
+            own = remote + self.connection_id + ":"
+            if reply_to.startswith(own):
+                return local + reply_to[len(own):]
+        return reply_to
+
+    def _inbound_reply_to(self, reply_to: str) -> str:
+        for local, remote in (("/temp-queue/", "/remote-temp-queue/"), ("/temp-topic/", "/remote-temp-topic/")):
+            if reply_to.startswith(local):
+                return remote + self._temp_name(reply_to[len(local):])
+        return reply_to
+
+    # -- SEND ----------------------------------------------------------------------------------------
+    def _next_message_id(self) -> str:
+        self._message_count += 1
+        return f"{self.connection_id}:-1:1:{self._message_count}"
+
+    def on_send(self, frame: Frame) -> None:
+        targets = self._destinations(frame)
+        h = frame.headers
+        now = self.broker.now_ms()
+        try:
+            message = message_from_send(h, frame.body, self._next_message_id(), now, origin=self)
+            delay = int(h.get("AMQ_SCHEDULED_DELAY") or 0)
+            period = int(h.get("AMQ_SCHEDULED_PERIOD") or 0)
+            repeat = int(h.get("AMQ_SCHEDULED_REPEAT") or 0)
+        except (BadHeader, ValueError) as exc:
+            raise StompError(str(exc)) from None
+        if "reply-to" in message.headers:
+            message.headers["reply-to"] = self._inbound_reply_to(message.headers["reply-to"])
+        copies = [message]
+        if delay > 0 or (period > 0 and repeat > 0):
+            message.headers["scheduledJobId"] = message.message_id
+            message.visible_at = now + delay if delay > 0 else 0
+            for i in range(1, repeat + 1 if period > 0 else 1):
+                extra = message.copy()
+                extra.message_id = self._next_message_id()
+                extra.headers = {**message.headers, "scheduledJobId": message.message_id}
+                extra.visible_at = now + delay + i * period
+                copies.append(extra)
+        tx_id = h.get("transaction")
+        if tx_id is not None:
+            tx = self._transaction(tx_id)
+            tx.sends.extend((targets, m) for m in copies)
+            self._receipt(frame, durable=False)
+            return
+        for m in copies:
+            self._deliver_send(targets, m)
+        self._receipt(frame, durable=message.persistent)
+
+    def _deliver_send(self, targets: list[dest.Destination], message: Message) -> None:
+        for i, d in enumerate(targets):
+            m = message if i == len(targets) - 1 else message.copy()
+            if d.is_topic:
+                name = self._topic_name(d)
+                if m.visible_at > self.broker.now_ms():
+                    delay = (m.visible_at - self.broker.now_ms()) / 1000.0
+                    m.visible_at = 0
+                    self.factory.clock.callLater(delay, self.broker.publish, name, m)
+                else:
+                    self.broker.publish(name, m)
+            else:
+                self._queue_for(d).enqueue(m)
+
+    # -- SUBSCRIBE / UNSUBSCRIBE ---------------------------------------------------------------
+    def on_subscribe(self, frame: Frame) -> None:
+        h = frame.headers
+        targets = self._destinations(frame)
+        sub_id = h.get("id")
+        if sub_id is None and self.version != "1.0":
+            raise StompError("Subscription ID is required")
+        key = sub_id if sub_id is not None else "dest:" + h["destination"]
+        if key in self.subscriptions:
+            raise StompError(f"Duplicate subscription id: {sub_id}")
+        ack_mode = h.get("ack", AUTO)
+        if ack_mode not in ACK_MODES:
+            raise StompError(f"Unsupported ack mode: {ack_mode}")
+        selector = None
+        if h.get("selector"):
+            try:
+                selector = parse_selector(h["selector"])
+            except InvalidSelector as exc:
+                raise StompError(f"javax.jms.InvalidSelectorException: {exc}") from None
+        try:
+            prefetch = int(h.get("activemq.prefetchSize") or self.factory.prefetch)
+            priority = int(h.get("activemq.priority") or 0)
+        except ValueError as exc:
+            raise StompError(str(exc)) from None
+        durable_name = h.get("activemq.subscriptionName") or h.get("durable-subscription-name")
+        if durable_name:
+            if any(not d.is_topic for d in targets):
+                raise StompError("Durable subscriptions are only supported on topics: " + h["destination"])
+            if not self.client_id:
+                raise StompError("Durable subscribers must set a client-id on CONNECT")
+        if h.get("browser") == "true" and self.version != "1.0":
+            self._receipt(frame, durable=False)
+            self._browse(sub_id, targets)
+            return
+        sub = StompSubscription(self, sub_id, h["destination"], ack_mode, prefetch, selector,
+                                durable=bool(durable_name), is_topic=targets[0].is_topic,
+                                priority=priority, exclusive=h.get("activemq.exclusive") == "true")
+        no_local = h.get("activemq.noLocal") == "true"
+        self.subscriptions[key] = sub
+        self._receipt(frame, durable=False)
+        try:
+            for d in targets:
+                if not d.is_topic:
+                    queue = self._queue_for(d)
+                    sub.queues.append(queue)
+                    queue.add_consumer(sub)
+                elif durable_name:
+                    assert self.client_id is not None
+                    sub.selector = None  # applied by the topic at publish time
+                    sub.durable_name = durable_name
+                    queue = self.broker.durable_subscription(self.client_id, durable_name, d.name,
+                                                             selector, no_local, self)
+                    sub.queues.append(queue)
+                    queue.add_consumer(sub)
+                else:
+                    sub.selector = None
+                    tsub = self.broker.subscribe_topic(self._topic_name(d), sub, selector, no_local, self)
+                    sub.topic_subs.append(tsub)
+                    sub.queues.append(tsub.queue)
+        except DestinationError as exc:
+            self.subscriptions.pop(key, None)
+            self._drop_subscription(sub)
+            raise StompError(str(exc)) from None
+
+    def _browse(self, sub_id: str | None, targets: list[dest.Destination]) -> None:
+        for d in targets:
+            if d.is_topic:
+                continue
+            queue = self._queue_for(d)
+            for message in queue.browse():
+                sub = StompSubscription(self, sub_id, d.stomp(), AUTO, 1, None)
+                sub.deliver(queue, message, None)
+        end = {"subscription": sub_id or "", "message-id": "0", "browser": "end",
+               "destination": targets[0].stomp()}
+        self.send_frame(Frame("MESSAGE", end, b""))
+
+    def on_unsubscribe(self, frame: Frame) -> None:
+        h = frame.headers
+        key = h.get("id")
+        if key is None:
+            if self.version != "1.0" or "destination" not in h:
+                raise StompError("Subscription ID is required")
+            key = "dest:" + h["destination"]
+        sub = self.subscriptions.pop(key, None)
+        durable_name = h.get("activemq.subscriptionName") or h.get("durable-subscription-name")
+        if sub is None and not durable_name:
+            raise StompError(f"No subscription matched id: {key}")
+        if sub is not None:
+            self._drop_subscription(sub)
+        if durable_name and self.client_id:
+            try:
+                self.broker.drop_durable(self.client_id, durable_name)
+            except DestinationError as exc:
+                raise StompError(str(exc)) from None
+        self._receipt(frame, durable=False)
+
+    def _drop_subscription(self, sub: StompSubscription) -> None:
+        for tsub in sub.topic_subs:
+            self.broker.unsubscribe_topic(tsub)
+        for queue in sub.queues:
+            if queue not in (t.queue for t in sub.topic_subs):
+                queue.remove_consumer(sub)
+        sub.pending.clear()
+
+    # -- ACK / NACK -------------------------------------------------------------------------------
+    def _find_ack(self, frame: Frame) -> tuple[StompSubscription, str]:
+        h = frame.headers
+        if self.version == "1.2":
+            key = h.get("id")
+            if key is None:
+                raise StompError(f"{frame.command} received without an id header")
+            candidates = self.subscriptions.values()
+        else:
+            key = h.get("message-id")
+            if key is None:
+                raise StompError(f"{frame.command} received without a message-id header")
+            sub_id = h.get("subscription")
+            if sub_id is None and self.version == "1.1":
+                raise StompError(f"{frame.command} received without a subscription header")
+            if sub_id is not None:
+                found = self.subscriptions.get(sub_id)
+                candidates = [found] if found is not None else []
+            else:
+                candidates = self.subscriptions.values()
+        for sub in candidates:
+            if key in sub.pending:
+                return sub, key
+        raise StompError(f"Unexpected {frame.command} received for message-id [{key}]")
+
+    def on_ack(self, frame: Frame) -> None:
+        self._settle(frame, nack=False)
+
+    def on_nack(self, frame: Frame) -> None:
+        if self.version == "1.0":
+            raise StompError("NACK is not supported in STOMP 1.0")
+        self._settle(frame, nack=True)
+
+    def _settle(self, frame: Frame, nack: bool) -> None:
+        sub, key = self._find_ack(frame)
+        leases = sub.take(key, cumulative=sub.ack_mode == CLIENT and not nack)
+        tx_id = frame.headers.get("transaction")
+        if tx_id is not None:
+            try:
+                self._transaction(tx_id).acks.append((sub, leases, nack))
+            except StompError:
+                for lease in leases:
+                    sub.pending[key_of(lease, self.version)] = lease
+                raise
+            self._receipt(frame, durable=False)
+            return
+        durable = self._apply_settle(leases, nack)
+        self._receipt(frame, durable=durable)
+
+    def _apply_settle(self, leases: list[Lease], nack: bool) -> bool:
+        durable = False
+        for lease in leases:
+            durable = durable or lease.message.persistent
+            queue = lease.queue
+            if not nack:
+                queue.ack(lease)
+            elif queue.settings.max_deliveries:
+                queue.release(lease)
+            else:
+                queue.dead_letter(lease, "Delivery poisoned by the client (NACK)")
+        return durable
+
+    # -- transactions ----------------------------------------------------------------------------------
+    def _transaction(self, tx_id: str) -> Transaction:
+        tx = self.transactions.get(tx_id)
+        if tx is None:
+            raise StompError(f"Invalid transaction id: {tx_id}")
+        return tx
+
+    def _tx_id(self, frame: Frame) -> str:
+        tx_id = frame.headers.get("transaction")
+        if tx_id is None:
+            raise StompError(f"{frame.command} received without a transaction header")
+        return tx_id
+
+    def on_begin(self, frame: Frame) -> None:
+        tx_id = self._tx_id(frame)
+        if tx_id in self.transactions:
+            raise StompError(f"Transaction {tx_id} is already started")
+        self.transactions[tx_id] = Transaction()
+        self._receipt(frame, durable=False)
+
+    def on_commit(self, frame: Frame) -> None:
+        tx = self._transaction(self._tx_id(frame))
+        del self.transactions[frame.headers["transaction"]]
+        durable = False
+        for targets, message in tx.sends:
+            self._deliver_send(targets, message)
+            durable = durable or message.persistent
+        for _, leases, nack in tx.acks:
+            durable = self._apply_settle(leases, nack) or durable
+        self._receipt(frame, durable=durable)
+
+    def on_abort(self, frame: Frame) -> None:
+        tx = self._transaction(self._tx_id(frame))
+        del self.transactions[frame.headers["transaction"]]
+        # The acked messages stay with their subscriptions: their ack ids work again.
+        for sub, leases, _ in tx.acks:
+            for lease in leases:
+                if lease.queue.is_current(lease):
+                    sub.pending[key_of(lease, self.version)] = lease
+        self._receipt(frame, durable=False)
+
+    # -- DISCONNECT ----------------------------------------------------------------------------------
+    def on_disconnect(self, frame: Frame) -> None:
+        receipt = frame.headers.get("receipt")
+        self.closing = True
+
+        def close(_: Any = None) -> None:
+            if receipt is not None:
+                self.send_frame(Frame("RECEIPT", {"receipt-id": receipt}))
+            self.transport.loseConnection()
+        if receipt is None:
+            close()
+        else:
+            self.broker.committed().addBoth(close)
+
+
+def key_of(lease: Lease, version: str) -> str:
+    return str(lease.token) if version == "1.2" else lease.message.message_id
+
+
+_HANDLERS: dict[str, Callable[[StompProtocol, Frame], None]] = {
+    "CONNECT": StompProtocol.on_connect, "STOMP": StompProtocol.on_stomp,
+    "SEND": StompProtocol.on_send, "SUBSCRIBE": StompProtocol.on_subscribe,
+    "UNSUBSCRIBE": StompProtocol.on_unsubscribe, "ACK": StompProtocol.on_ack,
+    "NACK": StompProtocol.on_nack, "BEGIN": StompProtocol.on_begin,
+    "COMMIT": StompProtocol.on_commit, "ABORT": StompProtocol.on_abort,
+    "DISCONNECT": StompProtocol.on_disconnect,
+}

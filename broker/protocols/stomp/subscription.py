@@ -1,0 +1,77 @@
+"""A STOMP subscription as an engine consumer: credit, pending acks, MESSAGE frames."""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+from broker.engine.consumer import Consumer, Lease
+from broker.engine.message import Message
+from broker.engine.selector import Selector
+from broker.protocols.stomp.convert import message_headers
+from broker.protocols.stomp.frame import Frame
+
+if TYPE_CHECKING:
+    from broker.protocols.stomp.protocol import StompProtocol
+
+AUTO, CLIENT, CLIENT_INDIVIDUAL = "auto", "client", "client-individual"
+ACK_MODES = (AUTO, CLIENT, CLIENT_INDIVIDUAL)
+
+
+class StompSubscription(Consumer):
+    def __init__(self, protocol: "StompProtocol", sub_id: str | None, destination: str,
+                 ack_mode: str, prefetch: int, selector: Selector | None, *,
+                 durable: bool = False, is_topic: bool = False, priority: int = 0,
+                 exclusive: bool = False) -> None:
+        self.protocol = protocol
+        self.id = sub_id
+        self.destination = destination
+        self.ack_mode = ack_mode
+        self.auto_ack = ack_mode == AUTO
+        self.prefetch = max(1, prefetch)
+        self.selector = selector
+        self.durable = durable
+        self.is_topic = is_topic
+        self.priority = priority
+        self.exclusive = exclusive
+        # ack key (1.2 ack id, or message-id before 1.2) -> lease, in delivery order
+        self.pending: OrderedDict[str, Lease] = OrderedDict()
+        self.queues: list[Any] = []          # engine queues this subscription consumes from
+        self.topic_subs: list[Any] = []      # non-durable topic subscriptions to drop on close
+        self.durable_name: str | None = None
+
+    @property  # type: ignore[override]
+    def credit(self) -> int:
+        if self.protocol.paused:
+            return 0
+        return self.prefetch - len(self.pending)
+
+    def deliver(self, queue: Any, message: Message, lease: Lease | None) -> None:
+        protocol = self.protocol
+        version = protocol.version
+        redelivered = message.delivery_count > 1 and not self.is_topic
+        headers = message_headers(message, protocol.outbound_destination(self, queue, message),
+                                  self.id, redelivered)
+        if "reply-to" in headers:
+            headers["reply-to"] = protocol.outbound_reply_to(headers["reply-to"])
+        if lease is not None:
+            if version == "1.2":
+                key = str(lease.token)
+                headers["ack"] = key
+            else:
+                key = message.message_id
+            self.pending[key] = lease
+        protocol.send_frame(Frame("MESSAGE", headers, message.body))
+
+    def take(self, key: str, cumulative: bool) -> list[Lease]:
+        """Remove and return the leases an ACK/NACK of `key` settles."""
+        if key not in self.pending:
+            return []
+        if not cumulative:
+            return [self.pending.pop(key)]
+        taken = []
+        while self.pending:
+            k, lease = self.pending.popitem(last=False)
+            taken.append(lease)
+            if k == key:
+                break
+        return taken

@@ -1,0 +1,77 @@
+"""One broker service, many listeners: the engine and store are built once and each door
+gets a factory on its own Twisted endpoint (see DESIGN.md, "One service, many listeners")."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any, Callable
+
+from twisted.internet import defer, endpoints
+from twisted.internet.interfaces import IListeningPort
+
+from broker.config import Config
+from broker.engine.broker import Broker
+from broker.protocols.stomp.factory import StompFactory
+from broker.store.store import Store
+
+log = logging.getLogger("mqgate.service")
+
+DoorBuilder = Callable[[Broker, Config, Any], Any]
+
+
+def _stomp_door(broker: Broker, config: Config, reactor: Any) -> Any:
+    return StompFactory(broker, config, reactor)
+
+
+def _aws_door(broker: Broker, config: Config, reactor: Any) -> Any:
+    from facades.site import build_site  # the AWS facades are optional until first used
+    return build_site(broker, config, reactor)
+
+
+DOORS: dict[str, DoorBuilder] = {"stomp": _stomp_door, "aws": _aws_door}
+
+
+class BrokerService:
+    def __init__(self, config: Config, reactor: Any) -> None:
+        self.config = config
+        self.reactor = reactor
+        self.store = Store(config.store, reactor, sync=config.store_sync)
+        self.broker = Broker(self.store, reactor)
+        self.ports: dict[str, IListeningPort] = {}
+        self.factories: dict[str, Any] = {}
+
+    @defer.inlineCallbacks
+    def start(self) -> Any:
+        yield self.broker.start()
+        for door, build in DOORS.items():
+            if getattr(self.config, f"{door}_port") < 0 and not getattr(self.config, f"{door}_listen"):
+                continue  # a negative port turns a door off
+            factory = build(self.broker, self.config, self.reactor)
+            endpoint = endpoints.serverFromString(self.reactor, self.config.endpoint(door))
+            self.ports[door] = yield endpoint.listen(factory)
+            self.factories[door] = factory
+            log.info("event=listening door=%s address=%s", door, self.ports[door].getHost())
+        if self.config.ports_file:
+            tmp = self.config.ports_file + ".tmp"
+            with open(tmp, "w") as fh:
+                json.dump(self.bound_ports(), fh)
+            os.replace(tmp, self.config.ports_file)
+        log.info("event=started store=%s", self.store.url.split("@")[-1])
+
+    def bound_ports(self) -> dict[str, int]:
+        return {door: port.getHost().port for door, port in self.ports.items()}
+
+    @defer.inlineCallbacks
+    def stop(self) -> Any:
+        """Stop accepting, close connections (their unacked messages go back), then flush
+        the store: nothing accepted is lost."""
+        log.info("event=stopping")
+        for port in self.ports.values():
+            yield port.stopListening()
+        stomp = self.factories.get("stomp")
+        if stomp is not None:
+            for protocol in list(stomp.connections):
+                protocol.transport.loseConnection()
+        yield self.broker.stop()
+        log.info("event=stopped")

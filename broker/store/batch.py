@@ -1,0 +1,55 @@
+"""Coalescing of store operations into one group-committed transaction.
+
+Everything the engine asks of the store while a transaction is being written waits in a
+`Batch`; the next transaction writes the whole batch at once. Operations on the same
+message fold together first: a message inserted and deleted within one batch (sent and
+acked before its commit) never reaches the disk, and later state updates of a pending
+insert are merged into the inserted row.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+Row = dict[str, Any]
+
+
+@dataclass
+class Batch:
+    inserts: dict[int, Row] = field(default_factory=dict)
+    updates: dict[int, Row] = field(default_factory=dict)
+    deletes: set[int] = field(default_factory=set)
+    # Destination changes keep their order (a drop then a re-create of one name).
+    destination_ops: list[tuple[str, Any]] = field(default_factory=list)
+    dropped: set[int] = field(default_factory=set)
+
+    def __bool__(self) -> bool:
+        return bool(self.inserts or self.updates or self.deletes or self.destination_ops)
+
+    def insert(self, row: Row) -> None:
+        self.inserts[row["seq"]] = row
+
+    def update(self, seq: int, values: Row) -> None:
+        pending = self.inserts.get(seq)
+        if pending is not None:
+            pending.update(values)
+        else:
+            self.updates.setdefault(seq, {}).update(values)
+
+    def delete(self, seq: int) -> None:
+        if self.inserts.pop(seq, None) is not None:
+            self.updates.pop(seq, None)
+            return
+        self.updates.pop(seq, None)
+        self.deletes.add(seq)
+
+    def put_destination(self, row: Row) -> None:
+        self.destination_ops.append(("put", row))
+
+    def drop_destination(self, dest_id: int) -> None:
+        """Drop a destination and every message it holds, pending ones included."""
+        self.destination_ops.append(("drop", dest_id))
+        self.dropped.add(dest_id)
+        for seq in [s for s, r in self.inserts.items() if r["dest_id"] == dest_id]:
+            del self.inserts[seq]
+            self.updates.pop(seq, None)

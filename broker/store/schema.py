@@ -1,0 +1,41 @@
+"""The tables. Only broker.store imports SQLAlchemy; rows cross the layer boundary as dicts."""
+from __future__ import annotations
+
+from sqlalchemy import (BigInteger, Column, Index, Integer, LargeBinary, MetaData, String, Table,
+                        Text, UniqueConstraint)
+
+metadata = MetaData()
+
+# A destination is anything that holds state across restarts: queues, topics that
+# carry facade attributes (SNS), and durable topic subscriptions (which are queues fed by a topic).
+destinations = Table(
+    "destinations", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("kind", String(16), nullable=False),
+    Column("name", String(512), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("attrs", Text, nullable=False, default="{}"),
+    UniqueConstraint("kind", "name", name="uq_destinations_kind_name"),
+)
+
+# One row per persistent message per queue. seq is assigned by the engine (monotonic),
+# so inserts never need a round-trip to learn their key.
+messages = Table(
+    "messages", metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("dest_id", Integer, nullable=False),
+    Column("message_id", String(256), nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("expires", BigInteger, nullable=False),
+    Column("visible_at", BigInteger, nullable=False),
+    Column("delivery_count", Integer, nullable=False),
+    Column("first_delivery", BigInteger, nullable=False),
+    Column("group_id", String(256)),
+    Column("dedup_id", String(256)),
+    Column("attrs", Text, nullable=False),
+    Index("ix_messages_dest_seq", "dest_id", "seq"),
+)
+
+MESSAGE_STATE_COLUMNS = ("delivery_count", "visible_at", "first_delivery")

@@ -1,0 +1,231 @@
+"""The durable log behind the engine: group-committed writes on a dedicated thread.
+
+The reactor thread only appends to the current `Batch`. A single writer thread commits one
+batch per transaction; while it writes, new operations gather in the next batch. Callers
+that must not answer before durability (a RECEIPT, an SQS 200) wait on `committed()`,
+which fires after the commit that contains everything asked so far.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from sqlalchemy import bindparam, create_engine, delete, event, func, select, update
+from sqlalchemy.engine import Connection, Engine
+from twisted.internet import defer, threads
+from twisted.internet.interfaces import IReactorThreads, IReactorTime
+from twisted.python.threadpool import ThreadPool
+
+from broker.store.batch import Batch, Row
+from broker.store.migrate import upgrade
+from broker.store.schema import MESSAGE_STATE_COLUMNS, destinations, messages
+
+log = logging.getLogger("mqgate.store")
+
+_DELETE_CHUNK = 500
+
+
+class StoreError(RuntimeError):
+    """The database refused or could not be reached."""
+
+
+@dataclass
+class Snapshot:
+    """Everything the engine rebuilds its in-memory indexes from at start."""
+
+    destinations: list[Row]
+    messages: list[Row]
+    max_seq: int
+    max_dest_id: int
+
+
+def normalize_url(url: str) -> str:
+    """Accept the URL forms users type and pick the drivers we ship."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def _make_engine(url: str, sync: str) -> Engine:
+    url = normalize_url(url)
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[1] if "///" in url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute(f"PRAGMA synchronous={sync.upper()}")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class Store:
+    def __init__(self, url: str, reactor: Any, sync: str = "normal") -> None:
+        self.url = url
+        self._reactor: IReactorTime = reactor
+        self._sync = sync
+        self._engine: Engine | None = None
+        self._pool = ThreadPool(minthreads=1, maxthreads=1, name="mqgate-store")
+        self._batch = Batch()
+        self._waiters: list[defer.Deferred[None]] = []
+        self._writing: list[defer.Deferred[None]] | None = None
+        self._flush_call: Any = None
+        self._closed = False
+
+    # -- life cycle ---------------------------------------------------------
+    def _in_thread(self, fn: Callable[..., Any], *args: Any) -> defer.Deferred[Any]:
+        return threads.deferToThreadPool(self._reactor, self._pool, fn, *args)
+
+    def open(self) -> defer.Deferred[Snapshot]:
+        """Upgrade the schema and read back everything; fires with the Snapshot."""
+        self._pool.start()
+        return self._in_thread(self._open_blocking)
+
+    def _open_blocking(self) -> Snapshot:
+        self._engine = _make_engine(self.url, self._sync)
+        with self._engine.begin() as conn:
+            upgrade(conn)
+        with self._engine.connect() as conn:
+            dests = [dict(r._mapping) for r in conn.execute(select(destinations))]
+            rows = [dict(r._mapping) for r in
+                    conn.execute(select(messages).order_by(messages.c.seq))]
+            max_seq = conn.execute(select(func.max(messages.c.seq))).scalar() or 0
+        for d in dests:
+            d["attrs"] = json.loads(d["attrs"] or "{}")
+        return Snapshot(dests, rows, max_seq, max((d["id"] for d in dests), default=0))
+
+    def close(self) -> defer.Deferred[None]:
+        """Write what is pending, then stop the writer thread."""
+        self._closed = True
+        d = self.committed()
+
+        def stop(result: Any) -> Any:
+            if self._engine is not None:
+                self._engine.dispose()
+            self._pool.stop()
+            return result
+        d.addBoth(stop)
+        return d
+
+    # -- operations (reactor thread) ---------------------------------------
+    def insert(self, row: Row) -> None:
+        self._batch.insert(row)
+        self._schedule()
+
+    def update(self, seq: int, values: Row) -> None:
+        self._batch.update(seq, values)
+        self._schedule()
+
+    def delete(self, seq: int) -> None:
+        self._batch.delete(seq)
+        self._schedule()
+
+    def put_destination(self, row: Row) -> None:
+        self._batch.put_destination(row)
+        self._schedule()
+
+    def drop_destination(self, dest_id: int) -> None:
+        self._batch.drop_destination(dest_id)
+        self._schedule()
+
+    def committed(self) -> defer.Deferred[None]:
+        """A Deferred that fires once everything asked of the store so far is committed."""
+        d: defer.Deferred[None] = defer.Deferred()
+        if self._batch or self._flush_call is not None:
+            self._waiters.append(d)
+        elif self._writing is not None:
+            self._writing.append(d)
+        else:
+            d.callback(None)
+        return d
+
+    def _schedule(self) -> None:
+        # Flush at the end of this reactor turn, so everything one event produced
+        # (e.g. a whole STOMP COMMIT) lands in the same transaction.
+        if self._writing is None and self._flush_call is None:
+            self._flush_call = self._reactor.callLater(0, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_call = None
+        if self._writing is not None or not self._batch:
+            waiters, self._waiters = self._waiters, []
+            if self._writing is not None:
+                self._writing.extend(waiters)
+            else:
+                for d in waiters:
+                    d.callback(None)
+            return
+        batch, self._batch = self._batch, Batch()
+        self._writing, self._waiters = self._waiters, []
+        d = self._in_thread(self._write_blocking, batch)
+        d.addCallbacks(self._written, self._failed)
+
+    def _written(self, _: Any) -> None:
+        waiters, self._writing = self._writing or [], None
+        for d in waiters:
+            d.callback(None)
+        if self._batch or self._waiters:
+            self._flush()
+
+    def _failed(self, failure: Any) -> None:
+        log.error("event=store_write_failed error=%r", failure.getErrorMessage())
+        waiters, self._writing = self._writing or [], None
+        for d in waiters:
+            d.errback(StoreError(failure.getErrorMessage()))
+        if self._batch or self._waiters:
+            self._reactor.callLater(0.5, self._flush)
+
+    # -- writer thread --------------------------------------------------------
+    def _write_blocking(self, batch: Batch) -> None:
+        assert self._engine is not None
+        with self._engine.begin() as conn:
+            for op, arg in batch.destination_ops:
+                _DEST_OPS[op](conn, arg)
+            rows = [r for r in batch.inserts.values() if r["dest_id"] not in batch.dropped]
+            if rows:
+                conn.execute(messages.insert(), rows)
+            if batch.updates:
+                params = [{"b_seq": seq, **{c: v[c] for c in MESSAGE_STATE_COLUMNS if c in v}}
+                          for seq, v in batch.updates.items()]
+                for cols, group in _group_by_columns(params).items():
+                    stmt = (update(messages).where(messages.c.seq == bindparam("b_seq"))
+                            .values({c: bindparam(c) for c in cols}))
+                    conn.execute(stmt, group)
+            if batch.deletes:
+                seqs = sorted(batch.deletes)
+                for i in range(0, len(seqs), _DELETE_CHUNK):
+                    conn.execute(delete(messages).where(messages.c.seq.in_(seqs[i:i + _DELETE_CHUNK])))
+
+
+def _group_by_columns(params: list[Row]) -> dict[tuple[str, ...], list[Row]]:
+    groups: dict[tuple[str, ...], list[Row]] = {}
+    for p in params:
+        groups.setdefault(tuple(sorted(k for k in p if k != "b_seq")), []).append(p)
+    return groups
+
+
+def _put_destination(conn: Connection, row: Row) -> None:
+    values = {**row, "attrs": json.dumps(row.get("attrs") or {})}
+    found = conn.execute(update(destinations).where(destinations.c.id == row["id"])
+                         .values(values)).rowcount
+    if not found:
+        conn.execute(destinations.insert().values(values))
+
+
+def _drop_destination(conn: Connection, dest_id: int) -> None:
+    conn.execute(delete(messages).where(messages.c.dest_id == dest_id))
+    conn.execute(delete(destinations).where(destinations.c.id == dest_id))
+
+
+_DEST_OPS: dict[str, Callable[[Connection, Any], None]] = {
+    "put": _put_destination, "drop": _drop_destination
+}

@@ -1,0 +1,244 @@
+"""From an HTTP request to an HTTP response, without sockets.
+
+Everything between bytes-in and bytes-out of the AWS port lives here:
+protocol and service detection, authentication, the operation allow-list,
+shape-driven parsing, the handler call, serialization and error rendering.
+``facades.aws.http`` only converts Twisted requests to :class:`WireRequest`
+and writes the :class:`WireResponse` back, so this whole path is unit-tested
+with plain values.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from twisted.internet.defer import CancelledError, Deferred, maybeDeferred, succeed
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from facades.aws import json_protocol, query_protocol
+from facades.aws.errors import AwsError, Protocol, common_error
+from facades.aws.service import AwsRequestContext, AwsService, Params, unknown_operation
+from facades.aws.sigv4 import SignedRequest, SigV4Verifier, credential_scope
+
+#: SQS accepts up to 1 MiB of message data per request (a batch of ten
+#: included); form/JSON escaping and base64'd binary attributes inflate that,
+#: so the HTTP body may legitimately be somewhat larger.
+DEFAULT_MAX_BODY_SIZE = 2 * 1024 * 1024
+
+_log = Logger()
+
+
+@dataclass(frozen=True)
+class WireRequest:
+    method: str
+    scheme: str
+    host: str
+    path: str
+    """Raw path as sent, without the query string."""
+    query: Sequence[tuple[str, str]]
+    """Decoded URL query parameters, in order."""
+    headers: dict[str, str]
+    """Lower-case names; repeated headers joined with ``,``."""
+    body: bytes
+    client_address: str = ""
+
+
+@dataclass(frozen=True)
+class WireResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class _Call:
+    """A request that made it past every check and is ready for its handler."""
+
+    service: AwsService
+    ctx: AwsRequestContext
+    params: Params
+    handler: Any = field(repr=False)
+
+
+class AwsDispatcher:
+    """Routes requests on the shared AWS port to the registered services."""
+
+    def __init__(
+        self,
+        services: Sequence[AwsService],
+        verifier: SigV4Verifier,
+        default_region: str,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+    ) -> None:
+        self._services = list(services)
+        self._verifier = verifier
+        self._default_region = default_region
+        self._max_body_size = max_body_size
+
+    def handle(self, request: WireRequest) -> Deferred[WireResponse]:
+        """The response to ``request``; cancelling it cancels the handler."""
+        request_id = str(uuid.uuid4())
+        protocol: Protocol = "json" if "x-amz-target" in request.headers else "query"
+        try:
+            self._check_size(request)
+            pairs = self._query_pairs(request) if protocol == "query" else []
+            service, action = (
+                self._route_json(request.headers["x-amz-target"])
+                if protocol == "json"
+                else self._route_query(request, pairs)
+            )
+        except AwsError as error:
+            return succeed(self._error(error, protocol, None, request_id))
+        try:
+            call = self._call(service, action, request, protocol, pairs, request_id)
+        except AwsError as error:
+            return succeed(self._error(error, protocol, service, request_id))
+        except Exception as error:  # a bug in a service hook, not bad input
+            _log.failure("AWS request preparation failed", Failure(error))
+            return succeed(self._error(common_error("InternalFailure"), protocol, service, request_id))
+        d = maybeDeferred(call.handler, call.ctx, call.params)
+        d.addCallback(self._success, call)
+        d.addErrback(self._failure, call)
+        return d
+
+    # -- preparation -----------------------------------------------------
+
+    def _check_size(self, request: WireRequest) -> None:
+        if len(request.body) > self._max_body_size:
+            raise common_error(
+                "RequestEntityTooLarge",
+                f"Request body of {len(request.body)} bytes exceeds the limit of {self._max_body_size} bytes.",
+            )
+
+    def _call(
+        self,
+        service: AwsService,
+        action: str,
+        request: WireRequest,
+        protocol: Protocol,
+        pairs: list[tuple[str, str]],
+        request_id: str,
+    ) -> _Call:
+        principal = self._verifier.authenticate(_signed(request))
+        if not service.has_operation(action):
+            raise unknown_operation(action, protocol)
+        handler = service.handlers.get(action)
+        if handler is None:
+            raise service.unimplemented(action, protocol)
+        operation = service.operation(protocol, action)
+        if protocol == "json":
+            params = json_protocol.parse_params(operation.input_shape, request.body)
+        else:
+            params = query_protocol.parse_params(operation.input_shape, pairs)
+        ctx = AwsRequestContext(
+            service=service.name,
+            action=action,
+            protocol=protocol,
+            region=principal.region or self._default_region,
+            account_id=principal.account_id,
+            access_key=principal.access_key,
+            request_id=request_id,
+            host=request.host,
+            scheme=request.scheme,
+            path=request.path,
+            client_address=request.client_address,
+            headers=request.headers,
+        )
+        service.complete_params(ctx, params)
+        if operation.input_shape is not None:
+            for member in operation.input_shape.required_members:
+                if params.get(member) in (None, ""):
+                    raise service.missing_parameter(action, member)
+        return _Call(service, ctx, params, handler)
+
+    def _query_pairs(self, request: WireRequest) -> list[tuple[str, str]]:
+        pairs = list(request.query)
+        if request.method == "POST" and request.body:
+            try:
+                text = request.body.decode("utf-8")
+                pairs += parse_qsl(text, keep_blank_values=True, errors="strict")
+            except (UnicodeDecodeError, ValueError):
+                raise common_error("InvalidQueryParameter", "The request body is not valid form-encoded UTF-8.") from None
+        return pairs
+
+    def _route_json(self, target: str) -> tuple[AwsService, str]:
+        prefix, _, action = target.partition(".")
+        for service in self._services:
+            if service.target_prefix is not None and service.target_prefix == prefix and action:
+                return service, action
+        raise unknown_operation(target, "json")
+
+    def _route_query(self, request: WireRequest, pairs: list[tuple[str, str]]) -> tuple[AwsService, str]:
+        action = next((value for name, value in pairs if name == "Action"), None)
+        if not action:
+            raise common_error("MissingAction", "Missing Action")
+        candidates = [s for s in self._services if s.query_model is not None]
+        scope = credential_scope(_signed(request))
+        if scope is not None:
+            for service in candidates:
+                if scope[1] in service.signing_names:
+                    return service, action
+        for service in candidates:
+            if service.has_operation(action):
+                return service, action
+        raise unknown_operation(action, "query")
+
+    # -- completion ------------------------------------------------------
+
+    def _success(self, result: Any, call: _Call) -> WireResponse:
+        ctx = call.ctx
+        operation = call.service.operation(ctx.protocol, ctx.action)
+        if ctx.protocol == "json":
+            body = json_protocol.serialize_result(operation.output_shape, result)
+            content_type = json_protocol.CONTENT_TYPE
+        else:
+            namespace = call.service.xml_namespace or ""
+            body = query_protocol.serialize_result(
+                ctx.action, operation.output_shape, result, ctx.request_id, namespace
+            )
+            content_type = query_protocol.CONTENT_TYPE
+        return WireResponse(200, {"Content-Type": content_type, "x-amzn-RequestId": ctx.request_id}, body)
+
+    def _failure(self, failure: Failure, call: _Call) -> WireResponse:
+        ctx = call.ctx
+        if failure.check(AwsError):
+            error = failure.value
+        else:
+            if not failure.check(CancelledError):
+                _log.failure(
+                    "AWS handler {service}.{action} failed (request {request_id})",
+                    failure,
+                    service=ctx.service,
+                    action=ctx.action,
+                    request_id=ctx.request_id,
+                )
+            error = common_error("InternalFailure")
+        return self._error(error, ctx.protocol, call.service, ctx.request_id)
+
+    def _error(
+        self, error: AwsError, protocol: Protocol, service: AwsService | None, request_id: str
+    ) -> WireResponse:
+        if protocol == "json":
+            status, headers, body = json_protocol.render_error(error)
+        else:
+            namespace = service.xml_namespace if service is not None else None
+            status, headers, body = query_protocol.render_error(error, request_id, namespace)
+        headers["x-amzn-RequestId"] = request_id
+        return WireResponse(status, headers, body)
+
+
+def _signed(request: WireRequest) -> SignedRequest:
+    return SignedRequest(
+        method=request.method,
+        scheme=request.scheme,
+        host=request.host,
+        path=request.path,
+        query=request.query,
+        headers=request.headers,
+        body=request.body,
+    )

@@ -1,0 +1,205 @@
+"""AWS JSON 1.0, both directions, driven by the operation's shapes.
+
+Requests are checked the way AWS's request framework (Coral) checks them:
+a value of the wrong JSON type is a ``SerializationException`` with Coral's
+wording, strings accept numbers and booleans (Coral coerces them), ``null``
+means absent, unknown members are ignored.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.model import Shape
+
+from facades.aws.errors import AwsError, common_error
+from facades.aws.shape_values import ABSENT, ResponseShapeError, integer_bounds
+
+CONTENT_TYPE = "application/x-amz-json-1.0"
+
+_KIND = {"structure": "a Structure", "map": "a Map", "list": "a List"}
+_NUMBER_KIND = {"integer": "an Integer", "long": "a Long", "float": "a Float", "double": "a Double"}
+
+
+def parse_params(shape: Shape | None, body: bytes) -> dict[str, Any]:
+    """The typed params of a JSON request body (``{}`` when there is none)."""
+    if not body.strip():
+        document: object = {}
+    else:
+        try:
+            document = json.loads(body)
+        except (UnicodeDecodeError, ValueError):
+            raise _serialization("Unable to parse request body as JSON.") from None
+    if shape is None:
+        return {}
+    value = _parse(shape, document)
+    return {} if value is ABSENT else value
+
+
+def serialize_result(shape: Shape | None, data: Mapping[str, Any] | None) -> bytes:
+    """The JSON body of a successful response; ``{}`` for shapeless outputs."""
+    if shape is None or not data:
+        return b"{}"
+    return json.dumps(_dump(shape, data, "result"), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def render_error(error: AwsError) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers and body of an error, as query-compatible AWS sends it.
+
+    boto3 takes the exception class from ``__type`` and reports the code
+    from ``x-amzn-query-error`` (``QueueDoesNotExist`` class, code
+    ``AWS.SimpleQueueService.NonExistentQueue``), so both are always sent
+    for service errors.
+    """
+    spec = error.spec
+    body: dict[str, str] = {"__type": f"{spec.namespace}#{spec.code}"}
+    message = error.message_for("json")
+    if message:
+        body["message"] = message
+    headers = {"Content-Type": CONTENT_TYPE}
+    if spec.query_compatible:
+        headers["x-amzn-query-error"] = f"{spec.query_code};{spec.fault}"
+    return spec.status, headers, json.dumps(body, ensure_ascii=False).encode()
+
+
+def _serialization(message: str) -> AwsError:
+    return common_error("SerializationException", message)
+
+
+def _token(value: object) -> str:
+    if isinstance(value, bool):
+        return "BOOLEAN_VALUE"
+    if isinstance(value, (int, float)):
+        return "NUMBER_VALUE"
+    return "STRING_VALUE"
+
+
+def _wrong_container(value: object) -> AwsError | None:
+    if isinstance(value, dict):
+        return _serialization("Start of structure or map found where not expected.")
+    if isinstance(value, list):
+        return _serialization("Start of list found where not expected")
+    return None
+
+
+def _parse(shape: Shape, value: object) -> Any:
+    if value is None:
+        return ABSENT
+    kind = shape.type_name
+    if kind == "structure":
+        return _parse_structure(shape, value)
+    if kind == "list":
+        if not isinstance(value, list):
+            raise _wrong_container(value) or _serialization(f"{_token(value)} can not be converted to a List")
+        items = (_parse(shape.member, item) for item in value)
+        return [item for item in items if item is not ABSENT]
+    if kind == "map":
+        if not isinstance(value, dict):
+            raise _wrong_container(value) or _serialization(f"{_token(value)} can not be converted to a Map")
+        parsed = {k: _parse(shape.value, v) for k, v in value.items()}
+        return {k: v for k, v in parsed.items() if v is not ABSENT}
+    if kind in ("string", "character"):
+        return _parse_string(value)
+    if kind == "boolean":
+        if not isinstance(value, bool):
+            raise _wrong_container(value) or _serialization(f"{_token(value)} can not be converted to a Boolean")
+        return value
+    if kind in ("integer", "long"):
+        return _parse_integer(kind, value)
+    if kind in ("float", "double"):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _wrong_container(value) or _serialization(
+                f"{_token(value)} can not be converted to {_NUMBER_KIND[kind]}"
+            )
+        return float(value)
+    if kind == "blob":
+        return _parse_blob(value)
+    if kind == "timestamp":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _wrong_container(value) or _serialization(f"{_token(value)} can not be converted to a Timestamp")
+        return datetime.datetime.fromtimestamp(value, tz=datetime.timezone.utc)
+    raise ResponseShapeError(f"unsupported shape type {kind}")
+
+
+def _parse_structure(shape: Shape, value: object) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        if isinstance(value, list):
+            raise _serialization("Start of list found where not expected")
+        raise _serialization(f"{_token(value)} can not be converted to a Structure")
+    parsed = {}
+    for name, member in shape.members.items():
+        if name in value:
+            item = _parse(member, value[name])
+            if item is not ABSENT:
+                parsed[name] = item
+    return parsed
+
+
+def _parse_string(value: object) -> str:
+    if isinstance(value, dict):
+        raise _serialization("Start of structure or map found where not expected.")
+    if isinstance(value, list):
+        raise _serialization("Unrecognized collection type class java.lang.String")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return json.dumps(value)
+    return str(value)
+
+
+def _parse_integer(kind: str, value: object) -> int:
+    error = _wrong_container(value)
+    if error is not None:
+        raise error
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _serialization(f"{_token(value)} can not be converted to {_NUMBER_KIND[kind]}")
+    low, high = integer_bounds(kind)
+    if (isinstance(value, float) and not value.is_integer()) or not low <= value <= high:
+        raise _serialization(f"NUMBER_VALUE can not be converted to {_NUMBER_KIND[kind]}")
+    return int(value)
+
+
+def _parse_blob(value: object) -> bytes:
+    if not isinstance(value, str):
+        raise _wrong_container(value) or _serialization(f"{_token(value)} can not be converted to a Blob")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise _serialization("Base64 encoded binary data is invalid.") from None
+
+
+def _dump(shape: Shape, value: Any, path: str) -> Any:
+    kind = shape.type_name
+    if kind == "structure":
+        if not isinstance(value, Mapping):
+            raise ResponseShapeError(f"{path}: expected a mapping for {shape.name}")
+        unknown = set(value) - set(shape.members)
+        if unknown:
+            raise ResponseShapeError(f"{path}: {shape.name} has no member(s) {sorted(unknown)}")
+        return {
+            name: _dump(shape.members[name], item, f"{path}.{name}")
+            for name, item in value.items()
+            if item is not None
+        }
+    if kind == "list":
+        return [_dump(shape.member, item, f"{path}[]") for item in value]
+    if kind == "map":
+        return {str(k): _dump(shape.value, v, f"{path}.{k}") for k, v in value.items()}
+    if kind == "blob":
+        if not isinstance(value, (bytes, bytearray)):
+            raise ResponseShapeError(f"{path}: expected bytes")
+        return base64.b64encode(value).decode()
+    if kind == "boolean":
+        return bool(value)
+    if kind in ("integer", "long"):
+        return int(value)
+    if kind in ("float", "double"):
+        return float(value)
+    if kind == "timestamp":
+        return value.timestamp() if isinstance(value, datetime.datetime) else value
+    return str(value)

@@ -1,0 +1,133 @@
+"""What a facade registers with the AWS port, and what its handlers receive.
+
+A facade (SQS, SNS, ...) is an :class:`AwsService`: its botocore model(s),
+its error catalogue and one handler per operation it implements::
+
+    def send_message(ctx: AwsRequestContext, params: dict) -> dict | Deferred[dict]:
+        ...  # params are typed by the model: {"QueueUrl": str, "DelaySeconds": int, ...}
+        raise SQS_ERRORS("QueueDoesNotExist")          # -> the protocol's error reply
+        return {"MessageId": ..., "MD5OfMessageBody": ...}
+
+Handlers get parsed, typed, required-checked params keyed by model member
+names — the same dict whichever protocol the client spoke — and return the
+output shape's members (or ``None`` for operations without output). They
+never see the wire. ``ctx.protocol`` is there only for the few answers AWS
+words differently per protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from botocore.model import OperationModel, ServiceModel
+from twisted.internet.defer import Deferred
+
+from facades.aws.errors import AwsError, ErrorCatalogue, Protocol, common_error
+
+Params = dict[str, Any]
+Result = Union[Mapping[str, Any], None]
+Handler = Callable[["AwsRequestContext", Params], Union[Result, "Deferred[Result]"]]
+
+
+@dataclass(frozen=True)
+class AwsRequestContext:
+    """Per-request facts a handler may need besides its params."""
+
+    service: str
+    """Registered service name, e.g. ``"sqs"``."""
+    action: str
+    """Operation name from the model, e.g. ``"SendMessage"``."""
+    protocol: Protocol
+    region: str
+    """From the SigV4 credential scope, else the configured default."""
+    account_id: str
+    """Account of the access key (or the default account when unchecked)."""
+    access_key: str | None
+    request_id: str
+    host: str
+    """Host header as sent (``localhost:4566``), for URLs the client can use."""
+    scheme: str
+    path: str
+    """Request path; Query clients may address a queue by its URL path."""
+    client_address: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """Lower-case request headers (e.g. ``x-amzn-trace-id`` for AWSTraceHeader)."""
+
+    @property
+    def base_url(self) -> str:
+        """``http://HOST`` — prefix of queue URLs this client can reach."""
+        return f"{self.scheme}://{self.host}"
+
+
+@dataclass
+class AwsService:
+    """One AWS API served on the shared port.
+
+    ``json_model`` / ``query_model`` are the models for the protocols the
+    service speaks (either may be ``None``); they must describe the same
+    operations and shapes, since both parse into the same params. The
+    operation allow-list is their operation list. Subclasses adjust the
+    three hooks where their service's AWS behaviour differs from the
+    generic one.
+    """
+
+    name: str
+    json_model: ServiceModel | None
+    query_model: ServiceModel | None
+    errors: ErrorCatalogue
+    handlers: Mapping[str, Handler]
+
+    @property
+    def model(self) -> ServiceModel:
+        model = self.json_model or self.query_model
+        assert model is not None, "a service needs at least one protocol"
+        return model
+
+    @property
+    def target_prefix(self) -> str | None:
+        """``X-Amz-Target`` prefix of JSON requests (``AmazonSQS``)."""
+        return None if self.json_model is None else self.json_model.metadata.get("targetPrefix")
+
+    @property
+    def signing_names(self) -> frozenset[str]:
+        """Names a SigV4 credential scope may use for this service."""
+        metadata = self.model.metadata
+        return frozenset(
+            n for n in (self.name, metadata.get("signingName"), metadata.get("endpointPrefix")) if n
+        )
+
+    @property
+    def xml_namespace(self) -> str | None:
+        return None if self.query_model is None else self.query_model.metadata.get("xmlNamespace")
+
+    def has_operation(self, name: str) -> bool:
+        return name in self.model.operation_names
+
+    def operation(self, protocol: Protocol, name: str) -> OperationModel:
+        model = self.json_model if protocol == "json" else self.query_model
+        assert model is not None
+        return model.operation_model(name)
+
+    # -- hooks ---------------------------------------------------------
+
+    def complete_params(self, ctx: AwsRequestContext, params: Params) -> None:
+        """Fill params the request carried outside the body (default: none)."""
+
+    def missing_parameter(self, operation: str, member: str) -> AwsError:
+        """The error for a required top-level member that is absent or ``""``."""
+        return self.errors("MissingParameter", f"The request must contain the parameter {member}.")
+
+    def unimplemented(self, operation: str, protocol: Protocol) -> AwsError:
+        """The error for a modeled operation without a handler.
+
+        Default: what AWS answers for an operation it does not know.
+        """
+        return unknown_operation(operation, protocol)
+
+
+def unknown_operation(name: str, protocol: Protocol) -> AwsError:
+    if protocol == "json":
+        return common_error("UnknownOperationException")
+    return common_error("InvalidAction", f"The action {name} is not valid for this web service.")

@@ -1,0 +1,185 @@
+"""Shared fixtures: store URLs for SQLite and PostgreSQL, and a real `mqgate serve` process.
+
+PostgreSQL tests run against 127.0.0.1:5432 (database `test`, or MQGATE_TEST_PG). Each
+test gets a schema of its own. Without PostgreSQL they are skipped with the reason, except
+in CI (CI=true), where an unreachable PostgreSQL is a failure.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_URL = os.environ.get("MQGATE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+START_TIMEOUT = 30.0
+
+
+def _pg_admin_url() -> str:
+    return PG_URL.replace("postgresql+psycopg://", "postgresql://")
+
+
+def _pg_reason() -> str | None:
+    try:
+        import psycopg
+
+        with psycopg.connect(_pg_admin_url(), connect_timeout=3):
+            return None
+    except Exception as exc:  # any failure means "no PostgreSQL here"
+        return f"PostgreSQL not reachable at {PG_URL.split('@')[-1]}: {exc}"
+
+
+_PG_STATE: dict[str, str | None] = {}
+
+
+def pg_available() -> None:
+    """Skip (or fail, in CI) when PostgreSQL is not reachable."""
+    if "reason" not in _PG_STATE:
+        _PG_STATE["reason"] = _pg_reason()
+    reason = _PG_STATE["reason"]
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI requires PostgreSQL: {reason}")
+        pytest.skip(reason)
+
+
+def make_pg_schema() -> tuple[str, str]:
+    import psycopg
+
+    schema = "t_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(_pg_admin_url(), autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    return schema, f"{PG_URL}?options=-csearch_path%3D{schema}"
+
+
+def drop_pg_schema(schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(_pg_admin_url(), autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty store for one test, on each database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/mqgate.db"
+        return
+    pg_available()
+    schema, url = make_pg_schema()
+    try:
+        yield url
+    finally:
+        drop_pg_schema(schema)
+
+
+@dataclass
+class BrokerProcess:
+    """A real `mqgate serve` on ephemeral ports."""
+
+    store: str
+    workdir: Path
+    extra: list[str] = field(default_factory=list)
+    proc: subprocess.Popen | None = None
+    ports: dict[str, int] = field(default_factory=dict)
+    log_path: Path | None = None
+
+    def start(self) -> "BrokerProcess":
+        ports_file = self.workdir / f"ports-{uuid.uuid4().hex[:6]}.json"
+        self.log_path = self.workdir / "broker.log"
+        log = open(self.log_path, "ab")
+        aws_port = "0" if (ROOT / "facades" / "site.py").exists() else "-1"
+        cmd = [sys.executable, "-m", "broker", "serve", "--bind", "127.0.0.1", "--stomp-port", "0",
+               "--aws-port", aws_port, "--store", self.store, "--ports-file", str(ports_file),
+               "--log-level", "info", *self.extra]
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if ports_file.exists():
+                self.ports = json.loads(ports_file.read_text())
+                return self
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.kill()
+        raise RuntimeError(f"broker did not start: {self.log()}")
+
+    @property
+    def stomp_port(self) -> int:
+        return self.ports["stomp"]
+
+    @property
+    def aws_port(self) -> int:
+        return self.ports["aws"]
+
+    @property
+    def aws_url(self) -> str:
+        return f"http://127.0.0.1:{self.aws_port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
+
+    def kill(self) -> None:
+        """kill -9: no chance to flush anything."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def stop(self, timeout: float = 15.0) -> int:
+        """SIGTERM and wait: the clean shutdown a service manager does."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+                raise AssertionError("broker did not stop on SIGTERM within %.0fs" % timeout)
+        return self.proc.returncode
+
+    def restart(self, hard: bool = False) -> "BrokerProcess":
+        self.kill() if hard else self.stop()
+        return self.start()
+
+
+@pytest.fixture
+def broker(store_url: str, tmp_path: Path) -> Iterator[BrokerProcess]:
+    """A broker of its own for one test, on SQLite and on PostgreSQL."""
+    proc = BrokerProcess(store_url, tmp_path).start()
+    try:
+        yield proc
+    finally:
+        proc.kill()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def shared_broker(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
+    """One broker for a whole test module (tests use distinct destination names)."""
+    workdir = tmp_path_factory.mktemp("broker")
+    schema = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{workdir}/mqgate.db"
+    else:
+        pg_available()
+        schema, url = make_pg_schema()
+    proc = BrokerProcess(url, workdir).start()
+    try:
+        yield proc
+    finally:
+        proc.kill()
+        if schema:
+            drop_pg_schema(schema)
+
+
+def unique(prefix: str = "q") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
