@@ -123,7 +123,7 @@ def _producer_proc(target: StompTarget, dest: str, cfg: ProducerCfg, ready_q, go
         res["error"] = f"{type(e).__name__}: {e}"
         res["trace"] = traceback.format_exc(limit=3)
     finally:
-        res["cpu"] = time.process_time()
+        res["cpu"] = time.process_time(); res["sys"] = os.times().system
         out_q.put(res)
         if sock is not None:
             stomp_wire.disconnect(sock, None)
@@ -349,7 +349,7 @@ def _consumer_proc(target: StompTarget, dests: list[str], slots: list[int], cfg:
                 stomp_wire.disconnect(sub.sock, None)
             except OSError:
                 pass
-        res["cpu"] = time.process_time()
+        res["cpu"] = time.process_time(); res["sys"] = os.times().system
         out_q.put(res)
 
 
@@ -422,6 +422,7 @@ class FlowResult:
     cons_done: int = 0
     cons_errors: list[str] = field(default_factory=list)
     cpu: float = 0.0          # CPU seconds used by all generator processes
+    sys_cpu: float = 0.0      # of which in the kernel
     wall: float = 0.0         # seconds from go to the end of the flow
 
     @property
@@ -547,9 +548,11 @@ def _collect(out_q, res: FlowResult, timeout: float) -> None:
     if item.get("role") == "producer":
         res.producers.append(item)
         res.cpu += item.get("cpu", 0.0)
+        res.sys_cpu += item.get("sys", 0.0)
     else:
         res.cons_done += 1
         res.cpu += item.get("cpu", 0.0)
+        res.sys_cpu += item.get("sys", 0.0)
         res.subs.extend(item["subs"])
         if item.get("error"):
             res.cons_errors.append(item["error"])
@@ -597,6 +600,7 @@ def _flow_metrics(fr: FlowResult, fanout_n: int = 0) -> dict:
     if fr.wall > 0:
         # Load generator CPU as % of one core over the flow (set-up included).
         m["gen_cpu_pct"] = round(100 * fr.cpu / fr.wall, 1)
+        m["gen_sys_pct"] = round(100 * fr.sys_cpu / fr.wall, 1)
     if fr.errors:
         m["error"] = "; ".join(fr.errors)[:500]
     return m

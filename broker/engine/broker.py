@@ -272,9 +272,10 @@ class Broker:
             copy.headers = {**message.headers, "original-destination": origin,
                             "originalExpiration": str(message.expires),
                             "dlqDeliveryFailureCause": cause}
-            copy.expires = 0
         else:
             copy.delivery_count = message.delivery_count
             copy.first_delivery = message.first_delivery
+        # A dead letter must not expire again on its way (it would be dropped or moved on).
+        copy.expires = 0
         self.send_to_queue(target, copy)
 

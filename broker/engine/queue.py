@@ -466,13 +466,9 @@ class Queue:
     # -- administration ------------------------------------------------------------------------
     def purge(self, include_inflight: bool) -> int:
         """Delete every message not in flight (and those in flight when asked)."""
-        count = 0
-        for _, _, message in self._ready + self._delayed:
-            if message.state in (State.READY, State.DELAYED):
-                message.state = State.GONE
-                count += 1
+        # Collect before marking anything GONE: the store must delete these rows too.
         gone = [m for _, _, m in self._ready + self._delayed if m.state in (State.READY, State.DELAYED)]
-        gone += [m for ms in self._parked.values() for m in ms]
+        gone += [m for ms in self._parked.values() for m in ms if m.state is State.PARKED]
         self._ready, self._delayed, self._parked = [], [], {}
         self.ready_count = self.delayed_count = 0
         if include_inflight:

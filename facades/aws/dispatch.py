@@ -80,6 +80,10 @@ class AwsDispatcher:
         self._default_region = default_region
         self._max_body_size = max_body_size
 
+    @property
+    def max_body_size(self) -> int:
+        return self._max_body_size
+
     def handle(self, request: WireRequest) -> Deferred[WireResponse]:
         """The response to ``request``; cancelling it cancels the handler."""
         request_id = str(uuid.uuid4())
@@ -112,7 +116,7 @@ class AwsDispatcher:
         if len(request.body) > self._max_body_size:
             raise common_error(
                 "RequestEntityTooLarge",
-                f"Request body of {len(request.body)} bytes exceeds the limit of {self._max_body_size} bytes.",
+                f"Request body exceeds the limit of {self._max_body_size} bytes.",
             )
 
     def _call(

@@ -13,8 +13,8 @@ reaching a client as an unknown error.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Literal
 
 from botocore.model import ServiceModel
@@ -113,23 +113,34 @@ class ErrorCatalogue:
         self._specs: dict[str, ErrorSpec] = {}
         for spec in specs:
             self._specs[spec.code] = spec
+        # Handlers may also name an error by its legacy code ("AWS.Simple
+        # QueueService.NonExistentQueue", "InvalidParameterValue"), which is
+        # the name most AWS documentation and client logs use.
+        self._aliases = {s.query_code: s for s in self._specs.values() if s.query_code not in self._specs}
 
     def __call__(self, code: str, message: str | None = None) -> AwsError:
         """``raise errors("QueueDoesNotExist")`` — KeyError for unknown codes."""
-        return AwsError(self._specs[code], message)
+        return AwsError(self.spec(code), message)
 
     def __contains__(self, code: object) -> bool:
-        return code in self._specs
+        return code in self._specs or code in self._aliases
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[ErrorSpec]:
         return iter(self._specs.values())
 
     def spec(self, code: str) -> ErrorSpec:
-        return self._specs[code]
+        """The spec named ``code`` (JSON name first, then legacy code)."""
+        spec = self._specs.get(code) or self._aliases.get(code)
+        if spec is None:
+            raise KeyError(code)
+        return spec
 
     def merged(self, other: ErrorCatalogue) -> ErrorCatalogue:
-        """A catalogue where ``other``'s specs win over this one's."""
-        return ErrorCatalogue([*self, *other])
+        """This catalogue plus ``other``, whose specs win by JSON name or
+        legacy code — so a service can answer a common error under its own
+        JSON name and still be asked for it by the common one."""
+        shadowed = {s.code for s in other} | {s.query_code for s in other}
+        return ErrorCatalogue([*(s for s in self if s.code not in shadowed), *other])
 
     @classmethod
     def from_models(
@@ -226,8 +237,3 @@ COMMON_ERRORS = ErrorCatalogue(
 def common_error(code: str, message: str | None = None) -> AwsError:
     """An error that needs no service: auth, framing, unknown operations."""
     return COMMON_ERRORS(code, message)
-
-
-def with_namespace(catalogue: ErrorCatalogue, namespace: str, codes: Iterable[str]) -> ErrorCatalogue:
-    """Copies of ``codes`` that a service answers under its own namespace."""
-    return ErrorCatalogue(replace(catalogue.spec(c), namespace=namespace) for c in codes)

@@ -225,7 +225,7 @@ def _scalar(shape: Shape, text: str, path: str) -> Any:
 def _text(value: str) -> str:
     # A bare CR would come back as LF after XML end-of-line normalisation;
     # SQS bodies are opaque text and must round-trip exactly.
-    return escape(value).replace("\r", "&#xD;")
+    return escape(value, {'"': "&quot;", "\r": "&#xD;"})
 
 
 def _dump_structure(shape: Shape, value: Any, out: list[str], path: str) -> None:

@@ -111,6 +111,7 @@ class FrameParser:
         return pos
 
     def _read_head(self, start: int) -> tuple[str, dict[str, str], int, int] | None:
+        """Read the head once it is complete: one decode and one split, not one per line."""
         buf = self._buf
         # Resume 2 bytes back: the end marker may straddle two feeds.
         match = _HEAD_END.search(buf, start + max(self._scanned - 2, 0))
@@ -133,20 +134,31 @@ class FrameParser:
         """Enforce the header limits on a head that has not ended yet."""
         buf = self._buf
         end = len(buf)
-        new = start + self._scanned
-        self._lines += buf.count(b"\n", new, end)
-        last = buf.rfind(b"\n", new, end)
-        if last >= 0:
-            self._line_start = last + 1 - start
-        self._scanned = end - start
         limits = self._limits
-        # One byte of slack: the line may yet turn out to end in CRLF.
-        if self._scanned - self._line_start > limits.max_header_line + 1:
+        pos = start + self._scanned
+        line_start = start + self._line_start
+        while (newline := buf.find(b"\n", pos, end)) >= 0:
+            length = newline - line_start
+            if buf[newline - 1] == 13:
+                length -= 1
+            if length > limits.max_header_line:
+                raise _line_too_long(limits)
+            self._lines += 1
+            if self._lines - 1 > limits.max_headers:  # the first line is the command
+                raise _too_many_headers(limits)
+            line_start = pos = newline + 1
+        # One byte of slack: the incomplete line may yet end in CRLF.
+        if end - line_start > limits.max_header_line + 1:
             raise _line_too_long(limits)
-        if self._lines - 1 > limits.max_headers:
-            raise _too_many_headers(limits)
+        self._line_start = line_start - start
+        self._scanned = end - start
 
     def _parse_head(self, text: str, size: int) -> tuple[str, dict[str, str]]:
+        """Split a complete head into command and headers.
+
+        CRLF is accepted on every version because ActiveMQ accepts it on 1.0
+        too, and clients written against it send it.
+        """
         lines = text.split("\n")
         if "\r" in text:
             lines = [line[:-1] if line[-1:] == "\r" else line for line in lines]
@@ -232,7 +244,12 @@ class FrameParser:
                 return None, 0
             if end - body_start > max_body:
                 raise _body_too_large(max_body)
-        return Frame(command, headers, bytes(buf[body_start:end])), end + 1
+        if end - body_start < 65536:
+            body = bytes(buf[body_start:end])  # faster than a memoryview when small
+        else:
+            with memoryview(buf) as view:  # one copy of a big body instead of two
+                body = bytes(view[body_start:end])
+        return Frame(command, headers, body), end + 1
 
 
 def _unescape(text: str, table: dict[str, str]) -> str:
@@ -322,7 +339,4 @@ def _escaped_lines(headers: dict[str, str], escape: Callable[[str], str]) -> str
     text = "\x01".join(map("\x00".join, headers.items()))
     if text.count("\x00") == len(headers) and text.count("\x01") == len(headers) - 1:
         return escape(text).replace("\x00", ":").replace("\x01", "\n")
-    return "\n".join(
-        escape(name) + ":" + escape(value)
-        for name, value in headers.items()
-    )
+    return "\n".join(escape(name) + ":" + escape(value) for name, value in headers.items())

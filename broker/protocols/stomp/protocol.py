@@ -11,7 +11,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from twisted.internet import defer, task
+from twisted.internet import defer
 from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import Protocol
 from zope.interface import implementer
@@ -33,6 +33,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("mqgate.stomp")
 
 SUPPORTED_VERSIONS = ("1.0", "1.1", "1.2")
+# A client is dropped after this many times its announced heart-beat interval of silence.
+# ActiveMQ checks a flag once per interval, so it drops a client somewhere between 1x and 2x;
+# a fixed 1.5x never drops a client that beats on time but a little late.
+HEARTBEAT_GRACE = 1.5
 
 
 class StompError(Exception):
@@ -71,10 +75,14 @@ class StompProtocol(Protocol):
         self.temp_queues: dict[str, Queue] = {}
         self._message_count = 0
         self._receipts_waiting = 0
-        self._read_check: task.LoopingCall | None = None
-        self._write_beat: task.LoopingCall | None = None
-        self._got_data = False
-        self._wrote = False
+        # Heart-beats: one timer each way, re-armed from the time of the last byte seen or
+        # written, so a beat is never late because of an unlucky phase between two checks.
+        self._read_timer: Any = None
+        self._write_timer: Any = None
+        self._read_limit = 0.0
+        self._write_interval = 0.0
+        self._last_read = 0.0
+        self._last_write = 0.0
         self.peer = "?"
 
     # -- connection life cycle ---------------------------------------------------------------
@@ -85,9 +93,10 @@ class StompProtocol(Protocol):
         log.info("event=connection_opened door=stomp remote=%s connection=%s", self.peer, self.connection_id)
 
     def connectionLost(self, reason: Any = None) -> None:
-        for beat in (self._read_check, self._write_beat):
-            if beat is not None and beat.running:
-                beat.stop()
+        for timer in (self._read_timer, self._write_timer):
+            if timer is not None and timer.active():
+                timer.cancel()
+        self._read_timer = self._write_timer = None
         self.transactions.clear()
         for sub in list(self.subscriptions.values()):
             self._drop_subscription(sub)
@@ -113,20 +122,29 @@ class StompProtocol(Protocol):
 
     # -- input ------------------------------------------------------------------------------------
     def dataReceived(self, data: bytes) -> None:
-        self._got_data = True
+        if self._read_timer is not None:
+            self._last_read = self.factory.clock.seconds()
         if self.closing:
             return
-        try:
-            frames = self.parser.feed(data)
-            error = None
-        except FrameError as exc:
-            frames, error = exc.frames, exc
-        for frame in frames:
-            if self.closing:
+        # The parser stops after a CONNECT so that what follows is decoded with the
+        # negotiated version: feed it again until it has nothing more.
+        while True:
+            try:
+                frames = self.parser.feed(data)
+                error = None
+            except FrameError as exc:
+                frames, error = exc.frames, exc
+            data = b""
+            for frame in frames:
+                if self.closing:
+                    return
+                self._handle(frame)
+            if error is not None:
+                if not self.closing:
+                    self.send_error(error.message, error.detail, None, fatal=True)
                 return
-            self._handle(frame)
-        if error is not None and not self.closing:
-            self.send_error(error.message, error.detail, None, fatal=True)
+            if not frames or frames[-1].command not in ("CONNECT", "STOMP"):
+                return
 
     def _handle(self, frame: Frame) -> None:
         command = frame.command
@@ -145,7 +163,8 @@ class StompProtocol(Protocol):
 
     # -- output ---------------------------------------------------------------------------------
     def send_frame(self, frame: Frame) -> None:
-        self._wrote = True
+        if self._write_timer is not None:
+            self._last_write = self.factory.clock.seconds()
         self.transport.write(encode(frame, self.version))
 
     def send_error(self, message: str, detail: str, frame: Frame | None, fatal: bool) -> None:
@@ -225,30 +244,45 @@ class StompProtocol(Protocol):
 
     def _start_heartbeats(self, client_sends_ms: int, client_wants_ms: int) -> None:
         clock = self.factory.clock
+        now = clock.seconds()
         if client_wants_ms > 0:
-            self._write_beat = task.LoopingCall(self._beat)
-            self._write_beat.clock = clock
-            self._write_beat.start(client_wants_ms / 1000.0, now=False)
+            self._write_interval = client_wants_ms / 1000.0
+            self._last_write = now
+            self._write_timer = clock.callLater(self._write_interval, self._beat)
         if client_sends_ms > 0:
-            self._got_data = False
-            self._read_check = task.LoopingCall(self._check_alive)
-            self._read_check.clock = clock
-            self._read_check.start(client_sends_ms / 1000.0, now=False)
+            self._read_limit = client_sends_ms * HEARTBEAT_GRACE / 1000.0
+            self._last_read = now
+            self._read_timer = clock.callLater(self._read_limit, self._check_alive)
 
     def _beat(self) -> None:
-        if not self._wrote and self.transport is not None:
+        """Send an EOL once `cy` ms passed without output; otherwise wait for the rest."""
+        self._write_timer = None
+        if self.transport is None or self.closing:
+            return
+        clock = self.factory.clock
+        now = clock.seconds()
+        idle = now - self._last_write
+        if idle >= self._write_interval * 0.9:
             self.transport.write(b"\n")
-        self._wrote = False
+            self._last_write, idle = now, 0.0
+        self._write_timer = clock.callLater(self._write_interval - idle, self._beat)
 
     def _check_alive(self) -> None:
-        if not self._got_data:
-            log.warning("event=heartbeat_timeout remote=%s connection=%s", self.peer, self.connection_id)
-            self.closing = True
-            if self._read_check is not None and self._read_check.running:
-                self._read_check.stop()
-            self.transport.abortConnection()
+        """Drop a client that sent nothing for HEARTBEAT_GRACE x `cx` ms."""
+        self._read_timer = None
+        if self.transport is None or self.closing:
             return
-        self._got_data = False
+        clock = self.factory.clock
+        silent = clock.seconds() - self._last_read
+        if silent < self._read_limit:
+            self._read_timer = clock.callLater(self._read_limit - silent, self._check_alive)
+            return
+        log.warning("event=heartbeat_timeout remote=%s connection=%s", self.peer, self.connection_id)
+        self.closing = True
+        if self._write_timer is not None and self._write_timer.active():
+            self._write_timer.cancel()
+        self._write_timer = None
+        self.transport.abortConnection()
 
     # -- destinations ------------------------------------------------------------------------------
     def _destinations(self, frame: Frame) -> list[dest.Destination]:

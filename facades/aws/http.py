@@ -1,0 +1,95 @@
+"""The AWS port as a ``twisted.web`` resource.
+
+Only translation lives here: a Twisted request becomes a
+:class:`~facades.aws.dispatch.WireRequest`, the dispatcher's
+:class:`~facades.aws.dispatch.WireResponse` is written back. The resource is
+a leaf: AWS clients post to ``/`` or to a queue URL path, and every path
+reaches the dispatcher.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Request
+
+from facades.aws.dispatch import AwsDispatcher, WireRequest, WireResponse
+
+_log = Logger()
+
+
+class AwsResource(Resource):
+    """Serves every registered AWS service on one HTTP port."""
+
+    isLeaf = True
+
+    def __init__(self, dispatcher: AwsDispatcher) -> None:
+        super().__init__()
+        self._dispatcher = dispatcher
+
+    def render_POST(self, request: Request) -> int:
+        return self._render(request)
+
+    render_GET = render_POST
+
+    def _render(self, request: Request) -> int:
+        # Set up disconnect tracking before dispatching: a handler that
+        # answers synchronously finishes the request inside handle().
+        gone: list[bool] = []
+        response = self._dispatcher.handle(self._wire_request(request))
+        request.notifyFinish().addErrback(self._client_gone, gone, response)
+        response.addCallback(self._write, request, gone)
+        response.addErrback(self._write_failed, request, gone)
+        return NOT_DONE_YET
+
+    def _wire_request(self, request: Request) -> WireRequest:
+        # Read one byte past the limit: enough for the dispatcher to refuse
+        # an oversized body without holding all of it in memory.
+        request.content.seek(0)
+        body = request.content.read(self._dispatcher.max_body_size + 1)
+        uri = request.uri.decode("latin-1")
+        raw_path, _, raw_query = uri.partition("?")
+        headers = {
+            name.decode("latin-1").lower(): ",".join(v.decode("latin-1") for v in values)
+            for name, values in request.requestHeaders.getAllRawHeaders()
+        }
+        address = request.getClientAddress()
+        return WireRequest(
+            method=request.method.decode("ascii", "replace"),
+            scheme="https" if request.isSecure() else "http",
+            host=headers.get("host", ""),
+            path=raw_path,
+            query=parse_qsl(raw_query, keep_blank_values=True),
+            headers=headers,
+            body=body,
+            client_address=getattr(address, "host", str(address)),
+        )
+
+    @staticmethod
+    def _client_gone(_: Failure, gone: list[bool], response: Deferred[WireResponse]) -> None:
+        # Cancelling lets a long-polling handler stop waiting for a client
+        # that will never read the answer.
+        gone.append(True)
+        response.cancel()
+
+    @staticmethod
+    def _write(response: WireResponse, request: Request, gone: list[bool]) -> None:
+        if gone:
+            return
+        request.setResponseCode(response.status)
+        for name, value in response.headers.items():
+            request.setHeader(name, value)
+        request.setHeader("Content-Length", str(len(response.body)))
+        request.write(response.body)
+        request.finish()
+
+    @staticmethod
+    def _write_failed(failure: Failure, request: Request, gone: list[bool]) -> None:
+        _log.failure("Writing an AWS response failed", failure)
+        if not gone and not request.finished:
+            request.setResponseCode(500)
+            request.finish()

@@ -1,0 +1,181 @@
+"""Helpers for driving the engine directly: a broker on a fake clock, recording consumers,
+an in-memory stand-in for the store, and a check that a queue's counters tell the truth.
+
+No sockets and no threads: every timer runs on `twisted.internet.task.Clock`.
+"""
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from twisted.internet import defer
+from twisted.internet.task import Clock
+
+from broker.engine.broker import Broker
+from broker.engine.consumer import Consumer, Lease
+from broker.engine.message import Message, State
+from broker.engine.queue import Queue
+from broker.engine.selector import parse
+from broker.store.store import Snapshot
+
+START_MS = 1_700_000_000_000  # the fake clock starts at a realistic epoch time
+_ids = itertools.count(1)
+
+
+def make_broker(store: Any = None) -> Broker:
+    clock = Clock()
+    clock.advance(START_MS / 1000)
+    return Broker(store=store, clock=clock)
+
+
+def advance(broker: Broker, ms: int) -> None:
+    broker.clock.advance(ms / 1000)
+
+
+def msg(body: str = "", *, persistent: bool = False, **kw: Any) -> Message:
+    kw.setdefault("properties", {})
+    return Message(message_id=f"ID:test-{next(_ids)}", body=body.encode(), persistent=persistent, **kw)
+
+
+def stamped(broker: Broker, body: str = "", **kw: Any) -> Message:
+    """A message stamped with the broker's time, as a door does on send."""
+    return msg(body, timestamp=broker.now_ms(), **kw)
+
+
+class Recorder(Consumer):
+    """A consumer with an explicit credit (prefetch) that remembers what it got."""
+
+    def __init__(self, name: str = "c", credit: int = 1000, *, auto_ack: bool = False,
+                 lease_ms: int = 0, selector: str | None = None, priority: int = 0,
+                 exclusive: bool = False) -> None:
+        self.name = name
+        self.credit = credit
+        self.auto_ack = auto_ack
+        self.lease_ms = lease_ms
+        self.selector = parse(selector) if selector else None
+        self.priority = priority
+        self.exclusive = exclusive
+        self.got: list[tuple[Message, Lease | None]] = []
+        self.pending: list[Lease] = []
+
+    def deliver(self, queue: Any, message: Message, lease: Lease | None) -> None:
+        self.credit -= 1
+        self.got.append((message, lease))
+        if lease is not None:
+            self.pending.append(lease)
+
+    def __repr__(self) -> str:
+        return f"Recorder({self.name})"
+
+    @property
+    def bodies(self) -> list[str]:
+        return [m.body.decode() for m, _ in self.got]
+
+    def take(self, body: str) -> Lease:
+        for lease in self.pending:
+            if lease.message.body.decode() == body:
+                return lease
+        raise AssertionError(f"{self.name} holds no lease for {body!r}: {self.pending_bodies}")
+
+    @property
+    def pending_bodies(self) -> list[str]:
+        return [lease.message.body.decode() for lease in self.pending]
+
+    def ack(self, body: str | None = None) -> bool:
+        lease = self.pending[0] if body is None else self.take(body)
+        self.pending.remove(lease)
+        self.credit += 1
+        return lease.queue.ack(lease)
+
+    def ack_all(self) -> None:
+        while self.pending:
+            assert self.ack()
+
+    def release(self, body: str | None = None, delay_ms: int = 0) -> bool:
+        lease = self.pending[0] if body is None else self.take(body)
+        self.pending.remove(lease)
+        self.credit += 1
+        return lease.queue.release(lease, delay_ms)
+
+
+def bodies(leases: list[Lease]) -> list[str]:
+    return [lease.message.body.decode() for lease in leases]
+
+
+def ready_bodies(queue: Queue) -> list[str]:
+    return [m.body.decode() for m in queue.browse()]
+
+
+def check_counts(queue: Queue, ready: int | None = None, delayed: int | None = None,
+                 inflight: int | None = None) -> None:
+    """The counters agree with the messages the queue actually holds (and with the
+    expected figures, when given)."""
+    live = queue.browse()
+    assert len({id(m) for m in live}) == len(live), "a message is indexed twice"
+    assert all(m.state in (State.READY, State.PARKED) for m in live)
+    assert queue.ready_count == len(live), (queue.ready_count, [m.body for m in live])
+    waiting = {id(m): m for _, _, m in queue._delayed if m.state is State.DELAYED}
+    assert queue.delayed_count == len(waiting), (queue.delayed_count, len(waiting))
+    assert all(lease.message.state is State.INFLIGHT for lease in queue._inflight.values())
+    if ready is not None:
+        assert queue.ready_count == ready
+    if delayed is not None:
+        assert queue.delayed_count == delayed
+    if inflight is not None:
+        assert queue.inflight_count == inflight
+
+
+def result_of(d: defer.Deferred[Any]) -> Any:
+    """The result of a Deferred that must have fired already."""
+    out: list[Any] = []
+    d.addBoth(out.append)
+    assert out, "the Deferred has not fired"
+    if isinstance(out[0], Exception) or hasattr(out[0], "raiseException"):
+        out[0].raiseException()
+    return out[0]
+
+
+def has_fired(d: defer.Deferred[Any]) -> bool:
+    return d.called
+
+
+class MemoryStore:
+    """What the database would hold, applied at once (no batching): the engine's view of
+    durability, checked against what it keeps in memory."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, dict[str, Any]] = {}
+        self.destinations: dict[int, dict[str, Any]] = {}
+
+    def insert(self, row: dict[str, Any]) -> None:
+        assert row["seq"] not in self.rows
+        self.rows[row["seq"]] = dict(row)
+
+    def update(self, seq: int, values: dict[str, Any]) -> None:
+        if seq in self.rows:
+            self.rows[seq].update(values)
+
+    def delete(self, seq: int) -> None:
+        self.rows.pop(seq, None)
+
+    def put_destination(self, row: dict[str, Any]) -> None:
+        self.destinations[row["id"]] = dict(row)
+
+    def drop_destination(self, dest_id: int) -> None:
+        self.destinations.pop(dest_id, None)
+        self.rows = {s: r for s, r in self.rows.items() if r["dest_id"] != dest_id}
+
+    def committed(self) -> defer.Deferred[None]:
+        return defer.succeed(None)
+
+    def open(self) -> defer.Deferred[Snapshot]:
+        rows = [dict(self.rows[s]) for s in sorted(self.rows)]
+        dests = [dict(d) for d in self.destinations.values()]
+        return defer.succeed(Snapshot(dests, rows, max(self.rows, default=0),
+                                      max(self.destinations, default=0)))
+
+    def close(self) -> defer.Deferred[None]:
+        return defer.succeed(None)
+
+    def bodies(self, dest_id: int) -> list[bytes]:
+        return [r["body"] for s, r in sorted(self.rows.items()) if r["dest_id"] == dest_id]
