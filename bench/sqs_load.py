@@ -384,6 +384,17 @@ SCENARIOS = {
 }
 
 
+def warm_up(target: SqsTarget, seconds: float = 2.0) -> dict:
+    """Untimed requests before the first scenario."""
+    url = _queue(target, "warmup")
+    m = run_load(target, url, "batch", 4, 100_000, seconds)
+    d = run_load(target, url, "drain", 4, m["ok"], seconds)
+    out = {"sent": m["ok"], "drained": d["ok"]}
+    if m.get("error") or d.get("error"):
+        out["error"] = m.get("error") or d.get("error")
+    return out
+
+
 def run_scenario(key: str, target: SqsTarget, scale: Scale) -> dict:
     _, fn = SCENARIOS[key]
     t0 = time.monotonic()

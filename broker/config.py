@@ -49,7 +49,7 @@ class Config:
     account: str = "000000000000"
     # "ACCESS_KEY:SECRET[:ACCOUNT],..." — when empty, signatures are not checked.
     aws_credentials: str = ""
-    aws_max_request: int = 2 * 1024 * 1024
+    aws_max_request: int = 4 * 1024 * 1024
     # Public URL base used in SQS queue URLs; empty means "from the request's Host header".
     aws_public_url: str = ""
     extra: dict[str, Any] = field(default_factory=dict)

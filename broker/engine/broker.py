@@ -148,6 +148,11 @@ class Broker:
         queue.close()
         for topic in self.topics.values():
             topic.subscriptions = [s for s in topic.subscriptions if s.queue is not queue]
+        # A wildcard subscription would otherwise be attached again to topics made later.
+        self._wildcards = [s for s in self._wildcards if s.queue is not queue]
+        sub = self._durable_subs.get(name)
+        if sub is not None and sub.queue is queue:
+            del self._durable_subs[name]
         if self.store is not None and queue.durable:
             self.store.drop_destination(queue.dest_id)
         return True
@@ -178,7 +183,7 @@ class Broker:
     def _virtual_consumers(self, topic: str) -> list[Queue]:
         suffix = "." + topic
         return [q for n, q in self.queues.items()
-                if n.startswith("Consumer.") and n.endswith(suffix) and n.count(".") >= topic.count(".") + 2]
+                if n.startswith("Consumer.") and n.endswith(suffix) and n.count(".") == topic.count(".") + 2]
 
     # -- subscriptions -----------------------------------------------------------------------
     def subscribe_topic(self, pattern: str, consumer: Consumer, selector: Selector | None = None,
@@ -273,6 +278,7 @@ class Broker:
                             "originalExpiration": str(message.expires),
                             "dlqDeliveryFailureCause": cause}
         else:
+            copy.headers = {**message.headers, "dead-letter-source": source.name}
             copy.delivery_count = message.delivery_count
             copy.first_delivery = message.first_delivery
         # A dead letter must not expire again on its way (it would be dropped or moved on).

@@ -42,3 +42,4 @@ class Lease:
     token: int
     deadline: int = 0
     timer: Any = None
+    started: int = 0

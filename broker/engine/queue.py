@@ -185,7 +185,22 @@ class Queue:
     def restore(self, message: Message, now: int) -> None:
         """Re-index a message read back from the store at start."""
         message.state = State.READY
+        if message.delivery_count and message.visible_at > now:
+            # Its visibility deadline was running at the restart: it stays in flight, held
+            # by nobody, until then, so a FIFO group stays blocked behind it.
+            self._hold_orphan(message, now)
+            return
         self._admit(message, now, dispatch=False)
+
+    def _hold_orphan(self, message: Message, now: int) -> None:
+        lease = Lease(message, self, None, self.broker.next_token(), deadline=message.visible_at)
+        lease.timer = self.broker.clock.callLater((message.visible_at - now) / 1000.0,
+                                                  self._lease_expired, lease)
+        message.state = State.INFLIGHT
+        message.lease = lease
+        self._inflight[message.seq] = lease
+        if message.group_id is not None and self.settings.fifo:
+            self._group_busy[message.group_id] = self._group_busy.get(message.group_id, 0) + 1
 
     def _admit(self, message: Message, now: int, dispatch: bool = True) -> None:
         if message.visible_at > now:
@@ -350,7 +365,7 @@ class Queue:
                 self._store.delete(message.seq)  # type: ignore[union-attr]
             consumer.deliver(self, message, None)
             return
-        lease = Lease(message, self, consumer, self.broker.next_token())
+        lease = Lease(message, self, consumer, self.broker.next_token(), started=now)
         if consumer.lease_ms:
             lease.deadline = message.visible_at = now + consumer.lease_ms
             lease.timer = self.broker.clock.callLater(consumer.lease_ms / 1000.0, self._lease_expired, lease)
@@ -464,6 +479,20 @@ class Queue:
         return False
 
     # -- administration ------------------------------------------------------------------------
+    def take(self, limit: int) -> list[Message]:
+        """Remove up to `limit` ready messages, in delivery order, to move them elsewhere."""
+        taken: list[Message] = []
+        while self._ready and len(taken) < limit:
+            message = heapq.heappop(self._ready)[2]
+            if message.state is not State.READY:
+                continue
+            self.ready_count -= 1
+            message.state = State.GONE
+            if message.persistent and self._store is not None:
+                self._store.delete(message.seq)
+            taken.append(message)
+        return taken
+
     def purge(self, include_inflight: bool) -> int:
         """Delete every message not in flight (and those in flight when asked)."""
         # Collect before marking anything GONE: the store must delete these rows too.

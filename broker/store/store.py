@@ -156,13 +156,14 @@ class Store:
 
     def _flush(self) -> None:
         self._flush_call = None
-        if self._writing is not None or not self._batch:
+        if self._writing is not None:
+            # The current batch's waiters belong to the next transaction, not to the one
+            # being written: _written/_failed flush again when it ends.
+            return
+        if not self._batch:
             waiters, self._waiters = self._waiters, []
-            if self._writing is not None:
-                self._writing.extend(waiters)
-            else:
-                for d in waiters:
-                    d.callback(None)
+            for d in waiters:
+                d.callback(None)
             return
         batch, self._batch = self._batch, Batch()
         self._writing, self._waiters = self._waiters, []
@@ -181,8 +182,8 @@ class Store:
         waiters, self._writing = self._writing or [], None
         for d in waiters:
             d.errback(StoreError(failure.getErrorMessage()))
-        if self._batch or self._waiters:
-            self._reactor.callLater(0.5, self._flush)
+        if (self._batch or self._waiters) and self._flush_call is None:
+            self._flush_call = self._reactor.callLater(0.5, self._flush)
 
     # -- writer thread --------------------------------------------------------
     def _write_blocking(self, batch: Batch) -> None:

@@ -22,13 +22,15 @@ from twisted.python.failure import Failure
 
 from facades.aws import json_protocol, query_protocol
 from facades.aws.errors import AwsError, Protocol, common_error
-from facades.aws.service import AwsRequestContext, AwsService, Params, unknown_operation
+from facades.aws.service import AwsRequestContext, AwsService, Handler, Params, unknown_operation
 from facades.aws.sigv4 import SignedRequest, SigV4Verifier, credential_scope
 
 #: SQS accepts up to 1 MiB of message data per request (a batch of ten
-#: included); form/JSON escaping and base64'd binary attributes inflate that,
-#: so the HTTP body may legitimately be somewhat larger.
-DEFAULT_MAX_BODY_SIZE = 2 * 1024 * 1024
+#: included), and the encodings inflate it up to threefold: form encoding
+#: turns every non-ASCII UTF-8 byte into ``%XX``, botocore's JSON escapes
+#: U+0080..U+07FF as 6-byte ``\uXXXX``. A legitimate request can thus
+#: approach 3 MiB; anything past 4 MiB is not SQS traffic.
+DEFAULT_MAX_BODY_SIZE = 4 * 1024 * 1024
 
 _log = Logger()
 
@@ -62,7 +64,7 @@ class _Call:
     service: AwsService
     ctx: AwsRequestContext
     params: Params
-    handler: Any = field(repr=False)
+    handler: Handler = field(repr=False)
 
 
 class AwsDispatcher:

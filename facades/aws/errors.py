@@ -113,9 +113,9 @@ class ErrorCatalogue:
         self._specs: dict[str, ErrorSpec] = {}
         for spec in specs:
             self._specs[spec.code] = spec
-        # Handlers may also name an error by its legacy code ("AWS.Simple
-        # QueueService.NonExistentQueue", "InvalidParameterValue"), which is
-        # the name most AWS documentation and client logs use.
+        # Handlers may also name an error by its legacy code (the Query code,
+        # e.g. "InvalidParameterValue"), which is the name most AWS
+        # documentation and client logs use.
         self._aliases = {s.query_code: s for s in self._specs.values() if s.query_code not in self._specs}
 
     def __call__(self, code: str, message: str | None = None) -> AwsError:

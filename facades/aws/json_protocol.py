@@ -122,7 +122,10 @@ def _parse(shape: Shape, value: object) -> Any:
     if kind == "timestamp":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise _wrong_container(value) or _serialization(f"{_token(value)} can not be converted to a Timestamp")
-        return datetime.datetime.fromtimestamp(value, tz=datetime.timezone.utc)
+        try:
+            return datetime.datetime.fromtimestamp(value, tz=datetime.timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            raise _serialization("NUMBER_VALUE can not be converted to a Timestamp") from None
     raise ResponseShapeError(f"unsupported shape type {kind}")
 
 

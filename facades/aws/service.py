@@ -4,15 +4,22 @@ A facade (SQS, SNS, ...) is an :class:`AwsService`: its botocore model(s),
 its error catalogue and one handler per operation it implements::
 
     def send_message(ctx: AwsRequestContext, params: dict) -> dict | Deferred[dict]:
-        ...  # params are typed by the model: {"QueueUrl": str, "DelaySeconds": int, ...}
-        raise SQS_ERRORS("QueueDoesNotExist")          # -> the protocol's error reply
+        ...  # params typed by the model: {"QueueUrl": str, "DelaySeconds": int, ...}
+        raise sqs_error("QueueDoesNotExist")     # -> the protocol's error reply
         return {"MessageId": ..., "MD5OfMessageBody": ...}
 
-Handlers get parsed, typed, required-checked params keyed by model member
-names — the same dict whichever protocol the client spoke — and return the
-output shape's members (or ``None`` for operations without output). They
-never see the wire. ``ctx.protocol`` is there only for the few answers AWS
-words differently per protocol.
+    port = AwsResource(AwsDispatcher([sqs_service({"SendMessage": send_message})],
+                                     SigV4Verifier(keys, default_account), default_region))
+
+Handlers get parsed, typed params keyed by model member names — the same
+dict whichever protocol the client spoke, with top-level required members
+already checked — and return the output shape's members (``None`` for
+operations without output), directly or through a Deferred. They never see
+the wire. An :class:`~facades.aws.errors.AwsError` (raised, or as the
+Deferred's failure) becomes that error's reply; anything else becomes a
+logged ``InternalFailure``. When the client disconnects first, the
+handler's Deferred is cancelled. ``ctx.protocol`` is there only for the few
+answers AWS words differently per protocol.
 """
 
 from __future__ import annotations

@@ -273,8 +273,9 @@ def _is_sqs_number(text: str) -> bool:
         return False
     if number.is_zero():
         return True
-    normal = number.normalize()
-    return len(normal.as_tuple().digits) <= 38 and -128 <= normal.adjusted() <= 126
+    # Not normalize(): it rounds to the context's 28 digits first.
+    significant = "".join(map(str, number.as_tuple().digits)).strip("0")
+    return len(significant) <= 38 and -128 <= number.adjusted() <= 126
 
 
 def validate_message_system_attributes(attributes: Mapping[str, Mapping[str, Any]] | None) -> None:

@@ -94,6 +94,7 @@ class RawStomp:
         self.buf = bytearray()
         self.version = "1.0"
         self.eof = False
+        self.connected = False
         self.heartbeats = 0   # EOLs seen between frames
 
     # -- output ------------------------------------------------------------------------------
@@ -158,6 +159,7 @@ class RawStomp:
                 del self.buf[:stop + 1]
                 if command == "CONNECTED":
                     self.version = frame.headers.get("version", "1.0")
+                    self.connected = True
                 return frame
             self._fill(deadline)
 
@@ -166,8 +168,18 @@ class RawStomp:
         assert frame.command == command, f"expected {command}, got {frame!r}"
         return frame
 
-    def nothing(self, wait: float = QUIET) -> None:
-        """Assert no frame arrives for `wait` seconds (the connection may stay open)."""
+    def nothing(self, wait: float | None = None) -> None:
+        """Assert no frame is pending. Without `wait`, a BEGIN/ABORT round trip proves it:
+        the broker dispatches synchronously, so whatever it owed this connection is written
+        before the RECEIPT. With `wait`, listen that many seconds (for timers)."""
+        if wait is None:
+            tx = "sync-" + uuid.uuid4().hex[:8]
+            self.send("BEGIN", {"transaction": tx})
+            self.send("ABORT", {"transaction": tx, "receipt": tx})
+            frame = self.recv()
+            assert frame.command == "RECEIPT" and frame.headers.get("receipt-id") == tx, \
+                f"unexpected frame {frame!r}"
+            return
         try:
             frame = self.recv(wait)
         except TimeoutError:
@@ -214,7 +226,34 @@ class RawStomp:
         assert frame.headers.get("receipt-id") == receipt, frame
         return frame
 
+    def answer(self, command: str, headers: dict[str, str] | None = None,
+               body: bytes | str = b"") -> tuple[Frame, list[Frame]]:
+        """Like roundtrip, but MESSAGEs may arrive before the answer: returns (answer, messages)."""
+        receipt = "r-" + uuid.uuid4().hex[:8]
+        self.send(command, {**(headers or {}), "receipt": receipt}, body)
+        others = []
+        while True:
+            frame = self.recv()
+            if frame.headers.get("receipt-id") == receipt:
+                return frame, others
+            assert frame.command == "MESSAGE", frame
+            others.append(frame)
+
     def close(self) -> None:
+        """DISCONNECT and wait for the broker to close: by then it has released whatever this
+        connection held, so the next step of a test sees it. Falls back to a plain close."""
+        if self.connected and not self.eof:
+            try:
+                self.send("DISCONNECT", {"receipt": "bye"})
+                deadline = time.monotonic() + WAIT
+                while True:
+                    self.recv(max(0.01, deadline - time.monotonic()))
+            except (Closed, TimeoutError, OSError, AssertionError):
+                pass
+        self.abort()
+
+    def abort(self) -> None:
+        """Close the socket with no DISCONNECT, as a crashed client would."""
         try:
             self.sock.close()
         except OSError:
@@ -366,13 +405,33 @@ class Client:
         self.conn.abort(tx, headers={"receipt": r})
         self.listener.wait_receipt(r)
 
-    def messages(self) -> Collector:
-        return self.listener
+    def exactly(self, n: int, timeout: float = WAIT) -> list[Any]:
+        """The next `n` messages, and proof (a receipt round trip) that no more are pending."""
+        got = self.listener.take(n, timeout)
+        self.none()
+        return got
+
+    def none(self) -> None:
+        """Assert no MESSAGE is pending for this connection (see RawStomp.nothing)."""
+        self.sync()
+        if not self.listener.messages.empty():
+            frame = self.listener.messages.get_nowait()
+            raise AssertionError(f"unexpected MESSAGE {frame.headers} {frame.body!r}")
+
+    def everything(self) -> list[Any]:
+        """Whatever is pending now (after a receipt round trip)."""
+        self.sync()
+        out = []
+        while not self.listener.messages.empty():
+            out.append(self.listener.messages.get_nowait())
+        return out
 
     def close(self) -> None:
+        """DISCONNECT with a receipt: once it arrives the broker has let go of the session."""
         try:
             if self.conn.is_connected():
-                self.conn.disconnect()
+                r = self.receipt()
+                self.conn.disconnect(receipt=r)
         except Exception:
             pass
 

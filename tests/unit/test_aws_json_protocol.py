@@ -6,6 +6,8 @@ import json
 
 import pytest
 from botocore.parsers import create_parser
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from facades.aws import json_protocol
 from facades.aws.errors import AwsError
@@ -116,3 +118,26 @@ def test_none_members_are_left_out_of_responses() -> None:
     output = MODEL.operation_model("SendMessage").output_shape
     body = json_protocol.serialize_result(output, {"MessageId": "m", "SequenceNumber": None})
     assert json.loads(body) == {"MessageId": "m"}
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=10,
+)
+MEMBER_NAMES = st.sampled_from(
+    ["QueueUrl", "MessageBody", "DelaySeconds", "MessageAttributes", "Entries", "Attributes", "Tags",
+     "AttributeNames", "MaxNumberOfMessages", "Id", "DataType", "StringValue", "BinaryValue"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    operation=st.sampled_from(sorted(MODEL.operation_names)),
+    document=st.dictionaries(MEMBER_NAMES, JSON_VALUES, max_size=5),
+)
+def test_arbitrary_documents_parse_or_fail_as_aws_errors(operation: str, document: dict) -> None:
+    try:
+        json_protocol.parse_params(shape(operation), json.dumps(document).encode())
+    except AwsError:
+        pass

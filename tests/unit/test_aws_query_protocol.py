@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from botocore.parsers import create_parser
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from facades.aws import query_protocol
 from facades.aws.errors import AwsError
@@ -120,3 +122,21 @@ def test_message_bodies_survive_xml_line_end_normalisation() -> None:
     assert b"&#xD;" in xml
     parsed = create_parser("query").parse({"status_code": 200, "headers": {}, "body": xml}, output)
     assert parsed["Messages"][0]["Body"] == body
+
+
+NAMES = st.sampled_from(
+    ["QueueUrl", "MessageBody", "DelaySeconds", "Attribute", "MessageAttribute", "SendMessageBatchRequestEntry",
+     "Name", "Value", "1", "2", "0", "x", "", "StringValue", "BinaryValue", "DataType", "entry", "member"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    operation=st.sampled_from(sorted(MODEL.operation_names)),
+    pairs=st.lists(st.tuples(st.lists(NAMES, min_size=1, max_size=6).map(".".join), st.text(max_size=8))),
+)
+def test_arbitrary_pairs_parse_or_fail_as_aws_errors(operation: str, pairs: list) -> None:
+    try:
+        query_protocol.parse_params(MODEL.operation_model(operation).input_shape, pairs)
+    except AwsError:
+        pass

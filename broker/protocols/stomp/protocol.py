@@ -19,7 +19,7 @@ from zope.interface import implementer
 from broker.engine.broker import DestinationError
 from broker.engine.consumer import Lease
 from broker.engine.message import Message
-from broker.engine.queue import Queue
+from broker.engine.queue import Queue, property_value
 from broker.engine.selector import InvalidSelector, parse as parse_selector
 from broker.protocols.stomp import destinations as dest
 from broker.protocols.stomp.codec import FrameParser, encode
@@ -93,6 +93,7 @@ class StompProtocol(Protocol):
         log.info("event=connection_opened door=stomp remote=%s connection=%s", self.peer, self.connection_id)
 
     def connectionLost(self, reason: Any = None) -> None:
+        self.closing = True
         for timer in (self._read_timer, self._write_timer):
             if timer is not None and timer.active():
                 timer.cancel()
@@ -180,13 +181,18 @@ class StompProtocol(Protocol):
             self.closing = True
             self.transport.loseConnection()
 
-    def _receipt(self, frame: Frame, durable: bool) -> None:
-        """RECEIPT once what the frame did is committed; receipts keep their order."""
+    def _receipt(self, frame: Frame, durable: bool, then: Callable[[], None] | None = None) -> None:
+        """RECEIPT once what the frame did is committed; receipts keep their order.
+
+        `then` runs right after the RECEIPT is written (at once when no receipt was asked
+        for), so a SUBSCRIBE's RECEIPT precedes its first MESSAGE even when it has to wait
+        behind the receipt of a persistent SEND."""
         receipt = frame.headers.get("receipt")
-        if receipt is None:
-            return
-        if not durable and not self._receipts_waiting:
-            self.send_frame(Frame("RECEIPT", {"receipt-id": receipt}))
+        if receipt is None or (not durable and not self._receipts_waiting):
+            if receipt is not None:
+                self.send_frame(Frame("RECEIPT", {"receipt-id": receipt}))
+            if then is not None:
+                then()
             return
         self._receipts_waiting += 1
 
@@ -194,6 +200,8 @@ class StompProtocol(Protocol):
             self._receipts_waiting -= 1
             if self.transport is not None and not self.closing:
                 self.send_frame(Frame("RECEIPT", {"receipt-id": receipt}))
+                if then is not None:
+                    then()
 
         def failed(failure: Any) -> None:
             self._receipts_waiting -= 1
@@ -307,10 +315,11 @@ class StompProtocol(Protocol):
         if d.kind == dest.REMOTE_TEMP_QUEUE:
             queue = self.broker.queue(d.name, create=False)
             if queue is None:
-                raise StompError(f"javax.jms.InvalidDestinationException: Cannot publish to a deleted "
-                                 f"Destination: temp-queue://{d.name}",
+                raise StompError(f"DestinationDoesNotExistException: temp-queue://{d.name}",
                                  "org.apache.activemq.DestinationDoesNotExistException: "
-                                 f"temp-queue://{d.name}")
+                                 f"temp-queue://{d.name}\n"
+                                 "The temporary queue was deleted when the connection that "
+                                 "created it closed.")
             return queue
         queue = self.broker.queue(d.name, create=create)
         assert queue is not None
@@ -428,47 +437,64 @@ class StompProtocol(Protocol):
                 raise StompError("Durable subscriptions are only supported on topics: " + h["destination"])
             if not self.client_id:
                 raise StompError("Durable subscribers must set a client-id on CONNECT")
+        # Resolve every destination before answering: a failure is an ERROR, not a RECEIPT.
+        queues = {d: self._queue_for(d) for d in targets if not d.is_topic}
         if h.get("browser") == "true" and self.version != "1.0":
-            self._receipt(frame, durable=False)
-            self._browse(sub_id, targets)
+            self._receipt(frame, durable=False,
+                          then=lambda: self._browse(sub_id, targets, queues, selector))
             return
         sub = StompSubscription(self, sub_id, h["destination"], ack_mode, prefetch, selector,
                                 durable=bool(durable_name), is_topic=targets[0].is_topic,
                                 priority=priority, exclusive=h.get("activemq.exclusive") == "true")
         no_local = h.get("activemq.noLocal") == "true"
         self.subscriptions[key] = sub
-        self._receipt(frame, durable=False)
-        try:
-            for d in targets:
-                if not d.is_topic:
-                    queue = self._queue_for(d)
-                    sub.queues.append(queue)
-                    queue.add_consumer(sub)
-                elif durable_name:
-                    assert self.client_id is not None
-                    sub.selector = None  # applied by the topic at publish time
-                    sub.durable_name = durable_name
-                    queue = self.broker.durable_subscription(self.client_id, durable_name, d.name,
-                                                             selector, no_local, self)
-                    sub.queues.append(queue)
-                    queue.add_consumer(sub)
-                else:
-                    sub.selector = None
-                    tsub = self.broker.subscribe_topic(self._topic_name(d), sub, selector, no_local, self)
-                    sub.topic_subs.append(tsub)
-                    sub.queues.append(tsub.queue)
-        except DestinationError as exc:
-            self.subscriptions.pop(key, None)
-            self._drop_subscription(sub)
-            raise StompError(str(exc)) from None
 
-    def _browse(self, sub_id: str | None, targets: list[dest.Destination]) -> None:
+        def attach() -> None:
+            if self.closing or self.subscriptions.get(key) is not sub:
+                return  # unsubscribed or disconnected before its turn came
+            try:
+                for d in targets:
+                    if not d.is_topic:
+                        queue = queues[d]
+                        sub.queues.append(queue)
+                        queue.add_consumer(sub)
+                    elif durable_name:
+                        assert self.client_id is not None
+                        sub.selector = None  # applied by the topic at publish time
+                        sub.durable_name = durable_name
+                        queue = self.broker.durable_subscription(self.client_id, durable_name, d.name,
+                                                                 selector, no_local, self)
+                        sub.queues.append(queue)
+                        queue.add_consumer(sub)
+                    else:
+                        sub.selector = None
+                        tsub = self.broker.subscribe_topic(self._topic_name(d), sub, selector,
+                                                           no_local, self)
+                        sub.topic_subs.append(tsub)
+                        sub.queues.append(tsub.queue)
+            except DestinationError as exc:
+                self.subscriptions.pop(key, None)
+                self._drop_subscription(sub)
+                self.send_error(str(exc), str(exc), None, fatal=False)
+        self._receipt(frame, durable=False, then=attach)
+
+    def _browse(self, sub_id: str | None, targets: list[dest.Destination],
+                queues: dict[dest.Destination, Queue], selector: Any) -> None:
+        """Send what the queues hold now, then the `browser:end` MESSAGE; nothing is consumed."""
+        if self.closing:
+            return
+        now = self.broker.now_ms()
         for d in targets:
-            if d.is_topic:
+            queue = queues.get(d)
+            if queue is None:
                 continue
-            queue = self._queue_for(d)
+            sub = StompSubscription(self, sub_id, d.stomp(), AUTO, 1, None)
             for message in queue.browse():
-                sub = StompSubscription(self, sub_id, d.stomp(), AUTO, 1, None)
+                if message.expires and message.expires <= now:
+                    continue
+                if selector is not None and not selector.matches(
+                        lambda name, m=message: property_value(m, name)):
+                    continue
                 sub.deliver(queue, message, None)
         end = {"subscription": sub_id or "", "message-id": "0", "browser": "end",
                "destination": targets[0].stomp()}
@@ -476,13 +502,14 @@ class StompProtocol(Protocol):
 
     def on_unsubscribe(self, frame: Frame) -> None:
         h = frame.headers
+        durable_name = h.get("activemq.subscriptionName") or h.get("durable-subscription-name")
         key = h.get("id")
         if key is None:
-            if self.version != "1.0" or "destination" not in h:
+            if "destination" in h and (self.version == "1.0" or durable_name):
+                key = "dest:" + h["destination"]
+            elif not durable_name:  # destroying an offline durable subscription needs no id
                 raise StompError("Subscription ID is required")
-            key = "dest:" + h["destination"]
-        sub = self.subscriptions.pop(key, None)
-        durable_name = h.get("activemq.subscriptionName") or h.get("durable-subscription-name")
+        sub = self.subscriptions.pop(key, None) if key is not None else None
         if sub is None and not durable_name:
             raise StompError(f"No subscription matched id: {key}")
         if sub is not None:
@@ -537,15 +564,11 @@ class StompProtocol(Protocol):
 
     def _settle(self, frame: Frame, nack: bool) -> None:
         sub, key = self._find_ack(frame)
-        leases = sub.take(key, cumulative=sub.ack_mode == CLIENT and not nack)
         tx_id = frame.headers.get("transaction")
-        if tx_id is not None:
-            try:
-                self._transaction(tx_id).acks.append((sub, leases, nack))
-            except StompError:
-                for lease in leases:
-                    sub.pending[key_of(lease, self.version)] = lease
-                raise
+        tx = self._transaction(tx_id) if tx_id is not None else None
+        leases = sub.take(key, cumulative=sub.ack_mode == CLIENT and not nack)
+        if tx is not None:
+            tx.acks.append((sub, leases, nack))
             self._receipt(frame, durable=False)
             return
         durable = self._apply_settle(leases, nack)
@@ -598,11 +621,16 @@ class StompProtocol(Protocol):
     def on_abort(self, frame: Frame) -> None:
         tx = self._transaction(self._tx_id(frame))
         del self.transactions[frame.headers["transaction"]]
-        # The acked messages stay with their subscriptions: their ack ids work again.
+        # The acked messages stay with their subscriptions: their ack ids work again, in
+        # their delivery order (a later cumulative ACK must cover the same messages).
+        touched = []
         for sub, leases, _ in tx.acks:
             for lease in leases:
                 if lease.queue.is_current(lease):
                     sub.pending[key_of(lease, self.version)] = lease
+                    touched.append(sub)
+        for sub in set(touched):
+            sub.reorder()
         self._receipt(frame, durable=False)
 
     # -- DISCONNECT ----------------------------------------------------------------------------------

@@ -62,6 +62,11 @@ class StompSubscription(Consumer):
             self.pending[key] = lease
         protocol.send_frame(Frame("MESSAGE", headers, message.body))
 
+    def reorder(self) -> None:
+        """Put pending leases back in delivery order (tokens grow with every delivery)."""
+        items = sorted(self.pending.items(), key=lambda item: item[1].token)
+        self.pending = OrderedDict(items)
+
     def take(self, key: str, cumulative: bool) -> list[Lease]:
         """Remove and return the leases an ACK/NACK of `key` settles."""
         if key not in self.pending:

@@ -1,0 +1,312 @@
+"""Turn benchmark results into a console table and docs/benchmarks.md.
+
+Results are a dict:
+  {"sections": {"stomp"|"sqs": {"date", "command", "quick", "machine", "versions",
+                               "targets": {name: {"version", "notes", "unavailable",
+                                                   "loadavg", "scenarios": {key: metrics}}}}}}
+The JSON is embedded in the markdown (an HTML comment), so a later partial
+run (`--only sqs`) keeps the other section's figures.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+PEERS = {"stomp": ["activemq", "rabbitmq"], "sqs": ["moto"]}
+LABELS = {"activemq": "ActiveMQ", "rabbitmq": "RabbitMQ", "moto": "moto"}
+JSON_START = "<!-- bench-results-json"
+JSON_END = "bench-results-json -->"
+
+
+def label(name: str) -> str:
+    if name.startswith("mqgate-sync-"):
+        return "mqgate (sync=" + name.rsplit("-", 1)[1] + ")"
+    return LABELS.get(name, name)
+
+
+@dataclass(frozen=True)
+class Goal:
+    text: str
+    peer: str | None = None        # ratio goal against this peer ...
+    factor: float | None = None    # ... mqgate >= factor * peer (higher is better)
+    limit: float | None = None     # absolute goal: mqgate <= limit (lower is better)
+
+    def met(self, value, peers: dict) -> bool | None:
+        if value is None:
+            return None
+        if self.limit is not None:
+            return value <= self.limit
+        ref = peers.get(self.peer)
+        if ref in (None, 0):
+            return None
+        return value >= self.factor * ref
+
+
+@dataclass(frozen=True)
+class Row:
+    scenario: str
+    metric: str
+    title: str
+    unit: str
+    better: str | None        # "higher", "lower" or None (information only)
+    goal: Goal | None = None
+
+
+AMQ5 = Goal("≥ 5× ActiveMQ", "activemq", 5.0)
+AMQ1 = Goal("≥ ActiveMQ", "activemq", 1.0)
+
+ROWS = {
+    "stomp": [
+        Row("persistent_w1", "send_rate", "Persistent queue, receipt each, 1 producer, window 1",
+            "msg/s", "higher"),
+        Row("persistent_w64", "send_rate", "Persistent queue, receipt each, 1 producer, window 64",
+            "msg/s", "higher", AMQ5),
+        Row("persistent_4p", "send_rate", "Persistent queue, receipt each, 4 producers × window 16",
+            "msg/s", "higher", AMQ5),
+        Row("nonpersistent", "consume_rate", "Non-persistent queue, 1 → 1, consumed",
+            "msg/s", "higher", AMQ1),
+        Row("fanout4", "deliver_rate", "Topic fan-out 1 → 4, deliveries", "msg/s", "higher", AMQ1),
+        Row("fanout4", "publish_rate", "Topic fan-out 1 → 4, published", "msg/s", "higher"),
+        Row("latency_np", "p50_ms", "Latency at 1,000 msg/s, non-persistent, p50", "ms", "lower"),
+        Row("latency_np", "p99_ms", "Latency at 1,000 msg/s, non-persistent, p99", "ms", "lower",
+            Goal("≤ 2 ms", limit=2.0)),
+        Row("latency_p", "p50_ms", "Latency at 1,000 msg/s, persistent, p50", "ms", "lower"),
+        Row("latency_p", "p99_ms", "Latency at 1,000 msg/s, persistent, p99", "ms", "lower"),
+        Row("depth", "depth", "Depth test: persistent messages queued", "msgs", None),
+        Row("depth", "fill_rate", "Depth test: fill (window 64, no consumer)", "msg/s", "higher"),
+        Row("depth", "drain_rate", "Depth test: drain, whole queue", "msg/s", "higher"),
+        Row("depth", "drain_rate_deep", "Depth test: drain at 90% → 80% of depth", "msg/s",
+            "higher"),
+        Row("depth", "drain_rate_shallow", "Depth test: drain of the last 10%", "msg/s", "higher"),
+        Row("idle500", "rss_delta_mib", "500 idle connections: broker RSS growth", "MiB", "lower",
+            Goal("≤ 10 MB", limit=10 * 1e6 / 2**20)),
+        Row("idle500", "kib_per_conn", "500 idle connections: per connection", "KiB", "lower"),
+    ],
+    "sqs": [
+        Row("send_1", "rate", "SendMessage, 1 connection", "msg/s", "higher",
+            Goal("≥ 30× moto", "moto", 30)),
+        Row("send_16", "rate", "SendMessage, 16 connections", "msg/s", "higher",
+            Goal("≥ 30× moto", "moto", 30)),
+        Row("batch_1", "rate", "SendMessageBatch of 10, 1 connection", "msg/s", "higher",
+            Goal("≥ 150× moto", "moto", 150)),
+        Row("batch_16", "rate", "SendMessageBatch of 10, 16 connections", "msg/s", "higher",
+            Goal("≥ 150× moto", "moto", 150)),
+        Row("drain_10", "rate", "Receive 10 + DeleteMessageBatch, 10 queued", "msg/s", "higher",
+            Goal("≥ 300× moto", "moto", 300)),
+        Row("drain_deep", "depth", "Deep queue: depth reached by the fill", "msgs", None),
+        Row("drain_deep", "fill_rate", "Deep queue: fill, batches of 10, 16 connections",
+            "msg/s", "higher"),
+        Row("drain_deep", "drain1_rate", "Deep queue: receive 10 + delete, 1 connection",
+            "msg/s", "higher", Goal("≥ 300× moto", "moto", 300)),
+        Row("drain_deep", "drain8_rate", "Deep queue: receive 10 + delete, 8 connections",
+            "msg/s", "higher", Goal("≥ 300× moto", "moto", 300)),
+        Row("longpoll", "p50_ms", "Long-poll wake-up after a send, p50", "ms", "lower"),
+        Row("longpoll", "p99_ms", "Long-poll wake-up after a send, p99", "ms", "lower",
+            Goal("≤ 5 ms", limit=5.0)),
+    ],
+}
+
+TITLES = {"stomp": "STOMP", "sqs": "SQS (AWS JSON 1.0 over HTTP/1.1)"}
+
+
+def fmt(value, unit: str) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return value
+    if unit in ("msg/s", "msgs"):
+        return f"{value:,.0f}"
+    if unit == "ms":
+        return f"{value:.2f}" if value < 100 else f"{value:,.0f}"
+    if unit in ("MiB", "KiB"):
+        return f"{value:,.1f}"
+    return f"{value:g}"
+
+
+def _ratio(value, best) -> str:
+    if value is None or best in (None, 0):
+        return "—"
+    r = value / best
+    return f"{r:.2f}×" if r < 10 else f"{r:,.0f}×"
+
+
+def _targets(section: dict) -> tuple[list[str], list[str]]:
+    names = list(section.get("targets", {}))
+    peers = [n for n in names if not n.startswith("mqgate")]
+    mq = [n for n in names if n.startswith("mqgate")]
+    return peers, mq
+
+
+def _value(section: dict, target: str, row: Row):
+    t = section["targets"].get(target, {})
+    m = t.get("scenarios", {}).get(row.scenario)
+    if m is None:
+        return None
+    v = m.get(row.metric)
+    if v is None and m.get("error"):
+        return "error"
+    return v
+
+
+def table(proto: str, section: dict) -> tuple[list[str], list[list[str]]]:
+    """Header and rows: scenario, unit, each target, ratio per mqgate column, goal."""
+    peers, mqs = _targets(section)
+    header = ["Scenario", "unit", *[label(p) for p in peers], *[label(m) for m in mqs]]
+    header += [f"{label(m)} / best peer" for m in mqs]
+    header += ["goal"]
+    out = []
+    for row in ROWS[proto]:
+        peer_vals = {p: _value(section, p, row) for p in peers}
+        nums = [v for v in peer_vals.values() if isinstance(v, (int, float))]
+        best = None
+        if nums and row.better:
+            best = max(nums) if row.better == "higher" else min(nums)
+        cells = [row.title + (" ↑" if row.better == "higher" else " ↓" if row.better == "lower"
+                              else ""), row.unit]
+        cells += [fmt(peer_vals[p], row.unit) for p in peers]
+        mq_vals = [_value(section, m, row) for m in mqs]
+        cells += [fmt(v, row.unit) for v in mq_vals]
+        cells += [_ratio(v, best) if row.better and isinstance(v, (int, float)) else "—"
+                  for v in mq_vals]
+        goal = ""
+        if row.goal:
+            peer_nums = {p: v for p, v in peer_vals.items() if isinstance(v, (int, float))}
+            marks = []
+            for v in mq_vals:
+                ok = row.goal.met(v if isinstance(v, (int, float)) else None, peer_nums)
+                marks.append("met" if ok else "not met" if ok is False else "n/a")
+            goal = row.goal.text + (": " + " / ".join(marks) if marks else "")
+        cells.append(goal)
+        out.append(cells)
+    return header, out
+
+
+def console_table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
+    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths))  # noqa: E731
+    return "\n".join([line(header), line(["-" * w for w in widths]), *[line(r) for r in rows]])
+
+
+def md_table(header: list[str], rows: list[list[str]]) -> str:
+    def esc(c):
+        return str(c).replace("|", "\\|")
+    lines = ["| " + " | ".join(esc(h) for h in header) + " |",
+             "|" + "|".join("---" if i < 2 else "---:" for i in range(len(header) - 1)) + "|---|"]
+    for r in rows:
+        lines.append("| " + " | ".join(esc(c) for c in r) + " |")
+    return "\n".join(lines)
+
+
+METHOD = """\
+## How it is measured
+
+Everything runs on this one machine, over loopback, one target at a time (the
+others stopped, except the RabbitMQ system service, which idles). The load
+generator is Python but stays out of the way: raw sockets, pre-encoded
+frames and requests, producers and consumers in separate processes so the
+kernel shares the cores between them and the broker. Its own CPU use is
+recorded per scenario (`gen_cpu_pct` in the raw results, in % of one core).
+Every loop is bounded by a message count and a deadline.
+
+**STOMP** (1.2, heart-beats off, 1 KiB bodies with `content-length`):
+- *Persistent*: `persistent:true` SENDs, each with a `receipt`; the producer keeps
+  up to W receipts outstanding (W=1: one at a time; W=64: pipelined, as a JMS
+  async sender with a producer window). One consumer in `client` ack mode
+  (cumulative ACK every 100 messages, prefetch 1000) drains concurrently. The
+  figure is receipted messages per second.
+- *Non-persistent*: a receipt on every 100th SEND, at most 8 outstanding (a
+  producer window), one `auto`-ack consumer; the figure is messages consumed
+  per second from the first send to the last receive.
+- *Fan-out*: the same producer to a topic with 4 `auto`-ack subscribers
+  (2 processes × 2 connections); deliveries = 4 × published.
+- *Latency*: one producer at a fixed 1,000 msg/s puts its send time
+  (`CLOCK_MONOTONIC`, shared by all processes) in the body; the consumer
+  subtracts it on receipt. The first 0.5 s is dropped. The persistent variant
+  asks a receipt for each message (window 64) without waiting for it.
+- *Depth*: N persistent messages sent with receipts (window 64) and no
+  consumer, then one `client`-ack consumer drains the queue; the drain rate is
+  given for the whole queue, for the stretch from 90% to 80% of the depth
+  (deep queue) and for the last 10% (shallow queue).
+- *Idle connections*: 500 connections, CONNECTed and idle; the broker's RSS
+  (VmRSS of its process tree in /proc) before and 3 s after.
+
+**SQS** (AWS JSON 1.0 over keep-alive HTTP/1.1, dummy SigV4 header, 1 KiB bodies):
+- *SendMessage* / *SendMessageBatch of 10*: back-to-back requests on 1
+  connection, or on 16 connections (2 processes × 8, selectors).
+- *Receive 10 + DeleteMessageBatch, 10 queued*: cycles of an untimed
+  SendMessageBatch of 10 followed by a timed ReceiveMessage(10) +
+  DeleteMessageBatch; the figure is messages deleted per timed second.
+- *Deep queue*: fill with batches (16 connections, up to the depth or a time
+  cap: moto slows down as its queue grows, so its depth is smaller), then
+  ReceiveMessage(10) + DeleteMessageBatch for a fixed time on 1 connection,
+  then on 8.
+- *Long-poll*: a ReceiveMessage with WaitTimeSeconds=20 is parked on an empty
+  queue for 50 ms, then one SendMessage on another connection; the figure is
+  the time from the start of the send to the arrival of the message.
+
+Ratios are mqgate / the best peer in that row (↑ higher is better: > 1× means
+mqgate is faster; ↓ lower is better: < 1× means mqgate is better). Goals are
+those set in issues 2 and 3. The machine is shared with other work during a
+run, so treat differences under ~10% as noise; the load average at the start
+of each target is in the notes.
+"""
+
+
+def render_markdown(results: dict) -> str:
+    sections = results.get("sections", {})
+    out = ["# Benchmarks", "",
+           "Generated by `python -m bench.run_all` (`make bench`); do not edit by hand.",
+           "Re-run the command below to reproduce; `--quick` gives a shorter run, "
+           "`--only stomp|sqs` one protocol (the other section is kept).", ""]
+    for proto in ("stomp", "sqs"):
+        sec = sections.get(proto)
+        if not sec:
+            continue
+        out += [f"## {TITLES[proto]}", ""]
+        m = sec.get("machine", {})
+        out += [f"- Date: {sec.get('date')}" + ("  (quick run)" if sec.get("quick") else ""),
+                f"- Machine: {m.get('nproc')} cores, {m.get('cpu')}, {m.get('mem_gib', 0):.0f} GiB, "
+                f"{m.get('os')}, Linux {m.get('kernel')}",
+                f"- Command: `{sec.get('command')}`",
+                "- Versions: " + "; ".join(
+                    f"{label(n)}: {t.get('version', '?')}" for n, t in sec["targets"].items()
+                    if not t.get("unavailable")) +
+                (f"; Python {sec.get('python')}" if sec.get("python") else "") +
+                (f"; {sec.get('java')}" if sec.get("java") else ""), ""]
+        header, rows = table(proto, sec)
+        out += [md_table(header, rows), ""]
+        notes = []
+        for n, t in sec["targets"].items():
+            if t.get("unavailable"):
+                notes.append(f"- **{label(n)}**: not measured: {t['unavailable']}")
+                continue
+            notes.append(f"- **{label(n)}** ({t.get('version', '?')}): {t.get('notes', '')}; "
+                         f"load average at start {t.get('loadavg', '?')}.")
+            for key, metrics in t.get("scenarios", {}).items():
+                if metrics.get("error"):
+                    notes.append(f"  - `{key}`: {metrics['error']}")
+        out += ["Notes:", "", *notes, ""]
+    out += [METHOD, "## Raw results", "",
+            "The full metrics of the last run of each section (also read back by "
+            "`bench.run_all` to keep a section that a partial run skipped) are in "
+            "an HTML comment at the end of this file.", "",
+            JSON_START, # "--" may not appear in an HTML comment: escape it inside JSON strings.
+            json.dumps(results, indent=1, sort_keys=True).replace("--", "-\\u002d"),
+            JSON_END, ""]
+    return "\n".join(out)
+
+
+def load_previous(path: Path) -> dict:
+    try:
+        text = path.read_text()
+    except OSError:
+        return {}
+    m = re.search(re.escape(JSON_START) + r"\n(.*)\n" + re.escape(JSON_END), text, re.S)
+    if not m:
+        return {}
+    try:
+        return json.loads(m.group(1))
+    except ValueError:
+        return {}

@@ -1,0 +1,185 @@
+"""SQS actions on messages: send, receive, delete, change visibility (and their batches).
+
+A send is answered only after the store has committed it; a receive leases messages in
+the engine with the visibility timeout as the lease's deadline.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from twisted.internet import defer
+
+from broker.engine.consumer import Lease
+from broker.engine.queue import Queue
+from facades.aws.errors import AwsError
+from facades.aws.service import AwsRequestContext, Params
+from facades.sqs import convert, receipts
+from facades.sqs import queue_attributes as qa
+from facades.sqs.checksums import md5_of_body, md5_of_message_attributes
+from facades.sqs.errors import sqs_error
+from facades.sqs.state import SqsState
+from facades.sqs.validation import (QueueLimits, validate_batch_entries, validate_receipt_handle,
+                                    validate_receive_message, validate_send_batch,
+                                    validate_send_message, validate_visibility_timeout,
+                                    visibility_limit_exceeded)
+
+MAX_LEASE_S = 43_200
+
+
+def _limits(queue: Queue) -> QueueLimits:
+    attrs = qa.stored(queue)
+    return QueueLimits(fifo=qa.is_fifo(queue),
+                       content_based_deduplication=attrs.get("ContentBasedDeduplication") == "true",
+                       maximum_message_size=int(attrs["MaximumMessageSize"]))
+
+
+def _sender(ctx: AwsRequestContext) -> str:
+    return ctx.access_key or ctx.account_id
+
+
+def _enqueue(state: SqsState, ctx: AwsRequestContext, queue: Queue, entry: Params,
+             limits: QueueLimits) -> dict[str, Any]:
+    message = convert.to_engine(entry, _sender(ctx), state.now_ms(), limits.fifo,
+                                limits.content_based_deduplication)
+    kept = queue.enqueue(message)
+    return convert.sent_result(kept, entry, limits.fifo)
+
+
+def _after_commit(state: SqsState, result: Any) -> defer.Deferred[Any]:
+    return state.broker.committed().addCallback(lambda _: result)
+
+
+def send_message(state: SqsState, ctx: AwsRequestContext, params: Params) -> defer.Deferred[Any]:
+    queue = state.queue(params["QueueUrl"])
+    limits = _limits(queue)
+    validate_send_message(params, limits)
+    return _after_commit(state, _enqueue(state, ctx, queue, params, limits))
+
+
+def send_message_batch(state: SqsState, ctx: AwsRequestContext, params: Params) -> defer.Deferred[Any]:
+    queue = state.queue(params["QueueUrl"])
+    limits = _limits(queue)
+    entries = params.get("Entries") or []
+    validate_send_batch(entries, limits)
+    successful, failed = [], []
+    for index, entry in enumerate(entries, 1):
+        try:
+            validate_send_message(entry, limits, entry_prefix=f"SendMessageBatchRequestEntry.{index}")
+        except AwsError as error:
+            failed.append(error.as_batch_entry(entry["Id"], ctx.protocol))
+            continue
+        successful.append({"Id": entry["Id"], **_enqueue(state, ctx, queue, entry, limits)})
+    return _after_commit(state, {"Successful": successful, "Failed": failed})
+
+
+def receive_message(state: SqsState, ctx: AwsRequestContext, params: Params) -> defer.Deferred[Any]:
+    queue = state.queue(params["QueueUrl"])
+    validate_receive_message(params)
+    attrs = qa.stored(queue)
+    visibility = params.get("VisibilityTimeout")
+    if visibility is None:
+        visibility = int(attrs["VisibilityTimeout"])
+    wait = params.get("WaitTimeSeconds")
+    if wait is None:
+        wait = int(attrs["ReceiveMessageWaitTimeSeconds"])
+    count = params.get("MaxNumberOfMessages") or 1
+    system_names = list(params.get("MessageSystemAttributeNames") or []) + list(params.get("AttributeNames") or [])
+    attribute_names = list(params.get("MessageAttributeNames") or [])
+    # A zero visibility timeout still has to end the lease: make it a millisecond.
+    d = queue.receive(count, max(1, visibility * 1000), wait * 1000)
+
+    def answer(leases: list[Lease]) -> dict[str, Any]:
+        messages = [_received(state, ctx, queue, lease, system_names, attribute_names) for lease in leases]
+        return {"Messages": messages} if messages else {}
+    return d.addCallback(answer)
+
+
+def _received(state: SqsState, ctx: AwsRequestContext, queue: Queue, lease: Lease,
+              system_names: list[str], attribute_names: list[str]) -> dict[str, Any]:
+    message = lease.message
+    body = convert.body_text(message)
+    source = message.headers.get("dead-letter-source")
+    out: dict[str, Any] = {
+        "MessageId": message.message_id,
+        "ReceiptHandle": receipts.encode(queue.name, message.seq, lease.token),
+        "MD5OfBody": md5_of_body(body),
+        "Body": body,
+    }
+    system = convert.system_attributes(message, system_names, ctx.account_id,
+                                       state.arn(ctx, source) if source else None)
+    if system:
+        out["Attributes"] = system
+    attributes = convert.wanted_attributes(convert.attributes_of(message), attribute_names)
+    if attributes:
+        out["MessageAttributes"] = attributes
+        out["MD5OfMessageAttributes"] = md5_of_message_attributes(attributes)
+    return out
+
+
+def _lease(state: SqsState, queue: Queue, handle: str) -> Lease | None:
+    """The current lease a receipt handle names, or None when it is stale."""
+    validate_receipt_handle(handle)
+    name, seq, token = receipts.decode(handle)
+    if name != queue.name:
+        raise sqs_error("ReceiptHandleIsInvalid", f'The input receipt handle "{handle}" is not a valid receipt handle.')
+    lease = queue.lease_for(seq)
+    return lease if lease is not None and lease.token == token else None
+
+
+def delete_message(state: SqsState, ctx: AwsRequestContext, params: Params) -> defer.Deferred[Any]:
+    queue = state.queue(params["QueueUrl"])
+    lease = _lease(state, queue, params["ReceiptHandle"])
+    # A stale handle succeeds without deleting, as on SQS.
+    if lease is not None:
+        queue.ack(lease)
+    return _after_commit(state, None)
+
+
+def _batch(ctx: AwsRequestContext, operation: str, entries: list[Params],
+           one: Callable[[Params], None]) -> dict[str, Any]:
+    validate_batch_entries(operation, entries)
+    successful, failed = [], []
+    for entry in entries:
+        try:
+            one(entry)
+            successful.append({"Id": entry["Id"]})
+        except AwsError as error:
+            failed.append(error.as_batch_entry(entry["Id"], ctx.protocol))
+    return {"Successful": successful, "Failed": failed}
+
+
+def delete_message_batch(state: SqsState, ctx: AwsRequestContext, params: Params) -> defer.Deferred[Any]:
+    queue = state.queue(params["QueueUrl"])
+
+    def one(entry: Params) -> None:
+        lease = _lease(state, queue, entry.get("ReceiptHandle") or "")
+        if lease is not None:
+            queue.ack(lease)
+    return _after_commit(state, _batch(ctx, "DeleteMessageBatch", params.get("Entries") or [], one))
+
+
+def _change_visibility(state: SqsState, queue: Queue, handle: str, timeout: int) -> None:
+    validate_visibility_timeout(timeout)
+    lease = _lease(state, queue, handle)
+    if lease is None:
+        raise sqs_error("MessageNotInflight")
+    if (state.now_ms() + timeout * 1000) - lease.started > MAX_LEASE_S * 1000:
+        raise visibility_limit_exceeded(timeout)
+    queue.extend(lease, timeout * 1000)
+
+
+def change_message_visibility(state: SqsState, ctx: AwsRequestContext, params: Params) -> defer.Deferred[Any]:
+    queue = state.queue(params["QueueUrl"])
+    _change_visibility(state, queue, params["ReceiptHandle"], params["VisibilityTimeout"])
+    return _after_commit(state, None)
+
+
+def change_message_visibility_batch(state: SqsState, ctx: AwsRequestContext, params: Params) -> defer.Deferred[Any]:
+    queue = state.queue(params["QueueUrl"])
+
+    def one(entry: Params) -> None:
+        timeout = entry.get("VisibilityTimeout")
+        if timeout is None:
+            raise sqs_error("MissingParameter", "The request must contain the parameter VisibilityTimeout.")
+        _change_visibility(state, queue, entry.get("ReceiptHandle") or "", timeout)
+    return _after_commit(state, _batch(ctx, "ChangeMessageVisibilityBatch", params.get("Entries") or [], one))

@@ -1,0 +1,347 @@
+"""The store against real databases (SQLite and PostgreSQL, a fresh schema per test):
+migrations, group commit, what is read back, and the engine rebuilt from it."""
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import pytest
+import pytest_twisted
+from sqlalchemy import create_engine, event, text
+from twisted.internet import defer, reactor, task
+from twisted.internet.task import Clock
+
+from broker.engine.broker import Broker
+from broker.engine.message import Message
+from broker.engine.selector import parse
+from broker.engine.settings import QueueSettings
+from broker.store.migrate import SchemaTooNew
+from broker.store.store import Store, StoreError, normalize_url
+
+T0 = 1_700_000_000.0   # seconds; the engine's fake clock starts here
+
+
+def next_turn() -> defer.Deferred[None]:
+    return task.deferLater(reactor, 0, lambda: None)
+
+
+def message_row(seq: int, dest_id: int = 1, **kw: Any) -> dict[str, Any]:
+    m = Message(message_id=f"ID:m-{seq}", body=b"body-%d\x00end" % seq,
+                properties={"s": "v", "bin": b"\x00\xff"}, types={"n": "Number"},
+                headers={"correlation-id": "c-1"}, persistent=True, priority=seq % 10,
+                timestamp=1000 + seq, group_id="g" if seq % 2 else None, seq=seq)
+    r = m.to_row(dest_id)
+    r.update(kw)
+    return r
+
+
+def dest_row(dest_id: int, name: str, kind: str = "queue", **attrs: Any) -> dict[str, Any]:
+    return {"id": dest_id, "kind": kind, "name": name, "created_at": 5, "attrs": attrs}
+
+
+def count_commits(store: Store) -> list[str]:
+    """Events on the store's engine, in the order they happen (writer thread included)."""
+    log: list[str] = []
+    event.listen(store._engine, "commit", lambda conn: log.append("commit"))
+    return log
+
+
+@defer.inlineCallbacks
+def opened(url: str) -> Any:
+    store = Store(url, reactor)
+    snapshot = yield store.open()
+    return store, snapshot
+
+
+def sql(url: str, statement: str) -> Any:
+    engine = create_engine(normalize_url(url))
+    try:
+        with engine.begin() as conn:
+            result = conn.execute(text(statement))
+            return result.fetchall() if result.returns_rows else None
+    finally:
+        engine.dispose()
+
+
+# -- migrations --------------------------------------------------------------------------
+
+@pytest_twisted.inlineCallbacks
+def test_open_migrates_an_empty_database_and_a_second_open_is_a_no_op(store_url):
+    store, snap = yield opened(store_url)
+    assert snap.destinations == [] and snap.messages == []
+    assert snap.max_seq == 0 and snap.max_dest_id == 0
+    store.put_destination(dest_row(1, "q"))
+    store.insert(message_row(1))
+    yield store.committed()
+    yield store.close()
+    (revision,) = sql(store_url, "SELECT version_num FROM alembic_version")
+    store2, snap2 = yield opened(store_url)
+    log = count_commits(store2)
+    yield store2.close()
+    assert sql(store_url, "SELECT version_num FROM alembic_version") == [revision]
+    assert [d["name"] for d in snap2.destinations] == ["q"]
+    assert [m["seq"] for m in snap2.messages] == [1]
+    assert log == []
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_database_from_a_newer_version_is_refused(store_url):
+    store, _ = yield opened(store_url)
+    yield store.close()
+    sql(store_url, "UPDATE alembic_version SET version_num = 'ffff_from_the_future'")
+    newer = Store(store_url, reactor)
+    try:
+        with pytest.raises(SchemaTooNew, match="ffff_from_the_future"):
+            yield newer.open()
+    finally:
+        yield newer.close()
+    # nothing was touched
+    assert sql(store_url, "SELECT version_num FROM alembic_version") == [("ffff_from_the_future",)]
+
+
+# -- group commit ----------------------------------------------------------------------------
+
+@pytest_twisted.inlineCallbacks
+def test_one_reactor_turn_is_one_transaction_and_every_waiter_fires_after_it(store_url):
+    store, _ = yield opened(store_url)
+    try:
+        log = count_commits(store)
+        waiters = []
+        store.put_destination(dest_row(1, "q"))
+        for seq in range(1, 101):
+            store.insert(message_row(seq))
+            if seq % 3 == 0:
+                store.update(seq, {"delivery_count": 1, "visible_at": 99})
+            d = store.committed()
+            d.addCallback(lambda _, seq=seq: log.append(f"fired {seq}"))
+            waiters.append(d)
+        assert not any(d.called for d in waiters)
+        yield defer.gatherResults(waiters)
+        assert log[0] == "commit" and log.count("commit") == 1
+        assert len(log) == 101
+        assert sql(store_url, "SELECT count(*) FROM messages") == [(100,)]
+    finally:
+        yield store.close()
+
+
+@pytest_twisted.inlineCallbacks
+def test_operations_arriving_during_a_commit_go_into_the_next_one(store_url):
+    store, _ = yield opened(store_url)
+    gate = threading.Event()
+    try:
+        log = count_commits(store)
+        event.listen(store._engine, "begin", lambda conn: gate.wait(10))
+        store.put_destination(dest_row(1, "q"))
+        store.insert(message_row(1))
+        first = store.committed()
+        first.addCallback(lambda _: log.append("fired first"))
+        yield next_turn()          # the writer thread now holds the first transaction
+        later = []
+        for seq in range(2, 12):   # each in a reactor turn of its own
+            store.insert(message_row(seq))
+            if seq > 2:
+                store.delete(seq - 1)
+            d = store.committed()
+            d.addCallback(lambda _, seq=seq: log.append(f"fired {seq}"))
+            later.append(d)
+            yield next_turn()
+        assert not first.called and not any(d.called for d in later)
+        gate.set()
+        yield defer.gatherResults([first] + later)
+        assert log[:2] == ["commit", "fired first"]
+        assert log[2] == "commit" and log.count("commit") == 2
+        assert sorted(log[3:]) == sorted(f"fired {s}" for s in range(2, 12))
+        assert sql(store_url, "SELECT seq FROM messages ORDER BY seq") == [(1,), (11,)]
+    finally:
+        gate.set()
+        yield store.close()
+
+
+@pytest_twisted.inlineCallbacks
+def test_committed_with_nothing_pending_fires_at_once_and_sent_then_acked_never_writes(store_url):
+    store, _ = yield opened(store_url)
+    try:
+        log = count_commits(store)
+        assert store.committed().called
+        store.insert(message_row(1))
+        store.update(1, {"delivery_count": 1})
+        store.delete(1)
+        yield store.committed()
+        assert log == []
+        assert sql(store_url, "SELECT count(*) FROM messages") == [(0,)]
+    finally:
+        yield store.close()
+
+
+# -- what is read back ----------------------------------------------------------------------------
+
+@pytest_twisted.inlineCallbacks
+def test_rows_are_read_back_by_a_new_store(store_url):
+    store, _ = yield opened(store_url)
+    attrs = {"settings": {"fifo": True, "dead_letter": "dlq"}, "attrs": {"Policy": "{\"a\": 1}",
+             "tags": {"team": "ünïcode ✓"}}, "modified_at": 7}
+    store.put_destination(dest_row(3, "orders", **attrs))
+    store.put_destination(dest_row(4, "gone"))
+    for seq in (9, 2, 5):
+        store.insert(message_row(seq, dest_id=3))
+    store.insert(message_row(6, dest_id=4))
+    yield store.committed()
+    store.update(5, {"delivery_count": 3, "visible_at": 123_456, "first_delivery": 77})
+    store.update(2, {"visible_at": 42})
+    store.delete(9)
+    store.drop_destination(4)
+    store.put_destination(dest_row(3, "orders", **{**attrs, "modified_at": 8}))
+    yield store.committed()
+    yield store.close()
+
+    store2, snap = yield opened(store_url)
+    yield store2.close()
+    assert [(d["id"], d["name"], d["kind"]) for d in snap.destinations] == [(3, "orders", "queue")]
+    assert snap.destinations[0]["attrs"] == {**attrs, "modified_at": 8}
+    assert [m["seq"] for m in snap.messages] == [2, 5]
+    assert snap.max_seq == 5 and snap.max_dest_id == 3
+    by_seq = {m["seq"]: m for m in snap.messages}
+    assert (by_seq[5]["delivery_count"], by_seq[5]["visible_at"], by_seq[5]["first_delivery"]) == (3, 123_456, 77)
+    assert (by_seq[2]["delivery_count"], by_seq[2]["visible_at"]) == (0, 42)
+    m = Message.from_row(by_seq[5])
+    assert m.body == b"body-5\x00end" and m.message_id == "ID:m-5"
+    assert m.properties == {"s": "v", "bin": b"\x00\xff"} and m.types == {"n": "Number"}
+    assert m.headers == {"correlation-id": "c-1"} and m.group_id == "g" and m.priority == 5
+    assert m.persistent and m.timestamp == 1005
+
+
+# -- the engine rebuilt from the store ---------------------------------------------------------------
+
+@defer.inlineCallbacks
+def started_broker(url: str, at: float) -> Any:
+    clock = Clock()
+    clock.advance(at)
+    broker = Broker(Store(url, reactor), clock)
+    yield broker.start()
+    return broker
+
+
+@pytest_twisted.inlineCallbacks
+def test_broker_rebuilt_from_the_store(store_url):
+    b = yield started_broker(store_url, T0)
+    now = b.now_ms()
+    settings = QueueSettings(max_deliveries=4, dead_letter="orders-dlq", retention_ms=86_400_000)
+    q = b.create_queue("orders", settings, attrs={"VisibilityTimeout": "30"})
+    b.create_queue("empty")
+    sub = b.durable_subscription("client", "sub", "news", parse("kind = 'x'"), True, None)
+
+    def m(body: str, **kw: Any) -> Message:
+        return Message(message_id=f"ID:{body}", body=body.encode(), timestamp=now, **kw)
+
+    q.enqueue(m("p1", persistent=True, properties={"n": "1"}, types={"n": "Number"}))
+    q.enqueue(m("np", persistent=False))
+    q.enqueue(m("acked", persistent=True))
+    q.enqueue(m("leased", persistent=True))
+    q.enqueue(m("held", persistent=True))
+    q.enqueue(m("delayed", persistent=True, visible_at=now + 60_000))
+    q.enqueue(m("p2", persistent=True, priority=9))
+    b.publish("news", m("news1", persistent=True, properties={"kind": "x"}))
+    b.publish("news", m("news-np", persistent=False, properties={"kind": "x"}))
+    leases = yield q.receive(10, 0)                # leases without deadline (a STOMP client)
+    assert [l.message.body for l in leases] == [b"p2", b"p1", b"np", b"acked", b"leased", b"held"]
+    by_body = {l.message.body: l for l in leases}
+    for body in (b"p2", b"p1", b"np"):
+        assert q.release(by_body[body])           # NACK: counted, back at the head
+    assert q.ack(by_body[b"acked"])
+    assert q.extend(by_body[b"leased"], 30_000)   # SQS visibility: 30 s from now
+    # "held" stays leased without a deadline: after a restart it is redelivered
+    yield b.committed()
+    yield b.stop()
+
+    b2 = yield started_broker(store_url, T0 + 10)
+    try:
+        q2 = b2.queues["orders"]
+        assert set(b2.queues) == {"orders", "empty"}
+        assert q2.settings == settings and q2.attrs == {"VisibilityTimeout": "30"}
+        assert q2.created_at == q.created_at
+        sq = b2.durables["client:sub"]
+        assert sq.attrs == sub.attrs
+        assert [x.body for x in sq.browse()] == [b"news1"]
+        # persistent only; the acked one is gone; the leased one is still in flight, the
+        # delayed one still delayed
+        assert [x.body for x in q2.browse()] == [b"p2", b"p1", b"held"]
+        assert (q2.ready_count, q2.delayed_count, q2.inflight_count) == (3, 1, 1)
+        restored = {x.body: x for x in q2.browse()}
+        assert restored[b"p1"].properties == {"n": "1"} and restored[b"p1"].types == {"n": "Number"}
+        assert [restored[x].delivery_count for x in (b"p2", b"p1", b"held")] == [1, 1, 1]
+        got = yield q2.receive(10, 60_000)
+        assert [x.message.body for x in got] == [b"p2", b"p1", b"held"]
+        assert all(x.message.delivery_count == 2 and x.message.redelivered for x in got)
+        b2.clock.advance(19.999)
+        assert (yield q2.receive(10, 60_000)) == []
+        b2.clock.advance(0.001)                      # 30 s after the lease was extended
+        (again,) = yield q2.receive(10, 60_000)
+        assert again.message.body == b"leased" and again.message.delivery_count == 2
+        b2.clock.advance(30)                         # 60 s after send
+        (late,) = yield q2.receive(10, 60_000)
+        assert late.message.body == b"delayed" and late.message.delivery_count == 1
+        # new messages get new seqs
+        fresh = q2.enqueue(Message(message_id="ID:new", body=b"new", persistent=True))
+        assert fresh.seq > max(x.message.seq for x in got + [again, late])
+        yield b2.committed()
+    finally:
+        yield b2.stop()
+
+
+@pytest_twisted.inlineCallbacks
+def test_deleted_queue_and_its_messages_stay_deleted(store_url):
+    b = yield started_broker(store_url, T0)
+    q = b.create_queue("doomed")
+    q.enqueue(Message(message_id="ID:1", body=b"x", persistent=True))
+    yield b.committed()
+    q.enqueue(Message(message_id="ID:2", body=b"y", persistent=True))
+    assert b.delete_queue("doomed")
+    again = b.create_queue("doomed")          # same name, new destination, same batch
+    again.enqueue(Message(message_id="ID:3", body=b"z", persistent=True))
+    yield b.committed()
+    yield b.stop()
+    b2 = yield started_broker(store_url, T0)
+    try:
+        assert [m.body for m in b2.queues["doomed"].browse()] == [b"z"]
+        assert json.loads(json.dumps(b2.queues["doomed"].settings.to_dict())) == QueueSettings().to_dict()
+    finally:
+        yield b2.stop()
+
+
+@pytest_twisted.inlineCallbacks
+def test_after_a_failed_write_no_waiter_fires_before_its_commit(store_url):
+    store, _ = yield opened(store_url)
+    permits = threading.Semaphore(0)      # one per transaction the writer may begin
+    try:
+        log = count_commits(store)
+        event.listen(store._engine, "begin", lambda conn: permits.acquire(timeout=10))
+        store.insert(message_row(1))
+        first = store.committed()
+        permits.release()
+        yield first
+        store.insert(message_row(1))      # the same seq again: this transaction fails
+        bad = store.committed()
+        yield next_turn()
+        store.insert(message_row(2))      # waits for the failed one to finish
+        d2 = store.committed()
+        permits.release()
+        with pytest.raises(StoreError):
+            yield bad
+        store.insert(message_row(3))
+        d3 = store.committed()
+        yield next_turn()                 # rows 2 and 3 are being written (held at begin)
+        store.insert(message_row(4))
+        d4 = store.committed()
+        commits_when_fired: list[int] = []
+        d4.addCallback(lambda _: commits_when_fired.append(log.count("commit")))
+        yield task.deferLater(reactor, 0.6, lambda: None)   # the store's retry timer runs
+        permits.release()
+        permits.release()
+        yield defer.gatherResults([d2, d3, d4])
+        assert commits_when_fired == [3], "row 4's waiter fired before row 4 was committed"
+        assert sql(store_url, "SELECT seq FROM messages ORDER BY seq") == [(1,), (2,), (3,), (4,)]
+    finally:
+        for _ in range(5):
+            permits.release()
+        yield store.close()

@@ -1,0 +1,110 @@
+"""The resource on a real socket, with real clients."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from io import BytesIO
+from typing import Any
+
+import boto3
+import botocore.session
+import pytest
+import pytest_twisted
+from botocore.config import Config
+from twisted.internet import reactor, task, threads
+from twisted.internet.defer import Deferred
+from twisted.logger import globalLogPublisher
+from twisted.web.client import Agent, FileBodyProducer, ResponseNeverReceived
+from twisted.web.http_headers import Headers
+from twisted.web.server import Site
+
+from facades.aws.dispatch import AwsDispatcher
+from facades.aws.http import AwsResource
+from facades.aws.sigv4 import SigV4Verifier
+from facades.sqs.errors import sqs_error
+from facades.sqs.models import LEGACY_QUERY_MODEL_PATH
+from facades.sqs.service import sqs_service
+
+cancelled: list[Deferred] = []
+
+
+def get_queue_url(ctx: Any, params: dict) -> Any:
+    if params["QueueName"] == "missing":
+        raise sqs_error("QueueDoesNotExist")
+    # Answer later, from the reactor, as engine-backed handlers do.
+    return task.deferLater(reactor, 0.01, lambda: {"QueueUrl": f"{ctx.base_url}/{ctx.account_id}/{params['QueueName']}"})
+
+
+def receive_message(ctx: Any, params: dict) -> Deferred:
+    pending: Deferred = Deferred(lambda d: cancelled.append(d))
+    return pending
+
+
+@pytest.fixture
+def endpoint() -> Iterator[str]:
+    service = sqs_service({"GetQueueUrl": get_queue_url, "ReceiveMessage": receive_message})
+    # No keys configured: the raw (unsigned) request below must get through.
+    dispatcher = AwsDispatcher([service], SigV4Verifier({}, "000000000000"), "us-east-1")
+    port = reactor.listenTCP(0, Site(AwsResource(dispatcher)), interface="127.0.0.1")
+    yield f"http://127.0.0.1:{port.getHost().port}"
+    pytest_twisted.blockon(port.stopListening())
+
+
+def _clients(endpoint: str) -> list[Any]:
+    options = dict(
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="AKID",
+        aws_secret_access_key="secret",
+        config=Config(retries={"total_max_attempts": 1}),
+    )
+    legacy = botocore.session.get_session()
+    legacy.get_component("data_loader").search_paths.insert(0, str(LEGACY_QUERY_MODEL_PATH))
+    return [boto3.client("sqs", **options), legacy.create_client("sqs", **options)]
+
+
+@pytest_twisted.inlineCallbacks
+def test_boto3_and_an_old_query_client_against_the_port(endpoint: str) -> Any:
+    for client in _clients(endpoint):
+        result = yield threads.deferToThread(client.get_queue_url, QueueName="orders")
+        assert result["QueueUrl"] == f"{endpoint}/000000000000/orders"
+
+        def missing(client: Any = client) -> str:
+            try:
+                client.get_queue_url(QueueName="missing")
+            except client.exceptions.QueueDoesNotExist as error:
+                return error.response["Error"]["Code"]
+            return "no error"
+
+        code = yield threads.deferToThread(missing)
+        assert code == "AWS.SimpleQueueService.NonExistentQueue"
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_client_that_goes_away_cancels_its_handler(endpoint: str) -> Any:
+    cancelled.clear()
+    failures: list[dict] = []
+    observer = lambda event: failures.append(event) if event.get("log_failure") else None  # noqa: E731
+    globalLogPublisher.addObserver(observer)
+    agent = Agent(reactor)
+    request = agent.request(
+        b"POST",
+        endpoint.encode(),
+        Headers({b"X-Amz-Target": [b"AmazonSQS.ReceiveMessage"], b"Content-Type": [b"application/x-amz-json-1.0"]}),
+        _body(b'{"QueueUrl": "u", "WaitTimeSeconds": 20}'),
+    )
+    yield task.deferLater(reactor, 0.05, lambda: None)
+    request.cancel()  # aborts the connection
+    with pytest.raises(ResponseNeverReceived):
+        yield request
+    for _ in range(50):
+        if cancelled:
+            break
+        yield task.deferLater(reactor, 0.01, lambda: None)
+    globalLogPublisher.removeObserver(observer)
+    assert len(cancelled) == 1
+    assert failures == []  # a vanished client is not a server error
+
+
+def _body(data: bytes) -> FileBodyProducer:
+    return FileBodyProducer(BytesIO(data))

@@ -1,0 +1,99 @@
+"""The coalescing rules of a store Batch: what one group-committed transaction will write."""
+from __future__ import annotations
+
+from broker.store.batch import Batch
+
+
+def row(seq: int, dest: int = 1, **kw):
+    return {"seq": seq, "dest_id": dest, "delivery_count": 0, "visible_at": 0,
+            "first_delivery": 0, "body": b"x", **kw}
+
+
+def test_empty_batch_is_false():
+    assert not Batch()
+
+
+def test_insert_then_delete_never_reaches_disk():
+    b = Batch()
+    b.insert(row(1))
+    b.update(1, {"delivery_count": 1})
+    b.delete(1)
+    assert not b
+    assert b.inserts == {} and b.updates == {} and b.deletes == set()
+
+
+def test_updates_fold_into_a_pending_insert():
+    b = Batch()
+    r = row(1)
+    b.insert(r)
+    b.update(1, {"delivery_count": 1, "visible_at": 500})
+    b.update(1, {"visible_at": 900, "first_delivery": 100})
+    assert b.updates == {}
+    assert b.inserts[1]["delivery_count"] == 1
+    assert b.inserts[1]["visible_at"] == 900
+    assert b.inserts[1]["first_delivery"] == 100
+    assert b.inserts[1]["body"] == b"x"
+
+
+def test_updates_of_stored_rows_merge():
+    b = Batch()
+    b.update(7, {"delivery_count": 1, "visible_at": 10})
+    b.update(7, {"visible_at": 20})
+    assert b.updates == {7: {"delivery_count": 1, "visible_at": 20}}
+    assert b.inserts == {} and b
+
+
+def test_delete_of_a_stored_row_drops_its_pending_update():
+    b = Batch()
+    b.update(7, {"delivery_count": 2})
+    b.delete(7)
+    assert b.updates == {} and b.deletes == {7}
+
+
+def test_delete_of_a_stored_row_alone():
+    b = Batch()
+    b.delete(3)
+    b.delete(3)
+    assert b.deletes == {3} and b
+
+
+def test_mixed_operations_on_many_messages():
+    b = Batch()
+    for seq in range(1, 6):
+        b.insert(row(seq))
+    b.delete(2)
+    b.update(3, {"delivery_count": 1})
+    b.update(10, {"delivery_count": 4})
+    b.delete(11)
+    assert sorted(b.inserts) == [1, 3, 4, 5]
+    assert b.inserts[3]["delivery_count"] == 1
+    assert b.updates == {10: {"delivery_count": 4}}
+    assert b.deletes == {11}
+
+
+def test_drop_destination_discards_its_pending_inserts_only():
+    b = Batch()
+    b.insert(row(1, dest=1))
+    b.insert(row(2, dest=2))
+    b.insert(row(3, dest=1))
+    b.update(3, {"delivery_count": 1})
+    b.drop_destination(1)
+    assert sorted(b.inserts) == [2]
+    assert b.dropped == {1}
+    assert b.destination_ops == [("drop", 1)]
+    assert b
+
+
+def test_destination_ops_keep_their_order():
+    b = Batch()
+    b.put_destination({"id": 1, "name": "q"})
+    b.drop_destination(1)
+    b.put_destination({"id": 2, "name": "q"})
+    assert [op for op, _ in b.destination_ops] == ["put", "drop", "put"]
+    assert b.destination_ops[2][1]["id"] == 2
+
+
+def test_batch_with_only_destination_ops_is_true():
+    b = Batch()
+    b.put_destination({"id": 1, "name": "q"})
+    assert b
