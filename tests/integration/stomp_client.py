@@ -418,6 +418,16 @@ class Client:
             frame = self.listener.messages.get_nowait()
             raise AssertionError(f"unexpected MESSAGE {frame.headers} {frame.body!r}")
 
+    def drain_all(self) -> list[Any]:
+        """Everything the subscriptions will get, even past transport back-pressure: receipt
+        round trips until one brings no message."""
+        out: list[Any] = []
+        while True:
+            batch = self.everything()
+            if not batch:
+                return out
+            out.extend(batch)
+
     def everything(self) -> list[Any]:
         """Whatever is pending now (after a receipt round trip)."""
         self.sync()
@@ -438,6 +448,82 @@ class Client:
 
 def connect(port: int, version: str = "1.2", **kw: Any) -> Client:
     return Client(port, version, **kw)
+
+
+class Streamer:
+    """Pipelines SEND frames with receipts on a raw socket from one thread and reads the
+    receipts on another, keeping at most `window` unanswered, until stopped or the broker dies.
+    `receipted` holds the bodies whose RECEIPT arrived (so: committed, for persistent sends)."""
+
+    def __init__(self, port: int, destination: str, prefix: str = "s", window: int = 64,
+                 **headers: str) -> None:
+        self.raw = RawStomp(port)
+        self.raw.connect("1.2")
+        self.destination = destination
+        self.prefix = prefix
+        self.window = window
+        self.headers = headers
+        self.sent: list[str] = []
+        self.receipted: list[str] = []
+        self.errors: list[Any] = []
+        self._stop = threading.Event()
+        self._slots = threading.Semaphore(window)
+        self._writer = threading.Thread(target=self._write, daemon=True)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+
+    def start(self) -> "Streamer":
+        self._writer.start()
+        self._reader.start()
+        return self
+
+    def _write(self) -> None:
+        n = 0
+        try:
+            while not self._stop.is_set():
+                if not self._slots.acquire(timeout=0.2):
+                    continue
+                body = f"{self.prefix}{n}"
+                self.sent.append(body)
+                self.raw.send("SEND", {"destination": self.destination, "receipt": body,
+                                       **self.headers}, body)
+                n += 1
+        except OSError:
+            pass
+
+    def _read(self) -> None:
+        try:
+            while True:
+                frame = self.raw.recv(timeout=60)
+                if frame.command == "RECEIPT":
+                    self.receipted.append(frame.headers["receipt-id"])
+                    self._slots.release()
+                else:
+                    self.errors.append(frame)
+        except (Closed, TimeoutError, OSError):
+            pass
+        finally:
+            self._stop.set()
+
+    def wait_receipts(self, n: int, timeout: float = 30.0) -> None:
+        wait_until(lambda: len(self.receipted) >= n or self._stop.is_set(), timeout=timeout,
+                   message=f"{n} receipts")
+        assert len(self.receipted) >= n, f"stream ended early: {self.errors}"
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Wait for the reader to see the connection end (after a kill), or stop sending."""
+        self._stop.set()
+        self._writer.join(timeout)
+        self._reader.join(timeout)
+        self.raw.abort()
+
+    def finish(self, timeout: float = 30.0) -> None:
+        """Stop sending and wait for every outstanding receipt (the broker is alive)."""
+        self._stop.set()
+        self._writer.join(timeout)
+        wait_until(lambda: len(self.receipted) == len(self.sent), timeout=timeout,
+                   message="all receipts")
+        self.raw.abort()
+        self._reader.join(timeout)
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = WAIT, interval: float = 0.02,

@@ -90,6 +90,8 @@ class StompProtocol(Protocol):
         peer = self.transport.getPeer()
         self.peer = f"{getattr(peer, 'host', '?')}:{getattr(peer, 'port', '?')}"
         self.transport.registerProducer(self, True)
+        if hasattr(self.transport, "setTcpNoDelay"):
+            self.transport.setTcpNoDelay(True)  # frames are small and latency-bound
         log.info("event=connection_opened door=stomp remote=%s connection=%s", self.peer, self.connection_id)
 
     def connectionLost(self, reason: Any = None) -> None:
