@@ -134,7 +134,7 @@ def queue_arn(client: Any, url: str) -> str:
 
 
 def queue_attributes(client: Any, url: str, *names: str) -> dict[str, str]:
-    return client.get_queue_attributes(QueueUrl=url, AttributeNames=list(names) or ["All"])["Attributes"]
+    return client.get_queue_attributes(QueueUrl=url, AttributeNames=list(names) or ["All"]).get("Attributes", {})
 
 
 def receive(client: Any, url: str, max_messages: int = 10, wait: int = 0,
