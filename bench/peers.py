@@ -582,7 +582,14 @@ class Mqgate(Peer):
         base = Path(tempfile.mkdtemp(prefix="mqgate-", dir=BENCH_DIR))
         ports_file = base / "ports.json"
         log = base / "mqgate.log"
-        cmd = [*mqgate_command(), "serve", "--bind", HOST, "--stomp-port", "0",
+        launcher = mqgate_command()
+        if os.environ.get("MQGATE_BENCH_PROFILE"):
+            # cProfile the whole broker run; the stats are written when it
+            # exits on SIGTERM and summarised by stop().
+            py = REPO / ".venv" / "bin" / "python"
+            launcher = [str(py if py.exists() else sys.executable), "-m", "cProfile",
+                        "-o", str(base / "mqgate.pstats"), "-m", "broker"]
+        cmd = [*launcher, "serve", "--bind", HOST, "--stomp-port", "0",
                "--store", f"sqlite:///{base}/mqgate.db", "--ports-file", str(ports_file)]
         if "--aws-port" in getattr(self, "_help", ""):
             cmd[-2:-2] = ["--aws-port", "0" if aws else "-1"]
@@ -635,9 +642,28 @@ class Mqgate(Peer):
                 shutil.copy(log, BENCH_DIR / f"{self.name}-last.log")
             except OSError:
                 pass
+        prof = Path(st.get("dir", "")) / "mqgate.pstats"
+        if prof.exists():
+            _summarise_profile(prof, BENCH_DIR / f"{self.name}.pstats",
+                               BENCH_DIR / f"{self.name}-profile.txt")
         shutil.rmtree(st.get("dir", ""), ignore_errors=True)
         _set_state(self.name, None)
         self.proc = None
+
+
+def _summarise_profile(src: Path, dst: Path, summary: Path) -> None:
+    import io
+    import pstats
+    try:
+        shutil.copy(src, dst)
+        out = io.StringIO()
+        stats = pstats.Stats(str(dst), stream=out)
+        stats.sort_stats("tottime").print_stats(40)
+        stats.sort_stats("cumulative").print_stats(40)
+        summary.write_text(out.getvalue())
+        print(f"mqgate profile: {summary} (raw: {dst})", file=sys.stderr)
+    except Exception as e:  # a profile is a bonus, never a failure
+        print(f"mqgate profile unreadable: {e}", file=sys.stderr)
 
 
 PEERS: dict[str, type[Peer]] = {

@@ -183,6 +183,55 @@ def table(proto: str, section: dict) -> tuple[list[str], list[list[str]]]:
     return header, out
 
 
+def cpu_table(proto: str, section: dict) -> tuple[list[str], list[list[str]]] | None:
+    """Broker CPU and other machine load per scenario, in % of one core."""
+    names = [n for n, t in section.get("targets", {}).items() if t.get("scenarios")]
+    if not names:
+        return None
+    keys: list[str] = []
+    for n in names:
+        for k in section["targets"][n]["scenarios"]:
+            if k not in keys:
+                keys.append(k)
+    header = ["Scenario", *[f"{label(n)}: broker / other" for n in names]]
+    rows = []
+    for k in keys:
+        cells = [k]
+        for n in names:
+            m = section["targets"][n]["scenarios"].get(k, {})
+            b, o = m.get("broker_cpu_pct"), m.get("other_cpu_pct")
+            cells.append("—" if b is None else f"{b:.0f}% / " + ("—" if o is None else f"{o:.0f}%"))
+        rows.append(cells)
+    return header, rows
+
+
+def goal_summary(proto: str, section: dict) -> list[str]:
+    peers, mqs = _targets(section)
+    lines = []
+    for m in mqs:
+        if section["targets"][m].get("unavailable"):
+            continue
+        met, total, missed = 0, 0, []
+        for row in ROWS[proto]:
+            if not row.goal:
+                continue
+            v = _value(section, m, row)
+            peer_nums = {p: _value(section, p, row) for p in peers}
+            peer_nums = {p: x for p, x in peer_nums.items() if isinstance(x, (int, float))}
+            ok = row.goal.met(v if isinstance(v, (int, float)) else None, peer_nums)
+            if ok is None:
+                continue
+            total += 1
+            if ok:
+                met += 1
+            else:
+                missed.append(row.title)
+        if total:
+            lines.append(f"Goals met by {label(m)}: {met} of {total}"
+                         + (f" (missed: {'; '.join(missed)})" if missed else "") + ".")
+    return lines + [""] if lines else []
+
+
 def console_table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
     line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths))  # noqa: E731
@@ -246,6 +295,14 @@ Every loop is bounded by a message count and a deadline.
   queue for 50 ms, then one SendMessage on another connection; the figure is
   the time from the start of the send to the arrival of the message.
 
+Before each scenario the runner waits (up to `--quiet-wait`, 30 s) for a
+second in which the machine is nearly idle, and records the CPU used during
+the scenario by the broker and by everything else; `--repeat N` runs each
+short scenario N times and keeps the best. To see where mqgate spends its
+time, run with `MQGATE_BENCH_PROFILE=1` (and usually `--targets mqgate
+--scenarios KEY`): mqgate runs under cProfile and the summary lands in
+`/tmp/mqgate-bench/mqgate-profile.txt`.
+
 Ratios are mqgate / the best peer in that row (↑ higher is better: > 1× means
 mqgate is faster; ↓ lower is better: < 1× means mqgate is better). Goals are
 those set in issues 2 and 3. The machine is shared with other work during a
@@ -277,6 +334,14 @@ def render_markdown(results: dict) -> str:
                 (f"; {sec.get('java')}" if sec.get("java") else ""), ""]
         header, rows = table(proto, sec)
         out += [md_table(header, rows), ""]
+        out += goal_summary(proto, sec)
+        cpu = cpu_table(proto, sec)
+        if cpu:
+            out += ["CPU while each scenario ran, in % of one core (the machine has "
+                    f"{m.get('nproc')}): the broker's own processes / everything that was "
+                    "neither the broker nor the load generator (other work on the machine). "
+                    "A high second figure means the run was disturbed.", "",
+                    md_table(*cpu), ""]
         notes = []
         for n, t in sec["targets"].items():
             if t.get("unavailable"):

@@ -320,8 +320,8 @@ def sc_longpoll(target: SqsTarget, scale: Scale) -> dict:
     url = _queue(target, "longpoll")
     reqs = Requests(target.host, target.port)
     sender, receiver = HttpConn(target.host, target.port), HttpConn(target.host, target.port)
-    n = scale.pick(50, 15)
-    cap = time.monotonic() + scale.pick(90, 40)
+    n = scale.pick(100, 20)
+    cap = time.monotonic() + scale.pick(120, 40)
     recv_req = _receive_req(reqs, url, wait=20, n=1)
     lat: list[int] = []
     send_lat: list[int] = []

@@ -134,3 +134,58 @@ def pid_alive(pid: int) -> bool:
         return state not in ("Z", "X")
     except (OSError, IndexError):
         return False
+
+
+CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds spent busy by all cores since boot (from /proc/stat)."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()[1:]
+    except OSError:
+        return 0.0
+    v = [int(x) for x in fields]
+    # user nice system idle iowait irq softirq steal guest guest_nice
+    busy = v[0] + v[1] + v[2] + v[5] + v[6] + (v[7] if len(v) > 7 else 0)
+    return busy / CLK_TCK
+
+
+def process_cpu_seconds(pids: list[int]) -> float:
+    """utime+stime of the given processes and their live descendants."""
+    total = 0.0
+    seen: set[int] = set()
+    for pid in pids:
+        for p in [pid, *children_of(pid)]:
+            if p in seen:
+                continue
+            seen.add(p)
+            try:
+                with open(f"/proc/{p}/stat") as f:
+                    rest = f.read().rsplit(")", 1)[1].split()
+                total += (int(rest[11]) + int(rest[12])) / CLK_TCK
+            except (OSError, IndexError, ValueError):
+                pass
+    return total
+
+
+class CpuMeter:
+    """Broker and whole-machine CPU over an interval, in % of one core."""
+
+    def __init__(self, pids: list[int]):
+        self.pids = pids
+
+    def __enter__(self):
+        import time
+        self.t0 = time.monotonic()
+        self.m0 = machine_busy_seconds()
+        self.b0 = process_cpu_seconds(self.pids)
+        return self
+
+    def __exit__(self, *exc):
+        import time
+        self.wall = max(1e-9, time.monotonic() - self.t0)
+        self.machine_pct = 100 * (machine_busy_seconds() - self.m0) / self.wall
+        self.broker_pct = 100 * (process_cpu_seconds(self.pids) - self.b0) / self.wall
+        return False

@@ -271,7 +271,9 @@ class Broker:
         copy.visible_at = 0
         if not source.settings.dead_letter:
             if source.kind == "subscription":
-                origin = "/topic/" + source.attrs.get("subscription", {}).get("topic", source.name)
+                # The topic it was published on (a wildcard or non-durable subscription's
+                # queue name is not a topic name); a copy restored from the store has none.
+                origin = "/topic/" + (message.topic or source.attrs.get("subscription", {}).get("topic", source.name))
             else:
                 origin = "/queue/" + source.name
             copy.headers = {**message.headers, "original-destination": origin,

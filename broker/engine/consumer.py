@@ -18,7 +18,8 @@ class Consumer:
     selector: Selector | None = None
     # auto-ack consumers take ownership at delivery: no lease is kept.
     auto_ack: bool = False
-    # SQS visibility: a lease that ends by itself after this many ms (0: held until ack/close).
+    # SQS visibility: a lease that ends by itself after this many ms (0: held until ack/close;
+    # negative: ends at once, i.e. by the next receive at the latest, SQS's VisibilityTimeout=0).
     lease_ms: int = 0
     priority: int = 0
     exclusive: bool = False

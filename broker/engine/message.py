@@ -77,6 +77,8 @@ class Message:
             attrs["t"] = self.types
         if self.headers:
             attrs["h"] = self.headers
+        if self.topic:
+            attrs["topic"] = self.topic   # the topic a durable subscription's copy came from
         return {"seq": self.seq, "dest_id": dest_id, "message_id": self.message_id,
                 "body": self.body, "priority": self.priority, "timestamp": self.timestamp,
                 "expires": self.expires, "visible_at": self.visible_at,
@@ -94,7 +96,7 @@ class Message:
                    priority=row["priority"], timestamp=row["timestamp"], expires=row["expires"],
                    group_id=row["group_id"], dedup_id=row["dedup_id"], seq=row["seq"],
                    visible_at=row["visible_at"], delivery_count=row["delivery_count"],
-                   first_delivery=row["first_delivery"])
+                   first_delivery=row["first_delivery"], topic=attrs.get("topic"))
 
     def state_row(self) -> dict[str, Any]:
         return {"delivery_count": self.delivery_count, "visible_at": self.visible_at,

@@ -102,6 +102,13 @@ class _Receiver(Consumer):
         if d is not None:
             d.callback(self.got)
 
+    def abandon(self) -> None:
+        """The request went away (its Deferred was cancelled): what it took goes back."""
+        got, self.got = self.got, []
+        self.finish()
+        for lease in got:
+            self.queue.release(lease)
+
 
 class Queue:
     kind = "queue"
@@ -123,6 +130,7 @@ class Queue:
         self._delayed: list[tuple[int, int, Message]] = []
         self._delay_call: Any = None
         self._inflight: dict[int, Lease] = {}
+        self._overdue: list[Lease] = []
         self._consumers: list[Consumer] = []
         self._rr = 0
         self._prioritized = False
@@ -164,6 +172,9 @@ class Queue:
                 return seen
         message.seq = self.broker.next_seq()
         message.state = State.READY
+        if not message.timestamp:
+            # Retention counts from acceptance; a message without one would expire at once.
+            message.timestamp = now
         if not message.visible_at and self.settings.default_delay_ms:
             message.visible_at = now + self.settings.default_delay_ms
         if message.persistent and self._store is not None:
@@ -185,6 +196,10 @@ class Queue:
     def restore(self, message: Message, now: int) -> None:
         """Re-index a message read back from the store at start."""
         message.state = State.READY
+        window = self.settings.dedup_window_ms
+        if window and message.dedup_id is not None and message.timestamp + window > now:
+            # The deduplication window outlives a restart (for messages still stored).
+            self._dedup[message.dedup_id] = (message.timestamp + window, message)
         if message.delivery_count and message.visible_at > now:
             # Its visibility deadline was running at the restart: it stays in flight, held
             # by nobody, until then, so a FIFO group stays blocked behind it.
@@ -193,7 +208,10 @@ class Queue:
         self._admit(message, now, dispatch=False)
 
     def _hold_orphan(self, message: Message, now: int) -> None:
-        lease = Lease(message, self, None, self.broker.next_token(), deadline=message.visible_at)
+        # consumer None marks a lease restored from before the restart (its holder's
+        # receipt handle carries a token from the previous process).
+        lease = Lease(message, self, None, self.broker.next_token(), deadline=message.visible_at,
+                      started=now)
         lease.timer = self.broker.clock.callLater((message.visible_at - now) / 1000.0,
                                                   self._lease_expired, lease)
         message.state = State.INFLIGHT
@@ -262,13 +280,17 @@ class Queue:
 
     def receive(self, max_messages: int, lease_ms: int, wait_ms: int = 0) -> defer.Deferred[list[Lease]]:
         """Pull up to max_messages, leasing them for lease_ms; long-poll up to wait_ms."""
+        # Leases that ended at once may still wait for their timer: free them first.
+        for lease in self._overdue:
+            self.release(lease, dispatch=False)
+        self._overdue.clear()
         receiver = _Receiver(self, max_messages, lease_ms)
         self._consumers.append(receiver)
         self.dispatch()
         if receiver.got or wait_ms <= 0 or self.deleted:
             self.remove_consumer(receiver, release=False)
             return defer.succeed(receiver.got)
-        receiver.deferred = defer.Deferred(lambda _: receiver.finish())
+        receiver.deferred = defer.Deferred(lambda _: receiver.abandon())
         receiver.timer = self.broker.clock.callLater(wait_ms / 1000.0, receiver.finish)
         return receiver.deferred
 
@@ -295,7 +317,12 @@ class Queue:
         ready = self._ready
         settings = self.settings
         while ready:
-            if not any(c.credit > 0 for c in consumers):
+            # An exclusive consumer at its credit limit blocks everyone else: stop here
+            # rather than scan (and skip) SCAN_LIMIT messages on every send.
+            if consumers and self._prioritized and consumers[0].exclusive:
+                if consumers[0].credit <= 0:
+                    break
+            elif not any(c.credit > 0 for c in consumers):
                 break
             entry = heapq.heappop(ready)
             message = entry[2]
@@ -367,8 +394,11 @@ class Queue:
             return
         lease = Lease(message, self, consumer, self.broker.next_token(), started=now)
         if consumer.lease_ms:
-            lease.deadline = message.visible_at = now + consumer.lease_ms
-            lease.timer = self.broker.clock.callLater(consumer.lease_ms / 1000.0, self._lease_expired, lease)
+            lease_ms = max(0, consumer.lease_ms)
+            lease.deadline = message.visible_at = now + lease_ms
+            lease.timer = self.broker.clock.callLater(lease_ms / 1000.0, self._lease_expired, lease)
+            if not lease_ms:
+                self._overdue.append(lease)
         message.state = State.INFLIGHT
         message.lease = lease
         self._inflight[message.seq] = lease

@@ -222,7 +222,15 @@ def _scalar(shape: Shape, text: str, path: str) -> Any:
 # -- serializing ------------------------------------------------------------
 
 
+#: Characters XML 1.0 cannot carry, not even as character references.
+_XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 def _text(value: str) -> str:
+    # Text from other doors (a STOMP body or header) may hold characters XML
+    # cannot carry; one of them would make the whole reply unparseable, so
+    # they become U+FFFD, as a lenient decoder would show them.
+    value = _XML_INVALID.sub("\ufffd", value)
     # A bare CR would come back as LF after XML end-of-line normalisation;
     # SQS bodies are opaque text and must round-trip exactly.
     return escape(value, {'"': "&quot;", "\r": "&#xD;"})

@@ -13,6 +13,7 @@ from typing import Any
 
 from broker.engine.message import Message
 from facades.sqs.checksums import md5_of_body, md5_of_message_attributes
+from facades.sqs.validation import INVALID_CHARACTER
 
 _JMS_NUMBERS = {"int", "long", "short", "byte", "float", "double",
                 "Integer", "Long", "Short", "Byte", "Float", "Double"}
@@ -111,7 +112,9 @@ def sequence_number(message: Message) -> str:
 
 
 def body_text(message: Message) -> str:
-    return message.body.decode("utf-8", errors="replace")
+    """The body as SQS text: other doors may have sent bytes SQS cannot carry (invalid
+    UTF-8, control characters), which become U+FFFD rather than a broken reply."""
+    return INVALID_CHARACTER.sub("\ufffd", message.body.decode("utf-8", errors="replace"))
 
 
 def sent_result(message: Message, entry: dict[str, Any], fifo: bool) -> dict[str, Any]:

@@ -85,8 +85,8 @@ def receive_message(state: SqsState, ctx: AwsRequestContext, params: Params) -> 
     count = params.get("MaxNumberOfMessages") or 1
     system_names = list(params.get("MessageSystemAttributeNames") or []) + list(params.get("AttributeNames") or [])
     attribute_names = list(params.get("MessageAttributeNames") or [])
-    # A zero visibility timeout still has to end the lease: make it a millisecond.
-    d = queue.receive(count, max(1, visibility * 1000), wait * 1000)
+    # A zero visibility timeout leases with an immediate deadline (-1 in the engine).
+    d = queue.receive(count, visibility * 1000 or -1, wait * 1000)
 
     def answer(leases: list[Lease]) -> dict[str, Any]:
         messages = [_received(state, ctx, queue, lease, system_names, attribute_names) for lease in leases]

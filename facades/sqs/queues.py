@@ -16,6 +16,9 @@ from facades.sqs.validation import (is_fifo_request, validate_attribute_names,
 RECREATE_WAIT_MS = 60_000
 PURGE_INTERVAL_MS = 60_000
 MAX_TAGS = 50
+PERMISSION_ACTIONS = frozenset({"*", "SendMessage", "ReceiveMessage", "DeleteMessage", "ChangeMessageVisibility",
+                                "GetQueueAttributes", "GetQueueUrl", "ListDeadLetterSourceQueues",
+                                "PurgeQueue", "ListQueueTags"})
 
 
 def _check_dead_letter_target(state: SqsState, attributes: dict[str, str]) -> None:
@@ -165,6 +168,11 @@ def add_permission(state: SqsState, ctx: AwsRequestContext, params: Params) -> N
     if not accounts or not actions:
         missing = "AWSAccountIds" if not accounts else "Actions"
         raise sqs_error("MissingParameter", f"The request must contain the parameter {missing}.")
+    for action in actions:
+        if action not in PERMISSION_ACTIONS:
+            raise sqs_error("InvalidParameterValue",
+                            f"Value SQS:{action} for parameter ActionName is invalid. "
+                            "Reason: Please refer to the appropriate WSDL for a list of valid actions.")
     policy = _policy(queue)
     if any(s.get("Sid") == label for s in policy["Statement"]):
         raise sqs_error("InvalidParameterValue",

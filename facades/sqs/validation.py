@@ -47,7 +47,7 @@ _FIFO_ID = re.compile(r"[A-Za-z0-9!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]{1,128}"
 _ATTRIBUTE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 _INTEGER = re.compile(r"-?\d+")
 # XML 1.0 characters, which is what SQS stores and returns.
-_INVALID_CHARACTER = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+INVALID_CHARACTER = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 _INTEGER_ATTRIBUTES = {
     "DelaySeconds": (0, MAX_DELAY_SECONDS),
@@ -173,7 +173,7 @@ def validate_message_body(body: str | None, *, parameter: str = "MessageBody") -
     """Present, non-empty, and only characters SQS can store."""
     if not body:
         raise sqs_error("MissingParameter", f"The request must contain the parameter {parameter}.")
-    if _INVALID_CHARACTER.search(body):
+    if INVALID_CHARACTER.search(body):
         raise sqs_error("InvalidMessageContents", INVALID_CHARACTERS)
 
 
@@ -259,7 +259,7 @@ def _validate_attribute_value_of(name: str, value: Mapping[str, Any]) -> None:
         )
     if base_type == "Number" and not _is_sqs_number(string_value):
         raise _invalid_parameter(f"Can't cast the value of message (user) attribute '{name}' to a number.")
-    if _INVALID_CHARACTER.search(string_value):
+    if INVALID_CHARACTER.search(string_value):
         raise _invalid_parameter(INVALID_CHARACTERS)
 
 

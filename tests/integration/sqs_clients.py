@@ -37,6 +37,7 @@ ACCESS_KEY = "test"
 SECRET_KEY = "test"
 
 WAIT = 10.0     # upper bound for anything the broker should do "now"
+RETENTION = 60  # the smallest MessageRetentionPeriod SQS accepts
 
 
 def client_config(validate: bool = True) -> Config:

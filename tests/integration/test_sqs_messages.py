@@ -13,6 +13,9 @@ from tests.conftest import unique
 from tests.integration.sqs_clients import (PROTOCOLS, create_queue, expect_error, queue_attributes, receive,
                                            receive_until, sqs_client)
 
+# Starts the MessageRetentionPeriod probes early (see tests/integration/conftest.py).
+pytestmark = pytest.mark.usefixtures("sqs_retention_probes")
+
 
 @pytest.fixture(params=PROTOCOLS)
 def sqs(request: pytest.FixtureRequest, shared_broker):
@@ -131,9 +134,10 @@ def test_message_attribute_name_filter(sqs, url):
     sqs.send_message(QueueUrl=url, MessageBody="filtered", MessageAttributes=attrs)
     [msg] = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["b"], VisibilityTimeout=0)["Messages"]
     assert msg["MessageAttributes"] == {"b": attrs["b"]}
-    [msg] = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["a.*"], VisibilityTimeout=0)["Messages"]
+    [msg] = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["a.*"], VisibilityTimeout=0,
+                                 WaitTimeSeconds=1)["Messages"]
     assert msg["MessageAttributes"] == {"a.one": attrs["a.one"], "a.two": attrs["a.two"]}
-    [msg] = sqs.receive_message(QueueUrl=url, VisibilityTimeout=0)["Messages"]
+    [msg] = sqs.receive_message(QueueUrl=url, VisibilityTimeout=0, WaitTimeSeconds=1)["Messages"]
     assert "MessageAttributes" not in msg
 
 
@@ -149,12 +153,12 @@ def test_system_attributes_on_receive(sqs, url):
     assert attrs["SenderId"]
     for fifo_only in ("MessageGroupId", "MessageDeduplicationId", "SequenceNumber"):
         assert fifo_only not in attrs
-    [again] = receive(sqs, url)
+    [again] = receive(sqs, url, wait=1)
     assert again["Attributes"]["ApproximateReceiveCount"] == "2"
     assert again["Attributes"]["ApproximateFirstReceiveTimestamp"] == attrs["ApproximateFirstReceiveTimestamp"]
     # Only what was asked for
     sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=again["ReceiptHandle"], VisibilityTimeout=0)
-    [only] = sqs.receive_message(QueueUrl=url, AttributeNames=["SentTimestamp"])["Messages"]
+    [only] = sqs.receive_message(QueueUrl=url, AttributeNames=["SentTimestamp"], WaitTimeSeconds=1)["Messages"]
     assert set(only["Attributes"]) == {"SentTimestamp"}
 
 
@@ -362,7 +366,7 @@ def test_delete_message_batch(sqs, url):
     # the undeleted one comes back after its visibility timeout, the deleted ones never
     back = receive_until(sqs, url, 1, timeout=5)
     assert [m["Body"] for m in back] == [got[2]["Body"]]
-    assert receive(sqs, url, wait=1) == []
+    assert receive(sqs, url) == []
 
 
 def test_delete_message_batch_errors(sqs, url):

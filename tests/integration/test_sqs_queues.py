@@ -13,6 +13,9 @@ from tests.conftest import unique
 from tests.integration.sqs_clients import (ACCOUNT, PROTOCOLS, REGION, create_queue, expect_error,
                                            queue_arn, queue_attributes, receive, sqs_client)
 
+# Starts the MessageRetentionPeriod probes early (see tests/integration/conftest.py).
+pytestmark = pytest.mark.usefixtures("sqs_retention_probes")
+
 
 @pytest.fixture(params=PROTOCOLS)
 def sqs(request: pytest.FixtureRequest, shared_broker):
@@ -190,6 +193,8 @@ def test_delete_queue(sqs):
     with expect_error(sqs, "AWS.SimpleQueueService.NonExistentQueue", 400, "QueueDoesNotExist"):
         sqs.send_message(QueueUrl=url, MessageBody="x")
     assert url not in sqs.list_queues(QueueNamePrefix=q).get("QueueUrls", [])
+    with expect_error(sqs, "AWS.SimpleQueueService.QueueDeletedRecently", 400, "QueueDeletedRecently"):
+        sqs.create_queue(QueueName=q)                  # the name is free again only after 60 s
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from tests.conftest import unique
-from tests.integration.stomp_client import RawStomp, connect
+from tests.integration.stomp_client import RawStomp, connect, wait_until
 
 
 def _fill(port: int, q: str, n: int, persistent: bool = True, **headers: str) -> None:
@@ -356,8 +356,6 @@ def test_durable_topic_redelivery_has_no_redelivered_header(shared_broker, ack):
     with subscribe() as c:
         _fill(port, topic, 1)
         assert c.expect("MESSAGE").body == b"m0"
-    from tests.integration.stomp_client import wait_until
-
     def again() -> bool:
         try:
             c = subscribe()

@@ -4,8 +4,6 @@ close the connection, others do not, and the broker keeps serving everyone else.
 from __future__ import annotations
 
 import socket
-import time
-from pathlib import Path
 
 import pytest
 
@@ -134,7 +132,8 @@ def small_limits_broker(tmp_path_factory):
     """A broker with small, configured STOMP limits (protocol-only: SQLite is enough)."""
     workdir = tmp_path_factory.mktemp("limits")
     config = workdir / "mqgate.toml"
-    config.write_text("stomp_max_header_line = 200\nstomp_max_headers = 10\nstomp_max_body = 1000\n")
+    config.write_text("stomp_max_header_line = 200\nstomp_max_headers = 10\nstomp_max_body = 1000\n"
+                      "stomp_max_connections = 3\n")
     proc = BrokerProcess(f"sqlite:///{workdir}/mqgate.db", workdir, extra=["--config", str(config)]).start()
     try:
         yield proc
@@ -166,6 +165,25 @@ def test_configured_limits_are_enforced(small_limits_broker):
         client.close()
 
 
+def test_connection_limit(small_limits_broker):
+    port = small_limits_broker.stomp_port
+    held = [RawStomp(port) for _ in range(3)]
+    try:
+        for c in held:
+            c.connect("1.2")
+        with RawStomp(port) as extra:
+            extra.send("CONNECT", {"accept-version": "1.2", "host": "x"})
+            extra.wait_closed()
+        # the three are unaffected, and a slot frees up when one leaves
+        assert held[0].roundtrip("BEGIN", {"transaction": "t"}).command == "RECEIPT"
+        held.pop().close()
+        with RawStomp(port) as again:
+            assert again.connect("1.2").headers["version"] == "1.2"
+    finally:
+        for c in held:
+            c.close()
+
+
 # -- non-fatal errors -------------------------------------------------------------------------------
 @pytest.mark.parametrize("command, headers, fragment", [
     ("SEND", {}, "destination"),
@@ -180,6 +198,16 @@ def test_configured_limits_are_enforced(small_limits_broker):
     ("NACK", {"id": "12345"}, None),
     ("UNSUBSCRIBE", {"id": "no-such-sub"}, None),
     ("SUBSCRIBE", {"destination": "/queue/x", "id": "3", "ack": "sometimes"}, "ack"),
+    ("SUBSCRIBE", {"id": "4", "destination": "/queue/x", "activemq.prefetchSize": "many"}, None),
+    ("SEND", {"destination": "/queue/bad", "priority": "high"}, "priority"),
+    ("SEND", {"destination": "/queue/bad", "expires": "tomorrow"}, "expires"),
+    ("SEND", {"destination": "/queue/bad", "AMQ_SCHEDULED_DELAY": "soon"}, None),
+    ("SEND", {"destination": "/queue/bad,"}, "destination"),
+    ("SEND", {"destination": "/queue/bad", "persistent": "true", "expires": "9" * 25}, "expires"),
+    ("SEND", {"destination": "/queue/bad", "persistent": "true", "AMQ_SCHEDULED_DELAY": "9" * 25},
+     "AMQ_SCHEDULED_DELAY"),
+    ("SEND", {"destination": "/queue/bad", "AMQ_SCHEDULED_PERIOD": "1000",
+              "AMQ_SCHEDULED_REPEAT": "100000000"}, "AMQ_SCHEDULED_REPEAT"),
 ])
 def test_non_fatal_errors_keep_the_connection(shared_broker, command, headers, fragment):
     with RawStomp(shared_broker.stomp_port) as c:
@@ -188,6 +216,29 @@ def test_non_fatal_errors_keep_the_connection(shared_broker, command, headers, f
         _assert_error(err, fragment)
         # the connection still works
         assert c.roundtrip("BEGIN", {"transaction": "ok"}).command == "RECEIPT"
+
+
+def test_values_the_store_cannot_hold_do_not_fail_other_clients(shared_broker):
+    """A persistent SEND with an out-of-range number is refused at the door: it never
+    reaches the group commit, where it would fail everyone else's sends in that batch."""
+    port = shared_broker.stomp_port
+    q = "/queue/" + unique()
+    with RawStomp(port) as bad, RawStomp(port) as good:
+        bad.connect("1.2")
+        good.connect("1.2")
+        for i in range(5):
+            bad.send("SEND", {"destination": q, "persistent": "true", "expires": str(2 ** 70)}, "bad")
+            good.send("SEND", {"destination": q, "persistent": "true", "receipt": f"g{i}"}, f"good{i}")
+        answers = [good.recv() for _ in range(5)]
+        assert [(f.command, f.headers.get("receipt-id")) for f in answers] == \
+            [("RECEIPT", f"g{i}") for i in range(5)]
+        assert [bad.expect("ERROR").headers["message"] for _ in range(5)]
+    client = connect(port)
+    try:
+        client.subscribe_sync(q)
+        assert [m.body for m in client.exactly(5)] == [f"good{i}" for i in range(5)]
+    finally:
+        client.close()
 
 
 def test_error_without_receipt_has_no_receipt_id(shared_broker):
@@ -291,6 +342,24 @@ def test_many_bad_clients_do_not_disturb_a_good_one(shared_broker):
         assert [m.body for m in got] == [f"m{i}" for i in range(len(bad_inputs) * 4)]
     finally:
         good.close()
+
+
+def test_disconnect_answers_pending_receipts_first(shared_broker):
+    """A producer that pipelines persistent SENDs and a DISCONNECT gets every RECEIPT."""
+    q = "/queue/" + unique()
+    with RawStomp(shared_broker.stomp_port) as c:
+        c.connect("1.2")
+        frames = [build("SEND", {"destination": q, "persistent": "true", "receipt": f"s{i}"}, str(i))
+                  for i in range(20)]
+        c.send_raw(b"".join(frames) + build("DISCONNECT", {"receipt": "bye"}))
+        answers = c.wait_closed()
+        assert [f.headers.get("receipt-id") for f in answers] == [f"s{i}" for i in range(20)] + ["bye"]
+    client = connect(shared_broker.stomp_port)
+    try:
+        client.subscribe_sync(q)
+        assert [m.body for m in client.exactly(20)] == [str(i) for i in range(20)]
+    finally:
+        client.close()
 
 
 def test_disconnect_without_receipt_closes(shared_broker):

@@ -328,3 +328,26 @@ def test_duplicate_subscription_id_is_an_error(shared_broker):
         err = c.roundtrip("SUBSCRIBE", {"destination": q, "id": "same"})
         assert err.command == "ERROR" and err.headers["message"]
         assert c.is_open()
+
+
+def test_slow_reader_gets_everything_in_order(shared_broker):
+    """A consumer that does not read for a while fills its socket; the broker pauses and
+    resumes dispatch with the transport and delivers it all, in order, once the reader
+    catches up."""
+    port = shared_broker.stomp_port
+    q = "/queue/" + unique()
+    body = b"x" * 4096
+    n = 1500   # about 6 MB: far more than the socket buffers hold
+    with RawStomp(port) as p:
+        p.connect("1.2")
+        for i in range(n):
+            p.send("SEND", {"destination": q, "n": str(i)}, body)
+        p.nothing()
+    with RawStomp(port) as c:
+        c.connect("1.2")
+        c.send("SUBSCRIBE", {"destination": q, "id": "s", "receipt": "r"})
+        time.sleep(0.3)   # not reading: the socket buffers fill and the transport pauses
+        assert c.expect("RECEIPT").headers["receipt-id"] == "r"
+        got = [int(c.expect("MESSAGE").headers["n"]) for _ in range(n)]
+        assert got == list(range(n))
+        c.nothing()

@@ -26,12 +26,21 @@ def _key(body: str) -> tuple[str, int]:
 
 
 def test_kill_9_during_persistent_stream_loses_no_receipted_message(broker):
-    qa, qb = unique("A"), unique("B")
+    qa, qb, qs = unique("A"), unique("B"), "/queue/" + unique("S")
     both = f"/queue/{qa},/queue/{qb}"
+    t, cid = "/topic/" + unique(), unique("cid")
     port = broker.stomp_port
 
-    # Phase 1: ten messages in both queues; a consumer of A acks two and holds four.
+    # An offline durable subscriber with a message waiting, and a scheduled message.
+    sub = connect(port, client_id=cid)
+    sub.subscribe_sync(t, "d", ack="client-individual", **{"activemq.subscriptionName": "s"})
+    sub.close()
     producer = connect(port)
+    producer.send_sync(t, "before kill", persistent="true")
+    producer.send_sync(qs, "scheduled", persistent="true", AMQ_SCHEDULED_DELAY=3000)
+    scheduled_at = time.monotonic()
+
+    # Phase 1: ten messages in both queues; a consumer of A acks two and holds four.
     for i in range(10):
         producer.send(both, f"p{i}", headers={"persistent": "true"})
     producer.sync()
@@ -64,7 +73,6 @@ def test_kill_9_during_persistent_stream_loses_no_receipted_message(broker):
     producer.close()
     receipted = set(stream.receipted)
     assert len(receipted) >= 300 and not stream.errors
-    print("sent", len(stream.sent), "receipted", len(receipted))
 
     broker.start()
     port = broker.stomp_port
@@ -86,18 +94,48 @@ def test_kill_9_during_persistent_stream_loses_no_receipted_message(broker):
         streamed = [b for b in bodies if b.startswith("s")]
         assert streamed == sorted(streamed, key=_key)
 
+    # The durable subscription was restored with its message, and collects while away.
+    producer = connect(port)
+    producer.send_sync(t, "after restart", persistent="true")
+    producer.close()
+    durable = connect(port, client_id=cid)
+    try:
+        durable.subscribe_sync(t, "d", ack="client-individual", **{"activemq.subscriptionName": "s"})
+        got = durable.exactly(2)
+        assert [m.body for m in got] == ["before kill", "after restart"]
+        assert all("redelivered" not in m.headers for m in got)
+    finally:
+        durable.close()
+
+    # The scheduled message keeps its time across the crash.
+    consumer = connect(port)
+    try:
+        consumer.subscribe_sync(qs, "s")
+        if time.monotonic() - scheduled_at < 2.5:
+            consumer.none()
+        m = consumer.listener.get(timeout=10)
+        assert m.body == "scheduled" and m.headers["scheduledJobId"]
+        assert time.monotonic() - scheduled_at >= 2.9
+    finally:
+        consumer.close()
+
 
 def test_sigterm_loses_nothing(broker):
     port = broker.stomp_port
-    q, nq, dlq_tag = "/queue/" + unique(), "/queue/" + unique("np"), unique("tag")
+    q, nq = "/queue/" + unique(), "/queue/" + unique("np")
     cid = unique("cid")
     t = "/topic/" + unique()
-    # an offline durable subscriber
+    root = unique("w")
+    # offline durable subscribers: a plain one, and one on a wildcard with a selector
     sub = connect(port, client_id=cid)
     sub.subscribe_sync(t, "d", **{"activemq.subscriptionName": "s"})
+    sub.subscribe_sync(f"/topic/{root}.>", "w", **{"activemq.subscriptionName": "w",
+                                                    "selector": "color = 'red'"})
     sub.close()
     client = connect(port)
     client.send_sync(t, "for the durable", persistent="true")
+    client.send_sync(f"/topic/{root}.x", "red before", persistent="true", color="red")
+    client.send_sync(f"/topic/{root}.x", "blue before", persistent="true", color="blue")
     for i in range(20):
         client.send(q, f"m{i}", headers={"persistent": "true"})
     client.send_sync(nq, "volatile")  # non-persistent: gone after a restart, as in ActiveMQ
@@ -141,64 +179,19 @@ def test_sigterm_loses_nothing(broker):
     assert {b for b, flag in remaining if flag} == {"m3", "m4", "m5", "m6", "m7"}
     assert _consume_all(port, nq) == []
     assert [b for b, _ in _consume_all(port, "/queue/ActiveMQ.DLQ")] == ["m2"]
+    # the restored wildcard subscription still filters what is published now
+    client = connect(port)
+    client.send_sync(f"/topic/{root}.y", "red after", persistent="true", color="red")
+    client.send_sync(f"/topic/{root}.y", "blue after", persistent="true", color="blue")
+    client.close()
     durable = connect(port, client_id=cid)
     try:
         durable.subscribe_sync(t, "d", **{"activemq.subscriptionName": "s"})
         assert [m.body for m in durable.exactly(1)] == ["for the durable"]
-    finally:
-        durable.close()
-
-
-def test_durable_subscription_and_scheduled_messages_survive_kill_9(broker):
-    port = broker.stomp_port
-    t = "/topic/" + unique()
-    q = "/queue/" + unique()
-    cid = unique("cid")
-    sub = connect(port, client_id=cid)
-    sub.subscribe_sync(t, "d", ack="client-individual", **{"activemq.subscriptionName": "s"})
-    sub.close()
-    producer = connect(port)
-    producer.send_sync(t, "before kill", persistent="true")
-    producer.send_sync(q, "scheduled", persistent="true", AMQ_SCHEDULED_DELAY=2500)
-    sent_at = time.monotonic()
-    producer.close()
-    broker.restart(hard=True)
-    port = broker.stomp_port
-
-    # the subscription itself was restored: it collects while its client is away
-    producer = connect(port)
-    producer.send_sync(t, "after restart", persistent="true")
-    producer.close()
-    durable = connect(port, client_id=cid)
-    try:
-        durable.subscribe_sync(t, "d", ack="client-individual", **{"activemq.subscriptionName": "s"})
+        durable.subscribe_sync(f"/topic/{root}.>", "w", **{"activemq.subscriptionName": "w",
+                                                            "selector": "color = 'red'"})
         got = durable.exactly(2)
-        assert [m.body for m in got] == ["before kill", "after restart"]
-        assert all("redelivered" not in m.headers for m in got)
+        assert [(m.body, m.headers["destination"]) for m in got] == [
+            ("red before", f"/topic/{root}.x"), ("red after", f"/topic/{root}.y")]
     finally:
         durable.close()
-
-    consumer = connect(port)
-    try:
-        consumer.subscribe_sync(q, "s")
-        if time.monotonic() - sent_at < 2.0:
-            consumer.none()
-        m = consumer.listener.get(timeout=10)
-        assert m.body == "scheduled"
-        assert m.headers["scheduledJobId"]
-        assert time.monotonic() - sent_at >= 2.4
-    finally:
-        consumer.close()
-
-
-def test_redelivery_count_survives_restart(broker):
-    """A message delivered and not acked before a clean restart comes back flagged."""
-    port = broker.stomp_port
-    q = "/queue/" + unique()
-    client = connect(port)
-    client.send_sync(q, "once", persistent="true")
-    client.subscribe_sync(q, "s", ack="client")
-    assert client.listener.get().body == "once"
-    client.close()   # back to the queue, delivered once
-    broker.restart(hard=False)
-    assert _consume_all(broker.stomp_port, q) == [("once", True)]

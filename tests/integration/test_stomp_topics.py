@@ -303,3 +303,41 @@ def test_without_no_local_own_messages_arrive(shared_broker):
         c.expect("RECEIPT")
         c.send("SEND", {"destination": t}, "mine")
         assert c.expect("MESSAGE").body == b"mine"
+
+
+def test_composite_subscription_mixing_queue_and_topic(shared_broker):
+    port = shared_broker.stomp_port
+    q, t = "/queue/" + unique(), "/topic/" + unique()
+    c = connect(port)
+    try:
+        c.subscribe_sync(f"{q},{t}", "mix", selector="keep = 'yes'")
+        c.send(q, "from queue", headers={"keep": "yes"})
+        c.send(q, "queue, filtered", headers={"keep": "no"})
+        c.send(t, "from topic", headers={"keep": "yes"})
+        c.send(t, "topic, filtered", headers={"keep": "no"})
+        got = {m.body: m.headers["destination"] for m in c.exactly(2)}
+        assert got == {"from queue": q, "from topic": t}
+    finally:
+        c.close()
+
+
+def test_nack_on_a_topic_subscription_names_the_topic(shared_broker):
+    port = shared_broker.stomp_port
+    root = unique("nt")
+    tag = unique("tag")
+    with RawStomp(port) as c:
+        c.connect("1.2")
+        c.send("SUBSCRIBE", {"destination": f"/topic/{root}.>", "id": "s", "ack": "client-individual",
+                             "receipt": "r"})
+        c.expect("RECEIPT")
+        _publish(port, f"/topic/{root}.orders", "poison", persistent="true", tag=tag)
+        m = c.expect("MESSAGE")
+        assert c.roundtrip("NACK", {"id": m.headers["ack"]}).command == "RECEIPT"
+    dlq = connect(port)
+    try:
+        dlq.subscribe_sync("/queue/ActiveMQ.DLQ", "d", selector=f"tag = '{tag}'")
+        dead = dlq.exactly(1)[0]
+        assert dead.body == "poison"
+        assert dead.headers["original-destination"] == f"/topic/{root}.orders"
+    finally:
+        dlq.close()

@@ -135,10 +135,6 @@ def result_of(d: defer.Deferred[Any]) -> Any:
     return out[0]
 
 
-def has_fired(d: defer.Deferred[Any]) -> bool:
-    return d.called
-
-
 class MemoryStore:
     """What the database would hold, applied at once (no batching): the engine's view of
     durability, checked against what it keeps in memory."""

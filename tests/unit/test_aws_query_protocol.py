@@ -124,6 +124,18 @@ def test_message_bodies_survive_xml_line_end_normalisation() -> None:
     assert parsed["Messages"][0]["Body"] == body
 
 
+
+def test_characters_xml_cannot_carry_become_replacement_characters() -> None:
+    # Text from another door (a STOMP body or header) may hold them; the reply must stay XML.
+    output = MODEL.operation_model("ReceiveMessage").output_shape
+    message = {"Body": "a\x01b\x00c\ufffe", "MessageAttributes": {"h": {"DataType": "String", "StringValue": "\x1f"}}}
+    xml = query_protocol.serialize_result("ReceiveMessage", output, {"Messages": [message]}, "rid", NAMESPACE)
+    parsed = create_parser("query").parse({"status_code": 200, "headers": {}, "body": xml}, output)
+    got = parsed["Messages"][0]
+    assert got["Body"] == "a\ufffdb\ufffdc\ufffd"
+    assert got["MessageAttributes"]["h"]["StringValue"] == "\ufffd"
+
+
 NAMES = st.sampled_from(
     ["QueueUrl", "MessageBody", "DelaySeconds", "Attribute", "MessageAttribute", "SendMessageBatchRequestEntry",
      "Name", "Value", "1", "2", "0", "x", "", "StringValue", "BinaryValue", "DataType", "entry", "member"]

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from broker.engine.settings import QueueSettings
-from tests.unit.engine_support import (Recorder, advance, bodies, check_counts, make_broker, msg,
-                                       ready_bodies, result_of)
+from tests.unit.engine_support import (MemoryStore, Recorder, advance, bodies, check_counts,
+                                       make_broker, msg, ready_bodies, result_of, stamped)
 
 FIFO = QueueSettings(fifo=True, dedup_window_ms=300_000)
 
@@ -318,3 +318,25 @@ def test_consumer_priority_falls_back_after_the_high_one_leaves():
     q.remove_consumer(high)
     q.enqueue(msg("b"))
     assert high.bodies == ["a"] and low.bodies == ["a", "b"]
+
+
+def test_dedup_window_and_fifo_order_survive_a_restart():
+    store = MemoryStore()
+    b = make_broker(store)
+    q = b.create_queue("q.fifo", FIFO)
+    for name in ("a1", "a2", "a3"):
+        q.enqueue(stamped(b, name, persistent=True, group_id="a", dedup_id=name))
+    (a1,) = result_of(q.receive(10, 30_000))
+    b2 = make_broker(store)
+    b2.clock.advance(b.clock.seconds() - b2.clock.seconds() + 10)
+    result_of(b2.start())
+    q2 = b2.queues["q.fifo"]
+    assert q2.enqueue(stamped(b2, "dup", persistent=True, group_id="a", dedup_id="a2")).body == b"a2"
+    check_counts(q2, ready=2, inflight=1)
+    # a1's visibility is still running: the group stays blocked behind it
+    assert result_of(q2.receive(10, 30_000)) == []
+    advance(b2, 20_000)
+    got = result_of(q2.receive(10, 30_000))
+    assert bodies(got) == ["a1"] and got[0].message.delivery_count == 2
+    advance(b2, 300_000)
+    assert q2.enqueue(stamped(b2, "new", persistent=True, group_id="b", dedup_id="a2")).body == b"new"

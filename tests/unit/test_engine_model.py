@@ -26,6 +26,7 @@ class QueueModel(RuleBasedStateMachine):
         self.consumers: list[Recorder] = []
         self.every_consumer: list[Recorder] = []
         self.received: list = []         # leases handed out by receive()
+        self.polls: list = []            # pending long polls
         self.sent: dict[str, bool] = {}  # body -> persistent
         self.may_vanish: dict[str, int] = {}  # body -> when expiry/retention may remove it
         self.acked: set[str] = set()
@@ -54,10 +55,12 @@ class QueueModel(RuleBasedStateMachine):
             self.may_vanish[name] = min(expires, self.may_vanish.get(name, expires))
 
     @rule(credit=st.integers(1, 3), lease_ms=st.sampled_from([0, 2_000]),
-          auto_ack=st.booleans(), selector=st.sampled_from([None, None, "JMSPriority > 4"]))
-    def add_consumer(self, credit, lease_ms, auto_ack, selector):
+          auto_ack=st.booleans(), selector=st.sampled_from([None, None, "JMSPriority > 4"]),
+          kind=st.sampled_from(["plain", "plain", "exclusive", "priority"]))
+    def add_consumer(self, credit, lease_ms, auto_ack, selector, kind):
         c = Recorder(f"c{len(self.consumers)}", credit=credit, lease_ms=lease_ms, auto_ack=auto_ack,
-                     selector=selector)
+                     selector=selector, exclusive=kind == "exclusive",
+                     priority=5 if kind == "priority" else 0)
         self.consumers.append(c)
         self.every_consumer.append(c)
         self.q.add_consumer(c)
@@ -99,6 +102,17 @@ class QueueModel(RuleBasedStateMachine):
     def receive(self, n, lease_ms):
         self.received += result_of(self.q.receive(n, lease_ms))
 
+    @rule(n=st.integers(1, 3), lease_ms=st.sampled_from([1_000, 3_000]))
+    def long_poll(self, n, lease_ms):
+        d = self.q.receive(n, lease_ms, wait_ms=2_000)
+        d.addCallback(self.received.extend)
+        self.polls.append(d)
+
+    @precondition(lambda self: any(not d.called for d in self.polls))
+    @rule(data=st.data())
+    def cancel_poll(self, data):
+        data.draw(st.sampled_from([d for d in self.polls if not d.called])).cancel()
+
     @precondition(lambda self: self.received)
     @rule(data=st.data(), settle=st.sampled_from(["ack", "release", "extend"]))
     def settle_received(self, data, settle):
@@ -135,7 +149,7 @@ class QueueModel(RuleBasedStateMachine):
         self.broker.clock.advance(now - self.broker.clock.seconds())
         result_of(self.broker.start())
         self.q = self.broker.queues["q"]
-        self.consumers, self.received = [], []
+        self.consumers, self.received, self.polls = [], [], []
 
     # -- what must hold -------------------------------------------------------------------
     @staticmethod

@@ -287,6 +287,18 @@ def test_long_poll_cancel_leaves_later_messages_alone():
     assert b.clock.getDelayedCalls() == []
 
 
+def test_long_poll_cancelled_after_taking_messages_gives_them_back():
+    b = make_broker()
+    q = b.create_queue("q")
+    d = q.receive(10, 30_000, wait_ms=20_000)
+    q.enqueue(msg("a"))          # taken, but the answer waits for the end of the turn
+    d.cancel()                   # ... and the client went away before it
+    assert result_of(d) == []
+    check_counts(q, ready=1, inflight=0)
+    (lease,) = result_of(q.receive(10, 30_000))
+    assert lease.message.body == b"a" and lease.message.delivery_count == 2
+
+
 def test_long_poll_woken_by_a_delayed_message_becoming_visible():
     b = make_broker()
     q = b.create_queue("q")

@@ -200,3 +200,25 @@ def test_dlq_of_dlq_chain_settles():
     # the copy keeps its receive count, so it moves on at its next delivery attempt
     assert result_of(b.queues["d1"].receive(1, 10)) == []
     assert ready_bodies(b.queues["d2"]) == ["m"]
+
+
+def test_expiry_on_a_non_durable_subscription_names_the_topic_published_on():
+    b = make_broker()
+    c = Recorder(credit=0)
+    b.subscribe_topic("prices.>", c)
+    b.publish("prices.eu", stamped(b, "p", persistent=True, expires=b.now_ms() + 5))
+    advance(b, 5)
+    c.credit = 1
+    for sub in b.topics["prices.eu"].subscriptions:
+        sub.queue.dispatch()
+    assert c.got == []
+    (dead,) = b.queues[DLQ_NAME].browse()
+    assert dead.headers["original-destination"] == "/topic/prices.eu"
+
+
+def test_retention_counts_from_acceptance_when_the_door_set_no_timestamp():
+    b = make_broker()
+    q = b.create_queue("q", QueueSettings(retention_ms=60_000))
+    m = q.enqueue(msg("no timestamp"))
+    assert m.timestamp == b.now_ms()
+    assert bodies(result_of(q.receive(10, 1_000))) == ["no timestamp"]

@@ -84,6 +84,7 @@ def test_durable_subscription_survives_a_restart():
     result_of(b2.start())
     sq = b2.durables["c:s"]
     assert ready_bodies(sq) == ["kept"]
+    assert sq.browse()[0].topic == "news"      # the STOMP door renders it as destination
     b2.publish("news", msg("later", properties={"kind": "x"}))
     b2.publish("news", msg("later-y", properties={"kind": "y"}))
     assert ready_bodies(sq) == ["kept", "later"]

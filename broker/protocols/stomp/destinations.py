@@ -54,6 +54,8 @@ def parse(text: str) -> list[Destination]:
         out = [first]
         for part in parts[1:]:
             part = part.strip()
+            if not part:
+                raise BadDestination(f"Invalid destination: {text}")
             has_prefix = part.startswith("/") or "://" in part
             out.append(parse_one(part) if has_prefix else Destination(first.kind, part))
         return out

@@ -11,7 +11,6 @@ import traceback
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from twisted.internet import defer
 from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import Protocol
 from zope.interface import implementer
@@ -23,7 +22,7 @@ from broker.engine.queue import Queue, property_value
 from broker.engine.selector import InvalidSelector, parse as parse_selector
 from broker.protocols.stomp import destinations as dest
 from broker.protocols.stomp.codec import FrameParser, encode
-from broker.protocols.stomp.convert import BadHeader, message_from_send
+from broker.protocols.stomp.convert import BadHeader, message_from_send, scheduling
 from broker.protocols.stomp.frame import Frame, FrameError
 from broker.protocols.stomp.subscription import ACK_MODES, AUTO, CLIENT, StompSubscription
 
@@ -66,7 +65,8 @@ class StompProtocol(Protocol):
         self.parser = FrameParser(factory.limits)
         self.version = "1.0"
         self.session_open = False
-        self.closing = False
+        self.closing = False    # no more input is handled (DISCONNECT, fatal ERROR, lost)
+        self.lost = False       # the transport is gone: nothing can be written
         self.paused = False
         self.session = self.connection_id
         self.client_id: str | None = None
@@ -95,7 +95,7 @@ class StompProtocol(Protocol):
         log.info("event=connection_opened door=stomp remote=%s connection=%s", self.peer, self.connection_id)
 
     def connectionLost(self, reason: Any = None) -> None:
-        self.closing = True
+        self.closing = self.lost = True
         for timer in (self._read_timer, self._write_timer):
             if timer is not None and timer.active():
                 timer.cancel()
@@ -199,15 +199,16 @@ class StompProtocol(Protocol):
         self._receipts_waiting += 1
 
         def sent(_: Any) -> None:
+            # Still answered after a DISCONNECT: its own RECEIPT comes after this one.
             self._receipts_waiting -= 1
-            if self.transport is not None and not self.closing:
+            if not self.lost:
                 self.send_frame(Frame("RECEIPT", {"receipt-id": receipt}))
-                if then is not None:
+                if then is not None and not self.closing:
                     then()
 
         def failed(failure: Any) -> None:
             self._receipts_waiting -= 1
-            if not self.closing:
+            if not self.lost:
                 self.send_error("Could not store the message", failure.getErrorMessage(), frame, fatal=False)
         self.broker.committed().addCallbacks(sent, failed)
 
@@ -219,10 +220,15 @@ class StompProtocol(Protocol):
         accepted = [v.strip() for v in h.get("accept-version", "1.0").split(",")]
         common = [v for v in SUPPORTED_VERSIONS if v in accepted]
         if not common:
-            self.send_frame(Frame("ERROR", {"version": ",".join(SUPPORTED_VERSIONS),
-                                            "content-type": "text/plain",
-                                            "message": "Supported protocol versions are "
-                                                       + ",".join(SUPPORTED_VERSIONS)}))
+            supported = ",".join(SUPPORTED_VERSIONS)
+            body = (f"The client accepts STOMP version(s) {h.get('accept-version', '')!r}; "
+                    f"this broker speaks {supported}.").encode()
+            self.send_frame(Frame("ERROR", {"version": supported, "content-type": "text/plain",
+                                            "message": "Supported protocol versions are " + supported,
+                                            **({"receipt-id": h["receipt"]} if "receipt" in h else {}),
+                                            "content-length": str(len(body))}, body))
+            log.warning("event=stomp_error remote=%s connection=%s fatal=True message=%r",
+                        self.peer, self.connection_id, "unsupported version")
             self.closing = True
             self.transport.loseConnection()
             return
@@ -331,12 +337,20 @@ class StompProtocol(Protocol):
         return self._temp_name(d.name) if d.kind == dest.TEMP_TOPIC else d.name
 
     def outbound_destination(self, sub: StompSubscription, queue: Queue, message: Message) -> str:
-        if sub.is_topic:
+        """The `destination` of a MESSAGE: where the message was sent, as this client names it.
+
+        Decided by the queue it comes from, not by the subscription, so a composite
+        subscription mixing queues and topics names each message's own destination."""
+        if queue.kind == "subscription":
             topic = message.topic
             if topic is None:
                 return sub.destination
             own = self.connection_id + ":"
-            return f"/temp-topic/{topic[len(own):]}" if topic.startswith(own) else f"/topic/{topic}"
+            if topic.startswith(own):
+                return f"/temp-topic/{topic[len(own):]}"
+            if topic.startswith(self.factory.id_prefix + ":"):
+                return f"/remote-temp-topic/{topic}"
+            return f"/topic/{topic}"
         name = queue.name
         if name in self.temp_queues:
             return f"/temp-queue/{name[len(self.connection_id) + 1:]}"
@@ -368,9 +382,7 @@ class StompProtocol(Protocol):
         now = self.broker.now_ms()
         try:
             message = message_from_send(h, frame.body, self._next_message_id(), now, origin=self)
-            delay = int(h.get("AMQ_SCHEDULED_DELAY") or 0)
-            period = int(h.get("AMQ_SCHEDULED_PERIOD") or 0)
-            repeat = int(h.get("AMQ_SCHEDULED_REPEAT") or 0)
+            delay, period, repeat = scheduling(h)
         except (BadHeader, ValueError) as exc:
             raise StompError(str(exc)) from None
         if "reply-to" in message.headers:
@@ -454,6 +466,8 @@ class StompProtocol(Protocol):
         def attach() -> None:
             if self.closing or self.subscriptions.get(key) is not sub:
                 return  # unsubscribed or disconnected before its turn came
+            if all(d.is_topic for d in targets):
+                sub.selector = None  # the topic applies it at publish time
             try:
                 for d in targets:
                     if not d.is_topic:
@@ -462,14 +476,12 @@ class StompProtocol(Protocol):
                         queue.add_consumer(sub)
                     elif durable_name:
                         assert self.client_id is not None
-                        sub.selector = None  # applied by the topic at publish time
                         sub.durable_name = durable_name
                         queue = self.broker.durable_subscription(self.client_id, durable_name, d.name,
                                                                  selector, no_local, self)
                         sub.queues.append(queue)
                         queue.add_consumer(sub)
                     else:
-                        sub.selector = None
                         tsub = self.broker.subscribe_topic(self._topic_name(d), sub, selector,
                                                            no_local, self)
                         sub.topic_subs.append(tsub)
@@ -641,6 +653,8 @@ class StompProtocol(Protocol):
         self.closing = True
 
         def close(_: Any = None) -> None:
+            if self.lost:
+                return
             if receipt is not None:
                 self.send_frame(Frame("RECEIPT", {"receipt-id": receipt}))
             self.transport.loseConnection()

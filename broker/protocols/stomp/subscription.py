@@ -48,7 +48,8 @@ class StompSubscription(Consumer):
     def deliver(self, queue: Any, message: Message, lease: Lease | None) -> None:
         protocol = self.protocol
         version = protocol.version
-        redelivered = message.delivery_count > 1 and not self.is_topic
+        # Topic subscriptions (durable ones included) never flag redeliveries, as ActiveMQ.
+        redelivered = message.delivery_count > 1 and getattr(queue, "kind", "queue") != "subscription"
         headers = message_headers(message, protocol.outbound_destination(self, queue, message),
                                   self.id, redelivered)
         if "reply-to" in headers:

@@ -1,0 +1,52 @@
+"""Fixtures of the integration tests that are not per test module.
+
+`sqs_retention_probes`: SQS's smallest MessageRetentionPeriod is 60 s, so checking that
+messages expire needs a message a minute old. Every SQS test module asks for this fixture
+(`pytestmark`), so whichever runs first starts a broker per database and sends the probes, and
+`test_sqs_timers.py::test_zz_message_retention_period_expires_messages` finds them old enough
+by the time it runs instead of waiting a minute per database.
+"""
+from __future__ import annotations
+
+import time
+from typing import Iterator
+
+import pytest
+
+from tests.conftest import BrokerProcess, drop_pg_schema, make_pg_schema, pg_available
+from tests.integration.sqs_clients import RETENTION, create_queue, make_client
+
+
+@pytest.fixture(scope="session")
+def sqs_retention_probes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """Per database: a broker with a queue of MessageRetentionPeriod 60 holding one message
+    (and a default queue holding another), and when they were sent."""
+    probes: dict[str, dict] = {}
+    brokers: list[BrokerProcess] = []
+    schemas: list[str] = []
+    try:
+        for db in ("sqlite", "postgresql"):
+            workdir = tmp_path_factory.mktemp(f"retention-{db}")
+            if db == "sqlite":
+                store = f"sqlite:///{workdir}/mqgate.db"
+            else:
+                try:
+                    pg_available()
+                except pytest.skip.Exception:
+                    continue                     # the test for it skips (or fails in CI) itself
+                schema, store = make_pg_schema()
+                schemas.append(schema)
+            proc = BrokerProcess(store, workdir).start()
+            brokers.append(proc)
+            client = make_client("json", proc.aws_url)
+            url = create_queue(client, "short-lived", MessageRetentionPeriod=RETENTION)
+            keeper = create_queue(client, "long-lived")
+            client.send_message(QueueUrl=url, MessageBody="short-lived")
+            client.send_message(QueueUrl=keeper, MessageBody="long-lived")
+            probes[db] = {"client": client, "url": url, "keeper": keeper, "sent_at": time.monotonic()}
+        yield probes
+    finally:
+        for proc in brokers:
+            proc.kill()
+        for schema in schemas:
+            drop_pg_schema(schema)
