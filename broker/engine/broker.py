@@ -39,7 +39,9 @@ class Broker:
         self._durable_subs: dict[str, Subscription] = {}
         self._wildcards: list[Subscription] = []
         self._seq = 0
-        self._token = 0
+        # Delivery tokens never repeat across restarts, so a handle from an earlier run
+        # (an SQS receipt handle) cannot match a new delivery.
+        self._token = int(clock.seconds() * 1000) << 20
         self._dest_id = 0
         self.queue_listeners: list[Callable[[Queue], None]] = []
 

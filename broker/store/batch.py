@@ -53,3 +53,17 @@ class Batch:
         for seq in [s for s, r in self.inserts.items() if r["dest_id"] == dest_id]:
             del self.inserts[seq]
             self.updates.pop(seq, None)
+
+    def absorb(self, newer: "Batch") -> None:
+        """Fold a later batch into this one (retrying a failed write with what came since)."""
+        for op, arg in newer.destination_ops:
+            if op == "put":
+                self.put_destination(arg)
+            else:
+                self.drop_destination(arg)
+        for row in newer.inserts.values():
+            self.insert(row)
+        for seq, values in newer.updates.items():
+            self.update(seq, values)
+        for seq in newer.deletes:
+            self.delete(seq)

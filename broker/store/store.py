@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from sqlalchemy import bindparam, create_engine, delete, event, func, select, update
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 from twisted.internet import defer, threads
 from twisted.internet.interfaces import IReactorThreads, IReactorTime
 from twisted.python.threadpool import ThreadPool
@@ -26,6 +27,10 @@ from broker.store.schema import MESSAGE_STATE_COLUMNS, destinations, messages
 log = logging.getLogger("mqgate.store")
 
 _DELETE_CHUNK = 500
+# A transaction that failed because the database was unreachable, restarting or locked is
+# retried with back-off before its callers are told; one that the database refused (a
+# constraint) fails at once, so it cannot hold up what comes after it.
+RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
 
 
 class StoreError(RuntimeError):
@@ -80,6 +85,7 @@ class Store:
         self._writing: list[defer.Deferred[None]] | None = None
         self._flush_call: Any = None
         self._closed = False
+        self._attempt = 0
 
     # -- life cycle ---------------------------------------------------------
     def _in_thread(self, fn: Callable[..., Any], *args: Any) -> defer.Deferred[Any]:
@@ -168,22 +174,33 @@ class Store:
         batch, self._batch = self._batch, Batch()
         self._writing, self._waiters = self._waiters, []
         d = self._in_thread(self._write_blocking, batch)
-        d.addCallbacks(self._written, self._failed)
+        d.addCallbacks(self._written, self._failed, errbackArgs=(batch,))
 
     def _written(self, _: Any) -> None:
+        self._attempt = 0
         waiters, self._writing = self._writing or [], None
         for d in waiters:
             d.callback(None)
         if self._batch or self._waiters:
             self._flush()
 
-    def _failed(self, failure: Any) -> None:
-        log.error("event=store_write_failed error=%r", failure.getErrorMessage())
+    def _failed(self, failure: Any, batch: Batch) -> None:
         waiters, self._writing = self._writing or [], None
-        for d in waiters:
-            d.errback(StoreError(failure.getErrorMessage()))
+        if failure.check(OperationalError, InterfaceError) and self._attempt < len(RETRY_DELAYS):
+            delay = RETRY_DELAYS[self._attempt]
+            self._attempt += 1
+            log.warning("event=store_write_retry attempt=%d delay=%.2f error=%r",
+                        self._attempt, delay, failure.getErrorMessage())
+            batch.absorb(self._batch)
+            self._batch, self._waiters = batch, waiters + self._waiters
+        else:
+            log.error("event=store_write_failed error=%r", failure.getErrorMessage())
+            self._attempt = 0
+            for d in waiters:
+                d.errback(StoreError(failure.getErrorMessage()))
+            delay = 0.5
         if (self._batch or self._waiters) and self._flush_call is None:
-            self._flush_call = self._reactor.callLater(0.5, self._flush)
+            self._flush_call = self._reactor.callLater(delay, self._flush)
 
     # -- writer thread --------------------------------------------------------
     def _write_blocking(self, batch: Batch) -> None:

@@ -123,7 +123,11 @@ def _lease(state: SqsState, queue: Queue, handle: str) -> Lease | None:
     if name != queue.name:
         raise sqs_error("ReceiptHandleIsInvalid", f'The input receipt handle "{handle}" is not a valid receipt handle.')
     lease = queue.lease_for(seq)
-    return lease if lease is not None and lease.token == token else None
+    if lease is None:
+        return None
+    # A lease restored at start (consumer None) is held by whoever received it before the
+    # restart: their handle still counts.
+    return lease if lease.token == token or lease.consumer is None else None
 
 
 def delete_message(state: SqsState, ctx: AwsRequestContext, params: Params) -> defer.Deferred[Any]:

@@ -12,12 +12,11 @@ from typing import Any
 import pytest
 
 from tests.conftest import pg_available, unique
-from tests.integration.sqs_clients import (PROTOCOLS, RETENTION, create_queue, expect_error, make_client, queue_attributes,
-                                           receive, receive_until, sqs_client)
+from tests.integration.sqs_clients import (PROTOCOLS, RETENTION, create_queue, expect_error, make_client,
+                                           queue_attributes, receive, receive_until, sqs_client)
 
 # Starts the MessageRetentionPeriod probes early (see tests/integration/conftest.py).
 pytestmark = pytest.mark.usefixtures("sqs_retention_probes")
-
 
 
 @pytest.fixture(params=PROTOCOLS)
@@ -252,7 +251,7 @@ def test_batch_entry_delay(engine_sqs):
 
 
 # ---------------------------------------------------------------------------------------------
-# MessageRetentionPeriod (last: waits for the probe sent at module start)
+# MessageRetentionPeriod (probes sent when the first SQS module started; see conftest.py)
 # ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("db", ["sqlite", "postgresql"])
 def test_zz_message_retention_period_expires_messages(sqs_retention_probes, db):

@@ -31,6 +31,11 @@ def _capture(client) -> list[tuple[str, object]]:
     return seen
 
 
+def _header(request, name: str) -> str:
+    value = request.headers[name]
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def test_query_client_sends_form_encoding_and_parses_xml(shared_broker):
     client = make_client("query", shared_broker.aws_url)
     seen = _capture(client)
@@ -43,9 +48,7 @@ def test_query_client_sends_form_encoding_and_parses_xml(shared_broker):
     responses = [r for kind, r in seen if kind == "response"]
     first = requests[0]
     assert "X-Amz-Target" not in first.headers
-    assert first.headers["Content-Type"].startswith(b"application/x-www-form-urlencoded") \
-        if isinstance(first.headers["Content-Type"], bytes) \
-        else first.headers["Content-Type"].startswith("application/x-www-form-urlencoded")
+    assert _header(first, "Content-Type").startswith("application/x-www-form-urlencoded")
     form = dict(urllib.parse.parse_qsl(first.body if isinstance(first.body, str) else first.body.decode()))
     assert form["Action"] == "CreateQueue" and form["QueueName"] == q and form["Version"] == "2012-11-05"
     for response in responses:
@@ -60,11 +63,8 @@ def test_json_client_sends_target_header_and_parses_json(shared_broker):
     seen = _capture(client)
     client.create_queue(QueueName=unique("wire"))
     request = next(r for kind, r in seen if kind == "request")
-    target = request.headers["X-Amz-Target"]
-    assert (target.decode() if isinstance(target, bytes) else target) == "AmazonSQS.CreateQueue"
-    content_type = request.headers["Content-Type"]
-    assert (content_type.decode() if isinstance(content_type, bytes) else content_type) == \
-        "application/x-amz-json-1.0"
+    assert _header(request, "X-Amz-Target") == "AmazonSQS.CreateQueue"
+    assert _header(request, "Content-Type") == "application/x-amz-json-1.0"
     response = next(r for kind, r in seen if kind == "response")
     assert response["headers"]["content-type"] == "application/x-amz-json-1.0"
     assert "QueueUrl" in json.loads(response["body"])

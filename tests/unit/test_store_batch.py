@@ -97,3 +97,20 @@ def test_batch_with_only_destination_ops_is_true():
     b = Batch()
     b.put_destination({"id": 1, "name": "q"})
     assert b
+
+
+def test_absorb_applies_a_later_batch_as_if_its_operations_came_after():
+    failed = Batch()
+    failed.insert(row(1))
+    failed.insert(row(2, dest=2))
+    failed.update(9, {"delivery_count": 3})
+    later = Batch()
+    later.delete(1)                        # acked before the retry: never reaches disk
+    later.update(9, {"visible_at": 50})
+    later.insert(row(3))
+    later.drop_destination(2)              # takes the pending insert of dest 2 with it
+    failed.absorb(later)
+    assert set(failed.inserts) == {3}
+    assert failed.updates == {9: {"delivery_count": 3, "visible_at": 50}}
+    assert failed.deletes == set()
+    assert failed.destination_ops == [("drop", 2)]
