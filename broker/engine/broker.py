@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
-from twisted.internet import defer
+from twisted.internet import defer, task
 
 from broker.engine.consumer import Consumer
 from broker.engine.message import Message
@@ -23,6 +23,7 @@ log = logging.getLogger("mqgate.engine")
 
 DLQ_NAME = "ActiveMQ.DLQ"
 VIRTUAL_TOPIC_PREFIX = "VirtualTopic."
+SWEEP_INTERVAL_S = 1.0
 
 
 class DestinationError(ValueError):
@@ -43,7 +44,7 @@ class Broker:
         # (an SQS receipt handle) cannot match a new delivery.
         self._token = int(clock.seconds() * 1000) << 20
         self._dest_id = 0
-        self.queue_listeners: list[Callable[[Queue], None]] = []
+        self._sweeper: task.LoopingCall | None = None
 
     # -- ids -------------------------------------------------------------------------
     def next_seq(self) -> int:
@@ -61,6 +62,9 @@ class Broker:
     @defer.inlineCallbacks
     def start(self) -> Any:
         """Open the store and rebuild every destination and message index from it."""
+        self._sweeper = task.LoopingCall(self.sweep)
+        self._sweeper.clock = self.clock
+        self._sweeper.start(SWEEP_INTERVAL_S, now=False)
         if self.store is None:
             return
         snapshot = yield self.store.open()
@@ -85,7 +89,14 @@ class Broker:
                 restored += 1
         log.info("event=store_loaded destinations=%d messages=%d", len(snapshot.destinations), restored)
 
+    def sweep(self) -> None:
+        """Periodic housekeeping: expiry and retention on every queue."""
+        for queue in list(self.queues.values()) + list(self.durables.values()):
+            queue.sweep()
+
     def stop(self) -> defer.Deferred[None]:
+        if self._sweeper is not None and self._sweeper.running:
+            self._sweeper.stop()
         return self.store.close() if self.store is not None else defer.succeed(None)
 
     def committed(self) -> defer.Deferred[None]:
@@ -122,8 +133,6 @@ class Broker:
         queue.settings = settings or QueueSettings()
         queue.attrs = attrs or {}
         self._persist_destination(queue)
-        for listener in self.queue_listeners:
-            listener(queue)
         return queue
 
     def update_queue(self, queue: Queue, settings: QueueSettings | None = None,

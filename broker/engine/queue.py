@@ -508,6 +508,17 @@ class Queue:
             return True
         return False
 
+    def sweep(self) -> None:
+        """Expire what is due at the head of the queue, consumers or not, so an idle
+        queue's counts and storage do not keep messages its retention has ended."""
+        now = self._now()
+        ready = self._ready
+        while ready:
+            message = ready[0][2]
+            if message.state is State.READY and not self._expire_if_due(message, now):
+                break
+            heapq.heappop(ready)
+
     # -- administration ------------------------------------------------------------------------
     def take(self, limit: int) -> list[Message]:
         """Remove up to `limit` ready messages, in delivery order, to move them elsewhere."""

@@ -222,3 +222,17 @@ def test_retention_counts_from_acceptance_when_the_door_set_no_timestamp():
     m = q.enqueue(msg("no timestamp"))
     assert m.timestamp == b.now_ms()
     assert bodies(result_of(q.receive(10, 1_000))) == ["no timestamp"]
+
+
+def test_retention_ends_messages_on_an_idle_queue_too():
+    store = MemoryStore()
+    b = make_broker(store)
+    b.start()
+    q = b.create_queue("idle", QueueSettings(retention_ms=60_000))
+    q.enqueue(stamped(b, "old", persistent=True))
+    advance(b, 30_000)
+    q.enqueue(stamped(b, "young", persistent=True))
+    advance(b, 31_000)  # nobody receives: the broker's sweep ends "old" on its own
+    check_counts(q, ready=1)
+    assert store.bodies(q.dest_id) == [b"young"]
+    b.stop()
