@@ -73,15 +73,14 @@ def _serve(config: Config) -> int:
 
 
 def _db_upgrade(config: Config) -> int:
-    from sqlalchemy import create_engine
+    from broker.store.migrate import SchemaTooNew, upgrade_database
 
-    from broker.store.migrate import current_revision, upgrade
-    from broker.store.store import normalize_url
-
-    engine = create_engine(normalize_url(config.store))
-    with engine.begin() as conn:
-        upgrade(conn)
-        print(f"schema at revision {current_revision(conn)}")
+    try:
+        revision = upgrade_database(config.store)
+    except SchemaTooNew as exc:
+        print(f"mqgate: {exc}", file=sys.stderr)
+        return 1
+    print(f"schema at revision {revision}")
     return 0
 
 

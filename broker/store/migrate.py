@@ -41,3 +41,16 @@ def upgrade(conn: Connection) -> None:
             f"(head {script.get_current_head()}) does not know: it was written by a newer "
             "version. Upgrade mqgate or point it at another database.")
     command.upgrade(cfg, "head")
+
+
+def upgrade_database(url: str) -> str | None:
+    """`mqgate db upgrade`: bring the database at `url` to head; returns its revision."""
+    from broker.store.store import make_engine
+
+    engine = make_engine(url, "normal")
+    try:
+        with engine.begin() as conn:
+            upgrade(conn)
+            return current_revision(conn)
+    finally:
+        engine.dispose()

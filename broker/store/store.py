@@ -54,7 +54,7 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def _make_engine(url: str, sync: str) -> Engine:
+def make_engine(url: str, sync: str) -> Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
@@ -97,7 +97,7 @@ class Store:
         return self._in_thread(self._open_blocking)
 
     def _open_blocking(self) -> Snapshot:
-        self._engine = _make_engine(self.url, self._sync)
+        self._engine = make_engine(self.url, self._sync)
         with self._engine.begin() as conn:
             upgrade(conn)
         with self._engine.connect() as conn:
