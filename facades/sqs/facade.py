@@ -37,6 +37,10 @@ _ACTIONS: dict[str, Callable[..., Any]] = {
 }
 
 
+def implemented_actions() -> list[str]:
+    return list(_ACTIONS)
+
+
 def build(broker: Broker, config: Config) -> SqsService:
     state = SqsState(broker, config.region, config.account, config.aws_public_url)
     return sqs_service({name: partial(fn, state) for name, fn in _ACTIONS.items()})
