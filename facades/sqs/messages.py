@@ -91,7 +91,9 @@ def receive_message(state: SqsState, ctx: AwsRequestContext, params: Params) -> 
     def answer(leases: list[Lease]) -> dict[str, Any]:
         messages = [_received(state, ctx, queue, lease, system_names, attribute_names) for lease in leases]
         return {"Messages": messages} if messages else {}
-    return d.addCallback(answer)
+    # The lease (receive count, visibility deadline) is committed before the answer, so a
+    # receipt handle the client holds stays good across a broker restart.
+    return d.addCallback(answer).addCallback(lambda result: _after_commit(state, result))
 
 
 def _received(state: SqsState, ctx: AwsRequestContext, queue: Queue, lease: Lease,
