@@ -22,11 +22,27 @@ class _Channel(HTTPChannel):
         self.transport.setTcpNoDelay(True)
 
 
+class _AwsSite(Site):
+    """A Site without the per-request work the AWS door never uses.
+
+    - No access log: Twisted's default writes a Combined Log Format line per
+      request into the global log (formatting it costs ~0.1 ms a request);
+      the broker logs events of its own instead.
+    - No form parsing: bodies (JSON or form-encoded Query) are parsed by the
+      dispatcher. Twisted's own form parsing would parse the Content-Type
+      with ``email.message`` (~0.25 ms a request) and decode the body a
+      second time.
+    """
+
+    def log(self, request: Any) -> None:
+        pass
+
+
 def build_site(broker: Broker, config: Config, reactor: Any) -> Site:
     verifier = SigV4Verifier(config.credentials, config.account)
     dispatcher = AwsDispatcher([sqs.build(broker, config)], verifier, config.region,
                                max_body_size=config.aws_max_request)
-    site = Site(AwsResource(dispatcher), reactor=reactor)
+    site = _AwsSite(AwsResource(dispatcher), reactor=reactor, parsePOSTFormSubmission=False)
     site.protocol = _Channel
     site.noisy = False
     site.displayTracebacks = False

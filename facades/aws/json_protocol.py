@@ -12,7 +12,7 @@ import base64
 import binascii
 import datetime
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from botocore.model import Shape
@@ -37,7 +37,7 @@ def parse_params(shape: Shape | None, body: bytes) -> dict[str, Any]:
             raise _serialization("Unable to parse request body as JSON.") from None
     if shape is None:
         return {}
-    value = _parse(shape, document)
+    value = _parser(shape)(document)
     return {} if value is ABSENT else value
 
 
@@ -45,7 +45,15 @@ def serialize_result(shape: Shape | None, data: Mapping[str, Any] | None) -> byt
     """The JSON body of a successful response; ``{}`` for shapeless outputs."""
     if shape is None or not data:
         return b"{}"
-    return json.dumps(_dump(shape, data, "result"), ensure_ascii=False, separators=(",", ":")).encode()
+    try:
+        document = _dumper(shape)(data)
+    except _DumpError as error:
+        raise ResponseShapeError(f"result{''.join(reversed(error.path))}: {error.args[0]}") from None
+    return _ENCODER.encode(document).encode()
+
+
+#: One encoder for every response (``json.dumps`` with options builds a new one per call).
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def render_error(error: AwsError) -> tuple[int, dict[str, str], bytes]:
@@ -206,3 +214,145 @@ def _dump(shape: Shape, value: Any, path: str) -> Any:
     if kind == "timestamp":
         return value.timestamp() if isinstance(value, datetime.datetime) else value
     return str(value)
+
+
+# -- compiled codecs ---------------------------------------------------------
+#
+# The walkers above, specialised once per shape: a parser or dumper is a
+# closure that already knows its shape's kind and its members' codecs, so a
+# request pays no shape lookups or kind tests. They behave exactly as
+# ``_parse`` / ``_dump`` (which stay the reference and the fallback).
+
+_Codec = Callable[[Any], Any]
+_PARSERS: dict[Shape, _Codec] = {}
+_DUMPERS: dict[Shape, _Codec] = {}
+
+
+def _cached(cache: dict[Shape, _Codec], compile_: Callable[[Shape], _Codec], shape: Shape) -> _Codec:
+    codec = cache.get(shape)
+    if codec is None:
+        # A recursive shape reaches itself while compiling: let it go through
+        # the cache, which holds the real codec by the time it is called.
+        cache[shape] = lambda value: cache[shape](value)
+        codec = cache[shape] = compile_(shape)
+    return codec
+
+
+def _parser(shape: Shape) -> _Codec:
+    return _cached(_PARSERS, _compile_parser, shape)
+
+
+def _dumper(shape: Shape) -> _Codec:
+    return _cached(_DUMPERS, _compile_dumper, shape)
+
+
+def _compile_parser(shape: Shape) -> _Codec:
+    kind = shape.type_name
+    if kind == "structure":
+        members = [(name, _parser(member)) for name, member in shape.members.items()]
+
+        def parse_structure(value: object) -> Any:
+            if value is None:
+                return ABSENT
+            if value.__class__ is not dict:
+                return _parse_structure(shape, value)  # raises the right error
+            parsed = {}
+            for name, parse in members:
+                if name in value:  # type: ignore[operator]
+                    item = parse(value[name])  # type: ignore[index]
+                    if item is not ABSENT:
+                        parsed[name] = item
+            return parsed
+        return parse_structure
+    if kind == "list":
+        parse_member = _parser(shape.member)
+
+        def parse_list(value: object) -> Any:
+            if value is None:
+                return ABSENT
+            if value.__class__ is not list:
+                return _parse(shape, value)  # raises the right error
+            items = [parse_member(item) for item in value]  # type: ignore[attr-defined]
+            return [item for item in items if item is not ABSENT]
+        return parse_list
+    if kind == "map":
+        parse_value = _parser(shape.value)
+
+        def parse_map(value: object) -> Any:
+            if value is None:
+                return ABSENT
+            if value.__class__ is not dict:
+                return _parse(shape, value)  # raises the right error
+            parsed = {k: parse_value(v) for k, v in value.items()}  # type: ignore[attr-defined]
+            return {k: v for k, v in parsed.items() if v is not ABSENT}
+        return parse_map
+    if kind in ("string", "character"):
+        def parse_string(value: object) -> Any:
+            if value.__class__ is str:
+                return value
+            return ABSENT if value is None else _parse_string(value)
+        return parse_string
+    return lambda value: _parse(shape, value)
+
+
+class _DumpError(ResponseShapeError):
+    """A :class:`ResponseShapeError` still collecting its path on the way up."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.path: list[str] = []
+
+
+def _compile_dumper(shape: Shape) -> _Codec:
+    kind = shape.type_name
+    if kind == "structure":
+        dumpers = {name: _dumper(member) for name, member in shape.members.items()}
+        known = frozenset(dumpers)
+
+        def dump_structure(value: Any) -> Any:
+            if not isinstance(value, Mapping):
+                raise _DumpError(f"expected a mapping for {shape.name}")
+            if not known.issuperset(value):
+                raise _DumpError(f"{shape.name} has no member(s) {sorted(set(value) - known)}")
+            out = {}
+            for name, item in value.items():
+                if item is not None:
+                    try:
+                        out[name] = dumpers[name](item)
+                    except _DumpError as error:
+                        error.path.append(f".{name}")
+                        raise
+            return out
+        return dump_structure
+    if kind == "list":
+        dump_member = _dumper(shape.member)
+
+        def dump_list(value: Any) -> Any:
+            try:
+                return [dump_member(item) for item in value]
+            except _DumpError as error:
+                error.path.append("[]")
+                raise
+        return dump_list
+    if kind == "map":
+        dump_value = _dumper(shape.value)
+
+        def dump_map(value: Any) -> Any:
+            out = {}
+            for k, v in value.items():
+                try:
+                    out[str(k)] = dump_value(v)
+                except _DumpError as error:
+                    error.path.append(f".{k}")
+                    raise
+            return out
+        return dump_map
+    if kind == "blob":
+        def dump_blob(value: Any) -> Any:
+            if not isinstance(value, (bytes, bytearray)):
+                raise _DumpError("expected bytes")
+            return base64.b64encode(value).decode()
+        return dump_blob
+    if kind in ("boolean", "integer", "long", "float", "double", "timestamp"):
+        return lambda value: _dump(shape, value, "")
+    return lambda value: value if value.__class__ is str else str(value)
