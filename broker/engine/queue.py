@@ -322,13 +322,17 @@ class Queue:
             if consumers and self._prioritized and consumers[0].exclusive:
                 if consumers[0].credit <= 0:
                     break
-            elif not any(c.credit > 0 for c in consumers):
-                break
+            else:
+                for c in consumers:  # a plain loop: this runs once per delivered message
+                    if c.credit > 0:
+                        break
+                else:
+                    break
             entry = heapq.heappop(ready)
             message = entry[2]
             if message.state is not State.READY:
                 continue
-            if self._expire_if_due(message, now):
+            if (settings.retention_ms or message.expires) and self._expire_if_due(message, now):
                 continue
             if settings.max_deliveries and message.delivery_count >= settings.max_deliveries:
                 self.ready_count -= 1

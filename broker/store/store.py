@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+from functools import partial
 from dataclasses import dataclass
 from pathlib import Path
+from queue import SimpleQueue
 from typing import Any, Callable
 
 from sqlalchemy import bindparam, create_engine, delete, event, func, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import InterfaceError, OperationalError
-from twisted.internet import defer, threads
-from twisted.internet.interfaces import IReactorThreads, IReactorTime
-from twisted.python.threadpool import ThreadPool
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from twisted.internet import defer
+from twisted.internet.interfaces import IReactorTime
+from twisted.python.failure import Failure
 
 from broker.store.batch import Batch, Row
 from broker.store.migrate import upgrade
@@ -26,7 +29,6 @@ from broker.store.schema import MESSAGE_STATE_COLUMNS, destinations, messages
 
 log = logging.getLogger("mqgate.store")
 
-_DELETE_CHUNK = 500
 # A transaction that failed because the database was unreachable, restarting or locked is
 # retried with back-off before its callers are told; one that the database refused (a
 # constraint) fails at once, so it cannot hold up what comes after it.
@@ -79,21 +81,54 @@ class Store:
         self._reactor: IReactorTime = reactor
         self._sync = sync
         self._engine: Engine | None = None
-        self._pool = ThreadPool(minthreads=1, maxthreads=1, name="mqgate-store")
+        # The one thread that talks to the database, fed through a queue: cheaper per
+        # transaction than a ThreadPool, whose hand-off machinery cost more than the SQL.
+        self._jobs: SimpleQueue[Any] = SimpleQueue()
+        self._thread: threading.Thread | None = None
         self._batch = Batch()
         self._waiters: list[defer.Deferred[None]] = []
         self._writing: list[defer.Deferred[None]] | None = None
         self._flush_call: Any = None
         self._closed = False
         self._attempt = 0
+        # Writer thread only: one connection kept across transactions (no pool checkout and
+        # reset per commit), and the hot statements compiled once for the dialect.
+        self._conn: Connection | None = None
+        self._sql: dict[Any, tuple[str, tuple[str, ...] | None]] = {}
 
     # -- life cycle ---------------------------------------------------------
+    def _run_jobs(self) -> None:
+        """The store thread: run jobs in order until the None that close() queues."""
+        jobs = self._jobs
+        while True:
+            job = jobs.get()
+            if job is None:
+                return
+            fn, args, done = job
+            try:
+                result, ok = fn(*args), True
+            except BaseException:
+                result, ok = Failure(), False
+            done(ok, result)
+
+    def _call_in_thread(self, done: Callable[[bool, Any], None], fn: Callable[..., Any],
+                        *args: Any) -> None:
+        """Run fn(*args) on the store thread, then done(ok, result or Failure) there too."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run_jobs, name="mqgate-store", daemon=True)
+            self._thread.start()
+        self._jobs.put((fn, args, done))
+
     def _in_thread(self, fn: Callable[..., Any], *args: Any) -> defer.Deferred[Any]:
-        return threads.deferToThreadPool(self._reactor, self._pool, fn, *args)
+        d: defer.Deferred[Any] = defer.Deferred()
+
+        def done(ok: bool, result: Any) -> None:
+            self._reactor.callFromThread(d.callback if ok else d.errback, result)  # type: ignore[attr-defined]
+        self._call_in_thread(done, fn, *args)
+        return d
 
     def open(self) -> defer.Deferred[Snapshot]:
         """Upgrade the schema and read back everything; fires with the Snapshot."""
-        self._pool.start()
         return self._in_thread(self._open_blocking)
 
     def _open_blocking(self) -> Snapshot:
@@ -115,9 +150,13 @@ class Store:
         d = self.committed()
 
         def stop(result: Any) -> Any:
+            self._drop_connection()
             if self._engine is not None:
                 self._engine.dispose()
-            self._pool.stop()
+            thread, self._thread = self._thread, None
+            if thread is not None:
+                self._jobs.put(None)
+                thread.join()
             return result
         d.addBoth(stop)
         return d
@@ -173,8 +212,16 @@ class Store:
             return
         batch, self._batch = self._batch, Batch()
         self._writing, self._waiters = self._waiters, []
-        d = self._in_thread(self._write_blocking, batch)
-        d.addCallbacks(self._written, self._failed, errbackArgs=(batch,))
+        # The leanest hand-off there is (no Deferred, no context): a window-1 producer waits
+        # for this round trip on every message.
+        self._call_in_thread(partial(self._write_done, batch), self._write_blocking, batch)
+
+    def _write_done(self, batch: Batch, ok: bool, result: Any) -> None:
+        """Writer thread: hand the outcome (a Failure when not ok) back to the reactor."""
+        if ok:
+            self._reactor.callFromThread(self._written, result)  # type: ignore[attr-defined]
+        else:
+            self._reactor.callFromThread(self._failed, result, batch)  # type: ignore[attr-defined]
 
     def _written(self, _: Any) -> None:
         self._attempt = 0
@@ -203,25 +250,80 @@ class Store:
             self._flush_call = self._reactor.callLater(delay, self._flush)
 
     # -- writer thread --------------------------------------------------------
+    def _connection(self) -> Connection:
+        if self._conn is None:
+            assert self._engine is not None
+            self._conn = self._engine.connect()
+        return self._conn
+
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.invalidate()
+                conn.close()
+            except Exception:  # already broken: nothing more to release
+                pass
+
+    def _statement(self, key: Any, build: Callable[[], Any]) -> tuple[str, tuple[str, ...] | None]:
+        """SQL text for this dialect and, for positional paramstyles, the parameter order."""
+        found = self._sql.get(key)
+        if found is None:
+            assert self._engine is not None
+            compiled = build().compile(dialect=self._engine.dialect)
+            order = tuple(compiled.positiontup) if compiled.positional else None
+            found = self._sql[key] = (str(compiled), order)
+        return found
+
+    def _executemany(self, cursor: Any, key: Any, build: Callable[[], Any], params: list[Row]) -> None:
+        # Straight to the DBAPI cursor: the rows are plain ints, strings and bytes, which
+        # both drivers take as they are, so SQLAlchemy's per-statement work buys nothing here.
+        sql, order = self._statement(key, build)
+        args: list[Any] = [tuple(p[k] for k in order) for p in params] if order is not None else params
+        try:
+            cursor.executemany(sql, args)
+        except Exception as exc:
+            dbapi = self._engine.dialect.loaded_dbapi if self._engine is not None else None
+            if dbapi is not None and isinstance(exc, dbapi.Error):
+                raise DBAPIError.instance(sql, None, exc, dbapi.Error,
+                                          dialect=self._engine.dialect) from exc  # type: ignore[union-attr]
+            raise
+
     def _write_blocking(self, batch: Batch) -> None:
         assert self._engine is not None
-        with self._engine.begin() as conn:
+        try:
+            self._write_transaction(self._connection(), batch)
+        except BaseException:
+            # Whatever state the connection is in, the next transaction gets a fresh one.
+            self._drop_connection()
+            raise
+
+    def _write_transaction(self, conn: Connection, batch: Batch) -> None:
+        with conn.begin():
             for op, arg in batch.destination_ops:
                 _DEST_OPS[op](conn, arg)
-            rows = [r for r in batch.inserts.values() if r["dest_id"] not in batch.dropped]
-            if rows:
-                conn.execute(messages.insert(), rows)
-            if batch.updates:
-                params = [{"b_seq": seq, **{c: v[c] for c in MESSAGE_STATE_COLUMNS if c in v}}
-                          for seq, v in batch.updates.items()]
-                for cols, group in _group_by_columns(params).items():
-                    stmt = (update(messages).where(messages.c.seq == bindparam("b_seq"))
-                            .values({c: bindparam(c) for c in cols}))
-                    conn.execute(stmt, group)
-            if batch.deletes:
-                seqs = sorted(batch.deletes)
-                for i in range(0, len(seqs), _DELETE_CHUNK):
-                    conn.execute(delete(messages).where(messages.c.seq.in_(seqs[i:i + _DELETE_CHUNK])))
+            dropped = batch.dropped
+            rows = ([r for r in batch.inserts.values() if r["dest_id"] not in dropped] if dropped
+                    else list(batch.inserts.values()))
+            if not (rows or batch.updates or batch.deletes):
+                return
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                if rows:
+                    self._executemany(cursor, "insert", messages.insert, rows)
+                if batch.updates:
+                    params = [{"b_seq": seq, **{c: v[c] for c in MESSAGE_STATE_COLUMNS if c in v}}
+                              for seq, v in batch.updates.items()]
+                    for cols, group in _group_by_columns(params).items():
+                        self._executemany(cursor, ("update", cols), lambda cols=cols: (
+                            update(messages).where(messages.c.seq == bindparam("b_seq"))
+                            .values({c: bindparam(c) for c in cols})), group)
+                if batch.deletes:
+                    self._executemany(cursor, "delete", lambda: delete(messages).where(
+                        messages.c.seq == bindparam("b_seq")),
+                        [{"b_seq": seq} for seq in sorted(batch.deletes)])
+            finally:
+                cursor.close()
 
 
 def _group_by_columns(params: list[Row]) -> dict[tuple[str, ...], list[Row]]:

@@ -16,6 +16,7 @@ SYSTEM_HEADERS = ("correlation-id", "type", "reply-to")
 # Header whose value lists the declared type of typed properties, so an SQS Number or
 # Binary attribute survives a trip through a STOMP client and back.
 TYPES_HEADER = "mqgate-attribute-types"
+_SKIPPED = _DROPPED | {TYPES_HEADER}
 
 
 # Times in ms must fit the store's 64-bit columns with room for `now + delay + n * period`:
@@ -46,6 +47,9 @@ def _int_header(headers: dict[str, str], name: str, default: int, low: int = -MA
 def scheduling(headers: dict[str, str]) -> tuple[int, int, int]:
     """AMQ_SCHEDULED_DELAY, _PERIOD and _REPEAT; values of 0 or less mean "not set", as
     in ActiveMQ, except a negative repeat (repeat forever), which is refused."""
+    if ("AMQ_SCHEDULED_DELAY" not in headers and "AMQ_SCHEDULED_PERIOD" not in headers
+            and "AMQ_SCHEDULED_REPEAT" not in headers):
+        return 0, 0, 0  # the common case, on every SEND
     delay = max(0, _int_header(headers, "AMQ_SCHEDULED_DELAY", 0))
     period = max(0, _int_header(headers, "AMQ_SCHEDULED_PERIOD", 0))
     repeat = _int_header(headers, "AMQ_SCHEDULED_REPEAT", 0)
@@ -69,7 +73,7 @@ def message_from_send(headers: dict[str, str], body: bytes, message_id: str, now
     types: dict[str, str] | None = None
     declared = _parse_types(headers.get(TYPES_HEADER))
     for name, value in headers.items():
-        if name in _DROPPED or name == TYPES_HEADER:
+        if name in _SKIPPED:
             continue
         if name in SYSTEM_HEADERS:
             system[name] = value

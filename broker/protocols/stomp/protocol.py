@@ -75,6 +75,7 @@ class StompProtocol(Protocol):
         self.temp_queues: dict[str, Queue] = {}
         self._message_count = 0
         self._receipts_waiting = 0
+        self._parsed_destinations: dict[str, tuple[dest.Destination, ...]] = {}
         # Heart-beats: one timer each way, re-armed from the time of the last byte seen or
         # written, so a beat is never late because of an unlucky phase between two checks.
         self._read_timer: Any = None
@@ -305,10 +306,19 @@ class StompProtocol(Protocol):
         raw = frame.headers.get("destination")
         if not raw:
             raise StompError(f"{frame.command} received without a Destination specified")
+        # A producer names the same few destinations over and over: parse each once.
+        cache = self._parsed_destinations
+        found = cache.get(raw)
+        if found is not None:
+            return list(found)
         try:
-            return dest.parse(raw)
+            parsed = dest.parse(raw)
         except dest.BadDestination as exc:
             raise StompError(str(exc)) from None
+        if len(cache) >= 64:
+            cache.clear()
+        cache[raw] = tuple(parsed)
+        return parsed
 
     def _temp_name(self, name: str) -> str:
         return f"{self.connection_id}:{name}"
