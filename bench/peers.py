@@ -45,6 +45,50 @@ ACTIVEMQ_HOME = Path("/usr/share/activemq")
 RABBIT_VHOST = "mqgate-bench"
 
 
+class RunLock:
+    """One benchmark run at a time per machine: runs share the state file, the
+    peers and the cores. Held (flock) by bench.run_all for its whole run."""
+
+    path = BENCH_DIR / "run.lock"
+
+    def __init__(self) -> None:
+        self.fd: int | None = None
+
+    def acquire(self) -> bool:
+        import fcntl
+        BENCH_DIR.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()} {time.strftime('%H:%M:%S')}\n".encode())
+        self.fd = fd
+        return True
+
+    @classmethod
+    def holder(cls) -> str:
+        try:
+            return cls.path.read_text().strip() or "?"
+        except OSError:
+            return "?"
+
+    @classmethod
+    def busy(cls) -> bool:
+        lock = cls()
+        if lock.acquire():
+            lock.release()
+            return False
+        return True
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
 class PeerUnavailable(RuntimeError):
     """The peer cannot be started here (not installed, not running, ...)."""
 
@@ -677,7 +721,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("action", choices=["start", "stop", "status"])
     ap.add_argument("names", nargs="*", default=["all"],
                     help="activemq rabbitmq moto mqgate mqgate-sync-full, or all (default)")
+    ap.add_argument("--force", action="store_true",
+                    help="stop peers even while a bench.run_all holds the run lock")
     args = ap.parse_args(argv)
+    if args.action != "status" and not args.force and RunLock.busy():
+        print(f"a benchmark run is in progress (pid, start: {RunLock.holder()}); "
+              "it stops its peers itself. Use --force to act anyway.", file=sys.stderr)
+        return 3
     names = list(PEERS) if args.names in ([], ["all"]) else args.names
     rc = 0
     for name in names:

@@ -233,6 +233,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    lock = peers_mod.RunLock()
+    if not lock.acquire():
+        print("another benchmark run is in progress (pid, start: "
+              f"{peers_mod.RunLock.holder()}); runs share the peers and the cores, "
+              "so wait for it to finish.", file=sys.stderr)
+        return 3
     QUIET["wait"] = args.quiet_wait
     protos = [args.only] if args.only else ["stomp", "sqs"]
     wanted = [s for s in args.scenarios.split(",") if s]
@@ -297,7 +303,9 @@ def main(argv: list[str] | None = None) -> int:
             if not wanted and set(targets) >= {t for t in ALL_TARGETS if t != "mqgate"}}
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
-    if not args.no_write and not interrupted:
+    if interrupted:
+        full = set()   # keep the figures of the previous run for what was not measured
+    if not args.no_write:
         merged = merge(report.load_previous(args.output), results, full)
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(report.render_markdown(merged))

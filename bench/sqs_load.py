@@ -22,6 +22,7 @@ import argparse
 import json
 import multiprocessing as mp
 import queue as queue_mod
+import signal
 import sys
 import threading
 import time
@@ -30,10 +31,17 @@ import uuid
 from dataclasses import dataclass
 
 from .sqs_wire import HttpConn, Requests, Response, create_queue, drive
-from .stats import latency_summary_ms, rate
+from .stats import latency_summary_ms, rate, timed
 
 BODY = "x" * 1024
 CTX = mp.get_context("fork")
+
+
+def _default_signals() -> None:
+    """Forked load processes must not inherit the runner's SIGTERM handler:
+    SIGTERM ends them, and SIGINT is for the parent to handle."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @dataclass
@@ -185,6 +193,7 @@ GENS = {"send": g_send, "batch": g_batch, "drain": g_drain, "drain10": g_drain10
 
 def _worker(target: SqsTarget, url: str, kind: str, n_conns: int, quota: int,
             duration: float, go, out_q) -> None:
+    _default_signals()
     st = _Stats()
     res: dict = {}
     try:
@@ -396,14 +405,7 @@ def warm_up(target: SqsTarget, seconds: float = 2.0) -> dict:
 
 
 def run_scenario(key: str, target: SqsTarget, scale: Scale) -> dict:
-    _, fn = SCENARIOS[key]
-    t0 = time.monotonic()
-    try:
-        m = fn(target, scale)
-    except Exception as e:
-        m = {"error": f"{type(e).__name__}: {e}"}
-    m["seconds"] = round(time.monotonic() - t0, 1)
-    return m
+    return timed(SCENARIOS[key][1], target, scale)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,9 @@
 """Small numeric helpers shared by the load generators."""
 from __future__ import annotations
 
+import time
+from typing import Callable
+
 
 def percentile(sorted_values: list[float], p: float) -> float | None:
     """Nearest-rank percentile of an already sorted list (p in 0..100)."""
@@ -36,3 +39,14 @@ def window_rate(marks: list[tuple[int, float]], lo: int, hi: int) -> float | Non
     if a is None or b is None or b[1] <= a[1]:
         return None
     return (b[0] - a[0]) / (b[1] - a[1])
+
+
+def timed(fn: Callable[..., dict], *args: object) -> dict:
+    """Run one scenario function; its metrics plus the wall time, an exception as an error."""
+    t0 = time.monotonic()
+    try:
+        m = fn(*args)
+    except Exception as e:
+        m = {"error": f"{type(e).__name__}: {e}"}
+    m["seconds"] = round(time.monotonic() - t0, 1)
+    return m

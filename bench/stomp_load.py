@@ -23,6 +23,7 @@ import json
 import multiprocessing as mp
 import os
 import queue as queue_mod
+import signal
 import select
 import selectors
 import socket
@@ -33,12 +34,19 @@ import uuid
 from dataclasses import dataclass, field
 
 from . import stomp_wire
-from .stats import latency_summary_ms, rate, window_rate
+from .stats import latency_summary_ms, rate, timed, window_rate
 from .sysinfo import tree_rss_kib
 
 BODY_SIZE = 1024
 TS_DIGITS = 20
 CTX = mp.get_context("fork")
+
+
+def _default_signals() -> None:
+    """Forked load processes must not inherit the runner's SIGTERM handler:
+    SIGTERM ends them, and SIGINT is for the parent to handle."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @dataclass
@@ -106,6 +114,7 @@ def _raise_if_error(region: bytes) -> None:
 
 def _producer_proc(target: StompTarget, dest: str, cfg: ProducerCfg, ready_q, go,
                    out_q, idx: int) -> None:
+    _default_signals()
     res = {"idx": idx, "role": "producer"}
     sock = None
     try:
@@ -287,6 +296,7 @@ class _Sub:
 
 def _consumer_proc(target: StompTarget, dests: list[str], slots: list[int], cfg: ConsumerCfg,
                    ready_q, progress, stop, out_q) -> None:
+    _default_signals()
     res = {"role": "consumer", "subs": []}
     subs: list[_Sub] = []
     sel = selectors.DefaultSelector()
@@ -757,14 +767,7 @@ def warm_up(target: StompTarget, seconds: float = 3.0) -> dict:
 
 
 def run_scenario(key: str, target: StompTarget, scale: Scale) -> dict:
-    title, fn = SCENARIOS[key]
-    t0 = time.monotonic()
-    try:
-        m = fn(target, scale)
-    except Exception as e:
-        m = {"error": f"{type(e).__name__}: {e}"}
-    m["seconds"] = round(time.monotonic() - t0, 1)
-    return m
+    return timed(SCENARIOS[key][1], target, scale)
 
 
 def main(argv: list[str] | None = None) -> int:
