@@ -33,7 +33,7 @@ from facades.sqs.errors import SQS_ERRORS, sqs_error
 from facades.sqs.models import LEGACY_QUERY_MODEL_PATH, sqs_json_model
 from facades.sqs.service import sqs_service
 
-ENDPOINT = "http://mq.test:4566"
+ENDPOINT = "http://mq.test:4599"
 KEYS = {"AKIDTEST": ("s3cret", "123456789012")}
 
 
@@ -283,12 +283,12 @@ def test_query_clients_may_address_the_queue_by_path() -> None:
     )
     assert response.status == 400  # path "/" names no queue
     request = WireRequest(
-        "POST", "http", "mq.test:4566", "/000000000000/orders", [], {}, b"Action=PurgeQueue"
+        "POST", "http", "mq.test:4599", "/000000000000/orders", [], {}, b"Action=PurgeQueue"
     )
     responses: list[WireResponse] = []
     d.handle(request).addCallback(responses.append)
     assert responses[0].status == 200
-    assert record.calls[0][1] == {"QueueUrl": "http://mq.test:4566/000000000000/orders"}
+    assert record.calls[0][1] == {"QueueUrl": "http://mq.test:4599/000000000000/orders"}
 
 
 def test_oversized_bodies_are_refused_before_parsing() -> None:

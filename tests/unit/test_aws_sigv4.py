@@ -36,7 +36,7 @@ def received(request: AWSRequest, body: bytes | None = None) -> SignedRequest:
 
 def signed(
     method: str = "POST",
-    url: str = "http://localhost:4566/",
+    url: str = "http://localhost:4599/",
     data: bytes = b'{"QueueName": "orders"}',
     headers: dict | None = None,
     key: str = "AKIDEXAMPLE",
@@ -63,8 +63,8 @@ def test_a_valid_signature_yields_the_account_of_the_key() -> None:
 @pytest.mark.parametrize(
     "url",
     [
-        "http://localhost:4566/?Action=ListQueues&QueueNamePrefix=a%20b&Version=2012-11-05",
-        "http://localhost:4566/000000000000/my-queue?Action=PurgeQueue&X=%E2%82%AC~%2F%2B%3D",
+        "http://localhost:4599/?Action=ListQueues&QueueNamePrefix=a%20b&Version=2012-11-05",
+        "http://localhost:4599/000000000000/my-queue?Action=PurgeQueue&X=%E2%82%AC~%2F%2B%3D",
         "https://sqs.example:8443/?Action=ListQueues&Empty=",
     ],
 )
@@ -76,7 +76,7 @@ def test_query_string_requests_verify(url: str) -> None:
 def test_presigned_urls_verify() -> None:
     request = signed(
         method="GET",
-        url="http://localhost:4566/?Action=GetQueueUrl&QueueName=orders&Version=2012-11-05",
+        url="http://localhost:4599/?Action=GetQueueUrl&QueueName=orders&Version=2012-11-05",
         data=b"",
         headers={},
         presign=True,

@@ -14,9 +14,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_defaults_are_the_documented_ones():
     cfg = load(env={})
-    assert (cfg.stomp_port, cfg.aws_port, cfg.bind) == (61613, 4566, "127.0.0.1")
+    assert (cfg.stomp_port, cfg.aws_port, cfg.bind) == (61613, 4566, "127.0.0.1")  # the defaults
     assert cfg.store == "sqlite:///var/mqgate.db"
-    assert cfg.endpoint("stomp") == "tcp:61613:interface=127.0.0.1"
+    assert cfg.endpoint("stomp") == "tcp:61613:interface=127.0.0.1"  # default endpoint
 
 
 def test_layers_override_in_order(tmp_path):

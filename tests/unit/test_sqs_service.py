@@ -21,7 +21,7 @@ def ctx(action: str, protocol: str = "query", path: str = "/000000000000/orders"
         account_id="000000000000",
         access_key=None,
         request_id="r",
-        host="localhost:4566",
+        host="localhost:4599",
         scheme="http",
         path=path,
         client_address="127.0.0.1",
@@ -44,7 +44,7 @@ def test_the_service_speaks_both_protocols_on_one_operation_list() -> None:
 def test_queue_url_comes_from_the_path_for_query_clients_only() -> None:
     params: dict = {}
     SERVICE.complete_params(ctx("PurgeQueue"), params)
-    assert params == {"QueueUrl": "http://localhost:4566/000000000000/orders"}
+    assert params == {"QueueUrl": "http://localhost:4599/000000000000/orders"}
 
     for context in (ctx("PurgeQueue", protocol="json"), ctx("PurgeQueue", path="/"), ctx("ListQueues")):
         untouched: dict = {}
@@ -70,4 +70,4 @@ def test_unimplemented_operations_are_unsupported() -> None:
 
 
 def test_base_url_is_what_the_client_used() -> None:
-    assert dataclasses.replace(ctx("GetQueueUrl"), scheme="https").base_url == "https://localhost:4566"
+    assert dataclasses.replace(ctx("GetQueueUrl"), scheme="https").base_url == "https://localhost:4599"
