@@ -89,7 +89,6 @@ class Store:
         self._waiters: list[defer.Deferred[None]] = []
         self._writing: list[defer.Deferred[None]] | None = None
         self._flush_call: Any = None
-        self._closed = False
         self._attempt = 0
         # Writer thread only: one connection kept across transactions (no pool checkout and
         # reset per commit), and the hot statements compiled once for the dialect.
@@ -146,7 +145,6 @@ class Store:
 
     def close(self) -> defer.Deferred[None]:
         """Write what is pending, then stop the writer thread."""
-        self._closed = True
         d = self.committed()
 
         def stop(result: Any) -> Any:
