@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import queue as queue_mod
-import signal
 import sys
 import threading
 import time
@@ -31,17 +29,10 @@ import uuid
 from dataclasses import dataclass
 
 from .sqs_wire import HttpConn, Requests, Response, create_queue, drive
+from .forking import CTX, default_signals
 from .stats import latency_summary_ms, rate, timed
 
 BODY = "x" * 1024
-CTX = mp.get_context("fork")
-
-
-def _default_signals() -> None:
-    """Forked load processes must not inherit the runner's SIGTERM handler:
-    SIGTERM ends them, and SIGINT is for the parent to handle."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @dataclass
@@ -193,7 +184,7 @@ GENS = {"send": g_send, "batch": g_batch, "drain": g_drain, "drain10": g_drain10
 
 def _worker(target: SqsTarget, url: str, kind: str, n_conns: int, quota: int,
             duration: float, go, out_q) -> None:
-    _default_signals()
+    default_signals()
     st = _Stats()
     res: dict = {}
     try:

@@ -23,7 +23,6 @@ import json
 import multiprocessing as mp
 import os
 import queue as queue_mod
-import signal
 import select
 import selectors
 import socket
@@ -34,19 +33,12 @@ import uuid
 from dataclasses import dataclass, field
 
 from . import stomp_wire
+from .forking import CTX, default_signals
 from .stats import latency_summary_ms, rate, timed, window_rate
 from .sysinfo import tree_rss_kib
 
 BODY_SIZE = 1024
 TS_DIGITS = 20
-CTX = mp.get_context("fork")
-
-
-def _default_signals() -> None:
-    """Forked load processes must not inherit the runner's SIGTERM handler:
-    SIGTERM ends them, and SIGINT is for the parent to handle."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @dataclass
@@ -114,7 +106,7 @@ def _raise_if_error(region: bytes) -> None:
 
 def _producer_proc(target: StompTarget, dest: str, cfg: ProducerCfg, ready_q, go,
                    out_q, idx: int) -> None:
-    _default_signals()
+    default_signals()
     res = {"idx": idx, "role": "producer"}
     sock = None
     try:
@@ -296,7 +288,7 @@ class _Sub:
 
 def _consumer_proc(target: StompTarget, dests: list[str], slots: list[int], cfg: ConsumerCfg,
                    ready_q, progress, stop, out_q) -> None:
-    _default_signals()
+    default_signals()
     res = {"role": "consumer", "subs": []}
     subs: list[_Sub] = []
     sel = selectors.DefaultSelector()
