@@ -72,10 +72,6 @@ class Broker:
         by_id: dict[int, Queue] = {}
         for row in snapshot.destinations:
             attrs = row["attrs"]
-            if row["kind"] == "topic":
-                topic = self.topic(row["name"])
-                topic.attrs, topic.dest_id, topic.created_at = attrs.get("attrs", {}), row["id"], row["created_at"]
-                continue
             queue = self._make_queue(row["name"], row["id"], row["kind"], attrs, row["created_at"])
             by_id[row["id"]] = queue
             if row["kind"] == "subscription":

@@ -69,13 +69,6 @@ class Message:
                        self.group_id, self.dedup_id, self.origin, self.topic, 0,
                        self.visible_at, 0, 0, State.READY, None)
 
-    def typed_property(self, name: str) -> tuple[str, str | bytes] | None:
-        value = self.properties.get(name)
-        if value is None:
-            return None
-        kind = (self.types or {}).get(name) or ("Binary" if isinstance(value, bytes) else "String")
-        return kind, value
-
     # -- store rows -------------------------------------------------------
     def to_row(self, dest_id: int) -> dict[str, Any]:
         return {"seq": self.seq, "dest_id": dest_id, "message_id": self.message_id,

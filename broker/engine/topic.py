@@ -34,9 +34,6 @@ class Subscription:
 class Topic:
     name: str
     subscriptions: list[Subscription] = field(default_factory=list)
-    attrs: dict[str, Any] = field(default_factory=dict)
-    dest_id: int = 0
-    created_at: int = 0
 
     def publish(self, message: Message, extra: list[Queue] = ()) -> int:  # type: ignore[assignment]
         """Enqueue a copy for every interested subscription; returns how many got one."""
