@@ -45,6 +45,7 @@ class Broker:
         self._token = int(clock.seconds() * 1000) << 20
         self._dest_id = 0
         self._sweeper: task.LoopingCall | None = None
+        self._records: dict[str, dict[str, Any]] = {}
 
     # -- ids -------------------------------------------------------------------------
     def next_seq(self) -> int:
@@ -69,6 +70,7 @@ class Broker:
             return
         snapshot = yield self.store.open()
         self._seq, self._dest_id = snapshot.max_seq, snapshot.max_dest_id
+        self._records = snapshot.records
         by_id: dict[int, Queue] = {}
         for row in snapshot.destinations:
             attrs = row["attrs"]
@@ -98,6 +100,25 @@ class Broker:
     def committed(self) -> defer.Deferred[None]:
         """Fires once everything done so far is durable."""
         return self.store.committed() if self.store is not None else defer.succeed(None)
+
+    # -- records ----------------------------------------------------------------------
+    # Facade state that is not a message (an SNS subscription, an API definition) is kept
+    # as JSON documents by kind and name: read at start, written in the same group commit
+    # as the messages a request produced, so a facade needs no store of its own.
+    def records(self, kind: str) -> dict[str, Any]:
+        """The documents of one kind, by name (read-only: change them with put_record)."""
+        return self._records.get(kind, {})
+
+    def put_record(self, kind: str, name: str, data: Any) -> None:
+        self._records.setdefault(kind, {})[name] = data
+        if self.store is not None:
+            self.store.put_record(kind, name, data)
+
+    def drop_record(self, kind: str, name: str) -> bool:
+        found = self._records.get(kind, {}).pop(name, None) is not None
+        if found and self.store is not None:
+            self.store.drop_record(kind, name)
+        return found
 
     # -- queues --------------------------------------------------------------------------
     def _make_queue(self, name: str, dest_id: int, kind: str, attrs: dict[str, Any],

@@ -19,7 +19,7 @@ class Batch:
     inserts: dict[int, Row] = field(default_factory=dict)
     updates: dict[int, Row] = field(default_factory=dict)
     deletes: set[int] = field(default_factory=set)
-    # Destination changes keep their order (a drop then a re-create of one name).
+    # Destination and record changes keep their order (a drop then a re-create of one name).
     destination_ops: list[tuple[str, Any]] = field(default_factory=list)
     dropped: set[int] = field(default_factory=set)
 
@@ -46,6 +46,12 @@ class Batch:
     def put_destination(self, row: Row) -> None:
         self.destination_ops.append(("put", row))
 
+    def put_record(self, kind: str, name: str, data: str) -> None:
+        self.destination_ops.append(("put_record", (kind, name, data)))
+
+    def drop_record(self, kind: str, name: str) -> None:
+        self.destination_ops.append(("drop_record", (kind, name)))
+
     def drop_destination(self, dest_id: int) -> None:
         """Drop a destination and every message it holds, pending ones included."""
         self.destination_ops.append(("drop", dest_id))
@@ -57,10 +63,10 @@ class Batch:
     def absorb(self, newer: "Batch") -> None:
         """Fold a later batch into this one (retrying a failed write with what came since)."""
         for op, arg in newer.destination_ops:
-            if op == "put":
-                self.put_destination(arg)
-            else:
+            if op == "drop":
                 self.drop_destination(arg)
+            else:
+                self.destination_ops.append((op, arg))
         for row in newer.inserts.values():
             self.insert(row)
         for seq, values in newer.updates.items():

@@ -38,4 +38,13 @@ messages = Table(
     Index("ix_messages_dest_seq", "dest_id", "seq"),
 )
 
+# Facade state that is not a message: one JSON document per (kind, name), e.g. an SNS
+# subscription or an API Gateway definition. The engine hands them out by kind at start.
+records = Table(
+    "records", metadata,
+    Column("kind", String(32), primary_key=True),
+    Column("name", String(512), primary_key=True),
+    Column("data", Text, nullable=False),
+)
+
 MESSAGE_STATE_COLUMNS = ("delivery_count", "visible_at", "first_delivery")

@@ -25,7 +25,7 @@ from twisted.python.failure import Failure
 
 from broker.store.batch import Batch, Row
 from broker.store.migrate import upgrade
-from broker.store.schema import MESSAGE_STATE_COLUMNS, destinations, messages
+from broker.store.schema import MESSAGE_STATE_COLUMNS, destinations, messages, records
 
 log = logging.getLogger("mqgate.store")
 
@@ -47,6 +47,7 @@ class Snapshot:
     messages: list[Row]
     max_seq: int
     max_dest_id: int
+    records: dict[str, dict[str, Any]]    # kind -> name -> decoded JSON document
 
 
 def normalize_url(url: str) -> str:
@@ -139,9 +140,12 @@ class Store:
             rows = [dict(r._mapping) for r in
                     conn.execute(select(messages).order_by(messages.c.seq))]
             max_seq = conn.execute(select(func.max(messages.c.seq))).scalar() or 0
+            found: dict[str, dict[str, Any]] = {}
+            for r in conn.execute(select(records)):
+                found.setdefault(r.kind, {})[r.name] = json.loads(r.data)
         for d in dests:
             d["attrs"] = json.loads(d["attrs"] or "{}")
-        return Snapshot(dests, rows, max_seq, max((d["id"] for d in dests), default=0))
+        return Snapshot(dests, rows, max_seq, max((d["id"] for d in dests), default=0), found)
 
     def close(self) -> defer.Deferred[None]:
         """Write what is pending, then stop the writer thread."""
@@ -178,6 +182,14 @@ class Store:
 
     def drop_destination(self, dest_id: int) -> None:
         self._batch.drop_destination(dest_id)
+        self._schedule()
+
+    def put_record(self, kind: str, name: str, data: Any) -> None:
+        self._batch.put_record(kind, name, json.dumps(data, separators=(",", ":")))
+        self._schedule()
+
+    def drop_record(self, kind: str, name: str) -> None:
+        self._batch.drop_record(kind, name)
         self._schedule()
 
     def committed(self) -> defer.Deferred[None]:
@@ -344,6 +356,20 @@ def _drop_destination(conn: Connection, dest_id: int) -> None:
     conn.execute(delete(destinations).where(destinations.c.id == dest_id))
 
 
+def _put_record(conn: Connection, arg: tuple[str, str, str]) -> None:
+    kind, name, data = arg
+    found = conn.execute(update(records).where(records.c.kind == kind, records.c.name == name)
+                         .values(data=data)).rowcount
+    if not found:
+        conn.execute(records.insert().values(kind=kind, name=name, data=data))
+
+
+def _drop_record(conn: Connection, arg: tuple[str, str]) -> None:
+    kind, name = arg
+    conn.execute(delete(records).where(records.c.kind == kind, records.c.name == name))
+
+
 _DEST_OPS: dict[str, Callable[[Connection, Any], None]] = {
-    "put": _put_destination, "drop": _drop_destination
+    "put": _put_destination, "drop": _drop_destination,
+    "put_record": _put_record, "drop_record": _drop_record,
 }

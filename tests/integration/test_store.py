@@ -212,6 +212,26 @@ def test_rows_are_read_back_by_a_new_store(store_url):
     assert m.persistent and m.timestamp == 1005
 
 
+@pytest_twisted.inlineCallbacks
+def test_records_are_kept_by_kind_and_name_in_the_order_they_changed(store_url):
+    store, snap = yield opened(store_url)
+    assert snap.records == {}
+    store.put_record("sns-topic", "alerts", {"attrs": {"DisplayName": "Ålerts"}})
+    store.put_record("sns-topic", "gone", {})
+    store.put_record("api", "a1", [1, 2])
+    yield store.committed()
+    store.drop_record("sns-topic", "gone")
+    store.put_record("sns-topic", "alerts", {"attrs": {}})
+    store.put_record("sns-topic", "gone", {"again": True})   # re-created after the drop
+    yield store.committed()
+    yield store.close()
+
+    store2, snap = yield opened(store_url)
+    yield store2.close()
+    assert snap.records == {"sns-topic": {"alerts": {"attrs": {}}, "gone": {"again": True}},
+                            "api": {"a1": [1, 2]}}
+
+
 # -- the engine rebuilt from the store ---------------------------------------------------------------
 
 @defer.inlineCallbacks

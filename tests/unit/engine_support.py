@@ -142,6 +142,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self.rows: dict[int, dict[str, Any]] = {}
         self.destinations: dict[int, dict[str, Any]] = {}
+        self.records: dict[str, dict[str, Any]] = {}
 
     def insert(self, row: dict[str, Any]) -> None:
         assert row["seq"] not in self.rows
@@ -161,6 +162,12 @@ class MemoryStore:
         self.destinations.pop(dest_id, None)
         self.rows = {s: r for s, r in self.rows.items() if r["dest_id"] != dest_id}
 
+    def put_record(self, kind: str, name: str, data: Any) -> None:
+        self.records.setdefault(kind, {})[name] = data
+
+    def drop_record(self, kind: str, name: str) -> None:
+        self.records.get(kind, {}).pop(name, None)
+
     def committed(self) -> defer.Deferred[None]:
         return defer.succeed(None)
 
@@ -168,7 +175,8 @@ class MemoryStore:
         rows = [dict(self.rows[s]) for s in sorted(self.rows)]
         dests = [dict(d) for d in self.destinations.values()]
         return defer.succeed(Snapshot(dests, rows, max(self.rows, default=0),
-                                      max(self.destinations, default=0)))
+                                      max(self.destinations, default=0),
+                                      {k: dict(v) for k, v in self.records.items()}))
 
     def close(self) -> defer.Deferred[None]:
         return defer.succeed(None)
