@@ -24,6 +24,7 @@ log = logging.getLogger("mqgate.engine")
 DLQ_NAME = "ActiveMQ.DLQ"
 VIRTUAL_TOPIC_PREFIX = "VirtualTopic."
 SWEEP_INTERVAL_S = 1.0
+WINDOW = 1000
 
 
 class DestinationError(ValueError):
@@ -31,9 +32,11 @@ class DestinationError(ValueError):
 
 
 class Broker:
-    def __init__(self, store: Store | None, clock: Any) -> None:
+    def __init__(self, store: Store | None, clock: Any, window: int = WINDOW) -> None:
         self.store = store
         self.clock = clock
+        # Ready messages each stored queue keeps in memory at its head; the rest is paged in.
+        self.window_size = max(2, window)
         self.queues: dict[str, Queue] = {}
         self.topics: dict[str, Topic] = {}
         self.durables: dict[str, Queue] = {}          # "clientId:subName" -> queue
@@ -68,7 +71,8 @@ class Broker:
         self._sweeper.start(SWEEP_INTERVAL_S, now=False)
         if self.store is None:
             return
-        snapshot = yield self.store.open()
+        now = self.now_ms()
+        snapshot = yield self.store.open(now, self.window_size)
         self._seq, self._dest_id = snapshot.max_seq, snapshot.max_dest_id
         self._records = snapshot.records
         by_id: dict[int, Queue] = {}
@@ -78,14 +82,18 @@ class Broker:
             by_id[row["id"]] = queue
             if row["kind"] == "subscription":
                 self._attach_durable(queue, attrs)
-        now = self.now_ms()
         restored = 0
-        for row in snapshot.messages:
-            queue = by_id.get(row["dest_id"])
-            if queue is not None:
-                queue.restore(Message.from_row(row), now)
-                restored += 1
-        log.info("event=store_loaded destinations=%d messages=%d", len(snapshot.destinations), restored)
+        for rows in (*snapshot.heads.values(), snapshot.waiting):
+            for row in rows:
+                queue = by_id.get(row["dest_id"])
+                if queue is not None:
+                    queue.restore(Message.from_row(row), now)
+                    restored += 1
+        for dest_id, stored in snapshot.counts.items():
+            if dest_id in by_id:
+                by_id[dest_id].loaded(stored)
+        log.info("event=store_loaded destinations=%d messages=%d in_memory=%d",
+                 len(snapshot.destinations), sum(snapshot.counts.values()), restored)
 
     def sweep(self) -> None:
         """Periodic housekeeping: expiry and retention on every queue."""

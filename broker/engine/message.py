@@ -55,6 +55,14 @@ class Message:
     first_delivery: int = 0      # ms of the first delivery
     state: State = State.READY
     lease: Any = None
+    # A non-persistent message written to disk because its queue's backlog outgrew memory
+    # (ActiveMQ's temp store): its row goes with it, and is dropped at the next start.
+    spilled: bool = False
+
+    @property
+    def stored(self) -> bool:
+        """Whether the message has a row in the store (if its queue has a store)."""
+        return self.persistent or self.spilled
 
     @property
     def redelivered(self) -> bool:
@@ -76,7 +84,7 @@ class Message:
                 "expires": self.expires, "visible_at": self.visible_at,
                 "delivery_count": self.delivery_count, "first_delivery": self.first_delivery,
                 "group_id": self.group_id, "dedup_id": self.dedup_id,
-                "attrs": self._attrs_json()}
+                "attrs": self._attrs_json(), "transient": 0 if self.persistent else 1}
 
     def _attrs_json(self) -> str:
         # Messages without properties (most STOMP traffic) share a few header sets: their
@@ -109,7 +117,8 @@ class Message:
         props = {k: (base64.b64decode(v["b"]) if isinstance(v, dict) else v)
                  for k, v in attrs.get("p", {}).items()}
         return cls(message_id=row["message_id"], body=bytes(row["body"]), properties=props,
-                   types=attrs.get("t"), headers=attrs.get("h", {}), persistent=True,
+                   types=attrs.get("t"), headers=attrs.get("h", {}),
+                   persistent=not row.get("transient"), spilled=bool(row.get("transient")),
                    priority=row["priority"], timestamp=row["timestamp"], expires=row["expires"],
                    group_id=row["group_id"], dedup_id=row["dedup_id"], seq=row["seq"],
                    visible_at=row["visible_at"], delivery_count=row["delivery_count"],

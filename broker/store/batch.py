@@ -60,11 +60,21 @@ class Batch:
             del self.inserts[seq]
             self.updates.pop(seq, None)
 
+    def purge(self, dest_id: int, keep: list[int]) -> None:
+        """Empty a destination but for `keep`; what is sent after it in this batch stays."""
+        self.destination_ops.append(("purge", (dest_id, keep)))
+        kept = set(keep)
+        for seq in [s for s, r in self.inserts.items() if r["dest_id"] == dest_id and s not in kept]:
+            del self.inserts[seq]
+            self.updates.pop(seq, None)
+
     def absorb(self, newer: "Batch") -> None:
         """Fold a later batch into this one (retrying a failed write with what came since)."""
         for op, arg in newer.destination_ops:
             if op == "drop":
                 self.drop_destination(arg)
+            elif op == "purge":
+                self.purge(*arg)
             else:
                 self.destination_ops.append((op, arg))
         for row in newer.inserts.values():

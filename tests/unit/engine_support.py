@@ -143,6 +143,7 @@ class MemoryStore:
         self.rows: dict[int, dict[str, Any]] = {}
         self.destinations: dict[int, dict[str, Any]] = {}
         self.records: dict[str, dict[str, Any]] = {}
+        self.pages = 0
 
     def insert(self, row: dict[str, Any]) -> None:
         assert row["seq"] not in self.rows
@@ -171,10 +172,27 @@ class MemoryStore:
     def committed(self) -> defer.Deferred[None]:
         return defer.succeed(None)
 
-    def open(self) -> defer.Deferred[Snapshot]:
-        rows = [dict(self.rows[s]) for s in sorted(self.rows)]
+    def purge(self, dest_id: int, keep: list[int]) -> None:
+        self.rows = {s: r for s, r in self.rows.items() if r["dest_id"] != dest_id or s in keep}
+
+    def _ready(self, dest_id: int, after: Any, now: int) -> list[dict[str, Any]]:
+        rows = [r for r in self.rows.values() if r["dest_id"] == dest_id and r["visible_at"] <= now
+                and (after is None or (-r["priority"], r["seq"]) > after)]
+        return sorted(rows, key=lambda r: (-r["priority"], r["seq"]))
+
+    def page(self, dest_id: int, after: Any, now: int, limit: int) -> defer.Deferred[list[dict[str, Any]]]:
+        self.pages += 1
+        return defer.succeed([dict(r) for r in self._ready(dest_id, after, now)[:limit]])
+
+    def open(self, now: int = 0, page: int = 1000) -> defer.Deferred[Snapshot]:
+        self.rows = {s: r for s, r in self.rows.items() if not r.get("transient")}
+        counts: dict[int, int] = {}
+        for r in self.rows.values():
+            counts[r["dest_id"]] = counts.get(r["dest_id"], 0) + 1
+        heads = {d: [dict(r) for r in self._ready(d, None, now)[:page]] for d in counts}
+        waiting = [dict(self.rows[s]) for s in sorted(self.rows) if self.rows[s]["visible_at"] > now]
         dests = [dict(d) for d in self.destinations.values()]
-        return defer.succeed(Snapshot(dests, rows, max(self.rows, default=0),
+        return defer.succeed(Snapshot(dests, heads, waiting, counts, max(self.rows, default=0),
                                       max(self.destinations, default=0),
                                       {k: dict(v) for k, v in self.records.items()}))
 

@@ -1,0 +1,73 @@
+"""Every query that reads messages back into memory, in one module.
+
+The engine keeps only the head of each queue in memory; these are the reads that fill it
+(a page in delivery order after a key), that rebuild it at start (counts, first pages,
+messages waiting for a time) and that clear a queue in one statement. Claims made by
+several brokers sharing one database (`FOR UPDATE SKIP LOCKED`) would change this module
+only: the engine sees pages of rows, not SQL.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy.engine import Connection
+
+from broker.store.schema import messages
+
+Row = dict[str, Any]
+# A position in a queue's delivery order: (-priority, seq), as the engine sorts.
+Key = tuple[int, int]
+
+_c = messages.c
+
+
+def _rows(conn: Connection, query: Any) -> list[Row]:
+    return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def ready_page(conn: Connection, dest_id: int, after: Key | None, now: int, limit: int) -> list[Row]:
+    """Up to `limit` deliverable rows of a queue that come after `after` in delivery order.
+
+    Two index range scans (the rest of after's priority, then the lower priorities) rather
+    than one OR, which neither SQLite nor PostgreSQL can run on the (dest, priority, seq) index.
+    """
+    base = select(messages).where(_c.dest_id == dest_id, _c.visible_at <= now)
+    if after is None:
+        return _rows(conn, base.order_by(_c.priority.desc(), _c.seq).limit(limit))
+    priority, seq = -after[0], after[1]
+    found = _rows(conn, base.where(_c.priority == priority, _c.seq > seq).order_by(_c.seq).limit(limit))
+    if len(found) < limit:
+        found += _rows(conn, base.where(_c.priority < priority)
+                       .order_by(_c.priority.desc(), _c.seq).limit(limit - len(found)))
+    return found
+
+
+def waiting(conn: Connection, now: int) -> list[Row]:
+    """Rows not deliverable before a time still to come: delayed messages and leases whose
+    visibility deadline outlives a restart (an SQS receipt handle stays valid until then)."""
+    return _rows(conn, select(messages).where(_c.visible_at > now).order_by(_c.seq))
+
+
+def counts(conn: Connection) -> dict[int, int]:
+    """How many messages each destination holds."""
+    return {r[0]: r[1] for r in conn.execute(select(_c.dest_id, func.count()).group_by(_c.dest_id))}
+
+
+def max_seq(conn: Connection) -> int:
+    return conn.execute(select(func.max(_c.seq))).scalar() or 0
+
+
+def drop_transient(conn: Connection) -> int:
+    """Non-persistent messages that spilled to disk do not outlive the broker (as in ActiveMQ)."""
+    return conn.execute(delete(messages).where(_c.transient == 1)).rowcount
+
+
+def purge(conn: Connection, dest_id: int, keep: list[int]) -> None:
+    """Delete a queue's messages in one statement, except those in `keep` (in flight)."""
+    query = delete(messages).where(_c.dest_id == dest_id)
+    if keep:
+        query = query.where(_c.seq.not_in(bindparam("keep", expanding=True)))
+        conn.execute(query, {"keep": keep})
+    else:
+        conn.execute(query)
