@@ -388,3 +388,73 @@ def test_after_a_failed_write_no_waiter_fires_before_its_commit(store_url):
         for _ in range(10):
             permits.release()
         yield store.close()
+
+
+# -- paged queues on a real database ----------------------------------------------------------------
+
+@defer.inlineCallbacks
+def drain_by_receive(queue: Any, count: int) -> Any:
+    """Receive and ack `count` messages, ten at a time, as an SQS consumer does."""
+    bodies: list[bytes] = []
+    for _ in range(count):
+        if len(bodies) >= count:
+            break
+        leases = yield queue.receive(min(10, count - len(bodies)), 30_000, 5_000)
+        assert leases, f"empty receive after {len(bodies)} of {count}"
+        for lease in leases:
+            bodies.append(lease.message.body)
+            assert queue.ack(lease)
+    return bodies
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_deep_queue_is_paged_from_the_database_in_order_and_restarts_from_its_head(store_url):
+    # The real clock: a receive waiting for a page is woken by a timer.
+    b = Broker(Store(store_url, reactor), reactor, window=8)
+    yield b.start()
+    q = b.create_queue("deep")
+    sent = [(b"m%03d" % i, (i * 7) % 3) for i in range(300)]
+    for body, priority in sent:
+        q.enqueue(Message(message_id=f"ID:{body.decode()}", body=body, persistent=priority != 1,
+                          priority=priority))
+    assert q.stats()["in_memory"] <= 8 and q.ready_count == 300
+    yield b.committed()
+    expected = [body for body, p in sorted(sent, key=lambda s: (-s[1], s[0]))]
+    first = yield drain_by_receive(q, 100)
+    assert first == expected[:100]
+    yield b.committed()
+    yield b.stop()
+
+    b2 = Broker(Store(store_url, reactor), reactor, window=8)
+    yield b2.start()
+    try:
+        q2 = b2.queues["deep"]
+        kept = [body for body in expected[100:] if dict(sent)[body] != 1]   # persistent only
+        assert q2.ready_count == len(kept) and q2.stats()["in_memory"] == 8
+        rest = yield drain_by_receive(q2, len(kept))
+        assert rest == kept
+        assert q2.ready_count == 0
+    finally:
+        yield b2.stop()
+
+
+@pytest_twisted.inlineCallbacks
+def test_purge_of_a_deep_queue_is_one_statement(store_url):
+    b = Broker(Store(store_url, reactor), reactor, window=8)
+    yield b.start()
+    try:
+        q = b.create_queue("deep")
+        for i in range(500):
+            q.enqueue(Message(message_id=f"ID:{i}", body=b"x" * 100, persistent=True))
+        yield b.committed()
+        statements: list[str] = []
+        event.listen(b.store._engine, "before_cursor_execute",
+                     lambda conn, cursor, stmt, *rest: statements.append(stmt))
+        assert q.purge(include_inflight=True) == 500
+        yield b.committed()
+        deletes = [s for s in statements if s.lstrip().upper().startswith("DELETE")]
+        assert len(deletes) == 1, deletes
+        assert sql(store_url, "SELECT count(*) FROM messages") == [(0,)]
+        assert q.ready_count == 0
+    finally:
+        yield b.stop()

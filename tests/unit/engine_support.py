@@ -11,7 +11,7 @@ from typing import Any
 from twisted.internet import defer
 from twisted.internet.task import Clock
 
-from broker.engine.broker import Broker
+from broker.engine.broker import WINDOW, Broker
 from broker.engine.consumer import Consumer, Lease
 from broker.engine.message import Message, State
 from broker.engine.queue import Queue
@@ -22,10 +22,10 @@ START_MS = 1_700_000_000_000  # the fake clock starts at a realistic epoch time
 _ids = itertools.count(1)
 
 
-def make_broker(store: Any = None) -> Broker:
+def make_broker(store: Any = None, window: int = WINDOW) -> Broker:
     clock = Clock()
     clock.advance(START_MS / 1000)
-    return Broker(store=store, clock=clock)
+    return Broker(store=store, clock=clock, window=window)
 
 
 def advance(broker: Broker, ms: int) -> None:
@@ -201,3 +201,23 @@ class MemoryStore:
 
     def bodies(self, dest_id: int) -> list[bytes]:
         return [r["body"] for s, r in sorted(self.rows.items()) if r["dest_id"] == dest_id]
+
+
+class SlowPages(MemoryStore):
+    """A store whose page reads answer only when the test says, as a database thread does:
+    the rows are those of the moment the read runs, at its start or just before it answers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting: list[tuple[defer.Deferred[Any], tuple[Any, ...], list[dict[str, Any]]]] = []
+
+    def page(self, dest_id: int, after: Any, now: int, limit: int) -> defer.Deferred[list[dict[str, Any]]]:
+        self.pages += 1
+        d: defer.Deferred[list[dict[str, Any]]] = defer.Deferred()
+        early = [dict(r) for r in self._ready(dest_id, after, now)[:limit]]
+        self.waiting.append((d, (dest_id, after, now, limit), early))
+        return d
+
+    def answer(self, late: bool = True) -> None:
+        d, (dest_id, after, now, limit), early = self.waiting.pop(0)
+        d.callback([dict(r) for r in self._ready(dest_id, after, now)[:limit]] if late else early)
