@@ -185,13 +185,15 @@ class Queue:
         return sorted(list(self._ready.items) + [m for ms in self._parked.values() for m in ms
                                                   if m.state is State.PARKED], key=order_key)
 
-    def browse_page(self, after: tuple[int, int] | None, limit: int) -> defer.Deferred[list[Message]]:
-        """The ready messages after `after` in delivery order (at least `limit` unless the
-        queue ends), from memory and disk, without taking them: a browser streams a deep
-        queue a page at a time. The key of the last one is the next `after`."""
+    def browse_page(self, after: Message | None, limit: int) -> defer.Deferred[list[Message]]:
+        """The ready messages that come after `after` (the last of the previous page, None
+        to start) in delivery order, from memory and disk, without taking them: a browser
+        streams a deep queue a page at a time. Empty at the end of the queue."""
+        start = order_key(after) if after is not None else None
+
         def in_range(m: Message, last: tuple[int, int] | None) -> bool:
             key = order_key(m)
-            return (after is None or key > after) and (last is None or key <= last)
+            return (start is None or key > start) and (last is None or key <= last)
 
         def merge(rows: list[dict[str, Any]]) -> list[Message]:
             last = (-rows[-1]["priority"], rows[-1]["seq"]) if len(rows) >= limit else None
@@ -209,7 +211,7 @@ class Queue:
 
         if self._store is None or not self._ready.paged_out:
             return defer.succeed([m for m in self.browse() if in_range(m, None)][:limit])
-        return self._store.page(self.dest_id, after, self._now(), limit).addCallback(merge)
+        return self._store.page(self.dest_id, start, self._now(), limit).addCallback(merge)
 
     def _now(self) -> int:
         return int(self.broker.clock.seconds() * 1000)

@@ -11,6 +11,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
+from twisted.internet import defer
 from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import Protocol
 from zope.interface import implementer
@@ -36,6 +37,8 @@ SUPPORTED_VERSIONS = ("1.0", "1.1", "1.2")
 # ActiveMQ checks a flag once per interval, so it drops a client somewhere between 1x and 2x;
 # a fixed 1.5x never drops a client that beats on time but a little late.
 HEARTBEAT_GRACE = 1.5
+# A queue browser streams a deep queue in pages of this many messages.
+BROWSE_PAGE = 500
 
 
 class StompError(Exception):
@@ -465,7 +468,8 @@ class StompProtocol(Protocol):
         queues = {d: self._queue_for(d) for d in targets if not d.is_topic}
         if h.get("browser") == "true" and self.version != "1.0":
             self._receipt(frame, durable=False,
-                          then=lambda: self._browse(sub_id, targets, queues, selector))
+                          then=lambda: self._browse(sub_id, targets, queues, selector).addErrback(
+                              lambda f: log.error("event=browse_failed error=%s", f.getErrorMessage())))
             return
         sub = StompSubscription(self, sub_id, h["destination"], ack_mode, prefetch, selector,
                                 durable=bool(durable_name), is_topic=targets[0].is_topic,
@@ -502,24 +506,32 @@ class StompProtocol(Protocol):
                 self.send_error(str(exc), str(exc), None, fatal=False)
         self._receipt(frame, durable=False, then=attach)
 
+    @defer.inlineCallbacks
     def _browse(self, sub_id: str | None, targets: list[dest.Destination],
-                queues: dict[dest.Destination, Queue], selector: Any) -> None:
-        """Send what the queues hold now, then the `browser:end` MESSAGE; nothing is consumed."""
-        if self.closing:
-            return
-        now = self.broker.now_ms()
+                queues: dict[dest.Destination, Queue], selector: Any) -> Any:
+        """Send what the queues hold now, a page at a time, then the `browser:end`
+        MESSAGE; nothing is consumed."""
         for d in targets:
             queue = queues.get(d)
             if queue is None:
                 continue
             sub = StompSubscription(self, sub_id, d.stomp(), AUTO, 1, None)
-            for message in queue.browse():
-                if message.expires and message.expires <= now:
-                    continue
-                if selector is not None and not selector.matches(
-                        lambda name, m=message: property_value(m, name)):
-                    continue
-                sub.deliver(queue, message, None)
+            last = None
+            while not self.closing:
+                page = yield queue.browse_page(last, BROWSE_PAGE)
+                if not page:
+                    break
+                last = page[-1]
+                now = self.broker.now_ms()
+                for message in page:
+                    if message.expires and message.expires <= now:
+                        continue
+                    if selector is not None and not selector.matches(
+                            lambda name, m=message: property_value(m, name)):
+                        continue
+                    sub.deliver(queue, message, None)
+        if self.closing:
+            return
         end = {"subscription": sub_id or "", "message-id": "0", "browser": "end",
                "destination": targets[0].stomp()}
         self.send_frame(Frame("MESSAGE", end, b""))
