@@ -53,13 +53,16 @@ class Window:
         return len(self.items)
 
     # -- placing messages ------------------------------------------------------------
-    def place(self, message: Message) -> list[Message]:
+    def place(self, message: Message, room: bool = True) -> list[Message]:
         """Put a ready message where the invariant wants it. Returns what now lives on
-        disk only: this message, or the window's last ones pushed out by it."""
+        disk only: this message, or the window's last ones pushed out by it. Without
+        `room` the window may not grow (memory is short): one of them goes to disk."""
         if self.horizon is not None and order_key(message) > self.horizon:
             self._out(message)
             return [message]
         self.items.add(message)
+        if not room and self.capacity is not None:
+            return self.trim(len(self.items) - 1)
         return self.trim()
 
     def _out(self, message: Message) -> None:
@@ -99,11 +102,12 @@ class Window:
         return (self.capacity is not None and not self.reading and self.paged_out > 0
                 and len(self.items) <= self.capacity // 2 and parked < 4 * self.capacity)
 
-    def request(self) -> tuple[Key | None, int, int]:
+    def request(self, at_most: int | None = None) -> tuple[Key | None, int, int]:
         """Start reading a page: (after, limit, epoch)."""
         assert self.capacity is not None
         self.reading = True
-        return self.horizon, self.capacity - len(self.items), self.epoch
+        limit = self.capacity - len(self.items)
+        return self.horizon, min(limit, at_most) if at_most else limit, self.epoch
 
     def merge(self, rows: list[dict[str, Any]], limit: int, epoch: int,
               held: Callable[[int], bool], make: Callable[[dict[str, Any]], Message]) -> list[Message]:
@@ -136,12 +140,13 @@ class Window:
         self.pending.clear()
         self.tombstones.clear()
 
-    def trim(self) -> list[Message]:
-        """Push the tail out until the window is within its capacity."""
+    def trim(self, size: int | None = None) -> list[Message]:
+        """Push the tail out until the window holds at most `size` (its capacity)."""
         out: list[Message] = []
         if self.capacity is None:
             return out
-        while len(self.items) > self.capacity:
+        size = self.capacity if size is None else size
+        while len(self.items) > size:
             tail = self.items.pop(-1)
             self.horizon = order_key(self.items[-1]) if self.items else order_key(tail)
             self._out(tail)

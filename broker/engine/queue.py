@@ -32,6 +32,7 @@ SCAN_LIMIT = 200
 # A short-poll receive on a queue whose head is still being read from disk waits this long
 # at most for the page, rather than answer empty with messages in the queue.
 PAGE_WAIT_MS = 2000
+LEAN_PAGE = 16
 
 _JMS_NUMERIC = {"int", "long", "short", "byte", "Integer", "Long", "Short", "Byte"}
 _JMS_FLOAT = {"float", "double", "Float", "Double"}
@@ -137,6 +138,10 @@ class Queue:
         # Every message of this queue that is in memory, by seq (window, delayed, parked,
         # in flight): a page read from disk skips these.
         self._held: dict[int, Message] = {}
+        self.memory_bytes = 0      # bodies of the messages in _held
+        # Bodies of everything the queue holds, in memory or on disk (approximate for what
+        # was on disk at start: the head's average size stands for the rest).
+        self.depth_bytes = 0
         self._delayed: list[tuple[int, int, Message]] = []
         self._delay_call: Any = None
         self._inflight: dict[int, Lease] = {}
@@ -175,8 +180,8 @@ class Queue:
         window = self._ready
         return {"ready": self.ready_count, "delayed": self.delayed_count,
                 "inflight": self.inflight_count, "in_memory": len(self._held),
-                "paged_out": window.paged_out,
-                "memory_bytes": sum(len(m.body) for m in self._held.values()),
+                "paged_out": window.paged_out, "memory_bytes": self.memory_bytes,
+                "bytes": self.depth_bytes,
                 "consumers": self.consumer_count}
 
     def browse(self) -> list[Message]:
@@ -230,16 +235,28 @@ class Queue:
         else:
             store.insert(message.to_row(self.dest_id))
 
+    def _hold(self, message: Message) -> None:
+        if message.seq not in self._held:
+            self._held[message.seq] = message
+            self.memory_bytes += len(message.body)
+            self.broker.memory_used += len(message.body)
+
+    def _unhold(self, message: Message) -> None:
+        if self._held.pop(message.seq, None) is not None:
+            self.memory_bytes -= len(message.body)
+            self.broker.memory_freed(len(message.body))
+
     def _gone(self, message: Message) -> None:
         """The message leaves the queue (acked, expired, moved, dead-lettered)."""
         message.state = State.GONE
         self._write(message, "delete")
-        self._held.pop(message.seq, None)
+        self._unhold(message)
+        self.depth_bytes -= len(message.body)
         self._ready.gone(message.seq)
 
     def _to_disk(self, message: Message) -> None:
         """The message now lives on disk only (its queue's backlog outgrew the window)."""
-        self._held.pop(message.seq, None)
+        self._unhold(message)
         if not message.stored:
             message.spilled = True
             self._write(message, "insert")
@@ -260,6 +277,7 @@ class Queue:
         if not message.visible_at and self.settings.default_delay_ms:
             message.visible_at = now + self.settings.default_delay_ms
         self._write(message, "insert")
+        self.depth_bytes += len(message.body)
         if self.settings.dedup_window_ms and message.dedup_id is not None:
             self._dedup[message.dedup_id] = (now + self.settings.dedup_window_ms, message)
         self._admit(message, now)
@@ -291,9 +309,11 @@ class Queue:
     def loaded(self, stored: int) -> None:
         """Start-up read the queue's head: the other `stored` - (in memory) rows are on disk."""
         rest = stored - len(self._held)
+        self.depth_bytes = self.memory_bytes
         if rest > 0 and len(self._ready):
             self._ready.horizon = order_key(self._ready.items[-1])
             self._ready.paged_out = rest
+            self.depth_bytes += rest * (self.memory_bytes // len(self._held))
 
     def _hold_orphan(self, message: Message, now: int) -> None:
         # consumer None marks a lease restored from before the restart (its holder's
@@ -305,12 +325,12 @@ class Queue:
         message.state = State.INFLIGHT
         message.lease = lease
         self._inflight[message.seq] = lease
-        self._held[message.seq] = message
+        self._hold(message)
         if message.group_id is not None and self.settings.fifo:
             self._group_busy[message.group_id] = self._group_busy.get(message.group_id, 0) + 1
 
     def _admit(self, message: Message, now: int, dispatch: bool = True) -> None:
-        self._held[message.seq] = message
+        self._hold(message)
         if message.visible_at > now:
             message.state = State.DELAYED
             self.delayed_count += 1
@@ -325,7 +345,9 @@ class Queue:
     def _place(self, message: Message) -> None:
         """A ready message joins the window, or the disk if it ranks after the window."""
         message.state = State.READY
-        for out in self._ready.place(message):
+        # Past the broker's memory limit a stored queue's window does not grow: the
+        # message (or the window's last) goes to disk instead.
+        for out in self._ready.place(message, room=not self.broker.memory_full()):
             self._to_disk(out)
 
     def _arm_delay_timer(self, now: int) -> None:
@@ -457,7 +479,8 @@ class Queue:
             # A store that answers at once (the unit tests' stand-in) runs _paged inside
             # this loop; the flag keeps that from recursing page after page.
             while self._ready.wants_page(self._parked_count):
-                after, limit, epoch = self._ready.request()
+                # Past the memory limit, pages shrink to what keeps consumers going.
+                after, limit, epoch = self._ready.request(LEAN_PAGE if self.broker.memory_full() else None)
                 d = self._store.page(self.dest_id, after, self._now(), limit)
                 d.addCallbacks(self._paged, self._page_failed, callbackArgs=(limit, epoch))
         finally:
@@ -469,7 +492,7 @@ class Queue:
         fresh = self._ready.merge(rows, limit, epoch, self._held.__contains__, Message.from_row)
         for message in fresh:
             message.state = State.READY
-            self._held[message.seq] = message
+            self._hold(message)
         for out in self._ready.trim():
             self._to_disk(out)
         self.dispatch()
@@ -660,7 +683,8 @@ class Queue:
             gone += [self._end_lease(lease) for lease in list(self._inflight.values())]
         for message in gone:
             message.state = State.GONE
-            self._held.pop(message.seq, None)
+            self._unhold(message)
+        self.depth_bytes = sum(len(lease.message.body) for lease in self._inflight.values())
         if self._store is not None:
             self._store.purge(self.dest_id, [] if include_inflight else sorted(self._inflight))
         return len(gone) + on_disk

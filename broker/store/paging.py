@@ -63,6 +63,16 @@ def drop_transient(conn: Connection) -> int:
     return conn.execute(delete(messages).where(_c.transient == 1)).rowcount
 
 
+def used_bytes(conn: Connection) -> int:
+    """What the database holds: SQLite's pages in use, PostgreSQL's database size."""
+    if conn.dialect.name == "sqlite":
+        pages = conn.exec_driver_sql("PRAGMA page_count").scalar() or 0
+        free = conn.exec_driver_sql("PRAGMA freelist_count").scalar() or 0
+        size = conn.exec_driver_sql("PRAGMA page_size").scalar() or 0
+        return (pages - free) * size
+    return conn.exec_driver_sql("SELECT pg_total_relation_size('messages')").scalar() or 0
+
+
 def purge(conn: Connection, dest_id: int, keep: list[int]) -> None:
     """Delete a queue's messages in one statement, except those in `keep` (in flight)."""
     query = delete(messages).where(_c.dest_id == dest_id)

@@ -160,13 +160,21 @@ class Store:
                                             worker=self._reader))
         return d
 
+    def usage(self) -> defer.Deferred[int]:
+        """Bytes the database holds (free pages it will reuse not counted)."""
+        return self._in_thread(self._read, paging.used_bytes, worker=self._reader)
+
     def _page_blocking(self, dest_id: int, after: paging.Key | None, now: int, limit: int) -> list[Row]:
+        return self._read(paging.ready_page, dest_id, after, now, limit)
+
+    def _read(self, query: Callable[..., Any], *args: Any) -> Any:
+        """Reader thread: one read transaction on the reader's own connection."""
         try:
             if self._read_conn is None:
                 assert self._engine is not None
                 self._read_conn = self._engine.connect()
             with self._read_conn.begin():
-                return paging.ready_page(self._read_conn, dest_id, after, now, limit)
+                return query(self._read_conn, *args)
         except BaseException:
             conn, self._read_conn = self._read_conn, None
             if conn is not None:

@@ -18,6 +18,7 @@ from zope.interface import implementer
 
 from broker.engine.broker import DestinationError
 from broker.engine.consumer import Lease
+from broker.engine.limits import Refusal
 from broker.engine.message import Message
 from broker.engine.queue import Queue, property_value
 from broker.engine.selector import InvalidSelector, parse as parse_selector
@@ -78,6 +79,9 @@ class StompProtocol(Protocol):
         self.temp_queues: dict[str, Queue] = {}
         self._message_count = 0
         self._receipts_waiting = 0
+        # Producer flow control: frames that wait for a destination to have room again
+        # (reading from the client is paused meanwhile); None when not waiting.
+        self._held_frames: list[Frame] | None = None
         self._parsed_destinations: dict[str, tuple[dest.Destination, ...]] = {}
         # Heart-beats: one timer each way, re-armed from the time of the last byte seen or
         # written, so a beat is never late because of an unlucky phase between two checks.
@@ -145,6 +149,9 @@ class StompProtocol(Protocol):
             for frame in frames:
                 if self.closing:
                     return
+                if self._held_frames is not None:
+                    self._held_frames.append(frame)
+                    continue
                 self._handle(frame)
             if error is not None:
                 if not self.closing:
@@ -398,6 +405,8 @@ class StompProtocol(Protocol):
             delay, period, repeat = scheduling(h)
         except (BadHeader, ValueError) as exc:
             raise StompError(str(exc)) from None
+        if not self._admitted(frame, targets, message.persistent):
+            return
         if "reply-to" in message.headers:
             message.headers["reply-to"] = self._inbound_reply_to(message.headers["reply-to"])
         copies = [message]
@@ -419,6 +428,45 @@ class StompProtocol(Protocol):
         for m in copies:
             self._deliver_send(targets, m)
         self._receipt(frame, durable=message.persistent)
+
+    # -- producer flow control ------------------------------------------------------------------------
+    def _admitted(self, frame: Frame, targets: list[dest.Destination], persistent: bool) -> bool:
+        """Whether every destination has room for the message now. A full one either
+        refuses (an ERROR, as ActiveMQ's sendFailIfNoSpace) or makes this client wait: its
+        input is paused, and this frame and what follows are handled once there is room."""
+        for d in targets:
+            kind, name = ("topic", self._topic_name(d)) if d.is_topic else ("queue", self._queue_for(d).name)
+            admission = self.broker.admit(kind, name, len(frame.body), persistent)
+            if admission.refused is not None:
+                text = self._refusal(admission.refused, f"{kind}://{d.name}")
+                raise StompError(text, "javax.jms.ResourceAllocationException: " + text)
+            if admission.wait is not None:
+                self._held_frames = [frame]
+                self.transport.pauseProducing()
+                admission.wait.addCallback(lambda _: self._resume_input())
+                return False
+        return True
+
+    def _refusal(self, refusal: Refusal, qualified: str) -> str:
+        producer = f"ID:{self.connection_id}:-1:1"
+        if refusal.resource == "store":
+            cause = f"Persistent store is Full, 100% of {refusal.limit}."
+        else:
+            cause = "Usage Manager Memory Limit reached."
+        return (f"{cause} Stopping producer ({producer}) to prevent flooding {qualified}. "
+                "See http://activemq.apache.org/producer-flow-control.html for more info")
+
+    def _resume_input(self) -> None:
+        frames, self._held_frames = self._held_frames or [], None
+        for i, frame in enumerate(frames):
+            if self.closing:
+                return
+            self._handle(frame)
+            if self._held_frames is not None:     # waits again: keep the rest behind it
+                self._held_frames.extend(frames[i + 1:])
+                return
+        if not self.closing:
+            self.transport.resumeProducing()
 
     def _deliver_send(self, targets: list[dest.Destination], message: Message) -> None:
         for i, d in enumerate(targets):
