@@ -14,7 +14,7 @@ from twisted.internet import defer, task
 from broker.engine.consumer import Consumer
 from broker.engine.limits import (ADMITTED, DEFAULT_MEMORY_LIMIT, DEFAULT_POLICY, Admission, Policy,
                                   Refusal)
-from broker.engine.message import Message
+from broker.engine.message import DeadLetter, Message
 from broker.engine.queue import Queue
 from broker.engine.selector import Selector
 from broker.engine.settings import QueueSettings
@@ -415,17 +415,14 @@ class Broker:
             return
         copy = message.copy()
         copy.visible_at = 0
-        if not source.settings.dead_letter:
-            if source.kind == "subscription":
-                # The topic it was published on (a wildcard or non-durable subscription's
-                # queue name is not a topic name); a copy restored from the store has none.
-                origin = "/topic/" + (message.topic or source.attrs.get("subscription", {}).get("topic", source.name))
-            else:
-                origin = "/queue/" + source.name
-            copy.headers = {**message.headers, "original-destination": origin,
-                            "originalExpiration": str(message.expires),
-                            "dlqDeliveryFailureCause": cause}
+        if source.kind == "subscription":
+            # The topic it was published on (a wildcard or non-durable subscription's queue
+            # name is not a topic name); a copy restored from the store has none.
+            origin = ("topic", message.topic or source.attrs.get("subscription", {}).get("topic", source.name))
         else:
+            origin = ("queue", source.name)
+        copy.dead_letter = DeadLetter(*origin, cause, message.expires)
+        if source.settings.dead_letter:
             copy.headers = {**message.headers, "dead-letter-source": source.name}
             copy.delivery_count = message.delivery_count
             copy.first_delivery = message.first_delivery

@@ -28,6 +28,20 @@ class State(IntEnum):
     GONE = 4       # acked, expired, moved or purged
 
 
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """Why and from where a message was moved to a dead-letter queue; each door renders
+    these facts its own way (STOMP: ActiveMQ's original-destination headers)."""
+
+    kind: str            # "queue" or "topic": what the message was sent to
+    name: str
+    cause: str
+    expires: int         # the expiry it had (ms since epoch; 0 = never)
+
+    def to_json(self) -> list[Any]:
+        return [self.kind, self.name, self.cause, self.expires]
+
+
 @dataclass(slots=True, eq=False)
 class Message:
     message_id: str
@@ -38,7 +52,7 @@ class Message:
     properties: dict[str, str | bytes] = field(default_factory=dict)
     types: dict[str, str] | None = None
     # System headers some door set and another may render: correlation-id, type, reply-to,
-    # amq-msg-type, AWSTraceHeader, SenderId, original-destination, ...
+    # amq-msg-type, AWSTraceHeader, SenderId, ...
     headers: dict[str, str] = field(default_factory=dict)
     persistent: bool = False
     priority: int = DEFAULT_PRIORITY
@@ -58,6 +72,7 @@ class Message:
     # A non-persistent message written to disk because its queue's backlog outgrew memory
     # (ActiveMQ's temp store): its row goes with it, and is dropped at the next start.
     spilled: bool = False
+    dead_letter: DeadLetter | None = None   # set on the copy a dead-letter queue holds
 
     @property
     def stored(self) -> bool:
@@ -75,7 +90,7 @@ class Message:
         return Message(self.message_id, self.body, self.properties, self.types, self.headers,
                        self.persistent, self.priority, self.timestamp, self.expires,
                        self.group_id, self.dedup_id, self.origin, self.topic, 0,
-                       self.visible_at, 0, 0, State.READY, None)
+                       self.visible_at, 0, 0, State.READY, None, False, self.dead_letter)
 
     # -- store rows -------------------------------------------------------
     def to_row(self, dest_id: int) -> dict[str, Any]:
@@ -89,7 +104,7 @@ class Message:
     def _attrs_json(self) -> str:
         # Messages without properties (most STOMP traffic) share a few header sets: their
         # JSON is cached, since encoding it was a good part of the cost of a persistent send.
-        plain = not self.properties and not self.types and not self.topic
+        plain = not self.properties and not self.types and not self.topic and self.dead_letter is None
         if plain:
             key = tuple(self.headers.items())
             found = _PLAIN_ATTRS.get(key)
@@ -104,6 +119,8 @@ class Message:
             attrs["h"] = self.headers
         if self.topic:
             attrs["topic"] = self.topic   # the topic a durable subscription's copy came from
+        if self.dead_letter is not None:
+            attrs["dl"] = self.dead_letter.to_json()
         text = _encode_json(attrs)
         if plain:
             if len(_PLAIN_ATTRS) >= 256:
@@ -122,7 +139,8 @@ class Message:
                    priority=row["priority"], timestamp=row["timestamp"], expires=row["expires"],
                    group_id=row["group_id"], dedup_id=row["dedup_id"], seq=row["seq"],
                    visible_at=row["visible_at"], delivery_count=row["delivery_count"],
-                   first_delivery=row["first_delivery"], topic=attrs.get("topic"))
+                   first_delivery=row["first_delivery"], topic=attrs.get("topic"),
+                   dead_letter=DeadLetter(*attrs["dl"]) if "dl" in attrs else None)
 
     def state_row(self) -> dict[str, Any]:
         return {"delivery_count": self.delivery_count, "visible_at": self.visible_at,
