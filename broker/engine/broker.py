@@ -324,7 +324,7 @@ class Broker:
         """Fan a message out to a topic's subscriptions (and its Virtual Topic queues)."""
         topic = self.topic(name)
         extra = self._virtual_consumers(name) if name.startswith(VIRTUAL_TOPIC_PREFIX) else []
-        return topic.publish(message, extra)
+        return topic.publish(message, extra, self.next_seq if self.store is not None else None)
 
     def _virtual_consumers(self, topic: str) -> list[Queue]:
         suffix = "." + topic

@@ -73,6 +73,8 @@ class Message:
     # (ActiveMQ's temp store): its row goes with it, and is dropped at the next start.
     spilled: bool = False
     dead_letter: DeadLetter | None = None   # set on the copy a dead-letter queue holds
+    # The copies of one fan-out to several stored queues share one stored body.
+    content_id: int = 0
 
     @property
     def stored(self) -> bool:
@@ -90,7 +92,8 @@ class Message:
         return Message(self.message_id, self.body, self.properties, self.types, self.headers,
                        self.persistent, self.priority, self.timestamp, self.expires,
                        self.group_id, self.dedup_id, self.origin, self.topic, 0,
-                       self.visible_at, 0, 0, State.READY, None, False, self.dead_letter)
+                       self.visible_at, 0, 0, State.READY, None, False, self.dead_letter,
+                       self.content_id)
 
     # -- store rows -------------------------------------------------------
     def to_row(self, dest_id: int) -> dict[str, Any]:
@@ -99,7 +102,8 @@ class Message:
                 "expires": self.expires, "visible_at": self.visible_at,
                 "delivery_count": self.delivery_count, "first_delivery": self.first_delivery,
                 "group_id": self.group_id, "dedup_id": self.dedup_id,
-                "attrs": self._attrs_json(), "transient": 0 if self.persistent else 1}
+                "attrs": self._attrs_json(), "transient": 0 if self.persistent else 1,
+                "content_id": self.content_id or None}
 
     def _attrs_json(self) -> str:
         # Messages without properties (most STOMP traffic) share a few header sets: their
@@ -140,7 +144,8 @@ class Message:
                    group_id=row["group_id"], dedup_id=row["dedup_id"], seq=row["seq"],
                    visible_at=row["visible_at"], delivery_count=row["delivery_count"],
                    first_delivery=row["first_delivery"], topic=attrs.get("topic"),
-                   dead_letter=DeadLetter(*attrs["dl"]) if "dl" in attrs else None)
+                   dead_letter=DeadLetter(*attrs["dl"]) if "dl" in attrs else None,
+                   content_id=row.get("content_id") or 0)
 
     def state_row(self) -> dict[str, Any]:
         return {"delivery_count": self.delivery_count, "visible_at": self.visible_at,

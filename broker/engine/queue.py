@@ -231,7 +231,7 @@ class Queue:
         if op == "update":
             store.update(message.seq, message.state_row())
         elif op == "delete":
-            store.delete(message.seq)
+            store.delete(message.seq, message.content_id)
         else:
             store.insert(message.to_row(self.dest_id))
 

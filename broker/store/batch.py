@@ -22,9 +22,13 @@ class Batch:
     # Destination and record changes keep their order (a drop then a re-create of one name).
     destination_ops: list[tuple[str, Any]] = field(default_factory=list)
     dropped: set[int] = field(default_factory=set)
+    # Shared bodies to write (id -> body) and ids whose copies were deleted.
+    contents: dict[int, bytes] = field(default_factory=dict)
+    released: set[int] = field(default_factory=set)
 
     def __bool__(self) -> bool:
-        return bool(self.inserts or self.updates or self.deletes or self.destination_ops)
+        return bool(self.inserts or self.updates or self.deletes or self.destination_ops
+                    or self.contents or self.released)
 
     def insert(self, row: Row) -> None:
         self.inserts[row["seq"]] = row
@@ -83,3 +87,5 @@ class Batch:
             self.update(seq, values)
         for seq in newer.deletes:
             self.delete(seq)
+        self.contents.update(newer.contents)
+        self.released |= newer.released

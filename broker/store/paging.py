@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import bindparam, delete, exists, func, select
 from sqlalchemy.engine import Connection
 
-from broker.store.schema import messages
+from broker.store.schema import contents, messages
 
 Row = dict[str, Any]
 # A position in a queue's delivery order: (-priority, seq), as the engine sorts.
@@ -23,7 +23,18 @@ _c = messages.c
 
 
 def _rows(conn: Connection, query: Any) -> list[Row]:
-    return [dict(r._mapping) for r in conn.execute(query)]
+    rows = [dict(r._mapping) for r in conn.execute(query)]
+    for row in rows:
+        shared = row.pop("shared_body")
+        if row["content_id"] is not None:
+            row["body"] = shared
+    return rows
+
+
+def _select() -> Any:
+    """Message rows with their body, wherever it is kept."""
+    return (select(messages, contents.c.body.label("shared_body"))
+            .select_from(messages.outerjoin(contents, messages.c.content_id == contents.c.id)))
 
 
 def ready_page(conn: Connection, dest_id: int, after: Key | None, now: int, limit: int) -> list[Row]:
@@ -32,7 +43,7 @@ def ready_page(conn: Connection, dest_id: int, after: Key | None, now: int, limi
     Two index range scans (the rest of after's priority, then the lower priorities) rather
     than one OR, which neither SQLite nor PostgreSQL can run on the (dest, priority, seq) index.
     """
-    base = select(messages).where(_c.dest_id == dest_id, _c.visible_at <= now)
+    base = _select().where(_c.dest_id == dest_id, _c.visible_at <= now)
     if after is None:
         return _rows(conn, base.order_by(_c.priority.desc(), _c.seq).limit(limit))
     priority, seq = -after[0], after[1]
@@ -46,7 +57,7 @@ def ready_page(conn: Connection, dest_id: int, after: Key | None, now: int, limi
 def waiting(conn: Connection, now: int) -> list[Row]:
     """Rows not deliverable before a time still to come: delayed messages and leases whose
     visibility deadline outlives a restart (an SQS receipt handle stays valid until then)."""
-    return _rows(conn, select(messages).where(_c.visible_at > now).order_by(_c.seq))
+    return _rows(conn, _select().where(_c.visible_at > now).order_by(_c.seq))
 
 
 def counts(conn: Connection) -> dict[int, int]:
@@ -60,7 +71,28 @@ def max_seq(conn: Connection) -> int:
 
 def drop_transient(conn: Connection) -> int:
     """Non-persistent messages that spilled to disk do not outlive the broker (as in ActiveMQ)."""
-    return conn.execute(delete(messages).where(_c.transient == 1)).rowcount
+    dropped = conn.execute(delete(messages).where(_c.transient == 1)).rowcount
+    if dropped:
+        drop_unreferenced(conn)
+    return dropped
+
+
+def insert_contents(conn: Connection) -> Any:
+    """INSERT of shared bodies that leaves one already stored as it is."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(contents).on_conflict_do_nothing(index_elements=["id"])
+
+
+def drop_unreferenced(conn: Connection, ids: list[int] | None = None) -> None:
+    """Delete shared bodies no message names any more (those of `ids`, or all)."""
+    query = delete(contents).where(~exists().where(_c.content_id == contents.c.id))
+    if ids is None:
+        conn.execute(query)
+    elif ids:
+        conn.execute(query.where(contents.c.id.in_(bindparam("ids", expanding=True))), {"ids": ids})
 
 
 def used_bytes(conn: Connection) -> int:
@@ -81,3 +113,4 @@ def purge(conn: Connection, dest_id: int, keep: list[int]) -> None:
         conn.execute(query, {"keep": keep})
     else:
         conn.execute(query)
+    drop_unreferenced(conn)

@@ -107,6 +107,7 @@ class Store:
         # reset per commit), and the hot statements compiled once for the dialect.
         self._conn: Connection | None = None
         self._sql: dict[Any, tuple[str, tuple[str, ...] | None]] = {}
+        self._pending_release: list[int] = []
 
     # -- life cycle ---------------------------------------------------------
     def _call_in_thread(self, done: Callable[[bool, Any], None], fn: Callable[..., Any],
@@ -200,6 +201,12 @@ class Store:
 
     # -- operations (reactor thread) ---------------------------------------
     def insert(self, row: Row) -> None:
+        """A message row; one that names a shared body (content_id) has it written once
+        per batch, whatever the number of copies."""
+        cid = row.get("content_id")
+        if cid:
+            self._batch.contents[cid] = row["body"]
+            row = {**row, "body": b""}
         self._batch.insert(row)
         self._schedule()
 
@@ -207,8 +214,11 @@ class Store:
         self._batch.update(seq, values)
         self._schedule()
 
-    def delete(self, seq: int) -> None:
+    def delete(self, seq: int, content_id: int = 0) -> None:
+        """Delete a message row (and its shared body, if no other row names it)."""
         self._batch.delete(seq)
+        if content_id:
+            self._batch.released.add(content_id)
         self._schedule()
 
     def put_destination(self, row: Row) -> None:
@@ -355,7 +365,13 @@ class Store:
             dropped = batch.dropped
             rows = ([r for r in batch.inserts.values() if r["dest_id"] not in dropped] if dropped
                     else list(batch.inserts.values()))
+            if batch.contents:
+                conn.execute(paging.insert_contents(conn), [{"id": i, "body": b} for i, b in batch.contents.items()])
+            if batch.contents or batch.released:
+                # Bodies whose last copy went (or never arrived): after this batch's rows.
+                self._pending_release = sorted(set(batch.contents) | batch.released)
             if not (rows or batch.updates or batch.deletes):
+                self._release_contents(conn)
                 return
             cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             try:
@@ -374,6 +390,12 @@ class Store:
                         [{"b_seq": seq} for seq in sorted(batch.deletes)])
             finally:
                 cursor.close()
+            self._release_contents(conn)
+
+    def _release_contents(self, conn: Connection) -> None:
+        ids, self._pending_release = self._pending_release, []
+        if ids:
+            paging.drop_unreferenced(conn, ids)
 
 
 def _group_by_columns(params: list[Row]) -> dict[tuple[str, ...], list[Row]]:
@@ -394,6 +416,7 @@ def _put_destination(conn: Connection, row: Row) -> None:
 def _drop_destination(conn: Connection, dest_id: int) -> None:
     conn.execute(delete(messages).where(messages.c.dest_id == dest_id))
     conn.execute(delete(destinations).where(destinations.c.id == dest_id))
+    paging.drop_unreferenced(conn)
 
 
 def _put_record(conn: Connection, arg: tuple[str, str, str]) -> None:

@@ -153,7 +153,7 @@ class MemoryStore:
         if seq in self.rows:
             self.rows[seq].update(values)
 
-    def delete(self, seq: int) -> None:
+    def delete(self, seq: int, content_id: int = 0) -> None:
         self.rows.pop(seq, None)
 
     def put_destination(self, row: dict[str, Any]) -> None:
