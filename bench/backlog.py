@@ -180,6 +180,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
     workdir = Path(tempfile.mkdtemp(prefix="mqgate-backlog-"))
     store = args.store or f"sqlite:///{workdir}/mqgate.db"
     extra = ["--memory-limit", args.memory_limit] if args.memory_limit else []
+    extra += ["--queue-window", args.queue_window] if args.queue_window else []
     broker = Broker(store, workdir, extra)
     out: dict[str, object] = {"messages": args.messages, "size": args.size, "store": store.split(":")[0]}
     broker.start()
@@ -210,11 +211,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--publications", type=int, default=2000, help="topic publications (default 2000)")
     parser.add_argument("--store", help="database URL (default: a fresh SQLite file)")
     parser.add_argument("--memory-limit", help="passed to mqgate serve --memory-limit")
+    parser.add_argument("--queue-window", help="passed to mqgate serve --queue-window")
+    parser.add_argument("--write", action="store_true", help="add the figures to docs/benchmarks.md")
     args = parser.parse_args(argv)
     if args.quick:
         args.messages, args.size, args.publications = 20_000, 1024, 500
-    print(json.dumps(run(args), indent=2))
+    figures = run(args)
+    print(json.dumps(figures, indent=2))
+    if args.write:
+        write(figures, argv if argv is not None else sys.argv[1:])
     return 0
+
+
+def write(figures: dict[str, object], argv: list[str]) -> None:
+    from datetime import datetime, timezone
+
+    from . import report
+    from .run_all import DEFAULT_OUTPUT
+
+    results = report.load_previous(DEFAULT_OUTPUT)
+    name = f"{figures['messages']:,} × {figures['size']} B"
+    figures = {**figures, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+               "command": "python -m bench.backlog " + " ".join(argv)}
+    results.setdefault("backlog", {}).setdefault("runs", {})[name] = figures
+    DEFAULT_OUTPUT.write_text(report.render_markdown(results))
 
 
 if __name__ == "__main__":

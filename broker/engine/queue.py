@@ -697,6 +697,10 @@ class Queue:
                 call.cancel()
         for lease in list(self._inflight.values()):
             self._end_lease(lease)
+        # What it held no longer counts against the broker's memory limit.
+        self.broker.memory_freed(self.memory_bytes)
+        self.memory_bytes = 0
+        self._held.clear()
         for c in list(self._consumers):
             if isinstance(c, _Receiver) and c.deferred is not None:
                 c.finish()

@@ -88,3 +88,15 @@ def test_a_memory_only_queue_holds_its_senders_at_the_memory_limit():
     t.add_consumer(Recorder(auto_ack=True))
     advance(b, 0)
     assert waiting.called
+
+
+def test_a_deleted_queue_gives_its_memory_back():
+    b = limited(MemoryStore())
+    for name in ("a", "b"):
+        b.create_queue(name).enqueue(msg("x" * 100, persistent=True))
+    t = b.temporary_queue("tmp")
+    t.enqueue(msg("y" * 50))
+    assert b.memory_used == 250
+    b.delete_queue("a")
+    b.delete_queue("tmp")
+    assert b.memory_used == 100
