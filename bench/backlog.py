@@ -1,10 +1,12 @@
 """Deep-backlog scenarios: memory with a backlog, restart time, drain and fill rates, and
 bytes written per publication to a topic with durable subscribers.
 
-    python -m bench.backlog [--quick] [--store URL] [--messages N] [--size BYTES]
+    python -m bench.backlog [--quick] [--target mqgate|activemq] [--store URL]
+                            [--messages N] [--size BYTES] [--write]
 
 Starts its own `mqgate serve` on loopback ephemeral ports (a fresh SQLite file unless
---store is given), talks raw STOMP to it and prints one JSON document of figures:
+--store is given), or the ActiveMQ of bench.peers, talks raw STOMP to it and prints one
+JSON document of figures (--write adds them to docs/benchmarks.md):
 
 - fill_msgs_per_s: persistent sends (one receipt at the end) into one queue;
 - rss_mb_full: the broker's resident memory with the whole backlog queued;
@@ -12,7 +14,7 @@ Starts its own `mqgate serve` on loopback ephemeral ports (a fresh SQLite file u
 - rss_mb_after_restart: resident memory once restarted with the backlog;
 - drain_msgs_per_s: an auto-ack subscriber emptying the deep queue;
 - topic_bytes_per_publication: growth of the database per publication to a topic with
-  ten offline durable subscribers.
+  ten offline durable subscribers (mqgate only: KahaDB preallocates its journal files).
 """
 from __future__ import annotations
 
@@ -100,10 +102,12 @@ class Broker:
 
     def rss_mb(self) -> float:
         assert self.proc is not None
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return 0.0
+        return rss_of(self.proc.pid)
+
+    def restart(self) -> None:
+        """A clean stop, then a start on the same database."""
+        self.stop()
+        self.start()
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -176,30 +180,67 @@ def topic_bytes(port: int, store: str, publications: int, size: int) -> float | 
     return (database_bytes(store) - before) / publications
 
 
+class ActiveMQTarget:
+    """The ActiveMQ peer of bench.peers (KahaDB), restarted on its own data."""
+
+    def __init__(self) -> None:
+        from .peers import ActiveMQ
+
+        self.peer = ActiveMQ()
+        self.port = 0
+        self.pid = 0
+
+    def start(self) -> None:
+        self._use(self.peer.start())
+
+    def restart(self) -> None:
+        self._use(self.peer.restart())
+
+    def _use(self, endpoint) -> None:  # type: ignore[no-untyped-def]
+        self.port, self.pid = endpoint.stomp_port, endpoint.pids[0]
+
+    def rss_mb(self) -> float:
+        return rss_of(self.pid)
+
+    def stop(self) -> None:
+        self.peer.stop()
+
+
+def rss_of(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def run(args: argparse.Namespace) -> dict[str, object]:
     workdir = Path(tempfile.mkdtemp(prefix="mqgate-backlog-"))
     store = args.store or f"sqlite:///{workdir}/mqgate.db"
-    extra = ["--memory-limit", args.memory_limit] if args.memory_limit else []
-    extra += ["--queue-window", args.queue_window] if args.queue_window else []
-    broker = Broker(store, workdir, extra)
-    out: dict[str, object] = {"messages": args.messages, "size": args.size, "store": store.split(":")[0]}
-    broker.start()
+    out: dict[str, object] = {"target": args.target, "messages": args.messages, "size": args.size}
+    if args.target == "activemq":
+        target: Broker | ActiveMQTarget = ActiveMQTarget()
+    else:
+        extra = ["--memory-limit", args.memory_limit] if args.memory_limit else []
+        extra += ["--queue-window", args.queue_window] if args.queue_window else []
+        target = Broker(store, workdir, extra)
+        out["store"] = store.split(":")[0]
+    target.start()
     try:
-        # On the fresh database first, so its growth is the publications' alone.
-        out["topic_bytes_per_publication"] = topic_bytes(broker.port, store, args.publications, args.size)
-        out["fill_msgs_per_s"] = round(fill(broker.port, "/queue/bench.backlog", args.messages, args.size))
-        out["rss_mb_full"] = round(broker.rss_mb(), 1)
-        broker.stop()
+        if isinstance(target, Broker):
+            # On the fresh database first, so its growth is the publications' alone.
+            out["topic_bytes_per_publication"] = topic_bytes(target.port, store, args.publications, args.size)
+        out["fill_msgs_per_s"] = round(fill(target.port, "/queue/bench.backlog", args.messages, args.size))
+        out["rss_mb_full"] = round(target.rss_mb(), 1)
         began = time.monotonic()
-        broker.start()
-        client = first_message(broker.port, "/queue/bench.backlog")
+        target.restart()
+        client = first_message(target.port, "/queue/bench.backlog")
         out["restart_to_first_message_s"] = round(time.monotonic() - began, 3)
-        out["rss_mb_after_restart"] = round(broker.rss_mb(), 1)
+        out["rss_mb_after_restart"] = round(target.rss_mb(), 1)
         out["drain_msgs_per_s"] = round(drain(client, args.messages - 1))
-        out["rss_mb_drained"] = round(broker.rss_mb(), 1)
+        out["rss_mb_drained"] = round(target.rss_mb(), 1)
         client.close()
     finally:
-        broker.stop()
+        target.stop()
     return out
 
 
@@ -213,10 +254,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-limit", help="passed to mqgate serve --memory-limit")
     parser.add_argument("--queue-window", help="passed to mqgate serve --queue-window")
     parser.add_argument("--write", action="store_true", help="add the figures to docs/benchmarks.md")
+    parser.add_argument("--target", choices=("mqgate", "activemq"), default="mqgate",
+                        help="the broker measured (activemq: the bench.peers ActiveMQ, KahaDB)")
     args = parser.parse_args(argv)
     if args.quick:
         args.messages, args.size, args.publications = 20_000, 1024, 500
-    figures = run(args)
+    lock = None
+    if args.target == "activemq":
+        from .peers import RunLock
+
+        lock = RunLock()
+        if not lock.acquire():
+            print(f"a benchmark run is in progress ({RunLock.holder()}): try again later")
+            return 1
+    try:
+        figures = run(args)
+    finally:
+        if lock is not None:
+            lock.release()
     print(json.dumps(figures, indent=2))
     if args.write:
         write(figures, argv if argv is not None else sys.argv[1:])
@@ -230,7 +285,7 @@ def write(figures: dict[str, object], argv: list[str]) -> None:
     from .run_all import DEFAULT_OUTPUT
 
     results = report.load_previous(DEFAULT_OUTPUT)
-    name = f"{figures['messages']:,} × {figures['size']} B"
+    name = f"{figures['target']}: {figures['messages']:,} × {figures['size']} B"
     figures = {**figures, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                "command": "python -m bench.backlog " + " ".join(argv)}
     results.setdefault("backlog", {}).setdefault("runs", {})[name] = figures

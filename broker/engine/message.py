@@ -18,6 +18,7 @@ DEFAULT_PRIORITY = 4
 # json.dumps(obj, separators=...) builds a new encoder on every call; this one is reused.
 _encode_json = json.JSONEncoder(separators=(",", ":")).encode
 _PLAIN_ATTRS: dict[tuple[tuple[str, str], ...], str] = {}
+_READ_ATTRS: dict[str, dict[str, Any]] = {}
 
 
 class State(IntEnum):
@@ -134,11 +135,20 @@ class Message:
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> "Message":
-        attrs = json.loads(row["attrs"])
+        text = row["attrs"]
+        attrs = _READ_ATTRS.get(text)
+        if attrs is None:
+            attrs = json.loads(text)
+            if not attrs.get("p") and len(text) < 512:
+                # Messages without properties share a few header sets (the cache of
+                # _attrs_json, read back): paging a deep queue in decodes each set once.
+                if len(_READ_ATTRS) >= 256:
+                    _READ_ATTRS.clear()
+                _READ_ATTRS[text] = attrs
         props = {k: (base64.b64decode(v["b"]) if isinstance(v, dict) else v)
                  for k, v in attrs.get("p", {}).items()}
         return cls(message_id=row["message_id"], body=bytes(row["body"]), properties=props,
-                   types=attrs.get("t"), headers=attrs.get("h", {}),
+                   types=attrs.get("t"), headers=dict(attrs.get("h", {})),
                    persistent=not row.get("transient"), spilled=bool(row.get("transient")),
                    priority=row["priority"], timestamp=row["timestamp"], expires=row["expires"],
                    group_id=row["group_id"], dedup_id=row["dedup_id"], seq=row["seq"],

@@ -158,6 +158,7 @@ class Queue:
         self._again = False
         self._paging = False
         self._page_retry: Any = None
+        self._disk_mark = 0
         self.delayed_count = 0
         self.deleted = False
 
@@ -260,6 +261,8 @@ class Queue:
         if not message.stored:
             message.spilled = True
             self._write(message, "insert")
+        # A page read must see this message's row: it waits for this point to be committed.
+        self._disk_mark = self._store.mark() if self._store is not None else 0
 
     # -- sending ------------------------------------------------------------------
     def enqueue(self, message: Message) -> Message:
@@ -481,7 +484,7 @@ class Queue:
             while self._ready.wants_page(self._parked_count):
                 # Past the memory limit, pages shrink to what keeps consumers going.
                 after, limit, epoch = self._ready.request(LEAN_PAGE if self.broker.memory_full() else None)
-                d = self._store.page(self.dest_id, after, self._now(), limit)
+                d = self._store.page(self.dest_id, after, self._now(), limit, self._disk_mark)
                 d.addCallbacks(self._paged, self._page_failed, callbackArgs=(limit, epoch))
         finally:
             self._paging = False

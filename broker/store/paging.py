@@ -23,7 +23,17 @@ _c = messages.c
 
 
 def _rows(conn: Connection, query: Any) -> list[Row]:
-    rows = [dict(r._mapping) for r in conn.execute(query)]
+    # Straight from the DBAPI cursor: SQLAlchemy's row objects cost more than the read.
+    compiled = query.compile(dialect=conn.dialect)
+    params = compiled.params
+    args: Any = tuple(params[k] for k in compiled.positiontup) if compiled.positional else params
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(str(compiled), args)
+        names = [d[0] for d in cursor.description]
+        rows = [dict(zip(names, t)) for t in cursor.fetchall()]
+    finally:
+        cursor.close()
     for row in rows:
         shared = row.pop("shared_body")
         if row["content_id"] is not None:

@@ -103,6 +103,8 @@ class Store:
         self._writing: list[defer.Deferred[None]] | None = None
         self._flush_call: Any = None
         self._attempt = 0
+        # Operations asked so far, and how many of them are committed.
+        self._ops = self._durable_ops = self._writing_mark = 0
         # Writer thread only: one connection kept across transactions (no pool checkout and
         # reset per commit), and the hot statements compiled once for the dialect.
         self._conn: Connection | None = None
@@ -151,15 +153,19 @@ class Store:
                         max((d["id"] for d in dests), default=0), found)
 
     # -- reads (reader thread) ----------------------------------------------------
-    def page(self, dest_id: int, after: paging.Key | None, now: int, limit: int) -> defer.Deferred[list[Row]]:
+    def page(self, dest_id: int, after: paging.Key | None, now: int, limit: int,
+             since: int | None = None) -> defer.Deferred[list[Row]]:
         """The next rows of a queue after `after` in delivery order, deliverable at `now`.
 
-        The read starts once everything asked of the store so far is committed, so it sees
-        every message the engine sent to disk before asking."""
-        d = self.committed()
-        d.addBoth(lambda _: self._in_thread(self._page_blocking, dest_id, after, now, limit,
-                                            worker=self._reader))
-        return d
+        The read sees everything asked of the store up to the mark `since` (by default,
+        everything so far): it starts at once if that is committed already, else after the
+        commit. A queue passes the mark of the last message it sent to disk, so draining a
+        deep queue never waits for the writes of its own acks."""
+        read = partial(self._in_thread, self._page_blocking, dest_id, after, now, limit,
+                       worker=self._reader)
+        if since is not None and since <= self._durable_ops:
+            return read()
+        return self.committed().addBoth(lambda _: read())
 
     def usage(self) -> defer.Deferred[int]:
         """Bytes the database holds (free pages it will reuse not counted)."""
@@ -253,7 +259,12 @@ class Store:
             d.callback(None)
         return d
 
+    def mark(self) -> int:
+        """A position in the stream of operations asked of the store (see `page`)."""
+        return self._ops
+
     def _schedule(self) -> None:
+        self._ops += 1
         # Flush at the end of this reactor turn, so everything one event produced
         # (e.g. a whole STOMP COMMIT) lands in the same transaction.
         if self._writing is None and self._flush_call is None:
@@ -272,6 +283,7 @@ class Store:
             return
         batch, self._batch = self._batch, Batch()
         self._writing, self._waiters = self._waiters, []
+        self._writing_mark = self._ops
         # The leanest hand-off there is (no Deferred, no context): a window-1 producer waits
         # for this round trip on every message.
         self._call_in_thread(partial(self._write_done, batch), self._write_blocking, batch)
@@ -285,6 +297,7 @@ class Store:
 
     def _written(self, _: Any) -> None:
         self._attempt = 0
+        self._durable_ops = self._writing_mark
         waiters, self._writing = self._writing or [], None
         for d in waiters:
             d.callback(None)

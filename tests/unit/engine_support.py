@@ -180,7 +180,11 @@ class MemoryStore:
                 and (after is None or (-r["priority"], r["seq"]) > after)]
         return sorted(rows, key=lambda r: (-r["priority"], r["seq"]))
 
-    def page(self, dest_id: int, after: Any, now: int, limit: int) -> defer.Deferred[list[dict[str, Any]]]:
+    def mark(self) -> int:
+        return 0
+
+    def page(self, dest_id: int, after: Any, now: int, limit: int,
+             since: int | None = None) -> defer.Deferred[list[dict[str, Any]]]:
         self.pages += 1
         return defer.succeed([dict(r) for r in self._ready(dest_id, after, now)[:limit]])
 
@@ -211,7 +215,8 @@ class SlowPages(MemoryStore):
         super().__init__()
         self.waiting: list[tuple[defer.Deferred[Any], tuple[Any, ...], list[dict[str, Any]]]] = []
 
-    def page(self, dest_id: int, after: Any, now: int, limit: int) -> defer.Deferred[list[dict[str, Any]]]:
+    def page(self, dest_id: int, after: Any, now: int, limit: int,
+             since: int | None = None) -> defer.Deferred[list[dict[str, Any]]]:
         self.pages += 1
         d: defer.Deferred[list[dict[str, Any]]] = defer.Deferred()
         early = [dict(r) for r in self._ready(dest_id, after, now)[:limit]]
