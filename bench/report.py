@@ -342,10 +342,12 @@ def backlog_section(backlog: dict | None) -> list[str]:
     header = ["Scenario", "unit", *runs]
     rows = [[title, unit, *(fmt(r.get(key), unit) if r.get(key) is not None else "—" for r in runs.values())]
             for key, title, unit in BACKLOG_ROWS]
-    out = ["## Deep backlog (mqgate)", "",
-           "Measured by `python -m bench.backlog --write` (its own broker on a fresh SQLite "
-           "database, raw STOMP client, default settings). ActiveMQ was not run in these "
-           "scenarios.", ""]
+    out = ["## Deep backlog", "",
+           "Measured by `python -m bench.backlog --write`, one column per run: a raw STOMP "
+           "client against mqgate (its own broker on a fresh SQLite database, default "
+           "settings unless the command says otherwise) or ActiveMQ (`--target activemq`: "
+           "the ActiveMQ of `bench.peers`, KahaDB). Runs are recorded one at a time, on a "
+           "machine shared with other work, so compare columns with care.", ""]
     out += [f"- {name}: {r.get('date', '?')}, `{r.get('command', '?')}`" for name, r in runs.items()]
     out += ["", md_table(header, rows), ""]
     return out
