@@ -485,3 +485,54 @@ def test_a_publication_to_several_durable_subscriptions_stores_its_body_once(sto
             assert left == (2 if i < 2 else 0), "a body goes with the last copy that names it"
     finally:
         yield b2.stop()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest_twisted.inlineCallbacks
+def test_random_operations_on_a_paged_queue_match_a_sorted_list(store_url, seed):
+    """The paged queue on a real database (pages read on the store's reader thread while
+    the queue goes on) against a model: a sorted list of what is ready. Every receive gets
+    the model's head; a restart keeps the persistent messages."""
+    import random
+
+    rnd = random.Random(seed)
+    b = Broker(Store(store_url, reactor), reactor, window=4)
+    yield b.start()
+    q = b.create_queue("model")
+    ready: dict[int, tuple[int, bytes, bool]] = {}     # seq -> (priority, body, persistent)
+    held: list[Any] = []
+    try:
+        for step in range(160):
+            op = rnd.random()
+            if op < 0.45:
+                priority, persistent = rnd.choice([0, 4, 4, 9]), rnd.random() < 0.7
+                m = q.enqueue(Message(message_id=f"ID:{seed}-{step}", body=b"m%d" % step,
+                                      persistent=persistent, priority=priority))
+                ready[m.seq] = (priority, m.body, persistent)
+            elif op < 0.75 and ready:
+                (lease,) = yield q.receive(1, 60_000, 5_000)
+                head = min(ready, key=lambda s: (-ready[s][0], s))
+                assert lease.message.seq == head, (lease.message.body, ready[head][1])
+                held.append((lease, ready.pop(head)))
+            elif op < 0.93 and held:
+                lease, entry = held.pop(rnd.randrange(len(held)))
+                if rnd.random() < 0.6:
+                    assert q.ack(lease)
+                else:
+                    assert q.release(lease)
+                    ready[lease.message.seq] = entry
+            elif op >= 0.97:
+                for lease, entry in held:
+                    assert q.release(lease)
+                    ready[lease.message.seq] = entry
+                held = []
+                yield b.committed()
+                yield b.stop()
+                b = Broker(Store(store_url, reactor), reactor, window=4)
+                yield b.start()
+                q = b.queues["model"]
+                ready = {s: v for s, v in ready.items() if v[2]}
+            assert q.ready_count == len(ready), step
+            assert len(q._ready) <= 4
+    finally:
+        yield b.stop()
