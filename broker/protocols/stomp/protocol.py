@@ -300,6 +300,9 @@ class StompProtocol(Protocol):
         if self.transport is None or self.closing:
             return
         clock = self.factory.clock
+        if self._held_frames is not None:
+            # Flow control stopped reading this client: its silence is ours, not its own.
+            self._last_read = clock.seconds()
         silent = clock.seconds() - self._last_read
         if silent < self._read_limit:
             self._read_timer = clock.callLater(self._read_limit - silent, self._check_alive)
