@@ -338,7 +338,9 @@ def backlog_section(backlog: dict | None) -> list[str]:
     """The deep-backlog runs of `python -m bench.backlog --write`, one column per run."""
     if not backlog or not backlog.get("runs"):
         return []
-    runs = backlog["runs"]
+    # Runs of the same backlog side by side, mqgate first.
+    runs = dict(sorted(backlog["runs"].items(), key=lambda kv: (
+        kv[1].get("messages", 0), kv[1].get("size", 0), kv[1].get("target") != "mqgate", kv[0])))
     header = ["Scenario", "unit", *runs]
     rows = [[title, unit, *(fmt(r.get(key), unit) if r.get(key) is not None else "—" for r in runs.values())]
             for key, title, unit in BACKLOG_ROWS]
