@@ -338,6 +338,18 @@ class ActiveMQ(Peer):
         (conf / "activemq.xml").write_text(ACTIVEMQ_XML.format(data=data, port=port))
         (conf / "log4j2.properties").write_text(LOG4J2)
         (conf / "log4j.properties").write_text(LOG4J1)
+        return self._launch(base, port)
+
+    def restart(self) -> Endpoint:
+        """Stop ActiveMQ cleanly and start it again on the same data (its store kept)."""
+        st = _load_state().get(self.name)
+        if not st:
+            raise PeerUnavailable("ActiveMQ is not running")
+        _terminate(st["pid"], self.proc)
+        return self._launch(Path(st["dir"]), st["port"])
+
+    def _launch(self, base: Path, port: int) -> Endpoint:
+        conf, data, tmp = base / "conf", base / "data", base / "tmp"
         log = base / "activemq.log"
         cmd = ["java", *ACTIVEMQ_JVM_OPTS,
                f"-Djava.security.auth.login.config={conf}/login.config",

@@ -323,6 +323,38 @@ def _ordered(targets: dict) -> dict:
     return {n: targets[n] for n in sorted(targets, key=key)}
 
 
+BACKLOG_ROWS = [
+    ("fill_msgs_per_s", "Fill: persistent sends into one queue ↑", "msg/s"),
+    ("rss_mb_full", "Broker RSS with the whole backlog queued ↓", "MiB"),
+    ("restart_to_first_message_s", "Restart to the first delivered message ↓", "s"),
+    ("rss_mb_after_restart", "Broker RSS after the restart ↓", "MiB"),
+    ("drain_msgs_per_s", "Drain of the deep backlog, auto-ack ↑", "msg/s"),
+    ("rss_mb_drained", "Broker RSS once drained ↓", "MiB"),
+    ("topic_bytes_per_publication", "Database growth per publication, topic with 10 durable subscribers ↓", "bytes"),
+]
+
+
+def backlog_section(backlog: dict | None) -> list[str]:
+    """The deep-backlog runs of `python -m bench.backlog --write`, one column per run."""
+    if not backlog or not backlog.get("runs"):
+        return []
+    # Runs of the same backlog side by side, mqgate first.
+    runs = dict(sorted(backlog["runs"].items(), key=lambda kv: (
+        kv[1].get("messages", 0), kv[1].get("size", 0), kv[1].get("target") != "mqgate", kv[0])))
+    header = ["Scenario", "unit", *runs]
+    rows = [[title, unit, *(fmt(r.get(key), unit) if r.get(key) is not None else "—" for r in runs.values())]
+            for key, title, unit in BACKLOG_ROWS]
+    out = ["## Deep backlog", "",
+           "Measured by `python -m bench.backlog --write`, one column per run: a raw STOMP "
+           "client against mqgate (its own broker on a fresh SQLite database, default "
+           "settings unless the command says otherwise) or ActiveMQ (`--target activemq`: "
+           "the ActiveMQ of `bench.peers`, KahaDB). Runs are recorded one at a time, on a "
+           "machine shared with other work, so compare columns with care.", ""]
+    out += [f"- {name}: {r.get('date', '?')}, `{r.get('command', '?')}`" for name, r in runs.items()]
+    out += ["", md_table(header, rows), ""]
+    return out
+
+
 def render_markdown(results: dict) -> str:
     sections = results.get("sections", {})
     for sec in sections.values():
@@ -371,6 +403,7 @@ def render_markdown(results: dict) -> str:
                 if metrics.get("error"):
                     notes.append(f"  - `{key}`: {metrics['error']}")
         out += ["Notes:", "", *notes, ""]
+    out += backlog_section(results.get("backlog"))
     out += [METHOD, "## Raw results", "",
             "The full metrics of the last run of each section (also read back by "
             "`bench.run_all` to keep a section that a partial run skipped) are in "

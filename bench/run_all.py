@@ -175,6 +175,8 @@ def merge(previous: dict, new: dict, full_protos: set[str]) -> dict:
     """Sections run in full replace the old ones; a subset run (some targets or
     scenarios) updates the old section in place."""
     out = {"sections": dict(previous.get("sections", {}))}
+    if "backlog" in previous:            # written by bench.backlog, kept as it is
+        out["backlog"] = previous["backlog"]
     for proto, sec in new["sections"].items():
         old = out["sections"].get(proto)
         if proto in full_protos or not old:

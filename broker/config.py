@@ -34,6 +34,17 @@ class Config:
     store: str = "sqlite:///var/mqgate.db"
     # SQLite synchronous mode: NORMAL survives a killed process (WAL), FULL also a power cut.
     store_sync: str = "normal"
+    # Message content the broker keeps in memory, all queues together ("256MiB", "1GiB");
+    # past it stored queues keep new messages on disk and memory-only queues hold senders.
+    memory_limit: str = "256MiB"
+    # Bytes the store may hold (0: no limit); at the limit persistent sends are refused.
+    store_limit: str = "0"
+    # Ready messages each stored queue keeps in memory at its head; the rest is paged in.
+    queue_window: int = 1000
+    # Per-destination limits, as ActiveMQ's policyEntry ([[policy]] tables in the TOML file):
+    # queue/topic (wildcard pattern), max_messages, max_bytes, producer_flow_control,
+    # send_fail_if_no_space.
+    policy: list = field(default_factory=list)
     ports_file: str = ""
     log_level: str = "info"
     log_format: str = "kv"
@@ -63,6 +74,18 @@ class Config:
         return f"tcp:{port}:interface={self.bind}"
 
     @property
+    def limits(self) -> dict[str, Any]:
+        """The engine's limit settings, parsed: memory_limit, store_limit, policies."""
+        from broker.engine.limits import LimitError, Policy, parse_size
+
+        try:
+            return {"memory_limit": parse_size(self.memory_limit),
+                    "store_limit": parse_size(self.store_limit),
+                    "policies": [Policy.from_dict(p) for p in self.policy]}
+        except (LimitError, TypeError, AttributeError) as exc:
+            raise ConfigError(f"limits: {exc}") from exc
+
+    @property
     def credentials(self) -> dict[str, tuple[str, str]]:
         """access key -> (secret, account id)."""
         out: dict[str, tuple[str, str]] = {}
@@ -75,6 +98,7 @@ class Config:
 
 
 _FIELDS = {f.name: f for f in fields(Config) if f.name != "extra"}
+_TOML_ONLY = {"policy"}
 
 
 def _coerce(name: str, raw: Any) -> Any:
@@ -104,7 +128,7 @@ def load(config_file: str | None = None, env: Mapping[str, str] | None = None,
             if key not in _FIELDS:
                 raise ConfigError(f"unknown setting {key!r} in {config_file}")
             values[key] = _coerce(key, raw)
-    for key in _FIELDS:
+    for key in set(_FIELDS) - _TOML_ONLY:
         raw = env.get(ENV_PREFIX + key.upper())
         if raw is not None:
             values[key] = _coerce(key, raw)
@@ -117,4 +141,5 @@ def load(config_file: str | None = None, env: Mapping[str, str] | None = None,
     if cfg.store_sync not in ("normal", "full"):
         raise ConfigError("store_sync must be normal or full")
     cfg.credentials  # validate early
+    cfg.limits  # validate early
     return cfg

@@ -40,7 +40,7 @@ class BrokerService:
         self.config = config
         self.reactor = reactor
         self.store = Store(config.store, reactor, sync=config.store_sync)
-        self.broker = Broker(self.store, reactor)
+        self.broker = Broker(self.store, reactor, window=config.queue_window, **config.limits)
         self.ports: dict[str, IListeningPort] = {}
         self.factories: dict[str, Any] = {}
 

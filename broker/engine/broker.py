@@ -12,7 +12,9 @@ from typing import Any, Callable
 from twisted.internet import defer, task
 
 from broker.engine.consumer import Consumer
-from broker.engine.message import Message
+from broker.engine.limits import (ADMITTED, DEFAULT_MEMORY_LIMIT, DEFAULT_POLICY, Admission, Policy,
+                                  Refusal)
+from broker.engine.message import DeadLetter, Message
 from broker.engine.queue import Queue
 from broker.engine.selector import Selector
 from broker.engine.settings import QueueSettings
@@ -24,6 +26,7 @@ log = logging.getLogger("mqgate.engine")
 DLQ_NAME = "ActiveMQ.DLQ"
 VIRTUAL_TOPIC_PREFIX = "VirtualTopic."
 SWEEP_INTERVAL_S = 1.0
+WINDOW = 1000
 
 
 class DestinationError(ValueError):
@@ -31,9 +34,23 @@ class DestinationError(ValueError):
 
 
 class Broker:
-    def __init__(self, store: Store | None, clock: Any) -> None:
+    def __init__(self, store: Store | None, clock: Any, window: int = WINDOW,
+                 memory_limit: int = DEFAULT_MEMORY_LIMIT, store_limit: int = 0,
+                 policies: list[Policy] | None = None) -> None:
         self.store = store
         self.clock = clock
+        # Ready messages each stored queue keeps in memory at its head; the rest is paged in.
+        self.window_size = max(2, window)
+        # Message content in memory, broker-wide, and the most it may be (0: no limit).
+        self.memory_used = 0
+        self.memory_limit = memory_limit
+        # Bytes the store holds (measured by the sweep) and the most it may (0: no limit).
+        self.store_used = 0
+        self.store_limit = store_limit
+        self.policies = list(policies or [])
+        self._blocked: list[tuple[str, str, int, defer.Deferred[None]]] = []
+        self._recheck_call: Any = None
+        self._limit_logged: set[tuple[str, str]] = set()
         self.queues: dict[str, Queue] = {}
         self.topics: dict[str, Topic] = {}
         self.durables: dict[str, Queue] = {}          # "clientId:subName" -> queue
@@ -68,7 +85,8 @@ class Broker:
         self._sweeper.start(SWEEP_INTERVAL_S, now=False)
         if self.store is None:
             return
-        snapshot = yield self.store.open()
+        now = self.now_ms()
+        snapshot = yield self.store.open(now, self.window_size)
         self._seq, self._dest_id = snapshot.max_seq, snapshot.max_dest_id
         self._records = snapshot.records
         by_id: dict[int, Queue] = {}
@@ -78,19 +96,119 @@ class Broker:
             by_id[row["id"]] = queue
             if row["kind"] == "subscription":
                 self._attach_durable(queue, attrs)
-        now = self.now_ms()
         restored = 0
-        for row in snapshot.messages:
-            queue = by_id.get(row["dest_id"])
-            if queue is not None:
-                queue.restore(Message.from_row(row), now)
-                restored += 1
-        log.info("event=store_loaded destinations=%d messages=%d", len(snapshot.destinations), restored)
+        for rows in (*snapshot.heads.values(), snapshot.waiting):
+            for row in rows:
+                queue = by_id.get(row["dest_id"])
+                if queue is not None:
+                    queue.restore(Message.from_row(row), now)
+                    restored += 1
+        for dest_id, stored in snapshot.counts.items():
+            if dest_id in by_id:
+                by_id[dest_id].loaded(stored)
+        log.info("event=store_loaded destinations=%d messages=%d in_memory=%d",
+                 len(snapshot.destinations), sum(snapshot.counts.values()), restored)
 
     def sweep(self) -> None:
-        """Periodic housekeeping: expiry and retention on every queue."""
+        """Periodic housekeeping: expiry and retention on every queue, the store's size."""
         for queue in list(self.queues.values()) + list(self.durables.values()):
             queue.sweep()
+        if self.store_limit and self.store is not None:
+            self.store.usage().addCallbacks(self._store_measured, lambda f: log.warning(
+                "event=store_usage_failed error=%s", f.getErrorMessage()))
+
+    def _store_measured(self, used: int) -> None:
+        self.store_used = used
+        if self._blocked:
+            self._recheck()
+
+    # -- limits and flow control -------------------------------------------------------
+    def policy_for(self, kind: str, name: str) -> Policy:
+        """The first configured policy that names the destination (ActiveMQ's policyEntry)."""
+        for policy in self.policies:
+            if policy.covers(kind, name):
+                return policy
+        return DEFAULT_POLICY
+
+    def memory_full(self) -> bool:
+        return bool(self.memory_limit) and self.memory_used >= self.memory_limit
+
+    def memory_freed(self, size: int) -> None:
+        self.memory_used -= size
+        if self._blocked and self._recheck_call is None:
+            self._recheck_call = self.clock.callLater(0, self._recheck)
+
+    def admit(self, kind: str, name: str, size: int, persistent: bool,
+              can_wait: bool = True) -> Admission:
+        """May a door send `size` bytes to the queue or topic `name` now? Go on, wait for
+        the Deferred (then ask again), or refuse (the door renders the refusal). A door
+        that cannot hold its sender (`can_wait` False) is refused where others would wait."""
+        if not (self.policies or self.store_limit) and (
+                not self.memory_limit or self.memory_used + size <= self.memory_limit):
+            return ADMITTED
+        if persistent and self.store is not None and self.store_limit and self.store_used >= self.store_limit:
+            self._note_limit("store", name, f"used={self.store_used} limit={self.store_limit}")
+            return Admission(refused=Refusal("store", self.store_limit))
+        policy = self.policy_for(kind, name)
+        over = self._over(kind, name, size, policy)
+        if over is None:
+            return ADMITTED
+        self._note_limit(over.resource, name, f"limit={over.limit}")
+        if policy.send_fail_if_no_space or (policy.producer_flow_control and not can_wait):
+            return Admission(refused=over)
+        if not policy.producer_flow_control:
+            return ADMITTED
+        d: defer.Deferred[None] = defer.Deferred()
+        self._blocked.append((kind, name, size, d))
+        return Admission(wait=d)
+
+    def _over(self, kind: str, name: str, size: int, policy: Policy) -> Refusal | None:
+        if kind == "topic":
+            queues = [s.queue for s in self.topics[name].subscriptions] if name in self.topics else []
+        else:
+            queue = self.queues.get(name)
+            queues = [queue] if queue is not None else []
+        for queue in queues:
+            if policy.max_messages and (queue.ready_count + queue.delayed_count
+                                        + queue.inflight_count) >= policy.max_messages:
+                return Refusal("memory", policy.max_messages)
+            if policy.max_bytes and queue.depth_bytes + size > policy.max_bytes:
+                return Refusal("memory", policy.max_bytes)
+            # A queue without a store cannot move its backlog to disk: it waits for memory.
+            if queue._store is None and self.memory_limit and self.memory_used + size > self.memory_limit:
+                return Refusal("memory", self.memory_limit)
+        return None
+
+    def _recheck(self) -> None:
+        """Wake the senders whose destination has room again, in the order they waited."""
+        self._recheck_call = None
+        blocked, self._blocked = self._blocked, []
+        for kind, name, size, d in blocked:
+            if d.called:
+                continue
+            if self._over(kind, name, size, self.policy_for(kind, name)) is None and not (
+                    self.store_limit and self.store_used >= self.store_limit):
+                d.callback(None)
+            else:
+                self._blocked.append((kind, name, size, d))
+        if not self._blocked:
+            self._limit_logged.clear()
+
+    def blocked_producers(self, name: str) -> int:
+        return sum(1 for _, n, _, d in self._blocked if n == name and not d.called)
+
+    def _note_limit(self, resource: str, name: str, detail: str) -> None:
+        if (resource, name) not in self._limit_logged:
+            self._limit_logged.add((resource, name))
+            log.warning("event=limit_reached resource=%s destination=%s %s", resource, name, detail)
+
+    def stats(self) -> dict[str, Any]:
+        """Per-queue depth, bytes, memory window, paged-out count and blocked producers,
+        and the broker's memory and store use: what an operator sizes limits by."""
+        queues = {name: {**q.stats(), "producers_blocked": self.blocked_producers(name)}
+                  for name, q in list(self.queues.items()) + list(self.durables.items())}
+        return {"memory_used": self.memory_used, "memory_limit": self.memory_limit,
+                "store_used": self.store_used, "store_limit": self.store_limit, "queues": queues}
 
     def stop(self) -> defer.Deferred[None]:
         if self._sweeper is not None and self._sweeper.running:
@@ -206,7 +324,7 @@ class Broker:
         """Fan a message out to a topic's subscriptions (and its Virtual Topic queues)."""
         topic = self.topic(name)
         extra = self._virtual_consumers(name) if name.startswith(VIRTUAL_TOPIC_PREFIX) else []
-        return topic.publish(message, extra)
+        return topic.publish(message, extra, self.next_seq if self.store is not None else None)
 
     def _virtual_consumers(self, topic: str) -> list[Queue]:
         suffix = "." + topic
@@ -297,17 +415,14 @@ class Broker:
             return
         copy = message.copy()
         copy.visible_at = 0
-        if not source.settings.dead_letter:
-            if source.kind == "subscription":
-                # The topic it was published on (a wildcard or non-durable subscription's
-                # queue name is not a topic name); a copy restored from the store has none.
-                origin = "/topic/" + (message.topic or source.attrs.get("subscription", {}).get("topic", source.name))
-            else:
-                origin = "/queue/" + source.name
-            copy.headers = {**message.headers, "original-destination": origin,
-                            "originalExpiration": str(message.expires),
-                            "dlqDeliveryFailureCause": cause}
+        if source.kind == "subscription":
+            # The topic it was published on (a wildcard or non-durable subscription's queue
+            # name is not a topic name); a copy restored from the store has none.
+            origin = ("topic", message.topic or source.attrs.get("subscription", {}).get("topic", source.name))
         else:
+            origin = ("queue", source.name)
+        copy.dead_letter = DeadLetter(*origin, cause, message.expires)
+        if source.settings.dead_letter:
             copy.headers = {**message.headers, "dead-letter-source": source.name}
             copy.delivery_count = message.delivery_count
             copy.first_delivery = message.first_delivery

@@ -18,6 +18,7 @@ DEFAULT_PRIORITY = 4
 # json.dumps(obj, separators=...) builds a new encoder on every call; this one is reused.
 _encode_json = json.JSONEncoder(separators=(",", ":")).encode
 _PLAIN_ATTRS: dict[tuple[tuple[str, str], ...], str] = {}
+_READ_ATTRS: dict[str, dict[str, Any]] = {}
 
 
 class State(IntEnum):
@@ -26,6 +27,20 @@ class State(IntEnum):
     INFLIGHT = 2   # leased to a consumer
     PARKED = 3     # held back by its message group
     GONE = 4       # acked, expired, moved or purged
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """Why and from where a message was moved to a dead-letter queue; each door renders
+    these facts its own way (STOMP: ActiveMQ's original-destination headers)."""
+
+    kind: str            # "queue" or "topic": what the message was sent to
+    name: str
+    cause: str
+    expires: int         # the expiry it had (ms since epoch; 0 = never)
+
+    def to_json(self) -> list[Any]:
+        return [self.kind, self.name, self.cause, self.expires]
 
 
 @dataclass(slots=True, eq=False)
@@ -38,7 +53,7 @@ class Message:
     properties: dict[str, str | bytes] = field(default_factory=dict)
     types: dict[str, str] | None = None
     # System headers some door set and another may render: correlation-id, type, reply-to,
-    # amq-msg-type, AWSTraceHeader, SenderId, original-destination, ...
+    # amq-msg-type, AWSTraceHeader, SenderId, ...
     headers: dict[str, str] = field(default_factory=dict)
     persistent: bool = False
     priority: int = DEFAULT_PRIORITY
@@ -55,6 +70,17 @@ class Message:
     first_delivery: int = 0      # ms of the first delivery
     state: State = State.READY
     lease: Any = None
+    # A non-persistent message written to disk because its queue's backlog outgrew memory
+    # (ActiveMQ's temp store): its row goes with it, and is dropped at the next start.
+    spilled: bool = False
+    dead_letter: DeadLetter | None = None   # set on the copy a dead-letter queue holds
+    # The copies of one fan-out to several stored queues share one stored body.
+    content_id: int = 0
+
+    @property
+    def stored(self) -> bool:
+        """Whether the message has a row in the store (if its queue has a store)."""
+        return self.persistent or self.spilled
 
     @property
     def redelivered(self) -> bool:
@@ -67,7 +93,8 @@ class Message:
         return Message(self.message_id, self.body, self.properties, self.types, self.headers,
                        self.persistent, self.priority, self.timestamp, self.expires,
                        self.group_id, self.dedup_id, self.origin, self.topic, 0,
-                       self.visible_at, 0, 0, State.READY, None)
+                       self.visible_at, 0, 0, State.READY, None, False, self.dead_letter,
+                       self.content_id)
 
     # -- store rows -------------------------------------------------------
     def to_row(self, dest_id: int) -> dict[str, Any]:
@@ -76,12 +103,13 @@ class Message:
                 "expires": self.expires, "visible_at": self.visible_at,
                 "delivery_count": self.delivery_count, "first_delivery": self.first_delivery,
                 "group_id": self.group_id, "dedup_id": self.dedup_id,
-                "attrs": self._attrs_json()}
+                "attrs": self._attrs_json(), "transient": 0 if self.persistent else 1,
+                "content_id": self.content_id or None}
 
     def _attrs_json(self) -> str:
         # Messages without properties (most STOMP traffic) share a few header sets: their
         # JSON is cached, since encoding it was a good part of the cost of a persistent send.
-        plain = not self.properties and not self.types and not self.topic
+        plain = not self.properties and not self.types and not self.topic and self.dead_letter is None
         if plain:
             key = tuple(self.headers.items())
             found = _PLAIN_ATTRS.get(key)
@@ -96,6 +124,8 @@ class Message:
             attrs["h"] = self.headers
         if self.topic:
             attrs["topic"] = self.topic   # the topic a durable subscription's copy came from
+        if self.dead_letter is not None:
+            attrs["dl"] = self.dead_letter.to_json()
         text = _encode_json(attrs)
         if plain:
             if len(_PLAIN_ATTRS) >= 256:
@@ -105,15 +135,27 @@ class Message:
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> "Message":
-        attrs = json.loads(row["attrs"])
+        text = row["attrs"]
+        attrs = _READ_ATTRS.get(text)
+        if attrs is None:
+            attrs = json.loads(text)
+            if not attrs.get("p") and len(text) < 512:
+                # Messages without properties share a few header sets (the cache of
+                # _attrs_json, read back): paging a deep queue in decodes each set once.
+                if len(_READ_ATTRS) >= 256:
+                    _READ_ATTRS.clear()
+                _READ_ATTRS[text] = attrs
         props = {k: (base64.b64decode(v["b"]) if isinstance(v, dict) else v)
                  for k, v in attrs.get("p", {}).items()}
         return cls(message_id=row["message_id"], body=bytes(row["body"]), properties=props,
-                   types=attrs.get("t"), headers=attrs.get("h", {}), persistent=True,
+                   types=attrs.get("t"), headers=dict(attrs.get("h", {})),
+                   persistent=not row.get("transient"), spilled=bool(row.get("transient")),
                    priority=row["priority"], timestamp=row["timestamp"], expires=row["expires"],
                    group_id=row["group_id"], dedup_id=row["dedup_id"], seq=row["seq"],
                    visible_at=row["visible_at"], delivery_count=row["delivery_count"],
-                   first_delivery=row["first_delivery"], topic=attrs.get("topic"))
+                   first_delivery=row["first_delivery"], topic=attrs.get("topic"),
+                   dead_letter=DeadLetter(*attrs["dl"]) if "dl" in attrs else None,
+                   content_id=row.get("content_id") or 0)
 
     def state_row(self) -> dict[str, Any]:
         return {"delivery_count": self.delivery_count, "visible_at": self.visible_at,

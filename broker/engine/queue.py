@@ -1,9 +1,11 @@
-"""A queue: the ready index, delayed messages, leases and dispatch.
+"""A queue: ordering, delayed messages, leases and dispatch.
 
-Dispatch cost does not depend on queue depth: ready messages sit in a heap keyed by
-(-priority, seq), so taking the next one is O(log n) and a released message goes back to
-its place at the head. Delayed messages (DelaySeconds, AMQ_SCHEDULED_DELAY, visibility left
-over from before a restart) wait in a second heap behind one timer.
+What a queue is lives here; how much of it is in memory lives in `broker.engine.paging`:
+ready messages sit in a `Window` sorted by (-priority, seq), so taking the next one is
+O(log n) and a released message goes back to its place at the head, and a queue with a
+store keeps only the head of its order in memory and pages the rest in. Delayed messages
+(DelaySeconds, AMQ_SCHEDULED_DELAY, visibility left over from before a restart) wait in a
+heap behind one timer.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from twisted.internet import defer
 
 from broker.engine.consumer import Consumer, Lease
 from broker.engine.message import Message, State
+from broker.engine.paging import Window, order_key
 from broker.engine.settings import QueueSettings
 
 if TYPE_CHECKING:
@@ -26,6 +29,10 @@ log = logging.getLogger("mqgate.engine")
 # How many undeliverable ready messages (selector mismatch, group pinned to a busy
 # consumer) one dispatch pass looks past before it gives up: ActiveMQ's maxPageSize.
 SCAN_LIMIT = 200
+# A short-poll receive on a queue whose head is still being read from disk waits this long
+# at most for the page, rather than answer empty with messages in the queue.
+PAGE_WAIT_MS = 2000
+LEAN_PAGE = 16
 
 _JMS_NUMERIC = {"int", "long", "short", "byte", "Integer", "Long", "Short", "Byte"}
 _JMS_FLOAT = {"float", "double", "Float", "Double"}
@@ -126,7 +133,15 @@ class Queue:
         self.created_at = created_at
         self.modified_at = created_at
         self._store = broker.store if durable else None
-        self._ready: list[tuple[int, int, Message]] = []
+        # Only a queue with a store behind it can leave part of its backlog on disk.
+        self._ready = Window(broker.window_size if self._store is not None else None)
+        # Every message of this queue that is in memory, by seq (window, delayed, parked,
+        # in flight): a page read from disk skips these.
+        self._held: dict[int, Message] = {}
+        self.memory_bytes = 0      # bodies of the messages in _held
+        # Bodies of everything the queue holds, in memory or on disk (approximate for what
+        # was on disk at start: the head's average size stands for the rest).
+        self.depth_bytes = 0
         self._delayed: list[tuple[int, int, Message]] = []
         self._delay_call: Any = None
         self._inflight: dict[int, Lease] = {}
@@ -135,16 +150,24 @@ class Queue:
         self._rr = 0
         self._prioritized = False
         self._parked: dict[str, list[Message]] = {}
+        self._parked_count = 0
         self._group_owner: dict[str, Consumer] = {}
         self._group_busy: dict[str, int] = {}
         self._dedup: OrderedDict[str, tuple[int, Message]] = OrderedDict()
         self._dispatching = False
         self._again = False
-        self.ready_count = 0     # READY + PARKED
+        self._paging = False
+        self._page_retry: Any = None
+        self._disk_mark = 0
         self.delayed_count = 0
         self.deleted = False
 
     # -- introspection --------------------------------------------------------
+    @property
+    def ready_count(self) -> int:
+        """Ready messages (held back by a group included), in memory and on disk."""
+        return len(self._ready) + self._parked_count + self._ready.paged_out
+
     @property
     def inflight_count(self) -> int:
         return len(self._inflight)
@@ -153,14 +176,93 @@ class Queue:
     def consumer_count(self) -> int:
         return sum(1 for c in self._consumers if not isinstance(c, _Receiver))
 
+    def stats(self) -> dict[str, int]:
+        """Depth and memory use: what an operator sizes memory and limits by."""
+        window = self._ready
+        return {"ready": self.ready_count, "delayed": self.delayed_count,
+                "inflight": self.inflight_count, "in_memory": len(self._held),
+                "paged_out": window.paged_out, "memory_bytes": self.memory_bytes,
+                "bytes": self.depth_bytes,
+                "consumers": self.consumer_count}
+
     def browse(self) -> list[Message]:
-        """Ready messages in delivery order, without taking them."""
-        live = [e for e in self._ready if e[2].state is State.READY]
-        parked = [(-m.priority, m.seq, m) for ms in self._parked.values() for m in ms]
-        return [e[2] for e in sorted(live + parked, key=lambda e: (e[0], e[1]))]
+        """Ready messages in memory, in delivery order, without taking them (the whole
+        queue unless part of its backlog is on disk: `browse_page` reads that too)."""
+        return sorted(list(self._ready.items) + [m for ms in self._parked.values() for m in ms
+                                                  if m.state is State.PARKED], key=order_key)
+
+    def browse_page(self, after: Message | None, limit: int) -> defer.Deferred[list[Message]]:
+        """The ready messages that come after `after` (the last of the previous page, None
+        to start) in delivery order, from memory and disk, without taking them: a browser
+        streams a deep queue a page at a time. Empty at the end of the queue."""
+        start = order_key(after) if after is not None else None
+
+        def in_range(m: Message, last: tuple[int, int] | None) -> bool:
+            key = order_key(m)
+            return (start is None or key > start) and (last is None or key <= last)
+
+        def merge(rows: list[dict[str, Any]]) -> list[Message]:
+            last = (-rows[-1]["priority"], rows[-1]["seq"]) if len(rows) >= limit else None
+            found: dict[int, Message] = {}
+            for row in rows:
+                held = self._held.get(row["seq"])
+                if held is None:
+                    found[row["seq"]] = Message.from_row(row)
+                elif held.state in (State.READY, State.PARKED):
+                    found[row["seq"]] = held
+            for m in self.browse():
+                if in_range(m, last):
+                    found[m.seq] = m
+            return sorted(found.values(), key=order_key)
+
+        if self._store is None or not self._ready.paged_out:
+            return defer.succeed([m for m in self.browse() if in_range(m, None)][:limit])
+        return self._store.page(self.dest_id, start, self._now(), limit).addCallback(merge)
 
     def _now(self) -> int:
         return int(self.broker.clock.seconds() * 1000)
+
+    # -- the store: the one place a message's state is written -----------------------
+    def _write(self, message: Message, op: str) -> None:
+        """Insert, update or delete the message's row, if it has one (persistent, or
+        spilled to disk) and the queue has a store."""
+        store = self._store
+        if store is None or not message.stored:
+            return
+        if op == "update":
+            store.update(message.seq, message.state_row())
+        elif op == "delete":
+            store.delete(message.seq, message.content_id)
+        else:
+            store.insert(message.to_row(self.dest_id))
+
+    def _hold(self, message: Message) -> None:
+        if message.seq not in self._held:
+            self._held[message.seq] = message
+            self.memory_bytes += len(message.body)
+            self.broker.memory_used += len(message.body)
+
+    def _unhold(self, message: Message) -> None:
+        if self._held.pop(message.seq, None) is not None:
+            self.memory_bytes -= len(message.body)
+            self.broker.memory_freed(len(message.body))
+
+    def _gone(self, message: Message) -> None:
+        """The message leaves the queue (acked, expired, moved, dead-lettered)."""
+        message.state = State.GONE
+        self._write(message, "delete")
+        self._unhold(message)
+        self.depth_bytes -= len(message.body)
+        self._ready.gone(message.seq)
+
+    def _to_disk(self, message: Message) -> None:
+        """The message now lives on disk only (its queue's backlog outgrew the window)."""
+        self._unhold(message)
+        if not message.stored:
+            message.spilled = True
+            self._write(message, "insert")
+        # A page read must see this message's row: it waits for this point to be committed.
+        self._disk_mark = self._store.mark() if self._store is not None else 0
 
     # -- sending ------------------------------------------------------------------
     def enqueue(self, message: Message) -> Message:
@@ -177,8 +279,8 @@ class Queue:
             message.timestamp = now
         if not message.visible_at and self.settings.default_delay_ms:
             message.visible_at = now + self.settings.default_delay_ms
-        if message.persistent and self._store is not None:
-            self._store.insert(message.to_row(self.dest_id))
+        self._write(message, "insert")
+        self.depth_bytes += len(message.body)
         if self.settings.dedup_window_ms and message.dedup_id is not None:
             self._dedup[message.dedup_id] = (now + self.settings.dedup_window_ms, message)
         self._admit(message, now)
@@ -207,6 +309,15 @@ class Queue:
             return
         self._admit(message, now, dispatch=False)
 
+    def loaded(self, stored: int) -> None:
+        """Start-up read the queue's head: the other `stored` - (in memory) rows are on disk."""
+        rest = stored - len(self._held)
+        self.depth_bytes = self.memory_bytes
+        if rest > 0 and len(self._ready):
+            self._ready.horizon = order_key(self._ready.items[-1])
+            self._ready.paged_out = rest
+            self.depth_bytes += rest * (self.memory_bytes // len(self._held))
+
     def _hold_orphan(self, message: Message, now: int) -> None:
         # consumer None marks a lease restored from before the restart (its holder's
         # receipt handle carries a token from the previous process).
@@ -217,10 +328,12 @@ class Queue:
         message.state = State.INFLIGHT
         message.lease = lease
         self._inflight[message.seq] = lease
+        self._hold(message)
         if message.group_id is not None and self.settings.fifo:
             self._group_busy[message.group_id] = self._group_busy.get(message.group_id, 0) + 1
 
     def _admit(self, message: Message, now: int, dispatch: bool = True) -> None:
+        self._hold(message)
         if message.visible_at > now:
             message.state = State.DELAYED
             self.delayed_count += 1
@@ -228,11 +341,17 @@ class Queue:
             if self._delayed[0][2] is message:
                 self._arm_delay_timer(now)
             return
-        message.state = State.READY
-        self.ready_count += 1
-        heapq.heappush(self._ready, (-message.priority, message.seq, message))
+        self._place(message)
         if dispatch and self._consumers:
             self.dispatch()
+
+    def _place(self, message: Message) -> None:
+        """A ready message joins the window, or the disk if it ranks after the window."""
+        message.state = State.READY
+        # Past the broker's memory limit a stored queue's window does not grow: the
+        # message (or the window's last) goes to disk instead.
+        for out in self._ready.place(message, room=not self.broker.memory_full()):
+            self._to_disk(out)
 
     def _arm_delay_timer(self, now: int) -> None:
         if self._delay_call is not None and self._delay_call.active():
@@ -287,6 +406,9 @@ class Queue:
         receiver = _Receiver(self, max_messages, lease_ms)
         self._consumers.append(receiver)
         self.dispatch()
+        if not receiver.got and self._ready.paged_out:
+            # The head is on its way from disk: wait for it rather than answer empty.
+            wait_ms = max(wait_ms, PAGE_WAIT_MS)
         if receiver.got or wait_ms <= 0 or self.deleted:
             self.remove_consumer(receiver, release=False)
             return defer.succeed(receiver.got)
@@ -307,16 +429,17 @@ class Queue:
                 self._dispatch_pass()
         finally:
             self._dispatching = False
+        self._page_in()
 
     def _dispatch_pass(self) -> None:
         consumers = self._consumers
-        if not consumers or not self._ready:
+        ready = self._ready
+        if not consumers or not len(ready):
             return
         now = self._now()
-        skipped: list[tuple[int, int, Message]] = []
-        ready = self._ready
+        skipped: list[Message] = []
         settings = self.settings
-        while ready:
+        while len(ready):
             # An exclusive consumer at its credit limit blocks everyone else: stop here
             # rather than scan (and skip) SCAN_LIMIT messages on every send.
             if consumers and self._prioritized and consumers[0].exclusive:
@@ -328,30 +451,60 @@ class Queue:
                         break
                 else:
                     break
-            entry = heapq.heappop(ready)
-            message = entry[2]
-            if message.state is not State.READY:
-                continue
+            message = ready.pop()
             if (settings.retention_ms or message.expires) and self._expire_if_due(message, now):
                 continue
             if settings.max_deliveries and message.delivery_count >= settings.max_deliveries:
-                self.ready_count -= 1
                 self._dead_letter(message, "max deliveries exceeded", now)
                 continue
             if message.group_id is not None and settings.fifo and self._group_busy.get(message.group_id):
                 message.state = State.PARKED
                 self._parked.setdefault(message.group_id, []).append(message)
+                self._parked_count += 1
                 continue
             target = self._pick(message)
             if target is None:
-                skipped.append(entry)
+                skipped.append(message)
                 if len(skipped) >= SCAN_LIMIT:
                     break
                 continue
-            self.ready_count -= 1
             self._deliver(message, target, now)
-        for entry in skipped:
-            heapq.heappush(ready, entry)
+        if skipped:
+            ready.put_back(skipped)
+
+    # -- paging in ------------------------------------------------------------------------
+    def _page_in(self) -> None:
+        """Read the next page from the store when the window runs low, ahead of need."""
+        if self._paging or self.deleted or self._store is None:
+            return
+        self._paging = True
+        try:
+            # A store that answers at once (the unit tests' stand-in) runs _paged inside
+            # this loop; the flag keeps that from recursing page after page.
+            while self._ready.wants_page(self._parked_count):
+                # Past the memory limit, pages shrink to what keeps consumers going.
+                after, limit, epoch = self._ready.request(LEAN_PAGE if self.broker.memory_full() else None)
+                d = self._store.page(self.dest_id, after, self._now(), limit, self._disk_mark)
+                d.addCallbacks(self._paged, self._page_failed, callbackArgs=(limit, epoch))
+        finally:
+            self._paging = False
+
+    def _paged(self, rows: list[dict[str, Any]], limit: int, epoch: int) -> None:
+        if self.deleted:
+            return
+        fresh = self._ready.merge(rows, limit, epoch, self._held.__contains__, Message.from_row)
+        for message in fresh:
+            message.state = State.READY
+            self._hold(message)
+        for out in self._ready.trim():
+            self._to_disk(out)
+        self.dispatch()
+
+    def _page_failed(self, failure: Any) -> None:
+        log.warning("event=page_in_failed queue=%s error=%s", self.name, failure.getErrorMessage())
+        self._ready.failed()
+        if self._page_retry is None or not self._page_retry.active():
+            self._page_retry = self.broker.clock.callLater(1.0, self._page_in)
 
     def _pick(self, message: Message) -> Consumer | None:
         consumers = self._consumers
@@ -389,11 +542,8 @@ class Queue:
         message.delivery_count += 1
         if not message.first_delivery:
             message.first_delivery = now
-        persist = message.persistent and self._store is not None
         if consumer.auto_ack:
-            message.state = State.GONE
-            if persist:
-                self._store.delete(message.seq)  # type: ignore[union-attr]
+            self._gone(message)
             consumer.deliver(self, message, None)
             return
         lease = Lease(message, self, consumer, self.broker.next_token(), started=now)
@@ -408,8 +558,7 @@ class Queue:
         self._inflight[message.seq] = lease
         if message.group_id is not None and self.settings.fifo:
             self._group_busy[message.group_id] = self._group_busy.get(message.group_id, 0) + 1
-        if persist:
-            self._store.update(message.seq, message.state_row())  # type: ignore[union-attr]
+        self._write(message, "update")
         consumer.deliver(self, message, lease)
 
     # -- settling leases ------------------------------------------------------------------
@@ -433,20 +582,17 @@ class Queue:
                 self._group_busy[group] = left
             else:
                 self._group_busy.pop(group, None)
-                for parked in self._parked.pop(group, []):
-                    if parked.state is State.PARKED:
-                        parked.state = State.READY
-                        heapq.heappush(self._ready, (-parked.priority, parked.seq, parked))
+                parked = self._parked.pop(group, [])
+                self._parked_count -= len(parked)
+                for m in parked:
+                    self._place(m)
         return message
 
     def ack(self, lease: Lease) -> bool:
         """The consumer is done with the message: delete it. False for a stale lease."""
         if not self.is_current(lease):
             return False
-        message = self._end_lease(lease)
-        message.state = State.GONE
-        if message.persistent and self._store is not None:
-            self._store.delete(message.seq)
+        self._gone(self._end_lease(lease))
         self.dispatch()
         return True
 
@@ -457,8 +603,7 @@ class Queue:
         message = self._end_lease(lease)
         now = self._now()
         message.visible_at = now + delay_ms if delay_ms else 0
-        if message.persistent and self._store is not None:
-            self._store.update(message.seq, message.state_row())
+        self._write(message, "update")
         self._admit(message, now, dispatch=False)
         if dispatch:
             self.dispatch()
@@ -475,8 +620,7 @@ class Queue:
         now = self._now()
         lease.deadline = lease.message.visible_at = now + lease_ms
         lease.timer = self.broker.clock.callLater(lease_ms / 1000.0, self._lease_expired, lease)
-        if lease.message.persistent and self._store is not None:
-            self._store.update(lease.message.seq, lease.message.state_row())
+        self._write(lease.message, "update")
         return True
 
     def _lease_expired(self, lease: Lease) -> None:
@@ -493,21 +637,15 @@ class Queue:
         return True
 
     def _dead_letter(self, message: Message, cause: str, now: int) -> None:
-        message.state = State.GONE
-        if message.persistent and self._store is not None:
-            self._store.delete(message.seq)
+        self._gone(message)
         self.broker.dead_letter(self, message, cause)
 
     def _expire_if_due(self, message: Message, now: int) -> bool:
         retention = self.settings.retention_ms
         if retention and message.timestamp + retention <= now:
-            self.ready_count -= 1
-            message.state = State.GONE
-            if message.persistent and self._store is not None:
-                self._store.delete(message.seq)
+            self._gone(message)
             return True
         if message.expires and message.expires <= now:
-            self.ready_count -= 1
             self._dead_letter(message, "Message expired", now)
             return True
         return False
@@ -517,49 +655,55 @@ class Queue:
         queue's counts and storage do not keep messages its retention has ended."""
         now = self._now()
         ready = self._ready
-        while ready:
-            message = ready[0][2]
-            if message.state is State.READY and not self._expire_if_due(message, now):
+        while len(ready):
+            message = ready.first()
+            if not self._expire_if_due(message, now):
                 break
-            heapq.heappop(ready)
+            ready.pop()
+        self._page_in()
 
     # -- administration ------------------------------------------------------------------------
     def take(self, limit: int) -> list[Message]:
         """Remove up to `limit` ready messages, in delivery order, to move them elsewhere."""
         taken: list[Message] = []
-        while self._ready and len(taken) < limit:
-            message = heapq.heappop(self._ready)[2]
-            if message.state is not State.READY:
-                continue
-            self.ready_count -= 1
-            message.state = State.GONE
-            if message.persistent and self._store is not None:
-                self._store.delete(message.seq)
+        while len(self._ready) and len(taken) < limit:
+            message = self._ready.pop()
+            self._gone(message)
             taken.append(message)
+        self._page_in()
         return taken
 
     def purge(self, include_inflight: bool) -> int:
-        """Delete every message not in flight (and those in flight when asked)."""
-        # Collect before marking anything GONE: the store must delete these rows too.
-        gone = [m for _, _, m in self._ready + self._delayed if m.state in (State.READY, State.DELAYED)]
+        """Delete every message not in flight (and those in flight when asked): in memory
+        at once, on disk in one statement whatever the depth."""
+        on_disk = self._ready.paged_out
+        gone = self._ready.clear()
+        gone += [m for _, _, m in self._delayed if m.state is State.DELAYED]
         gone += [m for ms in self._parked.values() for m in ms if m.state is State.PARKED]
-        self._ready, self._delayed, self._parked = [], [], {}
-        self.ready_count = self.delayed_count = 0
+        self._delayed, self._parked = [], {}
+        self.delayed_count = self._parked_count = 0
         if include_inflight:
             gone += [self._end_lease(lease) for lease in list(self._inflight.values())]
         for message in gone:
             message.state = State.GONE
-            if message.persistent and self._store is not None:
-                self._store.delete(message.seq)
-        return len(gone)
+            self._unhold(message)
+        self.depth_bytes = sum(len(lease.message.body) for lease in self._inflight.values())
+        if self._store is not None:
+            self._store.purge(self.dest_id, [] if include_inflight else sorted(self._inflight))
+        return len(gone) + on_disk
 
     def close(self) -> None:
         """The queue is deleted: stop timers and end every pending receive."""
         self.deleted = True
-        if self._delay_call is not None and self._delay_call.active():
-            self._delay_call.cancel()
+        for call in (self._delay_call, self._page_retry):
+            if call is not None and call.active():
+                call.cancel()
         for lease in list(self._inflight.values()):
             self._end_lease(lease)
+        # What it held no longer counts against the broker's memory limit.
+        self.broker.memory_freed(self.memory_bytes)
+        self.memory_bytes = 0
+        self._held.clear()
         for c in list(self._consumers):
             if isinstance(c, _Receiver) and c.deferred is not None:
                 c.finish()

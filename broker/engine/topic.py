@@ -8,7 +8,7 @@ applied here, at publish time, so a subscription queue only holds what it will d
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from broker.engine.message import Message
 from broker.engine.queue import Queue, property_value
@@ -35,19 +35,23 @@ class Topic:
     name: str
     subscriptions: list[Subscription] = field(default_factory=list)
 
-    def publish(self, message: Message, extra: list[Queue] = ()) -> int:  # type: ignore[assignment]
-        """Enqueue a copy for every interested subscription; returns how many got one."""
-        delivered = 0
-        for sub in self.subscriptions:
-            if sub.wants(message):
-                copy = message.copy()
-                copy.topic = self.name
-                sub.queue.enqueue(copy)
-                delivered += 1
+    def publish(self, message: Message, extra: list[Queue] = (),  # type: ignore[assignment]
+                new_content_id: Callable[[], int] | None = None) -> int:
+        """Enqueue a copy for every interested subscription; returns how many got one.
+
+        When several of the copies are stored, they share one stored body: the store
+        writes it once (`new_content_id` names it)."""
+        targets = [sub.queue for sub in self.subscriptions if sub.wants(message)]
+        stored = sum(1 for q in targets if q.durable) + sum(1 for q in extra if q.durable)
+        if new_content_id is not None and message.persistent and stored > 1:
+            message.content_id = new_content_id()
+        for queue in targets:
+            copy = message.copy()
+            copy.topic = self.name
+            queue.enqueue(copy)
         for queue in extra:
             queue.enqueue(message.copy())
-            delivered += 1
-        return delivered
+        return len(targets) + len(extra)
 
 
 def matches(pattern: str, name: str) -> bool:

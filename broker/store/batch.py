@@ -22,9 +22,13 @@ class Batch:
     # Destination and record changes keep their order (a drop then a re-create of one name).
     destination_ops: list[tuple[str, Any]] = field(default_factory=list)
     dropped: set[int] = field(default_factory=set)
+    # Shared bodies to write (id -> body) and ids whose copies were deleted.
+    contents: dict[int, bytes] = field(default_factory=dict)
+    released: set[int] = field(default_factory=set)
 
     def __bool__(self) -> bool:
-        return bool(self.inserts or self.updates or self.deletes or self.destination_ops)
+        return bool(self.inserts or self.updates or self.deletes or self.destination_ops
+                    or self.contents or self.released)
 
     def insert(self, row: Row) -> None:
         self.inserts[row["seq"]] = row
@@ -60,11 +64,21 @@ class Batch:
             del self.inserts[seq]
             self.updates.pop(seq, None)
 
+    def purge(self, dest_id: int, keep: list[int]) -> None:
+        """Empty a destination but for `keep`; what is sent after it in this batch stays."""
+        self.destination_ops.append(("purge", (dest_id, keep)))
+        kept = set(keep)
+        for seq in [s for s, r in self.inserts.items() if r["dest_id"] == dest_id and s not in kept]:
+            del self.inserts[seq]
+            self.updates.pop(seq, None)
+
     def absorb(self, newer: "Batch") -> None:
         """Fold a later batch into this one (retrying a failed write with what came since)."""
         for op, arg in newer.destination_ops:
             if op == "drop":
                 self.drop_destination(arg)
+            elif op == "purge":
+                self.purge(*arg)
             else:
                 self.destination_ops.append((op, arg))
         for row in newer.inserts.values():
@@ -73,3 +87,5 @@ class Batch:
             self.update(seq, values)
         for seq in newer.deletes:
             self.delete(seq)
+        self.contents.update(newer.contents)
+        self.released |= newer.released

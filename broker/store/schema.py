@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (BigInteger, Column, Index, Integer, LargeBinary, MetaData, String, Table,
-                        Text, UniqueConstraint)
+                        Text, UniqueConstraint, text)
 
 metadata = MetaData()
 
@@ -35,7 +35,24 @@ messages = Table(
     Column("group_id", String(256)),
     Column("dedup_id", String(256)),
     Column("attrs", Text, nullable=False),
+    # 1: a non-persistent message that spilled to disk under a backlog; deleted at start.
+    Column("transient", Integer, nullable=False, server_default="0"),
+    # The body lives in `contents` (shared by the copies of one fan-out); `body` is empty.
+    Column("content_id", BigInteger, nullable=True),
     Index("ix_messages_dest_seq", "dest_id", "seq"),
+    # A queue's head in delivery order (priority, then arrival), read a page at a time.
+    Index("ix_messages_order", "dest_id", text("priority DESC"), "seq"),
+    # Messages that wait for a time (delays, visibility deadlines), found at start.
+    Index("ix_messages_visible", "visible_at"),
+    Index("ix_messages_transient", "transient"),
+    Index("ix_messages_content", "content_id"),
+)
+
+# A body written once for every copy of a fan-out; deleted with the last copy that names it.
+contents = Table(
+    "contents", metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("body", LargeBinary, nullable=False),
 )
 
 # Facade state that is not a message: one JSON document per (kind, name), e.g. an SNS

@@ -16,13 +16,14 @@ from pathlib import Path
 from queue import SimpleQueue
 from typing import Any, Callable
 
-from sqlalchemy import bindparam, create_engine, delete, event, func, select, update
+from sqlalchemy import bindparam, create_engine, delete, event, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from twisted.internet import defer
 from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 
+from broker.store import paging
 from broker.store.batch import Batch, Row
 from broker.store.migrate import upgrade
 from broker.store.schema import MESSAGE_STATE_COLUMNS, destinations, messages, records
@@ -41,13 +42,22 @@ class StoreError(RuntimeError):
 
 @dataclass
 class Snapshot:
-    """Everything the engine rebuilds its in-memory indexes from at start."""
+    """What the engine rebuilds its indexes from at start: counters and the head of each
+    queue, never the whole backlog."""
 
     destinations: list[Row]
-    messages: list[Row]
+    heads: dict[int, list[Row]]           # dest id -> first page, in delivery order
+    waiting: list[Row]                    # rows waiting for a time (delays, leases)
+    counts: dict[int, int]                # dest id -> messages stored
     max_seq: int
     max_dest_id: int
     records: dict[str, dict[str, Any]]    # kind -> name -> decoded JSON document
+
+    @property
+    def messages(self) -> list[Row]:
+        """Every row read at start, by seq."""
+        rows = [r for head in self.heads.values() for r in head] + self.waiting
+        return sorted(rows, key=lambda r: r["seq"])
 
 
 def normalize_url(url: str) -> str:
@@ -82,89 +92,127 @@ class Store:
         self._reactor: IReactorTime = reactor
         self._sync = sync
         self._engine: Engine | None = None
-        # The one thread that talks to the database, fed through a queue: cheaper per
-        # transaction than a ThreadPool, whose hand-off machinery cost more than the SQL.
-        self._jobs: SimpleQueue[Any] = SimpleQueue()
-        self._thread: threading.Thread | None = None
+        # The one thread that writes, fed through a queue: cheaper per transaction than a
+        # ThreadPool, whose hand-off machinery cost more than the SQL. Pages are read on a
+        # second thread with its own connection, so a read never holds up a group commit.
+        self._writer = _Worker("mqgate-store")
+        self._reader = _Worker("mqgate-store-read")
+        self._read_conn: Connection | None = None
         self._batch = Batch()
         self._waiters: list[defer.Deferred[None]] = []
         self._writing: list[defer.Deferred[None]] | None = None
         self._flush_call: Any = None
         self._attempt = 0
+        # Operations asked so far, and how many of them are committed.
+        self._ops = self._durable_ops = self._writing_mark = 0
         # Writer thread only: one connection kept across transactions (no pool checkout and
         # reset per commit), and the hot statements compiled once for the dialect.
         self._conn: Connection | None = None
         self._sql: dict[Any, tuple[str, tuple[str, ...] | None]] = {}
+        self._pending_release: list[int] = []
 
     # -- life cycle ---------------------------------------------------------
-    def _run_jobs(self) -> None:
-        """The store thread: run jobs in order until the None that close() queues."""
-        jobs = self._jobs
-        while True:
-            job = jobs.get()
-            if job is None:
-                return
-            fn, args, done = job
-            try:
-                result, ok = fn(*args), True
-            except BaseException:
-                result, ok = Failure(), False
-            done(ok, result)
-
     def _call_in_thread(self, done: Callable[[bool, Any], None], fn: Callable[..., Any],
                         *args: Any) -> None:
-        """Run fn(*args) on the store thread, then done(ok, result or Failure) there too."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run_jobs, name="mqgate-store", daemon=True)
-            self._thread.start()
-        self._jobs.put((fn, args, done))
+        """Run fn(*args) on the writer thread, then done(ok, result or Failure) there too."""
+        self._writer.put(done, fn, args)
 
-    def _in_thread(self, fn: Callable[..., Any], *args: Any) -> defer.Deferred[Any]:
+    def _in_thread(self, fn: Callable[..., Any], *args: Any, worker: "_Worker | None" = None) -> defer.Deferred[Any]:
         d: defer.Deferred[Any] = defer.Deferred()
 
         def done(ok: bool, result: Any) -> None:
             self._reactor.callFromThread(d.callback if ok else d.errback, result)  # type: ignore[attr-defined]
-        self._call_in_thread(done, fn, *args)
+        (worker or self._writer).put(done, fn, args)
         return d
 
-    def open(self) -> defer.Deferred[Snapshot]:
-        """Upgrade the schema and read back everything; fires with the Snapshot."""
-        return self._in_thread(self._open_blocking)
+    def open(self, now: int = 0, page: int = 1000) -> defer.Deferred[Snapshot]:
+        """Upgrade the schema and read counters and the first `page` rows of each queue
+        (deliverable at `now`); fires with the Snapshot."""
+        return self._in_thread(self._open_blocking, now, page)
 
-    def _open_blocking(self) -> Snapshot:
+    def _open_blocking(self, now: int, page: int) -> Snapshot:
         self._engine = make_engine(self.url, self._sync)
         with self._engine.begin() as conn:
             upgrade(conn)
+            dropped = paging.drop_transient(conn)
+        if dropped:
+            log.info("event=transient_dropped messages=%d", dropped)
         with self._engine.connect() as conn:
             dests = [dict(r._mapping) for r in conn.execute(select(destinations))]
-            rows = [dict(r._mapping) for r in
-                    conn.execute(select(messages).order_by(messages.c.seq))]
-            max_seq = conn.execute(select(func.max(messages.c.seq))).scalar() or 0
+            counts = paging.counts(conn)
+            heads = {d["id"]: paging.ready_page(conn, d["id"], None, now, page)
+                     for d in dests if counts.get(d["id"])}
+            waiting = paging.waiting(conn, now)
+            max_seq = paging.max_seq(conn)
             found: dict[str, dict[str, Any]] = {}
             for r in conn.execute(select(records)):
                 found.setdefault(r.kind, {})[r.name] = json.loads(r.data)
         for d in dests:
             d["attrs"] = json.loads(d["attrs"] or "{}")
-        return Snapshot(dests, rows, max_seq, max((d["id"] for d in dests), default=0), found)
+        return Snapshot(dests, heads, waiting, counts, max_seq,
+                        max((d["id"] for d in dests), default=0), found)
+
+    # -- reads (reader thread) ----------------------------------------------------
+    def page(self, dest_id: int, after: paging.Key | None, now: int, limit: int,
+             since: int | None = None) -> defer.Deferred[list[Row]]:
+        """The next rows of a queue after `after` in delivery order, deliverable at `now`.
+
+        The read sees everything asked of the store up to the mark `since` (by default,
+        everything so far): it starts at once if that is committed already, else after the
+        commit. A queue passes the mark of the last message it sent to disk, so draining a
+        deep queue never waits for the writes of its own acks."""
+        read = partial(self._in_thread, self._page_blocking, dest_id, after, now, limit,
+                       worker=self._reader)
+        if since is not None and since <= self._durable_ops:
+            return read()
+        return self.committed().addBoth(lambda _: read())
+
+    def usage(self) -> defer.Deferred[int]:
+        """Bytes the database holds (free pages it will reuse not counted)."""
+        return self._in_thread(self._read, paging.used_bytes, worker=self._reader)
+
+    def _page_blocking(self, dest_id: int, after: paging.Key | None, now: int, limit: int) -> list[Row]:
+        return self._read(paging.ready_page, dest_id, after, now, limit)
+
+    def _read(self, query: Callable[..., Any], *args: Any) -> Any:
+        """Reader thread: one read transaction on the reader's own connection."""
+        try:
+            if self._read_conn is None:
+                assert self._engine is not None
+                self._read_conn = self._engine.connect()
+            with self._read_conn.begin():
+                return query(self._read_conn, *args)
+        except BaseException:
+            conn, self._read_conn = self._read_conn, None
+            if conn is not None:
+                conn.invalidate()
+            raise
 
     def close(self) -> defer.Deferred[None]:
         """Write what is pending, then stop the writer thread."""
         d = self.committed()
 
         def stop(result: Any) -> Any:
+            self._reader.stop()
+            self._writer.stop()
             self._drop_connection()
+            conn, self._read_conn = self._read_conn, None
+            if conn is not None:
+                conn.close()
             if self._engine is not None:
                 self._engine.dispose()
-            thread, self._thread = self._thread, None
-            if thread is not None:
-                self._jobs.put(None)
-                thread.join()
             return result
         d.addBoth(stop)
         return d
 
     # -- operations (reactor thread) ---------------------------------------
     def insert(self, row: Row) -> None:
+        """A message row; one that names a shared body (content_id) has it written once
+        per batch, whatever the number of copies."""
+        cid = row.get("content_id")
+        if cid:
+            self._batch.contents[cid] = row["body"]
+            row = {**row, "body": b""}
         self._batch.insert(row)
         self._schedule()
 
@@ -172,8 +220,11 @@ class Store:
         self._batch.update(seq, values)
         self._schedule()
 
-    def delete(self, seq: int) -> None:
+    def delete(self, seq: int, content_id: int = 0) -> None:
+        """Delete a message row (and its shared body, if no other row names it)."""
         self._batch.delete(seq)
+        if content_id:
+            self._batch.released.add(content_id)
         self._schedule()
 
     def put_destination(self, row: Row) -> None:
@@ -182,6 +233,11 @@ class Store:
 
     def drop_destination(self, dest_id: int) -> None:
         self._batch.drop_destination(dest_id)
+        self._schedule()
+
+    def purge(self, dest_id: int, keep: list[int]) -> None:
+        """Delete every message of a destination but those in `keep`, in one statement."""
+        self._batch.purge(dest_id, keep)
         self._schedule()
 
     def put_record(self, kind: str, name: str, data: Any) -> None:
@@ -203,7 +259,12 @@ class Store:
             d.callback(None)
         return d
 
+    def mark(self) -> int:
+        """A position in the stream of operations asked of the store (see `page`)."""
+        return self._ops
+
     def _schedule(self) -> None:
+        self._ops += 1
         # Flush at the end of this reactor turn, so everything one event produced
         # (e.g. a whole STOMP COMMIT) lands in the same transaction.
         if self._writing is None and self._flush_call is None:
@@ -222,6 +283,7 @@ class Store:
             return
         batch, self._batch = self._batch, Batch()
         self._writing, self._waiters = self._waiters, []
+        self._writing_mark = self._ops
         # The leanest hand-off there is (no Deferred, no context): a window-1 producer waits
         # for this round trip on every message.
         self._call_in_thread(partial(self._write_done, batch), self._write_blocking, batch)
@@ -235,6 +297,7 @@ class Store:
 
     def _written(self, _: Any) -> None:
         self._attempt = 0
+        self._durable_ops = self._writing_mark
         waiters, self._writing = self._writing or [], None
         for d in waiters:
             d.callback(None)
@@ -315,7 +378,13 @@ class Store:
             dropped = batch.dropped
             rows = ([r for r in batch.inserts.values() if r["dest_id"] not in dropped] if dropped
                     else list(batch.inserts.values()))
+            if batch.contents:
+                conn.execute(paging.insert_contents(conn), [{"id": i, "body": b} for i, b in batch.contents.items()])
+            if batch.contents or batch.released:
+                # Bodies whose last copy went (or never arrived): after this batch's rows.
+                self._pending_release = sorted(set(batch.contents) | batch.released)
             if not (rows or batch.updates or batch.deletes):
+                self._release_contents(conn)
                 return
             cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             try:
@@ -334,6 +403,12 @@ class Store:
                         [{"b_seq": seq} for seq in sorted(batch.deletes)])
             finally:
                 cursor.close()
+            self._release_contents(conn)
+
+    def _release_contents(self, conn: Connection) -> None:
+        ids, self._pending_release = self._pending_release, []
+        if ids:
+            paging.drop_unreferenced(conn, ids)
 
 
 def _group_by_columns(params: list[Row]) -> dict[tuple[str, ...], list[Row]]:
@@ -354,6 +429,7 @@ def _put_destination(conn: Connection, row: Row) -> None:
 def _drop_destination(conn: Connection, dest_id: int) -> None:
     conn.execute(delete(messages).where(messages.c.dest_id == dest_id))
     conn.execute(delete(destinations).where(destinations.c.id == dest_id))
+    paging.drop_unreferenced(conn)
 
 
 def _put_record(conn: Connection, arg: tuple[str, str, str]) -> None:
@@ -371,5 +447,41 @@ def _drop_record(conn: Connection, arg: tuple[str, str]) -> None:
 
 _DEST_OPS: dict[str, Callable[[Connection, Any], None]] = {
     "put": _put_destination, "drop": _drop_destination,
+    "purge": lambda conn, arg: paging.purge(conn, *arg),
     "put_record": _put_record, "drop_record": _drop_record,
 }
+
+
+class _Worker:
+    """One thread running jobs in order, started on first use, fed through a queue."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._jobs: SimpleQueue[Any] = SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def put(self, done: Callable[[bool, Any], None], fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        """Run fn(*args) on the thread, then done(ok, result or Failure) there too."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+            self._thread.start()
+        self._jobs.put((fn, args, done))
+
+    def _run(self) -> None:
+        jobs = self._jobs
+        while True:
+            job = jobs.get()
+            if job is None:
+                return
+            fn, args, done = job
+            try:
+                result, ok = fn(*args), True
+            except BaseException:
+                result, ok = Failure(), False
+            done(ok, result)
+
+    def stop(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._jobs.put(None)
+            thread.join()

@@ -228,6 +228,8 @@ COMMON_ERRORS = ErrorCatalogue(
             "Consult the service documentation for details.",
         ),
         _common("RequestEntityTooLarge", 413, "Request entity too large."),
+        _common("ServiceUnavailable", 503, "The request has failed due to a temporary failure of the server.",
+                sender=False),
         _common("SerializationException", 400, "", query_compatible=False),
         _common("UnknownOperationException", 400, "", query_compatible=False),
     ]

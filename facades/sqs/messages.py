@@ -11,7 +11,7 @@ from twisted.internet import defer
 
 from broker.engine.consumer import Lease
 from broker.engine.queue import Queue
-from facades.aws.errors import AwsError
+from facades.aws.errors import AwsError, common_error
 from facades.aws.service import AwsRequestContext, Params
 from facades.sqs import convert, receipts
 from facades.sqs import queue_attributes as qa
@@ -41,6 +41,11 @@ def _enqueue(state: SqsState, ctx: AwsRequestContext, queue: Queue, entry: Param
              limits: QueueLimits) -> dict[str, Any]:
     message = convert.to_engine(entry, _sender(ctx), state.now_ms(), limits.fifo,
                                 limits.content_based_deduplication)
+    # SQS does not hold a sender: a full queue answers as AWS does when it throttles.
+    refused = state.broker.admit("queue", queue.name, len(message.body), message.persistent,
+                                 can_wait=False).refused
+    if refused is not None:
+        raise common_error("ServiceUnavailable") if refused.resource == "store" else sqs_error("RequestThrottled")
     kept = queue.enqueue(message)
     return convert.sent_result(kept, entry, limits.fifo)
 
@@ -65,10 +70,9 @@ def send_message_batch(state: SqsState, ctx: AwsRequestContext, params: Params) 
     for index, entry in enumerate(entries, 1):
         try:
             validate_send_message(entry, limits, entry_prefix=f"SendMessageBatchRequestEntry.{index}")
+            successful.append({"Id": entry["Id"], **_enqueue(state, ctx, queue, entry, limits)})
         except AwsError as error:
             failed.append(error.as_batch_entry(entry["Id"], ctx.protocol))
-            continue
-        successful.append({"Id": entry["Id"], **_enqueue(state, ctx, queue, entry, limits)})
     return _after_commit(state, {"Successful": successful, "Failed": failed})
 
 

@@ -388,3 +388,151 @@ def test_after_a_failed_write_no_waiter_fires_before_its_commit(store_url):
         for _ in range(10):
             permits.release()
         yield store.close()
+
+
+# -- paged queues on a real database ----------------------------------------------------------------
+
+@defer.inlineCallbacks
+def drain_by_receive(queue: Any, count: int) -> Any:
+    """Receive and ack `count` messages, ten at a time, as an SQS consumer does."""
+    bodies: list[bytes] = []
+    for _ in range(count):
+        if len(bodies) >= count:
+            break
+        leases = yield queue.receive(min(10, count - len(bodies)), 30_000, 5_000)
+        assert leases, f"empty receive after {len(bodies)} of {count}"
+        for lease in leases:
+            bodies.append(lease.message.body)
+            assert queue.ack(lease)
+    return bodies
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_deep_queue_is_paged_from_the_database_in_order_and_restarts_from_its_head(store_url):
+    # The real clock: a receive waiting for a page is woken by a timer.
+    b = Broker(Store(store_url, reactor), reactor, window=8)
+    yield b.start()
+    q = b.create_queue("deep")
+    sent = [(b"m%03d" % i, (i * 7) % 3) for i in range(300)]
+    for body, priority in sent:
+        q.enqueue(Message(message_id=f"ID:{body.decode()}", body=body, persistent=priority != 1,
+                          priority=priority))
+    assert q.stats()["in_memory"] <= 8 and q.ready_count == 300
+    yield b.committed()
+    expected = [body for body, p in sorted(sent, key=lambda s: (-s[1], s[0]))]
+    first = yield drain_by_receive(q, 100)
+    assert first == expected[:100]
+    yield b.committed()
+    yield b.stop()
+
+    b2 = Broker(Store(store_url, reactor), reactor, window=8)
+    yield b2.start()
+    try:
+        q2 = b2.queues["deep"]
+        kept = [body for body in expected[100:] if dict(sent)[body] != 1]   # persistent only
+        assert q2.ready_count == len(kept) and q2.stats()["in_memory"] == 8
+        rest = yield drain_by_receive(q2, len(kept))
+        assert rest == kept
+        assert q2.ready_count == 0
+    finally:
+        yield b2.stop()
+
+
+@pytest_twisted.inlineCallbacks
+def test_purge_of_a_deep_queue_is_one_statement(store_url):
+    b = Broker(Store(store_url, reactor), reactor, window=8)
+    yield b.start()
+    try:
+        q = b.create_queue("deep")
+        for i in range(500):
+            q.enqueue(Message(message_id=f"ID:{i}", body=b"x" * 100, persistent=True))
+        yield b.committed()
+        statements: list[str] = []
+        event.listen(b.store._engine, "before_cursor_execute",
+                     lambda conn, cursor, stmt, *rest: statements.append(stmt))
+        assert q.purge(include_inflight=True) == 500
+        yield b.committed()
+        deletes = [s for s in statements if s.lstrip().upper().startswith("DELETE FROM MESSAGES")]
+        assert len(deletes) == 1, deletes
+        assert sql(store_url, "SELECT count(*) FROM messages") == [(0,)]
+        assert q.ready_count == 0
+    finally:
+        yield b.stop()
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_publication_to_several_durable_subscriptions_stores_its_body_once(store_url):
+    b = yield started_broker(store_url, T0)
+    subs = [b.durable_subscription(f"c{i}", "s", "news", None, False, None) for i in range(3)]
+    body = b"B" * 5000
+    b.publish("news", Message(message_id="ID:n1", body=body, persistent=True))
+    b.publish("news", Message(message_id="ID:n2", body=b"small", persistent=True))
+    yield b.committed()
+    assert sql(store_url, "SELECT count(*), sum(length(body)) FROM contents") == [(2, 5005)]
+    assert sql(store_url, "SELECT count(*), sum(length(body)) FROM messages") == [(6, 0)]
+    yield b.stop()
+
+    b2 = yield started_broker(store_url, T0)
+    try:
+        for i, key in enumerate(f"c{i}:s" for i in range(3)):
+            q = b2.durables[key]
+            assert [m.body for m in q.browse()] == [body, b"small"]
+            leases = yield q.receive(10, 30_000)
+            for lease in leases:
+                assert q.ack(lease)
+            yield b2.committed()
+            left = sql(store_url, "SELECT count(*) FROM contents")[0][0]
+            assert left == (2 if i < 2 else 0), "a body goes with the last copy that names it"
+    finally:
+        yield b2.stop()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest_twisted.inlineCallbacks
+def test_random_operations_on_a_paged_queue_match_a_sorted_list(store_url, seed):
+    """The paged queue on a real database (pages read on the store's reader thread while
+    the queue goes on) against a model: a sorted list of what is ready. Every receive gets
+    the model's head; a restart keeps the persistent messages."""
+    import random
+
+    rnd = random.Random(seed)
+    b = Broker(Store(store_url, reactor), reactor, window=4)
+    yield b.start()
+    q = b.create_queue("model")
+    ready: dict[int, tuple[int, bytes, bool]] = {}     # seq -> (priority, body, persistent)
+    held: list[Any] = []
+    try:
+        for step in range(160):
+            op = rnd.random()
+            if op < 0.45:
+                priority, persistent = rnd.choice([0, 4, 4, 9]), rnd.random() < 0.7
+                m = q.enqueue(Message(message_id=f"ID:{seed}-{step}", body=b"m%d" % step,
+                                      persistent=persistent, priority=priority))
+                ready[m.seq] = (priority, m.body, persistent)
+            elif op < 0.75 and ready:
+                (lease,) = yield q.receive(1, 60_000, 5_000)
+                head = min(ready, key=lambda s: (-ready[s][0], s))
+                assert lease.message.seq == head, (lease.message.body, ready[head][1])
+                held.append((lease, ready.pop(head)))
+            elif op < 0.93 and held:
+                lease, entry = held.pop(rnd.randrange(len(held)))
+                if rnd.random() < 0.6:
+                    assert q.ack(lease)
+                else:
+                    assert q.release(lease)
+                    ready[lease.message.seq] = entry
+            elif op >= 0.97:
+                for lease, entry in held:
+                    assert q.release(lease)
+                    ready[lease.message.seq] = entry
+                held = []
+                yield b.committed()
+                yield b.stop()
+                b = Broker(Store(store_url, reactor), reactor, window=4)
+                yield b.start()
+                q = b.queues["model"]
+                ready = {s: v for s, v in ready.items() if v[2]}
+            assert q.ready_count == len(ready), step
+            assert len(q._ready) <= 4
+    finally:
+        yield b.stop()

@@ -11,7 +11,7 @@ from typing import Any
 from twisted.internet import defer
 from twisted.internet.task import Clock
 
-from broker.engine.broker import Broker
+from broker.engine.broker import WINDOW, Broker
 from broker.engine.consumer import Consumer, Lease
 from broker.engine.message import Message, State
 from broker.engine.queue import Queue
@@ -22,10 +22,10 @@ START_MS = 1_700_000_000_000  # the fake clock starts at a realistic epoch time
 _ids = itertools.count(1)
 
 
-def make_broker(store: Any = None) -> Broker:
+def make_broker(store: Any = None, window: int = WINDOW) -> Broker:
     clock = Clock()
     clock.advance(START_MS / 1000)
-    return Broker(store=store, clock=clock)
+    return Broker(store=store, clock=clock, window=window)
 
 
 def advance(broker: Broker, ms: int) -> None:
@@ -143,6 +143,7 @@ class MemoryStore:
         self.rows: dict[int, dict[str, Any]] = {}
         self.destinations: dict[int, dict[str, Any]] = {}
         self.records: dict[str, dict[str, Any]] = {}
+        self.pages = 0
 
     def insert(self, row: dict[str, Any]) -> None:
         assert row["seq"] not in self.rows
@@ -152,7 +153,7 @@ class MemoryStore:
         if seq in self.rows:
             self.rows[seq].update(values)
 
-    def delete(self, seq: int) -> None:
+    def delete(self, seq: int, content_id: int = 0) -> None:
         self.rows.pop(seq, None)
 
     def put_destination(self, row: dict[str, Any]) -> None:
@@ -171,10 +172,31 @@ class MemoryStore:
     def committed(self) -> defer.Deferred[None]:
         return defer.succeed(None)
 
-    def open(self) -> defer.Deferred[Snapshot]:
-        rows = [dict(self.rows[s]) for s in sorted(self.rows)]
+    def purge(self, dest_id: int, keep: list[int]) -> None:
+        self.rows = {s: r for s, r in self.rows.items() if r["dest_id"] != dest_id or s in keep}
+
+    def _ready(self, dest_id: int, after: Any, now: int) -> list[dict[str, Any]]:
+        rows = [r for r in self.rows.values() if r["dest_id"] == dest_id and r["visible_at"] <= now
+                and (after is None or (-r["priority"], r["seq"]) > after)]
+        return sorted(rows, key=lambda r: (-r["priority"], r["seq"]))
+
+    def mark(self) -> int:
+        return 0
+
+    def page(self, dest_id: int, after: Any, now: int, limit: int,
+             since: int | None = None) -> defer.Deferred[list[dict[str, Any]]]:
+        self.pages += 1
+        return defer.succeed([dict(r) for r in self._ready(dest_id, after, now)[:limit]])
+
+    def open(self, now: int = 0, page: int = 1000) -> defer.Deferred[Snapshot]:
+        self.rows = {s: r for s, r in self.rows.items() if not r.get("transient")}
+        counts: dict[int, int] = {}
+        for r in self.rows.values():
+            counts[r["dest_id"]] = counts.get(r["dest_id"], 0) + 1
+        heads = {d: [dict(r) for r in self._ready(d, None, now)[:page]] for d in counts}
+        waiting = [dict(self.rows[s]) for s in sorted(self.rows) if self.rows[s]["visible_at"] > now]
         dests = [dict(d) for d in self.destinations.values()]
-        return defer.succeed(Snapshot(dests, rows, max(self.rows, default=0),
+        return defer.succeed(Snapshot(dests, heads, waiting, counts, max(self.rows, default=0),
                                       max(self.destinations, default=0),
                                       {k: dict(v) for k, v in self.records.items()}))
 
@@ -183,3 +205,24 @@ class MemoryStore:
 
     def bodies(self, dest_id: int) -> list[bytes]:
         return [r["body"] for s, r in sorted(self.rows.items()) if r["dest_id"] == dest_id]
+
+
+class SlowPages(MemoryStore):
+    """A store whose page reads answer only when the test says, as a database thread does:
+    the rows are those of the moment the read runs, at its start or just before it answers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting: list[tuple[defer.Deferred[Any], tuple[Any, ...], list[dict[str, Any]]]] = []
+
+    def page(self, dest_id: int, after: Any, now: int, limit: int,
+             since: int | None = None) -> defer.Deferred[list[dict[str, Any]]]:
+        self.pages += 1
+        d: defer.Deferred[list[dict[str, Any]]] = defer.Deferred()
+        early = [dict(r) for r in self._ready(dest_id, after, now)[:limit]]
+        self.waiting.append((d, (dest_id, after, now, limit), early))
+        return d
+
+    def answer(self, late: bool = True) -> None:
+        d, (dest_id, after, now, limit), early = self.waiting.pop(0)
+        d.callback([dict(r) for r in self._ready(dest_id, after, now)[:limit]] if late else early)

@@ -27,8 +27,8 @@ def test_expired_persistent_message_goes_to_activemq_dlq():
     dlq = b.queues[DLQ_NAME]
     (dead,) = dlq.browse()
     assert dead.body == b"old" and dead.message_id == m.message_id and dead.persistent
-    assert dead.headers["original-destination"] == "/queue/orders"
-    assert dead.headers["originalExpiration"] == str(expires)
+    assert (dead.dead_letter.kind, dead.dead_letter.name) == ("queue", "orders")
+    assert dead.dead_letter.expires == expires and dead.dead_letter.cause == "Message expired"
     assert dead.headers["type"] == "t"
     assert dead.expires == 0, "a dead letter must not expire again"
     assert store.bodies(dlq.dest_id) == [b"old"]
@@ -65,7 +65,7 @@ def test_expiry_on_a_durable_subscription_names_the_topic():
     advance(b, 5)
     sq.add_consumer(Recorder())
     (dead,) = b.queues[DLQ_NAME].browse()
-    assert dead.headers["original-destination"] == "/topic/prices"
+    assert (dead.dead_letter.kind, dead.dead_letter.name) == ("topic", "prices")
 
 
 def test_expired_message_in_a_queue_with_its_own_dlq_does_not_expire_again():
@@ -132,7 +132,7 @@ def test_max_deliveries_moves_to_dlq_on_the_delivery_that_exceeds_it():
     (dead,) = dlq.browse()
     assert dead.body == b"poison"
     assert dead.delivery_count == 2, "SQS keeps ApproximateReceiveCount in the DLQ"
-    assert "original-destination" not in dead.headers
+    assert dead.headers["dead-letter-source"] == "q" and dead.dead_letter.name == "q"
     assert store.bodies(q.dest_id) == [b"ok"] and store.bodies(dlq.dest_id) == [b"poison"]
     check_counts(q, ready=0, inflight=1)
     check_counts(dlq, ready=1)
@@ -165,8 +165,8 @@ def test_dead_letter_poison_ack():
     assert q.dead_letter(lease, "Delivery poisoned by the client (NACK)")
     assert not q.ack(lease) and not q.dead_letter(lease, "again")
     (dead,) = b.queues[DLQ_NAME].browse()
-    assert dead.headers["dlqDeliveryFailureCause"] == "Delivery poisoned by the client (NACK)"
-    assert dead.headers["original-destination"] == "/queue/q"
+    assert dead.dead_letter.cause == "Delivery poisoned by the client (NACK)"
+    assert (dead.dead_letter.kind, dead.dead_letter.name) == ("queue", "q")
     assert b.store.bodies(q.dest_id) == []
     check_counts(q, ready=0, inflight=0)
 
@@ -213,7 +213,7 @@ def test_expiry_on_a_non_durable_subscription_names_the_topic_published_on():
         sub.queue.dispatch()
     assert c.got == []
     (dead,) = b.queues[DLQ_NAME].browse()
-    assert dead.headers["original-destination"] == "/topic/prices.eu"
+    assert (dead.dead_letter.kind, dead.dead_letter.name) == ("topic", "prices.eu")
 
 
 def test_retention_counts_from_acceptance_when_the_door_set_no_timestamp():
@@ -236,3 +236,18 @@ def test_retention_ends_messages_on_an_idle_queue_too():
     check_counts(q, ready=1)
     assert store.bodies(q.dest_id) == [b"young"]
     b.stop()
+
+
+def test_dead_letter_facts_survive_a_restart():
+    store = MemoryStore()
+    b = make_broker(store)
+    q = b.create_queue("orders")
+    q.enqueue(stamped(b, "old", persistent=True, expires=b.now_ms() + 5))
+    advance(b, 5)
+    q.sweep()
+    b2 = make_broker(store)
+    result_of(b2.start())
+    (dead,) = b2.queues[DLQ_NAME].browse()
+    assert dead.dead_letter is not None
+    assert (dead.dead_letter.kind, dead.dead_letter.name, dead.dead_letter.cause) == \
+        ("queue", "orders", "Message expired")

@@ -130,6 +130,12 @@ def message_headers(message: Message, destination: str, subscription: str | None
         for name, value in headers.items():
             if name != "amq-msg-type":
                 h.setdefault(name, value)
+    dead = message.dead_letter
+    if dead is not None:
+        # What ActiveMQ stamps on a message it moves to a dead-letter queue.
+        h.setdefault("original-destination", f"/{dead.kind}/{dead.name}")
+        h.setdefault("originalExpiration", str(dead.expires))
+        h.setdefault("dlqDeliveryFailureCause", dead.cause)
     if message.types:
         typed = []
         for name, value in message.properties.items():

@@ -11,12 +11,14 @@ import traceback
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
+from twisted.internet import defer
 from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import Protocol
 from zope.interface import implementer
 
 from broker.engine.broker import DestinationError
 from broker.engine.consumer import Lease
+from broker.engine.limits import Refusal
 from broker.engine.message import Message
 from broker.engine.queue import Queue, property_value
 from broker.engine.selector import InvalidSelector, parse as parse_selector
@@ -36,6 +38,8 @@ SUPPORTED_VERSIONS = ("1.0", "1.1", "1.2")
 # ActiveMQ checks a flag once per interval, so it drops a client somewhere between 1x and 2x;
 # a fixed 1.5x never drops a client that beats on time but a little late.
 HEARTBEAT_GRACE = 1.5
+# A queue browser streams a deep queue in pages of this many messages.
+BROWSE_PAGE = 500
 
 
 class StompError(Exception):
@@ -75,6 +79,9 @@ class StompProtocol(Protocol):
         self.temp_queues: dict[str, Queue] = {}
         self._message_count = 0
         self._receipts_waiting = 0
+        # Producer flow control: frames that wait for a destination to have room again
+        # (reading from the client is paused meanwhile); None when not waiting.
+        self._held_frames: list[Frame] | None = None
         self._parsed_destinations: dict[str, tuple[dest.Destination, ...]] = {}
         # Heart-beats: one timer each way, re-armed from the time of the last byte seen or
         # written, so a beat is never late because of an unlucky phase between two checks.
@@ -142,6 +149,9 @@ class StompProtocol(Protocol):
             for frame in frames:
                 if self.closing:
                     return
+                if self._held_frames is not None:
+                    self._held_frames.append(frame)
+                    continue
                 self._handle(frame)
             if error is not None:
                 if not self.closing:
@@ -290,6 +300,9 @@ class StompProtocol(Protocol):
         if self.transport is None or self.closing:
             return
         clock = self.factory.clock
+        if self._held_frames is not None:
+            # Flow control stopped reading this client: its silence is ours, not its own.
+            self._last_read = clock.seconds()
         silent = clock.seconds() - self._last_read
         if silent < self._read_limit:
             self._read_timer = clock.callLater(self._read_limit - silent, self._check_alive)
@@ -395,6 +408,8 @@ class StompProtocol(Protocol):
             delay, period, repeat = scheduling(h)
         except (BadHeader, ValueError) as exc:
             raise StompError(str(exc)) from None
+        if not self._admitted(frame, targets, message.persistent):
+            return
         if "reply-to" in message.headers:
             message.headers["reply-to"] = self._inbound_reply_to(message.headers["reply-to"])
         copies = [message]
@@ -416,6 +431,45 @@ class StompProtocol(Protocol):
         for m in copies:
             self._deliver_send(targets, m)
         self._receipt(frame, durable=message.persistent)
+
+    # -- producer flow control ------------------------------------------------------------------------
+    def _admitted(self, frame: Frame, targets: list[dest.Destination], persistent: bool) -> bool:
+        """Whether every destination has room for the message now. A full one either
+        refuses (an ERROR, as ActiveMQ's sendFailIfNoSpace) or makes this client wait: its
+        input is paused, and this frame and what follows are handled once there is room."""
+        for d in targets:
+            kind, name = ("topic", self._topic_name(d)) if d.is_topic else ("queue", self._queue_for(d).name)
+            admission = self.broker.admit(kind, name, len(frame.body), persistent)
+            if admission.refused is not None:
+                text = self._refusal(admission.refused, f"{kind}://{d.name}")
+                raise StompError(text, "javax.jms.ResourceAllocationException: " + text)
+            if admission.wait is not None:
+                self._held_frames = [frame]
+                self.transport.pauseProducing()
+                admission.wait.addCallback(lambda _: self._resume_input())
+                return False
+        return True
+
+    def _refusal(self, refusal: Refusal, qualified: str) -> str:
+        producer = f"ID:{self.connection_id}:-1:1"
+        if refusal.resource == "store":
+            cause = f"Persistent store is Full, 100% of {refusal.limit}."
+        else:
+            cause = "Usage Manager Memory Limit reached."
+        return (f"{cause} Stopping producer ({producer}) to prevent flooding {qualified}. "
+                "See http://activemq.apache.org/producer-flow-control.html for more info")
+
+    def _resume_input(self) -> None:
+        frames, self._held_frames = self._held_frames or [], None
+        for i, frame in enumerate(frames):
+            if self.closing:
+                return
+            self._handle(frame)
+            if self._held_frames is not None:     # waits again: keep the rest behind it
+                self._held_frames.extend(frames[i + 1:])
+                return
+        if not self.closing:
+            self.transport.resumeProducing()
 
     def _deliver_send(self, targets: list[dest.Destination], message: Message) -> None:
         for i, d in enumerate(targets):
@@ -465,7 +519,8 @@ class StompProtocol(Protocol):
         queues = {d: self._queue_for(d) for d in targets if not d.is_topic}
         if h.get("browser") == "true" and self.version != "1.0":
             self._receipt(frame, durable=False,
-                          then=lambda: self._browse(sub_id, targets, queues, selector))
+                          then=lambda: self._browse(sub_id, targets, queues, selector).addErrback(
+                              lambda f: log.error("event=browse_failed error=%s", f.getErrorMessage())))
             return
         sub = StompSubscription(self, sub_id, h["destination"], ack_mode, prefetch, selector,
                                 durable=bool(durable_name), is_topic=targets[0].is_topic,
@@ -502,24 +557,32 @@ class StompProtocol(Protocol):
                 self.send_error(str(exc), str(exc), None, fatal=False)
         self._receipt(frame, durable=False, then=attach)
 
+    @defer.inlineCallbacks
     def _browse(self, sub_id: str | None, targets: list[dest.Destination],
-                queues: dict[dest.Destination, Queue], selector: Any) -> None:
-        """Send what the queues hold now, then the `browser:end` MESSAGE; nothing is consumed."""
-        if self.closing:
-            return
-        now = self.broker.now_ms()
+                queues: dict[dest.Destination, Queue], selector: Any) -> Any:
+        """Send what the queues hold now, a page at a time, then the `browser:end`
+        MESSAGE; nothing is consumed."""
         for d in targets:
             queue = queues.get(d)
             if queue is None:
                 continue
             sub = StompSubscription(self, sub_id, d.stomp(), AUTO, 1, None)
-            for message in queue.browse():
-                if message.expires and message.expires <= now:
-                    continue
-                if selector is not None and not selector.matches(
-                        lambda name, m=message: property_value(m, name)):
-                    continue
-                sub.deliver(queue, message, None)
+            last = None
+            while not self.closing:
+                page = yield queue.browse_page(last, BROWSE_PAGE)
+                if not page:
+                    break
+                last = page[-1]
+                now = self.broker.now_ms()
+                for message in page:
+                    if message.expires and message.expires <= now:
+                        continue
+                    if selector is not None and not selector.matches(
+                            lambda name, m=message: property_value(m, name)):
+                        continue
+                    sub.deliver(queue, message, None)
+        if self.closing:
+            return
         end = {"subscription": sub_id or "", "message-id": "0", "browser": "end",
                "destination": targets[0].stomp()}
         self.send_frame(Frame("MESSAGE", end, b""))

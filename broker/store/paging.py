@@ -1,0 +1,126 @@
+"""Every query that reads messages back into memory, in one module.
+
+The engine keeps only the head of each queue in memory; these are the reads that fill it
+(a page in delivery order after a key), that rebuild it at start (counts, first pages,
+messages waiting for a time) and that clear a queue in one statement. Claims made by
+several brokers sharing one database (`FOR UPDATE SKIP LOCKED`) would change this module
+only: the engine sees pages of rows, not SQL.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import bindparam, delete, exists, func, select
+from sqlalchemy.engine import Connection
+
+from broker.store.schema import contents, messages
+
+Row = dict[str, Any]
+# A position in a queue's delivery order: (-priority, seq), as the engine sorts.
+Key = tuple[int, int]
+
+_c = messages.c
+
+
+def _rows(conn: Connection, query: Any) -> list[Row]:
+    # Straight from the DBAPI cursor: SQLAlchemy's row objects cost more than the read.
+    compiled = query.compile(dialect=conn.dialect)
+    params = compiled.params
+    args: Any = tuple(params[k] for k in compiled.positiontup) if compiled.positional else params
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(str(compiled), args)
+        names = [d[0] for d in cursor.description]
+        rows = [dict(zip(names, t)) for t in cursor.fetchall()]
+    finally:
+        cursor.close()
+    for row in rows:
+        shared = row.pop("shared_body")
+        if row["content_id"] is not None:
+            row["body"] = shared
+    return rows
+
+
+def _select() -> Any:
+    """Message rows with their body, wherever it is kept."""
+    return (select(messages, contents.c.body.label("shared_body"))
+            .select_from(messages.outerjoin(contents, messages.c.content_id == contents.c.id)))
+
+
+def ready_page(conn: Connection, dest_id: int, after: Key | None, now: int, limit: int) -> list[Row]:
+    """Up to `limit` deliverable rows of a queue that come after `after` in delivery order.
+
+    Two index range scans (the rest of after's priority, then the lower priorities) rather
+    than one OR, which neither SQLite nor PostgreSQL can run on the (dest, priority, seq) index.
+    """
+    base = _select().where(_c.dest_id == dest_id, _c.visible_at <= now)
+    if after is None:
+        return _rows(conn, base.order_by(_c.priority.desc(), _c.seq).limit(limit))
+    priority, seq = -after[0], after[1]
+    found = _rows(conn, base.where(_c.priority == priority, _c.seq > seq).order_by(_c.seq).limit(limit))
+    if len(found) < limit:
+        found += _rows(conn, base.where(_c.priority < priority)
+                       .order_by(_c.priority.desc(), _c.seq).limit(limit - len(found)))
+    return found
+
+
+def waiting(conn: Connection, now: int) -> list[Row]:
+    """Rows not deliverable before a time still to come: delayed messages and leases whose
+    visibility deadline outlives a restart (an SQS receipt handle stays valid until then)."""
+    return _rows(conn, _select().where(_c.visible_at > now).order_by(_c.seq))
+
+
+def counts(conn: Connection) -> dict[int, int]:
+    """How many messages each destination holds."""
+    return {r[0]: r[1] for r in conn.execute(select(_c.dest_id, func.count()).group_by(_c.dest_id))}
+
+
+def max_seq(conn: Connection) -> int:
+    return conn.execute(select(func.max(_c.seq))).scalar() or 0
+
+
+def drop_transient(conn: Connection) -> int:
+    """Non-persistent messages that spilled to disk do not outlive the broker (as in ActiveMQ)."""
+    dropped = conn.execute(delete(messages).where(_c.transient == 1)).rowcount
+    if dropped:
+        drop_unreferenced(conn)
+    return dropped
+
+
+def insert_contents(conn: Connection) -> Any:
+    """INSERT of shared bodies that leaves one already stored as it is."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(contents).on_conflict_do_nothing(index_elements=["id"])
+
+
+def drop_unreferenced(conn: Connection, ids: list[int] | None = None) -> None:
+    """Delete shared bodies no message names any more (those of `ids`, or all)."""
+    query = delete(contents).where(~exists().where(_c.content_id == contents.c.id))
+    if ids is None:
+        conn.execute(query)
+    elif ids:
+        conn.execute(query.where(contents.c.id.in_(bindparam("ids", expanding=True))), {"ids": ids})
+
+
+def used_bytes(conn: Connection) -> int:
+    """What the database holds: SQLite's pages in use, PostgreSQL's database size."""
+    if conn.dialect.name == "sqlite":
+        pages = conn.exec_driver_sql("PRAGMA page_count").scalar() or 0
+        free = conn.exec_driver_sql("PRAGMA freelist_count").scalar() or 0
+        size = conn.exec_driver_sql("PRAGMA page_size").scalar() or 0
+        return (pages - free) * size
+    return conn.exec_driver_sql("SELECT pg_total_relation_size('messages')").scalar() or 0
+
+
+def purge(conn: Connection, dest_id: int, keep: list[int]) -> None:
+    """Delete a queue's messages in one statement, except those in `keep` (in flight)."""
+    query = delete(messages).where(_c.dest_id == dest_id)
+    if keep:
+        query = query.where(_c.seq.not_in(bindparam("keep", expanding=True)))
+        conn.execute(query, {"keep": keep})
+    else:
+        conn.execute(query)
+    drop_unreferenced(conn)

@@ -1,0 +1,337 @@
+"""Paged queues: a stored queue keeps only a small window of its head in memory and reads
+the rest from the store a page at a time, without changing what is delivered or in which
+order. A window of a few messages makes every test cross page boundaries constantly."""
+from __future__ import annotations
+
+from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from broker.engine.settings import QueueSettings
+from tests.unit.engine_support import (MemoryStore, Recorder, SlowPages, advance, make_broker, msg,
+                                       result_of)
+
+WINDOW = 4
+
+
+def paged(store=None, window: int = WINDOW, **settings):
+    store = store if store is not None else MemoryStore()
+    b = make_broker(store, window=window)
+    result_of(b.start())
+    return store, b, b.create_queue("q", QueueSettings(**settings))
+
+
+def in_memory(queue) -> int:
+    return len(queue._held)
+
+
+def drain(queue, credit: int = 10_000) -> list[str]:
+    c = Recorder(credit=credit, auto_ack=True)
+    queue.add_consumer(c)
+    queue.remove_consumer(c)
+    return c.bodies
+
+
+def ack_everything(consumer: Recorder, store: SlowPages) -> None:
+    """Ack what arrives, answering page reads as they come, until the queue is empty."""
+    for _ in range(1000):
+        consumer.ack_all()
+        if not store.waiting:
+            return
+        store.answer()
+    raise AssertionError("the queue never emptied")
+
+
+def restart(store, window: int = WINDOW):
+    b = make_broker(store, window=window)
+    result_of(b.start())
+    return b
+
+
+# -- order across pages ------------------------------------------------------------------------
+
+def test_a_deep_queue_keeps_a_bounded_window_and_drains_in_priority_then_arrival_order():
+    store, b, q = paged()
+    sent = [(f"m{i}", (i * 7) % 10) for i in range(60)]
+    for body, priority in sent:
+        q.enqueue(msg(body, persistent=True, priority=priority))
+    assert in_memory(q) <= WINDOW
+    assert q.ready_count == 60 and q._ready.paged_out == 60 - len(q._ready)
+    expected = [body for body, _ in sorted(sent, key=lambda s: (-s[1], int(s[0][1:])))]
+    assert drain(q) == expected
+    assert q.ready_count == 0 and store.rows == {}
+
+
+def test_a_slow_consumer_sees_messages_sent_while_the_backlog_is_on_disk_in_order():
+    """Arrivals that rank after the window go to disk only; one that ranks before the
+    window's last enters it and pushes the last one out: nothing overtakes anything."""
+    store, b, q = paged()
+    for i in range(10):
+        q.enqueue(msg(f"a{i}", persistent=True))
+    c = Recorder(credit=1)
+    q.add_consumer(c)
+    for i in range(10):
+        q.enqueue(msg(f"b{i}", persistent=True))
+        if i % 3 == 0:
+            q.enqueue(msg(f"urgent{i}", persistent=True, priority=9))
+        c.ack()
+        assert in_memory(q) <= WINDOW + 1
+    c.ack_all()
+    # each urgent message comes next after the one in flight when it was sent
+    assert c.bodies == ["a0", "urgent0", "a1", "a2", "urgent3", "a3", "a4", "urgent6", "a5", "a6",
+                   "urgent9", "a7", "a8", "a9"] + [f"b{i}" for i in range(10)]
+
+
+def test_non_persistent_messages_beyond_the_window_spill_to_disk_and_do_not_outlive_a_restart():
+    for restarted in (False, True):
+        store, b, q = paged()
+        for i in range(12):
+            q.enqueue(msg(f"n{i}", persistent=i % 2 == 0))
+        assert in_memory(q) <= WINDOW
+        spilled = [r for r in store.rows.values() if r["transient"]]
+        assert spilled, "non-persistent messages past the window are written to disk"
+        if restarted:
+            assert drain(restart(store).queues["q"]) == [f"n{i}" for i in range(0, 12, 2)]
+        else:
+            assert drain(q) == [f"n{i}" for i in range(12)]
+        assert store.rows == {}
+
+
+def test_restart_reads_the_first_page_and_counts_not_every_row():
+    store, b, q = paged()
+    for i in range(100):
+        q.enqueue(msg(f"m{i}", persistent=True, priority=i % 3))
+    b2 = restart(store)
+    q2 = b2.queues["q"]
+    assert in_memory(q2) == WINDOW and q2.ready_count == 100
+    assert drain(q2) == [f"m{i}" for p in (2, 1, 0) for i in range(100) if i % 3 == p]
+
+
+def test_delayed_and_released_messages_go_back_to_their_place_in_a_deep_queue():
+    store, b, q = paged()
+    now = b.now_ms()
+    q.enqueue(msg("late", persistent=True, visible_at=now + 1000))
+    for i in range(10):
+        q.enqueue(msg(f"m{i}", persistent=True))
+    c = Recorder(credit=1)
+    q.add_consumer(c)
+    assert c.pending_bodies == ["m0"]
+    assert c.release()                       # NACK: back at the head
+    assert c.pending_bodies == ["m0"]
+    c.ack()
+    assert c.pending_bodies == ["m1"]
+    advance(b, 1000)                         # "late" is due: it ranks first (sent first)
+    c.ack()
+    assert c.pending_bodies == ["late"]
+    c.ack()
+    q.remove_consumer(c)
+    assert drain(q) == [f"m{i}" for i in range(2, 10)]
+
+
+def test_a_page_that_answers_late_neither_loses_an_arrival_nor_brings_back_an_acked_message():
+    """While a page is read, a high-priority arrival ranks inside the page being read but is
+    not in it (its row came too late), and a message acked meanwhile is still in it."""
+    store = SlowPages()
+    _, b, q = paged(store)
+    for i in range(1, 9):
+        q.enqueue(msg(f"m{i}", persistent=True))
+    c = Recorder(credit=4)
+    q.add_consumer(c)
+    assert c.pending_bodies == ["m1", "m2", "m3", "m4"] and len(store.waiting) == 1
+    for i in range(1, 6):
+        q.enqueue(msg(f"u{i}", persistent=True, priority=9))
+    store.answer(late=False)                 # the rows of before the u's
+    c.ack("m1")
+    c.ack("m2")
+    assert c.pending_bodies == ["m3", "m4", "u1", "u2"] and len(store.waiting) == 1
+    c.ack("m3")                              # acked while the next page is read
+    store.answer(late=False)                 # ... whose rows still hold m3
+    ack_everything(c, store)
+    assert c.bodies == ["m1", "m2", "m3", "m4", "u1", "u2", "u3", "u4", "u5",
+                        "m5", "m6", "m7", "m8"]
+    assert store.rows == {}
+
+
+def test_an_arrival_that_ranks_inside_a_page_being_read_is_not_lost():
+    store = SlowPages()
+    _, b, q = paged(store)
+    for i in range(1, 5):
+        q.enqueue(msg(f"h{i}", persistent=True, priority=9))
+    for i in range(5, 15):
+        q.enqueue(msg(f"l{i}", persistent=True, priority=0))
+    c = Recorder(credit=3)
+    q.add_consumer(c)
+    assert c.pending_bodies == ["h1", "h2", "h3"] and len(store.waiting) == 1
+    q.enqueue(msg("x", persistent=True, priority=9))   # after the window, before the page's last
+    store.answer(late=False)
+    ack_everything(c, store)
+    assert c.bodies == ["h1", "h2", "h3", "h4", "x"] + [f"l{i}" for i in range(5, 15)]
+
+
+def test_groups_and_fifo_groups_keep_their_order_across_pages():
+    store, b, q = paged(fifo=True)
+    for i in range(20):
+        q.enqueue(msg(f"{'ab'[i % 2]}{i}", persistent=True, group_id="ab"[i % 2]))
+    order: list[str] = []
+    for _ in range(30):
+        leases = result_of(q.receive(10, 30_000))
+        assert len(leases) <= 2, "one message per FIFO group in flight"
+        for lease in leases:
+            order.append(lease.message.body.decode())
+            assert q.ack(lease)
+        assert in_memory(q) <= 5 * WINDOW + 2
+    assert [x for x in order if x[0] == "a"] == [f"a{i}" for i in range(0, 20, 2)]
+    assert [x for x in order if x[0] == "b"] == [f"b{i}" for i in range(1, 20, 2)]
+
+
+def test_receive_finds_messages_whatever_the_depth():
+    store = SlowPages()
+    _, b, q = paged(store)
+    for i in range(30):
+        q.enqueue(msg(f"m{i}", persistent=True))
+    got = []
+    while len(got) < 30:
+        d = q.receive(10, 30_000)        # a short poll
+        if not d.called:                  # the head is on its way from disk: it waits for it
+            assert store.waiting
+            store.answer()
+            advance(b, 0)
+        leases = result_of(d)
+        assert leases, "a short poll on a non-empty queue answered empty"
+        for lease in leases:
+            got.append(lease.message.body.decode())
+            q.ack(lease)
+    assert got == [f"m{i}" for i in range(30)]
+
+
+def test_purge_and_delete_of_a_deep_queue_are_one_statement_each():
+    store, b, q = paged()
+    for i in range(50):
+        q.enqueue(msg(f"m{i}", persistent=True))
+    pages = store.pages
+    assert q.purge(include_inflight=True) == 50
+    assert q.ready_count == 0 and store.rows == {} and store.pages == pages
+    for i in range(50):
+        q.enqueue(msg(f"m{i}", persistent=True))
+    assert b.delete_queue("q")
+    assert store.rows == {}
+
+
+def test_browse_streams_a_deep_queue_a_page_at_a_time_without_taking_anything():
+    store, b, q = paged()
+    for i in range(25):
+        q.enqueue(msg(f"m{i}", persistent=i % 3 != 0, priority=i % 2))
+    seen, after = [], None
+    while page := result_of(q.browse_page(after, 7)):
+        seen += [m.body.decode() for m in page]
+        after = page[-1]
+    expected = [f"m{i}" for p in (1, 0) for i in range(25) if i % 2 == p]
+    assert seen == expected
+    assert q.ready_count == 25 and drain(q) == expected
+
+
+def test_stats_report_depth_window_and_what_is_on_disk():
+    store, b, q = paged()
+    for i in range(10):
+        q.enqueue(msg("x" * 100, persistent=True))
+    stats = q.stats()
+    assert stats["ready"] == 10 and stats["in_memory"] == WINDOW
+    assert stats["paged_out"] == 10 - WINDOW and stats["memory_bytes"] == 100 * WINDOW
+
+
+# -- a model of the paged queue ---------------------------------------------------------------------
+
+class PagedQueueModel(RuleBasedStateMachine):
+    """A paged queue with a tiny window and page reads that answer late (seeing the rows
+    of when they were asked, or of when they answer) against a sorted list: every delivery
+    is the head of the model, counts agree, memory stays bounded, a restart keeps exactly
+    the persistent messages."""
+
+    @initialize(window=st.sampled_from([2, 3, 5]))
+    def start(self, window: int) -> None:
+        self.window = window
+        self.store = SlowPages()
+        self.broker = make_broker(self.store, window=window)
+        result_of(self.broker.start())
+        self.q = self.broker.create_queue("q")
+        self.ready: dict[int, tuple[int, str, bool]] = {}   # seq -> (priority, body, persistent)
+        self.held: list = []
+        self.n = 0
+
+    def _head(self) -> int:
+        return min(self.ready, key=lambda s: (-self.ready[s][0], s))
+
+    @rule(priority=st.sampled_from([0, 4, 4, 9]), persistent=st.booleans())
+    def send(self, priority: int, persistent: bool) -> None:
+        self.n += 1
+        m = self.q.enqueue(msg(f"m{self.n}", persistent=persistent, priority=priority))
+        self.ready[m.seq] = (priority, m.body.decode(), persistent)
+
+    @rule(priority=st.sampled_from([0, 9]))
+    def burst(self, priority: int) -> None:
+        for _ in range(self.window + 1):
+            self.send(priority, True)
+
+    @rule()
+    def take_one(self) -> None:
+        c = Recorder(credit=1)
+        self.q.add_consumer(c)
+        self.q.remove_consumer(c, release=False)
+        if not c.got:
+            assert not self.ready or self.store.waiting, "nothing delivered, no page on its way"
+            return
+        message, lease = c.got[0]
+        assert message.seq == self._head(), (message.body, self.ready[self._head()])
+        del self.ready[message.seq]
+        self.held.append((lease, message.priority))
+
+    @precondition(lambda self: self.held)
+    @rule(ack=st.booleans())
+    def settle(self, ack: bool) -> None:
+        lease, priority = self.held.pop(0)
+        m = lease.message
+        if ack:
+            assert self.q.ack(lease)
+        else:
+            assert self.q.release(lease)
+            self.ready[m.seq] = (priority, m.body.decode(), m.persistent)
+
+    @precondition(lambda self: self.store.waiting)
+    @rule(late=st.booleans())
+    def page_arrives(self, late: bool) -> None:
+        self.store.answer(late)
+
+    @rule()
+    def purge(self) -> None:
+        self.q.purge(include_inflight=True)
+        self.ready.clear()
+        self.held.clear()
+
+    @rule()
+    def restart(self) -> None:
+        self.store.waiting.clear()          # the old process and its reads are gone
+        kept = {s: v for s, v in self.ready.items() if v[2]}
+        kept.update({lease.message.seq: (p, lease.message.body.decode(), True)
+                     for lease, p in self.held if lease.message.persistent})
+        self.ready, self.held = kept, []
+        self.broker = make_broker(self.store, window=self.window)
+        result_of(self.broker.start())
+        self.q = self.broker.queues["q"]
+
+    @invariant()
+    def counts_agree_and_memory_is_bounded(self):
+        assert self.q.ready_count == len(self.ready)
+        assert len(self.q._ready) <= self.window
+        assert len(self.q._held) <= self.window + len(self.held)
+
+    @invariant()
+    def the_store_holds_every_persistent_message(self):
+        stored = {s for s, r in self.store.rows.items() if not r["transient"]}
+        live = {s for s, v in self.ready.items() if v[2]}
+        live |= {lease.message.seq for lease, _ in self.held if lease.message.persistent}
+        assert stored == live
+
+
+TestPagedQueueModel = PagedQueueModel.TestCase
+TestPagedQueueModel.settings = settings(max_examples=200, stateful_step_count=60, deadline=None,
+                                        derandomize=True, database=None,
+                                        suppress_health_check=[HealthCheck.too_slow])
