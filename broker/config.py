@@ -27,10 +27,12 @@ class Config:
     bind: str = "127.0.0.1"
     stomp_port: int = 61613
     aws_port: int = 4566
+    openwire_port: int = 61616
     # Twisted endpoint strings; when set they replace bind+port for that door
     # (e.g. "ssl:61614:privateKey=key.pem:certKey=cert.pem").
     stomp_listen: str = ""
     aws_listen: str = ""
+    openwire_listen: str = ""
     store: str = "sqlite:///var/mqgate.db"
     # SQLite synchronous mode: NORMAL survives a killed process (WAL), FULL also a power cut.
     store_sync: str = "normal"
@@ -44,6 +46,11 @@ class Config:
     stomp_max_body: int = 100 * 1024 * 1024
     stomp_max_connections: int = 10000
     stomp_prefetch: int = 1000
+    # OpenWire limits (ActiveMQ's defaults): frame size, connections, and the
+    # MaxInactivityDuration advertised (0 turns keep-alives and idle disconnects off).
+    openwire_max_frame_size: int = 104_857_600
+    openwire_max_connections: int = 10000
+    openwire_max_inactivity_ms: int = 30_000
     # AWS facades.
     region: str = "us-east-1"
     account: str = "000000000000"

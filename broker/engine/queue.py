@@ -450,11 +450,15 @@ class Queue:
         self.dispatch()
         return True
 
-    def release(self, lease: Lease, delay_ms: int = 0, dispatch: bool = True) -> bool:
-        """Give the message back (NACK, disconnect, visibility 0); it counts as a delivery."""
+    def release(self, lease: Lease, delay_ms: int = 0, dispatch: bool = True,
+                delivered: bool = True) -> bool:
+        """Give the message back (NACK, disconnect, visibility 0); it counts as a delivery
+        unless `delivered` is False (it sat in a client's prefetch buffer, never seen)."""
         if not self.is_current(lease):
             return False
         message = self._end_lease(lease)
+        if not delivered and message.delivery_count > 0:
+            message.delivery_count -= 1
         now = self._now()
         message.visible_at = now + delay_ms if delay_ms else 0
         if message.persistent and self._store is not None:

@@ -20,7 +20,8 @@ from broker.engine.consumer import Lease
 from broker.engine.message import Message
 from broker.engine.queue import Queue, property_value
 from broker.engine.selector import InvalidSelector, parse as parse_selector
-from broker.protocols.stomp import destinations as dest
+from broker.protocols.activemq import destinations as dest
+from broker.protocols.activemq.client_ids import already_connected
 from broker.protocols.stomp.codec import FrameParser, encode
 from broker.protocols.stomp.convert import BadHeader, message_from_send, scheduling
 from broker.protocols.stomp.frame import Frame, FrameError
@@ -242,9 +243,8 @@ class StompProtocol(Protocol):
         client_id = h.get("client-id")
         if client_id:
             if not self.factory.claim_client_id(client_id, self):
-                raise StompError(
-                    f"javax.jms.InvalidClientIDException: Broker: {self.factory.broker_name} - "
-                    f"Client: {client_id} already connected", fatal=True)
+                raise StompError("javax.jms.InvalidClientIDException: "
+                                 + already_connected(self.factory.broker_name, client_id), fatal=True)
             self.client_id = self.session = client_id
         self.version = self.parser.version = common[-1]
         self.session_open = True

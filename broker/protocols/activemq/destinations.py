@@ -1,4 +1,5 @@
-"""STOMP destination names to engine destinations, ActiveMQ's way."""
+"""ActiveMQ destination names (`/queue/x`, `queue://x`, temp and remote-temp names,
+composites) as engine destinations, for every ActiveMQ door."""
 from __future__ import annotations
 
 from dataclasses import dataclass
