@@ -49,6 +49,7 @@ public class JmsScenarios {
                 case "clientid": clientid(); break;
                 case "object": object(); break;
                 case "throughput": throughput(); break;
+                case "failover": failover(); break;
                 default: throw new IllegalArgumentException("unknown scenario " + scenario);
             }
         } catch (Exception e) {
@@ -548,6 +549,37 @@ public class JmsScenarios {
         }
         p.send(s.createTextMessage("after"));
         out("after", describe(s.createConsumer(q).receive(5000)));
+        c.close();
+    }
+
+    /**
+     * failover NAME COUNT: a consumer and a producer on a failover: URL; sends one persistent
+     * message every 50 ms (printing sent=i) while the broker is killed and restarted, then
+     * prints how many distinct messages the consumer got.
+     */
+    static void failover() throws Exception {
+        int count = Integer.parseInt(extra[0]);
+        Connection c = connect(null);
+        Session consumerSession = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        Set<String> got = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        consumerSession.createConsumer(consumerSession.createQueue(name)).setMessageListener(m -> {
+            try {
+                got.add(((TextMessage) m).getText());
+            } catch (JMSException e) {
+                throw new RuntimeException(e);
+            }
+        });
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        MessageProducer p = s.createProducer(s.createQueue(name));
+        for (int i = 0; i < count; i++) {
+            p.send(s.createTextMessage("m" + i));
+            out("sent", i);
+            System.out.flush();
+            Thread.sleep(50);
+        }
+        long deadline = System.currentTimeMillis() + 30000;
+        while (got.size() < count && System.currentTimeMillis() < deadline) Thread.sleep(50);
+        out("received", got.size());
         c.close();
     }
 
