@@ -203,6 +203,7 @@ public class JmsScenarios {
         int count = Integer.parseInt(extra[0]);
         p.setDeliveryMode(extra.length > 1 && extra[1].equals("non-persistent") ? DeliveryMode.NON_PERSISTENT : DeliveryMode.PERSISTENT);
         String text = extra.length > 2 ? extra[2] : "msg";
+        if (text.equals("unicode")) text = "smile \ud83d\ude00 nul\u0000 end ";
         for (int i = 0; i < count; i++) {
             TextMessage m = s.createTextMessage(text + i);
             setProps(m);

@@ -11,6 +11,7 @@ _DROPPED = frozenset({"destination", "message-id", "redelivered", "subscription"
                       "receipt", "content-length", "persistent", "priority", "expires",
                       "amq-msg-type", "JMSXGroupID", "AMQ_SCHEDULED_DELAY", "AMQ_SCHEDULED_PERIOD",
                       "AMQ_SCHEDULED_REPEAT", "ack", "timestamp"})
+_BODILESS = frozenset({"map", "stream", "message"})
 # Headers that are JMS message fields rather than properties.
 SYSTEM_HEADERS = ("correlation-id", "type", "reply-to")
 # Header whose value lists the declared type of typed properties, so an SQS Number or
@@ -65,11 +66,18 @@ def scheduling(headers: dict[str, str]) -> tuple[int, int, int]:
 def message_from_send(headers: dict[str, str], body: bytes, message_id: str, now: int,
                       origin: object = None) -> Message:
     """A SEND frame's content as an engine message (destination handled by the caller)."""
-    kind = headers.get("amq-msg-type")
-    if kind not in ("text", "bytes"):
+    explicit = headers.get("amq-msg-type")
+    kind = explicit if explicit in ("text", "bytes") else None
+    if kind is None:
         kind = "bytes" if "content-length" in headers else "text"
     system = {"amq-msg-type": kind} if kind == "bytes" else {}
     props: dict[str, str | bytes] = {}
+    if explicit is not None:
+        # ActiveMQ keeps both as String properties when the type was chosen explicitly,
+        # so they come back on the MESSAGE (and to a JMS consumer as properties).
+        props["amq-msg-type"] = explicit
+        if "content-length" in headers:
+            props["content-length"] = headers["content-length"]
     types: dict[str, str] | None = None
     declared = _parse_types(headers.get(TYPES_HEADER))
     for name, value in headers.items():
@@ -142,6 +150,14 @@ def message_headers(message: Message, destination: str, subscription: str | None
     else:
         for name, value in message.properties.items():
             h.setdefault(name, base64.b64encode(value).decode() if isinstance(value, bytes) else value)
-    if headers.get("amq-msg-type") == "bytes":
+    kind = headers.get("amq-msg-type")
+    if kind == "bytes" or (kind is None and b"\0" in message.body):
+        # A text body holding U+0000 needs a length to reach the client whole.
         h["content-length"] = str(len(message.body))
     return h
+
+
+def message_body(message: Message) -> bytes:
+    """The MESSAGE body: ActiveMQ sends JMS Map and Stream messages to STOMP clients
+    without a body (their content is typed Java data)."""
+    return b"" if message.headers.get("amq-msg-type") in _BODILESS else message.body

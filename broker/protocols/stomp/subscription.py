@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from broker.engine.consumer import Consumer, Lease
 from broker.engine.message import Message
 from broker.engine.selector import Selector
-from broker.protocols.stomp.convert import message_headers
+from broker.protocols.stomp.convert import message_body, message_headers
 from broker.protocols.stomp.frame import Frame
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ class StompSubscription(Consumer):
             else:
                 key = message.message_id
             self.pending[key] = lease
-        protocol.send_frame(Frame("MESSAGE", headers, message.body))
+        protocol.send_frame(Frame("MESSAGE", headers, message_body(message)))
 
     def reorder(self) -> None:
         """Put pending leases back in delivery order (tokens grow with every delivery)."""
