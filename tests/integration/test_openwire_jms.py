@@ -15,8 +15,10 @@ def url(broker: BrokerProcess) -> str:
     return f"tcp://127.0.0.1:{broker.openwire_port}"
 
 
-def test_every_message_type_and_typed_property_round_trips(shared_broker: BrokerProcess, jms: JmsPrograms) -> None:
-    out = jms.run(url(shared_broker), "types", unique())
+@pytest.mark.parametrize("options", ["", "?jms.useCompression=true"])
+def test_every_message_type_and_typed_property_round_trips(shared_broker: BrokerProcess, jms: JmsPrograms,
+                                                           options: str) -> None:
+    out = jms.run(url(shared_broker) + options, "types", unique())
     # 4-byte UTF-8 and U+0000 survive in a TextMessage.
     assert out["body0"] == "text:hello JMS \u00e9\u00fc\u4e2d \u2713 \U0001F600 nul\u0000 end"
     assert out["body1"] == "bytes:AAEC/wA="

@@ -155,7 +155,13 @@ def to_engine(cmd: Struct, now: int, origin: object = None) -> Message:
         raise JmsError("BlobMessage is not supported")
     content = cmd.content
     if content is not None and cmd.compressed:
-        content = _inflate(content)
+        if code == s.BYTES_MESSAGE:
+            # Its uncompressed length comes first, and only that much of the stream counts.
+            if len(content) < 4:
+                raise JmsError("Compressed message body too short")
+            content = _inflate(content[4:])[:max(0, _INT.unpack_from(content)[0])]
+        else:
+            content = _inflate(content)
     headers: dict[str, str] = {}
     if code == s.TEXT_MESSAGE:
         body = text_of(content).encode("utf-8") if content is not None else b""
