@@ -27,7 +27,7 @@ class Transactions:
 
     def begin(self, tx_id: str) -> Transaction:
         if tx_id in self._open:
-            raise TransactionError(f"Transaction {tx_id} is already started")
+            raise TransactionError(f"The transaction was already started: {tx_id}")
         tx = self._open[tx_id] = Transaction()
         return tx
 

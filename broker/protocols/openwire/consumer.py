@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
-from broker.engine.consumer import Consumer, Lease
+from broker.engine.consumer import Lease
 from broker.engine.message import Message
 from broker.engine.selector import Selector
 from broker.protocols.activemq import destinations as dest
+from broker.protocols.activemq.consumers import DoorConsumer
 from broker.protocols.openwire import schema as s
 from broker.protocols.openwire.codec import Struct
 from broker.protocols.openwire.convert import destination_struct, to_openwire
@@ -22,9 +23,10 @@ if TYPE_CHECKING:
     from broker.protocols.openwire.protocol import OpenWireProtocol
 
 
-class OpenWireConsumer(Consumer):
+class OpenWireConsumer(DoorConsumer):
     def __init__(self, protocol: "OpenWireProtocol", info: Struct, targets: list[dest.Destination],
                  selector: Selector | None) -> None:
+        super().__init__()
         self.protocol = protocol
         self.info = info
         self.consumer_id: Struct = info.consumer_id
@@ -43,8 +45,6 @@ class OpenWireConsumer(Consumer):
         self.pulls = 0          # prefetch 0: messages asked for by MessagePull
         self.pull_timer: Any = None
         self.closed = False
-        self.queues: list[Any] = []
-        self.topic_subs: list[Any] = []
 
     @property  # type: ignore[override]
     def credit(self) -> int:
@@ -123,7 +123,3 @@ class OpenWireConsumer(Consumer):
         if self.pull_timer is not None and self.pull_timer.active():
             self.pull_timer.cancel()
         self.pull_timer = None
-
-    def dispatch(self) -> None:
-        for queue in self.queues:
-            queue.dispatch()

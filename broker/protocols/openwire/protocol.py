@@ -18,12 +18,14 @@ from zope.interface import implementer
 from broker.engine.broker import DestinationError
 from broker.engine.consumer import Lease
 from broker.engine.message import Message
-from broker.engine.queue import Queue, property_value
+from broker.engine.queue import Queue
 from broker.engine.selector import InvalidSelector, parse as parse_selector
 from broker.protocols.activemq import advisories
 from broker.protocols.activemq import destinations as dest
 from broker.protocols.activemq.client_ids import already_connected
+from broker.protocols.activemq.consumers import browse
 from broker.protocols.activemq.inactivity import InactivityMonitor
+from broker.protocols.activemq.scheduling import BadHeader, route, scheduled_copies
 from broker.protocols.activemq.transactions import TransactionError, Transactions
 from broker.protocols.openwire import primitives as p
 from broker.protocols.openwire import schema as s
@@ -379,18 +381,13 @@ class OpenWireProtocol(Protocol):
         self.respond(info)
         for d in targets:
             if not d.is_topic:
-                queue = queues[d]
+                consumer.attach(queues[d])
             elif d in durables:
-                queue = durables[d]
+                consumer.attach(durables[d])
             else:
-                tsub = self.broker.subscribe_topic(d.name, consumer, selector, bool(info.no_local), self)
-                consumer.topic_subs.append(tsub)
-                consumer.queues.append(tsub.queue)
+                tsub = consumer.subscribe(self.broker, d.name, selector, bool(info.no_local), self)
                 if d.name in (advisories.TEMP_QUEUE_TOPIC, advisories.TEMP_TOPIC_TOPIC):
                     self._replay_temp_destinations(d.name, tsub.queue)
-                continue
-            consumer.queues.append(queue)
-            queue.add_consumer(consumer)
 
     def _replay_temp_destinations(self, topic: str, queue: Queue) -> None:
         """A new advisory subscriber learns which temporary destinations exist already."""
@@ -403,17 +400,11 @@ class OpenWireProtocol(Protocol):
     def _browse(self, consumer: OpenWireConsumer) -> None:
         """What the queues hold now, then the end-of-browse dispatch; nothing is consumed."""
         now = self.broker.now_ms()
-        selector = consumer.selector
         for d in consumer.targets:
             queue = None if d.is_topic else self.broker.queue(d.name, create=False)
             if queue is None:
                 continue
-            for message in queue.browse():
-                if message.expires and message.expires <= now:
-                    continue
-                if selector is not None and not selector.matches(
-                        lambda name, m=message: property_value(m, name)):
-                    continue
+            for message in browse(queue, consumer.selector, now):
                 consumer.send(queue, message, self.broker.next_token())
         consumer.end_of_browse()
 
@@ -428,12 +419,7 @@ class OpenWireProtocol(Protocol):
         for lease in held:
             delivered = last_delivered is None or lease.token <= last_delivered
             lease.queue.release(lease, dispatch=False, delivered=delivered)
-        topic_queues = [t.queue for t in consumer.topic_subs]
-        for tsub in consumer.topic_subs:
-            self.broker.unsubscribe_topic(tsub)
-        for queue in consumer.queues:
-            if queue not in topic_queues:
-                queue.remove_consumer(consumer)
+        consumer.detach(self.broker)
 
     def on_message_pull(self, pull: Struct) -> None:
         consumer = self.consumers.get(_key(pull.consumer_id)) if pull.consumer_id else None
@@ -499,14 +485,20 @@ class OpenWireProtocol(Protocol):
     # -- sends ---------------------------------------------------------------------------------------
     def on_message(self, command: Struct) -> None:
         targets = destinations(command.destination)
-        message = to_engine(command, self.broker.now_ms(), origin=self)
+        now = self.broker.now_ms()
+        message = to_engine(command, now, origin=self)
+        try:
+            copies = scheduled_copies(message, message.properties, now, self._scheduled_id(message))
+        except BadHeader as exc:
+            raise JmsError(str(exc)) from None
         queues = {d: self._queue(d) for d in targets if not d.is_topic}
         if command.transaction_id is not None:
             tx = self.transactions.get(_tx_key(command.transaction_id))
-            tx.sends.append((targets, message))
+            tx.sends.extend((targets, m) for m in copies)
             self.respond(command)
             return
-        self._route(targets, queues, message)
+        for m in copies:
+            self._route(targets, queues, m)
         if message.persistent:
             self.respond_when_committed(command)
         else:
@@ -516,10 +508,13 @@ class OpenWireProtocol(Protocol):
                message: Message) -> None:
         for i, d in enumerate(targets):
             m = message if i == len(targets) - 1 else message.copy()
-            if d.is_topic:
-                self.broker.publish(d.name, m)
-            else:
-                queues[d].enqueue(m)
+            route(self.broker, self.factory.clock, d.name if d.is_topic else None, queues.get(d), m)
+
+    @staticmethod
+    def _scheduled_id(message: Message) -> Callable[[], str]:
+        """Ids for the repeats of a scheduled message: the first one's, numbered on."""
+        count = iter(range(1, 1 << 62))
+        return lambda: f"{message.message_id}-{next(count)}"
 
     # -- transactions --------------------------------------------------------------------------------------
     def on_transaction_info(self, info: Struct) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 from broker.engine.message import DEFAULT_PRIORITY, Message
+from broker.protocols.activemq.scheduling import int_value
 
 # Headers the broker consumes or owns; never stored as user properties.
 _DROPPED = frozenset({"destination", "message-id", "redelivered", "subscription", "transaction",
@@ -18,49 +19,6 @@ SYSTEM_HEADERS = ("correlation-id", "type", "reply-to")
 # Binary attribute survives a trip through a STOMP client and back.
 TYPES_HEADER = "mqgate-attribute-types"
 _SKIPPED = _DROPPED | {TYPES_HEADER}
-
-
-# Times in ms must fit the store's 64-bit columns with room for `now + delay + n * period`:
-# a value the database refuses would fail the whole group commit it lands in.
-MAX_MS = 2 ** 62
-# Each repeat of a scheduled message is stored as a message of its own.
-MAX_SCHEDULED_REPEAT = 10000
-
-
-class BadHeader(ValueError):
-    pass
-
-
-def _int_header(headers: dict[str, str], name: str, default: int, low: int = -MAX_MS,
-                high: int = MAX_MS) -> int:
-    raw = headers.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadHeader(f"Invalid {name} header: {raw[:100]}") from None
-    if not low <= value <= high:
-        raise BadHeader(f"Invalid {name} header: {raw[:100]} is out of range")
-    return value
-
-
-def scheduling(headers: dict[str, str]) -> tuple[int, int, int]:
-    """AMQ_SCHEDULED_DELAY, _PERIOD and _REPEAT; values of 0 or less mean "not set", as
-    in ActiveMQ, except a negative repeat (repeat forever), which is refused."""
-    if ("AMQ_SCHEDULED_DELAY" not in headers and "AMQ_SCHEDULED_PERIOD" not in headers
-            and "AMQ_SCHEDULED_REPEAT" not in headers):
-        return 0, 0, 0  # the common case, on every SEND
-    delay = max(0, _int_header(headers, "AMQ_SCHEDULED_DELAY", 0))
-    period = max(0, _int_header(headers, "AMQ_SCHEDULED_PERIOD", 0))
-    repeat = _int_header(headers, "AMQ_SCHEDULED_REPEAT", 0)
-    if repeat < 0:
-        raise BadHeader("AMQ_SCHEDULED_REPEAT below 0 (repeat forever) is not supported")
-    if repeat > MAX_SCHEDULED_REPEAT:
-        raise BadHeader(f"AMQ_SCHEDULED_REPEAT above {MAX_SCHEDULED_REPEAT} is not supported")
-    if delay + repeat * period > MAX_MS:
-        raise BadHeader("AMQ_SCHEDULED_DELAY and AMQ_SCHEDULED_PERIOD are out of range")
-    return delay, period, repeat
 
 
 def message_from_send(headers: dict[str, str], body: bytes, message_id: str, now: int,
@@ -97,12 +55,12 @@ def message_from_send(headers: dict[str, str], body: bytes, message_id: str, now
                 except ValueError:
                     del types[name]
         props[name] = value
-    priority = _int_header(headers, "priority", DEFAULT_PRIORITY)
+    priority = int_value(headers, "priority", DEFAULT_PRIORITY)
     return Message(message_id=message_id, body=body, properties=props, types=types,
                    headers=system, persistent=headers.get("persistent", "").lower() == "true",
                    priority=max(0, min(9, priority)), timestamp=now,
                    # 0 or less never expires, as in ActiveMQ
-                   expires=max(0, _int_header(headers, "expires", 0)),
+                   expires=max(0, int_value(headers, "expires", 0)),
                    group_id=headers.get("JMSXGroupID"),
                    origin=origin)
 

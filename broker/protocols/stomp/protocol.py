@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import traceback
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from twisted.internet.interfaces import IPushProducer
@@ -18,12 +17,16 @@ from zope.interface import implementer
 from broker.engine.broker import DestinationError
 from broker.engine.consumer import Lease
 from broker.engine.message import Message
-from broker.engine.queue import Queue, property_value
+from broker.engine.queue import Queue
 from broker.engine.selector import InvalidSelector, parse as parse_selector
 from broker.protocols.activemq import destinations as dest
 from broker.protocols.activemq.client_ids import already_connected
+from broker.protocols.activemq.consumers import browse
+from broker.protocols.activemq.inactivity import InactivityMonitor
+from broker.protocols.activemq.scheduling import BadHeader, route, scheduled_copies
+from broker.protocols.activemq.transactions import Transaction, TransactionError, Transactions
 from broker.protocols.stomp.codec import FrameParser, encode
-from broker.protocols.stomp.convert import BadHeader, message_from_send, scheduling
+from broker.protocols.stomp.convert import message_from_send
 from broker.protocols.stomp.frame import Frame, FrameError
 from broker.protocols.stomp.subscription import ACK_MODES, AUTO, CLIENT, StompSubscription
 
@@ -49,13 +52,6 @@ class StompError(Exception):
         self.fatal = fatal
 
 
-@dataclass
-class Transaction:
-    sends: list[tuple[list[dest.Destination], Message]] = field(default_factory=list)
-    # (subscription, leases taken from it) in ack order
-    acks: list[tuple[StompSubscription, list[Lease], bool]] = field(default_factory=list)
-
-
 @implementer(IPushProducer)
 class StompProtocol(Protocol):
     def __init__(self, factory: "StompFactory", number: int) -> None:
@@ -72,19 +68,13 @@ class StompProtocol(Protocol):
         self.session = self.connection_id
         self.client_id: str | None = None
         self.subscriptions: dict[str, StompSubscription] = {}
-        self.transactions: dict[str, Transaction] = {}
+        # sends: (destinations, message); acks: (subscription, leases taken, nack) in order
+        self.transactions = Transactions()
         self.temp_queues: dict[str, Queue] = {}
         self._message_count = 0
         self._receipts_waiting = 0
         self._parsed_destinations: dict[str, tuple[dest.Destination, ...]] = {}
-        # Heart-beats: one timer each way, re-armed from the time of the last byte seen or
-        # written, so a beat is never late because of an unlucky phase between two checks.
-        self._read_timer: Any = None
-        self._write_timer: Any = None
-        self._read_limit = 0.0
-        self._write_interval = 0.0
-        self._last_read = 0.0
-        self._last_write = 0.0
+        self.monitor: InactivityMonitor | None = None   # heart-beats, when negotiated
         self.peer = "?"
 
     # -- connection life cycle ---------------------------------------------------------------
@@ -98,10 +88,8 @@ class StompProtocol(Protocol):
 
     def connectionLost(self, reason: Any = None) -> None:
         self.closing = self.lost = True
-        for timer in (self._read_timer, self._write_timer):
-            if timer is not None and timer.active():
-                timer.cancel()
-        self._read_timer = self._write_timer = None
+        if self.monitor is not None:
+            self.monitor.stop()
         self.transactions.clear()
         for sub in list(self.subscriptions.values()):
             self._drop_subscription(sub)
@@ -119,16 +107,15 @@ class StompProtocol(Protocol):
     def resumeProducing(self) -> None:
         self.paused = False
         for sub in list(self.subscriptions.values()):
-            for queue in sub.queues:
-                queue.dispatch()
+            sub.dispatch()
 
     def stopProducing(self) -> None:
         self.paused = True
 
     # -- input ------------------------------------------------------------------------------------
     def dataReceived(self, data: bytes) -> None:
-        if self._read_timer is not None:
-            self._last_read = self.factory.clock.seconds()
+        if self.monitor is not None:
+            self.monitor.read()
         if self.closing:
             return
         # The parser stops after a CONNECT so that what follows is decoded with the
@@ -168,8 +155,8 @@ class StompProtocol(Protocol):
 
     # -- output ---------------------------------------------------------------------------------
     def send_frame(self, frame: Frame) -> None:
-        if self._write_timer is not None:
-            self._last_write = self.factory.clock.seconds()
+        if self.monitor is not None:
+            self.monitor.wrote()
         self.transport.write(encode(frame, self.version))
 
     def send_error(self, message: str, detail: str, frame: Frame | None, fatal: bool) -> None:
@@ -260,45 +247,22 @@ class StompProtocol(Protocol):
     on_stomp = on_connect
 
     def _start_heartbeats(self, client_sends_ms: int, client_wants_ms: int) -> None:
-        clock = self.factory.clock
-        now = clock.seconds()
-        if client_wants_ms > 0:
-            self._write_interval = client_wants_ms / 1000.0
-            self._last_write = now
-            self._write_timer = clock.callLater(self._write_interval, self._beat)
-        if client_sends_ms > 0:
-            self._read_limit = client_sends_ms * HEARTBEAT_GRACE / 1000.0
-            self._last_read = now
-            self._read_timer = clock.callLater(self._read_limit, self._check_alive)
+        if client_sends_ms <= 0 and client_wants_ms <= 0:
+            return
+        self.monitor = InactivityMonitor(self.factory.clock, client_sends_ms * HEARTBEAT_GRACE / 1000.0,
+                                         client_wants_ms / 1000.0, self._beat, self._heartbeat_timeout)
+        self.monitor.start()
 
     def _beat(self) -> None:
-        """Send an EOL once `cy` ms passed without output; otherwise wait for the rest."""
-        self._write_timer = None
-        if self.transport is None or self.closing:
-            return
-        clock = self.factory.clock
-        now = clock.seconds()
-        idle = now - self._last_write
-        if idle >= self._write_interval * 0.9:
+        if not self.closing:
             self.transport.write(b"\n")
-            self._last_write, idle = now, 0.0
-        self._write_timer = clock.callLater(self._write_interval - idle, self._beat)
 
-    def _check_alive(self) -> None:
-        """Drop a client that sent nothing for HEARTBEAT_GRACE x `cx` ms."""
-        self._read_timer = None
-        if self.transport is None or self.closing:
-            return
-        clock = self.factory.clock
-        silent = clock.seconds() - self._last_read
-        if silent < self._read_limit:
-            self._read_timer = clock.callLater(self._read_limit - silent, self._check_alive)
+    def _heartbeat_timeout(self) -> None:
+        """The client sent nothing for HEARTBEAT_GRACE x `cx` ms."""
+        if self.closing:
             return
         log.warning("event=heartbeat_timeout remote=%s connection=%s", self.peer, self.connection_id)
         self.closing = True
-        if self._write_timer is not None and self._write_timer.active():
-            self._write_timer.cancel()
-        self._write_timer = None
         self.transport.abortConnection()
 
     # -- destinations ------------------------------------------------------------------------------
@@ -321,7 +285,7 @@ class StompProtocol(Protocol):
         return parsed
 
     def _temp_name(self, name: str) -> str:
-        return f"{self.connection_id}:{name}"
+        return dest.temp_name(self.connection_id, name)
 
     def _queue_for(self, d: dest.Destination, create: bool = True) -> Queue:
         if d.kind == dest.TEMP_QUEUE:
@@ -369,17 +333,7 @@ class StompProtocol(Protocol):
         return f"/queue/{name}"
 
     def outbound_reply_to(self, reply_to: str) -> str:
-        for remote, local in (("/remote-temp-queue/", "/temp-queue/"), ("/remote-temp-topic/", "/temp-topic/")):
-            own = remote + self.connection_id + ":"
-            if reply_to.startswith(own):
-                return local + reply_to[len(own):]
-        return reply_to
-
-    def _inbound_reply_to(self, reply_to: str) -> str:
-        for local, remote in (("/temp-queue/", "/remote-temp-queue/"), ("/temp-topic/", "/remote-temp-topic/")):
-            if reply_to.startswith(local):
-                return remote + self._temp_name(reply_to[len(local):])
-        return reply_to
+        return dest.localize(reply_to, self.connection_id)
 
     # -- SEND ----------------------------------------------------------------------------------------
     def _next_message_id(self) -> str:
@@ -392,21 +346,13 @@ class StompProtocol(Protocol):
         now = self.broker.now_ms()
         try:
             message = message_from_send(h, frame.body, self._next_message_id(), now, origin=self)
-            delay, period, repeat = scheduling(h)
+            copies = scheduled_copies(message, h, now, self._next_message_id)
         except (BadHeader, ValueError) as exc:
             raise StompError(str(exc)) from None
         if "reply-to" in message.headers:
-            message.headers["reply-to"] = self._inbound_reply_to(message.headers["reply-to"])
-        copies = [message]
-        if delay > 0 or (period > 0 and repeat > 0):
-            message.headers["scheduledJobId"] = message.message_id
-            message.visible_at = now + delay if delay > 0 else 0
-            for i in range(1, repeat + 1 if period > 0 else 1):
-                extra = message.copy()
-                extra.message_id = self._next_message_id()
-                extra.headers = {**message.headers, "scheduledJobId": message.message_id}
-                extra.visible_at = now + delay + i * period
-                copies.append(extra)
+            reply_to = dest.globalize(message.headers["reply-to"], self.connection_id)
+            for m in copies:
+                m.headers["reply-to"] = reply_to
         tx_id = h.get("transaction")
         if tx_id is not None:
             tx = self._transaction(tx_id)
@@ -421,15 +367,9 @@ class StompProtocol(Protocol):
         for i, d in enumerate(targets):
             m = message if i == len(targets) - 1 else message.copy()
             if d.is_topic:
-                name = self._topic_name(d)
-                if m.visible_at > self.broker.now_ms():
-                    delay = (m.visible_at - self.broker.now_ms()) / 1000.0
-                    m.visible_at = 0
-                    self.factory.clock.callLater(delay, self.broker.publish, name, m)
-                else:
-                    self.broker.publish(name, m)
+                route(self.broker, self.factory.clock, self._topic_name(d), None, m)
             else:
-                self._queue_for(d).enqueue(m)
+                route(self.broker, self.factory.clock, None, self._queue_for(d), m)
 
     # -- SUBSCRIBE / UNSUBSCRIBE ---------------------------------------------------------------
     def on_subscribe(self, frame: Frame) -> None:
@@ -481,21 +421,14 @@ class StompProtocol(Protocol):
             try:
                 for d in targets:
                     if not d.is_topic:
-                        queue = queues[d]
-                        sub.queues.append(queue)
-                        queue.add_consumer(sub)
+                        sub.attach(queues[d])
                     elif durable_name:
                         assert self.client_id is not None
                         sub.durable_name = durable_name
-                        queue = self.broker.durable_subscription(self.client_id, durable_name, d.name,
-                                                                 selector, no_local, self)
-                        sub.queues.append(queue)
-                        queue.add_consumer(sub)
+                        sub.attach(self.broker.durable_subscription(self.client_id, durable_name, d.name,
+                                                                    selector, no_local, self))
                     else:
-                        tsub = self.broker.subscribe_topic(self._topic_name(d), sub, selector,
-                                                           no_local, self)
-                        sub.topic_subs.append(tsub)
-                        sub.queues.append(tsub.queue)
+                        sub.subscribe(self.broker, self._topic_name(d), selector, no_local, self)
             except DestinationError as exc:
                 self.subscriptions.pop(key, None)
                 self._drop_subscription(sub)
@@ -513,12 +446,7 @@ class StompProtocol(Protocol):
             if queue is None:
                 continue
             sub = StompSubscription(self, sub_id, d.stomp(), AUTO, 1, None)
-            for message in queue.browse():
-                if message.expires and message.expires <= now:
-                    continue
-                if selector is not None and not selector.matches(
-                        lambda name, m=message: property_value(m, name)):
-                    continue
+            for message in browse(queue, selector, now):
                 sub.deliver(queue, message, None)
         end = {"subscription": sub_id or "", "message-id": "0", "browser": "end",
                "destination": targets[0].stomp()}
@@ -546,11 +474,7 @@ class StompProtocol(Protocol):
         self._receipt(frame, durable=False)
 
     def _drop_subscription(self, sub: StompSubscription) -> None:
-        for tsub in sub.topic_subs:
-            self.broker.unsubscribe_topic(tsub)
-        for queue in sub.queues:
-            if queue not in (t.queue for t in sub.topic_subs):
-                queue.remove_consumer(sub)
+        sub.detach(self.broker)
         sub.pending.clear()
 
     # -- ACK / NACK -------------------------------------------------------------------------------
@@ -613,27 +537,33 @@ class StompProtocol(Protocol):
 
     # -- transactions ----------------------------------------------------------------------------------
     def _transaction(self, tx_id: str) -> Transaction:
-        tx = self.transactions.get(tx_id)
-        if tx is None:
-            raise StompError(f"Invalid transaction id: {tx_id}")
-        return tx
+        try:
+            return self.transactions.get(tx_id)
+        except TransactionError as exc:
+            raise StompError(str(exc)) from None
 
-    def _tx_id(self, frame: Frame) -> str:
+    @staticmethod
+    def _tx_id(frame: Frame, doing: str) -> str:
         tx_id = frame.headers.get("transaction")
         if tx_id is None:
-            raise StompError(f"{frame.command} received without a transaction header")
+            raise StompError(f"Must specify the transaction you are {doing}")
         return tx_id
 
     def on_begin(self, frame: Frame) -> None:
-        tx_id = self._tx_id(frame)
-        if tx_id in self.transactions:
-            raise StompError(f"Transaction {tx_id} is already started")
-        self.transactions[tx_id] = Transaction()
+        try:
+            self.transactions.begin(self._tx_id(frame, "beginning"))
+        except TransactionError as exc:
+            raise StompError(str(exc)) from None
         self._receipt(frame, durable=False)
 
+    def _end_transaction(self, frame: Frame) -> Transaction:
+        tx_id = self._tx_id(frame, "committing")   # ActiveMQ's wording for ABORT too
+        tx = self._transaction(tx_id)
+        self.transactions.end(tx_id)
+        return tx
+
     def on_commit(self, frame: Frame) -> None:
-        tx = self._transaction(self._tx_id(frame))
-        del self.transactions[frame.headers["transaction"]]
+        tx = self._end_transaction(frame)
         durable = False
         for targets, message in tx.sends:
             self._deliver_send(targets, message)
@@ -643,8 +573,7 @@ class StompProtocol(Protocol):
         self._receipt(frame, durable=durable)
 
     def on_abort(self, frame: Frame) -> None:
-        tx = self._transaction(self._tx_id(frame))
-        del self.transactions[frame.headers["transaction"]]
+        tx = self._end_transaction(frame)
         # The acked messages stay with their subscriptions: their ack ids work again, in
         # their delivery order (a later cumulative ACK must cover the same messages).
         touched = []

@@ -4,9 +4,10 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
-from broker.engine.consumer import Consumer, Lease
+from broker.engine.consumer import Lease
 from broker.engine.message import Message
 from broker.engine.selector import Selector
+from broker.protocols.activemq.consumers import DoorConsumer
 from broker.protocols.stomp.convert import message_body, message_headers
 from broker.protocols.stomp.frame import Frame
 
@@ -17,11 +18,12 @@ AUTO, CLIENT, CLIENT_INDIVIDUAL = "auto", "client", "client-individual"
 ACK_MODES = (AUTO, CLIENT, CLIENT_INDIVIDUAL)
 
 
-class StompSubscription(Consumer):
+class StompSubscription(DoorConsumer):
     def __init__(self, protocol: "StompProtocol", sub_id: str | None, destination: str,
                  ack_mode: str, prefetch: int, selector: Selector | None, *,
                  durable: bool = False, is_topic: bool = False, priority: int = 0,
                  exclusive: bool = False) -> None:
+        super().__init__()
         self.protocol = protocol
         self.id = sub_id
         self.destination = destination
@@ -35,8 +37,6 @@ class StompSubscription(Consumer):
         self.exclusive = exclusive
         # ack key (1.2 ack id, or message-id before 1.2) -> lease, in delivery order
         self.pending: OrderedDict[str, Lease] = OrderedDict()
-        self.queues: list[Any] = []          # engine queues this subscription consumes from
-        self.topic_subs: list[Any] = []      # non-durable topic subscriptions to drop on close
         self.durable_name: str | None = None
 
     @property  # type: ignore[override]

@@ -1,0 +1,57 @@
+"""What the consumers of the ActiveMQ doors share: the engine queues they take from.
+
+A STOMP subscription and a JMS consumer both read from queues, durable subscriptions and
+non-durable topic subscriptions (whose queues live only as long as the consumer); how
+they count credit and settle acks is each door's own.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from broker.engine.consumer import Consumer
+from broker.engine.message import Message
+from broker.engine.queue import Queue, property_value
+from broker.engine.selector import Selector
+
+
+class DoorConsumer(Consumer):
+    def __init__(self) -> None:
+        self.queues: list[Queue] = []       # engine queues this consumer takes from
+        self.topic_subs: list[Any] = []     # non-durable topic subscriptions, dropped on close
+
+    def attach(self, queue: Queue) -> None:
+        """Consume from a queue (or a durable subscription's queue)."""
+        self.queues.append(queue)
+        queue.add_consumer(self)
+
+    def subscribe(self, broker: Any, topic: str, selector: Selector | None, no_local: bool,
+                  origin: Any) -> Any:
+        """A non-durable subscription to a topic (or wildcard), consumed by this consumer."""
+        sub = broker.subscribe_topic(topic, self, selector, no_local, origin)
+        self.topic_subs.append(sub)
+        self.queues.append(sub.queue)
+        return sub
+
+    def detach(self, broker: Any) -> None:
+        """Stop consuming: topic subscriptions end; unacked queue messages go back."""
+        topic_queues = [t.queue for t in self.topic_subs]
+        for sub in self.topic_subs:
+            broker.unsubscribe_topic(sub)
+        for queue in self.queues:
+            if queue not in topic_queues:
+                queue.remove_consumer(self)
+
+    def dispatch(self) -> None:
+        for queue in self.queues:
+            queue.dispatch()
+
+
+def browse(queue: Queue, selector: Selector | None, now: int) -> Iterator[Message]:
+    """A queue browser's view: what the queue holds now, in delivery order, unexpired and
+    matching the selector."""
+    for message in queue.browse():
+        if message.expires and message.expires <= now:
+            continue
+        if selector is not None and not selector.matches(lambda name, m=message: property_value(m, name)):
+            continue
+        yield message
