@@ -46,6 +46,8 @@ class Config:
     stomp_max_body: int = 100 * 1024 * 1024
     stomp_max_connections: int = 10000
     stomp_prefetch: int = 1000
+    # CONNECTED `server`: clients parse it, so by default it is exactly ActiveMQ's.
+    stomp_server: str = "ActiveMQ/5.17.2"
     # OpenWire limits (ActiveMQ's defaults): frame size, connections, and the
     # MaxInactivityDuration advertised (0 turns keep-alives and idle disconnects off).
     openwire_max_frame_size: int = 104_857_600

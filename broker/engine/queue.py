@@ -54,6 +54,11 @@ def property_value(message: Message, name: str) -> object | None:
     return value
 
 
+def expired_cause(message: Message) -> str:
+    """ActiveMQ's dlqDeliveryFailureCause for an expired message."""
+    return f"java.lang.Throwable: Message Expired. Expiration:{message.expires}"
+
+
 def _header_value(message: Message, name: str) -> object | None:
     getter = _JMS_HEADERS.get(name)
     return getter(message) if getter else None
@@ -512,7 +517,7 @@ class Queue:
             return True
         if message.expires and message.expires <= now:
             self.ready_count -= 1
-            self._dead_letter(message, "Message expired", now)
+            self._dead_letter(message, expired_cause(message), now)
             return True
         return False
 

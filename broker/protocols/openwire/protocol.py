@@ -18,7 +18,7 @@ from zope.interface import implementer
 from broker.engine.broker import DestinationError
 from broker.engine.consumer import Lease
 from broker.engine.message import Message
-from broker.engine.queue import Queue
+from broker.engine.queue import Queue, expired_cause
 from broker.engine.selector import InvalidSelector, parse as parse_selector
 from broker.protocols.activemq import advisories
 from broker.protocols.activemq import destinations as dest
@@ -477,7 +477,7 @@ class OpenWireProtocol(Protocol):
             if kind == POISON:
                 lease.queue.dead_letter(lease, cause or "Delivery poisoned by the client")
             elif kind == EXPIRED:
-                lease.queue.dead_letter(lease, "Message expired")
+                lease.queue.dead_letter(lease, expired_cause(lease.message))
             else:
                 lease.queue.ack(lease)
         return durable

@@ -16,9 +16,6 @@ from broker.protocols.stomp.protocol import StompProtocol
 
 log = logging.getLogger("mqgate.stomp")
 
-# Clients that sniff the server header look for ActiveMQ's; the product name follows it.
-SERVER_HEADER = "ActiveMQ/5.17.2 mqgate/0.1.0"
-
 
 class StompFactory(Factory):
     def __init__(self, broker: Broker, config: Config, clock: Any) -> None:
@@ -28,7 +25,7 @@ class StompFactory(Factory):
         self.prefetch = config.stomp_prefetch
         self.max_connections = config.stomp_max_connections
         self.broker_name = config.broker_name
-        self.server_header = SERVER_HEADER
+        self.server_header = config.stomp_server
         start_ms = int(clock.seconds() * 1000)
         self.id_prefix = f"ID:{socket.gethostname()}-{os.getpid()}-{start_ms}-1"
         self.connections: set[StompProtocol] = set()

@@ -133,7 +133,7 @@ class StompProtocol(Protocol):
                 self._handle(frame)
             if error is not None:
                 if not self.closing:
-                    self.send_error(error.message, error.detail, None, fatal=True)
+                    self.send_error(error.message, error.detail, None, fatal=True, receipt=error.receipt)
                 return
             if not frames or frames[-1].command not in ("CONNECT", "STOMP"):
                 return
@@ -159,10 +159,13 @@ class StompProtocol(Protocol):
             self.monitor.wrote()
         self.transport.write(encode(frame, self.version))
 
-    def send_error(self, message: str, detail: str, frame: Frame | None, fatal: bool) -> None:
+    def send_error(self, message: str, detail: str, frame: Frame | None, fatal: bool,
+                   receipt: str | None = None) -> None:
         headers = {"content-type": "text/plain", "message": message}
         if frame is not None and "receipt" in frame.headers:
-            headers["receipt-id"] = frame.headers["receipt"]
+            receipt = frame.headers["receipt"]
+        if receipt is not None:
+            headers["receipt-id"] = receipt
         body = detail.encode("utf-8")
         headers["content-length"] = str(len(body))
         log.warning("event=stomp_error remote=%s connection=%s fatal=%s message=%r",
@@ -221,12 +224,13 @@ class StompProtocol(Protocol):
             self.closing = True
             self.transport.loseConnection()
             return
+        heart_beat = h.get("heart-beat", "0,0")
         try:
-            cx, cy = (int(x) for x in h.get("heart-beat", "0,0").split(","))
+            cx, cy = (int(x) for x in heart_beat.split(","))
             if cx < 0 or cy < 0:
                 raise ValueError
         except ValueError:
-            raise StompError("Invalid heart-beat header", fatal=True) from None
+            raise StompError(f"Invalid heart-beat header:{heart_beat}", fatal=True) from None
         client_id = h.get("client-id")
         if client_id:
             if not self.factory.claim_client_id(client_id, self):
@@ -237,10 +241,10 @@ class StompProtocol(Protocol):
         self.session_open = True
         reply = {"server": self.factory.server_header, "heart-beat": f"{cy},{cx}",
                  "session": self.session, "version": self.version}
-        if "receipt" in h:
-            reply["receipt-id"] = h["receipt"]
-        if "request-id" in h:
-            reply["response-id"] = h["request-id"]
+        # As ActiveMQ: `request-id` (or else `receipt`) comes back as both headers.
+        request_id = h.get("request-id", h.get("receipt"))
+        if request_id is not None:
+            reply["response-id"] = reply["receipt-id"] = request_id
         self.send_frame(Frame("CONNECTED", reply))
         self._start_heartbeats(cx, cy)
 
@@ -269,7 +273,9 @@ class StompProtocol(Protocol):
     def _destinations(self, frame: Frame) -> list[dest.Destination]:
         raw = frame.headers.get("destination")
         if not raw:
-            raise StompError(f"{frame.command} received without a Destination specified")
+            if frame.command == "SEND":
+                raise StompError("SEND received without a Destination specified!")
+            raise StompError("Invalid empty or 'null' Destination header")
         # A producer names the same few destinations over and over: parse each once.
         cache = self._parsed_destinations
         found = cache.get(raw)
@@ -374,10 +380,10 @@ class StompProtocol(Protocol):
     # -- SUBSCRIBE / UNSUBSCRIBE ---------------------------------------------------------------
     def on_subscribe(self, frame: Frame) -> None:
         h = frame.headers
-        targets = self._destinations(frame)
         sub_id = h.get("id")
         if sub_id is None and self.version != "1.0":
-            raise StompError("Subscription ID is required")
+            raise StompError("SUBSCRIBE received without a subscription id!")
+        targets = self._destinations(frame)
         key = sub_id if sub_id is not None else "dest:" + h["destination"]
         if key in self.subscriptions:
             raise StompError(f"Duplicate subscription id: {sub_id}")
@@ -395,15 +401,18 @@ class StompProtocol(Protocol):
             priority = int(h.get("activemq.priority") or 0)
         except ValueError as exc:
             raise StompError(str(exc)) from None
+        browser = h.get("browser") == "true"
+        if browser and self.version == "1.0":
+            raise StompError("Queue Browser feature only valid for Stomp v1.1+ clients!")
         durable_name = h.get("activemq.subscriptionName") or h.get("durable-subscription-name")
         if durable_name:
             if any(not d.is_topic for d in targets):
-                raise StompError("Durable subscriptions are only supported on topics: " + h["destination"])
+                raise StompError("Invalid Subscription: cannot durably subscribe to a Queue destination!")
             if not self.client_id:
                 raise StompError("Durable subscribers must set a client-id on CONNECT")
         # Resolve every destination before answering: a failure is an ERROR, not a RECEIPT.
         queues = {d: self._queue_for(d) for d in targets if not d.is_topic}
-        if h.get("browser") == "true" and self.version != "1.0":
+        if browser:
             self._receipt(frame, durable=False,
                           then=lambda: self._browse(sub_id, targets, queues, selector))
             return
@@ -459,11 +468,15 @@ class StompProtocol(Protocol):
         if key is None:
             if "destination" in h and (self.version == "1.0" or durable_name):
                 key = "dest:" + h["destination"]
-            elif not durable_name:  # destroying an offline durable subscription needs no id
-                raise StompError("Subscription ID is required")
+            elif durable_name:
+                pass  # destroying an offline durable subscription needs no id
+            elif self.version != "1.0":
+                raise StompError("UNSUBSCRIBE received without a subscription id!")
+            else:
+                raise StompError("Must specify the subscriptionId or the destination you are unsubscribing from")
         sub = self.subscriptions.pop(key, None) if key is not None else None
         if sub is None and not durable_name:
-            raise StompError(f"No subscription matched id: {key}")
+            raise StompError("No subscription matched.")
         if sub is not None:
             self._drop_subscription(sub)
         if durable_name and self.client_id:
@@ -480,34 +493,40 @@ class StompProtocol(Protocol):
     # -- ACK / NACK -------------------------------------------------------------------------------
     def _find_ack(self, frame: Frame) -> tuple[StompSubscription, str]:
         h = frame.headers
+        command = frame.command
         if self.version == "1.2":
             key = h.get("id")
             if key is None:
-                raise StompError(f"{frame.command} received without an id header")
+                raise StompError("ACK received without a ack id for acknowledge!" if command == "ACK"
+                                 else "NACK received without an ack header to acknowledge!")
             candidates = self.subscriptions.values()
+            shown = h.get("message-id", "null")
         else:
             key = h.get("message-id")
-            if key is None:
-                raise StompError(f"{frame.command} received without a message-id header")
             sub_id = h.get("subscription")
+            if command == "NACK" and sub_id is None:
+                raise StompError("NACK received without a subscription id for acknowledge!")
+            if key is None:
+                raise StompError(f"{command} received without a message-id to acknowledge!")
             if sub_id is None and self.version == "1.1":
-                raise StompError(f"{frame.command} received without a subscription header")
+                raise StompError("ACK received without a subscription id for acknowledge!")
             if sub_id is not None:
                 found = self.subscriptions.get(sub_id)
                 candidates = [found] if found is not None else []
             else:
                 candidates = self.subscriptions.values()
+            shown = key
         for sub in candidates:
             if key in sub.pending:
                 return sub, key
-        raise StompError(f"Unexpected {frame.command} received for message-id [{key}]")
+        raise StompError(f"Unexpected {command} received for message-id [{shown}]")
 
     def on_ack(self, frame: Frame) -> None:
         self._settle(frame, nack=False)
 
     def on_nack(self, frame: Frame) -> None:
         if self.version == "1.0":
-            raise StompError("NACK is not supported in STOMP 1.0")
+            raise StompError("NACK received but connection is in v1.0 mode.")
         self._settle(frame, nack=True)
 
     def _settle(self, frame: Frame, nack: bool) -> None:
