@@ -108,44 +108,28 @@ class _Reader:
     def struct(self, code: int, depth: int) -> Struct:
         if depth > MAX_DEPTH:
             raise OpenWireError("objects nested too deep")
-        spec = s.SCHEMA.get(code)
-        if spec is None:
-            raise OpenWireError(f"unknown data type {code}")
-        out = Struct(code)
-        version = self.version
-        for f in spec.fields:
-            if f.since > version:
-                continue
-            kind = f.kind
-            if kind == s.BOOL:
-                out[f.name] = self.boolean()
-            elif kind == s.INT:
-                out[f.name] = self.unpack(_INT)
-            elif kind == s.LONG:
-                out[f.name] = self.unpack(_LONG)
-            elif kind == s.STRING:
-                out[f.name] = self.string()
-            elif kind == s.OBJECT:
-                out[f.name] = self.obj(f.allowed, depth)
-            elif kind == s.BYTE:
-                value = self.byte()
-                out[f.name] = value - 256 if value > 127 else value
-            elif kind == s.BYTES:
-                out[f.name] = self.bytes_()
-            elif kind == s.ARRAY:
-                if self.boolean():
-                    count = self.unpack(_SHORT)
-                    if count < 0:
-                        raise OpenWireError("negative array size")
-                    out[f.name] = [self.obj(f.allowed, depth) for _ in range(count)]
-                else:
-                    out[f.name] = None
-            elif kind == s.THROWABLE:
-                out[f.name] = self.throwable(depth)
-            else:  # MAGIC
-                if self.take(8) != MAGIC:
-                    raise OpenWireError("bad magic: not an OpenWire client")
-        return out
+        decoder = _DECODERS.get((code, self.version))
+        if decoder is None:
+            if code not in s.SCHEMA:
+                raise OpenWireError(f"unknown data type {code}")
+            decoder = _DECODERS[(code, self.version)] = _compile(code, self.version, _decoder_lines)
+        return decoder(self, depth)
+
+    def magic(self) -> None:
+        if self.take(8) != MAGIC:
+            raise OpenWireError("bad magic: not an OpenWire client")
+
+    def signed_byte(self) -> int:
+        value = self.byte()
+        return value - 256 if value > 127 else value
+
+    def array(self, allowed: frozenset[int], depth: int) -> list[Struct | None] | None:
+        if not self.boolean():
+            return None
+        count = self.unpack(_SHORT)
+        if count < 0:
+            raise OpenWireError("negative array size")
+        return [self.obj(allowed, depth) for _ in range(count)]
 
     def throwable(self, depth: int) -> tuple[str | None, str | None] | None:
         # Kept as data (class name, message): it is never used to build anything. Stack
@@ -177,49 +161,35 @@ class _Writer:
         self.out += raw
 
     def struct(self, value: Struct) -> None:
-        out = self.out
-        version = self.version
-        for f in s.SCHEMA[value.type].fields:
-            if f.since > version:
-                continue
-            kind = f.kind
-            v = value.get(f.name)
-            if kind == s.BOOL:
-                out.append(1 if v else 0)
-            elif kind == s.INT:
-                out += _INT.pack(v or 0)
-            elif kind == s.LONG:
-                out += _LONG.pack(v or 0)
-            elif kind == s.STRING:
-                self.string(v)
-            elif kind == s.OBJECT:
-                self.obj(v)
-            elif kind == s.BYTE:
-                out.append((v or 0) & 0xFF)
-            elif kind == s.BYTES:
-                if v is None:
-                    out.append(0)
-                else:
-                    out.append(1)
-                    out += _INT.pack(len(v))
-                    out += v
-            elif kind == s.ARRAY:
-                if v is None:
-                    out.append(0)
-                else:
-                    out.append(1)
-                    out += _SHORT.pack(len(v))
-                    for item in v:
-                        self.obj(item)
-            elif kind == s.THROWABLE:
-                if v is None:
-                    out.append(0)
-                else:
-                    out.append(1)
-                    self.string(v[0])
-                    self.string(v[1])
-            else:
-                out += MAGIC
+        encoder = _ENCODERS.get((value.type, self.version))
+        if encoder is None:
+            encoder = _ENCODERS[(value.type, self.version)] = _compile(value.type, self.version, _encoder_lines)
+        encoder(self, value)
+
+    def bytes_(self, value: bytes | None) -> None:
+        if value is None:
+            self.out.append(0)
+        else:
+            self.out.append(1)
+            self.out += _INT.pack(len(value))
+            self.out += value
+
+    def array(self, value: list[Struct | None] | None) -> None:
+        if value is None:
+            self.out.append(0)
+        else:
+            self.out.append(1)
+            self.out += _SHORT.pack(len(value))
+            for item in value:
+                self.obj(item)
+
+    def throwable(self, value: tuple[str | None, str | None] | None) -> None:
+        if value is None:
+            self.out.append(0)
+        else:
+            self.out.append(1)
+            self.string(value[0])
+            self.string(value[1])
 
     def obj(self, value: Struct | None) -> None:
         if value is None:
@@ -228,6 +198,49 @@ class _Writer:
         self.out.append(1)
         self.out.append(value.type)
         self.struct(value)
+
+
+# Each type's field list is turned into one straight-line function per protocol version
+# (from the schema table, never from the wire), so a frame is read without looking up
+# field kinds one by one.
+_DECODERS: dict[tuple[int, int], Any] = {}
+_ENCODERS: dict[tuple[int, int], Any] = {}
+_READ = {s.BOOL: "r.boolean()", s.BYTE: "r.signed_byte()", s.INT: "r.unpack(_INT)",
+         s.LONG: "r.unpack(_LONG)", s.STRING: "r.string()", s.BYTES: "r.bytes_()",
+         s.THROWABLE: "r.throwable(depth)"}
+_WRITE = {s.BOOL: "o.append(1 if {v} else 0)", s.BYTE: "o.append(({v} or 0) & 0xFF)",
+          s.INT: "o += _INT.pack({v} or 0)", s.LONG: "o += _LONG.pack({v} or 0)",
+          s.STRING: "w.string({v})", s.BYTES: "w.bytes_({v})", s.OBJECT: "w.obj({v})",
+          s.ARRAY: "w.array({v})", s.THROWABLE: "w.throwable({v})", s.MAGIC: "o += MAGIC"}
+
+
+def _decoder_lines(code: int, fields: list[s.Field]) -> list[str]:
+    lines = ["def run(r, depth):", f"    out = Struct({code})"]
+    for i, f in enumerate(fields):
+        if f.kind == s.MAGIC:
+            lines.append("    r.magic()")
+        elif f.kind == s.OBJECT:
+            lines.append(f"    out[{f.name!r}] = r.obj(A{i}, depth)")
+        elif f.kind == s.ARRAY:
+            lines.append(f"    out[{f.name!r}] = r.array(A{i}, depth)")
+        else:
+            lines.append(f"    out[{f.name!r}] = {_READ[f.kind]}")
+    return lines + ["    return out"]
+
+
+def _encoder_lines(code: int, fields: list[s.Field]) -> list[str]:
+    lines = ["def run(w, value):", "    o = w.out", "    get = value.get"]
+    for f in fields:
+        lines.append("    " + _WRITE[f.kind].format(v=f"get({f.name!r})"))
+    return lines
+
+
+def _compile(code: int, version: int, make_lines: Any) -> Any:
+    fields = [f for f in s.SCHEMA[code].fields if f.since <= version]
+    namespace: dict[str, Any] = {"Struct": Struct, "_INT": _INT, "_LONG": _LONG, "MAGIC": MAGIC}
+    namespace.update({f"A{i}": f.allowed for i, f in enumerate(fields)})
+    exec("\n".join(make_lines(code, fields)), namespace)  # noqa: S102 - source built from SCHEMA only
+    return namespace["run"]
 
 
 def encode(command: Struct, version: int = MAX_VERSION) -> bytes:

@@ -97,7 +97,15 @@ class OpenWireConsumer(DoorConsumer):
         low = first.broker_sequence_id if first is not None else high
         if low > high:
             low, high = high, low
-        return [lease for token, lease in self.pending.items() if low <= token <= high]
+        # Pending leases are in dispatch order, so tokens grow: an ack (usually of the
+        # oldest message) stops scanning as soon as it passes its range.
+        found = []
+        for token, lease in self.pending.items():
+            if token > high:
+                break
+            if token >= low:
+                found.append(lease)
+        return found
 
     def mark_seen(self, leases: list[Lease]) -> None:
         """DELIVERED ack: out of the prefetch window, not yet acknowledged."""
