@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test install java-deps bench bench-deps clean
+.PHONY: run test install java-deps bench bench-jms bench-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ bench-deps:
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[bench]'
 	$(BIN)/python -m bench.run_all $(BENCH_ARGS)
+
+# JMS throughput over OpenWire against mqgate and ActiveMQ (needs bench-deps and java-deps).
+bench-jms: $(STAMP) java-deps
+	$(BIN)/python -m bench.jms_load $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

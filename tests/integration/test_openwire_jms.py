@@ -132,3 +132,16 @@ def test_object_message_is_refused_clearly(shared_broker: BrokerProcess, jms: Jm
     out = jms.run(url(shared_broker), "object", unique())
     assert out["object"].startswith("javax.jms.JMSException: ObjectMessage is not supported")
     assert out["after"] == "text:after"
+
+
+def test_scheduled_delivery(shared_broker: BrokerProcess, jms: JmsPrograms) -> None:
+    out = jms.run(url(shared_broker), "scheduled", unique())
+    assert out["early"] == "null"
+    assert out["later"] == "text:later"
+
+
+@pytest.mark.parametrize("mode", ["sync", "async", "nonpersistent"])
+def test_throughput_scenario_delivers_everything(shared_broker: BrokerProcess, jms: JmsPrograms, mode: str) -> None:
+    # The benchmark's scenario (bench.jms_load), small: every message sent arrives.
+    out = jms.run(url(shared_broker), "throughput", unique(), "300", "1024", mode)
+    assert out["sent"] == out["received"] == "300"

@@ -50,6 +50,7 @@ public class JmsScenarios {
                 case "object": object(); break;
                 case "throughput": throughput(); break;
                 case "failover": failover(); break;
+                case "scheduled": scheduled(); break;
                 default: throw new IllegalArgumentException("unknown scenario " + scenario);
             }
         } catch (Exception e) {
@@ -581,6 +582,20 @@ public class JmsScenarios {
         long deadline = System.currentTimeMillis() + 30000;
         while (got.size() < count && System.currentTimeMillis() < deadline) Thread.sleep(50);
         out("received", got.size());
+        c.close();
+    }
+
+    /** AMQ_SCHEDULED_DELAY on a JMS message holds it back, as ActiveMQ's scheduler does. */
+    static void scheduled() throws Exception {
+        Connection c = connect(null);
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        Queue q = s.createQueue(name);
+        TextMessage m = s.createTextMessage("later");
+        m.setLongProperty("AMQ_SCHEDULED_DELAY", 1500);
+        s.createProducer(q).send(m);
+        MessageConsumer consumer = s.createConsumer(q);
+        out("early", describe(consumer.receive(500)));
+        out("later", describe(consumer.receive(5000)));
         c.close();
     }
 

@@ -215,17 +215,50 @@ _WRITE = {s.BOOL: "o.append(1 if {v} else 0)", s.BYTE: "o.append(({v} or 0) & 0x
 
 
 def _decoder_lines(code: int, fields: list[s.Field]) -> list[str]:
-    lines = ["def run(r, depth):", f"    out = Struct({code})"]
+    # Primitive fields are read inline from the frame bytes `d` at offset `p`; a read past
+    # the end raises IndexError or struct.error, which decode() reports as a bad frame.
+    lines = ["def run(r, depth):", f"    out = Struct({code})", "    d = r.data", "    p = r.pos"]
     for i, f in enumerate(fields):
-        if f.kind == s.MAGIC:
-            lines.append("    r.magic()")
-        elif f.kind == s.OBJECT:
-            lines.append(f"    out[{f.name!r}] = r.obj(A{i}, depth)")
-        elif f.kind == s.ARRAY:
-            lines.append(f"    out[{f.name!r}] = r.array(A{i}, depth)")
+        key = repr(f.name)
+        if f.kind == s.BOOL:
+            lines += ["    b = d[p]", "    p += 1", "    if b > 1: raise OpenWireError('invalid boolean')",
+                      f"    out[{key}] = b == 1"]
+        elif f.kind == s.BYTE:
+            lines += ["    b = d[p]", "    p += 1", f"    out[{key}] = b - 256 if b > 127 else b"]
+        elif f.kind == s.INT:
+            lines += [f"    out[{key}] = _int_at(d, p)[0]", "    p += 4"]
+        elif f.kind == s.LONG:
+            lines += [f"    out[{key}] = _long_at(d, p)[0]", "    p += 8"]
+        elif f.kind == s.STRING:
+            lines += [f"    out[{key}], p = _string_at(d, p)"]
+        elif f.kind == s.BYTES:
+            lines += [f"    out[{key}], p = _bytes_at(d, p)"]
         else:
-            lines.append(f"    out[{f.name!r}] = {_READ[f.kind]}")
-    return lines + ["    return out"]
+            call = {s.OBJECT: f"r.obj(A{i}, depth)", s.ARRAY: f"r.array(A{i}, depth)",
+                    s.THROWABLE: "r.throwable(depth)", s.MAGIC: "r.magic()"}[f.kind]
+            target = "" if f.kind == s.MAGIC else f"out[{key}] = "
+            lines += ["    r.pos = p", f"    {target}{call}", "    p = r.pos"]
+    return lines + ["    r.pos = p", "    return out"]
+
+
+def _string_at(d: bytes, p: int) -> tuple[str | None, int]:
+    if not d[p]:
+        return None, p + 1
+    (n,) = _USHORT.unpack_from(d, p + 1)
+    end = p + 3 + n
+    if end > len(d):
+        raise OpenWireError("frame truncated")
+    return decode_utf(d[p + 3:end]), end
+
+
+def _bytes_at(d: bytes, p: int) -> tuple[bytes | None, int]:
+    if not d[p]:
+        return None, p + 1
+    (n,) = _INT.unpack_from(d, p + 1)
+    end = p + 5 + n
+    if n < 0 or end > len(d):
+        raise OpenWireError("frame truncated")
+    return d[p + 5:end], end
 
 
 def _encoder_lines(code: int, fields: list[s.Field]) -> list[str]:
@@ -237,7 +270,10 @@ def _encoder_lines(code: int, fields: list[s.Field]) -> list[str]:
 
 def _compile(code: int, version: int, make_lines: Any) -> Any:
     fields = [f for f in s.SCHEMA[code].fields if f.since <= version]
-    namespace: dict[str, Any] = {"Struct": Struct, "_INT": _INT, "_LONG": _LONG, "MAGIC": MAGIC}
+    namespace: dict[str, Any] = {"Struct": Struct, "_INT": _INT, "_LONG": _LONG, "MAGIC": MAGIC,
+                                 "OpenWireError": OpenWireError, "_int_at": _INT.unpack_from,
+                                 "_long_at": _LONG.unpack_from, "_string_at": _string_at,
+                                 "_bytes_at": _bytes_at}
     namespace.update({f"A{i}": f.allowed for i, f in enumerate(fields)})
     exec("\n".join(make_lines(code, fields)), namespace)  # noqa: S102 - source built from SCHEMA only
     return namespace["run"]
@@ -254,7 +290,7 @@ def encode(command: Struct, version: int = MAX_VERSION) -> bytes:
     return bytes(out)
 
 
-def decode(body: bytes | memoryview, version: int = MAX_VERSION) -> Struct | None:
+def decode(body: bytes, version: int = MAX_VERSION) -> Struct | None:
     """One frame without its size prefix; None for the null object (type 0)."""
     reader = _Reader(body, version)
     code = reader.byte()
@@ -264,8 +300,8 @@ def decode(body: bytes | memoryview, version: int = MAX_VERSION) -> Struct | Non
         raise OpenWireError(f"unknown command type {code}")
     try:
         out = reader.struct(code, 0)
-    except (UnicodeDecodeError, struct.error) as exc:
-        raise OpenWireError(str(exc)) from None
+    except (UnicodeDecodeError, struct.error, IndexError) as exc:
+        raise OpenWireError(str(exc) or "frame truncated") from None
     if reader.pos != reader.end:
         raise OpenWireError(f"{reader.end - reader.pos} bytes left over after {out.type_name}")
     return out
