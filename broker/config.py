@@ -61,6 +61,10 @@ class Config:
     aws_max_request: int = 4 * 1024 * 1024
     # Public URL base used in SQS queue URLs; empty means "from the request's Host header".
     aws_public_url: str = ""
+    # ActiveMQ's broker redelivery policy, per destination pattern (`>` = every queue):
+    # a NACK (STOMP) or poison ack (JMS) redelivers after a delay until the maximum, then
+    # dead-letters. TOML only: [redelivery."orders.>"] maximum_redeliveries = 3 ...
+    redelivery: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def endpoint(self, door: str) -> str:
@@ -84,10 +88,31 @@ class Config:
 
 
 _FIELDS = {f.name: f for f in fields(Config) if f.name != "extra"}
+REDELIVERY_KEYS = {"maximum_redeliveries": int, "initial_redelivery_delay": int, "redelivery_delay": int,
+                   "use_exponential_back_off": bool, "back_off_multiplier": float}
+
+
+def _check_redelivery(table: Any) -> dict[str, Any]:
+    if not isinstance(table, dict):
+        raise ConfigError("redelivery must be a table of destination patterns")
+    for pattern, policy in table.items():
+        if not isinstance(policy, dict):
+            raise ConfigError(f"redelivery.{pattern} must be a table")
+        for key, value in policy.items():
+            kind = REDELIVERY_KEYS.get(key)
+            if kind is None:
+                raise ConfigError(f"unknown setting redelivery.{pattern}.{key} "
+                                  f"(known: {', '.join(sorted(REDELIVERY_KEYS))})")
+            if not isinstance(value, (int, float) if kind is float else kind) or (
+                    kind is not bool and isinstance(value, bool)) or (kind is not bool and value < 0):
+                raise ConfigError(f"redelivery.{pattern}.{key} must be a non-negative {kind.__name__}")
+    return table
 
 
 def _coerce(name: str, raw: Any) -> Any:
     kind = type(getattr(Config(), name))
+    if kind is dict:
+        return _check_redelivery(raw)
     try:
         if kind is bool:
             return raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes", "on")

@@ -11,6 +11,7 @@ from twisted.internet.protocol import Factory
 from broker.config import Config
 from broker.engine.broker import Broker
 from broker.protocols.activemq.client_ids import client_ids
+from broker.protocols.activemq.redelivery import RedeliveryPolicies
 from broker.protocols.openwire import primitives as p
 from broker.protocols.openwire import schema as s
 from broker.protocols.openwire.codec import Struct, wire_format_info
@@ -35,6 +36,7 @@ class OpenWireFactory(Factory):
         start_ms = int(clock.seconds() * 1000)
         self.broker_id = f"ID:{socket.gethostname()}-{os.getpid()}-{start_ms}-0:1"
         self.client_ids = client_ids(broker)
+        self.redelivery = RedeliveryPolicies(config.redelivery)
         self.connections: set[OpenWireProtocol] = set()
         self.temp_topics: dict[str, OpenWireProtocol] = {}
         self.url = ""

@@ -475,7 +475,7 @@ class OpenWireProtocol(Protocol):
         for lease in consumer.take(leases):
             durable = durable or lease.message.persistent
             if kind == POISON:
-                lease.queue.dead_letter(lease, cause or "Delivery poisoned by the client")
+                self.factory.redelivery.give_up(lease, cause or "Delivery poisoned by the client")
             elif kind == EXPIRED:
                 lease.queue.dead_letter(lease, expired_cause(lease.message))
             else:

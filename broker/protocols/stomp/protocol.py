@@ -551,7 +551,7 @@ class StompProtocol(Protocol):
             elif queue.settings.max_deliveries:
                 queue.release(lease)
             else:
-                queue.dead_letter(lease, "Delivery poisoned by the client (NACK)")
+                self.factory.redelivery.give_up(lease, "Delivery poisoned by the client (NACK)")
         return durable
 
     # -- transactions ----------------------------------------------------------------------------------
