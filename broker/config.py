@@ -65,6 +65,9 @@ class Config:
     # a NACK (STOMP) or poison ack (JMS) redelivers after a delay until the maximum, then
     # dead-letters. TOML only: [redelivery."orders.>"] maximum_redeliveries = 3 ...
     redelivery: dict[str, Any] = field(default_factory=dict)
+    # ActiveMQ's individualDeadLetterStrategy: when set (ActiveMQ uses "DLQ."), dead
+    # letters of X go to the queue <prefix>X instead of ActiveMQ.DLQ.
+    individual_dead_letter_prefix: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def endpoint(self, door: str) -> str:

@@ -46,6 +46,7 @@ class BrokerService:
         self.reactor = reactor
         self.store = Store(config.store, reactor, sync=config.store_sync)
         self.broker = Broker(self.store, reactor)
+        self.broker.dead_letter_prefix = config.individual_dead_letter_prefix
         self.ports: dict[str, IListeningPort] = {}
         self.factories: dict[str, Any] = {}
 

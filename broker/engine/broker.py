@@ -46,6 +46,9 @@ class Broker:
         self._dest_id = 0
         self._sweeper: task.LoopingCall | None = None
         self._records: dict[str, dict[str, Any]] = {}
+        # ActiveMQ's individualDeadLetterStrategy: dead letters of queue/topic X go to
+        # queue <prefix>X instead of ActiveMQ.DLQ ("" keeps the shared DLQ).
+        self.dead_letter_prefix = ""
 
     # -- ids -------------------------------------------------------------------------
     def next_seq(self) -> int:
@@ -292,18 +295,22 @@ class Broker:
         if not target:
             if not message.persistent or source.name == DLQ_NAME:
                 return
-            target = DLQ_NAME
+            if source.kind == "subscription":
+                # The topic it was published on (a wildcard or non-durable subscription's
+                # queue name is not a topic name); a copy restored from the store has none.
+                name = message.topic or source.attrs.get("subscription", {}).get("topic", source.name)
+                origin = "/topic/" + name
+            else:
+                name, origin = source.name, "/queue/" + source.name
+            prefix = self.dead_letter_prefix
+            if prefix and source.name.startswith(prefix):
+                return
+            target = prefix + name if prefix else DLQ_NAME
         if target == source.name:
             return
         copy = message.copy()
         copy.visible_at = 0
         if not source.settings.dead_letter:
-            if source.kind == "subscription":
-                # The topic it was published on (a wildcard or non-durable subscription's
-                # queue name is not a topic name); a copy restored from the store has none.
-                origin = "/topic/" + (message.topic or source.attrs.get("subscription", {}).get("topic", source.name))
-            else:
-                origin = "/queue/" + source.name
             copy.headers = {**message.headers, "original-destination": origin,
                             "originalExpiration": str(message.expires),
                             "dlqDeliveryFailureCause": cause}

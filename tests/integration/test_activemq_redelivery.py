@@ -1,6 +1,7 @@
 """ActiveMQ's broker redelivery policy from the config file: a given-up message (STOMP NACK)
 comes back after the policy's delays with `redeliveryDelay` and `scheduledJobId`, and goes
-to the DLQ after `maximum_redeliveries`; destinations without a policy dead-letter at once."""
+to the DLQ after `maximum_redeliveries`; destinations without a policy dead-letter at once.
+With an individual dead-letter prefix, each destination has a DLQ of its own."""
 from __future__ import annotations
 
 import time
@@ -10,6 +11,8 @@ from tests.conftest import BrokerProcess, unique
 from tests.integration.stomp_client import RawStomp
 
 CONFIG = """
+individual_dead_letter_prefix = "DLQ."
+
 [redelivery."redeliver.>"]
 maximum_redeliveries = 2
 initial_redelivery_delay = 300
@@ -23,11 +26,12 @@ def test_redelivery_policy_delays_then_dead_letters(store_url: str, tmp_path: Pa
     config.write_text(CONFIG)
     broker = BrokerProcess(store_url, tmp_path, extra=["--config", str(config)]).start()
     try:
-        q, plain, tag = "/queue/redeliver." + unique(), "/queue/" + unique(), unique("tag")
+        q_name, plain_name = "redeliver." + unique(), unique()
+        q, plain = "/queue/" + q_name, "/queue/" + plain_name
         with RawStomp(broker.stomp_port) as c:
             c.connect("1.2")
             for d in (q, plain):
-                c.send("SEND", {"destination": d, "persistent": "true", "tag": tag, "receipt": "s"}, b"poison")
+                c.send("SEND", {"destination": d, "persistent": "true", "receipt": "s"}, b"poison")
                 c.expect("RECEIPT")
             c.send("SUBSCRIBE", {"destination": q, "id": "1", "ack": "client-individual"})
             waits = []
@@ -48,10 +52,11 @@ def test_redelivery_policy_delays_then_dead_letters(store_url: str, tmp_path: Pa
             c.send("SUBSCRIBE", {"destination": plain, "id": "2", "ack": "client-individual"})
             m = c.expect("MESSAGE")
             c.send("NACK", {"id": m.headers["ack"]})   # no policy: straight to the DLQ
-            c.send("SUBSCRIBE", {"destination": "/queue/ActiveMQ.DLQ", "id": "3",
-                                 "selector": f"tag = '{tag}'"})
-            dead = [c.expect("MESSAGE"), c.expect("MESSAGE")]
-            assert sorted(d.headers["original-destination"] for d in dead) == sorted([q, plain])
+            # Each queue's dead letters in a DLQ of its own.
+            for i, (name, dest) in enumerate(((q_name, q), (plain_name, plain))):
+                c.send("SUBSCRIBE", {"destination": f"/queue/DLQ.{name}", "id": f"d{i}"})
+                dead = c.expect("MESSAGE")
+                assert dead.body == b"poison" and dead.headers["original-destination"] == dest
             c.nothing()
     finally:
         broker.kill()
