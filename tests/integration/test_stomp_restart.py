@@ -195,3 +195,26 @@ def test_sigterm_loses_nothing(broker):
             ("red before", f"/topic/{root}.x"), ("red after", f"/topic/{root}.y")]
     finally:
         durable.close()
+
+
+def test_scheduled_topic_message_survives_kill_9(broker):
+    t, cid = "/topic/" + unique(), unique("cid")
+    port = broker.stomp_port
+    sub = connect(port, client_id=cid)
+    sub.subscribe_sync(t, "d", **{"activemq.subscriptionName": "s"})
+    sub.close()
+    producer = connect(port)
+    sent = time.monotonic()
+    producer.send_sync(t, "scheduled for a topic", persistent="true", AMQ_SCHEDULED_DELAY=2500)
+    producer.close()
+    broker.restart(hard=True)
+    sub = connect(broker.stomp_port, client_id=cid)
+    try:
+        sub.subscribe_sync(t, "d", **{"activemq.subscriptionName": "s"})
+        got = sub.listener.get(timeout=15)
+        assert got.body == "scheduled for a topic"
+        assert time.monotonic() - sent >= 2.4       # published when its delay was up, not before
+        assert got.headers["scheduledJobId"]
+        sub.listener.none(0.5)                     # once
+    finally:
+        sub.close()

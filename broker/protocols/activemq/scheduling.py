@@ -3,7 +3,9 @@ headers and JMS properties alike: a scheduled message becomes one delayed engine
 delivery."""
 from __future__ import annotations
 
+import base64
 from typing import TYPE_CHECKING, Any, Callable, Mapping
+from weakref import WeakKeyDictionary
 
 from broker.engine.message import Message
 from broker.engine.queue import Queue
@@ -74,18 +76,49 @@ def scheduled_copies(message: Message, values: Mapping[str, object], now: int,
     return copies
 
 
+# A topic keeps no messages, so a delayed publish waits outside it: as a timer, and for a
+# persistent message also as a record of this kind, so it survives a restart.
+SCHEDULED_TOPIC_RECORDS = "activemq.scheduled-topic"
+_restored: "WeakKeyDictionary[Any, bool]" = WeakKeyDictionary()
+
+
 def route(broker: "Broker", clock: Any, topic: str | None, queue: Queue | None,
           message: Message) -> None:
-    """Deliver one message to a queue, or publish it to a topic (when its delay is up:
-    a topic keeps no messages, so a delayed publish waits outside it)."""
+    """Deliver one message to a queue, or publish it to a topic (when its delay is up)."""
     if topic is None:
         assert queue is not None
         queue.enqueue(message)
         return
-    now = broker.now_ms()
-    if message.visible_at > now:
-        delay = (message.visible_at - now) / 1000.0
-        message.visible_at = 0
-        clock.callLater(delay, broker.publish, topic, message)
+    if message.visible_at > broker.now_ms():
+        name = None
+        if message.persistent:
+            name = f"{message.message_id}@{message.visible_at}"
+            row = message.to_row(0)
+            row["body"] = base64.b64encode(message.body).decode()
+            broker.put_record(SCHEDULED_TOPIC_RECORDS, name, {"topic": topic, "message": row})
+        _publish_later(broker, clock, topic, message, name)
     else:
         broker.publish(topic, message)
+
+
+def _publish_later(broker: "Broker", clock: Any, topic: str, message: Message, record: str | None) -> None:
+    delay = max(0, message.visible_at - broker.now_ms()) / 1000.0
+    message.visible_at = 0
+
+    def publish() -> None:
+        if record is not None:
+            broker.drop_record(SCHEDULED_TOPIC_RECORDS, record)
+        broker.publish(topic, message)
+    clock.callLater(delay, publish)
+
+
+def restore_scheduled_topics(broker: "Broker", clock: Any) -> None:
+    """Re-arm the persistent topic messages that were waiting when the broker stopped
+    (once per broker, whichever ActiveMQ door starts first)."""
+    if _restored.get(broker):
+        return
+    _restored[broker] = True
+    for name, doc in list(broker.records(SCHEDULED_TOPIC_RECORDS).items()):
+        row = dict(doc["message"])
+        row["body"] = base64.b64decode(row["body"])
+        _publish_later(broker, clock, doc["topic"], Message.from_row(row), name)

@@ -12,6 +12,7 @@ from broker.config import Config
 from broker.engine.broker import Broker
 from broker.protocols.activemq.client_ids import client_ids
 from broker.protocols.activemq.redelivery import RedeliveryPolicies
+from broker.protocols.activemq.scheduling import restore_scheduled_topics
 from broker.protocols.openwire import primitives as p
 from broker.protocols.openwire import schema as s
 from broker.protocols.openwire.codec import Struct, wire_format_info
@@ -37,6 +38,7 @@ class OpenWireFactory(Factory):
         self.broker_id = f"ID:{socket.gethostname()}-{os.getpid()}-{start_ms}-0:1"
         self.client_ids = client_ids(broker)
         self.redelivery = RedeliveryPolicies(config.redelivery)
+        restore_scheduled_topics(broker, clock)
         self.connections: set[OpenWireProtocol] = set()
         self.temp_topics: dict[str, OpenWireProtocol] = {}
         self.url = ""
