@@ -218,3 +218,19 @@ def test_scheduled_topic_message_survives_kill_9(broker):
         sub.listener.none(0.5)                     # once
     finally:
         sub.close()
+
+
+def test_delivery_seen_before_a_crash_comes_back_flagged(broker):
+    q = "/queue/" + unique()
+    producer = connect(broker.stomp_port)
+    producer.send_sync(q, "seen once", persistent="true")
+    producer.close()
+    with RawStomp(broker.stomp_port) as c:
+        c.connect("1.2")
+        c.send("SUBSCRIBE", {"destination": q, "id": "1", "ack": "client-individual"})
+        first = c.expect("MESSAGE")
+        assert "redelivered" not in first.headers
+        # The MESSAGE left only after its delivery count was committed: kill -9 right now.
+        broker.kill()
+    broker.start()
+    assert _consume_all(broker.stomp_port, q) == [("seen once", True)]

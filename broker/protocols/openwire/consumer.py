@@ -62,15 +62,17 @@ class OpenWireConsumer(DoorConsumer):
         if self.prefetch == 0 and self.pulls:
             self.pulls -= 1
             self.cancel_pull_timer()
-        self.send(queue, message, lease.token)
+        # Held until its delivery count is stored, so a crash redelivers it flagged.
+        self.send(queue, message, lease.token, after_commit=message.persistent and queue.durable)
 
-    def send(self, queue: Any, message: Message, seq: int) -> None:
+    def send(self, queue: Any, message: Message, seq: int, after_commit: bool = False) -> None:
         destination = self.message_destination(queue, message)
         protocol = self.protocol
         nested = to_openwire(message, destination, seq, protocol.broker.now_ms())
         protocol.send(Struct(s.MESSAGE_DISPATCH, command_id=0, response_required=False,
                              consumer_id=self.consumer_id, destination=destination,
-                             message=nested, redelivery_counter=nested.redelivery_counter))
+                             message=nested, redelivery_counter=nested.redelivery_counter),
+                      after_commit)
 
     def message_destination(self, queue: Any, message: Message) -> Struct:
         """Where the message was sent: the consumer's own destination unless it is a

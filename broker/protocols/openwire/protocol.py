@@ -25,6 +25,7 @@ from broker.protocols.activemq import destinations as dest
 from broker.protocols.activemq.client_ids import already_connected
 from broker.protocols.activemq.consumers import browse
 from broker.protocols.activemq.inactivity import InactivityMonitor
+from broker.protocols.activemq.output import CommitOrderedOutput
 from broker.protocols.activemq.scheduling import BadHeader, route, scheduled_copies
 from broker.protocols.activemq.transactions import TransactionError, Transactions
 from broker.protocols.openwire import primitives as p
@@ -79,6 +80,7 @@ class OpenWireProtocol(Protocol):
         self.temp_queues: dict[str, Queue] = {}
         self.temp_topics: set[str] = set()
         self.monitor: InactivityMonitor | None = None
+        self.output = CommitOrderedOutput(self.broker, self._write)
         self._negotiation_timer: Any = None
 
     # -- connection life cycle ---------------------------------------------------------------
@@ -185,12 +187,17 @@ class OpenWireProtocol(Protocol):
                              correlation_id=command.command_id, exception=(exception, message)))
 
     # -- output ---------------------------------------------------------------------------------
-    def send(self, command: Struct) -> None:
+    def send(self, command: Struct, after_commit: bool = False) -> None:
+        """Write a command; `after_commit` holds it (and what follows) until the store has
+        committed what the broker did for it (a dispatch's delivery count)."""
+        self.output.write(encode(command, self.version), after_commit)
+
+    def _write(self, data: bytes) -> None:
         if self.lost:
             return
         if self.monitor is not None:
             self.monitor.wrote()
-        self.transport.write(encode(command, self.version))
+        self.transport.write(data)
 
     def respond(self, command: Struct) -> None:
         if command.get("response_required"):
@@ -269,7 +276,7 @@ class OpenWireProtocol(Protocol):
 
     def on_shutdown(self, command: Struct) -> None:
         self.closing = True
-        self.transport.loseConnection()
+        self.output.when_flushed(self.transport.loseConnection)
 
     def on_remove(self, command: Struct) -> None:
         target = command.object_id

@@ -23,6 +23,7 @@ from broker.protocols.activemq import destinations as dest
 from broker.protocols.activemq.client_ids import already_connected
 from broker.protocols.activemq.consumers import browse
 from broker.protocols.activemq.inactivity import InactivityMonitor
+from broker.protocols.activemq.output import CommitOrderedOutput
 from broker.protocols.activemq.scheduling import BadHeader, route, scheduled_copies
 from broker.protocols.activemq.transactions import Transaction, TransactionError, Transactions
 from broker.protocols.stomp.codec import FrameParser, encode
@@ -75,6 +76,7 @@ class StompProtocol(Protocol):
         self._receipts_waiting = 0
         self._parsed_destinations: dict[str, tuple[dest.Destination, ...]] = {}
         self.monitor: InactivityMonitor | None = None   # heart-beats, when negotiated
+        self.output = CommitOrderedOutput(self.broker, self._write)
         self.peer = "?"
 
     # -- connection life cycle ---------------------------------------------------------------
@@ -154,10 +156,17 @@ class StompProtocol(Protocol):
             self.send_error(str(exc) or type(exc).__name__, traceback.format_exc(), frame, fatal=True)
 
     # -- output ---------------------------------------------------------------------------------
-    def send_frame(self, frame: Frame) -> None:
+    def send_frame(self, frame: Frame, after_commit: bool = False) -> None:
+        """Write a frame; `after_commit` holds it (and what follows) until the store has
+        committed what the broker did for it (a delivery's count)."""
+        self.output.write(encode(frame, self.version), after_commit)
+
+    def _write(self, data: bytes) -> None:
+        if self.lost:
+            return
         if self.monitor is not None:
             self.monitor.wrote()
-        self.transport.write(encode(frame, self.version))
+        self.transport.write(data)
 
     def send_error(self, message: str, detail: str, frame: Frame | None, fatal: bool,
                    receipt: str | None = None) -> None:
@@ -173,7 +182,7 @@ class StompProtocol(Protocol):
         self.send_frame(Frame("ERROR", headers, body))
         if fatal:
             self.closing = True
-            self.transport.loseConnection()
+            self.output.when_flushed(self.transport.loseConnection)
 
     def _receipt(self, frame: Frame, durable: bool, then: Callable[[], None] | None = None) -> None:
         """RECEIPT once what the frame did is committed; receipts keep their order.
@@ -615,7 +624,7 @@ class StompProtocol(Protocol):
                 return
             if receipt is not None:
                 self.send_frame(Frame("RECEIPT", {"receipt-id": receipt}))
-            self.transport.loseConnection()
+            self.output.when_flushed(self.transport.loseConnection)
         if receipt is None:
             close()
         else:

@@ -61,7 +61,9 @@ class StompSubscription(DoorConsumer):
             else:
                 key = message.message_id
             self.pending[key] = lease
-        protocol.send_frame(Frame("MESSAGE", headers, message_body(message)))
+        # A held delivery leaves once its count is stored, so a crash redelivers it flagged.
+        protocol.send_frame(Frame("MESSAGE", headers, message_body(message)),
+                            after_commit=lease is not None and message.persistent and queue.durable)
 
     def reorder(self) -> None:
         """Put pending leases back in delivery order (tokens grow with every delivery)."""
