@@ -16,19 +16,20 @@ from tests.conftest import BrokerProcess, unique
 
 
 class RawClient:
-    def __init__(self, port: int, inactivity_ms: int = 0) -> None:
+    def __init__(self, port: int, inactivity_ms: int = 0, version: int = 12) -> None:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.version = version
         self.parser = FrameParser()
         self.pending: list[Struct | None] = []
         self.conn = unique("ID:raw") + ":1"
         self.next_id = 0
         options = {"TightEncodingEnabled": (p.BOOLEAN, True), "CacheEnabled": (p.BOOLEAN, True),
                    "MaxInactivityDuration": (p.LONG, inactivity_ms)}
-        self.write(Struct(s.WIRE_FORMAT_INFO, magic=None, version=12,
-                          marshalled_properties=p.encode_map(options)))
+        self.sock.sendall(encode(Struct(s.WIRE_FORMAT_INFO, magic=None, version=version,
+                                        marshalled_properties=p.encode_map(options))))
 
     def write(self, command: Struct) -> None:
-        self.sock.sendall(encode(command))
+        self.sock.sendall(encode(command, self.version))
 
     def command(self, type_code: int, rr: bool = True, **fields: object) -> int:
         self.next_id += 1
@@ -57,6 +58,7 @@ class RawClient:
 
     def open(self, client_id: str | None = None) -> None:
         assert self.read().type == s.WIRE_FORMAT_INFO
+        self.parser.version = self.version   # the lower of both sides' versions
         cid = self.command(s.CONNECTION_INFO, connection_id=Struct(s.CONNECTION_ID, value=self.conn),
                            client_id=client_id)
         assert self.read_until(s.RESPONSE).correlation_id == cid
@@ -163,3 +165,16 @@ def test_keep_alives_and_silent_client_dropped(shared_broker: BrokerProcess) -> 
     assert text_of(again.message.content) == "held"
     assert again.redelivery_counter == 1
     other.close()
+
+
+def test_an_older_client_version_is_spoken_back(shared_broker: BrokerProcess) -> None:
+    queue = unique()
+    old = RawClient(shared_broker.openwire_port, version=3)
+    old.open()
+    rid = old.send_text(queue, "from a v3 client", 1)
+    assert old.read_until(s.RESPONSE).correlation_id == rid
+    old.consumer(queue)
+    dispatch = old.read_until(s.MESSAGE_DISPATCH)   # decoded with the v3 layout
+    assert text_of(dispatch.message.content) == "from a v3 client"
+    assert dispatch.message.message_id.text_view is None   # a v10 field, absent in v3
+    old.close()

@@ -112,12 +112,12 @@ class OpenWireProtocol(Protocol):
             self._negotiation_timer.cancel()
         if self.monitor is not None:
             self.monitor.stop()
-        self._close_session_state(None)
+        self.close_session_state(None)
         self.factory.connection_closed(self)
         log.info("event=connection_closed door=openwire remote=%s connection=%s", self.peer,
                  self.connection_id)
 
-    def _close_session_state(self, last_delivered: int | None) -> None:
+    def close_session_state(self, last_delivered: int | None) -> None:
         """Everything the connection holds ends: transactions, consumers (their messages go
         back), temporary destinations, the client id."""
         self.transactions.clear()
@@ -256,7 +256,7 @@ class OpenWireProtocol(Protocol):
             if info.failover_reconnect and getattr(holder, "connection_id", None) == conn:
                 # A failover client came back before its old socket was noticed dead.
                 holder.abort()
-                holder._close_session_state(None)
+                holder.close_session_state(None)
                 ids.claim(client_id, self)
             else:
                 remote = getattr(holder, "peer", None)
@@ -295,7 +295,7 @@ class OpenWireProtocol(Protocol):
                     del self.consumers[key]
                     self._remove_consumer(consumer, last_delivered)
         elif target.type == s.CONNECTION_ID:
-            self._close_session_state(last_delivered)
+            self.close_session_state(last_delivered)
             self.client_id = None
         self.respond(command)
 
