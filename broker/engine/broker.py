@@ -49,6 +49,8 @@ class Broker:
         # ActiveMQ's individualDeadLetterStrategy: dead letters of queue/topic X go to
         # queue <prefix>X instead of ActiveMQ.DLQ ("" keeps the shared DLQ).
         self.dead_letter_prefix = ""
+        # Called with every queue created from now on (wildcard queue consumers join it).
+        self.queue_listeners: list[Callable[[Queue], None]] = []
 
     # -- ids -------------------------------------------------------------------------
     def next_seq(self) -> int:
@@ -153,6 +155,8 @@ class Broker:
         queue.settings = settings or QueueSettings()
         queue.attrs = attrs or {}
         self._persist_destination(queue)
+        for listener in list(self.queue_listeners):
+            listener(queue)
         return queue
 
     def update_queue(self, queue: Queue, settings: QueueSettings | None = None,

@@ -115,3 +115,14 @@ def test_sqs_and_jms_share_a_queue_with_typed_attributes(shared_broker: BrokerPr
     assert attrs["pInt"] == {"DataType": "Number", "StringValue": "42"}
     assert attrs["pDouble"] == {"DataType": "Number", "StringValue": "3.25"}
     assert attrs["pString"] == {"DataType": "String", "StringValue": "h\u00e9llo"}
+
+
+def test_jms_wildcard_queue_consumer(shared_broker: BrokerProcess, jms: JmsPrograms) -> None:
+    base = "wild." + unique()
+    with RawStomp(shared_broker.stomp_port) as stomp:
+        stomp.connect("1.2")
+        for part in ("a", "b"):
+            stomp.send("SEND", {"destination": f"/queue/{base}.{part}", "receipt": part}, f"to {part}".encode())
+            stomp.expect("RECEIPT")
+    out = jms.run(url(shared_broker), "receive", f"{base}.*", "2")
+    assert sorted([out["body0"], out["body1"]]) == ["text:to a", "text:to b"]

@@ -12,17 +12,29 @@ from broker.engine.consumer import Consumer
 from broker.engine.message import Message
 from broker.engine.queue import Queue, property_value
 from broker.engine.selector import Selector
+from broker.engine.topic import matches
 
 
 class DoorConsumer(Consumer):
     def __init__(self) -> None:
         self.queues: list[Queue] = []       # engine queues this consumer takes from
         self.topic_subs: list[Any] = []     # non-durable topic subscriptions, dropped on close
+        self._watches: list[tuple[Any, Any]] = []   # (broker, listener) of wildcard queues
 
     def attach(self, queue: Queue) -> None:
         """Consume from a queue (or a durable subscription's queue)."""
         self.queues.append(queue)
         queue.add_consumer(self)
+
+    def attach_wildcard(self, broker: Any, pattern: str) -> None:
+        """Consume from every queue matching an ActiveMQ wildcard, now and created later."""
+        def joined(queue: Queue) -> None:
+            if queue.durable and matches(pattern, queue.name) and queue not in self.queues:
+                self.attach(queue)
+        for queue in list(broker.queues.values()):
+            joined(queue)
+        broker.queue_listeners.append(joined)
+        self._watches.append((broker, joined))
 
     def subscribe(self, broker: Any, topic: str, selector: Selector | None, no_local: bool,
                   origin: Any) -> Any:
@@ -34,6 +46,10 @@ class DoorConsumer(Consumer):
 
     def detach(self, broker: Any) -> None:
         """Stop consuming: topic subscriptions end; unacked queue messages go back."""
+        for watched, listener in self._watches:
+            if listener in watched.queue_listeners:
+                watched.queue_listeners.remove(listener)
+        self._watches.clear()
         topic_queues = [t.queue for t in self.topic_subs]
         for sub in self.topic_subs:
             broker.unsubscribe_topic(sub)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from broker.engine.topic import is_wildcard
+
 QUEUE, TOPIC, TEMP_QUEUE, TEMP_TOPIC, REMOTE_TEMP_QUEUE, REMOTE_TEMP_TOPIC = (
     "queue", "topic", "temp-queue", "temp-topic", "remote-temp-queue", "remote-temp-topic")
 
@@ -30,6 +32,11 @@ class Destination:
 
     def stomp(self) -> str:
         return f"/{self.kind}/{self.name}"
+
+
+def is_wildcard_queue(d: Destination) -> bool:
+    """A queue name with ActiveMQ wildcards: its consumers read every matching queue."""
+    return d.kind == QUEUE and is_wildcard(d.name)
 
 
 def parse_one(text: str) -> Destination:

@@ -372,7 +372,8 @@ class OpenWireProtocol(Protocol):
         durable = info.subscription_name
         if durable and not all(d.is_topic for d in targets):
             raise JmsError("Durable subscriptions are only supported on topics", INVALID_DESTINATION)
-        queues = {d: self._queue(d) for d in targets if not d.is_topic}
+        queues = {d: self._queue(d) for d in targets
+                  if not d.is_topic and not dest.is_wildcard_queue(d)}
         durables = {}
         for d in targets:
             if d.is_topic and durable:
@@ -388,7 +389,10 @@ class OpenWireProtocol(Protocol):
         self.respond(info)
         for d in targets:
             if not d.is_topic:
-                consumer.attach(queues[d])
+                if d in queues:
+                    consumer.attach(queues[d])
+                else:
+                    consumer.attach_wildcard(self.broker, d.name)
             elif d in durables:
                 consumer.attach(durables[d])
             else:

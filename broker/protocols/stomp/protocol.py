@@ -420,7 +420,8 @@ class StompProtocol(Protocol):
             if not self.client_id:
                 raise StompError("Durable subscribers must set a client-id on CONNECT")
         # Resolve every destination before answering: a failure is an ERROR, not a RECEIPT.
-        queues = {d: self._queue_for(d) for d in targets if not d.is_topic}
+        queues = {d: self._queue_for(d) for d in targets
+                  if not d.is_topic and not dest.is_wildcard_queue(d)}
         if browser:
             self._receipt(frame, durable=False,
                           then=lambda: self._browse(sub_id, targets, queues, selector))
@@ -439,7 +440,10 @@ class StompProtocol(Protocol):
             try:
                 for d in targets:
                     if not d.is_topic:
-                        sub.attach(queues[d])
+                        if d in queues:
+                            sub.attach(queues[d])
+                        else:
+                            sub.attach_wildcard(self.broker, d.name)
                     elif durable_name:
                         assert self.client_id is not None
                         sub.durable_name = durable_name
