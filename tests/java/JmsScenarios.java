@@ -599,13 +599,14 @@ public class JmsScenarios {
         c.close();
     }
 
-    /** throughput NAME COUNT SIZE MODE: produce then consume, print msg/s (mode: sync, async, nonpersistent). */
+    /** throughput NAME COUNT SIZE MODE: produce then consume, print msg/s (mode: sync, async, windowed, nonpersistent). */
     static void throughput() throws Exception {
         int count = Integer.parseInt(extra[0]);
         int size = Integer.parseInt(extra[1]);
         String mode = extra[2];
         ActiveMQConnectionFactory factory = new ActiveMQConnectionFactory(url);
-        factory.setUseAsyncSend(mode.equals("async"));
+        factory.setUseAsyncSend(mode.equals("async") || mode.equals("windowed"));
+        if (mode.equals("windowed")) factory.setProducerWindowSize(64 * 1024);   // ProducerAck flow control
         Connection c = factory.createConnection();
         c.start();
         Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);

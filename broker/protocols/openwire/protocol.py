@@ -76,6 +76,9 @@ class OpenWireProtocol(Protocol):
         self.connection_id: str | None = None
         self.client_id: str | None = None
         self.consumers: dict[tuple[Any, ...], OpenWireConsumer] = {}
+        # Producers that asked for flow control (producerWindowSize): their async sends
+        # are acknowledged with ProducerAck, or the client stops once its window is used.
+        self.windowed_producers: set[tuple[Any, ...]] = set()
         self.transactions = Transactions()
         self.temp_queues: dict[str, Queue] = {}
         self.temp_topics: set[str] = set()
@@ -269,6 +272,22 @@ class OpenWireProtocol(Protocol):
     def on_ignored(self, command: Struct) -> None:
         """Commands that need nothing from the broker but an answer when asked."""
         self.respond(command)
+
+    def on_producer_info(self, info: Struct) -> None:
+        if info.producer_id is not None and (info.window_size or 0) > 0:
+            self.windowed_producers.add(_key(info.producer_id))
+        self.respond(info)
+
+    def _producer_ack(self, command: Struct) -> None:
+        """Give back the window an async send used: ActiveMQ's message size (1024 bytes of
+        overhead plus properties and body), as the client counted it."""
+        if command.response_required or command.producer_id is None:
+            return
+        if _key(command.producer_id) not in self.windowed_producers:
+            return
+        size = 1024 + len(command.marshalled_properties or b"") + len(command.content or b"")
+        self.send(Struct(s.PRODUCER_ACK, command_id=0, response_required=False,
+                         producer_id=command.producer_id, size=size))
 
     def on_keep_alive(self, command: Struct) -> None:
         if command.response_required:
@@ -507,9 +526,11 @@ class OpenWireProtocol(Protocol):
             tx = self.transactions.get(_tx_key(command.transaction_id))
             tx.sends.extend((targets, m) for m in copies)
             self.respond(command)
+            self._producer_ack(command)
             return
         for m in copies:
             self._route(targets, queues, m)
+        self._producer_ack(command)
         if message.persistent:
             self.respond_when_committed(command)
         else:
@@ -577,7 +598,7 @@ _HANDLERS: dict[int, Callable[[OpenWireProtocol, Struct], None]] = {
     s.WIRE_FORMAT_INFO: OpenWireProtocol.on_wire_format,
     s.CONNECTION_INFO: OpenWireProtocol.on_connection_info,
     s.SESSION_INFO: OpenWireProtocol.on_ignored,
-    s.PRODUCER_INFO: OpenWireProtocol.on_ignored,
+    s.PRODUCER_INFO: OpenWireProtocol.on_producer_info,
     s.CONSUMER_INFO: OpenWireProtocol.on_consumer_info,
     s.REMOVE_INFO: OpenWireProtocol.on_remove,
     s.DESTINATION_INFO: OpenWireProtocol.on_destination_info,
