@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test install bench bench-deps clean
+.PHONY: run test install java-deps bench bench-jms bench-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,16 @@ run: $(STAMP)
 	mkdir -p var
 	$(BIN)/mqgate serve $(ARGS)
 
-test: $(STAMP)
+test: $(STAMP) java-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The OpenWire tests run ActiveMQ's own JMS client: a JDK and Debian's client jars.
+JAVA_DEPS := default-jdk-headless libactivemq-java libgeronimo-jms-1.1-spec-java \
+	libgeronimo-j2ee-management-1.1-spec-java libhawtbuf-java libslf4j-java
+java-deps:
+	@if command -v javac >/dev/null 2>&1 && [ -e /usr/share/java/activemq-client.jar ] \
+		&& [ -e /usr/share/java/slf4j-nop.jar ]; then :; else \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(JAVA_DEPS); fi
 
 # The peers the benchmarks compare against: ActiveMQ 5.17 and RabbitMQ (STOMP plugin), from Debian.
 bench-deps:
@@ -32,6 +40,10 @@ bench-deps:
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[bench]'
 	$(BIN)/python -m bench.run_all $(BENCH_ARGS)
+
+# JMS throughput over OpenWire against mqgate and ActiveMQ (needs bench-deps and java-deps).
+bench-jms: $(STAMP) java-deps
+	$(BIN)/python -m bench.jms_load $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

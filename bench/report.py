@@ -404,6 +404,9 @@ def render_markdown(results: dict) -> str:
                     notes.append(f"  - `{key}`: {metrics['error']}")
         out += ["Notes:", "", *notes, ""]
     out += backlog_section(results.get("backlog"))
+    if sections.get("jms"):
+        from .jms_load import render as render_jms  # JMS throughput, from bench.jms_load
+        out += render_jms(sections["jms"])
     out += [METHOD, "## Raw results", "",
             "The full metrics of the last run of each section (also read back by "
             "`bench.run_all` to keep a section that a partial run skipped) are in "

@@ -26,6 +26,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--bind", help=f"address to listen on (default {_DEFAULTS.bind})")
     serve.add_argument("--stomp-port", type=int, help=f"STOMP port, 0 = ephemeral, -1 = off (default {_DEFAULTS.stomp_port})")
     serve.add_argument("--aws-port", type=int, help=f"SQS/SNS HTTP port, 0 = ephemeral, -1 = off (default {_DEFAULTS.aws_port})")
+    serve.add_argument("--openwire-port", type=int, help=f"OpenWire (JMS) port, 0 = ephemeral, -1 = off (default {_DEFAULTS.openwire_port})")
+    serve.add_argument("--openwire-listen", metavar="ENDPOINT", help="Twisted endpoint for OpenWire, e.g. tcp:61616:interface=0.0.0.0")
     serve.add_argument("--stomp-listen", metavar="ENDPOINT", help="Twisted endpoint for STOMP, e.g. ssl:61614:privateKey=k.pem:certKey=c.pem")
     serve.add_argument("--aws-listen", metavar="ENDPOINT", help="Twisted endpoint for the AWS facades")
     serve.add_argument("--store", metavar="URL", help=f"database URL (default {_DEFAULTS.store}; or postgresql://...)")
@@ -38,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-format", choices=("kv", "json"))
     serve.add_argument("--region", help=f"AWS region in ARNs (default {_DEFAULTS.region})")
     serve.add_argument("--account", help=f"AWS account id in queue URLs and ARNs (default {_DEFAULTS.account})")
+    serve.add_argument("--openwire-max-inactivity-ms", type=int, help=f"OpenWire MaxInactivityDuration advertised, 0 = no keep-alives (default {_DEFAULTS.openwire_max_inactivity_ms})")
     serve.add_argument("--aws-credentials", metavar="KEY:SECRET[:ACCOUNT],...", help="check SigV4 signatures against these keys")
 
     db = sub.add_parser("db", help="database maintenance", description="Database maintenance.")

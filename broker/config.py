@@ -27,10 +27,12 @@ class Config:
     bind: str = "127.0.0.1"
     stomp_port: int = 61613
     aws_port: int = 4566
+    openwire_port: int = 61616
     # Twisted endpoint strings; when set they replace bind+port for that door
     # (e.g. "ssl:61614:privateKey=key.pem:certKey=cert.pem").
     stomp_listen: str = ""
     aws_listen: str = ""
+    openwire_listen: str = ""
     store: str = "sqlite:///var/mqgate.db"
     # SQLite synchronous mode: NORMAL survives a killed process (WAL), FULL also a power cut.
     store_sync: str = "normal"
@@ -55,6 +57,13 @@ class Config:
     stomp_max_body: int = 100 * 1024 * 1024
     stomp_max_connections: int = 10000
     stomp_prefetch: int = 1000
+    # CONNECTED `server`: clients parse it, so by default it is exactly ActiveMQ's.
+    stomp_server: str = "ActiveMQ/5.17.2"
+    # OpenWire limits (ActiveMQ's defaults): frame size, connections, and the
+    # MaxInactivityDuration advertised (0 turns keep-alives and idle disconnects off).
+    openwire_max_frame_size: int = 104_857_600
+    openwire_max_connections: int = 10000
+    openwire_max_inactivity_ms: int = 30_000
     # AWS facades.
     region: str = "us-east-1"
     account: str = "000000000000"
@@ -63,6 +72,13 @@ class Config:
     aws_max_request: int = 4 * 1024 * 1024
     # Public URL base used in SQS queue URLs; empty means "from the request's Host header".
     aws_public_url: str = ""
+    # ActiveMQ's broker redelivery policy, per destination pattern (`>` = every queue):
+    # a NACK (STOMP) or poison ack (JMS) redelivers after a delay until the maximum, then
+    # dead-letters. TOML only: [redelivery."orders.>"] maximum_redeliveries = 3 ...
+    redelivery: dict[str, Any] = field(default_factory=dict)
+    # ActiveMQ's individualDeadLetterStrategy: when set (ActiveMQ uses "DLQ."), dead
+    # letters of X go to the queue <prefix>X instead of ActiveMQ.DLQ.
+    individual_dead_letter_prefix: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def endpoint(self, door: str) -> str:
@@ -98,11 +114,32 @@ class Config:
 
 
 _FIELDS = {f.name: f for f in fields(Config) if f.name != "extra"}
-_TOML_ONLY = {"policy"}
+_TOML_ONLY = {"policy", "redelivery"}
+REDELIVERY_KEYS = {"maximum_redeliveries": int, "initial_redelivery_delay": int, "redelivery_delay": int,
+                   "use_exponential_back_off": bool, "back_off_multiplier": float}
+
+
+def _check_redelivery(table: Any) -> dict[str, Any]:
+    if not isinstance(table, dict):
+        raise ConfigError("redelivery must be a table of destination patterns")
+    for pattern, policy in table.items():
+        if not isinstance(policy, dict):
+            raise ConfigError(f"redelivery.{pattern} must be a table")
+        for key, value in policy.items():
+            kind = REDELIVERY_KEYS.get(key)
+            if kind is None:
+                raise ConfigError(f"unknown setting redelivery.{pattern}.{key} "
+                                  f"(known: {', '.join(sorted(REDELIVERY_KEYS))})")
+            if not isinstance(value, (int, float) if kind is float else kind) or (
+                    kind is not bool and isinstance(value, bool)) or (kind is not bool and value < 0):
+                raise ConfigError(f"redelivery.{pattern}.{key} must be a non-negative {kind.__name__}")
+    return table
 
 
 def _coerce(name: str, raw: Any) -> Any:
     kind = type(getattr(Config(), name))
+    if kind is dict:
+        return _check_redelivery(raw)
     try:
         if kind is bool:
             return raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes", "on")

@@ -27,12 +27,17 @@ def _stomp_door(broker: Broker, config: Config, reactor: Any) -> Any:
     return StompFactory(broker, config, reactor)
 
 
+def _openwire_door(broker: Broker, config: Config, reactor: Any) -> Any:
+    from broker.protocols.openwire.factory import OpenWireFactory
+    return OpenWireFactory(broker, config, reactor)
+
+
 def _aws_door(broker: Broker, config: Config, reactor: Any) -> Any:
     from facades.site import build_site  # the AWS facades are optional until first used
     return build_site(broker, config, reactor)
 
 
-DOORS: dict[str, DoorBuilder] = {"stomp": _stomp_door, "aws": _aws_door}
+DOORS: dict[str, DoorBuilder] = {"stomp": _stomp_door, "openwire": _openwire_door, "aws": _aws_door}
 
 
 class BrokerService:
@@ -41,6 +46,7 @@ class BrokerService:
         self.reactor = reactor
         self.store = Store(config.store, reactor, sync=config.store_sync)
         self.broker = Broker(self.store, reactor, window=config.queue_window, **config.limits)
+        self.broker.dead_letter_prefix = config.individual_dead_letter_prefix
         self.ports: dict[str, IListeningPort] = {}
         self.factories: dict[str, Any] = {}
 
@@ -60,6 +66,9 @@ class BrokerService:
             endpoint = endpoints.serverFromString(self.reactor, self.config.endpoint(door))
             self.ports[door] = yield endpoint.listen(factory)
             self.factories[door] = factory
+            if hasattr(factory, "url"):
+                host = self.ports[door].getHost()
+                factory.url = f"tcp://{host.host}:{host.port}"
             log.info("event=listening door=%s address=%s", door, self.ports[door].getHost())
         if self.config.ports_file:
             tmp = self.config.ports_file + ".tmp"
@@ -78,9 +87,9 @@ class BrokerService:
         log.info("event=stopping")
         for port in self.ports.values():
             yield port.stopListening()
-        stomp = self.factories.get("stomp")
-        if stomp is not None:
-            for protocol in list(stomp.connections):
+        for door in ("stomp", "openwire"):
+            factory = self.factories.get(door)
+            for protocol in list(factory.connections) if factory is not None else ():
                 protocol.transport.loseConnection()
         yield self.broker.stop()
         log.info("event=stopped")

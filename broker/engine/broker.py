@@ -63,6 +63,11 @@ class Broker:
         self._dest_id = 0
         self._sweeper: task.LoopingCall | None = None
         self._records: dict[str, dict[str, Any]] = {}
+        # ActiveMQ's individualDeadLetterStrategy: dead letters of queue/topic X go to
+        # queue <prefix>X instead of ActiveMQ.DLQ ("" keeps the shared DLQ).
+        self.dead_letter_prefix = ""
+        # Called with every queue created from now on (wildcard queue consumers join it).
+        self.queue_listeners: list[Callable[[Queue], None]] = []
 
     # -- ids -------------------------------------------------------------------------
     def next_seq(self) -> int:
@@ -268,6 +273,8 @@ class Broker:
         queue.settings = settings or QueueSettings()
         queue.attrs = attrs or {}
         self._persist_destination(queue)
+        for listener in list(self.queue_listeners):
+            listener(queue)
         return queue
 
     def update_queue(self, queue: Queue, settings: QueueSettings | None = None,
@@ -402,25 +409,29 @@ class Broker:
 
     # -- dead letters ----------------------------------------------------------------------------
     def dead_letter(self, source: Queue, message: Message, cause: str) -> None:
-        """Move a message out of `source`: to its configured DLQ, or ActiveMQ.DLQ.
+        """Move a message out of `source`: to its configured DLQ, to the individual DLQ
+        (`dead_letter_prefix` + its destination's name), or to ActiveMQ.DLQ.
 
         Non-persistent messages are dropped unless the queue names a DLQ of its own, as
         ActiveMQ does; a message dying in a DLQ is dropped rather than looping."""
-        target = source.settings.dead_letter
-        if not target:
-            if not message.persistent or source.name == DLQ_NAME:
-                return
-            target = DLQ_NAME
-        if target == source.name:
-            return
-        copy = message.copy()
-        copy.visible_at = 0
         if source.kind == "subscription":
             # The topic it was published on (a wildcard or non-durable subscription's queue
             # name is not a topic name); a copy restored from the store has none.
             origin = ("topic", message.topic or source.attrs.get("subscription", {}).get("topic", source.name))
         else:
             origin = ("queue", source.name)
+        target = source.settings.dead_letter
+        if not target:
+            if not message.persistent or source.name == DLQ_NAME:
+                return
+            prefix = self.dead_letter_prefix
+            if prefix and source.name.startswith(prefix):
+                return
+            target = prefix + origin[1] if prefix else DLQ_NAME
+        if target == source.name:
+            return
+        copy = message.copy()
+        copy.visible_at = 0
         copy.dead_letter = DeadLetter(*origin, cause, message.expires)
         if source.settings.dead_letter:
             copy.headers = {**message.headers, "dead-letter-source": source.name}

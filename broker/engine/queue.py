@@ -61,6 +61,10 @@ def property_value(message: Message, name: str) -> object | None:
     return value
 
 
+# Why a message that outlived its expiry left its queue (each door words it its own way).
+EXPIRED_CAUSE = "Message expired"
+
+
 def _header_value(message: Message, name: str) -> object | None:
     getter = _JMS_HEADERS.get(name)
     return getter(message) if getter else None
@@ -596,11 +600,15 @@ class Queue:
         self.dispatch()
         return True
 
-    def release(self, lease: Lease, delay_ms: int = 0, dispatch: bool = True) -> bool:
-        """Give the message back (NACK, disconnect, visibility 0); it counts as a delivery."""
+    def release(self, lease: Lease, delay_ms: int = 0, dispatch: bool = True,
+                delivered: bool = True) -> bool:
+        """Give the message back (NACK, disconnect, visibility 0); it counts as a delivery
+        unless `delivered` is False (it sat in a client's prefetch buffer, never seen)."""
         if not self.is_current(lease):
             return False
         message = self._end_lease(lease)
+        if not delivered and message.delivery_count > 0:
+            message.delivery_count -= 1
         now = self._now()
         message.visible_at = now + delay_ms if delay_ms else 0
         self._write(message, "update")
@@ -646,7 +654,7 @@ class Queue:
             self._gone(message)
             return True
         if message.expires and message.expires <= now:
-            self._dead_letter(message, "Message expired", now)
+            self._dead_letter(message, EXPIRED_CAUSE, now)
             return True
         return False
 

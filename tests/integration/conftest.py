@@ -1,4 +1,5 @@
-"""Fixtures of the integration tests that are not per test module.
+"""Fixtures of the integration tests that are not per test module (and `jms`, the compiled
+Java JMS programs).
 
 `sqs_retention_probes`: SQS's smallest MessageRetentionPeriod is 60 s, so checking that
 messages expire needs a message a minute old. Every SQS test module asks for this fixture
@@ -9,12 +10,15 @@ by the time it runs instead of waiting a minute per database.
 from __future__ import annotations
 
 import time
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import pytest
 
 from tests.conftest import BrokerProcess, drop_pg_schema, make_pg_schema, pg_available
 from tests.integration.sqs_clients import RETENTION, create_queue, make_client
+
+if TYPE_CHECKING:
+    from tests.integration.jms import JmsPrograms
 
 
 @pytest.fixture(scope="session")
@@ -50,3 +54,12 @@ def sqs_retention_probes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[d
             proc.kill()
         for schema in schemas:
             drop_pg_schema(schema)
+
+
+@pytest.fixture(scope="session")
+def jms(tmp_path_factory: pytest.TempPathFactory) -> "JmsPrograms":
+    """The Java JMS test programs, compiled once per session (skipped without a JDK)."""
+    from tests.integration.jms import compile_programs, require_java
+
+    require_java()
+    return compile_programs(tmp_path_factory.mktemp("java"))

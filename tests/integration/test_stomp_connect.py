@@ -57,8 +57,16 @@ def test_session_is_client_id_and_connected_headers_not_escaped(shared_broker):
         frame = c.connect("1.2", **{"client-id": client_id, "receipt": "c-1", "request-id": "q-7"})
         # CONNECTED headers are never escaped, even on 1.2
         assert f"\nsession:{client_id}\n".encode() in frame.raw
-        assert frame.headers["receipt-id"] == "c-1"
+        # As ActiveMQ: request-id wins over receipt and comes back as both headers.
+        assert frame.headers["receipt-id"] == "q-7"
         assert frame.headers["response-id"] == "q-7"
+
+
+def test_connect_receipt_alone_is_echoed_as_response_id_too(shared_broker):
+    with RawStomp(shared_broker.stomp_port) as c:
+        frame = c.connect("1.2", receipt="c-1")
+        assert frame.headers["receipt-id"] == "c-1" and frame.headers["response-id"] == "c-1"
+        assert frame.headers["server"] == "ActiveMQ/5.17.2"
 
 
 def test_session_without_client_id_is_connection_id(shared_broker):

@@ -105,7 +105,9 @@ def test_expired_messages_are_not_delivered_and_persistent_ones_go_to_dlq(shared
         assert sorted(m.body for m in dead) == ["dead-p", "soon"]
         for m in dead:
             assert m.headers["expires"] == "0"
-            assert m.headers["dlqDeliveryFailureCause"]
+            # ActiveMQ's cause, naming the expiration the message had.
+            assert m.headers["dlqDeliveryFailureCause"] == \
+                "java.lang.Throwable: Message Expired. Expiration:" + m.headers["originalExpiration"]
             assert m.headers["original-destination"] == q
             assert m.headers["persistent"] == "true"
     finally:

@@ -195,3 +195,42 @@ def test_sigterm_loses_nothing(broker):
             ("red before", f"/topic/{root}.x"), ("red after", f"/topic/{root}.y")]
     finally:
         durable.close()
+
+
+def test_scheduled_topic_message_survives_kill_9(broker):
+    t, cid = "/topic/" + unique(), unique("cid")
+    port = broker.stomp_port
+    sub = connect(port, client_id=cid)
+    sub.subscribe_sync(t, "d", **{"activemq.subscriptionName": "s"})
+    sub.close()
+    producer = connect(port)
+    sent = time.monotonic()
+    producer.send_sync(t, "scheduled for a topic", persistent="true", AMQ_SCHEDULED_DELAY=2500)
+    producer.close()
+    broker.restart(hard=True)
+    sub = connect(broker.stomp_port, client_id=cid)
+    try:
+        sub.subscribe_sync(t, "d", **{"activemq.subscriptionName": "s"})
+        got = sub.listener.get(timeout=15)
+        assert got.body == "scheduled for a topic"
+        assert time.monotonic() - sent >= 2.4       # published when its delay was up, not before
+        assert got.headers["scheduledJobId"]
+        sub.listener.none(0.5)                     # once
+    finally:
+        sub.close()
+
+
+def test_delivery_seen_before_a_crash_comes_back_flagged(broker):
+    q = "/queue/" + unique()
+    producer = connect(broker.stomp_port)
+    producer.send_sync(q, "seen once", persistent="true")
+    producer.close()
+    with RawStomp(broker.stomp_port) as c:
+        c.connect("1.2")
+        c.send("SUBSCRIBE", {"destination": q, "id": "1", "ack": "client-individual"})
+        first = c.expect("MESSAGE")
+        assert "redelivered" not in first.headers
+        # The MESSAGE left only after its delivery count was committed: kill -9 right now.
+        broker.kill()
+    broker.start()
+    assert _consume_all(broker.stomp_port, q) == [("seen once", True)]

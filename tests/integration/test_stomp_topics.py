@@ -341,3 +341,21 @@ def test_nack_on_a_topic_subscription_names_the_topic(shared_broker):
         assert dead.headers["original-destination"] == f"/topic/{root}.orders"
     finally:
         dlq.close()
+
+
+def test_wildcard_queue_consumer_reads_every_matching_queue(shared_broker):
+    base = "wild." + unique()
+    with RawStomp(shared_broker.stomp_port) as c:
+        c.connect("1.2")
+        c.send("SEND", {"destination": f"/queue/{base}.a", "receipt": "s1"}, b"to a")
+        c.expect("RECEIPT")
+        c.send("SUBSCRIBE", {"destination": f"/queue/{base}.>", "id": "w", "receipt": "sub"})
+        c.expect("RECEIPT")
+        first = c.expect("MESSAGE")
+        # A matching queue made after the SUBSCRIBE is read too; others are not.
+        c.send("SEND", {"destination": f"/queue/{base}.b.c"}, b"to b.c")
+        c.send("SEND", {"destination": f"/queue/{base}x"}, b"elsewhere")
+        second = c.expect("MESSAGE")
+        assert (first.body, first.headers["destination"]) == (b"to a", f"/queue/{base}.a")
+        assert (second.body, second.headers["destination"]) == (b"to b.c", f"/queue/{base}.b.c")
+        c.nothing()

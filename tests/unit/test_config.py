@@ -82,3 +82,16 @@ def test_db_upgrade_creates_the_schema(tmp_path):
     assert out.returncode == 0, out.stderr
     head = max(p.name.split("_")[0] for p in (ROOT / "migrations" / "versions").glob("0*.py"))
     assert f"schema at revision {head}" in out.stdout
+
+
+def test_redelivery_policies_from_toml(tmp_path):
+    good = tmp_path / "good.toml"
+    good.write_text('[redelivery.">"]\nmaximum_redeliveries = 3\nback_off_multiplier = 2\n')
+    assert load(str(good), env={}).redelivery == {">": {"maximum_redeliveries": 3, "back_off_multiplier": 2}}
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[redelivery.">"]\nmaximum_redelivery = 3\n')
+    with pytest.raises(ConfigError, match="unknown setting redelivery.>.maximum_redelivery"):
+        load(str(bad), env={})
+    bad.write_text('[redelivery.">"]\nredelivery_delay = -1\n')
+    with pytest.raises(ConfigError, match="non-negative int"):
+        load(str(bad), env={})

@@ -164,7 +164,9 @@ class FrameParser:
             lines = [line[:-1] if line[-1:] == "\r" else line for line in lines]
         command = lines[0]
         if command not in self._commands:
-            raise FrameError(f"Unknown STOMP action: {_shown(command)}")
+            error = FrameError(f"Unknown STOMP action: {_shown(command)}")
+            error.receipt = next((line[8:] for line in lines[1:] if line.startswith("receipt:")), None)
+            raise error
         limits = self._limits
         if len(lines) - 1 > limits.max_headers:
             raise _too_many_headers(limits)
@@ -204,7 +206,7 @@ class FrameParser:
             return -1
         if not (value.isascii() and value.isdigit()):
             raise FrameError(
-                "Invalid content-length",
+                "Specified content-length is not a valid integer",
                 f"content-length {_shown(value)} is not a non-negative decimal integer.",
             )
         max_body = self._limits.max_body
@@ -213,7 +215,7 @@ class FrameParser:
         length = int(digits) if len(digits) < 4300 else max_body + 1
         if length > max_body:
             raise FrameError(
-                "Specified content-length exceeded maximum frame size",
+                "The maximum data length was exceeded",
                 f"content-length {_shown(value)} is above the limit of {max_body} bytes.",
             )
         return length

@@ -5,12 +5,15 @@ from __future__ import annotations
 import base64
 
 from broker.engine.message import DEFAULT_PRIORITY, Message
+from broker.protocols.activemq.dead_letters import dead_letter_headers
+from broker.protocols.activemq.scheduling import int_value
 
 # Headers the broker consumes or owns; never stored as user properties.
 _DROPPED = frozenset({"destination", "message-id", "redelivered", "subscription", "transaction",
                       "receipt", "content-length", "persistent", "priority", "expires",
                       "amq-msg-type", "JMSXGroupID", "AMQ_SCHEDULED_DELAY", "AMQ_SCHEDULED_PERIOD",
                       "AMQ_SCHEDULED_REPEAT", "ack", "timestamp"})
+_BODILESS = frozenset({"map", "stream", "message"})
 # Headers that are JMS message fields rather than properties.
 SYSTEM_HEADERS = ("correlation-id", "type", "reply-to")
 # Header whose value lists the declared type of typed properties, so an SQS Number or
@@ -19,57 +22,21 @@ TYPES_HEADER = "mqgate-attribute-types"
 _SKIPPED = _DROPPED | {TYPES_HEADER}
 
 
-# Times in ms must fit the store's 64-bit columns with room for `now + delay + n * period`:
-# a value the database refuses would fail the whole group commit it lands in.
-MAX_MS = 2 ** 62
-# Each repeat of a scheduled message is stored as a message of its own.
-MAX_SCHEDULED_REPEAT = 10000
-
-
-class BadHeader(ValueError):
-    pass
-
-
-def _int_header(headers: dict[str, str], name: str, default: int, low: int = -MAX_MS,
-                high: int = MAX_MS) -> int:
-    raw = headers.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadHeader(f"Invalid {name} header: {raw[:100]}") from None
-    if not low <= value <= high:
-        raise BadHeader(f"Invalid {name} header: {raw[:100]} is out of range")
-    return value
-
-
-def scheduling(headers: dict[str, str]) -> tuple[int, int, int]:
-    """AMQ_SCHEDULED_DELAY, _PERIOD and _REPEAT; values of 0 or less mean "not set", as
-    in ActiveMQ, except a negative repeat (repeat forever), which is refused."""
-    if ("AMQ_SCHEDULED_DELAY" not in headers and "AMQ_SCHEDULED_PERIOD" not in headers
-            and "AMQ_SCHEDULED_REPEAT" not in headers):
-        return 0, 0, 0  # the common case, on every SEND
-    delay = max(0, _int_header(headers, "AMQ_SCHEDULED_DELAY", 0))
-    period = max(0, _int_header(headers, "AMQ_SCHEDULED_PERIOD", 0))
-    repeat = _int_header(headers, "AMQ_SCHEDULED_REPEAT", 0)
-    if repeat < 0:
-        raise BadHeader("AMQ_SCHEDULED_REPEAT below 0 (repeat forever) is not supported")
-    if repeat > MAX_SCHEDULED_REPEAT:
-        raise BadHeader(f"AMQ_SCHEDULED_REPEAT above {MAX_SCHEDULED_REPEAT} is not supported")
-    if delay + repeat * period > MAX_MS:
-        raise BadHeader("AMQ_SCHEDULED_DELAY and AMQ_SCHEDULED_PERIOD are out of range")
-    return delay, period, repeat
-
-
 def message_from_send(headers: dict[str, str], body: bytes, message_id: str, now: int,
                       origin: object = None) -> Message:
     """A SEND frame's content as an engine message (destination handled by the caller)."""
-    kind = headers.get("amq-msg-type")
-    if kind not in ("text", "bytes"):
+    explicit = headers.get("amq-msg-type")
+    kind = explicit if explicit in ("text", "bytes") else None
+    if kind is None:
         kind = "bytes" if "content-length" in headers else "text"
     system = {"amq-msg-type": kind} if kind == "bytes" else {}
     props: dict[str, str | bytes] = {}
+    if explicit is not None:
+        # ActiveMQ keeps both as String properties when the type was chosen explicitly,
+        # so they come back on the MESSAGE (and to a JMS consumer as properties).
+        props["amq-msg-type"] = explicit
+        if "content-length" in headers:
+            props["content-length"] = headers["content-length"]
     types: dict[str, str] | None = None
     declared = _parse_types(headers.get(TYPES_HEADER))
     for name, value in headers.items():
@@ -89,12 +56,12 @@ def message_from_send(headers: dict[str, str], body: bytes, message_id: str, now
                 except ValueError:
                     del types[name]
         props[name] = value
-    priority = _int_header(headers, "priority", DEFAULT_PRIORITY)
+    priority = int_value(headers, "priority", DEFAULT_PRIORITY)
     return Message(message_id=message_id, body=body, properties=props, types=types,
                    headers=system, persistent=headers.get("persistent", "").lower() == "true",
                    priority=max(0, min(9, priority)), timestamp=now,
                    # 0 or less never expires, as in ActiveMQ
-                   expires=max(0, _int_header(headers, "expires", 0)),
+                   expires=max(0, int_value(headers, "expires", 0)),
                    group_id=headers.get("JMSXGroupID"),
                    origin=origin)
 
@@ -132,10 +99,8 @@ def message_headers(message: Message, destination: str, subscription: str | None
                 h.setdefault(name, value)
     dead = message.dead_letter
     if dead is not None:
-        # What ActiveMQ stamps on a message it moves to a dead-letter queue.
-        h.setdefault("original-destination", f"/{dead.kind}/{dead.name}")
-        h.setdefault("originalExpiration", str(dead.expires))
-        h.setdefault("dlqDeliveryFailureCause", dead.cause)
+        for name, value in dead_letter_headers(dead).items():
+            h.setdefault(name, value)
     if message.types:
         typed = []
         for name, value in message.properties.items():
@@ -148,6 +113,14 @@ def message_headers(message: Message, destination: str, subscription: str | None
     else:
         for name, value in message.properties.items():
             h.setdefault(name, base64.b64encode(value).decode() if isinstance(value, bytes) else value)
-    if headers.get("amq-msg-type") == "bytes":
+    kind = headers.get("amq-msg-type")
+    if kind == "bytes" or (kind is None and b"\0" in message.body):
+        # A text body holding U+0000 needs a length to reach the client whole.
         h["content-length"] = str(len(message.body))
     return h
+
+
+def message_body(message: Message) -> bytes:
+    """The MESSAGE body: ActiveMQ sends JMS Map and Stream messages to STOMP clients
+    without a body (their content is typed Java data)."""
+    return b"" if message.headers.get("amq-msg-type") in _BODILESS else message.body

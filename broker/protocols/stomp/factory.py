@@ -10,13 +10,13 @@ from twisted.internet.protocol import Factory
 
 from broker.config import Config
 from broker.engine.broker import Broker
+from broker.protocols.activemq.client_ids import client_ids
+from broker.protocols.activemq.redelivery import RedeliveryPolicies
+from broker.protocols.activemq.scheduling import restore_scheduled_topics
 from broker.protocols.stomp.codec import Limits
 from broker.protocols.stomp.protocol import StompProtocol
 
 log = logging.getLogger("mqgate.stomp")
-
-# Clients that sniff the server header look for ActiveMQ's; the product name follows it.
-SERVER_HEADER = "ActiveMQ/5.17.2 mqgate/0.1.0"
 
 
 class StompFactory(Factory):
@@ -27,11 +27,13 @@ class StompFactory(Factory):
         self.prefetch = config.stomp_prefetch
         self.max_connections = config.stomp_max_connections
         self.broker_name = config.broker_name
-        self.server_header = SERVER_HEADER
+        self.server_header = config.stomp_server
+        self.redelivery = RedeliveryPolicies(config.redelivery)
+        restore_scheduled_topics(broker, clock)
         start_ms = int(clock.seconds() * 1000)
         self.id_prefix = f"ID:{socket.gethostname()}-{os.getpid()}-{start_ms}-1"
         self.connections: set[StompProtocol] = set()
-        self._client_ids: dict[str, StompProtocol] = {}
+        self.client_ids = client_ids(broker)
         self._count = 0
 
     def buildProtocol(self, addr: Any) -> StompProtocol | None:
@@ -44,12 +46,9 @@ class StompFactory(Factory):
         return protocol
 
     def claim_client_id(self, client_id: str, protocol: StompProtocol) -> bool:
-        if client_id in self._client_ids:
-            return False
-        self._client_ids[client_id] = protocol
-        return True
+        return self.client_ids.claim(client_id, protocol)
 
     def connection_closed(self, protocol: StompProtocol) -> None:
         self.connections.discard(protocol)
-        if protocol.client_id and self._client_ids.get(protocol.client_id) is protocol:
-            del self._client_ids[protocol.client_id]
+        if protocol.client_id:
+            self.client_ids.release(protocol.client_id, protocol)

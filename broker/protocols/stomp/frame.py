@@ -54,3 +54,5 @@ class FrameError(Exception):
         self.message = message
         self.detail = message if detail is None else detail
         self.frames: list[Frame] = []
+        # The `receipt` the bad frame asked for, when it could be read (an unknown command).
+        self.receipt: str | None = None

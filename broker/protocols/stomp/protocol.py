@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import traceback
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from twisted.internet import defer
@@ -20,11 +19,17 @@ from broker.engine.broker import DestinationError
 from broker.engine.consumer import Lease
 from broker.engine.limits import Refusal
 from broker.engine.message import Message
-from broker.engine.queue import Queue, property_value
+from broker.engine.queue import Queue
 from broker.engine.selector import InvalidSelector, parse as parse_selector
-from broker.protocols.stomp import destinations as dest
+from broker.protocols.activemq import destinations as dest
+from broker.protocols.activemq.client_ids import already_connected
+from broker.protocols.activemq.consumers import browse
+from broker.protocols.activemq.inactivity import InactivityMonitor
+from broker.protocols.activemq.output import CommitOrderedOutput
+from broker.protocols.activemq.scheduling import BadHeader, route, scheduled_copies
+from broker.protocols.activemq.transactions import Transaction, TransactionError, Transactions
 from broker.protocols.stomp.codec import FrameParser, encode
-from broker.protocols.stomp.convert import BadHeader, message_from_send, scheduling
+from broker.protocols.stomp.convert import message_from_send
 from broker.protocols.stomp.frame import Frame, FrameError
 from broker.protocols.stomp.subscription import ACK_MODES, AUTO, CLIENT, StompSubscription
 
@@ -38,8 +43,6 @@ SUPPORTED_VERSIONS = ("1.0", "1.1", "1.2")
 # ActiveMQ checks a flag once per interval, so it drops a client somewhere between 1x and 2x;
 # a fixed 1.5x never drops a client that beats on time but a little late.
 HEARTBEAT_GRACE = 1.5
-# A queue browser streams a deep queue in pages of this many messages.
-BROWSE_PAGE = 500
 
 
 class StompError(Exception):
@@ -50,13 +53,6 @@ class StompError(Exception):
         self.message = message
         self.detail = detail or message
         self.fatal = fatal
-
-
-@dataclass
-class Transaction:
-    sends: list[tuple[list[dest.Destination], Message]] = field(default_factory=list)
-    # (subscription, leases taken from it) in ack order
-    acks: list[tuple[StompSubscription, list[Lease], bool]] = field(default_factory=list)
 
 
 @implementer(IPushProducer)
@@ -75,7 +71,8 @@ class StompProtocol(Protocol):
         self.session = self.connection_id
         self.client_id: str | None = None
         self.subscriptions: dict[str, StompSubscription] = {}
-        self.transactions: dict[str, Transaction] = {}
+        # sends: (destinations, message); acks: (subscription, leases taken, nack) in order
+        self.transactions = Transactions()
         self.temp_queues: dict[str, Queue] = {}
         self._message_count = 0
         self._receipts_waiting = 0
@@ -83,14 +80,8 @@ class StompProtocol(Protocol):
         # (reading from the client is paused meanwhile); None when not waiting.
         self._held_frames: list[Frame] | None = None
         self._parsed_destinations: dict[str, tuple[dest.Destination, ...]] = {}
-        # Heart-beats: one timer each way, re-armed from the time of the last byte seen or
-        # written, so a beat is never late because of an unlucky phase between two checks.
-        self._read_timer: Any = None
-        self._write_timer: Any = None
-        self._read_limit = 0.0
-        self._write_interval = 0.0
-        self._last_read = 0.0
-        self._last_write = 0.0
+        self.monitor: InactivityMonitor | None = None   # heart-beats, when negotiated
+        self.output = CommitOrderedOutput(self.broker, self._write)
         self.peer = "?"
 
     # -- connection life cycle ---------------------------------------------------------------
@@ -104,10 +95,8 @@ class StompProtocol(Protocol):
 
     def connectionLost(self, reason: Any = None) -> None:
         self.closing = self.lost = True
-        for timer in (self._read_timer, self._write_timer):
-            if timer is not None and timer.active():
-                timer.cancel()
-        self._read_timer = self._write_timer = None
+        if self.monitor is not None:
+            self.monitor.stop()
         self.transactions.clear()
         for sub in list(self.subscriptions.values()):
             self._drop_subscription(sub)
@@ -125,16 +114,15 @@ class StompProtocol(Protocol):
     def resumeProducing(self) -> None:
         self.paused = False
         for sub in list(self.subscriptions.values()):
-            for queue in sub.queues:
-                queue.dispatch()
+            sub.dispatch()
 
     def stopProducing(self) -> None:
         self.paused = True
 
     # -- input ------------------------------------------------------------------------------------
     def dataReceived(self, data: bytes) -> None:
-        if self._read_timer is not None:
-            self._last_read = self.factory.clock.seconds()
+        if self.monitor is not None:
+            self.monitor.read()
         if self.closing:
             return
         # The parser stops after a CONNECT so that what follows is decoded with the
@@ -155,7 +143,7 @@ class StompProtocol(Protocol):
                 self._handle(frame)
             if error is not None:
                 if not self.closing:
-                    self.send_error(error.message, error.detail, None, fatal=True)
+                    self.send_error(error.message, error.detail, None, fatal=True, receipt=error.receipt)
                 return
             if not frames or frames[-1].command not in ("CONNECT", "STOMP"):
                 return
@@ -176,15 +164,25 @@ class StompProtocol(Protocol):
             self.send_error(str(exc) or type(exc).__name__, traceback.format_exc(), frame, fatal=True)
 
     # -- output ---------------------------------------------------------------------------------
-    def send_frame(self, frame: Frame) -> None:
-        if self._write_timer is not None:
-            self._last_write = self.factory.clock.seconds()
-        self.transport.write(encode(frame, self.version))
+    def send_frame(self, frame: Frame, after_commit: bool = False) -> None:
+        """Write a frame; `after_commit` holds it (and what follows) until the store has
+        committed what the broker did for it (a delivery's count)."""
+        self.output.write(encode(frame, self.version), after_commit)
 
-    def send_error(self, message: str, detail: str, frame: Frame | None, fatal: bool) -> None:
+    def _write(self, data: bytes) -> None:
+        if self.lost:
+            return
+        if self.monitor is not None:
+            self.monitor.wrote()
+        self.transport.write(data)
+
+    def send_error(self, message: str, detail: str, frame: Frame | None, fatal: bool,
+                   receipt: str | None = None) -> None:
         headers = {"content-type": "text/plain", "message": message}
         if frame is not None and "receipt" in frame.headers:
-            headers["receipt-id"] = frame.headers["receipt"]
+            receipt = frame.headers["receipt"]
+        if receipt is not None:
+            headers["receipt-id"] = receipt
         body = detail.encode("utf-8")
         headers["content-length"] = str(len(body))
         log.warning("event=stomp_error remote=%s connection=%s fatal=%s message=%r",
@@ -192,7 +190,7 @@ class StompProtocol(Protocol):
         self.send_frame(Frame("ERROR", headers, body))
         if fatal:
             self.closing = True
-            self.transport.loseConnection()
+            self.output.when_flushed(self.transport.loseConnection)
 
     def _receipt(self, frame: Frame, durable: bool, then: Callable[[], None] | None = None) -> None:
         """RECEIPT once what the frame did is committed; receipts keep their order.
@@ -243,82 +241,59 @@ class StompProtocol(Protocol):
             self.closing = True
             self.transport.loseConnection()
             return
+        heart_beat = h.get("heart-beat", "0,0")
         try:
-            cx, cy = (int(x) for x in h.get("heart-beat", "0,0").split(","))
+            cx, cy = (int(x) for x in heart_beat.split(","))
             if cx < 0 or cy < 0:
                 raise ValueError
         except ValueError:
-            raise StompError("Invalid heart-beat header", fatal=True) from None
+            raise StompError(f"Invalid heart-beat header:{heart_beat}", fatal=True) from None
         client_id = h.get("client-id")
         if client_id:
             if not self.factory.claim_client_id(client_id, self):
-                raise StompError(
-                    f"javax.jms.InvalidClientIDException: Broker: {self.factory.broker_name} - "
-                    f"Client: {client_id} already connected", fatal=True)
+                raise StompError("javax.jms.InvalidClientIDException: "
+                                 + already_connected(self.factory.broker_name, client_id), fatal=True)
             self.client_id = self.session = client_id
         self.version = self.parser.version = common[-1]
         self.session_open = True
         reply = {"server": self.factory.server_header, "heart-beat": f"{cy},{cx}",
                  "session": self.session, "version": self.version}
-        if "receipt" in h:
-            reply["receipt-id"] = h["receipt"]
-        if "request-id" in h:
-            reply["response-id"] = h["request-id"]
+        # As ActiveMQ: `request-id` (or else `receipt`) comes back as both headers.
+        request_id = h.get("request-id", h.get("receipt"))
+        if request_id is not None:
+            reply["response-id"] = reply["receipt-id"] = request_id
         self.send_frame(Frame("CONNECTED", reply))
         self._start_heartbeats(cx, cy)
 
     on_stomp = on_connect
 
     def _start_heartbeats(self, client_sends_ms: int, client_wants_ms: int) -> None:
-        clock = self.factory.clock
-        now = clock.seconds()
-        if client_wants_ms > 0:
-            self._write_interval = client_wants_ms / 1000.0
-            self._last_write = now
-            self._write_timer = clock.callLater(self._write_interval, self._beat)
-        if client_sends_ms > 0:
-            self._read_limit = client_sends_ms * HEARTBEAT_GRACE / 1000.0
-            self._last_read = now
-            self._read_timer = clock.callLater(self._read_limit, self._check_alive)
+        if client_sends_ms <= 0 and client_wants_ms <= 0:
+            return
+        self.monitor = InactivityMonitor(self.factory.clock, client_sends_ms * HEARTBEAT_GRACE / 1000.0,
+                                         client_wants_ms / 1000.0, self._beat, self._heartbeat_timeout,
+                                         held=lambda: self._held_frames is not None)
+        self.monitor.start()
 
     def _beat(self) -> None:
-        """Send an EOL once `cy` ms passed without output; otherwise wait for the rest."""
-        self._write_timer = None
-        if self.transport is None or self.closing:
-            return
-        clock = self.factory.clock
-        now = clock.seconds()
-        idle = now - self._last_write
-        if idle >= self._write_interval * 0.9:
+        if not self.closing:
             self.transport.write(b"\n")
-            self._last_write, idle = now, 0.0
-        self._write_timer = clock.callLater(self._write_interval - idle, self._beat)
 
-    def _check_alive(self) -> None:
-        """Drop a client that sent nothing for HEARTBEAT_GRACE x `cx` ms."""
-        self._read_timer = None
-        if self.transport is None or self.closing:
-            return
-        clock = self.factory.clock
-        if self._held_frames is not None:
-            # Flow control stopped reading this client: its silence is ours, not its own.
-            self._last_read = clock.seconds()
-        silent = clock.seconds() - self._last_read
-        if silent < self._read_limit:
-            self._read_timer = clock.callLater(self._read_limit - silent, self._check_alive)
+    def _heartbeat_timeout(self) -> None:
+        """The client sent nothing for HEARTBEAT_GRACE x `cx` ms."""
+        if self.closing:
             return
         log.warning("event=heartbeat_timeout remote=%s connection=%s", self.peer, self.connection_id)
         self.closing = True
-        if self._write_timer is not None and self._write_timer.active():
-            self._write_timer.cancel()
-        self._write_timer = None
         self.transport.abortConnection()
 
     # -- destinations ------------------------------------------------------------------------------
     def _destinations(self, frame: Frame) -> list[dest.Destination]:
         raw = frame.headers.get("destination")
         if not raw:
-            raise StompError(f"{frame.command} received without a Destination specified")
+            if frame.command == "SEND":
+                raise StompError("SEND received without a Destination specified!")
+            raise StompError("Invalid empty or 'null' Destination header")
         # A producer names the same few destinations over and over: parse each once.
         cache = self._parsed_destinations
         found = cache.get(raw)
@@ -334,7 +309,7 @@ class StompProtocol(Protocol):
         return parsed
 
     def _temp_name(self, name: str) -> str:
-        return f"{self.connection_id}:{name}"
+        return dest.temp_name(self.connection_id, name)
 
     def _queue_for(self, d: dest.Destination, create: bool = True) -> Queue:
         if d.kind == dest.TEMP_QUEUE:
@@ -382,17 +357,7 @@ class StompProtocol(Protocol):
         return f"/queue/{name}"
 
     def outbound_reply_to(self, reply_to: str) -> str:
-        for remote, local in (("/remote-temp-queue/", "/temp-queue/"), ("/remote-temp-topic/", "/temp-topic/")):
-            own = remote + self.connection_id + ":"
-            if reply_to.startswith(own):
-                return local + reply_to[len(own):]
-        return reply_to
-
-    def _inbound_reply_to(self, reply_to: str) -> str:
-        for local, remote in (("/temp-queue/", "/remote-temp-queue/"), ("/temp-topic/", "/remote-temp-topic/")):
-            if reply_to.startswith(local):
-                return remote + self._temp_name(reply_to[len(local):])
-        return reply_to
+        return dest.localize(reply_to, self.connection_id)
 
     # -- SEND ----------------------------------------------------------------------------------------
     def _next_message_id(self) -> str:
@@ -405,23 +370,15 @@ class StompProtocol(Protocol):
         now = self.broker.now_ms()
         try:
             message = message_from_send(h, frame.body, self._next_message_id(), now, origin=self)
-            delay, period, repeat = scheduling(h)
+            copies = scheduled_copies(message, h, now, self._next_message_id)
         except (BadHeader, ValueError) as exc:
             raise StompError(str(exc)) from None
         if not self._admitted(frame, targets, message.persistent):
             return
         if "reply-to" in message.headers:
-            message.headers["reply-to"] = self._inbound_reply_to(message.headers["reply-to"])
-        copies = [message]
-        if delay > 0 or (period > 0 and repeat > 0):
-            message.headers["scheduledJobId"] = message.message_id
-            message.visible_at = now + delay if delay > 0 else 0
-            for i in range(1, repeat + 1 if period > 0 else 1):
-                extra = message.copy()
-                extra.message_id = self._next_message_id()
-                extra.headers = {**message.headers, "scheduledJobId": message.message_id}
-                extra.visible_at = now + delay + i * period
-                copies.append(extra)
+            reply_to = dest.globalize(message.headers["reply-to"], self.connection_id)
+            for m in copies:
+                m.headers["reply-to"] = reply_to
         tx_id = h.get("transaction")
         if tx_id is not None:
             tx = self._transaction(tx_id)
@@ -475,23 +432,17 @@ class StompProtocol(Protocol):
         for i, d in enumerate(targets):
             m = message if i == len(targets) - 1 else message.copy()
             if d.is_topic:
-                name = self._topic_name(d)
-                if m.visible_at > self.broker.now_ms():
-                    delay = (m.visible_at - self.broker.now_ms()) / 1000.0
-                    m.visible_at = 0
-                    self.factory.clock.callLater(delay, self.broker.publish, name, m)
-                else:
-                    self.broker.publish(name, m)
+                route(self.broker, self.factory.clock, self._topic_name(d), None, m)
             else:
-                self._queue_for(d).enqueue(m)
+                route(self.broker, self.factory.clock, None, self._queue_for(d), m)
 
     # -- SUBSCRIBE / UNSUBSCRIBE ---------------------------------------------------------------
     def on_subscribe(self, frame: Frame) -> None:
         h = frame.headers
-        targets = self._destinations(frame)
         sub_id = h.get("id")
         if sub_id is None and self.version != "1.0":
-            raise StompError("Subscription ID is required")
+            raise StompError("SUBSCRIBE received without a subscription id!")
+        targets = self._destinations(frame)
         key = sub_id if sub_id is not None else "dest:" + h["destination"]
         if key in self.subscriptions:
             raise StompError(f"Duplicate subscription id: {sub_id}")
@@ -509,15 +460,19 @@ class StompProtocol(Protocol):
             priority = int(h.get("activemq.priority") or 0)
         except ValueError as exc:
             raise StompError(str(exc)) from None
+        browser = h.get("browser") == "true"
+        if browser and self.version == "1.0":
+            raise StompError("Queue Browser feature only valid for Stomp v1.1+ clients!")
         durable_name = h.get("activemq.subscriptionName") or h.get("durable-subscription-name")
         if durable_name:
             if any(not d.is_topic for d in targets):
-                raise StompError("Durable subscriptions are only supported on topics: " + h["destination"])
+                raise StompError("Invalid Subscription: cannot durably subscribe to a Queue destination!")
             if not self.client_id:
                 raise StompError("Durable subscribers must set a client-id on CONNECT")
         # Resolve every destination before answering: a failure is an ERROR, not a RECEIPT.
-        queues = {d: self._queue_for(d) for d in targets if not d.is_topic}
-        if h.get("browser") == "true" and self.version != "1.0":
+        queues = {d: self._queue_for(d) for d in targets
+                  if not d.is_topic and not dest.is_wildcard_queue(d)}
+        if browser:
             self._receipt(frame, durable=False,
                           then=lambda: self._browse(sub_id, targets, queues, selector).addErrback(
                               lambda f: log.error("event=browse_failed error=%s", f.getErrorMessage())))
@@ -536,21 +491,17 @@ class StompProtocol(Protocol):
             try:
                 for d in targets:
                     if not d.is_topic:
-                        queue = queues[d]
-                        sub.queues.append(queue)
-                        queue.add_consumer(sub)
+                        if d in queues:
+                            sub.attach(queues[d])
+                        else:
+                            sub.attach_wildcard(self.broker, d.name)
                     elif durable_name:
                         assert self.client_id is not None
                         sub.durable_name = durable_name
-                        queue = self.broker.durable_subscription(self.client_id, durable_name, d.name,
-                                                                 selector, no_local, self)
-                        sub.queues.append(queue)
-                        queue.add_consumer(sub)
+                        sub.attach(self.broker.durable_subscription(self.client_id, durable_name, d.name,
+                                                                    selector, no_local, self))
                     else:
-                        tsub = self.broker.subscribe_topic(self._topic_name(d), sub, selector,
-                                                           no_local, self)
-                        sub.topic_subs.append(tsub)
-                        sub.queues.append(tsub.queue)
+                        sub.subscribe(self.broker, self._topic_name(d), selector, no_local, self)
             except DestinationError as exc:
                 self.subscriptions.pop(key, None)
                 self._drop_subscription(sub)
@@ -567,20 +518,9 @@ class StompProtocol(Protocol):
             if queue is None:
                 continue
             sub = StompSubscription(self, sub_id, d.stomp(), AUTO, 1, None)
-            last = None
-            while not self.closing:
-                page = yield queue.browse_page(last, BROWSE_PAGE)
-                if not page:
-                    break
-                last = page[-1]
-                now = self.broker.now_ms()
-                for message in page:
-                    if message.expires and message.expires <= now:
-                        continue
-                    if selector is not None and not selector.matches(
-                            lambda name, m=message: property_value(m, name)):
-                        continue
-                    sub.deliver(queue, message, None)
+            yield browse(queue, selector, self.broker.now_ms,
+                         lambda message, sub=sub, queue=queue: sub.deliver(queue, message, None),
+                         lambda: self.closing)
         if self.closing:
             return
         end = {"subscription": sub_id or "", "message-id": "0", "browser": "end",
@@ -594,11 +534,15 @@ class StompProtocol(Protocol):
         if key is None:
             if "destination" in h and (self.version == "1.0" or durable_name):
                 key = "dest:" + h["destination"]
-            elif not durable_name:  # destroying an offline durable subscription needs no id
-                raise StompError("Subscription ID is required")
+            elif durable_name:
+                pass  # destroying an offline durable subscription needs no id
+            elif self.version != "1.0":
+                raise StompError("UNSUBSCRIBE received without a subscription id!")
+            else:
+                raise StompError("Must specify the subscriptionId or the destination you are unsubscribing from")
         sub = self.subscriptions.pop(key, None) if key is not None else None
         if sub is None and not durable_name:
-            raise StompError(f"No subscription matched id: {key}")
+            raise StompError("No subscription matched.")
         if sub is not None:
             self._drop_subscription(sub)
         if durable_name and self.client_id:
@@ -609,44 +553,46 @@ class StompProtocol(Protocol):
         self._receipt(frame, durable=False)
 
     def _drop_subscription(self, sub: StompSubscription) -> None:
-        for tsub in sub.topic_subs:
-            self.broker.unsubscribe_topic(tsub)
-        for queue in sub.queues:
-            if queue not in (t.queue for t in sub.topic_subs):
-                queue.remove_consumer(sub)
+        sub.detach(self.broker)
         sub.pending.clear()
 
     # -- ACK / NACK -------------------------------------------------------------------------------
     def _find_ack(self, frame: Frame) -> tuple[StompSubscription, str]:
         h = frame.headers
+        command = frame.command
         if self.version == "1.2":
             key = h.get("id")
             if key is None:
-                raise StompError(f"{frame.command} received without an id header")
+                raise StompError("ACK received without a ack id for acknowledge!" if command == "ACK"
+                                 else "NACK received without an ack header to acknowledge!")
             candidates = self.subscriptions.values()
+            shown = h.get("message-id", "null")
         else:
             key = h.get("message-id")
-            if key is None:
-                raise StompError(f"{frame.command} received without a message-id header")
             sub_id = h.get("subscription")
+            if command == "NACK" and sub_id is None:
+                raise StompError("NACK received without a subscription id for acknowledge!")
+            if key is None:
+                raise StompError(f"{command} received without a message-id to acknowledge!")
             if sub_id is None and self.version == "1.1":
-                raise StompError(f"{frame.command} received without a subscription header")
+                raise StompError("ACK received without a subscription id for acknowledge!")
             if sub_id is not None:
                 found = self.subscriptions.get(sub_id)
                 candidates = [found] if found is not None else []
             else:
                 candidates = self.subscriptions.values()
+            shown = key
         for sub in candidates:
             if key in sub.pending:
                 return sub, key
-        raise StompError(f"Unexpected {frame.command} received for message-id [{key}]")
+        raise StompError(f"Unexpected {command} received for message-id [{shown}]")
 
     def on_ack(self, frame: Frame) -> None:
         self._settle(frame, nack=False)
 
     def on_nack(self, frame: Frame) -> None:
         if self.version == "1.0":
-            raise StompError("NACK is not supported in STOMP 1.0")
+            raise StompError("NACK received but connection is in v1.0 mode.")
         self._settle(frame, nack=True)
 
     def _settle(self, frame: Frame, nack: bool) -> None:
@@ -671,32 +617,38 @@ class StompProtocol(Protocol):
             elif queue.settings.max_deliveries:
                 queue.release(lease)
             else:
-                queue.dead_letter(lease, "Delivery poisoned by the client (NACK)")
+                self.factory.redelivery.give_up(lease, "Delivery poisoned by the client (NACK)")
         return durable
 
     # -- transactions ----------------------------------------------------------------------------------
     def _transaction(self, tx_id: str) -> Transaction:
-        tx = self.transactions.get(tx_id)
-        if tx is None:
-            raise StompError(f"Invalid transaction id: {tx_id}")
-        return tx
+        try:
+            return self.transactions.get(tx_id)
+        except TransactionError as exc:
+            raise StompError(str(exc)) from None
 
-    def _tx_id(self, frame: Frame) -> str:
+    @staticmethod
+    def _tx_id(frame: Frame, doing: str) -> str:
         tx_id = frame.headers.get("transaction")
         if tx_id is None:
-            raise StompError(f"{frame.command} received without a transaction header")
+            raise StompError(f"Must specify the transaction you are {doing}")
         return tx_id
 
     def on_begin(self, frame: Frame) -> None:
-        tx_id = self._tx_id(frame)
-        if tx_id in self.transactions:
-            raise StompError(f"Transaction {tx_id} is already started")
-        self.transactions[tx_id] = Transaction()
+        try:
+            self.transactions.begin(self._tx_id(frame, "beginning"))
+        except TransactionError as exc:
+            raise StompError(str(exc)) from None
         self._receipt(frame, durable=False)
 
+    def _end_transaction(self, frame: Frame) -> Transaction:
+        tx_id = self._tx_id(frame, "committing")   # ActiveMQ's wording for ABORT too
+        tx = self._transaction(tx_id)
+        self.transactions.end(tx_id)
+        return tx
+
     def on_commit(self, frame: Frame) -> None:
-        tx = self._transaction(self._tx_id(frame))
-        del self.transactions[frame.headers["transaction"]]
+        tx = self._end_transaction(frame)
         durable = False
         for targets, message in tx.sends:
             self._deliver_send(targets, message)
@@ -706,8 +658,7 @@ class StompProtocol(Protocol):
         self._receipt(frame, durable=durable)
 
     def on_abort(self, frame: Frame) -> None:
-        tx = self._transaction(self._tx_id(frame))
-        del self.transactions[frame.headers["transaction"]]
+        tx = self._end_transaction(frame)
         # The acked messages stay with their subscriptions: their ack ids work again, in
         # their delivery order (a later cumulative ACK must cover the same messages).
         touched = []
@@ -730,7 +681,7 @@ class StompProtocol(Protocol):
                 return
             if receipt is not None:
                 self.send_frame(Frame("RECEIPT", {"receipt-id": receipt}))
-            self.transport.loseConnection()
+            self.output.when_flushed(self.transport.loseConnection)
         if receipt is None:
             close()
         else:

@@ -4,10 +4,11 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
-from broker.engine.consumer import Consumer, Lease
+from broker.engine.consumer import Lease
 from broker.engine.message import Message
 from broker.engine.selector import Selector
-from broker.protocols.stomp.convert import message_headers
+from broker.protocols.activemq.consumers import DoorConsumer
+from broker.protocols.stomp.convert import message_body, message_headers
 from broker.protocols.stomp.frame import Frame
 
 if TYPE_CHECKING:
@@ -17,11 +18,12 @@ AUTO, CLIENT, CLIENT_INDIVIDUAL = "auto", "client", "client-individual"
 ACK_MODES = (AUTO, CLIENT, CLIENT_INDIVIDUAL)
 
 
-class StompSubscription(Consumer):
+class StompSubscription(DoorConsumer):
     def __init__(self, protocol: "StompProtocol", sub_id: str | None, destination: str,
                  ack_mode: str, prefetch: int, selector: Selector | None, *,
                  durable: bool = False, is_topic: bool = False, priority: int = 0,
                  exclusive: bool = False) -> None:
+        super().__init__()
         self.protocol = protocol
         self.id = sub_id
         self.destination = destination
@@ -35,8 +37,6 @@ class StompSubscription(Consumer):
         self.exclusive = exclusive
         # ack key (1.2 ack id, or message-id before 1.2) -> lease, in delivery order
         self.pending: OrderedDict[str, Lease] = OrderedDict()
-        self.queues: list[Any] = []          # engine queues this subscription consumes from
-        self.topic_subs: list[Any] = []      # non-durable topic subscriptions to drop on close
         self.durable_name: str | None = None
 
     @property  # type: ignore[override]
@@ -61,7 +61,9 @@ class StompSubscription(Consumer):
             else:
                 key = message.message_id
             self.pending[key] = lease
-        protocol.send_frame(Frame("MESSAGE", headers, message.body))
+        # A held delivery leaves once its count is stored, so a crash redelivers it flagged.
+        protocol.send_frame(Frame("MESSAGE", headers, message_body(message)),
+                            after_commit=lease is not None and message.persistent and queue.durable)
 
     def reorder(self) -> None:
         """Put pending leases back in delivery order (tokens grow with every delivery)."""

@@ -1,0 +1,240 @@
+"""OpenWire messages to engine messages and back, with ActiveMQ's JMS ↔ STOMP mapping.
+
+The engine message keeps what every door understands: the body as plain bytes (a
+TextMessage's text as standard UTF-8, so STOMP and SQS clients read it as text, and 4-byte
+characters and U+0000 survive, which ActiveMQ mangles), JMS headers under the names the
+STOMP door uses (`correlation-id`, `type`, `reply-to`), the message kind in `amq-msg-type`
+(absent for text, as for a STOMP SEND without content-length) and typed properties.
+"""
+from __future__ import annotations
+
+import struct
+import zlib
+
+from broker.engine.message import Message
+from broker.protocols.activemq import advisories
+from broker.protocols.activemq import destinations as dest
+from broker.protocols.openwire import primitives as p
+from broker.protocols.openwire import properties as props
+from broker.protocols.openwire import schema as s
+from broker.protocols.openwire.codec import OpenWireError, Struct
+
+KIND_HEADER = "amq-msg-type"
+_KINDS = {s.BYTES_MESSAGE: "bytes", s.MAP_MESSAGE: "map", s.STREAM_MESSAGE: "stream",
+          s.MESSAGE: "message"}
+_CODES = {kind: code for code, kind in _KINDS.items()}
+_INT = struct.Struct(">i")
+# A compressed body may not inflate past this (a zip bomb would otherwise fill memory).
+MAX_INFLATED = 100 * 1024 * 1024
+
+
+class JmsError(ValueError):
+    """A message the broker refuses; `exception` is the Java class the client will see."""
+
+    def __init__(self, message: str, exception: str = "javax.jms.JMSException") -> None:
+        super().__init__(message)
+        self.exception = exception
+
+
+# -- identifiers --------------------------------------------------------------------------------
+def producer_id_text(pid: Struct) -> str:
+    return f"{pid.connection_id}:{pid.session_id}:{pid.value}"
+
+
+def message_id_text(mid: Struct | None) -> str:
+    if mid is None:
+        raise JmsError("Message without a message id")
+    if mid.text_view:
+        return mid.text_view
+    if mid.producer_id is None:
+        raise JmsError("Message id without a producer id")
+    return f"{producer_id_text(mid.producer_id)}:{mid.producer_sequence_id}"
+
+
+def message_id_struct(text: str, broker_seq: int) -> Struct:
+    """A MessageId for an engine message id; ids another door made (an SQS UUID) travel in
+    `textView`, each with a producer id of its own so the client's duplicate check passes."""
+    parts = text.rsplit(":", 3)
+    if len(parts) == 4:
+        try:
+            session, producer, seq = int(parts[1]), int(parts[2]), int(parts[3])
+            return Struct(s.MESSAGE_ID, text_view=None,
+                          producer_id=Struct(s.PRODUCER_ID, connection_id=parts[0], value=producer,
+                                             session_id=session),
+                          producer_sequence_id=seq, broker_sequence_id=broker_seq)
+        except ValueError:
+            pass
+    return Struct(s.MESSAGE_ID, text_view=text,
+                  producer_id=Struct(s.PRODUCER_ID, connection_id=text, value=0, session_id=0),
+                  producer_sequence_id=0, broker_sequence_id=broker_seq)
+
+
+# -- destinations ----------------------------------------------------------------------------------
+_DEST_KINDS = {s.QUEUE: dest.QUEUE, s.TOPIC: dest.TOPIC, s.TEMP_QUEUE: dest.REMOTE_TEMP_QUEUE,
+               s.TEMP_TOPIC: dest.REMOTE_TEMP_TOPIC}
+_DEST_CODES = {dest.QUEUE: s.QUEUE, dest.TOPIC: s.TOPIC, dest.REMOTE_TEMP_QUEUE: s.TEMP_QUEUE,
+               dest.REMOTE_TEMP_TOPIC: s.TEMP_TOPIC, dest.TEMP_QUEUE: s.TEMP_QUEUE,
+               dest.TEMP_TOPIC: s.TEMP_TOPIC}
+
+
+def destinations(d: Struct | None) -> list[dest.Destination]:
+    """An OpenWire destination as engine destinations (a composite name gives several).
+
+    Temporary destinations are named by the connection that made them, so their names
+    are global, as a STOMP client's `/remote-temp-queue/` names."""
+    if d is None or not d.physical_name:
+        raise JmsError("Destination must not be empty", "javax.jms.InvalidDestinationException")
+    kind = _DEST_KINDS[d.type]
+    out = []
+    for part in d.physical_name.split(","):
+        part = part.strip()
+        if not part:
+            raise JmsError(f"Invalid destination: {d.physical_name}",
+                               "javax.jms.InvalidDestinationException")
+        if part.startswith(("queue://", "topic://", "temp-queue://", "temp-topic://")):
+            out.append(dest.parse_one(part))
+        else:
+            out.append(dest.Destination(kind, part))
+    return out
+
+
+def destination_struct(d: dest.Destination) -> Struct:
+    return Struct(_DEST_CODES[d.kind], physical_name=d.name)
+
+
+def reply_to_header(d: Struct) -> str:
+    """A JMSReplyTo as the STOMP door names it (`/queue/x`, `/remote-temp-queue/ID:...`)."""
+    return ",".join(x.stomp() for x in destinations(d))
+
+
+def reply_to_struct(text: str) -> Struct | None:
+    try:
+        parsed = dest.parse(text)
+    except dest.BadDestination:
+        return None
+    return Struct(_DEST_CODES[parsed[0].kind], physical_name=",".join(x.name for x in parsed))
+
+
+# -- bodies --------------------------------------------------------------------------------------
+def _inflate(data: bytes) -> bytes:
+    inflater = zlib.decompressobj()
+    try:
+        out = inflater.decompress(data, MAX_INFLATED)
+    except zlib.error as exc:
+        raise JmsError(f"Invalid compressed message body: {exc}") from None
+    if inflater.unconsumed_tail:
+        raise JmsError("Compressed message body is too large")
+    return out
+
+
+def text_of(content: bytes) -> str:
+    if len(content) < 4:
+        raise JmsError("TextMessage body too short")
+    (length,) = _INT.unpack_from(content)
+    if length < 0 or length != len(content) - 4:
+        raise JmsError("TextMessage body length does not match")
+    try:
+        return p.decode_utf(content[4:])
+    except UnicodeDecodeError as exc:
+        raise JmsError(f"TextMessage body is not valid modified UTF-8: {exc}") from None
+
+
+def text_content(text: str) -> bytes:
+    raw = p.encode_utf(text)
+    return _INT.pack(len(raw)) + raw
+
+
+# -- in ------------------------------------------------------------------------------------------
+def to_engine(cmd: Struct, now: int, origin: object = None) -> Message:
+    """A producer's message as an engine message (routing is the caller's)."""
+    code = cmd.type
+    if code == s.OBJECT_MESSAGE:
+        raise JmsError("ObjectMessage is not supported: mqgate never deserializes Java objects; "
+                           "send a TextMessage, BytesMessage or MapMessage instead")
+    if code == s.BLOB_MESSAGE:
+        raise JmsError("BlobMessage is not supported")
+    content = cmd.content
+    if content is not None and cmd.compressed:
+        if code == s.BYTES_MESSAGE:
+            # Its uncompressed length comes first, and only that much of the stream counts.
+            if len(content) < 4:
+                raise JmsError("Compressed message body too short")
+            content = _inflate(content[4:])[:max(0, _INT.unpack_from(content)[0])]
+        else:
+            content = _inflate(content)
+    headers: dict[str, str] = {}
+    if code == s.TEXT_MESSAGE:
+        body = text_of(content).encode("utf-8") if content is not None else b""
+    else:
+        headers[KIND_HEADER] = _KINDS[code]
+        body = content or b""
+        if code in (s.MAP_MESSAGE, s.STREAM_MESSAGE) and body:
+            _check_typed_body(code, body)
+    properties: dict[str, str | bytes] = {}
+    types = None
+    if cmd.marshalled_properties:
+        try:
+            properties, types = props.to_engine(p.decode_map(cmd.marshalled_properties))
+        except p.PrimitiveError as exc:
+            raise JmsError(f"Invalid message properties: {exc}") from None
+    if cmd.correlation_id is not None:
+        headers["correlation-id"] = cmd.correlation_id
+    if cmd.get("type") is not None:   # JMSType (`cmd.type` is the command's type code)
+        headers["type"] = cmd["type"]
+    if cmd.reply_to is not None:
+        headers["reply-to"] = reply_to_header(cmd.reply_to)
+    if cmd.group_sequence:
+        headers["JMSXGroupSeq"] = str(cmd.group_sequence)
+    return Message(message_id=message_id_text(cmd.message_id), body=body, properties=properties,
+                   types=types, headers=headers, persistent=bool(cmd.persistent),
+                   priority=max(0, min(9, cmd.priority or 0)), timestamp=cmd.timestamp or now,
+                   expires=max(0, cmd.expiration or 0), group_id=cmd.group_id, origin=origin)
+
+
+def _check_typed_body(code: int, body: bytes) -> None:
+    try:
+        p.decode_map(body) if code == s.MAP_MESSAGE else p.decode_stream(body)
+    except p.PrimitiveError as exc:
+        raise JmsError(f"Invalid message body: {exc}") from None
+
+
+# -- out -----------------------------------------------------------------------------------------
+def to_openwire(message: Message, destination: Struct, broker_seq: int, now: int) -> Struct:
+    """An engine message as the nested message of a MessageDispatch."""
+    h = message.headers
+    code = _CODES.get(h.get(KIND_HEADER, ""), s.TEXT_MESSAGE)
+    if code == s.TEXT_MESSAGE:
+        content: bytes | None = text_content(message.body.decode("utf-8", "replace"))
+    elif code == s.MESSAGE:
+        content = None
+    else:
+        content = message.body
+    mid = message_id_struct(message.message_id, broker_seq)
+    marshalled = (p.encode_map(props.to_jms(message.properties, message.types))
+                  if message.properties else None)
+    reply_to = h.get("reply-to")
+    group_seq = h.get("JMSXGroupSeq")
+    out = Struct(code, command_id=0, response_required=False, producer_id=mid.producer_id,
+                 destination=destination, message_id=mid, group_id=message.group_id,
+                 group_sequence=int(group_seq) if group_seq and group_seq.isdigit() else 0,
+                 correlation_id=h.get("correlation-id"), persistent=message.persistent,
+                 expiration=message.expires, priority=message.priority,
+                 reply_to=reply_to_struct(reply_to) if reply_to else None,
+                 timestamp=message.timestamp, type=h.get("type"), content=content,
+                 marshalled_properties=marshalled,
+                 redelivery_counter=max(0, message.delivery_count - 1),
+                 arrival=message.timestamp, broker_in_time=message.timestamp, broker_out_time=now)
+    if code == s.MESSAGE and h.get(advisories.OPERATION_HEADER):
+        out["data_structure"] = _advisory_info(h)
+    return out
+
+
+def _advisory_info(h: dict[str, str]) -> Struct:
+    """The DestinationInfo an advisory message is about."""
+    topic = h.get(advisories.TEMP_TOPIC_HEADER)
+    name = topic if topic is not None else h.get(advisories.TEMP_QUEUE_HEADER, "")
+    return Struct(s.DESTINATION_INFO, command_id=0, response_required=False, connection_id=None,
+                  destination=Struct(s.TEMP_TOPIC if topic is not None else s.TEMP_QUEUE,
+                                     physical_name=name),
+                  operation_type=0 if h[advisories.OPERATION_HEADER] == advisories.ADD else 1,
+                  timeout=0, broker_path=None)

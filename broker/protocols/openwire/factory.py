@@ -1,0 +1,74 @@
+"""The OpenWire door: one factory per listener, sharing the broker's engine."""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from typing import Any
+
+from twisted.internet.protocol import Factory
+
+from broker.config import Config
+from broker.engine.broker import Broker
+from broker.protocols.activemq.client_ids import client_ids
+from broker.protocols.activemq.redelivery import RedeliveryPolicies
+from broker.protocols.activemq.scheduling import restore_scheduled_topics
+from broker.protocols.openwire import primitives as p
+from broker.protocols.openwire import schema as s
+from broker.protocols.openwire.codec import Struct, wire_format_info
+from broker.protocols.openwire.protocol import OpenWireProtocol
+
+log = logging.getLogger("mqgate.openwire")
+
+# The client gives up on a broker that sends no WireFormatInfo within 10 s; a client that
+# sends none in as long is not an OpenWire client.
+NEGOTIATE_TIMEOUT_S = 10.0
+
+
+class OpenWireFactory(Factory):
+    def __init__(self, broker: Broker, config: Config, clock: Any) -> None:
+        self.broker = broker
+        self.clock = clock
+        self.broker_name = config.broker_name
+        self.max_frame = config.openwire_max_frame_size
+        self.max_connections = config.openwire_max_connections
+        self.max_inactivity_ms = config.openwire_max_inactivity_ms
+        self.negotiate_timeout = NEGOTIATE_TIMEOUT_S
+        start_ms = int(clock.seconds() * 1000)
+        self.broker_id = f"ID:{socket.gethostname()}-{os.getpid()}-{start_ms}-0:1"
+        self.client_ids = client_ids(broker)
+        self.redelivery = RedeliveryPolicies(config.redelivery)
+        restore_scheduled_topics(broker, clock)
+        self.connections: set[OpenWireProtocol] = set()
+        self.temp_topics: dict[str, OpenWireProtocol] = {}
+        self.url = ""
+        self._count = 0
+        # Loose encoding, no marshal cache, no stack traces: the client then speaks the
+        # only form this door implements. Durations must be LONGs or the client drops us.
+        options = {"TightEncodingEnabled": (p.BOOLEAN, False), "CacheEnabled": (p.BOOLEAN, False),
+                   "StackTraceEnabled": (p.BOOLEAN, False), "SizePrefixDisabled": (p.BOOLEAN, False),
+                   "TcpNoDelayEnabled": (p.BOOLEAN, True),
+                   "MaxInactivityDuration": (p.LONG, self.max_inactivity_ms),
+                   "MaxInactivityDurationInitalDelay": (p.LONG, 10_000),
+                   "MaxFrameSize": (p.LONG, self.max_frame),
+                   "MaxFrameSizeEnabled": (p.BOOLEAN, True),
+                   "ProviderName": (p.STRING, "ActiveMQ"), "ProviderVersion": (p.STRING, "5.17.2"),
+                   "PlatformDetails": (p.STRING, "mqgate")}
+        self.wire_format_frame = wire_format_info(p.encode_map(options))
+
+    def broker_info(self) -> Struct:
+        return Struct(s.BROKER_INFO, command_id=0, response_required=False,
+                      broker_id=Struct(s.BROKER_ID, value=self.broker_id), broker_url=self.url,
+                      peer_broker_infos=None, broker_name=self.broker_name)
+
+    def buildProtocol(self, addr: Any) -> OpenWireProtocol | None:
+        if len(self.connections) >= self.max_connections:
+            log.warning("event=connection_refused door=openwire remote=%s reason=max_connections", addr)
+            return None
+        self._count += 1
+        protocol = OpenWireProtocol(self, self._count)
+        self.connections.add(protocol)
+        return protocol
+
+    def connection_closed(self, protocol: OpenWireProtocol) -> None:
+        self.connections.discard(protocol)

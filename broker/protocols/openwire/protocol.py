@@ -1,0 +1,622 @@
+"""One OpenWire connection: negotiation, keep-alives, and the client's commands as engine calls.
+
+Behaviour follows what the ActiveMQ 5.17 JMS client expects of an ActiveMQ broker: every
+command that asks for a response gets a Response (or an ExceptionResponse naming the
+javax.jms exception the client raises), a synchronous persistent send is answered only
+once the message is committed, and a connection's unacknowledged messages go back to their
+queues when it closes or goes silent.
+"""
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, Callable
+
+from twisted.internet import defer
+from twisted.internet.interfaces import IPushProducer
+from twisted.internet.protocol import Protocol
+from zope.interface import implementer
+
+from broker.engine.broker import DestinationError
+from broker.engine.consumer import Lease
+from broker.engine.message import Message
+from broker.engine.queue import EXPIRED_CAUSE, Queue
+from broker.engine.selector import InvalidSelector, parse as parse_selector
+from broker.protocols.activemq import advisories
+from broker.protocols.activemq import destinations as dest
+from broker.protocols.activemq.client_ids import already_connected
+from broker.protocols.activemq.consumers import browse
+from broker.protocols.activemq.inactivity import InactivityMonitor
+from broker.protocols.activemq.output import CommitOrderedOutput
+from broker.protocols.activemq.scheduling import BadHeader, route, scheduled_copies
+from broker.protocols.activemq.transactions import TransactionError, Transactions
+from broker.protocols.openwire import primitives as p
+from broker.protocols.openwire import schema as s
+from broker.protocols.openwire.codec import MAX_VERSION, FrameParser, OpenWireError, Struct, encode
+from broker.protocols.openwire.consumer import OpenWireConsumer
+from broker.protocols.openwire.convert import JmsError, destinations, to_engine
+
+if TYPE_CHECKING:
+    from broker.protocols.openwire.factory import OpenWireFactory
+
+log = logging.getLogger("mqgate.openwire")
+
+# MessageAck types.
+DELIVERED, POISON, STANDARD, REDELIVERED, INDIVIDUAL, UNMATCHED, EXPIRED = range(7)
+# TransactionInfo types.
+BEGIN, PREPARE, COMMIT_ONE_PHASE, COMMIT_TWO_PHASE, ROLLBACK, RECOVER, FORGET, END = range(8)
+# DestinationInfo operations.
+ADD, REMOVE = 0, 1
+
+INVALID_DESTINATION = "javax.jms.InvalidDestinationException"
+
+
+def _key(ident: Struct) -> tuple[Any, ...]:
+    return tuple(ident.values())
+
+
+def _tx_key(tx: Struct) -> str:
+    if tx.type != s.LOCAL_TRANSACTION_ID:
+        raise JmsError("XA transactions are not supported", "javax.jms.TransactionRolledBackException")
+    conn = tx.connection_id.value if tx.connection_id is not None else ""
+    return f"TX:{conn}:{tx.value}"
+
+
+@implementer(IPushProducer)
+class OpenWireProtocol(Protocol):
+    def __init__(self, factory: "OpenWireFactory", number: int) -> None:
+        self.factory = factory
+        self.broker = factory.broker
+        self.number = number
+        self.parser = FrameParser(factory.max_frame)
+        self.version = MAX_VERSION
+        self.negotiated = False
+        self.closing = False
+        self.lost = False
+        self.paused = False
+        self.peer = "?"
+        self.connection_id: str | None = None
+        self.client_id: str | None = None
+        self.consumers: dict[tuple[Any, ...], OpenWireConsumer] = {}
+        # Producers that asked for flow control (producerWindowSize): their async sends
+        # are acknowledged with ProducerAck, or the client stops once its window is used.
+        self.windowed_producers: set[tuple[Any, ...]] = set()
+        self.transactions = Transactions()
+        self.temp_queues: dict[str, Queue] = {}
+        self.temp_topics: set[str] = set()
+        self.monitor: InactivityMonitor | None = None
+        self.output = CommitOrderedOutput(self.broker, self._write)
+        self._negotiation_timer: Any = None
+
+    # -- connection life cycle ---------------------------------------------------------------
+    def connectionMade(self) -> None:
+        peer = self.transport.getPeer()
+        self.peer = f"{getattr(peer, 'host', '?')}:{getattr(peer, 'port', '?')}"
+        self.transport.registerProducer(self, True)
+        if hasattr(self.transport, "setTcpNoDelay"):
+            self.transport.setTcpNoDelay(True)
+        # The client sends nothing until it has the broker's WireFormatInfo.
+        self.transport.write(self.factory.wire_format_frame)
+        self._negotiation_timer = self.factory.clock.callLater(
+            self.factory.negotiate_timeout, self._negotiation_timed_out)
+        log.info("event=connection_opened door=openwire remote=%s", self.peer)
+
+    def _negotiation_timed_out(self) -> None:
+        self._negotiation_timer = None
+        log.warning("event=negotiation_timeout door=openwire remote=%s", self.peer)
+        self.abort()
+
+    def abort(self) -> None:
+        self.closing = True
+        if self.transport is not None:
+            self.transport.abortConnection()
+
+    def connectionLost(self, reason: Any = None) -> None:
+        self.closing = self.lost = True
+        if self._negotiation_timer is not None and self._negotiation_timer.active():
+            self._negotiation_timer.cancel()
+        if self.monitor is not None:
+            self.monitor.stop()
+        self.close_session_state(None)
+        self.factory.connection_closed(self)
+        log.info("event=connection_closed door=openwire remote=%s connection=%s", self.peer,
+                 self.connection_id)
+
+    def close_session_state(self, last_delivered: int | None) -> None:
+        """Everything the connection holds ends: transactions, consumers (their messages go
+        back), temporary destinations, the client id."""
+        self.transactions.clear()
+        for consumer in list(self.consumers.values()):
+            self._remove_consumer(consumer, last_delivered)
+        self.consumers.clear()
+        for name in list(self.temp_queues):
+            self._drop_temp(name, is_topic=False)
+        for name in list(self.temp_topics):
+            self._drop_temp(name, is_topic=True)
+        if self.client_id:
+            self.factory.client_ids.release(self.client_id, self)
+
+    # IPushProducer: the transport's write buffer is full (or drained again).
+    def pauseProducing(self) -> None:
+        self.paused = True
+
+    def resumeProducing(self) -> None:
+        self.paused = False
+        for consumer in list(self.consumers.values()):
+            consumer.dispatch()
+
+    def stopProducing(self) -> None:
+        self.paused = True
+
+    # -- input ----------------------------------------------------------------------------------
+    def dataReceived(self, data: bytes) -> None:
+        if self.monitor is not None:
+            self.monitor.read()
+        if self.closing:
+            return
+        try:
+            for command in self.parser.feed(data):
+                if self.closing:
+                    return
+                self._handle(command)
+        except (OpenWireError, p.PrimitiveError) as exc:
+            log.warning("event=bad_frame door=openwire remote=%s reason=%r", self.peer, str(exc))
+            self.abort()
+
+    def _handle(self, command: Struct | None) -> None:
+        if command is None:
+            return
+        if not self.negotiated and command.type != s.WIRE_FORMAT_INFO:
+            raise OpenWireError(f"{command.type_name} before WireFormatInfo")
+        handler = _HANDLERS.get(command.type)
+        try:
+            if handler is None:
+                raise JmsError(f"Unsupported command: {command.type_name}")
+            handler(self, command)
+        except JmsError as exc:
+            self._refuse(command, exc.exception, str(exc))
+        except TransactionError as exc:
+            self._refuse(command, "javax.jms.TransactionRolledBackException", str(exc))
+        except OpenWireError:
+            raise
+        except Exception as exc:  # a bug must not take the broker down with it
+            log.exception("event=command_failed door=openwire remote=%s command=%s", self.peer,
+                          command.type_name)
+            self._refuse(command, "javax.jms.JMSException", str(exc) or type(exc).__name__)
+
+    def _refuse(self, command: Struct, exception: str, message: str) -> None:
+        log.warning("event=command_refused door=openwire remote=%s command=%s exception=%s message=%r",
+                    self.peer, command.type_name, exception, message)
+        if command.get("response_required"):
+            self.send(Struct(s.EXCEPTION_RESPONSE, command_id=0, response_required=False,
+                             correlation_id=command.command_id, exception=(exception, message)))
+
+    # -- output ---------------------------------------------------------------------------------
+    def send(self, command: Struct, after_commit: bool = False) -> None:
+        """Write a command; `after_commit` holds it (and what follows) until the store has
+        committed what the broker did for it (a dispatch's delivery count)."""
+        self.output.write(encode(command, self.version), after_commit)
+
+    def _write(self, data: bytes) -> None:
+        if self.lost:
+            return
+        if self.monitor is not None:
+            self.monitor.wrote()
+        self.transport.write(data)
+
+    def respond(self, command: Struct) -> None:
+        if command.get("response_required"):
+            self.send(Struct(s.RESPONSE, command_id=0, response_required=False,
+                             correlation_id=command.command_id))
+
+    def respond_when_committed(self, command: Struct) -> None:
+        if not command.get("response_required"):
+            return
+
+        def failed(failure: Any) -> None:
+            self._refuse(command, "javax.jms.JMSException",
+                         "Could not store the message: " + failure.getErrorMessage())
+        self.broker.committed().addCallbacks(lambda _: self.respond(command), failed)
+
+    # -- negotiation ------------------------------------------------------------------------------
+    def on_wire_format(self, info: Struct) -> None:
+        if self.negotiated:
+            return
+        if not info.version or info.version < 1:
+            raise OpenWireError(f"unsupported OpenWire version {info.version}")
+        self.version = self.parser.version = min(MAX_VERSION, info.version)
+        options = p.decode_map(info.marshalled_properties) if info.marshalled_properties else {}
+        theirs = options.get("MaxInactivityDuration", (p.LONG, 0))[1]
+        ours = self.factory.max_inactivity_ms
+        if not isinstance(theirs, int) or isinstance(theirs, bool):
+            theirs = 0
+        duration = min(ours, theirs) if ours > 0 and theirs > 0 else 0
+        self.negotiated = True
+        if self._negotiation_timer is not None and self._negotiation_timer.active():
+            self._negotiation_timer.cancel()
+        self._negotiation_timer = None
+        if duration > 0:
+            self.monitor = InactivityMonitor(self.factory.clock, duration / 1000.0, duration / 3000.0,
+                                             self._keep_alive, self._inactive)
+            self.monitor.start()
+        self.send(self.factory.broker_info())
+
+    def _keep_alive(self) -> None:
+        self.send(Struct(s.KEEP_ALIVE_INFO, command_id=0, response_required=False))
+
+    def _inactive(self) -> None:
+        log.warning("event=inactivity_timeout door=openwire remote=%s connection=%s", self.peer,
+                    self.connection_id)
+        self.abort()
+
+    # -- connection, session, producer ------------------------------------------------------------
+    def on_connection_info(self, info: Struct) -> None:
+        conn = info.connection_id.value if info.connection_id is not None else None
+        if not conn:
+            raise JmsError("ConnectionInfo without a connection id")
+        client_id = info.client_id or conn
+        ids = self.factory.client_ids
+        if not ids.claim(client_id, self):
+            holder = ids.owner(client_id)
+            if info.failover_reconnect and getattr(holder, "connection_id", None) == conn:
+                # A failover client came back before its old socket was noticed dead.
+                holder.abort()
+                holder.close_session_state(None)
+                ids.claim(client_id, self)
+            else:
+                remote = getattr(holder, "peer", None)
+                raise JmsError(already_connected(self.factory.broker_name, client_id,
+                                                 f"tcp://{remote}" if remote else None),
+                               "javax.jms.InvalidClientIDException")
+        self.connection_id, self.client_id = conn, client_id
+        self.respond(info)
+
+    def on_ignored(self, command: Struct) -> None:
+        """Commands that need nothing from the broker but an answer when asked."""
+        self.respond(command)
+
+    def on_producer_info(self, info: Struct) -> None:
+        if info.producer_id is not None and (info.window_size or 0) > 0:
+            self.windowed_producers.add(_key(info.producer_id))
+        self.respond(info)
+
+    def _producer_ack(self, command: Struct) -> None:
+        """Give back the window an async send used: ActiveMQ's message size (1024 bytes of
+        overhead plus properties and body), as the client counted it."""
+        if command.response_required or command.producer_id is None:
+            return
+        if _key(command.producer_id) not in self.windowed_producers:
+            return
+        size = 1024 + len(command.marshalled_properties or b"") + len(command.content or b"")
+        self.send(Struct(s.PRODUCER_ACK, command_id=0, response_required=False,
+                         producer_id=command.producer_id, size=size))
+
+    def on_keep_alive(self, command: Struct) -> None:
+        if command.response_required:
+            self._keep_alive()
+
+    def on_shutdown(self, command: Struct) -> None:
+        self.closing = True
+        self.output.when_flushed(self.transport.loseConnection)
+
+    def on_remove(self, command: Struct) -> None:
+        target = command.object_id
+        last = command.last_delivered_sequence_id
+        last_delivered = last if isinstance(last, int) else None
+        if target is None:
+            raise JmsError("RemoveInfo without an object id")
+        if target.type == s.CONSUMER_ID:
+            consumer = self.consumers.pop(_key(target), None)
+            if consumer is not None:
+                self._remove_consumer(consumer, last_delivered)
+        elif target.type == s.SESSION_ID:
+            for key, consumer in list(self.consumers.items()):
+                cid = consumer.consumer_id
+                if (cid.connection_id, cid.session_id) == (target.connection_id, target.value):
+                    del self.consumers[key]
+                    self._remove_consumer(consumer, last_delivered)
+        elif target.type == s.CONNECTION_ID:
+            self.close_session_state(last_delivered)
+            self.client_id = None
+        self.respond(command)
+
+    # -- destinations -------------------------------------------------------------------------------
+    def _queue(self, d: dest.Destination) -> Queue:
+        if d.kind == dest.REMOTE_TEMP_QUEUE:
+            queue = self.broker.queue(d.name, create=False)
+            if queue is None:
+                raise JmsError(f"Cannot publish to a deleted Destination: temp-queue://{d.name}",
+                               INVALID_DESTINATION)
+            return queue
+        queue = self.broker.queue(d.name)
+        assert queue is not None
+        return queue
+
+    def on_destination_info(self, info: Struct) -> None:
+        d = info.destination
+        if d is None or not d.physical_name:
+            raise JmsError("DestinationInfo without a destination", INVALID_DESTINATION)
+        name = d.physical_name
+        if d.type in (s.TEMP_QUEUE, s.TEMP_TOPIC):
+            is_topic = d.type == s.TEMP_TOPIC
+            if info.operation_type == ADD:
+                if is_topic:
+                    self.temp_topics.add(name)
+                    self.factory.temp_topics[name] = self
+                elif name not in self.temp_queues:
+                    self.temp_queues[name] = self.broker.temporary_queue(name)
+                self._announce(name, is_topic, True)
+            elif info.operation_type == REMOVE:
+                queue = self.temp_queues.get(name)
+                if queue is not None and queue.consumer_count:
+                    raise JmsError(f"Destination still has an active subscription: temp-queue://{name}")
+                self._drop_temp(name, is_topic)
+        self.respond(info)
+
+    def _announce(self, name: str, is_topic: bool, added: bool) -> None:
+        advisories.announce_temp_destination(self.broker, name, is_topic, added,
+                                             self.connection_id or "", self.factory.broker_name)
+
+    def _drop_temp(self, name: str, is_topic: bool) -> None:
+        if is_topic:
+            if name not in self.temp_topics:
+                return
+            self.temp_topics.discard(name)
+            self.factory.temp_topics.pop(name, None)
+        else:
+            if self.temp_queues.pop(name, None) is None:
+                return
+            self.broker.delete_queue(name)
+        self._announce(name, is_topic, False)
+
+    # -- consumers -------------------------------------------------------------------------------------
+    def on_consumer_info(self, info: Struct) -> None:
+        if info.consumer_id is None:
+            raise JmsError("ConsumerInfo without a consumer id")
+        targets = destinations(info.destination)
+        selector = None
+        if info.selector:
+            try:
+                selector = parse_selector(info.selector)
+            except InvalidSelector as exc:
+                raise JmsError(str(exc), "javax.jms.InvalidSelectorException") from None
+        consumer = OpenWireConsumer(self, info, targets, selector)
+        key = _key(info.consumer_id)
+        old = self.consumers.pop(key, None)
+        if old is not None:
+            self._remove_consumer(old, None)
+        if consumer.browser:
+            self.consumers[key] = consumer
+            self.respond(info)
+            self._browse(consumer).addErrback(
+                lambda f: log.error("event=browse_failed error=%s", f.getErrorMessage()))
+            return
+        durable = info.subscription_name
+        if durable and not all(d.is_topic for d in targets):
+            raise JmsError("Durable subscriptions are only supported on topics", INVALID_DESTINATION)
+        queues = {d: self._queue(d) for d in targets
+                  if not d.is_topic and not dest.is_wildcard_queue(d)}
+        durables = {}
+        for d in targets:
+            if d.is_topic and durable:
+                queue = self.broker.durable_subscription(self.client_id or "", durable, d.name,
+                                                         selector, bool(info.no_local), self)
+                if queue.consumer_count:
+                    raise JmsError(f"Durable consumer is in use for client: {self.client_id} "
+                                   f"and subscriptionName: {durable}")
+                durables[d] = queue
+        if all(d.is_topic for d in targets):
+            consumer.selector = None  # the topic applies it at publish time
+        self.consumers[key] = consumer
+        self.respond(info)
+        for d in targets:
+            if not d.is_topic:
+                if d in queues:
+                    consumer.attach(queues[d])
+                else:
+                    consumer.attach_wildcard(self.broker, d.name)
+            elif d in durables:
+                consumer.attach(durables[d])
+            else:
+                tsub = consumer.subscribe(self.broker, d.name, selector, bool(info.no_local), self)
+                if d.name in (advisories.TEMP_QUEUE_TOPIC, advisories.TEMP_TOPIC_TOPIC):
+                    self._replay_temp_destinations(d.name, tsub.queue)
+
+    def _replay_temp_destinations(self, topic: str, queue: Queue) -> None:
+        """A new advisory subscriber learns which temporary destinations exist already."""
+        is_topic = topic == advisories.TEMP_TOPIC_TOPIC
+        names = list(self.factory.temp_topics) if is_topic else advisories.live_temp_queues(self.broker)
+        for name in names:
+            queue.enqueue(advisories.temp_destination_message(
+                name, is_topic, True, self.connection_id or "", self.factory.broker_name))
+
+    @defer.inlineCallbacks
+    def _browse(self, consumer: OpenWireConsumer) -> Any:
+        """What the queues hold now, a page at a time, then the end-of-browse dispatch;
+        nothing is consumed."""
+        for d in consumer.targets:
+            queue = None if d.is_topic else self.broker.queue(d.name, create=False)
+            if queue is None:
+                continue
+            yield browse(queue, consumer.selector, self.broker.now_ms,
+                         lambda message, queue=queue: consumer.send(queue, message, self.broker.next_token()),
+                         lambda: consumer.closed or self.closing)
+        if not (consumer.closed or self.closing):
+            consumer.end_of_browse()
+
+    def _remove_consumer(self, consumer: OpenWireConsumer, last_delivered: int | None) -> None:
+        """Close a consumer: what its application saw comes back redelivered, what only sat
+        in its prefetch buffer comes back as it was."""
+        consumer.closed = True
+        consumer.cancel_pull_timer()
+        held, consumer.pending = list(consumer.pending.values()), type(consumer.pending)()
+        consumer.seen.clear()
+        consumer.window = 0
+        for lease in held:
+            delivered = last_delivered is None or lease.token <= last_delivered
+            lease.queue.release(lease, dispatch=False, delivered=delivered)
+        consumer.detach(self.broker)
+
+    def on_message_pull(self, pull: Struct) -> None:
+        consumer = self.consumers.get(_key(pull.consumer_id)) if pull.consumer_id else None
+        if consumer is None or consumer.prefetch > 0 or consumer.browser:
+            return
+        consumer.cancel_pull_timer()
+        consumer.pulls = 1
+        consumer.dispatch()
+        if consumer.pulls == 0:
+            return
+        timeout = pull.timeout or 0
+        if timeout < 0:
+            consumer.pulls = 0
+            consumer.end_of_browse()
+        elif timeout > 0:
+            def expired() -> None:
+                consumer.pull_timer = None
+                if consumer.pulls and not consumer.closed:
+                    consumer.pulls = 0
+                    consumer.end_of_browse()
+            consumer.pull_timer = self.factory.clock.callLater(timeout / 1000.0, expired)
+
+    # -- acks ----------------------------------------------------------------------------------------
+    def on_message_ack(self, ack: Struct) -> None:
+        consumer = self.consumers.get(_key(ack.consumer_id)) if ack.consumer_id else None
+        if consumer is None or consumer.browser:
+            return
+        leases = consumer.leases_between(ack.first_message_id, ack.last_message_id)
+        kind = ack.ack_type
+        if kind in (DELIVERED, REDELIVERED):
+            consumer.mark_seen(leases)
+            consumer.dispatch()
+            return
+        if kind == INDIVIDUAL:
+            last = ack.last_message_id.broker_sequence_id
+            leases = [lease for lease in leases if lease.token == last]
+        cause = None
+        if kind == POISON:
+            cause = ": ".join(filter(None, ack.poison_cause or ())) or "Delivery poisoned by the client"
+        if ack.transaction_id is not None:
+            tx = self.transactions.get(_tx_key(ack.transaction_id))
+            consumer.mark_seen(leases)
+            tx.acks.append((consumer, leases, kind, cause))
+            consumer.dispatch()
+            return
+        self._settle(consumer, leases, kind, cause)
+        consumer.dispatch()
+
+    def _settle(self, consumer: OpenWireConsumer, leases: list[Lease], kind: int,
+                cause: str | None) -> bool:
+        """Apply a consuming ack; True when a persistent message was removed."""
+        durable = False
+        for lease in consumer.take(leases):
+            durable = durable or lease.message.persistent
+            if kind == POISON:
+                self.factory.redelivery.give_up(lease, cause or "Delivery poisoned by the client")
+            elif kind == EXPIRED:
+                lease.queue.dead_letter(lease, EXPIRED_CAUSE)
+            else:
+                lease.queue.ack(lease)
+        return durable
+
+    # -- sends ---------------------------------------------------------------------------------------
+    def on_message(self, command: Struct) -> None:
+        targets = destinations(command.destination)
+        now = self.broker.now_ms()
+        message = to_engine(command, now, origin=self)
+        try:
+            copies = scheduled_copies(message, message.properties, now, self._scheduled_id(message))
+        except BadHeader as exc:
+            raise JmsError(str(exc)) from None
+        queues = {d: self._queue(d) for d in targets if not d.is_topic}
+        if command.transaction_id is not None:
+            tx = self.transactions.get(_tx_key(command.transaction_id))
+            tx.sends.extend((targets, m) for m in copies)
+            self.respond(command)
+            self._producer_ack(command)
+            return
+        for m in copies:
+            self._route(targets, queues, m)
+        self._producer_ack(command)
+        if message.persistent:
+            self.respond_when_committed(command)
+        else:
+            self.respond(command)
+
+    def _route(self, targets: list[dest.Destination], queues: dict[dest.Destination, Queue],
+               message: Message) -> None:
+        for i, d in enumerate(targets):
+            m = message if i == len(targets) - 1 else message.copy()
+            route(self.broker, self.factory.clock, d.name if d.is_topic else None, queues.get(d), m)
+
+    @staticmethod
+    def _scheduled_id(message: Message) -> Callable[[], str]:
+        """Ids for the repeats of a scheduled message: the first one's, numbered on."""
+        count = iter(range(1, 1 << 62))
+        return lambda: f"{message.message_id}-{next(count)}"
+
+    # -- transactions --------------------------------------------------------------------------------------
+    def on_transaction_info(self, info: Struct) -> None:
+        if info.transaction_id is None:
+            raise JmsError("TransactionInfo without a transaction id")
+        tx_id = _tx_key(info.transaction_id)
+        kind = info.get("type")
+        if kind == BEGIN:
+            self.transactions.begin(tx_id)
+        elif kind == COMMIT_ONE_PHASE:
+            tx = self.transactions.end(tx_id)
+            durable = False
+            for targets, message in tx.sends:
+                try:
+                    queues = {d: self._queue(d) for d in targets if not d.is_topic}
+                except JmsError:
+                    continue  # its temporary queue is gone: ActiveMQ drops it too
+                self._route(targets, queues, message)
+                durable = durable or message.persistent
+            for consumer, leases, ack_kind, cause in tx.acks:
+                durable = self._settle(consumer, leases, ack_kind, cause) or durable
+                consumer.dispatch()
+            if durable:
+                self.respond_when_committed(info)
+                return
+        elif kind == ROLLBACK:
+            # Acked messages stay with their consumers: the client redelivers them from its
+            # own buffer and acks them again in its next transaction.
+            self.transactions.end(tx_id)
+        elif kind == COMMIT_TWO_PHASE:
+            raise JmsError("XA transactions are not supported", "javax.jms.TransactionRolledBackException")
+        self.respond(info)
+
+    def on_remove_subscription(self, info: Struct) -> None:
+        client_id = info.client_id or self.client_id or ""
+        name = info.subscription_name or ""
+        try:
+            found = self.broker.drop_durable(client_id, name)
+        except DestinationError as exc:
+            raise JmsError(str(exc)) from None
+        if not found:
+            raise JmsError(f"No durable subscription exists for clientID: {client_id} and "
+                           f"subscriptionName: {name}", INVALID_DESTINATION)
+        self.respond(info)
+
+
+_MESSAGES = {code: OpenWireProtocol.on_message for code in s.MESSAGE_TYPES}
+_HANDLERS: dict[int, Callable[[OpenWireProtocol, Struct], None]] = {
+    s.WIRE_FORMAT_INFO: OpenWireProtocol.on_wire_format,
+    s.CONNECTION_INFO: OpenWireProtocol.on_connection_info,
+    s.SESSION_INFO: OpenWireProtocol.on_ignored,
+    s.PRODUCER_INFO: OpenWireProtocol.on_producer_info,
+    s.CONSUMER_INFO: OpenWireProtocol.on_consumer_info,
+    s.REMOVE_INFO: OpenWireProtocol.on_remove,
+    s.DESTINATION_INFO: OpenWireProtocol.on_destination_info,
+    s.TRANSACTION_INFO: OpenWireProtocol.on_transaction_info,
+    s.REMOVE_SUBSCRIPTION_INFO: OpenWireProtocol.on_remove_subscription,
+    s.MESSAGE_ACK: OpenWireProtocol.on_message_ack,
+    s.MESSAGE_PULL: OpenWireProtocol.on_message_pull,
+    s.KEEP_ALIVE_INFO: OpenWireProtocol.on_keep_alive,
+    s.SHUTDOWN_INFO: OpenWireProtocol.on_shutdown,
+    s.CONNECTION_CONTROL: OpenWireProtocol.on_ignored,
+    s.CONSUMER_CONTROL: OpenWireProtocol.on_ignored,
+    s.PRODUCER_ACK: OpenWireProtocol.on_ignored,
+    s.FLUSH_COMMAND: OpenWireProtocol.on_ignored,
+    s.CONTROL_COMMAND: OpenWireProtocol.on_ignored,
+    **_MESSAGES,
+}
