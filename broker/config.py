@@ -6,6 +6,7 @@ Nothing else in mqgate reads files or environment variables; the service is hand
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -27,14 +28,19 @@ class Config:
     bind: str = "127.0.0.1"
     stomp_port: int = 61613
     aws_port: int = 4566
+    # STOMP over WebSocket (ActiveMQ's ws transport port).
+    ws_port: int = 61614
     # Twisted endpoint strings; when set they replace bind+port for that door
     # (e.g. "ssl:61614:privateKey=key.pem:certKey=cert.pem").
     stomp_listen: str = ""
     aws_listen: str = ""
+    ws_listen: str = ""
     store: str = "sqlite:///var/mqgate.db"
     # SQLite synchronous mode: NORMAL survives a killed process (WAL), FULL also a power cut.
     store_sync: str = "normal"
     ports_file: str = ""
+    # Where `serve` writes its process id, so `mqgate reload` can find it.
+    pid_file: str = ""
     log_level: str = "info"
     log_format: str = "kv"
     broker_name: str = "localhost"
@@ -44,12 +50,27 @@ class Config:
     stomp_max_body: int = 100 * 1024 * 1024
     stomp_max_connections: int = 10000
     stomp_prefetch: int = 1000
+    # Seconds a new connection may take to complete its CONNECT (ActiveMQ's
+    # connectAttemptTimeout); 0 turns the limit off.
+    connect_timeout: float = 30.0
+    # Open connections per authenticated user and per client address; 0 = no limit.
+    max_connections_per_user: int = 0
+    max_connections_per_address: int = 0
     # AWS facades.
     region: str = "us-east-1"
     account: str = "000000000000"
     # "ACCESS_KEY:SECRET[:ACCOUNT],..." — when empty, signatures are not checked.
     aws_credentials: str = ""
     aws_max_request: int = 4 * 1024 * 1024
+    # Requests per second one access key may make on the AWS port; 0 = no limit.
+    aws_requests_per_second: float = 0.0
+    # Identities and rights: [[users]], [auth], [[authorization]] tables of the TOML file,
+    # and ActiveMQ's users.properties / groups.properties files.
+    users: list[dict[str, Any]] = field(default_factory=list)
+    auth: dict[str, Any] = field(default_factory=dict)
+    authorization: list[dict[str, Any]] = field(default_factory=list)
+    users_file: str = ""
+    groups_file: str = ""
     # Public URL base used in SQS queue URLs; empty means "from the request's Host header".
     aws_public_url: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -80,6 +101,11 @@ _FIELDS = {f.name: f for f in fields(Config) if f.name != "extra"}
 def _coerce(name: str, raw: Any) -> Any:
     kind = type(getattr(Config(), name))
     try:
+        if kind in (list, dict):
+            value = json.loads(raw) if isinstance(raw, str) else raw  # env vars carry JSON
+            if not isinstance(value, kind):
+                raise TypeError(name)
+            return value
         if kind is bool:
             return raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes", "on")
         return kind(raw)

@@ -11,7 +11,8 @@ from typing import Any, Callable
 from twisted.internet import defer, endpoints
 from twisted.internet.interfaces import IListeningPort
 
-from broker.config import Config
+from broker.auth.security import Security
+from broker.config import Config, ConfigError
 from broker.engine.broker import Broker
 from broker.protocols.stomp.factory import StompFactory
 from broker.store.store import Store
@@ -20,25 +21,35 @@ log = logging.getLogger("mqgate.service")
 
 GC_THRESHOLD = 20_000
 
-DoorBuilder = Callable[[Broker, Config, Any], Any]
+DoorBuilder = Callable[[Broker, Config, Any, Security], Any]
 
 
-def _stomp_door(broker: Broker, config: Config, reactor: Any) -> Any:
-    return StompFactory(broker, config, reactor)
+def _stomp_door(broker: Broker, config: Config, reactor: Any, security: Security) -> Any:
+    return StompFactory(broker, config, reactor, security)
 
 
-def _aws_door(broker: Broker, config: Config, reactor: Any) -> Any:
+def _ws_door(broker: Broker, config: Config, reactor: Any, security: Security) -> Any:
+    from broker.protocols.stomp.websocket import StompWebSocketFactory
+    return StompWebSocketFactory(StompFactory(broker, config, reactor, security), reactor)
+
+
+def _aws_door(broker: Broker, config: Config, reactor: Any, security: Security) -> Any:
     from facades.site import build_site  # the AWS facades are optional until first used
-    return build_site(broker, config, reactor)
+    return build_site(broker, config, reactor, security)
 
 
-DOORS: dict[str, DoorBuilder] = {"stomp": _stomp_door, "aws": _aws_door}
+DOORS: dict[str, DoorBuilder] = {"stomp": _stomp_door, "ws": _ws_door, "aws": _aws_door}
 
 
 class BrokerService:
-    def __init__(self, config: Config, reactor: Any) -> None:
+    def __init__(self, config: Config, reactor: Any,
+                 reload_config: Callable[[], Config] | None = None) -> None:
         self.config = config
         self.reactor = reactor
+        # Re-reads the configuration for SIGHUP / `mqgate reload` (None: nothing to re-read).
+        self.reload_config = reload_config
+        self.security = Security(config, reactor)
+        self.security.check_bind(config, list(DOORS))
         self.store = Store(config.store, reactor, sync=config.store_sync)
         self.broker = Broker(self.store, reactor)
         self.ports: dict[str, IListeningPort] = {}
@@ -56,7 +67,7 @@ class BrokerService:
         for door, build in DOORS.items():
             if getattr(self.config, f"{door}_port") < 0 and not getattr(self.config, f"{door}_listen"):
                 continue  # a negative port turns a door off
-            factory = build(self.broker, self.config, self.reactor)
+            factory = build(self.broker, self.config, self.reactor, self.security)
             endpoint = endpoints.serverFromString(self.reactor, self.config.endpoint(door))
             self.ports[door] = yield endpoint.listen(factory)
             self.factories[door] = factory
@@ -68,6 +79,18 @@ class BrokerService:
             os.replace(tmp, self.config.ports_file)
         log.info("event=started store=%s", self.store.url.split("@")[-1])
 
+    def reload(self) -> None:
+        """Re-read users, groups and the authorization map; live connections keep their
+        identity and are checked against the new rights from their next frame on."""
+        if self.reload_config is None:
+            return
+        try:
+            self.security.reload(self.reload_config())
+        except ConfigError as exc:
+            log.error("event=reload_failed error=%r (the previous users and rights stay)", str(exc))
+            return
+        log.info("event=reloaded")
+
     def bound_ports(self) -> dict[str, int]:
         return {door: port.getHost().port for door, port in self.ports.items()}
 
@@ -78,9 +101,10 @@ class BrokerService:
         log.info("event=stopping")
         for port in self.ports.values():
             yield port.stopListening()
-        stomp = self.factories.get("stomp")
-        if stomp is not None:
-            for protocol in list(stomp.connections):
+        for door in ("stomp", "ws"):
+            factory = self.factories.get(door)
+            stomp = getattr(factory, "stomp", factory)   # the WebSocket door wraps a STOMP factory
+            for protocol in list(getattr(stomp, "connections", ())):
                 protocol.transport.loseConnection()
         yield self.broker.stop()
         log.info("event=stopped")

@@ -6,6 +6,7 @@ from typing import Any
 from twisted.web.http import HTTPChannel
 from twisted.web.server import Site
 
+from broker.auth.security import Security
 from broker.config import Config
 from broker.engine.broker import Broker
 from facades.aws.dispatch import AwsDispatcher
@@ -38,9 +39,9 @@ class _AwsSite(Site):
         pass
 
 
-def build_site(broker: Broker, config: Config, reactor: Any) -> Site:
-    verifier = SigV4Verifier(config.credentials, config.account)
-    dispatcher = AwsDispatcher([sqs.build(broker, config)], verifier, config.region,
+def build_site(broker: Broker, config: Config, reactor: Any, security: Security) -> Site:
+    verifier = SigV4Verifier(security, config.account)
+    dispatcher = AwsDispatcher([sqs.build(broker, config, security)], verifier, config.region,
                                max_body_size=config.aws_max_request)
     site = _AwsSite(AwsResource(dispatcher), reactor=reactor, parsePOSTFormSubmission=False)
     site.protocol = _Channel

@@ -228,6 +228,7 @@ COMMON_ERRORS = ErrorCatalogue(
             "Consult the service documentation for details.",
         ),
         _common("RequestEntityTooLarge", 413, "Request entity too large."),
+        _common("ThrottlingException", 400, "Rate exceeded"),
         _common("SerializationException", 400, "", query_compatible=False),
         _common("UnknownOperationException", 400, "", query_compatible=False),
     ]
