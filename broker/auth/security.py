@@ -16,7 +16,7 @@ from twisted.cred.portal import Portal
 from twisted.internet import defer, task, threads
 
 from broker.auth.authorization import AuthorizationMap, NotAuthorized, Operation, Target, load_map
-from broker.auth.checkers import (AccessKeyChecker, CertificateChecker, OpenChecker,
+from broker.auth.checkers import (AccessKeyChecker, CertificateChecker, ClientCertificate, OpenChecker,
                                   PasswordChecker, Realm, RunInThread)
 from broker.auth.directory import Directory, load_directory
 from broker.auth.identity import IIdentity, Identity
@@ -32,7 +32,8 @@ class LoginFailed(Exception):
     """The portal refused the credentials; `reason` is the checker's failure."""
 
     def __init__(self, username: str | None, reason: error.UnauthorizedLogin | error.UnhandledCredentials) -> None:
-        super().__init__(f"User name [{username}] or password is invalid.")
+        # ActiveMQ prints Java's null for a CONNECT without a login.
+        super().__init__(f"User name [{'null' if username is None else username}] or password is invalid.")
         self.username = username
         self.reason = reason
 
@@ -164,15 +165,26 @@ class Security:
         delay = self.failures.delay(_address(peer))
         return task.deferLater(self.clock, delay, lambda: value) if delay else defer.succeed(value)
 
-    def login_password(self, username: str | None, password: str | None, peer: str, door: str) -> "defer.Deferred[Identity]":
-        """A login/passcode pair; with neither given, an anonymous login (ActiveMQ's rule)."""
+    def login_password(self, username: str | None, password: str | None, peer: str, door: str,
+                       subject: str | None = None) -> "defer.Deferred[Identity]":
+        """A login/passcode pair; with neither given, the client certificate's user (when its
+        `subject` is some user's), else an anonymous login (ActiveMQ's rule)."""
         if username is None and password is None:
             creds = None
+            if subject is not None and self.directory.by_subject(subject) is not None:
+                return self.login(ClientCertificate(subject), peer, door, subject)
         else:
             creds = credentials.UsernamePassword(username or "", password or "")
         return self.login(creds, peer, door, username)
 
     # -- authorization ----------------------------------------------------------------------
+    @staticmethod
+    def peer_subject(transport: Any) -> str | None:
+        """RFC 4514 subject of the client certificate a TLS transport verified, if any."""
+        get = getattr(transport, "getPeerCertificate", None)
+        cert = get() if get is not None else None
+        return None if cert is None else cert.to_cryptography().subject.rfc4514_string()
+
     def groups_of(self, identity: Identity) -> frozenset[str]:
         """The identity's groups now: a reload may have changed them (or removed the user)."""
         if identity.anonymous:

@@ -88,7 +88,8 @@ def login(protocol: "StompProtocol", frame: Frame, then: Callable[[], None]) -> 
 
     security = protocol.factory.security
     h = frame.headers
-    d = security.login_password(h.get("login"), h.get("passcode"), protocol.peer, "stomp")
+    d = security.login_password(h.get("login"), h.get("passcode"), protocol.peer, "stomp",
+                                security.peer_subject(protocol.transport))
 
     def finish(identity: Any) -> None:
         if protocol.lost:
