@@ -21,7 +21,14 @@ run: $(STAMP)
 	mkdir -p var
 	$(BIN)/mqgate serve $(ARGS)
 
-test: $(STAMP)
+# stomp.js for the WebSocket tests (node and npm are required, as Python is).
+JS_STAMP := tests/js/node_modules/.installed-$(shell cat tests/js/package-lock.json | cksum | cut -d' ' -f1)
+
+$(JS_STAMP): tests/js/package-lock.json
+	npm ci --prefix tests/js --no-audit --no-fund
+	touch $@
+
+test: $(STAMP) $(JS_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The peers the benchmarks compare against: ActiveMQ 5.17 and RabbitMQ (STOMP plugin), from Debian.
