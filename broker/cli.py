@@ -47,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-connections-per-user", type=int, help="open connections one user may have (0 = no limit)")
     serve.add_argument("--max-connections-per-address", type=int, help="open connections one client address may have (0 = no limit)")
     serve.add_argument("--aws-requests-per-second", type=float, help="requests per second per access key on the AWS port (0 = no limit)")
+    serve.add_argument("--tls-client-ca", metavar="PEM", help="ssl: listeners ask clients for certificates this CA signed; a user's subject logs in by certificate")
     serve.add_argument("--pid-file", metavar="PATH", help="write the process id here (for `mqgate reload`)")
 
     reload = sub.add_parser("reload", help="re-read users, groups and the authorization map of a running broker",

@@ -35,6 +35,8 @@ class Config:
     stomp_listen: str = ""
     aws_listen: str = ""
     ws_listen: str = ""
+    # CA file: `ssl:` listeners ask clients for certificates it signed (client-certificate login).
+    tls_client_ca: str = ""
     store: str = "sqlite:///var/mqgate.db"
     # SQLite synchronous mode: NORMAL survives a killed process (WAL), FULL also a power cut.
     store_sync: str = "normal"

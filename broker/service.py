@@ -12,6 +12,7 @@ from twisted.internet import defer, endpoints
 from twisted.internet.interfaces import IListeningPort
 
 from broker.auth.security import Security
+from broker.auth.tls import ask_for_client_certificates
 from broker.config import Config, ConfigError
 from broker.engine.broker import Broker
 from broker.protocols.stomp.factory import StompFactory
@@ -69,6 +70,8 @@ class BrokerService:
                 continue  # a negative port turns a door off
             factory = build(self.broker, self.config, self.reactor, self.security)
             endpoint = endpoints.serverFromString(self.reactor, self.config.endpoint(door))
+            if self.config.tls_client_ca:
+                endpoint = ask_for_client_certificates(endpoint, self.config.tls_client_ca)
             self.ports[door] = yield endpoint.listen(factory)
             self.factories[door] = factory
             log.info("event=listening door=%s address=%s", door, self.ports[door].getHost())

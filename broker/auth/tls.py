@@ -2,15 +2,21 @@
 certificates (for client-certificate logins), made with the `cryptography` package.
 
 The files fit Twisted's endpoint strings directly:
-`ssl:61617:privateKey=DIR/server-key.pem:certKey=DIR/server.pem`
-(add `:caCertsDir=DIR/ca` to ask clients for certificates signed by the CA).
+`ssl:61617:privateKey=DIR/server-key.pem:certKey=DIR/server.pem`; with the
+`tls_client_ca` setting, `ssl:` listeners also ask clients for a certificate signed by
+that CA, and a certificate whose subject is a user's `subject` logs in as that user.
 """
 from __future__ import annotations
 
 import datetime
 import ipaddress
 from pathlib import Path
+from typing import Any
 
+from OpenSSL import SSL
+from twisted.internet.endpoints import SSL4ServerEndpoint
+from twisted.internet.interfaces import IOpenSSLContextFactory
+from zope.interface import implementer
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -78,12 +84,38 @@ def self_signed(out: Path, hosts: list[str], clients: list[str]) -> list[Path]:
     _write_cert(out / "ca.pem", ca)
     _write_key(out / "ca-key.pem", ca_key)
     written.extend([out / "ca.pem", out / "ca-key.pem"])
-    # Twisted's caCertsDir reads every certificate in a directory: give it one with the CA.
-    (out / "ca").mkdir(exist_ok=True)
-    _write_cert(out / "ca" / "ca.pem", ca)
     issue("server", x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]),
           ExtendedKeyUsageOID.SERVER_AUTH, hosts)
     for client in clients:
         issue(f"client-{client}", x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, client)]),
               ExtendedKeyUsageOID.CLIENT_AUTH, [])
     return written
+
+
+@implementer(IOpenSSLContextFactory)
+class _AskForClientCertificates:
+    """A server context factory that also asks clients for a certificate signed by `ca`.
+
+    A client without one still connects (and logs in with a password); one with a
+    certificate the CA did not sign is refused during the handshake."""
+
+    def __init__(self, wrapped: Any, ca: Path) -> None:
+        self.wrapped = wrapped
+        self.ca = ca
+        self._context: Any = None
+
+    def getContext(self) -> Any:
+        # A context cannot change once a connection used it: set it up once.
+        if self._context is None:
+            context = self.wrapped.getContext()
+            context.load_verify_locations(str(self.ca))
+            context.set_verify(SSL.VERIFY_PEER, lambda conn, cert, errno, depth, ok: bool(ok))
+            self._context = context
+        return self._context
+
+
+def ask_for_client_certificates(endpoint: Any, ca: str) -> Any:
+    """`endpoint` (from an `ssl:` endpoint string) asking clients for certificates."""
+    if isinstance(endpoint, SSL4ServerEndpoint):
+        endpoint._sslContextFactory = _AskForClientCertificates(endpoint._sslContextFactory, Path(ca))
+    return endpoint

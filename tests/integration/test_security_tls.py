@@ -23,7 +23,8 @@ from botocore.config import Config
 
 
 def _certificates(out: Path) -> Path:
-    result = subprocess.run([sys.executable, "-m", "broker", "tls", "self-signed", "--out", str(out)],
+    result = subprocess.run([sys.executable, "-m", "broker", "tls", "self-signed", "--out", str(out),
+                             "--client", "reader", "--client", "stranger"],
                             cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert {"ca.pem", "server.pem", "server-key.pem"} <= {p.name for p in out.iterdir()}
@@ -35,18 +36,50 @@ def tls_broker(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     certs = _certificates(tmp_path_factory.mktemp("certs"))
     key, cert = certs / "server-key.pem", certs / "server.pem"
     listen = f"ssl:0:privateKey={key}:certKey={cert}:interface=127.0.0.1"
-    extra = ["--stomp-listen", listen, "--aws-listen", listen, "--ws-listen", listen]
-    for proc in module_broker(request, tmp_path_factory, config_text(), extra):
+    extra = ["--stomp-listen", listen, "--aws-listen", listen, "--ws-listen", listen,
+             "--tls-client-ca", str(certs / "ca.pem")]
+    text = config_text(subjects={"reader": "CN=reader"})
+    for proc in module_broker(request, tmp_path_factory, text, extra):
+        proc.certs = certs  # type: ignore[attr-defined]
         proc.ca = certs / "ca.pem"  # type: ignore[attr-defined]
         yield proc
 
 
-def test_stomp_py_over_ssl(tls_broker):
-    q = f"/queue/open.{unique('tls')}"
-    conn = stomp.Connection12([("127.0.0.1", tls_broker.stomp_port)], timeout=WAIT, reconnect_attempts_max=1)
-    conn.set_ssl(for_hosts=[("127.0.0.1", tls_broker.stomp_port)], ca_certs=str(tls_broker.ca))
+def _stomp(broker: BrokerProcess, client: str | None = None) -> tuple[stomp.Connection12, Collector]:
+    conn = stomp.Connection12([("127.0.0.1", broker.stomp_port)], timeout=WAIT, reconnect_attempts_max=1)
+    certs = {} if client is None else {"cert_file": str(broker.certs / f"client-{client}.pem"),
+                                       "key_file": str(broker.certs / f"client-{client}-key.pem")}
+    conn.set_ssl(for_hosts=[("127.0.0.1", broker.stomp_port)], ca_certs=str(broker.ca), **certs)
     listener = Collector()
     conn.set_listener("c", listener)
+    return conn, listener
+
+
+def test_client_certificate_logs_in_as_its_user(tls_broker):
+    q = f"/queue/orders.{unique('cert')}"
+    conn, listener = _stomp(tls_broker, "reader")
+    conn.connect(wait=True)                   # no login: the certificate says who this is
+    try:
+        conn.subscribe(q, "s", headers={"receipt": "sub"})
+        error = listener.error()              # reader may read orders.> but not create it
+        assert error.headers["message"] == f"User reader is not authorized to create: queue://{q[7:]}"
+        conn.send("/queue/vault", "x", headers={"receipt": "w"})
+        assert listener.error().headers["message"] == "User reader is not authorized to write to: queue://vault"
+    finally:
+        conn.disconnect()
+
+
+def test_unknown_certificate_subject_or_none_needs_a_password(tls_broker):
+    for client in ("stranger", None):
+        conn, listener = _stomp(tls_broker, client)
+        with pytest.raises(stomp.exception.ConnectFailedException):
+            conn.connect(wait=True)
+        assert listener.error().headers["message"] == "User name [null] or password is invalid."
+
+
+def test_stomp_py_over_ssl(tls_broker):
+    q = f"/queue/open.{unique('tls')}"
+    conn, listener = _stomp(tls_broker)
     conn.connect("reader", USERS["reader"][0], wait=True)
     try:
         conn.subscribe(q, "s", headers={"receipt": "sub"})
