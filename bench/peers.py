@@ -637,6 +637,8 @@ class Mqgate(Peer):
                "--store", f"sqlite:///{base}/mqgate.db", "--ports-file", str(ports_file)]
         if "--aws-port" in getattr(self, "_help", ""):
             cmd[-2:-2] = ["--aws-port", "0" if aws else "-1"]
+        if "--ws-port" in getattr(self, "_help", ""):
+            cmd[-2:-2] = ["--ws-port", "-1"]
         if self.sync:
             if "--store-sync" not in getattr(self, "_help", ""):
                 raise PeerUnavailable("`mqgate serve` has no --store-sync option")

@@ -30,6 +30,7 @@ READ = Operation("read", "read from")
 WRITE = Operation("write", "write to")
 CREATE = Operation("admin", "create")
 REMOVE = Operation("admin", "remove")
+ADMIN = Operation("admin", "administer")   # managing an existing destination (AWS actions)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ client that reconnects often does not pay it every time.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -14,8 +15,13 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 _HASHER = PasswordHasher()
-# Compared against when the user does not exist, so an unknown name costs as much as a known one.
-_DUMMY_HASH = _HASHER.hash(secrets.token_hex(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Compared against when the user does not exist, so an unknown name costs as much as a
+    known one (made on first use: hashing takes a while, start-up should not)."""
+    return _HASHER.hash(secrets.token_hex(16))
 
 
 def hash_password(password: str) -> str:
@@ -29,7 +35,7 @@ def is_hash(text: str) -> bool:
 def verify_hash(stored: str | None, password: str) -> bool:
     """Whether `password` matches the argon2 hash `stored` (None: a dummy of equal cost)."""
     try:
-        return _HASHER.verify(stored or _DUMMY_HASH, password) and stored is not None
+        return _HASHER.verify(stored or _dummy_hash(), password) and stored is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from broker.auth.authorization import CREATE, READ, REMOVE, WRITE, Operation, Target
+from broker.auth.authorization import ADMIN, CREATE, READ, REMOVE, WRITE, Target
 from broker.auth.security import Security
 from facades.aws.service import AwsRequestContext, Params
 from facades.sqs.errors import sqs_error
 from facades.sqs.state import SqsState, name_from_url
-
-ADMIN = Operation("admin", "administer")
 
 #: action -> the right it needs on the queue it names.
 RIGHTS: dict[str, Operation] = {
