@@ -7,6 +7,7 @@ import json
 import logging
 import os
 from typing import Any, Callable
+from weakref import WeakKeyDictionary
 
 from twisted.internet import defer, endpoints
 from twisted.internet.interfaces import IListeningPort
@@ -25,13 +26,25 @@ GC_THRESHOLD = 20_000
 DoorBuilder = Callable[[Broker, Config, Any, Security], Any]
 
 
+_STOMP_FACTORIES: "WeakKeyDictionary[Broker, StompFactory]" = WeakKeyDictionary()
+
+
+def _stomp_factory(broker: Broker, config: Config, reactor: Any, security: Security) -> StompFactory:
+    """STOMP over TCP and over WebSocket share one factory, so connection ids (and the temp
+    destinations named after them), client ids and connection counts are broker-wide."""
+    factory = _STOMP_FACTORIES.get(broker)
+    if factory is None:
+        factory = _STOMP_FACTORIES[broker] = StompFactory(broker, config, reactor, security)
+    return factory
+
+
 def _stomp_door(broker: Broker, config: Config, reactor: Any, security: Security) -> Any:
-    return StompFactory(broker, config, reactor, security)
+    return _stomp_factory(broker, config, reactor, security)
 
 
 def _ws_door(broker: Broker, config: Config, reactor: Any, security: Security) -> Any:
     from broker.protocols.stomp.websocket import StompWebSocketFactory
-    return StompWebSocketFactory(StompFactory(broker, config, reactor, security), reactor)
+    return StompWebSocketFactory(_stomp_factory(broker, config, reactor, security), reactor)
 
 
 def _aws_door(broker: Broker, config: Config, reactor: Any, security: Security) -> Any:
@@ -104,10 +117,8 @@ class BrokerService:
         log.info("event=stopping")
         for port in self.ports.values():
             yield port.stopListening()
-        for door in ("stomp", "ws"):
-            factory = self.factories.get(door)
-            stomp = getattr(factory, "stomp", factory)   # the WebSocket door wraps a STOMP factory
-            for protocol in list(getattr(stomp, "connections", ())):
-                protocol.transport.loseConnection()
+        stomp = _STOMP_FACTORIES.get(self.broker)   # TCP and WebSocket connections alike
+        for protocol in list(stomp.connections if stomp is not None else ()):
+            protocol.transport.loseConnection()
         yield self.broker.stop()
         log.info("event=stopped")

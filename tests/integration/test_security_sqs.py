@@ -59,6 +59,9 @@ def test_actions_need_their_rights(secure, protocol):
     with expect_error(producer, "AccessDenied", 403) as caught:
         producer.create_queue(QueueName="orders")
     assert "sqs:CreateQueue" in str(caught["error"])
+    with expect_error(producer, "AccessDenied", 403):
+        producer.create_queue(QueueName="orders.fifo", Attributes={"FifoQueue": "true"})
+    assert "orders.fifo" not in urls(admin)          # the refused create made nothing
     url = admin.create_queue(QueueName="orders")["QueueUrl"]
     producer.send_message(QueueUrl=url, MessageBody=f"from producer {protocol}")
     with expect_error(reader, "AccessDenied", 403):

@@ -95,3 +95,24 @@ def test_stompjs_under_node(secure):
     assert result.returncode == 0, result.stderr + result.stdout
     report = json.loads(result.stdout)
     assert report == {"connected": True, "body": "hello from stomp.js", "denied": "User reader is not authorized to write to: queue://vault"}
+
+
+def test_websocket_and_tcp_stomp_are_one_broker_wide_door(secure):
+    """Client ids and connection ids are unique across TCP and WebSocket connections."""
+    from tests.integration.stomp_client import RawStomp
+    client_id = unique("cid")
+    with RawStomp(secure.stomp_port) as tcp:
+        session = tcp.connect("1.2", login="reader", passcode=USERS["reader"][0]).headers["session"]
+        with ws_connect(ws_url(secure), subprotocols=["v12.stomp"], open_timeout=10) as ws:
+            ws.send(build("CONNECT", {"accept-version": "1.2", "host": "x", "login": "reader",
+                                      "passcode": USERS["reader"][0]}).decode())
+            (command, headers, _), = frames(ws, 1)
+            assert command == "CONNECTED" and headers["session"] != session
+        tcp.send("DISCONNECT", {})
+    with RawStomp(secure.stomp_port) as tcp:
+        tcp.connect("1.2", login="reader", passcode=USERS["reader"][0], **{"client-id": client_id})
+        with ws_connect(ws_url(secure), subprotocols=["v12.stomp"], open_timeout=10) as ws:
+            ws.send(build("CONNECT", {"accept-version": "1.2", "host": "x", "login": "reader",
+                                      "passcode": USERS["reader"][0], "client-id": client_id}).decode())
+            (command, headers, _), = frames(ws, 1)
+            assert command == "ERROR" and "InvalidClientIDException" in headers["message"]
