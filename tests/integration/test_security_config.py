@@ -217,3 +217,20 @@ def test_requests_per_second_per_access_key(tmp_path):
         other.list_queues()              # other keys are not held back
         time.sleep(1.1)
         query.list_queues()              # the key's budget refills
+
+
+def test_connections_per_address_count_on_the_aws_port_too(tmp_path):
+    import socket
+    text = config_text(settings={"max_connections_per_address": 2})
+    with secured_broker("sqlite", tmp_path, text) as broker:
+        with socket.create_connection(("127.0.0.1", broker.aws_port), timeout=5) as a, \
+                socket.create_connection(("127.0.0.1", broker.aws_port), timeout=5) as b:
+            with socket.create_connection(("127.0.0.1", broker.aws_port), timeout=5) as c:
+                assert c.recv(10) == b""                # closed at once
+            with RawStomp(broker.stomp_port) as stomp_conn:   # the same address, another door
+                with pytest.raises(Closed):
+                    stomp_conn.connect("1.2", login="reader", passcode="reader-pw")
+            a.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert a.recv(12).startswith(b"HTTP/1.1")   # the admitted ones are served
+        admin = make_client("json", broker.aws_url, "AKIAADMIN", "admin-secret")
+        wait_until(lambda: admin.list_queues() is not None, message="slots released")
