@@ -125,3 +125,14 @@ def test_stomp_over_secure_websocket(tls_broker):
         ws.send(build("CONNECT", {"accept-version": "1.2", "host": "x", "login": "reader",
                                   "passcode": USERS["reader"][0]}).decode())
         assert ws.recv(timeout=10).startswith("CONNECTED\n")
+
+
+def test_client_certificate_login_over_wss(tls_broker):
+    context = ssl.create_default_context(cafile=str(tls_broker.ca))
+    context.load_cert_chain(str(tls_broker.certs / "client-reader.pem"), str(tls_broker.certs / "client-reader-key.pem"))
+    with ws_connect(f"wss://127.0.0.1:{tls_broker.ports['ws']}/", subprotocols=["v12.stomp"],
+                    ssl=context, open_timeout=10) as ws:
+        ws.send(build("CONNECT", {"accept-version": "1.2", "host": "x"}).decode())
+        assert ws.recv(timeout=10).startswith("CONNECTED\n")
+        ws.send(build("SEND", {"destination": "/queue/vault", "receipt": "w"}, "x").decode())
+        assert "User reader is not authorized to write to" in ws.recv(timeout=10).replace("\\c", ":")

@@ -50,6 +50,11 @@ class _StompTransport:
     def unregisterProducer(self) -> None:
         self.ws.transport.unregisterProducer()
 
+    def getPeerCertificate(self) -> Any:
+        """The client certificate of a `wss` connection (certificate logins work here too)."""
+        get = getattr(self.ws.transport, "getPeerCertificate", None)
+        return get() if get is not None else None
+
     def setTcpNoDelay(self, enabled: bool) -> None:
         if hasattr(self.ws.transport, "setTcpNoDelay"):
             self.ws.transport.setTcpNoDelay(enabled)
