@@ -18,6 +18,7 @@ from broker.engine.topic import matches
 
 QUEUE, TOPIC = "queue", "topic"
 EVERYONE = "*"
+_MAX_REMEMBERED = 10_000
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,9 @@ class AuthorizationMap:
     def __init__(self, entries: list[Entry], temp: Entry | None = None) -> None:
         self.entries = entries
         self.temp = temp
+        # A map never changes (a reload builds a new one), so what it says about a
+        # destination can be remembered: producers name the same few over and over.
+        self._seen: dict[tuple[str, Target], frozenset[str]] = {}
 
     @property
     def configured(self) -> bool:
@@ -90,11 +94,15 @@ class AuthorizationMap:
             return None
         if target.temporary:
             return None if self.temp is None else self.temp.groups(operation.acl)
-        out: set[str] = set()
-        for entry in self.entries:
-            if entry.kind == target.kind and matches(entry.pattern, target.name):
-                out |= entry.groups(operation.acl)
-        return frozenset(out)
+        key = (operation.acl, target)
+        found = self._seen.get(key)
+        if found is None:
+            found = frozenset().union(*(e.groups(operation.acl) for e in self.entries
+                                        if e.kind == target.kind and matches(e.pattern, target.name)))
+            if len(self._seen) >= _MAX_REMEMBERED:
+                self._seen.clear()
+            self._seen[key] = found
+        return found
 
     def allows(self, operation: Operation, target: Target, groups: frozenset[str]) -> bool:
         allowed = self.groups_for(operation, target)

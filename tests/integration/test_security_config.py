@@ -234,3 +234,18 @@ def test_connections_per_address_count_on_the_aws_port_too(tmp_path):
             assert a.recv(12).startswith(b"HTTP/1.1")   # the admitted ones are served
         admin = make_client("json", broker.aws_url, "AKIAADMIN", "admin-secret")
         wait_until(lambda: admin.list_queues() is not None, message="slots released")
+
+
+def test_a_temp_entry_decides_who_uses_temporary_destinations(tmp_path):
+    text = config_text(authorization=[{"queue": "open.>", "read": "*", "write": "*", "admin": "*"},
+                                      {"temp": True, "read": ["producers"], "write": ["producers"],
+                                       "admin": ["producers"]}])
+    with secured_broker("sqlite", tmp_path, text) as broker:
+        with RawStomp(broker.stomp_port) as reader:
+            reader.connect("1.2", login="reader", passcode="reader-pw")
+            refused = reader.roundtrip("SUBSCRIBE", {"destination": "/temp-queue/replies", "id": "s"})
+            assert refused.headers["message"].startswith("User reader is not authorized to read from: temp-queue://ID:")
+            assert refused.headers["message"].endswith(":replies")
+        with RawStomp(broker.stomp_port) as producer:
+            producer.connect("1.2", login="orders-app", passcode="orders-pw")
+            assert producer.roundtrip("SUBSCRIBE", {"destination": "/temp-queue/replies", "id": "s"}).command == "RECEIPT"
