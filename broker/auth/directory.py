@@ -153,6 +153,9 @@ def load_directory(config: Config) -> Directory:
             raise ConfigError(f"access key {key_id} is configured twice")
         directory.users.setdefault(key_id, User(key_id))
         directory.keys[key_id] = AccessKey(key_id, secret, key_id, account)
+    if directory.open and anonymous is False:
+        raise ConfigError("[auth] anonymous = false, but no users or access keys are configured: "
+                          "nobody could log in")
     if plain:
         directory.warnings.append(
             "users with a plain-text password: " + ", ".join(sorted(plain))

@@ -173,3 +173,8 @@ def test_connection_counter_and_rate_limiter():
     assert limiter.allow("other")
     clock.advance(0.5)
     assert limiter.allow("k") and not limiter.allow("k")
+
+
+def test_anonymous_off_without_users_is_refused():
+    with pytest.raises(ConfigError, match="nobody could log in"):
+        security(users=[], authorization=[], auth={"anonymous": False})
