@@ -116,3 +116,18 @@ def test_websocket_and_tcp_stomp_are_one_broker_wide_door(secure):
                                       "passcode": USERS["reader"][0], "client-id": client_id}).decode())
             (command, headers, _), = frames(ws, 1)
             assert command == "ERROR" and "InvalidClientIDException" in headers["message"]
+
+
+def test_binary_bodies_travel_as_binary_messages(secure):
+    q = f"/queue/open.{unique('bin')}"
+    body = b"\xff\x00\xfe binary"
+    with ws_connect(ws_url(secure), subprotocols=["v12.stomp"], open_timeout=10) as ws:
+        ws.send(build("CONNECT", {"accept-version": "1.2", "host": "x", "login": "reader",
+                                  "passcode": USERS["reader"][0]}))         # a binary message in
+        assert frames(ws, 1)[0][0] == "CONNECTED"
+        ws.send(build("SUBSCRIBE", {"destination": q, "id": "s", "receipt": "sub"}).decode())
+        assert frames(ws, 1)[0][0] == "RECEIPT"
+        ws.send(build("SEND", {"destination": q, "content-length": str(len(body))}, body))
+        raw = ws.recv(timeout=10)
+        assert isinstance(raw, bytes) and raw.startswith(b"MESSAGE\n")   # not valid UTF-8: binary
+        assert raw.rstrip(b"\n").endswith(body + b"\0")
