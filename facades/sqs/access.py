@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 from broker.auth.authorization import ADMIN, CREATE, READ, REMOVE, WRITE, Target
 from broker.auth.security import Security
+from facades.aws.access import not_authorized
 from facades.aws.service import AwsRequestContext, Params
 from facades.sqs.errors import sqs_error
 from facades.sqs.state import SqsState, name_from_url
@@ -45,11 +46,7 @@ def _queue_name(state: SqsState, action: str, params: Params) -> str | None:
 
 
 def _denied(ctx: AwsRequestContext, state: SqsState, name: str) -> Exception:
-    user = f"arn:aws:iam::{ctx.account_id}:user/{ctx.identity.name}"
-    return sqs_error("AccessDeniedException",
-                     f"User: {user} is not authorized to perform: sqs:{ctx.action} on resource: "
-                     f"{state.arn(ctx, name)} because no identity-based policy allows the "
-                     f"sqs:{ctx.action} action")
+    return sqs_error("AccessDeniedException", not_authorized(ctx, "sqs", state.arn(ctx, name)))
 
 
 def may_use(security: Security, identity: Any, name: str) -> bool:

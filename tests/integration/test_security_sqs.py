@@ -64,8 +64,12 @@ def test_actions_need_their_rights(secure, protocol):
     assert "orders.fifo" not in urls(admin)          # the refused create made nothing
     url = admin.create_queue(QueueName="orders")["QueueUrl"]
     producer.send_message(QueueUrl=url, MessageBody=f"from producer {protocol}")
-    with expect_error(reader, "AccessDenied", 403):
+    with expect_error(reader, "AccessDenied", 403) as caught:
         reader.send_message(QueueUrl=url, MessageBody="refused")
+    assert caught["error"].response["Error"]["Message"] == (
+        "User: arn:aws:iam::000000000000:user/reader is not authorized to perform: sqs:SendMessage "
+        "on resource: arn:aws:sqs:us-east-1:000000000000:orders because no identity-based policy "
+        "allows the sqs:SendMessage action")
     with expect_error(producer, "AccessDenied", 403):
         producer.receive_message(QueueUrl=url)
     with expect_error(producer, "AccessDenied", 403):
