@@ -81,12 +81,15 @@ def _user(entry: Any) -> tuple[User, list[dict[str, Any]]]:
     password = entry.get("password")
     if password is not None and not isinstance(password, str):
         raise ConfigError(f"[[users]] {entry['name']}: password must be a string")
+    subject = entry.get("subject")
+    if subject is not None and not isinstance(subject, str):
+        raise ConfigError(f"[[users]] {entry['name']}: subject must be a certificate subject such as \"CN=name\"")
     keys = entry.get("access_keys", [])
     if not isinstance(keys, list) or not all(isinstance(k, dict) for k in keys):
         raise ConfigError(f"[[users]] {entry['name']}: access_keys must be a list of {{id, secret}} tables")
     user = User(entry["name"], password_hash, password,
                 frozenset(_strings(entry.get("groups", []), f"[[users]] {entry['name']}: groups")),
-                entry.get("subject"))
+                subject)
     return user, keys
 
 
