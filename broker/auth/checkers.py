@@ -61,10 +61,13 @@ class ClientCertificate:
 class PasswordChecker:
     credentialInterfaces = (credentials.IUsernamePassword,)
 
-    def __init__(self, directory: Directory, run_in_thread: RunInThread, cache: VerifiedCache) -> None:
+    def __init__(self, directory: Directory, run_in_thread: RunInThread, cache: VerifiedCache,
+                 slots: defer.DeferredSemaphore) -> None:
         self.directory = directory
         self.run_in_thread = run_in_thread
         self.cache = cache
+        # Each argon2 check takes 64 MiB for a moment: a login flood queues instead.
+        self.slots = slots
 
     def requestAvatarId(self, creds: Any) -> "defer.Deferred[str]":
         name = creds.username.decode() if isinstance(creds.username, bytes) else creds.username
@@ -86,7 +89,7 @@ class PasswordChecker:
             self.cache.remember(name, stored, given)
             return name
         # Unknown users cost a hash verification too, so timing does not tell names apart.
-        return self.run_in_thread(verify_hash, stored, given).addCallback(checked)
+        return self.slots.run(self.run_in_thread, verify_hash, stored, given).addCallback(checked)
 
 
 @implementer(checkers.ICredentialsChecker)

@@ -26,6 +26,7 @@ from broker.config import Config, ConfigError
 
 log = logging.getLogger("mqgate.auth")
 T = TypeVar("T")
+HASH_CHECKS_AT_ONCE = 2   # argon2 verifications running in threads at the same time
 
 
 class LoginFailed(Exception):
@@ -83,6 +84,7 @@ class Security:
         self.clock = clock
         self.run_in_thread = run_in_thread or _default_thread_runner(clock)
         self.cache = VerifiedCache()
+        self.hash_slots = defer.DeferredSemaphore(HASH_CHECKS_AT_ONCE)
         self.failures = FailureTracker(clock)
         self.connections = ConnectionCounter(config.max_connections_per_user, config.max_connections_per_address)
         self.requests = RateLimiter(config.aws_requests_per_second, clock)
@@ -100,7 +102,7 @@ class Security:
         if directory.open:
             portal.registerChecker(OpenChecker())
         else:
-            portal.registerChecker(PasswordChecker(directory, self.run_in_thread, self.cache))
+            portal.registerChecker(PasswordChecker(directory, self.run_in_thread, self.cache, self.hash_slots))
             portal.registerChecker(AccessKeyChecker(directory))
             portal.registerChecker(CertificateChecker(directory))
         if directory.allows_anonymous:

@@ -96,3 +96,17 @@ def test_no_timer_once_connected():
     protocol.dataReceived(b"CONNECT\naccept-version:1.2\n\n\0")
     assert transport.value().startswith(b"CONNECTED")
     assert clock.getDelayedCalls() == []
+
+
+def test_at_most_two_hash_checks_run_at_once():
+    threads = ManualThreads()
+    factory, _ = _factory(threads)
+    transports = []
+    for port in range(1, 5):
+        protocol, transport = _open(factory, port)
+        protocol.dataReceived(b"CONNECT\naccept-version:1.2\nlogin:app\npasscode:pw\n\n\0")
+        transports.append(transport)
+    assert len(threads.calls) == 2            # the other two wait for a slot
+    while threads.calls:
+        threads.run_all()
+    assert all(t.value().startswith(b"CONNECTED") for t in transports)

@@ -91,7 +91,10 @@ def login(protocol: "StompProtocol", frame: Frame, then: Callable[[], None]) -> 
     d = security.login_password(h.get("login"), h.get("passcode"), protocol.peer, "stomp",
                                 security.peer_subject(protocol.transport))
 
+    answered: list[bool] = []   # (a chained Deferred may say `called` while still waiting)
+
     def finish(identity: Any) -> None:
+        answered.append(True)
         if protocol.lost:
             return
         protocol.identity = identity
@@ -108,12 +111,13 @@ def login(protocol: "StompProtocol", frame: Frame, then: Callable[[], None]) -> 
         protocol.release_input()
 
     def refused(failure: Any) -> None:
+        answered.append(True)
         failure.trap(LoginFailed)
         if not protocol.lost:
             protocol.send_error(failure.value.message, _detail(failure.value.message), frame, fatal=True)
 
     d.addCallbacks(finish, refused)
-    if not d.called:
+    if not answered:
         protocol.hold_input()
 
 
