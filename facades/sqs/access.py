@@ -61,7 +61,7 @@ def guarded(security: Security, state: SqsState, action: str, handler: Handler) 
         if identity is None or not security.map.configured:
             return handler(ctx, params)
         if action == "ListQueues":
-            return _filtered(security, identity, handler(ctx, params))
+            return _filtered(security, identity, handler(ctx, params), "QueueUrls")
         name = _queue_name(state, action, params)
         if name is not None:
             if action in LOOK:
@@ -70,13 +70,16 @@ def guarded(security: Security, state: SqsState, action: str, handler: Handler) 
                     raise (sqs_error("QueueDoesNotExist") if action == "GetQueueUrl" else _denied(ctx, state, name))
             elif not security.may(identity, RIGHTS[action], Target("queue", name)):
                 raise _denied(ctx, state, name)
+        if action == "ListDeadLetterSourceQueues":
+            return _filtered(security, identity, handler(ctx, params), "queueUrls")
         return handler(ctx, params)
     return call
 
 
-def _filtered(security: Security, identity: Any, result: dict[str, Any]) -> dict[str, Any]:
-    urls = [u for u in result.get("QueueUrls", []) if may_use(security, identity, name_from_url(u))]
-    out = {k: v for k, v in result.items() if k != "QueueUrls"}
-    if urls:
-        out["QueueUrls"] = urls
+def _filtered(security: Security, identity: Any, result: dict[str, Any], member: str) -> dict[str, Any]:
+    """`result` with only the queue URLs (in `member`) the caller may use."""
+    urls = [u for u in result.get(member, []) if may_use(security, identity, name_from_url(u))]
+    out = {k: v for k, v in result.items() if k != member}
+    if urls or member == "queueUrls":   # ListDeadLetterSourceQueues always has the list
+        out[member] = urls
     return out

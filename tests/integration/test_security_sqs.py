@@ -3,6 +3,7 @@ per action, ListQueues/GetQueueUrl showing only usable queues, and refusals that
 nothing. The same queues and rights as STOMP (see security_support)."""
 from __future__ import annotations
 
+import json
 from typing import Iterator
 from urllib.request import Request, urlopen
 from urllib.error import HTTPError
@@ -108,3 +109,15 @@ def test_stomp_and_sqs_share_the_rights(secure):
         c.connect("1.2", login="reader", passcode=USERS["reader"][0])
         c.send("SUBSCRIBE", {"destination": "/queue/orders", "id": "s"})
         assert c.expect("MESSAGE").body == b"cross-door"
+
+
+def test_dead_letter_sources_show_only_usable_queues(secure):
+    admin, reader = client(secure, "admin"), client(secure, "reader")
+    target = admin.create_queue(QueueName="orders")["QueueUrl"]
+    arn = admin.get_queue_attributes(QueueUrl=target, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    policy = json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": 3})
+    vault = admin.create_queue(QueueName="vault")["QueueUrl"]
+    admin.set_queue_attributes(QueueUrl=vault, Attributes={"RedrivePolicy": policy})
+    sources = admin.list_dead_letter_source_queues(QueueUrl=target)["queueUrls"]
+    assert [u.rsplit("/", 1)[-1] for u in sources] == ["vault"]
+    assert reader.list_dead_letter_source_queues(QueueUrl=target)["queueUrls"] == []
