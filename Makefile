@@ -21,7 +21,15 @@ run: $(STAMP)
 	mkdir -p var
 	$(BIN)/mqgate serve $(ARGS)
 
-test: $(STAMP) java-deps
+# stomp.js for the WebSocket tests, and Node.js to run it where the machine lacks it.
+JS_STAMP := tests/js/node_modules/.installed-$(shell cat tests/js/package-lock.json | cksum | cut -d' ' -f1)
+
+$(JS_STAMP): tests/js/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs npm; }
+	npm ci --prefix tests/js --no-audit --no-fund
+	touch $@
+
+test: $(STAMP) java-deps $(JS_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The OpenWire tests run ActiveMQ's own JMS client: a JDK and Debian's client jars.

@@ -654,6 +654,8 @@ class Mqgate(Peer):
             cmd[-2:-2] = ["--aws-port", "0" if aws else "-1"]
         if "--openwire-port" in getattr(self, "_help", ""):
             cmd[-2:-2] = ["--openwire-port", "0"]
+        if "--ws-port" in getattr(self, "_help", ""):
+            cmd[-2:-2] = ["--ws-port", "-1"]
         if self.sync:
             if "--store-sync" not in getattr(self, "_help", ""):
                 raise PeerUnavailable("`mqgate serve` has no --store-sync option")

@@ -6,6 +6,7 @@ Nothing else in mqgate reads files or environment variables; the service is hand
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -28,11 +29,16 @@ class Config:
     stomp_port: int = 61613
     aws_port: int = 4566
     openwire_port: int = 61616
+    # STOMP over WebSocket (ActiveMQ's ws transport port).
+    ws_port: int = 61614
     # Twisted endpoint strings; when set they replace bind+port for that door
     # (e.g. "ssl:61614:privateKey=key.pem:certKey=cert.pem").
     stomp_listen: str = ""
     aws_listen: str = ""
     openwire_listen: str = ""
+    ws_listen: str = ""
+    # CA file: `ssl:` listeners ask clients for certificates it signed (client-certificate login).
+    tls_client_ca: str = ""
     store: str = "sqlite:///var/mqgate.db"
     # SQLite synchronous mode: NORMAL survives a killed process (WAL), FULL also a power cut.
     store_sync: str = "normal"
@@ -48,6 +54,8 @@ class Config:
     # send_fail_if_no_space.
     policy: list = field(default_factory=list)
     ports_file: str = ""
+    # Where `serve` writes its process id, so `mqgate reload` can find it.
+    pid_file: str = ""
     log_level: str = "info"
     log_format: str = "kv"
     broker_name: str = "localhost"
@@ -64,12 +72,27 @@ class Config:
     openwire_max_frame_size: int = 104_857_600
     openwire_max_connections: int = 10000
     openwire_max_inactivity_ms: int = 30_000
+    # Seconds a new connection may take to complete its CONNECT (ActiveMQ's
+    # connectAttemptTimeout); 0 turns the limit off.
+    connect_timeout: float = 30.0
+    # Open connections per authenticated user and per client address; 0 = no limit.
+    max_connections_per_user: int = 0
+    max_connections_per_address: int = 0
     # AWS facades.
     region: str = "us-east-1"
     account: str = "000000000000"
     # "ACCESS_KEY:SECRET[:ACCOUNT],..." — when empty, signatures are not checked.
     aws_credentials: str = ""
     aws_max_request: int = 4 * 1024 * 1024
+    # Requests per second one access key may make on the AWS port; 0 = no limit.
+    aws_requests_per_second: float = 0.0
+    # Identities and rights: [[users]], [auth], [[authorization]] tables of the TOML file,
+    # and ActiveMQ's users.properties / groups.properties files.
+    users: list[dict[str, Any]] = field(default_factory=list)
+    auth: dict[str, Any] = field(default_factory=dict)
+    authorization: list[dict[str, Any]] = field(default_factory=list)
+    users_file: str = ""
+    groups_file: str = ""
     # Public URL base used in SQS queue URLs; empty means "from the request's Host header".
     aws_public_url: str = ""
     # ActiveMQ's broker redelivery policy, per destination pattern (`>` = every queue):
@@ -138,9 +161,12 @@ def _check_redelivery(table: Any) -> dict[str, Any]:
 
 def _coerce(name: str, raw: Any) -> Any:
     kind = type(getattr(Config(), name))
-    if kind is dict:
-        return _check_redelivery(raw)
     try:
+        if kind in (list, dict):
+            value = json.loads(raw) if isinstance(raw, str) else raw  # env vars carry JSON
+            if not isinstance(value, kind):
+                raise TypeError(name)
+            return _check_redelivery(value) if name == "redelivery" else value
         if kind is bool:
             return raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes", "on")
         return kind(raw)

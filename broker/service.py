@@ -7,11 +7,14 @@ import json
 import logging
 import os
 from typing import Any, Callable
+from weakref import WeakKeyDictionary
 
 from twisted.internet import defer, endpoints
 from twisted.internet.interfaces import IListeningPort
 
-from broker.config import Config
+from broker.auth.security import Security
+from broker.auth.tls import ask_for_client_certificates
+from broker.config import Config, ConfigError
 from broker.engine.broker import Broker
 from broker.protocols.stomp.factory import StompFactory
 from broker.store.store import Store
@@ -20,30 +23,53 @@ log = logging.getLogger("mqgate.service")
 
 GC_THRESHOLD = 20_000
 
-DoorBuilder = Callable[[Broker, Config, Any], Any]
+DoorBuilder = Callable[[Broker, Config, Any, Security], Any]
 
 
-def _stomp_door(broker: Broker, config: Config, reactor: Any) -> Any:
-    return StompFactory(broker, config, reactor)
+_STOMP_FACTORIES: "WeakKeyDictionary[Broker, StompFactory]" = WeakKeyDictionary()
 
 
-def _openwire_door(broker: Broker, config: Config, reactor: Any) -> Any:
+def _openwire_door(broker: Broker, config: Config, reactor: Any, security: Security) -> Any:
     from broker.protocols.openwire.factory import OpenWireFactory
     return OpenWireFactory(broker, config, reactor)
 
 
-def _aws_door(broker: Broker, config: Config, reactor: Any) -> Any:
+def _stomp_factory(broker: Broker, config: Config, reactor: Any, security: Security) -> StompFactory:
+    """STOMP over TCP and over WebSocket share one factory, so connection ids (and the temp
+    destinations named after them), client ids and connection counts are broker-wide."""
+    factory = _STOMP_FACTORIES.get(broker)
+    if factory is None:
+        factory = _STOMP_FACTORIES[broker] = StompFactory(broker, config, reactor, security)
+    return factory
+
+
+def _stomp_door(broker: Broker, config: Config, reactor: Any, security: Security) -> Any:
+    return _stomp_factory(broker, config, reactor, security)
+
+
+def _ws_door(broker: Broker, config: Config, reactor: Any, security: Security) -> Any:
+    from broker.protocols.stomp.websocket import StompWebSocketFactory
+    return StompWebSocketFactory(_stomp_factory(broker, config, reactor, security), reactor)
+
+
+def _aws_door(broker: Broker, config: Config, reactor: Any, security: Security) -> Any:
     from facades.site import build_site  # the AWS facades are optional until first used
-    return build_site(broker, config, reactor)
+    return build_site(broker, config, reactor, security)
 
 
-DOORS: dict[str, DoorBuilder] = {"stomp": _stomp_door, "openwire": _openwire_door, "aws": _aws_door}
+DOORS: dict[str, DoorBuilder] = {"stomp": _stomp_door, "openwire": _openwire_door, "ws": _ws_door,
+                                  "aws": _aws_door}
 
 
 class BrokerService:
-    def __init__(self, config: Config, reactor: Any) -> None:
+    def __init__(self, config: Config, reactor: Any,
+                 reload_config: Callable[[], Config] | None = None) -> None:
         self.config = config
         self.reactor = reactor
+        # Re-reads the configuration for SIGHUP / `mqgate reload` (None: nothing to re-read).
+        self.reload_config = reload_config
+        self.security = Security(config, reactor)
+        self.security.check_bind(config, list(DOORS))
         self.store = Store(config.store, reactor, sync=config.store_sync)
         self.broker = Broker(self.store, reactor, window=config.queue_window, **config.limits)
         self.broker.dead_letter_prefix = config.individual_dead_letter_prefix
@@ -62,8 +88,10 @@ class BrokerService:
         for door, build in DOORS.items():
             if getattr(self.config, f"{door}_port") < 0 and not getattr(self.config, f"{door}_listen"):
                 continue  # a negative port turns a door off
-            factory = build(self.broker, self.config, self.reactor)
+            factory = build(self.broker, self.config, self.reactor, self.security)
             endpoint = endpoints.serverFromString(self.reactor, self.config.endpoint(door))
+            if self.config.tls_client_ca:
+                endpoint = ask_for_client_certificates(endpoint, self.config.tls_client_ca)
             self.ports[door] = yield endpoint.listen(factory)
             self.factories[door] = factory
             if hasattr(factory, "url"):
@@ -77,6 +105,18 @@ class BrokerService:
             os.replace(tmp, self.config.ports_file)
         log.info("event=started store=%s", self.store.url.split("@")[-1])
 
+    def reload(self) -> None:
+        """Re-read users, groups and the authorization map; live connections keep their
+        identity and are checked against the new rights from their next frame on."""
+        if self.reload_config is None:
+            return
+        try:
+            self.security.reload(self.reload_config())
+        except ConfigError as exc:
+            log.error("event=reload_failed error=%r (the previous users and rights stay)", str(exc))
+            return
+        log.info("event=reloaded")
+
     def bound_ports(self) -> dict[str, int]:
         return {door: port.getHost().port for door, port in self.ports.items()}
 
@@ -87,9 +127,10 @@ class BrokerService:
         log.info("event=stopping")
         for port in self.ports.values():
             yield port.stopListening()
-        for door in ("stomp", "openwire"):
-            factory = self.factories.get(door)
-            for protocol in list(factory.connections) if factory is not None else ():
+        stomp = _STOMP_FACTORIES.get(self.broker)   # TCP and WebSocket connections alike
+        openwire = self.factories.get("openwire")
+        for factory in (stomp, openwire):
+            for protocol in list(factory.connections if factory is not None else ()):
                 protocol.transport.loseConnection()
         yield self.broker.stop()
         log.info("event=stopped")

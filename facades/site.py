@@ -6,6 +6,7 @@ from typing import Any
 from twisted.web.http import HTTPChannel
 from twisted.web.server import Site
 
+from broker.auth.security import Security
 from broker.config import Config
 from broker.engine.broker import Broker
 from facades.aws.dispatch import AwsDispatcher
@@ -17,9 +18,17 @@ from facades.sqs import facade as sqs
 class _Channel(HTTPChannel):
     """Small request/response exchanges: send each response at once (no Nagle delay)."""
 
+    address: str | None = None   # counted against max_connections_per_address
+
     def connectionMade(self) -> None:
         super().connectionMade()
         self.transport.setTcpNoDelay(True)
+
+    def connectionLost(self, reason: Any) -> None:
+        super().connectionLost(reason)
+        if self.address is not None:
+            self.site.security.connections.release_address(self.address)
+            self.address = None
 
 
 class _AwsSite(Site):
@@ -34,16 +43,27 @@ class _AwsSite(Site):
       second time.
     """
 
+    security: Security
+
     def log(self, request: Any) -> None:
         pass
 
+    def buildProtocol(self, addr: Any) -> Any:
+        address = str(getattr(addr, "host", addr))
+        if not self.security.connections.admit_address(address):
+            return None   # the address has its maximum of connections open
+        channel = super().buildProtocol(addr)
+        channel.address = address
+        return channel
 
-def build_site(broker: Broker, config: Config, reactor: Any) -> Site:
-    verifier = SigV4Verifier(config.credentials, config.account)
-    dispatcher = AwsDispatcher([sqs.build(broker, config)], verifier, config.region,
+
+def build_site(broker: Broker, config: Config, reactor: Any, security: Security) -> Site:
+    verifier = SigV4Verifier(security, config.account)
+    dispatcher = AwsDispatcher([sqs.build(broker, config, security)], verifier, config.region,
                                max_body_size=config.aws_max_request)
     site = _AwsSite(AwsResource(dispatcher), reactor=reactor, parsePOSTFormSubmission=False)
     site.protocol = _Channel
+    site.security = security
     site.noisy = False
     site.displayTracebacks = False
     return site

@@ -103,7 +103,7 @@ class AwsDispatcher:
         try:
             call = self._call(service, action, request, protocol, pairs, request_id)
         except AwsError as error:
-            return succeed(self._error(error, protocol, service, request_id))
+            return self._verifier.slowed(request.client_address, self._error(error, protocol, service, request_id))
         except Exception as error:  # a bug in a service hook, not bad input
             _log.failure("AWS request preparation failed", Failure(error))
             return succeed(self._error(common_error("InternalFailure"), protocol, service, request_id))
@@ -130,7 +130,8 @@ class AwsDispatcher:
         pairs: list[tuple[str, str]],
         request_id: str,
     ) -> _Call:
-        principal = self._verifier.authenticate(_signed(request))
+        principal = self._verifier.authenticate(_signed(request), request.client_address)
+        self._verifier.throttle(principal, service.errors)
         if not service.has_operation(action):
             raise unknown_operation(action, protocol)
         handler = service.handlers.get(action)
@@ -154,6 +155,7 @@ class AwsDispatcher:
             path=request.path,
             client_address=request.client_address,
             headers=request.headers,
+            identity=principal.identity,
         )
         service.complete_params(ctx, params)
         if operation.input_shape is not None:

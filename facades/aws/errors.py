@@ -230,6 +230,7 @@ COMMON_ERRORS = ErrorCatalogue(
         _common("RequestEntityTooLarge", 413, "Request entity too large."),
         _common("ServiceUnavailable", 503, "The request has failed due to a temporary failure of the server.",
                 sender=False),
+        _common("ThrottlingException", 400, "Rate exceeded"),
         _common("SerializationException", 400, "", query_compatible=False),
         _common("UnknownOperationException", 400, "", query_compatible=False),
     ]

@@ -9,7 +9,7 @@ its error catalogue and one handler per operation it implements::
         return {"MessageId": ..., "MD5OfMessageBody": ...}
 
     port = AwsResource(AwsDispatcher([sqs_service({"SendMessage": send_message})],
-                                     SigV4Verifier(keys, default_account), default_region))
+                                     SigV4Verifier(security, default_account), default_region))
 
 Handlers get parsed, typed params keyed by model member names — the same
 dict whichever protocol the client spoke, with top-level required members
@@ -61,6 +61,8 @@ class AwsRequestContext:
     client_address: str
     headers: Mapping[str, str] = field(default_factory=dict)
     """Lower-case request headers (e.g. ``x-amzn-trace-id`` for AWSTraceHeader)."""
+    identity: Any = None
+    """The portal's avatar (``broker.auth.identity.Identity``) the authorization map checks."""
 
     @property
     def base_url(self) -> str:

@@ -13,13 +13,22 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from facades.aws.errors import common_error
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
+
+from broker.auth.checkers import BadSignature, SignedAccessKey, UnknownAccessKey
+from broker.auth.identity import Identity
+from broker.auth.security import LoginFailed, Security
+from facades.aws.errors import ErrorCatalogue, common_error
+
+T = TypeVar("T")
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 
@@ -48,6 +57,8 @@ class Principal:
     account_id: str
     region: str | None
     service: str | None
+    identity: Identity | None = field(default=None, compare=False)
+    """The portal's avatar: the user (and groups) the authorization map checks."""
 
 
 @dataclass(frozen=True)
@@ -62,40 +73,62 @@ class _Signature:
     presigned: bool
 
 
-class SigV4Verifier:
-    """Checks signatures against configured keys, or only reads them.
+_REFUSALS = {UnknownAccessKey: "InvalidClientTokenId", BadSignature: "SignatureDoesNotMatch"}
 
-    ``credentials`` maps access key id to ``(secret, account_id)``. When it
-    is empty every request is accepted — signed or not — as the default
-    account, and the access key and scope are only read, because local
-    development clients sign with throwaway keys.
+
+class SigV4Verifier:
+    """Asks the broker's portal whom a signed request comes from.
+
+    The portal's access-key checker hands this request's signature check the
+    key's secret; with no users or keys configured it lets every request in
+    — signed or not — as the default account, and the access key and scope
+    are only read, because local development clients sign with throwaway keys.
     """
 
-    def __init__(self, credentials: Mapping[str, tuple[str, str]], default_account: str) -> None:
-        self._credentials = dict(credentials)
+    def __init__(self, security: Security, default_account: str) -> None:
+        self._security = security
         self._default_account = default_account
 
     @property
     def enforcing(self) -> bool:
-        return bool(self._credentials)
+        return self._security.enforcing
 
-    def authenticate(self, request: SignedRequest) -> Principal:
+    def authenticate(self, request: SignedRequest, client_address: str = "") -> Principal:
         """The principal of ``request``, or an :class:`AwsError` refusing it."""
         signature = _read_signature(request, strict=self.enforcing)
-        if not self.enforcing:
-            if signature is None:
-                return Principal(None, self._default_account, None, None)
-            return Principal(signature.access_key, self._default_account, signature.region, signature.service)
         if signature is None:
-            raise common_error("MissingAuthenticationToken")
-        key = self._credentials.get(signature.access_key)
-        if key is None:
-            raise common_error("InvalidClientTokenId")
-        secret, account_id = key
-        expected = _sign(request, signature, secret)
-        if not hmac.compare_digest(expected, signature.signature):
-            raise common_error("SignatureDoesNotMatch")
-        return Principal(signature.access_key, account_id, signature.region, signature.service)
+            if self.enforcing and not self._security.directory.allows_anonymous:
+                raise common_error("MissingAuthenticationToken")
+            identity = self._login(None, client_address, None)
+            return Principal(None, self._default_account, None, None, identity)
+        expected = signature.signature
+        creds = SignedAccessKey(signature.access_key,
+                                lambda secret: hmac.compare_digest(_sign(request, signature, secret), expected))
+        identity = self._login(creds, client_address, signature.access_key)
+        return Principal(signature.access_key, identity.account or self._default_account,
+                         signature.region, signature.service, identity)
+
+    def _login(self, creds: SignedAccessKey | None, client_address: str, key: str | None) -> Identity:
+        # Access-key checks are synchronous, so the portal's Deferred has fired already.
+        outcome: list[Any] = []
+        self._security.login(creds, client_address, "aws", key, slow=False).addBoth(outcome.append)
+        result = outcome[0]
+        if isinstance(result, Failure):
+            result.trap(LoginFailed)
+            raise common_error(_REFUSALS.get(type(result.value.reason), "InvalidClientTokenId"))
+        return result
+
+    def slowed(self, client_address: str, response: T) -> Deferred[T]:
+        """``response`` (a refusal), delayed when its address keeps failing to log in."""
+        return self._security.slowed(client_address, response)
+
+    def throttle(self, principal: Principal, errors: ErrorCatalogue) -> None:
+        """Refuse a request over its access key's rate (RequestThrottled where the service
+        has it, as SQS does; otherwise AWS's common ThrottlingException)."""
+        if principal.access_key is None or self._security.requests.allow(principal.access_key):
+            return
+        code = "RequestThrottled" if "RequestThrottled" in errors else "ThrottlingException"
+        raise (errors if code in errors else common_error)(code)
 
 
 def credential_scope(request: SignedRequest) -> tuple[str, str] | None:

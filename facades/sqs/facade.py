@@ -4,9 +4,11 @@ from __future__ import annotations
 from functools import partial
 from typing import Any, Callable
 
+from broker.auth.security import Security
 from broker.config import Config
 from broker.engine.broker import Broker
 from facades.sqs import messages, moves, queues
+from facades.sqs.access import guarded
 from facades.sqs.service import SqsService, sqs_service
 from facades.sqs.state import SqsState
 
@@ -41,6 +43,6 @@ def implemented_actions() -> list[str]:
     return list(_ACTIONS)
 
 
-def build(broker: Broker, config: Config) -> SqsService:
+def build(broker: Broker, config: Config, security: Security) -> SqsService:
     state = SqsState(broker, config.region, config.account, config.aws_public_url)
-    return sqs_service({name: partial(fn, state) for name, fn in _ACTIONS.items()})
+    return sqs_service({name: guarded(security, state, name, partial(fn, state)) for name, fn in _ACTIONS.items()})

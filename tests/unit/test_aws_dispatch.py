@@ -28,6 +28,7 @@ from facades.aws.dispatch import DEFAULT_MAX_BODY_SIZE, AwsDispatcher, WireReque
 from facades.aws.errors import AwsError
 from facades.aws.model import load_model_dict
 from facades.aws.service import AwsRequestContext
+from tests.unit.auth_support import security_with_keys
 from facades.aws.sigv4 import SigV4Verifier
 from facades.sqs.errors import SQS_ERRORS, sqs_error
 from facades.sqs.models import LEGACY_QUERY_MODEL_PATH, sqs_json_model
@@ -113,7 +114,7 @@ class Recorder:
 def dispatcher(
     handlers: dict, *, credentials: dict | None = None, max_body_size: int = DEFAULT_MAX_BODY_SIZE
 ) -> AwsDispatcher:
-    verifier = SigV4Verifier(KEYS if credentials is None else credentials, "000000000000")
+    verifier = SigV4Verifier(security_with_keys(KEYS if credentials is None else credentials), "000000000000")
     return AwsDispatcher([sqs_service(handlers)], verifier, "us-east-1", max_body_size=max_body_size)
 
 

@@ -20,6 +20,7 @@ from twisted.web.server import Site
 
 from facades.aws.dispatch import AwsDispatcher
 from facades.aws.http import AwsResource
+from tests.unit.auth_support import security_with_keys
 from facades.aws.sigv4 import SigV4Verifier
 from facades.sqs.errors import sqs_error
 from facades.sqs.models import LEGACY_QUERY_MODEL_PATH
@@ -44,7 +45,7 @@ def receive_message(ctx: Any, params: dict) -> Deferred:
 def endpoint() -> Iterator[str]:
     service = sqs_service({"GetQueueUrl": get_queue_url, "ReceiveMessage": receive_message})
     # No keys configured: the raw (unsigned) request below must get through.
-    dispatcher = AwsDispatcher([service], SigV4Verifier({}, "000000000000"), "us-east-1")
+    dispatcher = AwsDispatcher([service], SigV4Verifier(security_with_keys({}), "000000000000"), "us-east-1")
     port = reactor.listenTCP(0, Site(AwsResource(dispatcher)), interface="127.0.0.1")
     yield f"http://127.0.0.1:{port.getHost().port}"
     pytest_twisted.blockon(port.stopListening())

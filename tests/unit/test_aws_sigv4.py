@@ -10,10 +10,12 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from facades.aws.errors import AwsError
+from tests.unit.auth_support import security_with_keys
+from tests.unit.auth_support import security_with_keys
 from facades.aws.sigv4 import Principal, SignedRequest, SigV4Verifier, credential_scope
 
 KEYS = {"AKIDEXAMPLE": ("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "111122223333")}
-VERIFIER = SigV4Verifier(KEYS, "000000000000")
+VERIFIER = SigV4Verifier(security_with_keys(KEYS), "000000000000")
 
 
 def received(request: AWSRequest, body: bytes | None = None) -> SignedRequest:
@@ -131,7 +133,7 @@ def test_a_malformed_authorization_header_is_an_incomplete_signature() -> None:
 
 
 def test_without_configured_keys_everything_is_accepted_as_the_default_account() -> None:
-    lenient = SigV4Verifier({}, "000000000000")
+    lenient = SigV4Verifier(security_with_keys({}), "000000000000")
     assert lenient.authenticate(received(signed(secret="anything"))) == Principal(
         "AKIDEXAMPLE", "000000000000", "eu-central-1", "sqs"
     )

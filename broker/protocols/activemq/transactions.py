@@ -17,6 +17,8 @@ class TransactionError(Exception):
 class Transaction:
     sends: list[Any] = field(default_factory=list)
     acks: list[Any] = field(default_factory=list)
+    # Why the COMMIT must fail (a refused send inside the transaction), if it must.
+    rollback_only: str | None = None
 
 
 class Transactions:
@@ -36,6 +38,10 @@ class Transactions:
         if tx is None:
             raise TransactionError(f"Invalid transaction id: {tx_id}")
         return tx
+
+    def find(self, tx_id: str | None) -> Transaction | None:
+        """The open transaction of that id, or None (no id, or not begun)."""
+        return self._open.get(tx_id) if tx_id is not None else None
 
     def end(self, tx_id: str) -> Transaction:
         """Take the transaction out (COMMIT or ROLLBACK)."""

@@ -8,11 +8,13 @@ from typing import Any
 
 from twisted.internet.protocol import Factory
 
+from broker.auth.security import Security
 from broker.config import Config
 from broker.engine.broker import Broker
 from broker.protocols.activemq.client_ids import client_ids
 from broker.protocols.activemq.redelivery import RedeliveryPolicies
 from broker.protocols.activemq.scheduling import restore_scheduled_topics
+from broker.protocols.stomp import access
 from broker.protocols.stomp.codec import Limits
 from broker.protocols.stomp.protocol import StompProtocol
 
@@ -20,9 +22,11 @@ log = logging.getLogger("mqgate.stomp")
 
 
 class StompFactory(Factory):
-    def __init__(self, broker: Broker, config: Config, clock: Any) -> None:
+    def __init__(self, broker: Broker, config: Config, clock: Any, security: Security | None = None) -> None:
         self.broker = broker
         self.clock = clock
+        self.security = security if security is not None else Security(config, clock)
+        self.connect_timeout = config.connect_timeout
         self.limits = Limits(config.stomp_max_header_line, config.stomp_max_headers, config.stomp_max_body)
         self.prefetch = config.stomp_prefetch
         self.max_connections = config.stomp_max_connections
@@ -40,9 +44,12 @@ class StompFactory(Factory):
         if len(self.connections) >= self.max_connections:
             log.warning("event=connection_refused door=stomp remote=%s reason=max_connections", addr)
             return None
+        if not access.admit(self, addr):
+            return None
         self._count += 1
         protocol = StompProtocol(self, self._count)
         self.connections.add(protocol)
+        access.opened(self, protocol, addr)
         return protocol
 
     def claim_client_id(self, client_id: str, protocol: StompProtocol) -> bool:
@@ -52,3 +59,4 @@ class StompFactory(Factory):
         self.connections.discard(protocol)
         if protocol.client_id:
             self.client_ids.release(protocol.client_id, protocol)
+        access.closed(self, protocol)

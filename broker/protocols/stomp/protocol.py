@@ -15,6 +15,8 @@ from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import Protocol
 from zope.interface import implementer
 
+from broker.auth.authorization import NotAuthorized
+from broker.auth.identity import Identity
 from broker.engine.broker import DestinationError
 from broker.engine.consumer import Lease
 from broker.engine.limits import Refusal
@@ -28,6 +30,7 @@ from broker.protocols.activemq.inactivity import InactivityMonitor
 from broker.protocols.activemq.output import CommitOrderedOutput
 from broker.protocols.activemq.scheduling import BadHeader, route, scheduled_copies
 from broker.protocols.activemq.transactions import Transaction, TransactionError, Transactions
+from broker.protocols.stomp import access
 from broker.protocols.stomp.codec import FrameParser, encode
 from broker.protocols.stomp.convert import message_from_send
 from broker.protocols.stomp.frame import Frame, FrameError
@@ -83,6 +86,12 @@ class StompProtocol(Protocol):
         self.monitor: InactivityMonitor | None = None   # heart-beats, when negotiated
         self.output = CommitOrderedOutput(self.broker, self._write)
         self.peer = "?"
+        # Security (see access.py): who logged in, and the admission bookkeeping.
+        self.identity: Identity | None = None
+        self.counted_user = False
+        self.address: str | None = None
+        self.connect_timer: Any = None
+        self._held: list[bytes] | None = None   # input waiting for a login to finish
 
     # -- connection life cycle ---------------------------------------------------------------
     def connectionMade(self) -> None:
@@ -125,6 +134,9 @@ class StompProtocol(Protocol):
             self.monitor.read()
         if self.closing:
             return
+        if self._held is not None:
+            self._held.append(data)
+            return
         # The parser stops after a CONNECT so that what follows is decoded with the
         # negotiated version: feed it again until it has nothing more.
         while True:
@@ -145,8 +157,17 @@ class StompProtocol(Protocol):
                 if not self.closing:
                     self.send_error(error.message, error.detail, None, fatal=True, receipt=error.receipt)
                 return
-            if not frames or frames[-1].command not in ("CONNECT", "STOMP"):
+            if not frames or frames[-1].command not in ("CONNECT", "STOMP") or self._held is not None:
                 return
+
+    def hold_input(self) -> None:
+        """Keep input unparsed until `release_input` (the CONNECT's login is pending)."""
+        self._held = []
+
+    def release_input(self) -> None:
+        held, self._held = self._held, None
+        if held is not None and not self.closing:
+            self.dataReceived(b"".join(held))
 
     def _handle(self, frame: Frame) -> None:
         command = frame.command
@@ -159,6 +180,8 @@ class StompProtocol(Protocol):
             handler(self, frame)
         except StompError as exc:
             self.send_error(exc.message, exc.detail, frame, fatal=exc.fatal)
+        except NotAuthorized as exc:
+            self.send_error(*access.refusal(exc), frame, fatal=False)
         except Exception as exc:  # a bug must not take the broker down with it
             log.exception("event=frame_failed door=stomp remote=%s command=%s", self.peer, command)
             self.send_error(str(exc) or type(exc).__name__, traceback.format_exc(), frame, fatal=True)
@@ -248,13 +271,17 @@ class StompProtocol(Protocol):
                 raise ValueError
         except ValueError:
             raise StompError(f"Invalid heart-beat header:{heart_beat}", fatal=True) from None
+        access.login(self, frame, lambda: self._open_session(frame, common[-1], cx, cy))
+
+    def _open_session(self, frame: Frame, version: str, cx: int, cy: int) -> None:
+        h = frame.headers
         client_id = h.get("client-id")
         if client_id:
             if not self.factory.claim_client_id(client_id, self):
                 raise StompError("javax.jms.InvalidClientIDException: "
                                  + already_connected(self.factory.broker_name, client_id), fatal=True)
             self.client_id = self.session = client_id
-        self.version = self.parser.version = common[-1]
+        self.version = self.parser.version = version
         self.session_open = True
         reply = {"server": self.factory.server_header, "heart-beat": f"{cy},{cx}",
                  "session": self.session, "version": self.version}
@@ -366,6 +393,7 @@ class StompProtocol(Protocol):
 
     def on_send(self, frame: Frame) -> None:
         targets = self._destinations(frame)
+        access.check_send(self, frame, targets)
         h = frame.headers
         now = self.broker.now_ms()
         try:
@@ -469,6 +497,7 @@ class StompProtocol(Protocol):
                 raise StompError("Invalid Subscription: cannot durably subscribe to a Queue destination!")
             if not self.client_id:
                 raise StompError("Durable subscribers must set a client-id on CONNECT")
+        access.check_subscribe(self, targets)
         # Resolve every destination before answering: a failure is an ERROR, not a RECEIPT.
         queues = {d: self._queue_for(d) for d in targets
                   if not d.is_topic and not dest.is_wildcard_queue(d)}
@@ -649,6 +678,9 @@ class StompProtocol(Protocol):
 
     def on_commit(self, frame: Frame) -> None:
         tx = self._end_transaction(frame)
+        if tx.rollback_only is not None:
+            self._roll_back(tx)
+            raise StompError(access.COMMIT_FAILED, tx.rollback_only)
         durable = False
         for targets, message in tx.sends:
             self._deliver_send(targets, message)
@@ -659,6 +691,10 @@ class StompProtocol(Protocol):
 
     def on_abort(self, frame: Frame) -> None:
         tx = self._end_transaction(frame)
+        self._roll_back(tx)
+        self._receipt(frame, durable=False)
+
+    def _roll_back(self, tx: Transaction) -> None:
         # The acked messages stay with their subscriptions: their ack ids work again, in
         # their delivery order (a later cumulative ACK must cover the same messages).
         touched = []
@@ -669,7 +705,6 @@ class StompProtocol(Protocol):
                     touched.append(sub)
         for sub in set(touched):
             sub.reorder()
-        self._receipt(frame, durable=False)
 
     # -- DISCONNECT ----------------------------------------------------------------------------------
     def on_disconnect(self, frame: Frame) -> None:

@@ -1,0 +1,85 @@
+"""SQS actions through the broker's one authorization map.
+
+Every action names a queue (by URL, name or ARN) and needs one right on it, the same
+rights STOMP and the other doors need on the same queue; ListQueues and GetQueueUrl only
+show queues the caller has some right on. Refusals are AWS's AccessDenied (403).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from broker.auth.authorization import ADMIN, CREATE, READ, REMOVE, WRITE, Target
+from broker.auth.security import Security
+from facades.aws.access import not_authorized
+from facades.aws.service import AwsRequestContext, Params
+from facades.sqs.errors import sqs_error
+from facades.sqs.state import SqsState, name_from_url
+
+#: action -> the right it needs on the queue it names.
+RIGHTS: dict[str, Operation] = {
+    "SendMessage": WRITE, "SendMessageBatch": WRITE,
+    "ReceiveMessage": READ, "DeleteMessage": READ, "DeleteMessageBatch": READ,
+    "ChangeMessageVisibility": READ, "ChangeMessageVisibilityBatch": READ,
+    "CreateQueue": CREATE, "DeleteQueue": REMOVE,
+    "PurgeQueue": ADMIN, "SetQueueAttributes": ADMIN, "TagQueue": ADMIN, "UntagQueue": ADMIN,
+    "AddPermission": ADMIN, "RemovePermission": ADMIN,
+    "StartMessageMoveTask": ADMIN, "CancelMessageMoveTask": ADMIN, "ListMessageMoveTasks": ADMIN,
+}
+#: Actions that only look at a queue: any right on it will do.
+LOOK = frozenset({"GetQueueAttributes", "ListQueueTags", "ListDeadLetterSourceQueues", "GetQueueUrl"})
+_ANY = (READ, WRITE, ADMIN)
+
+Handler = Callable[[AwsRequestContext, Params], Any]
+
+
+def _queue_name(state: SqsState, action: str, params: Params) -> str | None:
+    if "QueueUrl" in params:
+        return name_from_url(params["QueueUrl"])
+    if "QueueName" in params:
+        return str(params["QueueName"])
+    if "SourceArn" in params:
+        return str(params["SourceArn"]).rsplit(":", 1)[-1]
+    if action == "CancelMessageMoveTask":
+        task = state.move_tasks.get(params.get("TaskHandle", ""))
+        return task.source if task is not None else None
+    return None
+
+
+def _denied(ctx: AwsRequestContext, state: SqsState, name: str) -> Exception:
+    return sqs_error("AccessDeniedException", not_authorized(ctx, "sqs", state.arn(ctx, name)))
+
+
+def may_use(security: Security, identity: Any, name: str) -> bool:
+    target = Target("queue", name)
+    return any(security.may(identity, op, target) for op in _ANY)
+
+
+def guarded(security: Security, state: SqsState, action: str, handler: Handler) -> Handler:
+    """`handler` behind the authorization map."""
+    def call(ctx: AwsRequestContext, params: Params) -> Any:
+        identity = ctx.identity
+        if identity is None or not security.map.configured:
+            return handler(ctx, params)
+        if action == "ListQueues":
+            return _filtered(security, identity, handler(ctx, params), "QueueUrls")
+        name = _queue_name(state, action, params)
+        if name is not None:
+            if action in LOOK:
+                if not may_use(security, identity, name):
+                    # A queue the caller may not use is one it cannot see.
+                    raise (sqs_error("QueueDoesNotExist") if action == "GetQueueUrl" else _denied(ctx, state, name))
+            elif not security.may(identity, RIGHTS[action], Target("queue", name)):
+                raise _denied(ctx, state, name)
+        if action == "ListDeadLetterSourceQueues":
+            return _filtered(security, identity, handler(ctx, params), "queueUrls")
+        return handler(ctx, params)
+    return call
+
+
+def _filtered(security: Security, identity: Any, result: dict[str, Any], member: str) -> dict[str, Any]:
+    """`result` with only the queue URLs (in `member`) the caller may use."""
+    urls = [u for u in result.get(member, []) if may_use(security, identity, name_from_url(u))]
+    out = {k: v for k, v in result.items() if k != member}
+    if urls or member == "queueUrls":   # ListDeadLetterSourceQueues always has the list
+        out[member] = urls
+    return out

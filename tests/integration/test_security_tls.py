@@ -1,0 +1,138 @@
+"""TLS on the listeners through Twisted endpoint strings, with certificates from
+`mqgate tls self-signed`: STOMP with stomp.py over SSL, SQS with boto3 over HTTPS
+(verify= the CA), STOMP over secure WebSocket."""
+from __future__ import annotations
+
+import ssl
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from websockets.sync.client import connect as ws_connect
+
+from tests.conftest import ROOT, BrokerProcess, unique
+from tests.integration.security_support import USERS, config_text, module_broker
+from tests.integration.sqs_clients import expect_error
+from tests.integration.stomp_client import WAIT, Collector, build
+
+import boto3
+import stomp
+from botocore.config import Config
+
+
+def _certificates(out: Path) -> Path:
+    result = subprocess.run([sys.executable, "-m", "broker", "tls", "self-signed", "--out", str(out),
+                             "--client", "reader", "--client", "stranger"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert {"ca.pem", "server.pem", "server-key.pem"} <= {p.name for p in out.iterdir()}
+    return out
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def tls_broker(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
+    certs = _certificates(tmp_path_factory.mktemp("certs"))
+    key, cert = certs / "server-key.pem", certs / "server.pem"
+    listen = f"ssl:0:privateKey={key}:certKey={cert}:interface=127.0.0.1"
+    extra = ["--stomp-listen", listen, "--aws-listen", listen, "--ws-listen", listen,
+             "--tls-client-ca", str(certs / "ca.pem")]
+    text = config_text(subjects={"reader": "CN=reader"})
+    for proc in module_broker(request, tmp_path_factory, text, extra):
+        proc.certs = certs  # type: ignore[attr-defined]
+        proc.ca = certs / "ca.pem"  # type: ignore[attr-defined]
+        yield proc
+
+
+def _stomp(broker: BrokerProcess, client: str | None = None) -> tuple[stomp.Connection12, Collector]:
+    conn = stomp.Connection12([("127.0.0.1", broker.stomp_port)], timeout=WAIT, reconnect_attempts_max=1)
+    certs = {} if client is None else {"cert_file": str(broker.certs / f"client-{client}.pem"),
+                                       "key_file": str(broker.certs / f"client-{client}-key.pem")}
+    conn.set_ssl(for_hosts=[("127.0.0.1", broker.stomp_port)], ca_certs=str(broker.ca), **certs)
+    listener = Collector()
+    conn.set_listener("c", listener)
+    return conn, listener
+
+
+def test_client_certificate_logs_in_as_its_user(tls_broker):
+    q = f"/queue/orders.{unique('cert')}"
+    conn, listener = _stomp(tls_broker, "reader")
+    conn.connect(wait=True)                   # no login: the certificate says who this is
+    try:
+        conn.subscribe(q, "s", headers={"receipt": "sub"})
+        error = listener.error()              # reader may read orders.> but not create it
+        assert error.headers["message"] == f"User reader is not authorized to create: queue://{q[7:]}"
+        conn.send("/queue/vault", "x", headers={"receipt": "w"})
+        assert listener.error().headers["message"] == "User reader is not authorized to write to: queue://vault"
+    finally:
+        conn.disconnect()
+
+
+def test_unknown_certificate_subject_or_none_needs_a_password(tls_broker):
+    for client in ("stranger", None):
+        conn, listener = _stomp(tls_broker, client)
+        with pytest.raises(stomp.exception.ConnectFailedException):
+            conn.connect(wait=True)
+        assert listener.error().headers["message"] == "User name [null] or password is invalid."
+
+
+def test_stomp_py_over_ssl(tls_broker):
+    q = f"/queue/open.{unique('tls')}"
+    conn, listener = _stomp(tls_broker)
+    conn.connect("reader", USERS["reader"][0], wait=True)
+    try:
+        conn.subscribe(q, "s", headers={"receipt": "sub"})
+        listener.wait_receipt("sub")
+        conn.send(q, "encrypted")
+        assert listener.get().body == "encrypted"
+    finally:
+        conn.disconnect()
+
+
+def test_plain_stomp_on_the_ssl_port_gets_nothing(tls_broker):
+    import socket
+    with socket.create_connection(("127.0.0.1", tls_broker.stomp_port), timeout=5) as sock:
+        sock.sendall(b"CONNECT\naccept-version:1.2\nhost:x\n\n\0")
+        try:
+            data = sock.recv(100)
+        except (ConnectionResetError, TimeoutError):
+            data = b""
+        assert b"CONNECTED" not in data
+
+
+def test_sqs_over_https_with_the_ca(tls_broker):
+    _, key, secret = USERS["admin"]
+    url = f"https://127.0.0.1:{tls_broker.aws_port}"
+    sqs = boto3.client("sqs", region_name="us-east-1", endpoint_url=url, aws_access_key_id=key,
+                       aws_secret_access_key=secret, verify=str(tls_broker.ca),
+                       config=Config(retries={"total_max_attempts": 1}))
+    queue = sqs.create_queue(QueueName="vault")["QueueUrl"]
+    assert queue.startswith("https://127.0.0.1:")
+    sqs.send_message(QueueUrl=queue, MessageBody="over https")
+    assert sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=2)["Messages"][0]["Body"] == "over https"
+    wrong = boto3.client("sqs", region_name="us-east-1", endpoint_url=url, aws_access_key_id=key,
+                         aws_secret_access_key="wrong", verify=str(tls_broker.ca),
+                         config=Config(retries={"total_max_attempts": 1}))
+    with expect_error(wrong, "SignatureDoesNotMatch", 403):
+        wrong.list_queues()
+
+
+def test_stomp_over_secure_websocket(tls_broker):
+    context = ssl.create_default_context(cafile=str(tls_broker.ca))
+    with ws_connect(f"wss://127.0.0.1:{tls_broker.ports['ws']}/", subprotocols=["v12.stomp"],
+                    ssl=context, open_timeout=10) as ws:
+        ws.send(build("CONNECT", {"accept-version": "1.2", "host": "x", "login": "reader",
+                                  "passcode": USERS["reader"][0]}).decode())
+        assert ws.recv(timeout=10).startswith("CONNECTED\n")
+
+
+def test_client_certificate_login_over_wss(tls_broker):
+    context = ssl.create_default_context(cafile=str(tls_broker.ca))
+    context.load_cert_chain(str(tls_broker.certs / "client-reader.pem"), str(tls_broker.certs / "client-reader-key.pem"))
+    with ws_connect(f"wss://127.0.0.1:{tls_broker.ports['ws']}/", subprotocols=["v12.stomp"],
+                    ssl=context, open_timeout=10) as ws:
+        ws.send(build("CONNECT", {"accept-version": "1.2", "host": "x"}).decode())
+        assert ws.recv(timeout=10).startswith("CONNECTED\n")
+        ws.send(build("SEND", {"destination": "/queue/vault", "receipt": "w"}, "x").decode())
+        assert "User reader is not authorized to write to" in ws.recv(timeout=10).replace("\\c", ":")
