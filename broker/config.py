@@ -161,12 +161,18 @@ def _check_redelivery(table: Any) -> dict[str, Any]:
 
 def _coerce(name: str, raw: Any) -> Any:
     kind = type(getattr(Config(), name))
+    if name == "redelivery":
+        try:
+            table = json.loads(raw) if isinstance(raw, str) else raw   # env vars carry JSON
+        except ValueError as exc:
+            raise ConfigError(f"setting redelivery: {raw!r} is not a JSON table") from exc
+        return _check_redelivery(table)
     try:
         if kind in (list, dict):
             value = json.loads(raw) if isinstance(raw, str) else raw  # env vars carry JSON
             if not isinstance(value, kind):
                 raise TypeError(name)
-            return _check_redelivery(value) if name == "redelivery" else value
+            return value
         if kind is bool:
             return raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes", "on")
         return kind(raw)
