@@ -46,6 +46,7 @@ class Broker:
         self._dest_id = 0
         self._sweeper: task.LoopingCall | None = None
         self._records: dict[str, dict[str, Any]] = {}
+        self._topic_taps: list[Callable[[str, Message], None]] = []
 
     # -- ids -------------------------------------------------------------------------
     def next_seq(self) -> int:
@@ -206,7 +207,17 @@ class Broker:
         """Fan a message out to a topic's subscriptions (and its Virtual Topic queues)."""
         topic = self.topic(name)
         extra = self._virtual_consumers(name) if name.startswith(VIRTUAL_TOPIC_PREFIX) else []
-        return topic.publish(message, extra)
+        delivered = topic.publish(message, extra)
+        for tap in self._topic_taps:
+            tap(name, message)
+        return delivered
+
+    def add_topic_tap(self, tap: Callable[[str, Message], None]) -> None:
+        """Have `tap(topic, message)` see every publication, whichever door made it.
+
+        A facade with subscriptions of its own (SNS) fans out from here; it runs in the
+        same reactor turn as the publish, so what it enqueues commits with it."""
+        self._topic_taps.append(tap)
 
     def _virtual_consumers(self, topic: str) -> list[Queue]:
         suffix = "." + topic

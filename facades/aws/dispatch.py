@@ -130,7 +130,7 @@ class AwsDispatcher:
         pairs: list[tuple[str, str]],
         request_id: str,
     ) -> _Call:
-        principal = self._verifier.authenticate(_signed(request))
+        principal = self._verifier.authenticate(_signed(request), action in service.anonymous_actions)
         if not service.has_operation(action):
             raise unknown_operation(action, protocol)
         handler = service.handlers.get(action)

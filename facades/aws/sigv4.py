@@ -79,9 +79,15 @@ class SigV4Verifier:
     def enforcing(self) -> bool:
         return bool(self._credentials)
 
-    def authenticate(self, request: SignedRequest) -> Principal:
-        """The principal of ``request``, or an :class:`AwsError` refusing it."""
+    def authenticate(self, request: SignedRequest, anonymous_ok: bool = False) -> Principal:
+        """The principal of ``request``, or an :class:`AwsError` refusing it.
+
+        ``anonymous_ok``: an unsigned request is accepted as the default account even
+        when keys are enforced (the links AWS mails or posts, e.g. an SNS SubscribeURL).
+        """
         signature = _read_signature(request, strict=self.enforcing)
+        if signature is None and anonymous_ok:
+            return Principal(None, self._default_account, None, None)
         if not self.enforcing:
             if signature is None:
                 return Principal(None, self._default_account, None, None)
