@@ -77,6 +77,9 @@ class SnsState:
     topics: dict[str, Topic] = field(default_factory=dict)
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     by_topic: dict[str, list[Subscription]] = field(default_factory=dict)
+    # Broker topics live on after DeleteTopic (the engine never forgets a topic); SNS
+    # stops showing them until they are created again.
+    deleted: set[str] = field(default_factory=set)
 
     def load(self) -> None:
         for name, data in self.broker.records(TOPIC_KIND).items():
@@ -104,6 +107,7 @@ class SnsState:
     # -- topics ------------------------------------------------------------------------------
     def save_topic(self, topic: Topic) -> None:
         topic.stored = True
+        self.deleted.discard(topic.name)
         self.topics[topic.name] = topic
         self.broker.put_record(TOPIC_KIND, topic.name, topic.to_record())
         self.broker.topic(topic.name)
@@ -111,7 +115,7 @@ class SnsState:
     def find_topic(self, name: str) -> Topic | None:
         """A topic by name: an SNS one, or a broker topic another door made."""
         topic = self.topics.get(name)
-        if topic is None and name in self.broker.topics and valid_topic_name(name):
+        if topic is None and name in self.broker.topics and name not in self.deleted and valid_topic_name(name):
             topic = Topic(name=name, arn=self.topic_arn(None, name), owner=self.account, stored=False,
                           attributes={"FifoTopic": "true"} if name.endswith(".fifo") else {})
         return topic
@@ -145,6 +149,7 @@ class SnsState:
         for sub in list(self.by_topic.get(topic.name, [])):
             self.drop_subscription(sub)
         self.topics.pop(topic.name, None)
+        self.deleted.add(topic.name)
         self.broker.drop_record(TOPIC_KIND, topic.name)
 
     # -- subscriptions -------------------------------------------------------------------------
