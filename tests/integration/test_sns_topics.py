@@ -6,7 +6,7 @@ import json
 import pytest
 
 from tests.conftest import unique
-from tests.integration.sns_clients import queue_with_arn, sns_client
+from tests.integration.sns_clients import queue_with_arn, sns_client, sqs
 from tests.integration.sqs_clients import ACCOUNT, REGION, expect_error
 
 
@@ -200,7 +200,6 @@ def test_publish_errors_reach_nobody(sns, shared_broker):
         sns.publish(TopicArn=_arn(unique("nothere")), Message="m")
     with expect_error(sns, "ParameterValueInvalid", 400, "InvalidParameterValueException"):
         sns.publish(TopicArn=arn, Message="m", MessageAttributes={"a": {"DataType": "Bogus", "StringValue": "1"}})
-    from tests.integration.sns_clients import sqs
     assert sqs(shared_broker.aws_url).receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages") is None
     sns.publish(TopicArn=arn, Message="still serving")
     got = sqs(shared_broker.aws_url).receive_message(QueueUrl=url, WaitTimeSeconds=5)["Messages"]
@@ -227,7 +226,6 @@ def test_publish_batch(sns, shared_broker):
     with expect_error(sns, "BatchRequestTooLong", 400, "BatchRequestTooLongException"):
         sns.publish_batch(TopicArn=arn, PublishBatchRequestEntries=[
             {"Id": str(i), "Message": "x" * 100_000} for i in range(3)])
-    from tests.integration.sns_clients import sqs
     client = sqs(shared_broker.aws_url)
     bodies = []
     for _ in range(20):
