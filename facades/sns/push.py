@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from twisted.internet import defer
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.web.client import Agent, FileBodyProducer, HTTPConnectionPool, readBody
 from twisted.web.http_headers import Headers
 
@@ -131,7 +132,7 @@ class Pusher:
             d = defer.fail(error)
         d.addTimeout(REQUEST_TIMEOUT_S, self.reactor)
         d.addCallback(lambda response: readBody(response).addBoth(lambda _: response.code))
-        d.addCallbacks(lambda code: self._answered(delivery, code), lambda f: self._answered(delivery, None))
+        d.addCallbacks(lambda code: self._answered(delivery, code), lambda f: self._unreachable(delivery, f))
         d.addBoth(lambda _: self._next(delivery.endpoint, endpoint))
 
     def _next(self, url: str, endpoint: _Endpoint) -> None:
@@ -142,6 +143,11 @@ class Pusher:
                 self._send(delivery, endpoint)
         if not endpoint.active and not endpoint.waiting:
             self._endpoints.pop(url, None)
+
+    def _unreachable(self, delivery: Delivery, failure: Failure) -> None:
+        _log.info("SNS delivery {id} to {endpoint} failed: {error}", id=delivery.message_id,
+                  endpoint=delivery.endpoint, error=failure.getErrorMessage())
+        self._answered(delivery, None)
 
     def _answered(self, delivery: Delivery, code: int | None) -> None:
         if delivery.id not in self._pending:

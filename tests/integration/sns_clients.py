@@ -43,16 +43,19 @@ def queue_with_arn(endpoint_url: str, name: str, **attributes: str) -> tuple[str
 
 class Endpoint:
     """A local HTTP endpoint: POSTs are queued; ``statuses`` lists the answers to give
-    (the last one repeats)."""
+    (the last one repeats); with a ``gate`` every request waits for it before answering."""
 
-    def __init__(self, statuses: tuple[int, ...] = (200,)) -> None:
+    def __init__(self, statuses: tuple[int, ...] = (200,), gate: threading.Event | None = None) -> None:
         self.statuses = list(statuses)
+        self.gate = gate
         self.posts: queue.Queue[dict[str, Any]] = queue.Queue()
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if owner.gate is not None:
+                    owner.gate.wait(WAIT)
                 status = owner.statuses.pop(0) if len(owner.statuses) > 1 else owner.statuses[0]
                 owner.posts.put({"headers": {k.lower(): v for k, v in self.headers.items()},
                                  "body": body.decode("utf-8"), "at": time.monotonic(), "status": status})
@@ -89,9 +92,10 @@ class Endpoint:
     def quiet(self, seconds: float = 0.5) -> bool:
         """True when nothing was POSTed for ``seconds``."""
         try:
-            self.posts.get(timeout=seconds)
+            post = self.posts.get(timeout=seconds)
         except queue.Empty:
             return True
+        print("unexpected POST:", post)
         return False
 
     def close(self) -> None:
