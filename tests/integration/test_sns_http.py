@@ -193,3 +193,15 @@ def test_pending_deliveries_survive_kill_9(broker: BrokerProcess):
         assert server.quiet(2.5)                    # delivered once each, then nothing pending
     finally:
         server.close()
+
+
+def test_throttle_policy_spaces_deliveries(shared_broker, endpoint):
+    sns = sns_client(shared_broker.aws_url)
+    topic = sns.create_topic(Name=unique("throttle"))["TopicArn"]
+    _confirmed(sns, topic, endpoint, DeliveryPolicy=json.dumps({"throttlePolicy": {"maxReceivesPerSecond": 4}}))
+    sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=[{"Id": str(i), "Message": f"m{i}"}
+                                                                  for i in range(5)])
+    posts = [endpoint.next(kind="Notification") for _ in range(5)]
+    assert sorted(p["json"]["Message"] for p in posts) == [f"m{i}" for i in range(5)]
+    # 4 per second: five deliveries span at least a second
+    assert posts[-1]["at"] - posts[0]["at"] >= 0.9

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.parse
+import urllib.request
 
 import pytest
 
@@ -239,3 +242,24 @@ def test_publish_batch(sns, shared_broker):
 def test_unsupported_actions_answer_a_modeled_error(sns):
     with expect_error(sns, "InvalidParameter", 400, "InvalidParameterException"):
         sns.list_platform_applications()
+
+
+def test_query_wire_format(shared_broker):
+    """What a client without an SDK sees: form-encoded requests, XML in the SNS namespace."""
+    def post(**form: str) -> tuple[int, str]:
+        data = urllib.parse.urlencode({"Version": "2010-03-31", **form}).encode()
+        try:
+            with urllib.request.urlopen(urllib.request.Request(shared_broker.aws_url + "/", data=data),
+                                        timeout=10) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+    name = unique("wire")
+    status, body = post(Action="CreateTopic", Name=name)
+    assert status == 200
+    assert body.startswith('<?xml version="1.0"?><CreateTopicResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">')
+    assert f"<CreateTopicResult><TopicArn>{_arn(name)}</TopicArn></CreateTopicResult>" in body
+    status, body = post(Action="GetTopicAttributes", TopicArn=_arn(unique("missing")))
+    assert status == 404
+    assert '<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">' in body
+    assert "<Type>Sender</Type><Code>NotFound</Code><Message>Topic does not exist</Message>" in body
