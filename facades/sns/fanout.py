@@ -29,6 +29,7 @@ class Fanout:
         self.pusher = Pusher(self.broker, reactor, self.policy_of, self.dead_letter)
         self._current: tuple[Message, Publication] | None = None
         self._filters: dict[str, tuple[str, str, filter_policy.FilterPolicy]] = {}
+        state.on_drop.append(self.forget)
 
     # -- publishing --------------------------------------------------------------------------
     def publish(self, topic: str, publication: Publication) -> None:
@@ -116,6 +117,11 @@ class Fanout:
             props, types = to_properties(attributes)
             queue.enqueue(Message(message_id=str(uuid.uuid4()), body=body.encode("utf-8"), properties=props,
                                   types=types, persistent=True, timestamp=self.broker.now_ms()))
+
+    def forget(self, subscription: str) -> None:
+        """The subscription is gone: drop its pending deliveries and compiled filter."""
+        self.pusher.forget(subscription)
+        self._filters.pop(subscription, None)
 
     def dead_letter(self, delivery: Delivery) -> None:
         sub = self.state.subscriptions.get(delivery.subscription)

@@ -103,6 +103,9 @@ class Pusher:
     def resume(self) -> None:
         """Try again every delivery a previous run left pending."""
         for delivery_id, data in list(self.broker.records(DELIVERY_KIND).items()):
+            if self._policy_of(data["subscription"]) is None:     # unsubscribed meanwhile
+                self.broker.drop_record(DELIVERY_KIND, delivery_id)
+                continue
             self._schedule(Delivery(id=delivery_id, **data), 0.0)
 
     def submit(self, subscription: str, endpoint: str, kind: str, message_id: str, topic_arn: str,

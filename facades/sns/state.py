@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from twisted.internet import defer
 
@@ -80,6 +80,8 @@ class SnsState:
     # Broker topics live on after DeleteTopic (the engine never forgets a topic); SNS
     # stops showing them until they are created again.
     deleted: set[str] = field(default_factory=set)
+    #: Called with the ARN of every subscription that goes (Unsubscribe, DeleteTopic).
+    on_drop: list[Callable[[str], None]] = field(default_factory=list)
 
     def load(self) -> None:
         for name, data in self.broker.records(TOPIC_KIND).items():
@@ -179,6 +181,8 @@ class SnsState:
         if not subs:
             self.by_topic.pop(sub.topic, None)
         self.broker.drop_record(SUBSCRIPTION_KIND, sub.arn)
+        for listener in self.on_drop:
+            listener(sub.arn)
 
 
 def valid_topic_name(name: str) -> bool:

@@ -131,7 +131,6 @@ class Subscriptions:
     def unsubscribe(self, ctx: AwsRequestContext, params: Params) -> Any:
         sub = self.state.subscription(params["SubscriptionArn"])
         self.state.drop_subscription(sub)
-        self.fanout.pusher.forget(sub.arn)
         topic = self.state.find_topic(sub.topic)
         if sub.protocol != "sqs" and topic is not None and sub.confirmed:
             self._send_confirmation(sub, topic, "UnsubscribeConfirmation", durable=False)
