@@ -11,6 +11,8 @@ import json
 import uuid
 from typing import Any
 
+from twisted.logger import Logger
+
 from broker.engine.broker import Broker
 from broker.engine.message import Message
 from facades.aws.message_attributes import attributes_of, to_properties
@@ -19,6 +21,8 @@ from facades.sns.envelope import Publication
 from facades.sns.push import Delivery, Pusher
 from facades.sns.signing import Signer
 from facades.sns.state import SnsState, Subscription
+
+_log = Logger()
 
 
 class Fanout:
@@ -54,8 +58,13 @@ class Fanout:
         else:
             publication = self._from_other_door(topic, message)
         for sub in list(subs):
-            if sub.confirmed and self._wanted(sub, publication):
-                self._deliver(sub, publication)
+            try:
+                if sub.confirmed and self._wanted(sub, publication):
+                    self._deliver(sub, publication)
+            except Exception:
+                # A fault in one subscription must not fail the publishing door (a STOMP
+                # SEND) nor the other subscriptions.
+                _log.failure("SNS fan-out to {subscription} failed", subscription=sub.arn)
 
     def _from_other_door(self, topic: str, message: Message) -> Publication:
         found = self.state.find_topic(topic)
