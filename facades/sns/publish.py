@@ -9,6 +9,7 @@ import hashlib
 import json
 import re
 import uuid
+from collections import OrderedDict
 from typing import Any
 
 from facades.aws.errors import AwsError
@@ -30,7 +31,8 @@ class Publisher:
     def __init__(self, state: SnsState, fanout: Fanout) -> None:
         self.state = state
         self.fanout = fanout
-        self._dedup: dict[tuple[str, str], tuple[int, str, str]] = {}   # (topic, id) -> (until, msg id, seq)
+        # (topic, dedup id) -> (until, message id, sequence number), oldest first
+        self._dedup: OrderedDict[tuple[str, str], tuple[int, str, str]] = OrderedDict()
 
     # -- handlers ----------------------------------------------------------------------------
     def publish(self, ctx: AwsRequestContext, params: Params) -> Any:
@@ -82,6 +84,7 @@ class Publisher:
                 return {"MessageId": seen[1], "SequenceNumber": seen[2]}
             publication.sequence_number = f"{self.state.broker.next_seq():020d}"
             self._expire_dedup(now)
+            self._dedup.pop(key, None)
             self._dedup[key] = (now + DEDUP_WINDOW_MS, publication.message_id, publication.sequence_number)
         self.fanout.publish(topic.name, publication)
         result = {"MessageId": publication.message_id}
@@ -90,7 +93,10 @@ class Publisher:
         return result
 
     def _expire_dedup(self, now: int) -> None:
-        for key in [k for k, (until, _, _) in self._dedup.items() if until <= now]:
+        while self._dedup:
+            key, (until, _, _) = next(iter(self._dedup.items()))
+            if until > now:
+                break
             del self._dedup[key]
 
     def _validated(self, topic: Topic, params: Params) -> Publication:
