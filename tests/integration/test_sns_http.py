@@ -187,8 +187,9 @@ def test_pending_deliveries_survive_kill_9(broker: BrokerProcess):
         _confirmed(sns, topic, server, DeliveryPolicy=json.dumps(policy))
         server.statuses = [500]
         sent = [sns.publish(TopicArn=topic, Message=f"m{i}")["MessageId"] for i in range(3)]
-        failed = {server.next(timeout=15, kind="Notification")["json"]["MessageId"] for _ in range(3)}
-        assert failed == set(sent)
+        failed: set[str] = set()
+        while failed != set(sent):                  # each tried once (a slow machine may retry some)
+            failed.add(server.next(timeout=15, kind="Notification")["json"]["MessageId"])
         server.statuses = [200]
         broker.restart(hard=True)                   # kill -9 while every delivery waits to retry
         got = set()
