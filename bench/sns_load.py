@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 import uuid
@@ -288,6 +289,8 @@ def section(results: dict[str, Any], command: str) -> str:
              f"- Command: `{command}`",
              "- Versions: " + "; ".join(f"{n}: {results[n].get('version', results[n].get('unavailable'))}"
                                         for n in names),
+             "- Load average at the end of the run: " + " ".join(f"{v:.2f}" for v in os.getloadavg())
+             + " (2 cores; other work on the machine lowers every figure)",
              "- Messages of 1 KiB; every Publish answer waits for the commit of the publication and its "
              "three queue copies (mqgate).", "",
              "| Scenario | unit | " + " | ".join(names) + " | mqgate / moto | goal |",

@@ -17,9 +17,10 @@ from typing import Any, Callable
 from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web.client import Agent, HTTPConnectionPool, readBody
+from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
+from twisted.web.client import Agent, BrowserLikePolicyForHTTPS, HTTPConnectionPool, readBody
 from twisted.web.http_headers import Headers
-from twisted.web.iweb import IBodyProducer
+from twisted.web.iweb import IAgentEndpointFactory, IBodyProducer
 from zope.interface import implementer
 
 from broker.engine.broker import Broker
@@ -51,6 +52,29 @@ class Delivery:
         return {"subscription": self.subscription, "endpoint": self.endpoint, "kind": self.kind,
                 "message_id": self.message_id, "topic_arn": self.topic_arn, "body": self.body,
                 "attempt": self.attempt}
+
+
+@implementer(IAgentEndpointFactory)
+class _Endpoints:
+    """Twisted's standard endpoints (TCP, TLS for https), made once per scheme, host and
+    port: building one (hostname checks included) costs as much as the rest of a request."""
+
+    def __init__(self, reactor: Any) -> None:
+        self._reactor = reactor
+        self._tls = BrowserLikePolicyForHTTPS()
+        self._cache: dict[tuple[bytes, bytes, int], Any] = {}
+
+    def endpointForURI(self, uri: Any) -> Any:  # noqa: N802 (Twisted's interface)
+        key = (uri.scheme, uri.host, uri.port)
+        endpoint = self._cache.get(key)
+        if endpoint is None:
+            if len(self._cache) >= 1024:
+                self._cache.clear()
+            endpoint = HostnameEndpoint(self._reactor, uri.host, uri.port, timeout=CONNECT_TIMEOUT_S)
+            if uri.scheme == b"https":
+                endpoint = wrapClientTLS(self._tls.creatorForNetloc(uri.host, uri.port), endpoint)
+            self._cache[key] = endpoint
+        return endpoint
 
 
 @implementer(IBodyProducer)
@@ -95,7 +119,7 @@ class Pusher:
         pool = HTTPConnectionPool(reactor, persistent=True)
         pool.maxPersistentPerHost = PER_ENDPOINT     # keep every connection an endpoint may use
         pool.retryAutomatically = False              # a retry is the delivery policy's decision
-        self._agent = Agent(reactor, pool=pool, connectTimeout=CONNECT_TIMEOUT_S)
+        self._agent = Agent.usingEndpointFactory(reactor, _Endpoints(reactor), pool=pool)
         self._endpoints: dict[str, _Endpoint] = {}
         self._pending: dict[str, Delivery] = {}
         self._next_slot: dict[str, float] = {}     # subscription -> earliest next send (throttle)
