@@ -107,7 +107,7 @@ class Fanout:
             queue.enqueue(self._queue_message(body, publication, sub.raw))
             return
         self.pusher.submit(sub.arn, sub.endpoint, "Notification", publication.message_id,
-                           publication.topic_arn, body)
+                           publication.topic_arn, body, raw=sub.raw)
 
     @staticmethod
     def _queue_message(body: str, publication: Publication, raw: bool) -> Message:

@@ -45,13 +45,14 @@ class Delivery:
     topic_arn: str
     body: str
     attempt: int = 0          # attempts made so far
+    raw: bool = False         # RawMessageDelivery: the body is the bare message
     durable: bool = True
     timer: Any = field(default=None, repr=False)
 
     def to_record(self) -> dict[str, Any]:
         return {"subscription": self.subscription, "endpoint": self.endpoint, "kind": self.kind,
                 "message_id": self.message_id, "topic_arn": self.topic_arn, "body": self.body,
-                "attempt": self.attempt}
+                "attempt": self.attempt, "raw": self.raw}
 
 
 @implementer(IAgentEndpointFactory)
@@ -133,9 +134,9 @@ class Pusher:
             self._schedule(Delivery(id=delivery_id, **data), 0.0)
 
     def submit(self, subscription: str, endpoint: str, kind: str, message_id: str, topic_arn: str,
-               body: str, durable: bool = True) -> None:
+               body: str, durable: bool = True, raw: bool = False) -> None:
         delivery = Delivery(id=str(uuid.uuid4()), subscription=subscription, endpoint=endpoint, kind=kind,
-                            message_id=message_id, topic_arn=topic_arn, body=body, durable=durable)
+                            message_id=message_id, topic_arn=topic_arn, body=body, durable=durable, raw=raw)
         if durable:
             self.broker.put_record(DELIVERY_KIND, delivery.id, delivery.to_record())
         self._schedule(delivery, 0.0)
@@ -177,6 +178,8 @@ class Pusher:
         })
         if delivery.kind != "SubscriptionConfirmation":
             headers.addRawHeader(b"x-amz-sns-subscription-arn", delivery.subscription.encode())
+        if delivery.raw:
+            headers.addRawHeader(b"x-amz-sns-rawdelivery", b"true")
         try:
             d = self._agent.request(b"POST", delivery.endpoint.encode(), headers,
                                     _Body(delivery.body.encode("utf-8")))

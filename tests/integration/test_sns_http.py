@@ -106,6 +106,7 @@ def test_confirm_subscription_with_the_token_and_raw_delivery(shared_broker, end
     sns.publish(TopicArn=topic, Message="just the text")
     post = endpoint.next(kind="Notification")
     assert post["body"] == "just the text"
+    assert post["headers"]["x-amz-sns-rawdelivery"] == "true"
 
 
 def test_retries_follow_the_delivery_policy(shared_broker):
