@@ -12,6 +12,7 @@ from broker.engine.broker import Broker
 from facades.aws.dispatch import AwsDispatcher
 from facades.aws.http import AwsResource
 from facades.aws.sigv4 import SigV4Verifier
+from facades.sns import facade as sns
 from facades.sqs import facade as sqs
 
 
@@ -59,9 +60,10 @@ class _AwsSite(Site):
 
 def build_site(broker: Broker, config: Config, reactor: Any, security: Security) -> Site:
     verifier = SigV4Verifier(security, config.account)
-    dispatcher = AwsDispatcher([sqs.build(broker, config, security)], verifier, config.region,
+    sns_service, sns_documents = sns.build(broker, config, reactor)
+    dispatcher = AwsDispatcher([sqs.build(broker, config, security), sns_service], verifier, config.region,
                                max_body_size=config.aws_max_request)
-    site = _AwsSite(AwsResource(dispatcher), reactor=reactor, parsePOSTFormSubmission=False)
+    site = _AwsSite(AwsResource(dispatcher, sns_documents), reactor=reactor, parsePOSTFormSubmission=False)
     site.protocol = _Channel
     site.security = security
     site.noisy = False

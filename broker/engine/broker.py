@@ -68,6 +68,7 @@ class Broker:
         self.dead_letter_prefix = ""
         # Called with every queue created from now on (wildcard queue consumers join it).
         self.queue_listeners: list[Callable[[Queue], None]] = []
+        self._topic_taps: list[Callable[[str, Message], None]] = []
 
     # -- ids -------------------------------------------------------------------------
     def next_seq(self) -> int:
@@ -331,7 +332,17 @@ class Broker:
         """Fan a message out to a topic's subscriptions (and its Virtual Topic queues)."""
         topic = self.topic(name)
         extra = self._virtual_consumers(name) if name.startswith(VIRTUAL_TOPIC_PREFIX) else []
-        return topic.publish(message, extra, self.next_seq if self.store is not None else None)
+        delivered = topic.publish(message, extra, self.next_seq if self.store is not None else None)
+        for tap in self._topic_taps:
+            tap(name, message)
+        return delivered
+
+    def add_topic_tap(self, tap: Callable[[str, Message], None]) -> None:
+        """Have `tap(topic, message)` see every publication, whichever door made it.
+
+        A facade with subscriptions of its own (SNS) fans out from here; it runs in the
+        same reactor turn as the publish, so what it enqueues commits with it."""
+        self._topic_taps.append(tap)
 
     def _virtual_consumers(self, topic: str) -> list[Queue]:
         suffix = "." + topic

@@ -130,7 +130,8 @@ class AwsDispatcher:
         pairs: list[tuple[str, str]],
         request_id: str,
     ) -> _Call:
-        principal = self._verifier.authenticate(_signed(request), request.client_address)
+        principal = self._verifier.authenticate(_signed(request), request.client_address,
+                                                action in service.anonymous_actions)
         self._verifier.throttle(principal, service.errors)
         if not service.has_operation(action):
             raise unknown_operation(action, protocol)

@@ -4,11 +4,13 @@ Only translation lives here: a Twisted request becomes a
 :class:`~facades.aws.dispatch.WireRequest`, the dispatcher's
 :class:`~facades.aws.dispatch.WireResponse` is written back. The resource is
 a leaf: AWS clients post to ``/`` or to a queue URL path, and every path
-reaches the dispatcher.
+reaches the dispatcher, except the few fixed documents facades publish by GET.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import parse_qsl
 
 from twisted.internet.defer import Deferred
@@ -27,14 +29,23 @@ class AwsResource(Resource):
 
     isLeaf = True
 
-    def __init__(self, dispatcher: AwsDispatcher) -> None:
+    def __init__(self, dispatcher: AwsDispatcher,
+                 documents: Mapping[str, tuple[str, bytes]] | None = None) -> None:
         super().__init__()
         self._dispatcher = dispatcher
+        self._documents = dict(documents or {})
 
     def render_POST(self, request: Request) -> int:
         return self._render(request)
 
-    render_GET = render_POST
+    def render_GET(self, request: Request) -> Any:
+        # Fixed documents a facade publishes besides its API (the SNS signing
+        # certificate); every other GET is a Query request.
+        document = self._documents.get(request.path.decode("latin-1"))
+        if document is None:
+            return self._render(request)
+        request.setHeader("Content-Type", document[0])
+        return document[1]
 
     def _render(self, request: Request) -> int:
         # Set up disconnect tracking before dispatching: a handler that

@@ -87,6 +87,8 @@ class AwsService:
     query_model: ServiceModel | None
     errors: ErrorCatalogue
     handlers: Mapping[str, Handler]
+    anonymous_actions: frozenset[str] = frozenset()
+    """Operations an unsigned request may call even when signatures are enforced."""
 
     @property
     def model(self) -> ServiceModel:

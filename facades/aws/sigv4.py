@@ -93,9 +93,16 @@ class SigV4Verifier:
     def enforcing(self) -> bool:
         return self._security.enforcing
 
-    def authenticate(self, request: SignedRequest, client_address: str = "") -> Principal:
-        """The principal of ``request``, or an :class:`AwsError` refusing it."""
+    def authenticate(self, request: SignedRequest, client_address: str = "",
+                     anonymous_ok: bool = False) -> Principal:
+        """The principal of ``request``, or an :class:`AwsError` refusing it.
+
+        ``anonymous_ok``: an unsigned request is accepted as the default account even
+        when keys are enforced (the links AWS mails or posts, e.g. an SNS SubscribeURL).
+        """
         signature = _read_signature(request, strict=self.enforcing)
+        if signature is None and anonymous_ok:
+            return Principal(None, self._default_account, None, None)
         if signature is None:
             if self.enforcing and not self._security.directory.allows_anonymous:
                 raise common_error("MissingAuthenticationToken")

@@ -7,17 +7,14 @@ String attributes. The body is text, as SQS requires.
 from __future__ import annotations
 
 import hashlib
-import re
 import uuid
 from typing import Any
 
 from broker.engine.message import Message
+from facades.aws.message_attributes import to_properties
 from facades.sqs.checksums import md5_of_body, md5_of_message_attributes
 from facades.sqs.validation import INVALID_CHARACTER
 
-_JMS_NUMBERS = {"int", "long", "short", "byte", "float", "double",
-                "Integer", "Long", "Short", "Byte", "Float", "Double"}
-_NAME = re.compile(r"[A-Za-z0-9_.-]{1,256}")
 SYSTEM_NAMES = ("SenderId", "SentTimestamp", "ApproximateReceiveCount",
                 "ApproximateFirstReceiveTimestamp", "SequenceNumber", "MessageDeduplicationId",
                 "MessageGroupId", "AWSTraceHeader", "DeadLetterQueueSourceArn")
@@ -27,15 +24,7 @@ def to_engine(entry: dict[str, Any], sender: str, now: int, fifo: bool,
               content_dedup: bool) -> Message:
     """A SendMessage request (or batch entry) as an engine message."""
     body: str = entry["MessageBody"]
-    props: dict[str, str | bytes] = {}
-    types: dict[str, str] = {}
-    for name, value in (entry.get("MessageAttributes") or {}).items():
-        kind = value["DataType"]
-        if kind.startswith("Binary"):
-            props[name] = bytes(value["BinaryValue"])
-        else:
-            props[name] = value["StringValue"]
-        types[name] = kind
+    props, types = to_properties(entry.get("MessageAttributes"))
     headers = {"SenderId": sender}
     trace = (entry.get("MessageSystemAttributes") or {}).get("AWSTraceHeader")
     if trace is not None:
@@ -44,34 +33,13 @@ def to_engine(entry: dict[str, Any], sender: str, now: int, fifo: bool,
     if fifo and dedup is None and content_dedup:
         dedup = hashlib.sha256(body.encode("utf-8")).hexdigest()
     message = Message(message_id=str(uuid.uuid4()), body=body.encode("utf-8"), properties=props,
-                      types=types or None, headers=headers, persistent=True, timestamp=now,
+                      types=types, headers=headers, persistent=True, timestamp=now,
                       group_id=entry.get("MessageGroupId"), dedup_id=dedup if fifo else None)
     delay = entry.get("DelaySeconds")
     if delay is not None:
         # An explicit delay (0 included) overrides the queue's DelaySeconds.
         message.visible_at = now + delay * 1000 if delay else now
     return message
-
-
-def attributes_of(message: Message) -> dict[str, dict[str, Any]]:
-    """Every property as an SQS MessageAttributeValue."""
-    out: dict[str, dict[str, Any]] = {}
-    types = message.types or {}
-    for name, value in message.properties.items():
-        if not _NAME.fullmatch(name):
-            continue
-        kind = types.get(name)
-        if isinstance(value, bytes):
-            out[name] = {"DataType": kind if kind and kind.startswith("Binary") else "Binary", "BinaryValue": value}
-            continue
-        if kind is None or kind.startswith("Binary"):
-            kind = "String"
-        elif kind in _JMS_NUMBERS:
-            kind = "Number"
-        elif kind in ("boolean", "Boolean"):
-            kind = "String"
-        out[name] = {"DataType": kind, "StringValue": value}
-    return out
 
 
 def wanted_attributes(attributes: dict[str, dict[str, Any]], names: list[str]) -> dict[str, dict[str, Any]]:

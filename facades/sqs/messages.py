@@ -12,6 +12,7 @@ from twisted.internet import defer
 from broker.engine.consumer import Lease
 from broker.engine.queue import Queue
 from facades.aws.errors import AwsError, common_error
+from facades.aws.message_attributes import attributes_of
 from facades.aws.service import AwsRequestContext, Params
 from facades.sqs import convert, receipts
 from facades.sqs import queue_attributes as qa
@@ -115,7 +116,7 @@ def _received(state: SqsState, ctx: AwsRequestContext, queue: Queue, lease: Leas
                                        state.arn(ctx, source) if source else None)
     if system:
         out["Attributes"] = system
-    attributes = convert.wanted_attributes(convert.attributes_of(message), attribute_names)
+    attributes = convert.wanted_attributes(attributes_of(message), attribute_names)
     if attributes:
         out["MessageAttributes"] = attributes
         out["MD5OfMessageAttributes"] = md5_of_message_attributes(attributes)
@@ -172,7 +173,10 @@ def _change_visibility(state: SqsState, queue: Queue, handle: str, timeout: int)
     validate_visibility_timeout(timeout)
     lease = _lease(state, queue, handle)
     if lease is None:
-        raise sqs_error("MessageNotInflight")
+        # A deleted message, or one whose handle is stale: AWS's wording for both.
+        raise sqs_error("InvalidParameterValue",
+                        f"Value {handle} for parameter ReceiptHandle is invalid. Reason: Message does not "
+                        "exist or is not available for visibility timeout change.")
     if (state.now_ms() + timeout * 1000) - lease.started > MAX_LEASE_S * 1000:
         raise visibility_limit_exceeded(timeout)
     queue.extend(lease, timeout * 1000)

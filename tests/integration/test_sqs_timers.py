@@ -114,6 +114,17 @@ def test_change_message_visibility_errors(sqs, url):
         sqs.change_message_visibility(QueueUrl=url, ReceiptHandle="not-a-handle", VisibilityTimeout=5)
 
 
+def test_change_message_visibility_of_a_deleted_message(sqs, url):
+    sqs.send_message(QueueUrl=url, MessageBody="deleted")
+    [msg] = receive(sqs, url, visibility=30)
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=msg["ReceiptHandle"])
+    with expect_error(sqs, "InvalidParameterValue") as caught:
+        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=msg["ReceiptHandle"], VisibilityTimeout=5)
+    assert caught["error"].response["Error"]["Message"] == (
+        f"Value {msg['ReceiptHandle']} for parameter ReceiptHandle is invalid. Reason: Message does not exist "
+        "or is not available for visibility timeout change.")
+
+
 def test_change_message_visibility_batch(sqs, url):
     sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": f"m{i}"} for i in range(3)])
     got = receive_until(sqs, url, 3, visibility=30)

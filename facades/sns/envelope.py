@@ -1,0 +1,105 @@
+"""What subscribers receive: a publication, and the JSON documents SNS sends about it.
+
+Every delivery (an SQS envelope, an HTTP POST, the confirmation messages) carries the
+fields AWS sends, signed over AWS's canonical string; the signature only covers fields
+that are the same for every subscriber, so one publication is signed once per protocol
+text however many subscriptions it reaches.
+"""
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from facades.sns.signing import Signer
+
+CERT_PATH = "/SimpleNotificationService-mqgate.pem"
+
+
+def iso_timestamp(ms: int) -> str:
+    """``2012-04-25T21:49:25.719Z``, as SNS writes times."""
+    moment = datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+@dataclass
+class Publication:
+    message_id: str
+    topic_arn: str
+    message: str
+    timestamp_ms: int
+    subject: str | None = None
+    per_protocol: dict[str, str] | None = None
+    attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    group_id: str | None = None
+    dedup_id: str | None = None
+    sequence_number: str | None = None
+    signature_version: str = "1"
+    _signed: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+
+    def text_for(self, protocol: str) -> str:
+        """The message for one protocol (MessageStructure=json), else the message."""
+        if self.per_protocol is None:
+            return self.message
+        return self.per_protocol.get(protocol, self.per_protocol["default"])
+
+    def envelope(self, protocol: str, signer: Signer, base_url: str, subscription_arn: str) -> str:
+        """The Notification JSON for one subscription."""
+        text = self.text_for(protocol)
+        signed = self._signed.get(text)
+        if signed is None:
+            signed = {"Type": "Notification", "MessageId": self.message_id}
+            if self.sequence_number is not None:
+                signed["SequenceNumber"] = self.sequence_number
+            signed["TopicArn"] = self.topic_arn
+            if self.subject is not None:
+                signed["Subject"] = self.subject
+            signed["Message"] = text
+            signed["Timestamp"] = iso_timestamp(self.timestamp_ms)
+            signed["SignatureVersion"] = self.signature_version
+            signed["Signature"] = signer.sign(signed, self.signature_version)
+            self._signed[text] = signed
+        doc = {**signed, "SigningCertURL": base_url + CERT_PATH,
+               "UnsubscribeURL": unsubscribe_url(base_url, subscription_arn)}
+        if self.attributes:
+            doc["MessageAttributes"] = envelope_attributes(self.attributes)
+        return json.dumps(doc, ensure_ascii=False)
+
+
+def envelope_attributes(attributes: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
+    out = {}
+    for name, value in attributes.items():
+        if "BinaryValue" in value:
+            out[name] = {"Type": value["DataType"], "Value": base64.b64encode(bytes(value["BinaryValue"])).decode()}
+        else:
+            out[name] = {"Type": value["DataType"], "Value": value.get("StringValue", "")}
+    return out
+
+
+def unsubscribe_url(base_url: str, subscription_arn: str) -> str:
+    return f"{base_url}/?Action=Unsubscribe&SubscriptionArn={quote(subscription_arn, safe='')}"
+
+
+def subscribe_url(base_url: str, topic_arn: str, token: str) -> str:
+    return f"{base_url}/?Action=ConfirmSubscription&TopicArn={quote(topic_arn, safe='')}&Token={token}"
+
+
+def confirmation(kind: str, message_id: str, topic_arn: str, token: str, now_ms: int, base_url: str,
+                 signer: Signer, version: str) -> str:
+    """A SubscriptionConfirmation or UnsubscribeConfirmation document."""
+    if kind == "SubscriptionConfirmation":
+        text = (f"You have chosen to subscribe to the topic {topic_arn}.\n"
+                "To confirm the subscription, visit the SubscribeURL included in this message.")
+    else:
+        text = (f"You have chosen to deactivate subscription {topic_arn}.\n"
+                "To cancel this operation and restore the subscription, visit the SubscribeURL "
+                "included in this message.")
+    doc: dict[str, Any] = {"Type": kind, "MessageId": message_id, "Token": token, "TopicArn": topic_arn,
+                           "Message": text, "SubscribeURL": subscribe_url(base_url, topic_arn, token),
+                           "Timestamp": iso_timestamp(now_ms), "SignatureVersion": version}
+    doc["Signature"] = signer.sign(doc, version)
+    doc["SigningCertURL"] = base_url + CERT_PATH
+    return json.dumps(doc, ensure_ascii=False)

@@ -1,0 +1,147 @@
+"""From one publication to every SNS subscription of its topic.
+
+Runs as the engine's topic tap, so a STOMP SEND to ``/topic/NAME`` reaches the SNS
+subscriptions of NAME exactly as an SNS Publish does, and everything it enqueues (SQS
+copies, pending HTTP deliveries) commits in the same transaction as the publication.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from typing import Any
+
+from twisted.logger import Logger
+
+from broker.engine.broker import Broker
+from broker.engine.message import Message
+from facades.aws.message_attributes import attributes_of, to_properties
+from facades.sns import delivery_policy, filter_policy
+from facades.sns.envelope import Publication
+from facades.sns.push import Delivery, Pusher
+from facades.sns.signing import Signer
+from facades.sns.state import SnsState, Subscription
+
+_log = Logger()
+
+
+class Fanout:
+    def __init__(self, state: SnsState, signer: Signer, reactor: Any) -> None:
+        self.state = state
+        self.broker: Broker = state.broker
+        self.signer = signer
+        self.pusher = Pusher(self.broker, reactor, self.policy_of, self.dead_letter)
+        self._current: tuple[Message, Publication] | None = None
+        self._filters: dict[str, tuple[str, str, filter_policy.FilterPolicy]] = {}
+        state.on_drop.append(self.forget)
+
+    # -- publishing --------------------------------------------------------------------------
+    def publish(self, topic: str, publication: Publication) -> None:
+        """Publish to the broker topic (STOMP subscribers get the message) and, through
+        the tap, to every SNS subscription."""
+        props, types = to_properties(publication.attributes)
+        message = Message(message_id=publication.message_id, body=publication.message.encode("utf-8"),
+                          properties=props, types=types, persistent=True,
+                          timestamp=publication.timestamp_ms, group_id=publication.group_id)
+        self._current = (message, publication)
+        try:
+            self.broker.publish(topic, message)
+        finally:
+            self._current = None
+
+    def tap(self, topic: str, message: Message) -> None:
+        subs = self.state.by_topic.get(topic)
+        if not subs:
+            return
+        if self._current is not None and self._current[0] is message:
+            publication = self._current[1]
+        else:
+            publication = self._from_other_door(topic, message)
+        for sub in list(subs):
+            try:
+                if sub.confirmed and self._wanted(sub, publication):
+                    self._deliver(sub, publication)
+            except Exception:
+                # A fault in one subscription must not fail the publishing door (a STOMP
+                # SEND) nor the other subscriptions.
+                _log.failure("SNS fan-out to {subscription} failed", subscription=sub.arn)
+
+    def _from_other_door(self, topic: str, message: Message) -> Publication:
+        found = self.state.find_topic(topic)
+        arn = found.arn if found is not None else self.state.topic_arn(None, topic)
+        fifo = found is not None and found.fifo
+        text = message.body.decode("utf-8", errors="replace")
+        dedup = None
+        if fifo:
+            dedup = message.dedup_id or hashlib.sha256(message.body).hexdigest()
+        return Publication(message_id=message.message_id, topic_arn=arn, message=text,
+                           timestamp_ms=message.timestamp or self.broker.now_ms(),
+                           attributes=attributes_of(message),
+                           group_id=message.group_id or ("default" if fifo else None), dedup_id=dedup,
+                           sequence_number=f"{self.broker.next_seq():020d}" if fifo else None,
+                           signature_version=found.attributes.get("SignatureVersion", "1") if found else "1")
+
+    def _wanted(self, sub: Subscription, publication: Publication) -> bool:
+        text = sub.attributes.get("FilterPolicy")
+        if not text:
+            return True
+        scope = sub.attributes.get("FilterPolicyScope", "MessageAttributes")
+        cached = self._filters.get(sub.arn)
+        if cached is None or cached[:2] != (text, scope):
+            cached = (text, scope, filter_policy.parse(text, scope))
+            self._filters[sub.arn] = cached
+        return cached[2].matches(publication.text_for(sub.protocol), publication.attributes)
+
+    # -- delivering ------------------------------------------------------------------------
+    def _deliver(self, sub: Subscription, publication: Publication) -> None:
+        base = self.state.base_url(None) or sub.base_url
+        if sub.raw:
+            body = publication.text_for(sub.protocol)
+        else:
+            body = publication.envelope(sub.protocol, self.signer, base, sub.arn)
+        if sub.protocol == "sqs":
+            queue = self.broker.queue(sub.endpoint.rsplit(":", 1)[-1], create=False)
+            if queue is None:
+                self._to_dead_letter(sub, body, publication.attributes)
+                return
+            queue.enqueue(self._queue_message(body, publication, sub.raw))
+            return
+        self.pusher.submit(sub.arn, sub.endpoint, "Notification", publication.message_id,
+                           publication.topic_arn, body, raw=sub.raw)
+
+    @staticmethod
+    def _queue_message(body: str, publication: Publication, raw: bool) -> Message:
+        props, types = to_properties(publication.attributes) if raw else ({}, None)
+        return Message(message_id=str(uuid.uuid4()), body=body.encode("utf-8"), properties=props,
+                       types=types, persistent=True, timestamp=publication.timestamp_ms,
+                       group_id=publication.group_id, dedup_id=publication.dedup_id)
+
+    def _to_dead_letter(self, sub: Subscription, body: str, attributes: dict[str, Any]) -> None:
+        raw = sub.attributes.get("RedrivePolicy")
+        if not raw:
+            return
+        target = str(json.loads(raw).get("deadLetterTargetArn", "")).rsplit(":", 1)[-1]
+        queue = self.broker.queue(target, create=False)
+        if queue is not None:
+            props, types = to_properties(attributes)
+            queue.enqueue(Message(message_id=str(uuid.uuid4()), body=body.encode("utf-8"), properties=props,
+                                  types=types, persistent=True, timestamp=self.broker.now_ms()))
+
+    def forget(self, subscription: str) -> None:
+        """The subscription is gone: drop its pending deliveries and compiled filter."""
+        self.pusher.forget(subscription)
+        self._filters.pop(subscription, None)
+
+    def dead_letter(self, delivery: Delivery) -> None:
+        sub = self.state.subscriptions.get(delivery.subscription)
+        if sub is not None:
+            self._to_dead_letter(sub, delivery.body, {})
+
+    def policy_of(self, subscription: str) -> dict[str, Any] | None:
+        """The retry/throttle policy in force for a subscription (None once it is gone)."""
+        sub = self.state.subscriptions.get(subscription)
+        if sub is None:
+            return None
+        topic = self.state.find_topic(sub.topic)
+        topic_policy = topic.attributes.get("DeliveryPolicy") if topic is not None else None
+        return delivery_policy.effective(topic_policy or None, sub.attributes.get("DeliveryPolicy") or None)

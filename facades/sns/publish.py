@@ -1,0 +1,192 @@
+"""SNS Publish and PublishBatch: validation as AWS does it, then one broker publication.
+
+The answer waits for the commit, and the commit holds the publication and every copy the
+fan-out made, so a 200 means every subscribed queue has the message.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from collections import OrderedDict
+from typing import Any
+
+from facades.aws.errors import AwsError
+from facades.aws.service import AwsRequestContext, Params
+from facades.sns.envelope import Publication
+from facades.sns.fanout import Fanout
+from facades.sns.service import invalid, sns_error
+from facades.sns.state import SnsState, Topic
+
+MAX_MESSAGE_BYTES = 262_144
+MAX_BATCH = 10
+DEDUP_WINDOW_MS = 5 * 60 * 1000
+_ATTRIBUTE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,256}")
+_BATCH_ID = re.compile(r"[A-Za-z0-9_-]{1,80}")
+_SUBJECT = re.compile(r"[\x20-\x7e]{1,100}")
+
+
+class Publisher:
+    def __init__(self, state: SnsState, fanout: Fanout) -> None:
+        self.state = state
+        self.fanout = fanout
+        # (topic, dedup id) -> (until, message id, sequence number), oldest first
+        self._dedup: OrderedDict[tuple[str, str], tuple[int, str, str]] = OrderedDict()
+
+    # -- handlers ----------------------------------------------------------------------------
+    def publish(self, ctx: AwsRequestContext, params: Params) -> Any:
+        topic_arn, target_arn = params.get("TopicArn"), params.get("TargetArn")
+        if params.get("PhoneNumber"):
+            raise invalid("PhoneNumber Reason: SMS delivery is not supported by this endpoint")
+        if topic_arn and target_arn:
+            raise invalid("TopicArn or TargetArn Reason: Only one of TopicArn or TargetArn may be specified")
+        arn = topic_arn or target_arn
+        if not arn:
+            raise invalid("TopicArn or TargetArn Reason: no value for required parameter")
+        topic = self.state.topic(arn, "TopicArn" if topic_arn else "TargetArn")
+        publication = self._validated(topic, params)
+        result = self._publish(topic, publication)
+        return self.state.committed(result)
+
+    def publish_batch(self, ctx: AwsRequestContext, params: Params) -> Any:
+        topic = self.state.topic(params["TopicArn"])
+        entries = params.get("PublishBatchRequestEntries") or []
+        if not entries:
+            raise sns_error("EmptyBatchRequest")
+        if len(entries) > MAX_BATCH:
+            raise sns_error("TooManyEntriesInBatchRequest")
+        ids = [e.get("Id", "") for e in entries]
+        if len(set(ids)) != len(ids):
+            raise sns_error("BatchEntryIdsNotDistinct")
+        if not all(_BATCH_ID.fullmatch(i) for i in ids):
+            raise sns_error("InvalidBatchEntryId")
+        if sum(_size(e) for e in entries) > MAX_MESSAGE_BYTES:
+            raise sns_error("BatchRequestTooLong", "The length of all the messages put together is more than "
+                                                   "the limit.")
+        successful, failed = [], []
+        for entry in entries:
+            try:
+                publication = self._validated(topic, entry)
+            except AwsError as error:
+                failed.append(error.as_batch_entry(entry["Id"], "query"))
+                continue
+            successful.append({"Id": entry["Id"], **self._publish(topic, publication)})
+        return self.state.committed({"Successful": successful, "Failed": failed})
+
+    # -- the work ----------------------------------------------------------------------------
+    def _publish(self, topic: Topic, publication: Publication) -> dict[str, str]:
+        now = publication.timestamp_ms
+        if topic.fifo:
+            key = (topic.name, publication.dedup_id or "")
+            seen = self._dedup.get(key)
+            if seen is not None and seen[0] > now:
+                return {"MessageId": seen[1], "SequenceNumber": seen[2]}
+            publication.sequence_number = f"{self.state.broker.next_seq():020d}"
+            self._expire_dedup(now)
+            self._dedup.pop(key, None)
+            self._dedup[key] = (now + DEDUP_WINDOW_MS, publication.message_id, publication.sequence_number)
+        self.fanout.publish(topic.name, publication)
+        result = {"MessageId": publication.message_id}
+        if publication.sequence_number is not None:
+            result["SequenceNumber"] = publication.sequence_number
+        return result
+
+    def _expire_dedup(self, now: int) -> None:
+        while self._dedup:
+            key, (until, _, _) = next(iter(self._dedup.items()))
+            if until > now:
+                break
+            del self._dedup[key]
+
+    def _validated(self, topic: Topic, params: Params) -> Publication:
+        message = params.get("Message")
+        if message is None:
+            raise invalid("Message")
+        if message == "":
+            raise invalid("Empty message")
+        subject = params.get("Subject")
+        if subject is not None and not _SUBJECT.fullmatch(subject):
+            raise invalid("Subject")
+        attributes = dict(params.get("MessageAttributes") or {})
+        validate_attributes(attributes)
+        if _size(params) > MAX_MESSAGE_BYTES:
+            raise invalid("Message too long")
+        per_protocol = None
+        if params.get("MessageStructure") is not None:
+            if params["MessageStructure"] != "json":
+                raise invalid("MessageStructure")
+            per_protocol = _structure(message)
+        group, dedup = params.get("MessageGroupId"), params.get("MessageDeduplicationId")
+        if topic.fifo:
+            if not group:
+                raise invalid("The MessageGroupId parameter is required for FIFO topics")
+            if not dedup:
+                if topic.attributes.get("ContentBasedDeduplication") != "true":
+                    raise invalid("The topic should either have ContentBasedDeduplication enabled or "
+                                  "MessageDeduplicationId provided explicitly")
+                dedup = hashlib.sha256(message.encode("utf-8")).hexdigest()
+        elif dedup:
+            raise invalid("MessageDeduplicationId Reason: The request includes MessageDeduplicationId "
+                          "parameter that is not valid for this topic type")
+        return Publication(message_id=str(uuid.uuid4()), topic_arn=topic.arn,
+                           message=per_protocol["default"] if per_protocol else message,
+                           timestamp_ms=self.state.now_ms(), subject=subject, per_protocol=per_protocol,
+                           attributes=attributes, group_id=group, dedup_id=dedup if topic.fifo else None,
+                           signature_version=topic.attributes.get("SignatureVersion", "1"))
+
+
+def _size(params: Params) -> int:
+    """Message plus attribute names, types and values, as AWS counts toward 256 KiB."""
+    size = len((params.get("Message") or "").encode("utf-8"))
+    for name, value in (params.get("MessageAttributes") or {}).items():
+        size += len(name.encode()) + len(str(value.get("DataType", "")).encode())
+        if "BinaryValue" in value:
+            size += len(bytes(value["BinaryValue"]))
+        else:
+            size += len(str(value.get("StringValue", "")).encode("utf-8"))
+    return size
+
+
+def _structure(message: str) -> dict[str, str]:
+    try:
+        doc = json.loads(message)
+    except ValueError:
+        raise invalid("Message Structure - No JSON message body is parseable") from None
+    if not isinstance(doc, dict):
+        raise invalid("Message Structure - No JSON message body is parseable")
+    if "default" not in doc:
+        raise invalid("Message Structure - No default entry in JSON message body")
+    if not all(isinstance(v, str) for v in doc.values()):
+        raise invalid("Message Structure - JSON message body failed to parse")
+    return doc
+
+
+def validate_attributes(attributes: dict[str, dict[str, Any]]) -> None:
+    """AWS's checks on MessageAttributes, with its ParameterValueInvalid messages."""
+    for name, value in attributes.items():
+        if not _ATTRIBUTE_NAME.fullmatch(name) or name.startswith(".") or name.endswith(".") or ".." in name:
+            raise sns_error("ParameterValueInvalid", f"The message attribute name '{name}' is invalid. Attribute "
+                            "name can contain A-Z, a-z, 0-9, underscore (_), hyphen (-), and period (.) characters.")
+        kind = value.get("DataType") or ""
+        if kind.split(".", 1)[0] not in ("String", "Number", "Binary"):
+            raise sns_error("ParameterValueInvalid", f"The message attribute '{name}' has an invalid message "
+                            "attribute type, the set of supported type prefixes is Binary, Number, and String.")
+        field = "BinaryValue" if kind.startswith("Binary") else "StringValue"
+        if value.get(field) in (None, "", b""):
+            raise sns_error("ParameterValueInvalid", f"The message attribute '{name}' must contain non-empty "
+                            f"message attribute value for message attribute type '{kind}'.")
+        if kind.startswith("Number"):
+            try:
+                float(value[field])
+            except ValueError:
+                raise sns_error("ParameterValueInvalid", f"Could not cast message attribute '{name}' value "
+                                "to number.") from None
+        if kind == "String.Array":
+            try:
+                items = json.loads(value[field])
+            except ValueError:
+                items = None
+            if not isinstance(items, list):
+                raise sns_error("ParameterValueInvalid", f"The message attribute '{name}' with type "
+                                "'String.Array' must be a JSON array.")

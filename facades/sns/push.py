@@ -1,0 +1,233 @@
+"""HTTP/HTTPS push: durable deliveries with the subscription's retry policy.
+
+Each pending delivery is an engine record written in the same transaction as the
+publication it came from and dropped once the endpoint answered 2xx or the message went
+to the subscription's dead-letter queue, so a crash during retries loses none: at start
+every pending delivery is tried again. Requests go out through Twisted's Agent (nothing
+blocks the reactor), at most ``PER_ENDPOINT`` at a time per endpoint, so a slow endpoint
+only delays its own deliveries.
+"""
+from __future__ import annotations
+
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from twisted.internet import defer
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
+from twisted.web.client import Agent, BrowserLikePolicyForHTTPS, HTTPConnectionPool, readBody
+from twisted.web.http_headers import Headers
+from twisted.web.iweb import IAgentEndpointFactory, IBodyProducer
+from zope.interface import implementer
+
+from broker.engine.broker import Broker
+from facades.sns import delivery_policy
+
+DELIVERY_KIND = "sns-delivery"
+PER_ENDPOINT = 16
+REQUEST_TIMEOUT_S = 15.0
+CONNECT_TIMEOUT_S = 5.0
+USER_AGENT = b"Amazon Simple Notification Service Agent"
+
+_log = Logger()
+
+
+@dataclass
+class Delivery:
+    id: str
+    subscription: str
+    endpoint: str
+    kind: str                 # Notification, SubscriptionConfirmation, UnsubscribeConfirmation
+    message_id: str
+    topic_arn: str
+    body: str
+    attempt: int = 0          # attempts made so far
+    raw: bool = False         # RawMessageDelivery: the body is the bare message
+    durable: bool = True
+    timer: Any = field(default=None, repr=False)
+
+    def to_record(self) -> dict[str, Any]:
+        return {"subscription": self.subscription, "endpoint": self.endpoint, "kind": self.kind,
+                "message_id": self.message_id, "topic_arn": self.topic_arn, "body": self.body,
+                "attempt": self.attempt, "raw": self.raw}
+
+
+@implementer(IAgentEndpointFactory)
+class _Endpoints:
+    """Twisted's standard endpoints (TCP, TLS for https), made once per scheme, host and
+    port: building one (hostname checks included) costs as much as the rest of a request."""
+
+    def __init__(self, reactor: Any) -> None:
+        self._reactor = reactor
+        self._tls = BrowserLikePolicyForHTTPS()
+        self._cache: dict[tuple[bytes, bytes, int], Any] = {}
+
+    def endpointForURI(self, uri: Any) -> Any:  # noqa: N802 (Twisted's interface)
+        key = (uri.scheme, uri.host, uri.port)
+        endpoint = self._cache.get(key)
+        if endpoint is None:
+            if len(self._cache) >= 1024:
+                self._cache.clear()
+            endpoint = HostnameEndpoint(self._reactor, uri.host, uri.port, timeout=CONNECT_TIMEOUT_S)
+            if uri.scheme == b"https":
+                endpoint = wrapClientTLS(self._tls.creatorForNetloc(uri.host, uri.port), endpoint)
+            self._cache[key] = endpoint
+        return endpoint
+
+
+@implementer(IBodyProducer)
+class _Body:
+    """A request body written in one go (FileBodyProducer would take extra reactor turns)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self.length = len(data)
+
+    def startProducing(self, consumer: Any) -> defer.Deferred[None]:
+        consumer.write(self._data)
+        return defer.succeed(None)
+
+    def pauseProducing(self) -> None:
+        pass
+
+    def resumeProducing(self) -> None:
+        pass
+
+    def stopProducing(self) -> None:
+        pass
+
+
+@dataclass
+class _Endpoint:
+    active: int = 0
+    waiting: deque[Delivery] = field(default_factory=deque)
+
+
+class Pusher:
+    """Sends deliveries; asks ``policy_of(subscription)`` for the retry policy in force,
+    and hands a delivery out of retries to ``dead_letter(delivery)``."""
+
+    def __init__(self, broker: Broker, reactor: Any,
+                 policy_of: Callable[[str], dict[str, Any] | None],
+                 dead_letter: Callable[[Delivery], None]) -> None:
+        self.broker = broker
+        self.reactor = reactor
+        self._policy_of = policy_of
+        self._dead_letter = dead_letter
+        pool = HTTPConnectionPool(reactor, persistent=True)
+        pool.maxPersistentPerHost = PER_ENDPOINT     # keep every connection an endpoint may use
+        pool.retryAutomatically = False              # a retry is the delivery policy's decision
+        self._agent = Agent.usingEndpointFactory(reactor, _Endpoints(reactor), pool=pool)
+        self._endpoints: dict[str, _Endpoint] = {}
+        self._pending: dict[str, Delivery] = {}
+        self._next_slot: dict[str, float] = {}     # subscription -> earliest next send (throttle)
+
+    def resume(self) -> None:
+        """Try again every delivery a previous run left pending."""
+        for delivery_id, data in list(self.broker.records(DELIVERY_KIND).items()):
+            if self._policy_of(data["subscription"]) is None:     # unsubscribed meanwhile
+                self.broker.drop_record(DELIVERY_KIND, delivery_id)
+                continue
+            self._schedule(Delivery(id=delivery_id, **data), 0.0)
+
+    def submit(self, subscription: str, endpoint: str, kind: str, message_id: str, topic_arn: str,
+               body: str, durable: bool = True, raw: bool = False) -> None:
+        delivery = Delivery(id=str(uuid.uuid4()), subscription=subscription, endpoint=endpoint, kind=kind,
+                            message_id=message_id, topic_arn=topic_arn, body=body, durable=durable, raw=raw)
+        if durable:
+            self.broker.put_record(DELIVERY_KIND, delivery.id, delivery.to_record())
+        self._schedule(delivery, 0.0)
+
+    def forget(self, subscription: str) -> None:
+        """The subscription is gone: its pending deliveries go too."""
+        for delivery in [d for d in self._pending.values() if d.subscription == subscription]:
+            self._finish(delivery)
+
+    def _schedule(self, delivery: Delivery, delay: float) -> None:
+        self._pending[delivery.id] = delivery
+        policy = self._policy_of(delivery.subscription)
+        throttle = (policy or {}).get("throttlePolicy")
+        if throttle:
+            now = self.reactor.seconds()
+            slot = max(now + delay, self._next_slot.get(delivery.subscription, 0.0))
+            self._next_slot[delivery.subscription] = slot + 1.0 / throttle["maxReceivesPerSecond"]
+            delay = slot - now
+        delivery.timer = self.reactor.callLater(delay, self._queue, delivery)
+
+    def _queue(self, delivery: Delivery) -> None:
+        delivery.timer = None
+        if delivery.id not in self._pending:
+            return
+        endpoint = self._endpoints.setdefault(delivery.endpoint, _Endpoint())
+        if endpoint.active >= PER_ENDPOINT:
+            endpoint.waiting.append(delivery)
+            return
+        self._send(delivery, endpoint)
+
+    def _send(self, delivery: Delivery, endpoint: _Endpoint) -> None:
+        endpoint.active += 1
+        headers = Headers({
+            b"Content-Type": [b"text/plain; charset=UTF-8"],
+            b"User-Agent": [USER_AGENT],
+            b"x-amz-sns-message-type": [delivery.kind.encode()],
+            b"x-amz-sns-message-id": [delivery.message_id.encode()],
+            b"x-amz-sns-topic-arn": [delivery.topic_arn.encode()],
+        })
+        if delivery.kind != "SubscriptionConfirmation":
+            headers.addRawHeader(b"x-amz-sns-subscription-arn", delivery.subscription.encode())
+        if delivery.raw:
+            headers.addRawHeader(b"x-amz-sns-rawdelivery", b"true")
+        try:
+            d = self._agent.request(b"POST", delivery.endpoint.encode(), headers,
+                                    _Body(delivery.body.encode("utf-8")))
+        except Exception as error:  # a URL the Agent cannot even try (bad scheme, no host)
+            d = defer.fail(error)
+        d.addTimeout(REQUEST_TIMEOUT_S, self.reactor)
+        d.addCallback(lambda response: readBody(response).addBoth(lambda _: response.code))
+        d.addCallbacks(lambda code: self._answered(delivery, code), lambda f: self._unreachable(delivery, f))
+        d.addBoth(lambda _: self._next(delivery.endpoint, endpoint))
+
+    def _next(self, url: str, endpoint: _Endpoint) -> None:
+        endpoint.active -= 1
+        while endpoint.waiting and endpoint.active < PER_ENDPOINT:
+            delivery = endpoint.waiting.popleft()
+            if delivery.id in self._pending:
+                self._send(delivery, endpoint)
+        if not endpoint.active and not endpoint.waiting:
+            self._endpoints.pop(url, None)
+
+    def _unreachable(self, delivery: Delivery, failure: Failure) -> None:
+        _log.info("SNS delivery {id} to {endpoint} failed: {error}", id=delivery.message_id,
+                  endpoint=delivery.endpoint, error=failure.getErrorMessage())
+        self._answered(delivery, None)
+
+    def _answered(self, delivery: Delivery, code: int | None) -> None:
+        if delivery.id not in self._pending:
+            return
+        if code is not None and 200 <= code < 300:
+            self._finish(delivery)
+            return
+        delivery.attempt += 1
+        policy = self._policy_of(delivery.subscription)
+        delay = None if policy is None else delivery_policy.retry_delay(policy["healthyRetryPolicy"],
+                                                                        delivery.attempt)
+        if delay is None:
+            _log.info("SNS delivery {id} to {endpoint} failed after {n} attempts",
+                      id=delivery.message_id, endpoint=delivery.endpoint, n=delivery.attempt)
+            if policy is not None and delivery.kind == "Notification":
+                self._dead_letter(delivery)
+            self._finish(delivery)
+            return
+        if delivery.durable:
+            self.broker.put_record(DELIVERY_KIND, delivery.id, delivery.to_record())
+        self._schedule(delivery, delay)
+
+    def _finish(self, delivery: Delivery) -> None:
+        self._pending.pop(delivery.id, None)
+        if delivery.timer is not None and delivery.timer.active():
+            delivery.timer.cancel()
+        if delivery.durable:
+            self.broker.drop_record(DELIVERY_KIND, delivery.id)

@@ -1,0 +1,171 @@
+"""SNS actions on topics: create, delete, list, attributes, tags."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from facades.aws.service import AwsRequestContext, Params
+from facades.sns import delivery_policy
+from facades.sns.service import invalid, sns_error
+from facades.sns.state import FIFO_TOPIC_NAME, TOPIC_NAME, SnsState, Topic
+
+PAGE_SIZE = 100
+MAX_TAGS = 50
+_FEEDBACK = {f"{p}{k}" for p in ("Application", "Firehose", "HTTP", "Lambda", "SQS")
+             for k in ("SuccessFeedbackRoleArn", "SuccessFeedbackSampleRate", "FailureFeedbackRoleArn")}
+SETTABLE = {"DeliveryPolicy", "DisplayName", "Policy", "KmsMasterKeyId", "SignatureVersion", "TracingConfig",
+            "ContentBasedDeduplication", "ArchivePolicy", "DataProtectionPolicy", "FifoThroughputScope",
+            *_FEEDBACK}
+
+
+def _validate_attribute(name: str, value: str, fifo: bool) -> None:
+    if name not in SETTABLE:
+        raise invalid("AttributeName")
+    if name == "DeliveryPolicy" and value:
+        try:
+            delivery_policy.parse_topic_policy(value)
+        except delivery_policy.DeliveryPolicyError as error:
+            raise invalid(f"DeliveryPolicy: {error}") from None
+    elif name == "SignatureVersion" and value not in ("1", "2"):
+        raise invalid("SignatureVersion")
+    elif name == "ContentBasedDeduplication":
+        if not fifo:
+            raise invalid("ContentBasedDeduplication Reason: Content based deduplication can only be set "
+                          "for FIFO topics")
+        if value not in ("true", "false"):
+            raise invalid("ContentBasedDeduplication")
+    elif name == "Policy" and value:
+        try:
+            json.loads(value)
+        except ValueError:
+            raise invalid("Policy Error: null") from None
+    elif name == "DisplayName" and len(value) > 100:
+        raise invalid("DisplayName")
+
+
+def _tags(params: Params) -> dict[str, str]:
+    items = params.get("Tags") or []
+    keys = [t["Key"] for t in items]
+    if len(set(keys)) != len(keys):
+        raise invalid("Duplicated keys are not allowed.")
+    return {t["Key"]: t["Value"] for t in items}
+
+
+def create_topic(state: SnsState, ctx: AwsRequestContext, params: Params) -> dict[str, Any]:
+    name: str = params["Name"]
+    attributes = dict(params.get("Attributes") or {})
+    fifo = attributes.pop("FifoTopic", "false").lower() == "true"
+    if fifo and not FIFO_TOPIC_NAME.fullmatch(name):
+        raise invalid("Fifo Topic names must end with .fifo and must be made up of only uppercase and "
+                      "lowercase ASCII letters, numbers, underscores, and hyphens, and must be between 1 and "
+                      "256 characters long.")
+    if not fifo and not TOPIC_NAME.fullmatch(name):
+        raise invalid("Topic Name")
+    for key, value in attributes.items():
+        _validate_attribute(key, value, fifo)
+    tags = _tags(params)
+    existing = state.find_topic(name)
+    if existing is not None and existing.stored:
+        if existing.fifo != fifo or any(existing.attributes.get(k) != v for k, v in attributes.items()):
+            raise invalid("Attributes Reason: Topic already exists with different attributes")
+        if any(existing.tags.get(k) != v for k, v in tags.items()):
+            raise invalid("Tags Reason: Topic already exists with different tags")
+        return {"TopicArn": existing.arn}
+    if fifo:
+        attributes["FifoTopic"] = "true"
+        attributes.setdefault("ContentBasedDeduplication", "false")
+    topic = Topic(name=name, arn=existing.arn if existing else state.topic_arn(ctx, name),
+                  owner=ctx.account_id, attributes=attributes, tags=tags)
+    state.save_topic(topic)
+    return state.committed({"TopicArn": topic.arn})
+
+
+def delete_topic(state: SnsState, ctx: AwsRequestContext, params: Params) -> Any:
+    topic = state.lookup_topic(params["TopicArn"])
+    if topic is None:
+        return None          # deleting a missing topic succeeds, as on AWS
+    state.drop_topic(topic)
+    return state.committed(None)
+
+
+def list_topics(state: SnsState, ctx: AwsRequestContext, params: Params) -> dict[str, Any]:
+    token = params.get("NextToken")
+    arns = [t.arn for t in state.all_topics()]
+    if token:
+        if token not in arns:
+            raise invalid("NextToken")
+        arns = arns[arns.index(token) + 1:]
+    page = arns[:PAGE_SIZE]
+    out: dict[str, Any] = {"Topics": [{"TopicArn": arn} for arn in page]}
+    if len(arns) > PAGE_SIZE:
+        out["NextToken"] = page[-1]
+    return out
+
+
+def default_policy(topic: Topic) -> str:
+    return json.dumps({
+        "Version": "2008-10-17", "Id": "__default_policy_ID",
+        "Statement": [{"Sid": "__default_statement_ID", "Effect": "Allow", "Principal": {"AWS": "*"},
+                       "Action": ["SNS:GetTopicAttributes", "SNS:SetTopicAttributes", "SNS:AddPermission",
+                                  "SNS:RemovePermission", "SNS:DeleteTopic", "SNS:Subscribe",
+                                  "SNS:ListSubscriptionsByTopic", "SNS:Publish"],
+                       "Resource": topic.arn,
+                       "Condition": {"StringEquals": {"AWS:SourceOwner": topic.owner}}}]},
+        separators=(",", ":"))
+
+
+def get_topic_attributes(state: SnsState, ctx: AwsRequestContext, params: Params) -> dict[str, Any]:
+    topic = state.topic(params["TopicArn"])
+    subs = state.by_topic.get(topic.name, [])
+    confirmed = sum(1 for s in subs if s.confirmed)
+    attributes = {"TopicArn": topic.arn, "Owner": topic.owner, "Policy": default_policy(topic),
+                  "DisplayName": "", "SubscriptionsConfirmed": str(confirmed),
+                  "SubscriptionsPending": str(len(subs) - confirmed), "SubscriptionsDeleted": "0",
+                  "EffectiveDeliveryPolicy": json.dumps(delivery_policy.default_topic_policy(),
+                                                        separators=(",", ":"))}
+    if topic.fifo:
+        attributes["FifoTopic"] = "true"
+        attributes["ContentBasedDeduplication"] = "false"
+    attributes.update({k: v for k, v in topic.attributes.items() if v != ""})
+    if topic.attributes.get("DeliveryPolicy"):
+        attributes["EffectiveDeliveryPolicy"] = topic.attributes["DeliveryPolicy"]
+    return {"Attributes": attributes}
+
+
+def set_topic_attributes(state: SnsState, ctx: AwsRequestContext, params: Params) -> Any:
+    topic = state.topic(params["TopicArn"])
+    name, value = params["AttributeName"], params.get("AttributeValue") or ""
+    _validate_attribute(name, value, topic.fifo)
+    topic.attributes[name] = value
+    state.save_topic(topic)
+    return state.committed(None)
+
+
+def _tagged_topic(state: SnsState, arn: str) -> Topic:
+    topic = state.lookup_topic(arn, "ResourceArn")
+    if topic is None:
+        raise sns_error("ResourceNotFound", "Resource does not exist")
+    return topic
+
+
+def tag_resource(state: SnsState, ctx: AwsRequestContext, params: Params) -> Any:
+    topic = _tagged_topic(state, params["ResourceArn"])
+    tags = {**topic.tags, **_tags(params)}
+    if len(tags) > MAX_TAGS:
+        raise sns_error("TagLimitExceeded", "Could not complete request: tag quota of per resource exceeded")
+    topic.tags = tags
+    state.save_topic(topic)
+    return state.committed({})
+
+
+def untag_resource(state: SnsState, ctx: AwsRequestContext, params: Params) -> Any:
+    topic = _tagged_topic(state, params["ResourceArn"])
+    remove = set(params.get("TagKeys") or [])
+    topic.tags = {k: v for k, v in topic.tags.items() if k not in remove}
+    state.save_topic(topic)
+    return state.committed({})
+
+
+def list_tags_for_resource(state: SnsState, ctx: AwsRequestContext, params: Params) -> dict[str, Any]:
+    topic = _tagged_topic(state, params["ResourceArn"])
+    return {"Tags": [{"Key": k, "Value": v} for k, v in sorted(topic.tags.items())]}

@@ -1,0 +1,57 @@
+"""Across kill -9: a Publish that was answered is in every subscribed queue, and topics,
+subscriptions, attributes and the signing key come back as they were."""
+from __future__ import annotations
+
+import json
+import urllib.request
+
+from tests.conftest import BrokerProcess, unique
+from tests.integration.sns_clients import queue_with_arn, sns_client, sqs
+from tests.integration.sqs_clients import ACCOUNT, receive_until
+
+
+def test_answered_publishes_survive_kill_9_in_every_queue(broker: BrokerProcess):
+    sns = sns_client(broker.aws_url)
+    name = unique("durable")
+    arn = sns.create_topic(Name=name, Attributes={"DisplayName": "Kept"}, Tags=[{"Key": "k", "Value": "v"}])["TopicArn"]
+    queues = [f"{name}-q{i}" for i in range(3)]
+    for queue in queues:
+        _, qarn = queue_with_arn(broker.aws_url, queue)
+        sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=qarn,
+                      Attributes={"RawMessageDelivery": "true", "FilterPolicy": json.dumps({"n": [{"exists": True}]})})
+    for i in range(20):
+        sns.publish(TopicArn=arn, Message=f"m{i}", MessageAttributes={"n": {"DataType": "Number", "StringValue": str(i)}})
+    sns.publish(TopicArn=arn, Message="filtered out")                # no "n": reaches no queue
+    broker.restart(hard=True)
+    sns = sns_client(broker.aws_url)
+
+    def url(queue: str) -> str:
+        return f"{broker.aws_url}/{ACCOUNT}/{queue}"
+    for queue in queues:
+        got = receive_until(sqs(broker.aws_url), url(queue), 20, delete=True)
+        assert sorted(m["Body"] for m in got) == sorted(f"m{i}" for i in range(20))
+    attrs = sns.get_topic_attributes(TopicArn=arn)["Attributes"]
+    assert attrs["DisplayName"] == "Kept" and attrs["SubscriptionsConfirmed"] == "3"
+    assert sns.list_tags_for_resource(ResourceArn=arn)["Tags"] == [{"Key": "k", "Value": "v"}]
+    assert len(sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]) == 3
+    # subscriptions keep delivering, with their filter policies, after the restart
+    sns.publish(TopicArn=arn, Message="after", MessageAttributes={"n": {"DataType": "Number", "StringValue": "1"}})
+    sns.publish(TopicArn=arn, Message="filtered")
+    for queue in queues:
+        assert [m["Body"] for m in receive_until(sqs(broker.aws_url), url(queue), 1, delete=True)] == ["after"]
+        assert sqs(broker.aws_url).receive_message(QueueUrl=url(queue)).get("Messages") is None
+
+
+def test_the_signing_certificate_is_kept_across_restarts(broker: BrokerProcess):
+    sns = sns_client(broker.aws_url)
+    arn = sns.create_topic(Name=unique("cert"))["TopicArn"]
+    url, qarn = queue_with_arn(broker.aws_url, unique("certq"))
+    sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=qarn)
+    sns.publish(TopicArn=arn, Message="m")
+    [msg] = receive_until(sqs(broker.aws_url), url, 1)
+    cert_url = json.loads(msg["Body"])["SigningCertURL"]
+    before = urllib.request.urlopen(cert_url, timeout=10).read()
+    assert before.startswith(b"-----BEGIN CERTIFICATE-----")
+    broker.restart(hard=True)
+    after = urllib.request.urlopen(f"{broker.aws_url}/{cert_url.split('/')[-1]}", timeout=10).read()
+    assert after == before

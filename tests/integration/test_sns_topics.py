@@ -1,0 +1,265 @@
+"""SNS actions on topics and subscriptions through boto3, with AWS's errors, on a real broker."""
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from tests.conftest import unique
+from tests.integration.sns_clients import queue_with_arn, sns_client, sqs
+from tests.integration.sqs_clients import ACCOUNT, REGION, expect_error
+
+
+@pytest.fixture
+def sns(shared_broker):
+    return sns_client(shared_broker.aws_url)
+
+
+def _arn(name: str) -> str:
+    return f"arn:aws:sns:{REGION}:{ACCOUNT}:{name}"
+
+
+def test_create_topic_is_idempotent_and_listed(sns):
+    name = unique("t")
+    arn = sns.create_topic(Name=name, Attributes={"DisplayName": "Orders"})["TopicArn"]
+    assert arn == _arn(name)
+    assert sns.create_topic(Name=name, Attributes={"DisplayName": "Orders"})["TopicArn"] == arn
+    with expect_error(sns, "InvalidParameter", 400, "InvalidParameterException") as caught:
+        sns.create_topic(Name=name, Attributes={"DisplayName": "Other"})
+    assert "Topic already exists with different attributes" in str(caught["error"])
+    arns = []
+    kwargs: dict = {}
+    for _ in range(100):
+        page = sns.list_topics(**kwargs)
+        arns += [t["TopicArn"] for t in page["Topics"]]
+        if "NextToken" not in page:
+            break
+        kwargs = {"NextToken": page["NextToken"]}
+    assert arn in arns
+
+
+def test_list_topics_pages_by_100(sns):
+    prefix = unique("page")
+    created = {sns.create_topic(Name=f"{prefix}-{i:03d}")["TopicArn"] for i in range(105)}
+    first = sns.list_topics()
+    assert len(first["Topics"]) == 100 and "NextToken" in first
+    seen = {t["TopicArn"] for t in first["Topics"]}
+    token = first["NextToken"]
+    while token:
+        page = sns.list_topics(NextToken=token)
+        seen |= {t["TopicArn"] for t in page["Topics"]}
+        token = page.get("NextToken")
+    assert created <= seen
+
+
+def test_topic_attributes(sns):
+    arn = sns.create_topic(Name=unique("attrs"))["TopicArn"]
+    attrs = sns.get_topic_attributes(TopicArn=arn)["Attributes"]
+    assert attrs["TopicArn"] == arn and attrs["Owner"] == ACCOUNT
+    assert (attrs["SubscriptionsConfirmed"], attrs["SubscriptionsPending"], attrs["SubscriptionsDeleted"]) == \
+        ("0", "0", "0")
+    assert json.loads(attrs["Policy"])["Statement"][0]["Resource"] == arn
+    assert json.loads(attrs["EffectiveDeliveryPolicy"])["http"]["defaultHealthyRetryPolicy"]["numRetries"] == 3
+    policy = {"http": {"defaultHealthyRetryPolicy": {"numRetries": 5, "minDelayTarget": 1, "maxDelayTarget": 4,
+                                                     "backoffFunction": "exponential"}}}
+    sns.set_topic_attributes(TopicArn=arn, AttributeName="DeliveryPolicy", AttributeValue=json.dumps(policy))
+    sns.set_topic_attributes(TopicArn=arn, AttributeName="DisplayName", AttributeValue="Shown")
+    attrs = sns.get_topic_attributes(TopicArn=arn)["Attributes"]
+    assert json.loads(attrs["DeliveryPolicy"]) == policy
+    assert attrs["DisplayName"] == "Shown"
+    with expect_error(sns, "InvalidParameter", 400, "InvalidParameterException"):
+        sns.set_topic_attributes(TopicArn=arn, AttributeName="NoSuchThing", AttributeValue="x")
+    with expect_error(sns, "InvalidParameter", 400, "InvalidParameterException"):
+        sns.set_topic_attributes(TopicArn=arn, AttributeName="DeliveryPolicy",
+                                 AttributeValue='{"http": {"defaultHealthyRetryPolicy": {"backoffFunction": "x"}}}')
+    with expect_error(sns, "InvalidParameter", 400, "InvalidParameterException"):
+        sns.set_topic_attributes(TopicArn=arn, AttributeName="ContentBasedDeduplication", AttributeValue="true")
+
+
+def test_fifo_topic(sns):
+    name = unique("f") + ".fifo"
+    arn = sns.create_topic(Name=name, Attributes={"FifoTopic": "true", "ContentBasedDeduplication": "true"})["TopicArn"]
+    attrs = sns.get_topic_attributes(TopicArn=arn)["Attributes"]
+    assert (attrs["FifoTopic"], attrs["ContentBasedDeduplication"]) == ("true", "true")
+    with expect_error(sns, "InvalidParameter", 400, "InvalidParameterException"):
+        sns.create_topic(Name=unique("nofifo"), Attributes={"FifoTopic": "true"})
+    with expect_error(sns, "InvalidParameter", 400, "InvalidParameterException") as caught:
+        sns.create_topic(Name="bad name!")
+    assert caught["error"].response["Error"]["Message"] == "Invalid parameter: Topic Name"
+
+
+def test_delete_topic_removes_its_subscriptions(sns, shared_broker):
+    arn = sns.create_topic(Name=unique("del"))["TopicArn"]
+    _, qarn = queue_with_arn(shared_broker.aws_url, unique("dq"))
+    sub = sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=qarn)["SubscriptionArn"]
+    sns.delete_topic(TopicArn=arn)
+    sns.delete_topic(TopicArn=arn)                         # deleting twice succeeds, as on AWS
+    with expect_error(sns, "NotFound", 404, "NotFoundException"):
+        sns.get_topic_attributes(TopicArn=arn)
+    with expect_error(sns, "NotFound", 404, "NotFoundException"):
+        sns.get_subscription_attributes(SubscriptionArn=sub)
+    assert sub not in [s["SubscriptionArn"] for s in sns.list_subscriptions()["Subscriptions"]]
+
+
+def test_tags(sns):
+    arn = sns.create_topic(Name=unique("tags"), Tags=[{"Key": "team", "Value": "a"}])["TopicArn"]
+    sns.tag_resource(ResourceArn=arn, Tags=[{"Key": "env", "Value": "dev"}])
+    assert sns.list_tags_for_resource(ResourceArn=arn)["Tags"] == [
+        {"Key": "env", "Value": "dev"}, {"Key": "team", "Value": "a"}]
+    sns.untag_resource(ResourceArn=arn, TagKeys=["team"])
+    assert sns.list_tags_for_resource(ResourceArn=arn)["Tags"] == [{"Key": "env", "Value": "dev"}]
+    with expect_error(sns, "ResourceNotFound", 404, "ResourceNotFoundException"):
+        sns.list_tags_for_resource(ResourceArn=_arn(unique("missing")))
+    with expect_error(sns, "TagLimitExceeded", 400, "TagLimitExceededException"):
+        sns.tag_resource(ResourceArn=arn, Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(50)])
+
+
+def test_subscription_life_cycle(sns, shared_broker):
+    arn = sns.create_topic(Name=unique("subs"))["TopicArn"]
+    _, qarn = queue_with_arn(shared_broker.aws_url, unique("sq"))
+    sub = sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=qarn,
+                        Attributes={"RawMessageDelivery": "true"})["SubscriptionArn"]
+    assert sub.startswith(arn + ":")
+    # idempotent with the same attributes, an error with others
+    assert sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=qarn)["SubscriptionArn"] == sub
+    with expect_error(sns, "InvalidParameter", 400, "InvalidParameterException"):
+        sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=qarn, Attributes={"RawMessageDelivery": "false"})
+    attrs = sns.get_subscription_attributes(SubscriptionArn=sub)["Attributes"]
+    assert (attrs["Protocol"], attrs["Endpoint"], attrs["TopicArn"], attrs["PendingConfirmation"],
+            attrs["RawMessageDelivery"]) == ("sqs", qarn, arn, "false", "true")
+    sns.set_subscription_attributes(SubscriptionArn=sub, AttributeName="FilterPolicy",
+                                    AttributeValue='{"color": ["red"]}')
+    attrs = sns.get_subscription_attributes(SubscriptionArn=sub)["Attributes"]
+    assert (attrs["FilterPolicy"], attrs["FilterPolicyScope"]) == ('{"color": ["red"]}', "MessageAttributes")
+    listed = sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]
+    assert listed == [{"SubscriptionArn": sub, "Owner": ACCOUNT, "Protocol": "sqs", "Endpoint": qarn,
+                       "TopicArn": arn}]
+    assert sns.get_topic_attributes(TopicArn=arn)["Attributes"]["SubscriptionsConfirmed"] == "1"
+    sns.unsubscribe(SubscriptionArn=sub)
+    assert sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"] == []
+    with expect_error(sns, "NotFound", 404, "NotFoundException"):
+        sns.unsubscribe(SubscriptionArn=sub)
+
+
+def test_subscribe_errors(sns, shared_broker):
+    arn = sns.create_topic(Name=unique("suberr"))["TopicArn"]
+    _, qarn = queue_with_arn(shared_broker.aws_url, unique("sq"))
+    with expect_error(sns, "NotFound", 404, "NotFoundException"):
+        sns.subscribe(TopicArn=_arn(unique("none")), Protocol="sqs", Endpoint=qarn)
+    with expect_error(sns, "InvalidParameter", 400, "InvalidParameterException") as caught:
+        sns.subscribe(TopicArn="not-an-arn", Protocol="sqs", Endpoint=qarn)
+    assert caught["error"].response["Error"]["Message"] == "Invalid parameter: TopicArn"
+    with expect_error(sns, "InvalidParameter", 400, "InvalidParameterException") as caught:
+        sns.subscribe(TopicArn=arn, Protocol="email", Endpoint="someone@example.com")
+    assert "http, https, sqs" in caught["error"].response["Error"]["Message"]
+    with expect_error(sns, "InvalidParameter", 400, "InvalidParameterException"):
+        sns.subscribe(TopicArn=arn, Protocol="carrier-pigeon", Endpoint="x")
+    with expect_error(sns, "InvalidParameter", 400, "InvalidParameterException"):
+        sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint="http://not-an-arn")
+    with expect_error(sns, "InvalidParameter", 400, "InvalidParameterException"):
+        sns.subscribe(TopicArn=arn, Protocol="http", Endpoint="ftp://x")
+    with expect_error(sns, "InvalidParameter", 400, "InvalidParameterException") as caught:
+        sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=qarn, Attributes={"FilterPolicy": "{not json"})
+    assert caught["error"].response["Error"]["Message"] == "Invalid parameter: FilterPolicy: failed to parse JSON."
+    _, fifo_arn = queue_with_arn(shared_broker.aws_url, unique("fq") + ".fifo", FifoQueue="true")
+    with expect_error(sns, "InvalidParameter", 400, "InvalidParameterException"):
+        sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=fifo_arn)
+    with expect_error(sns, "NotFound", 404, "NotFoundException"):
+        sns.get_subscription_attributes(SubscriptionArn=arn + ":00000000-0000-0000-0000-000000000000")
+
+
+def test_publish_errors_reach_nobody(sns, shared_broker):
+    arn = sns.create_topic(Name=unique("puberr"))["TopicArn"]
+    url, qarn = queue_with_arn(shared_broker.aws_url, unique("pq"))
+    sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=qarn)
+    cases = [
+        (dict(TopicArn=arn, Message=""), "InvalidParameter", "Invalid parameter: Empty message"),
+        (dict(TopicArn=arn, Message="x" * (256 * 1024 + 1)), "InvalidParameter", "Invalid parameter: Message too long"),
+        (dict(TopicArn=arn, Message="x" * (256 * 1024 - 10),
+              MessageAttributes={"big": {"DataType": "String", "StringValue": "y" * 20}}),
+         "InvalidParameter", "Invalid parameter: Message too long"),
+        (dict(TopicArn=arn, Message="{bad", MessageStructure="json"), "InvalidParameter",
+         "Invalid parameter: Message Structure - No JSON message body is parseable"),
+        (dict(TopicArn=arn, Message='{"sqs": "x"}', MessageStructure="json"), "InvalidParameter",
+         "Invalid parameter: Message Structure - No default entry in JSON message body"),
+        (dict(TopicArn=arn, Message="m", MessageAttributes={"a": {"DataType": "Bogus", "StringValue": "1"}}),
+         "ParameterValueInvalid", "The message attribute 'a' has an invalid message attribute type, the set of "
+                                  "supported type prefixes is Binary, Number, and String."),
+        (dict(TopicArn=arn, Message="m", MessageAttributes={"n": {"DataType": "Number", "StringValue": "abc"}}),
+         "ParameterValueInvalid", "Could not cast message attribute 'n' value to number."),
+        (dict(TopicArn=arn, Message="m", Subject="line\nbreak"), "InvalidParameter", "Invalid parameter: Subject"),
+        (dict(TopicArn=arn, Message="m", MessageDeduplicationId="d"), "InvalidParameter", None),
+        (dict(TopicArn="arn:aws:sqs:us-east-1:0:x", Message="m"), "InvalidParameter", "Invalid parameter: TopicArn"),
+    ]
+    for kwargs, code, message in cases:
+        with expect_error(sns, code, 400) as caught:
+            sns.publish(**kwargs)
+        if message is not None:
+            assert caught["error"].response["Error"]["Message"] == message, kwargs
+    with expect_error(sns, "NotFound", 404, "NotFoundException"):
+        sns.publish(TopicArn=_arn(unique("nothere")), Message="m")
+    with expect_error(sns, "ParameterValueInvalid", 400, "InvalidParameterValueException"):
+        sns.publish(TopicArn=arn, Message="m", MessageAttributes={"a": {"DataType": "Bogus", "StringValue": "1"}})
+    assert sqs(shared_broker.aws_url).receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages") is None
+    sns.publish(TopicArn=arn, Message="still serving")
+    got = sqs(shared_broker.aws_url).receive_message(QueueUrl=url, WaitTimeSeconds=5)["Messages"]
+    assert json.loads(got[0]["Body"])["Message"] == "still serving"
+
+
+def test_publish_batch(sns, shared_broker):
+    arn = sns.create_topic(Name=unique("batch"))["TopicArn"]
+    url, qarn = queue_with_arn(shared_broker.aws_url, unique("bq"))
+    sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=qarn, Attributes={"RawMessageDelivery": "true"})
+    result = sns.publish_batch(TopicArn=arn, PublishBatchRequestEntries=[
+        {"Id": "ok1", "Message": "one"}, {"Id": "bad", "Message": "two", "Subject": "a\nb"},
+        {"Id": "ok2", "Message": "three"}])
+    assert sorted(s["Id"] for s in result["Successful"]) == ["ok1", "ok2"]
+    assert result["Failed"] == [{"Id": "bad", "Code": "InvalidParameter", "Message": "Invalid parameter: Subject",
+                                 "SenderFault": True}]
+    with expect_error(sns, "TooManyEntriesInBatchRequest", 400, "TooManyEntriesInBatchRequestException"):
+        sns.publish_batch(TopicArn=arn, PublishBatchRequestEntries=[
+            {"Id": str(i), "Message": "m"} for i in range(11)])
+    with expect_error(sns, "BatchEntryIdsNotDistinct", 400, "BatchEntryIdsNotDistinctException"):
+        sns.publish_batch(TopicArn=arn, PublishBatchRequestEntries=[{"Id": "a", "Message": "m"}] * 2)
+    with expect_error(sns, "InvalidBatchEntryId", 400, "InvalidBatchEntryIdException"):
+        sns.publish_batch(TopicArn=arn, PublishBatchRequestEntries=[{"Id": "no spaces", "Message": "m"}])
+    with expect_error(sns, "BatchRequestTooLong", 400, "BatchRequestTooLongException"):
+        sns.publish_batch(TopicArn=arn, PublishBatchRequestEntries=[
+            {"Id": str(i), "Message": "x" * 100_000} for i in range(3)])
+    client = sqs(shared_broker.aws_url)
+    bodies = []
+    for _ in range(20):
+        bodies += [m["Body"] for m in client.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                                             WaitTimeSeconds=1).get("Messages", [])]
+        if len(bodies) >= 2:
+            break
+    assert sorted(bodies) == ["one", "three"]
+
+
+def test_unsupported_actions_answer_a_modeled_error(sns):
+    with expect_error(sns, "InvalidParameter", 400, "InvalidParameterException"):
+        sns.list_platform_applications()
+
+
+def test_query_wire_format(shared_broker):
+    """What a client without an SDK sees: form-encoded requests, XML in the SNS namespace."""
+    def post(**form: str) -> tuple[int, str]:
+        data = urllib.parse.urlencode({"Version": "2010-03-31", **form}).encode()
+        try:
+            with urllib.request.urlopen(urllib.request.Request(shared_broker.aws_url + "/", data=data),
+                                        timeout=10) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+    name = unique("wire")
+    status, body = post(Action="CreateTopic", Name=name)
+    assert status == 200
+    assert body.startswith('<?xml version="1.0"?><CreateTopicResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">')
+    assert f"<CreateTopicResult><TopicArn>{_arn(name)}</TopicArn></CreateTopicResult>" in body
+    status, body = post(Action="GetTopicAttributes", TopicArn=_arn(unique("missing")))
+    assert status == 404
+    assert '<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">' in body
+    assert "<Type>Sender</Type><Code>NotFound</Code><Message>Topic does not exist</Message>" in body

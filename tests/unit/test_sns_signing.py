@@ -1,0 +1,50 @@
+"""SNS message signatures: AWS's canonical string, verified with the certificate alone."""
+from __future__ import annotations
+
+import base64
+import datetime
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+
+from facades.sns.signing import Signer, canonical_string
+
+NOW = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def signer() -> Signer:
+    return Signer.generate(NOW)
+
+
+def test_canonical_string_of_a_notification_follows_aws():
+    message = {"Type": "Notification", "MessageId": "id", "TopicArn": "arn", "Message": "m",
+               "Timestamp": "t", "SignatureVersion": "1", "UnsubscribeURL": "not signed"}
+    assert canonical_string(message) == b"Message\nm\nMessageId\nid\nTimestamp\nt\nTopicArn\narn\nType\nNotification\n"
+    assert canonical_string({**message, "Subject": "s"}) == (
+        b"Message\nm\nMessageId\nid\nSubject\ns\nTimestamp\nt\nTopicArn\narn\nType\nNotification\n")
+
+
+def test_canonical_string_of_a_confirmation_follows_aws():
+    message = {"Type": "SubscriptionConfirmation", "MessageId": "id", "Token": "tok", "TopicArn": "arn",
+               "Message": "m", "SubscribeURL": "url", "Timestamp": "t"}
+    assert canonical_string(message) == (b"Message\nm\nMessageId\nid\nSubscribeURL\nurl\nTimestamp\nt\n"
+                                         b"Token\ntok\nTopicArn\narn\nType\nSubscriptionConfirmation\n")
+
+
+@pytest.mark.parametrize("version, digest", [("1", hashes.SHA1), ("2", hashes.SHA256)])
+def test_signatures_verify_against_the_certificate(signer, version, digest):
+    message = {"Type": "Notification", "MessageId": "id", "TopicArn": "arn", "Message": "ünïcode",
+               "Timestamp": "t", "Subject": "s"}
+    signature = base64.b64decode(signer.sign(message, version))
+    public_key = x509.load_pem_x509_certificate(signer.certificate_pem).public_key()
+    public_key.verify(signature, canonical_string(message), padding.PKCS1v15(), digest())
+
+
+def test_the_key_survives_its_record(signer):
+    again = Signer.from_record(signer.to_record())
+    message = {"Type": "Notification", "MessageId": "id", "TopicArn": "arn", "Message": "m", "Timestamp": "t"}
+    assert again.sign(message, "2") == signer.sign(message, "2")
+    assert again.certificate_pem == signer.certificate_pem
