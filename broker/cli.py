@@ -36,6 +36,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--region", help=f"AWS region in ARNs (default {_DEFAULTS.region})")
     serve.add_argument("--account", help=f"AWS account id in queue URLs and ARNs (default {_DEFAULTS.account})")
     serve.add_argument("--aws-credentials", metavar="KEY:SECRET[:ACCOUNT],...", help="check SigV4 signatures against these keys")
+    serve.add_argument("--lambda-endpoint", metavar="URL",
+                       help="API Gateway: server speaking the Lambda Invoke API for Lambda integrations and "
+                            "authorizers (e.g. the URL of `sam local start-lambda`)")
+    serve.add_argument("--jwks", metavar="POOL_ID=FILE_OR_URL[,...]",
+                       help="API Gateway: JWKS of each Cognito user pool whose tokens COGNITO_USER_POOLS "
+                            "authorizers verify")
 
     db = sub.add_parser("db", help="database maintenance", description="Database maintenance.")
     dbsub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")

@@ -52,6 +52,10 @@ class Config:
     aws_max_request: int = 4 * 1024 * 1024
     # Public URL base used in SQS queue URLs; empty means "from the request's Host header".
     aws_public_url: str = ""
+    # API Gateway: a server speaking the Lambda Invoke API (e.g. `sam local start-lambda`'s URL)
+    # for Lambda integrations and authorizers; JWKS of Cognito user pools, "POOL_ID=FILE_OR_URL,...".
+    lambda_endpoint: str = ""
+    jwks: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def endpoint(self, door: str) -> str:

@@ -11,6 +11,7 @@ from broker.engine.broker import Broker
 from facades.aws.dispatch import AwsDispatcher
 from facades.aws.http import AwsResource
 from facades.aws.sigv4 import SigV4Verifier
+from facades.apigateway import facade as apigateway
 from facades.sqs import facade as sqs
 
 
@@ -40,9 +41,12 @@ class _AwsSite(Site):
 
 def build_site(broker: Broker, config: Config, reactor: Any) -> Site:
     verifier = SigV4Verifier(config.credentials, config.account)
-    dispatcher = AwsDispatcher([sqs.build(broker, config)], verifier, config.region,
+    gateway = apigateway.build(broker, config, reactor)
+    dispatcher = AwsDispatcher([sqs.build(broker, config), gateway.service], verifier, config.region,
                                max_body_size=config.aws_max_request)
-    site = _AwsSite(AwsResource(dispatcher), reactor=reactor, parsePOSTFormSubmission=False)
+    gateway.connect(dispatcher)
+    resource = AwsResource(dispatcher, front_routes=[gateway.route], max_front_body=gateway.max_body_size)
+    site = _AwsSite(resource, reactor=reactor, parsePOSTFormSubmission=False)
     site.protocol = _Channel
     site.noisy = False
     site.displayTracebacks = False

@@ -4,11 +4,13 @@ Only translation lives here: a Twisted request becomes a
 :class:`~facades.aws.dispatch.WireRequest`, the dispatcher's
 :class:`~facades.aws.dispatch.WireResponse` is written back. The resource is
 a leaf: AWS clients post to ``/`` or to a queue URL path, and every path
-reaches the dispatcher.
+reaches the dispatcher, unless one of the *front routes* (API Gateway's data
+plane, which owns URLs and Host names of its own) claims the request first.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from urllib.parse import parse_qsl
 
 from twisted.internet.defer import Deferred
@@ -21,26 +23,39 @@ from facades.aws.dispatch import AwsDispatcher, WireRequest, WireResponse
 
 _log = Logger()
 
+#: A front route answers the requests it recognises and returns ``None`` for the rest.
+FrontRoute = Callable[[WireRequest], "Deferred[WireResponse] | None"]
+
 
 class AwsResource(Resource):
     """Serves every registered AWS service on one HTTP port."""
 
     isLeaf = True
 
-    def __init__(self, dispatcher: AwsDispatcher) -> None:
+    def __init__(
+        self, dispatcher: AwsDispatcher, front_routes: Sequence[FrontRoute] = (), max_front_body: int = 0
+    ) -> None:
         super().__init__()
         self._dispatcher = dispatcher
+        self._front_routes = tuple(front_routes)
+        self._max_read = max(dispatcher.max_body_size, max_front_body)
 
-    def render_POST(self, request: Request) -> int:
+    def render(self, request: Request) -> int:
+        """Every method: REST APIs (the AWS ones and those API Gateway serves) use them all."""
         return self._render(request)
-
-    render_GET = render_POST
 
     def _render(self, request: Request) -> int:
         # Set up disconnect tracking before dispatching: a handler that
         # answers synchronously finishes the request inside handle().
         gone: list[bool] = []
-        response = self._dispatcher.handle(self._wire_request(request))
+        wire = self._wire_request(request)
+        response = None
+        for route in self._front_routes:
+            response = route(wire)
+            if response is not None:
+                break
+        if response is None:
+            response = self._dispatcher.handle(wire)
         request.notifyFinish().addErrback(self._client_gone, gone, response)
         response.addCallback(self._write, request, gone)
         response.addErrback(self._write_failed, request, gone)
@@ -50,7 +65,7 @@ class AwsResource(Resource):
         # Read one byte past the limit: enough for the dispatcher to refuse
         # an oversized body without holding all of it in memory.
         request.content.seek(0)
-        body = request.content.read(self._dispatcher.max_body_size + 1)
+        body = request.content.read(self._max_read + 1)
         uri = request.uri.decode("latin-1")
         raw_path, _, raw_query = uri.partition("?")
         headers = {

@@ -1,0 +1,19 @@
+"""What an integration answered, whatever kind of backend it was."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class BackendResponse:
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    """Header names as the backend sent them."""
+    body: bytes = b""
+    error_message: str | None = None
+    """A Lambda function's ``errorMessage`` (what selection patterns match for Lambda)."""
+
+    def header(self, name: str) -> str | None:
+        lower = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == lower), None)
