@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from twisted.internet.defer import Deferred, TimeoutError as DeferredTimeout
+from twisted.internet.defer import CancelledError, Deferred, TimeoutError as DeferredTimeout
 from twisted.internet.error import ConnectError, ConnectionLost, DNSLookupError, TimeoutError as ConnectTimeout
-from twisted.web.client import Agent, HTTPConnectionPool, PartialDownloadError, ResponseFailed, readBody
+from twisted.web.client import Agent, HTTPConnectionPool, PartialDownloadError, ResponseFailed, ResponseNeverReceived, readBody
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
@@ -59,25 +59,37 @@ class HttpClient:
             if name.lower() not in HOP_BY_HOP:
                 wire_headers.addRawHeader(name.encode("latin-1"), value.encode("latin-1", "replace"))
         producer = _Body(body) if body or method in ("POST", "PUT", "PATCH") else None
-        d = self._agent.request(method.encode("ascii"), url.encode("utf-8"), wire_headers, producer)
-        d.addTimeout(timeout_ms / 1000.0, self._reactor)
+        expired: list[bool] = []
+        pending: list[Deferred[Any]] = [
+            self._agent.request(method.encode("ascii"), url.encode("utf-8"), wire_headers, producer)]
+        timer = self._reactor.callLater(timeout_ms / 1000.0, self._expire, expired, pending)
         try:
-            response = await d
-            reading = readBody(response)
-            reading.addTimeout(timeout_ms / 1000.0, self._reactor)
+            response = await pending[0]
+            pending[0] = readBody(response)
             try:
-                data = await reading
+                data = await pending[0]
             except PartialDownloadError as partial:  # no length, ended by closing: all there is
                 data = partial.response or b""
-        except (DeferredTimeout, ConnectTimeout):
-            raise GatewayError("INTEGRATION_TIMEOUT", "Endpoint request timed out") from None
-        except (ConnectError, DNSLookupError, ConnectionLost, ResponseFailed):
-            raise GatewayError("INTEGRATION_FAILURE", "Internal server error", status=502) from None
+        except Exception as error:
+            if expired or isinstance(error, (DeferredTimeout, ConnectTimeout)):
+                raise GatewayError("INTEGRATION_TIMEOUT", "Endpoint request timed out") from None
+            if isinstance(error, (ConnectError, DNSLookupError, ConnectionLost, ResponseFailed,
+                                  ResponseNeverReceived, CancelledError)):
+                raise GatewayError("INTEGRATION_FAILURE", "Internal server error", status=502) from None
+            raise
+        finally:
+            if timer.active():
+                timer.cancel()
         out_headers = {
             name.decode("latin-1"): ",".join(v.decode("latin-1") for v in values)
             for name, values in response.headers.getAllRawHeaders()
         }
         return BackendResponse(response.code, out_headers, data)
+
+    @staticmethod
+    def _expire(expired: list[bool], pending: list[Deferred[Any]]) -> None:
+        expired.append(True)
+        pending[0].cancel()
 
     def close(self) -> Deferred[None]:
         return self._pool.closeCachedConnections()

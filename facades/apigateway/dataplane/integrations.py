@@ -133,11 +133,12 @@ class Backends:
 
 
 def substitute(uri: str, params: dict[str, str]) -> str:
-    """``{name}`` / ``{name+}`` placeholders of an integration URI filled in."""
+    """``{name}`` / ``{name+}`` placeholders of an integration URI filled in
+    (a greedy path keeps its slashes, as API Gateway forwards it)."""
     def fill(match: re.Match[str]) -> str:
         name = match.group(1)
         value = params.get(name, params.get(name.rstrip("+"), match.group(0)))
-        return quote(value, safe="/") if name.endswith("+") else quote(value, safe="")
+        return quote(value, safe="/")
     return re.sub(r"\{([^}]+)\}", fill, uri)
 
 
