@@ -267,3 +267,14 @@ def test_payload_limit_and_bad_templates_keep_the_gateway_serving(gw: Any, share
               headers={"Content-Type": "application/json"})
     assert ok.status == 200
     assert ok.json() == {"size": 0}  # in an integration response, $input is the (empty) MOCK answer
+
+
+def test_lambda_integration_without_an_endpoint_says_which_flag_is_missing(gw: Any, shared_broker: Any) -> None:
+    uri = ("arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
+           "arn:aws:lambda:us-east-1:000000000000:function:fn/invocations")
+    ids = build_api(gw, unique("nolambda"), {"/fn": {"GET": {"integration": {
+        "type": "AWS_PROXY", "integrationHttpMethod": "POST", "uri": uri}}}})
+    reply = call("GET", stage_url(shared_broker.aws_url, ids["api"], "test", "/fn"))
+    assert reply.status == 500
+    assert reply.json() == {"message": "Internal server error"}
+    assert "--lambda-endpoint" in shared_broker.log()

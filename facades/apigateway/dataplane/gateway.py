@@ -14,7 +14,6 @@ import uuid
 from typing import Any, Callable
 
 from twisted.internet.defer import Deferred
-from twisted.internet.task import LoopingCall
 
 from facades.apigateway.dataplane import policy, validation
 from facades.apigateway.dataplane.authorizers import Authorizers
@@ -50,18 +49,10 @@ class Gateway:
                                  Throttles(clock), self.metrics, self.cache)
         self._clock = clock
         state.on_change(self._changed)
-        self._flusher = LoopingCall(self.usage.flush)
-        self._flusher.clock = reactor
-        self._flusher.start(1.0, now=False)
 
     def connect(self, dispatcher: AwsDispatcher) -> None:
         """The port's dispatcher, which answers AWS-service integrations in-process."""
         self.backends.dispatcher = dispatcher
-
-    def stop(self) -> None:
-        if self._flusher.running:
-            self._flusher.stop()
-        self.usage.flush()
 
     # -- caches -------------------------------------------------------------
 

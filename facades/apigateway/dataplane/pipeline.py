@@ -147,7 +147,7 @@ class Pipeline:
         cache = self.cache_for(inv.api_id, inv.stage)
         if "max-age=0" in inv.headers.get("cache-control", "").replace(" ", ""):
             require = own.get("requireAuthorizationForCacheControl",
-                              general.get("requireAuthorizationForCacheControl", False))
+                              general.get("requireAuthorizationForCacheControl", True))
             strategy = own.get("unauthorizedCacheControlHeaderStrategy",
                                general.get("unauthorizedCacheControlHeaderStrategy", "SUCCEED_WITH_RESPONSE_HEADER"))
             if not require:

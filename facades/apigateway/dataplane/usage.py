@@ -1,8 +1,8 @@
 """API keys and usage plans at request time: key checks, plan throttles, quotas.
 
-Usage counts are kept in memory and written to the store (kind
-``apigateway.usage``, per plan and key, per day) at most once a second, so
-quotas survive a restart; a crash can forget the last second of counting.
+Usage counts are kept per plan and key, per day (kind ``apigateway.usage``);
+each counted call rewrites its small record in the broker's group commit, so
+quotas survive a restart, even a crash.
 """
 
 from __future__ import annotations
@@ -16,20 +16,22 @@ from facades.apigateway.keys import USAGE_PLAN_KEY, day, period_start
 from facades.apigateway.state import API_KEY, USAGE, USAGE_PLAN, ApiGatewayState
 
 
+#: Days of counts kept: a month's quota and GetUsage's 90-day window.
+_KEPT_DAYS = 92
+
+
 class UsagePlans:
     def __init__(self, state: ApiGatewayState, clock: Callable[[], float]) -> None:
         self._state = state
         self._clock = clock
         self._index: dict[str, Any] | None = None
-        self._dirty: set[str] = set()
         self._counts: dict[str, dict[str, Any]] = {}
 
     def invalidate(self) -> None:
         """Keys or plans changed: rebuild the index, re-read counters from the store
-        (UpdateUsage may have rewritten them; calls counted since the last flush are lost)."""
+        (UpdateUsage may have rewritten them)."""
         self._index = None
         self._counts.clear()
-        self._dirty.clear()
 
     def _build(self) -> dict[str, Any]:
         keys_by_value = {k["value"]: k for k in self._state.records(API_KEY).values()}
@@ -84,10 +86,7 @@ class UsagePlans:
             if used >= quota["limit"]:
                 raise GatewayError("QUOTA_EXCEEDED", "Limit Exceeded")
         record["days"][today] = record["days"].get(today, 0) + 1
-        self._dirty.add(name)
-
-    def flush(self) -> None:
-        for name in self._dirty:
-            if name in self._counts:
-                self._state.put_quiet(USAGE, name, copy.deepcopy(self._counts[name]))
-        self._dirty.clear()
+        oldest = day(now - _KEPT_DAYS * 86400)
+        for stale in [d for d in record["days"] if d < oldest]:
+            del record["days"][stale]
+        self._state.put_quiet(USAGE, name, {"days": dict(record["days"])})
