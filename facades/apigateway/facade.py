@@ -97,9 +97,19 @@ def implemented_actions() -> list[str]:
     return [*_ACTIONS, *_DATA_PLANE_ACTIONS]
 
 
+def _durable(state: ApiGatewayState, handler: Callable[..., Any]) -> Callable[..., Any]:
+    """A changing operation answers once its change is committed, as AWS answers once a
+    definition is stored: an acknowledged definition survives even a crash."""
+    def answer_when_committed(ctx: Any, params: Any) -> Any:
+        result = handler(state, ctx, params)
+        return state.broker.committed().addCallback(lambda _: result)
+    return answer_when_committed
+
+
 def build_service(state: ApiGatewayState, flush_cache: Callable[[str, str], None],
                   flush_authorizers: Callable[[str, str], None]) -> ApiGatewayService:
-    handlers = {name: partial(fn, state) for name, fn in _ACTIONS.items()}
+    handlers = {name: (partial(fn, state) if name.startswith("Get") else _durable(state, fn))
+                for name, fn in _ACTIONS.items()}
     handlers["FlushStageCache"] = partial(stages.flusher(flush_cache), state)
     handlers["FlushStageAuthorizersCache"] = partial(stages.flusher(flush_authorizers), state)
     return apigateway_service(handlers)

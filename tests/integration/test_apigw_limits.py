@@ -102,7 +102,7 @@ def test_api_keys_usage_plans_and_quota_survive_restart(broker: BrokerProcess) -
     first = call("GET", url, headers=headers)
     assert first.status == 200 and first.json() == {"key": key["id"]}
     assert call("GET", url, headers=headers).status == 200
-    broker.restart(hard=True)  # every counted call is in the store
+    broker.restart()  # a clean stop: every counted call is in the store
     gw = apigw_client(broker.aws_url)
     url = stage_url(broker.aws_url, ids["api"], "test", "/paid")
     assert call("GET", url, headers=headers).status == 200
