@@ -475,9 +475,11 @@ class _Exporter:
             scheme: Doc = {"type": "apiKey", "name": header, "in": "header",
                            EXT + "authtype": authorizer.get("authType", "custom")}
             if self.authorizers:
-                scheme[EXT + "authorizer"] = {
-                    "type": authorizer["type"].lower(),
-                    **{k: authorizer[k] for k in _AUTHORIZER_KEYS - {"type"} if k in authorizer}}
+                spec = {"type": authorizer["type"].lower(),
+                        **{k: authorizer[k] for k in sorted(_AUTHORIZER_KEYS - {"type"}) if k in authorizer}}
+                if authorizer["type"] == "TOKEN" and source == f"method.request.header.{header}":
+                    del spec["identitySource"]  # the scheme's header says it, as AWS writes it
+                scheme[EXT + "authorizer"] = spec
             schemes[authorizer["name"]] = scheme
         return schemes
 
@@ -552,9 +554,14 @@ class _Exporter:
 
     @staticmethod
     def _integration(integration: Doc) -> Doc:
+        # Defaults are left out, and the cache namespace is written only with cache keys,
+        # as AWS writes its exports.
+        defaults = {"connectionType": "INTERNET", "timeoutInMillis": 29000}
         out: Doc = {k: copy.deepcopy(v) for k, v in integration.items()
-                    if k in _INTEGRATION_KEYS and k not in ("integrationResponses", "cacheNamespace")
-                    and v not in (None, [], {})}
+                    if k in _INTEGRATION_KEYS and k != "cacheNamespace" and v not in (None, [], {})
+                    and defaults.get(k) != v}
+        if integration.get("cacheKeyParameters"):
+            out["cacheNamespace"] = integration.get("cacheNamespace")
         out["type"] = integration["type"].lower()
         out["passthroughBehavior"] = integration.get("passthroughBehavior", "WHEN_NO_MATCH").lower()
         responses = {}
