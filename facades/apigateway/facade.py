@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from broker.config import Config
 from broker.engine.broker import Broker
-from facades.apigateway import control, keys, openapi, stages
+from facades.apigateway import control, keys, openapi, stages, tags
 from facades.apigateway.service import ApiGatewayService, apigateway_service
 from facades.apigateway.state import ApiGatewayState
 
@@ -87,6 +87,10 @@ _ACTIONS: dict[str, Callable[..., Any]] = {
     "DeleteUsagePlanKey": keys.delete_usage_plan_key,
     "GetUsage": keys.get_usage,
     "UpdateUsage": keys.update_usage,
+    "TagResource": tags.tag_resource,
+    "UntagResource": tags.untag_resource,
+    "GetTags": tags.get_tags,
+    "GetAccount": tags.get_account,
 }
 
 #: Operations whose handler the data plane supplies (they act on its caches).

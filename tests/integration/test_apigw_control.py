@@ -315,3 +315,23 @@ def test_definitions_survive_a_crash(broker: BrokerProcess) -> None:
     assert gw.get_api_key(apiKey=key["id"])["name"] == "k"
     assert gw.get_usage_plan(usagePlanId=plan["id"])["name"] == "p"
     assert call("GET", stage_url(broker.aws_url, ids["api"], "test", "/a/1")).json() == {"ok": True}
+
+
+def test_tags_by_arn_and_account(gw: Any) -> None:
+    ids = build_api(gw, unique("tags"), {"/t": {"GET": MOCK}})
+    api_arn = f"arn:aws:apigateway:us-east-1::/restapis/{ids['api']}"
+    stage_arn = f"{api_arn}/stages/test"
+    gw.tag_resource(resourceArn=api_arn, tags={"team": "a", "env": "dev"})
+    gw.tag_resource(resourceArn=stage_arn, tags={"tier": "1"})
+    gw.untag_resource(resourceArn=api_arn, tagKeys=["env"])
+    assert gw.get_tags(resourceArn=api_arn)["tags"] == {"team": "a"}
+    assert gw.get_rest_api(restApiId=ids["api"])["tags"] == {"team": "a"}
+    assert gw.get_stage(restApiId=ids["api"], stageName="test")["tags"] == {"tier": "1"}
+    key = gw.create_api_key(name="tagged")
+    gw.tag_resource(resourceArn=f"arn:aws:apigateway:us-east-1::/apikeys/{key['id']}", tags={"k": "v"})
+    assert gw.get_api_key(apiKey=key["id"])["tags"] == {"k": "v"}
+    with pytest.raises(gw.exceptions.BadRequestException):
+        gw.get_tags(resourceArn="arn:aws:sqs:us-east-1:000000000000:q")
+    with pytest.raises(gw.exceptions.NotFoundException):
+        gw.get_tags(resourceArn="arn:aws:apigateway:us-east-1::/restapis/nope123456")
+    assert gw.get_account()["throttleSettings"] == {"burstLimit": 5000, "rateLimit": 10000.0}

@@ -278,3 +278,25 @@ def test_lambda_integration_without_an_endpoint_says_which_flag_is_missing(gw: A
     assert reply.status == 500
     assert reply.json() == {"message": "Internal server error"}
     assert "--lambda-endpoint" in shared_broker.log()
+
+
+def test_sns_publish_integration(gw: Any, shared_broker: Any) -> None:
+    """Runs when an SNS service is registered on the port (it answers CreateTopic)."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    sns = boto3.client("sns", endpoint_url=shared_broker.aws_url, region_name="us-east-1",
+                       aws_access_key_id="test", aws_secret_access_key="test")
+    try:
+        topic = sns.create_topic(Name=unique("apigw-topic"))["TopicArn"]
+    except ClientError as error:
+        pytest.skip(f"no SNS service registered on the AWS port ({error.response['Error']['Code']})")
+    ids = build_api(gw, unique("sns"), {"/notify": {"POST": {
+        "integration": {"type": "AWS", "integrationHttpMethod": "POST",
+                        "uri": "arn:aws:apigateway:us-east-1:sns:action/Publish",
+                        "requestParameters": {"integration.request.querystring.TopicArn": f"'{topic}'",
+                                              "integration.request.querystring.Message": "method.request.body"}},
+        "responses": {"200": {"responseTemplates": {"application/json": '{"published": true}'}}}}}})
+    reply = call("POST", stage_url(shared_broker.aws_url, ids["api"], "test", "/notify"), body='{"hello": 1}',
+                 headers={"Content-Type": "application/json"})
+    assert reply.status == 200 and reply.json() == {"published": True}
