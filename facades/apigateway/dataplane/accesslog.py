@@ -46,6 +46,17 @@ def format_line(template: str, context: dict[str, Any]) -> str:
     return _VARIABLE.sub(value, template)
 
 
+#: Open access-log files by path, appended to line by line (kept open: one write per request).
+_FILES: dict[str, Any] = {}
+
+
+def _file(path: str) -> Any:
+    handle = _FILES.get(path)
+    if handle is None or handle.closed:
+        handle = _FILES[path] = open(path, "a", encoding="utf-8", buffering=1)
+    return handle
+
+
 def write(settings: dict[str, Any] | None, context: dict[str, Any]) -> None:
     if not settings or not settings.get("format"):
         return
@@ -53,8 +64,7 @@ def write(settings: dict[str, Any] | None, context: dict[str, Any]) -> None:
     destination = settings.get("destinationArn", "")
     if destination.startswith("file://"):
         try:
-            with open(destination[len("file://"):], "a", encoding="utf-8") as out:
-                out.write(line + "\n")
+            _file(destination[len("file://"):]).write(line + "\n")
         except OSError as error:
             log.warning("event=access_log_write_failed destination=%s error=%s", destination, error)
     else:
