@@ -363,7 +363,13 @@ def _fresh_definitions(doc: Doc) -> None:
 
 def import_rest_api(state: ApiGatewayState, ctx: AwsRequestContext, params: Params) -> Doc:
     document = parse_document(params["body"])
+    settings = params.get("parameters", {})
     doc = control.new_api_doc(state, {})
+    endpoint = settings.get("endpointConfigurationTypes")
+    if endpoint:
+        if endpoint not in ("EDGE", "REGIONAL", "PRIVATE"):
+            raise bad_request(f"Invalid endpoint configuration type: {endpoint}")
+        doc["api"]["endpointConfiguration"] = {"types": [endpoint]}
     _Importer(state, doc, document).run()
     state.save_api(doc)
     return doc["api"]

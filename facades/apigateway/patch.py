@@ -104,17 +104,22 @@ def _apply_one(doc: dict[str, Any], name: str, member: Shape, rest: list[str], o
                 return
             raise invalid_path(op, path, (f"/{name}/{m}" for m in member.members))
         field_name = rest[0]
-        if field_name not in member.members or len(rest) > 1:
+        field_shape = member.members.get(field_name)
+        if field_shape is None or (len(rest) > 1 and field_shape.type_name != "list"):
             raise invalid_path(op, path, (f"/{name}/{m}" for m in member.members))
         target = doc.setdefault(name, {})
-        if op == "remove":
+        if field_shape.type_name == "list":
+            # ``/endpointConfiguration/types/EDGE`` names the item to replace or remove.
+            items = target.setdefault(field_name, [])
+            old = "/".join(rest[1:])
+            if old or op == "replace":
+                items[:] = [i for i in items if old and i != old]
+            if op != "remove" and value is not None:
+                items.append(value)
+        elif op == "remove":
             target.pop(field_name, None)
         else:
-            field_shape = member.members[field_name]
-            if field_shape.type_name == "list":
-                target[field_name] = [value]
-            else:
-                target[field_name] = coerce(field_shape, value, path)
+            target[field_name] = coerce(field_shape, value, path)
         return
     if rest:
         raise invalid_path(op, path, [f"/{name}"])

@@ -20,7 +20,8 @@ def test_scalars_maps_lists_and_structures() -> None:
         {"op": "remove", "path": "/binaryMediaTypes/image~1png"},
         {"op": "replace", "path": "/minimumCompressionSize", "value": "1024"},
         {"op": "replace", "path": "/disableExecuteApiEndpoint", "value": "TRUE"},
-        {"op": "replace", "path": "/endpointConfiguration/types", "value": "REGIONAL"},
+        {"op": "replace", "path": "/endpointConfiguration/types", "value": "EDGE"},
+        {"op": "replace", "path": "/endpointConfiguration/types/EDGE", "value": "REGIONAL"},  # as Terraform sends it
     ], _shape("RestApi"), ("name", "binaryMediaTypes", "minimumCompressionSize", "disableExecuteApiEndpoint",
                            "endpointConfiguration"))
     assert doc == {"name": "b", "binaryMediaTypes": ["application/pdf"], "minimumCompressionSize": 1024,
