@@ -268,3 +268,29 @@ def test_binary_media_types_reach_the_function_base64_encoded(lambda_broker: Bro
     assert reply.body == data
     assert functions.events[name][-1]["isBase64Encoded"] is True
     assert base64.b64decode(functions.events[name][-1]["body"]) == data
+
+
+def test_api_key_from_the_authorizer(lambda_broker: BrokerProcess, functions: LambdaStandIn) -> None:
+    auth_fn = unique("keyauth")
+    key_value = unique("authorizer-issued-key-") + "x" * 10
+    functions.functions[auth_fn] = lambda event: {
+        "principalId": "p", "policyDocument": _policy("Allow"),
+        "usageIdentifierKey": key_value if event["authorizationToken"] == "good" else "unknown-key-000000000000"}
+    gw = apigw_client(lambda_broker.aws_url)
+    api = gw.create_rest_api(name=unique("keysrc"), apiKeySource="AUTHORIZER")
+    authorizer = gw.create_authorizer(restApiId=api["id"], name="a", type="TOKEN", authorizerUri=lambda_uri(auth_fn),
+                                      authorizerResultTtlInSeconds=0)
+    gw.put_method(restApiId=api["id"], resourceId=api["rootResourceId"], httpMethod="GET",
+                  authorizationType="CUSTOM", authorizerId=authorizer["id"], apiKeyRequired=True)
+    gw.put_integration(restApiId=api["id"], resourceId=api["rootResourceId"], httpMethod="GET", type="MOCK",
+                       requestTemplates={"application/json": '{"statusCode": 200}'})
+    gw.put_integration_response(restApiId=api["id"], resourceId=api["rootResourceId"], httpMethod="GET",
+                                statusCode="200", responseTemplates={"application/json": '{"ok": 1}'})
+    gw.create_deployment(restApiId=api["id"], stageName="test")
+    key = gw.create_api_key(name="issued", enabled=True, value=key_value)
+    plan = gw.create_usage_plan(name="p", apiStages=[{"apiId": api["id"], "stage": "test"}])
+    gw.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
+    url = stage_url(lambda_broker.aws_url, api["id"], "test", "/")
+    assert call("GET", url, headers={"Authorization": "good"}).json() == {"ok": 1}
+    refused = call("GET", url, headers={"Authorization": "other", "x-api-key": key_value})
+    assert refused.status == 403  # the header does not count when the authorizer is the source
