@@ -11,7 +11,7 @@ with plain values.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -55,6 +55,9 @@ class WireResponse:
     status: int
     headers: dict[str, str]
     body: bytes
+    stream: Callable[[Any], Deferred[None]] | None = field(default=None, compare=False)
+    """Set instead of ``body`` for a body relayed as it arrives (API Gateway's HTTP
+    proxying): called with the Twisted request to write into; fires when done."""
 
 
 @dataclass(frozen=True)

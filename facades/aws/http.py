@@ -98,9 +98,17 @@ class AwsResource(Resource):
         request.setResponseCode(response.status)
         for name, value in response.headers.items():
             request.setHeader(name, value)
+        if response.stream is not None:  # no length: chunked, as it arrives
+            response.stream(request).addBoth(AwsResource._end_stream, request, gone)
+            return
         request.setHeader("Content-Length", str(len(response.body)))
         request.write(response.body)
         request.finish()
+
+    @staticmethod
+    def _end_stream(_: object, request: Request, gone: list[bool]) -> None:
+        if not gone and not request.finished:
+            request.finish()
 
     @staticmethod
     def _write_failed(failure: Failure, request: Request, gone: list[bool]) -> None:

@@ -94,6 +94,9 @@ class _BackendHandler(BaseHTTPRequestHandler):
         record = {"method": self.command, "path": parts.path, "query": dict(parse_qsl(parts.query)),
                   "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body.decode("utf-8", "replace")}
         owner.record(record)
+        if parts.path.startswith("/big/"):
+            self._big(int(parts.path.rsplit("/", 1)[1]), chunked="chunked" in parts.query)
+            return
         status = 200
         if parts.path.startswith("/slow"):
             time.sleep(2.0)
@@ -107,11 +110,29 @@ class _BackendHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
+    def _big(self, size: int, chunked: bool) -> None:
+        """``size`` bytes of a repeating pattern, with a length or chunked in 64 KiB pieces."""
+        data = bytes(i % 251 for i in range(size))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for start in range(0, size, 65536):
+                piece = data[start:start + 65536]
+                self.wfile.write(b"%x\r\n" % len(piece) + piece + b"\r\n")
+            self.wfile.write(b"0\r\n\r\n")
+        else:
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            self.wfile.write(data)
+
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
 
 
 class Backend(_Server):
-    """Echoes each request as JSON; ``/slow...`` answers after 2 s, ``.../status/NNN`` with NNN."""
+    """Echoes each request as JSON; ``/slow...`` answers after 2 s, ``.../status/NNN`` with NNN,
+    ``/big/N`` with N bytes (``?chunked`` for a chunked body of unknown length)."""
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []

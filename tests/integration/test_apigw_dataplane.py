@@ -300,3 +300,17 @@ def test_sns_publish_integration(gw: Any, shared_broker: Any) -> None:
     reply = call("POST", stage_url(shared_broker.aws_url, ids["api"], "test", "/notify"), body='{"hello": 1}',
                  headers={"Content-Type": "application/json"})
     assert reply.status == 200 and reply.json() == {"published": True}
+
+
+def test_large_and_unsized_backend_bodies_are_relayed_whole(gw: Any, shared_broker: Any, backend: Backend) -> None:
+    ids = build_api(gw, unique("stream"), {"/big/{n}": {"GET": {"integration": {
+        "type": "HTTP_PROXY", "integrationHttpMethod": "GET", "uri": backend.url + "/big/{n}",
+        "requestParameters": {"integration.request.path.n": "method.request.path.n"}}}}})
+    expected = bytes(i % 251 for i in range(3 * 1024 * 1024))
+    sized = call("GET", stage_url(shared_broker.aws_url, ids["api"], "test", f"/big/{len(expected)}"))
+    assert sized.status == 200 and sized.body == expected
+    chunked = call("GET", stage_url(shared_broker.aws_url, ids["api"], "test", f"/big/{len(expected)}?chunked=1"))
+    assert chunked.status == 200 and chunked.body == expected
+    assert chunked.headers["content-type"] == "application/octet-stream"
+    small = call("GET", stage_url(shared_broker.aws_url, ids["api"], "test", "/big/10"))
+    assert small.body == expected[:10] and small.headers["content-length"] == "10"

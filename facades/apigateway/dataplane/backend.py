@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Callable
 
 
 @dataclass
@@ -13,6 +14,8 @@ class BackendResponse:
     body: bytes = b""
     error_message: str | None = None
     """A Lambda function's ``errorMessage`` (what selection patterns match for Lambda)."""
+    stream: Callable[[Any], Any] | None = None
+    """For a large or unsized body: relays it into a Twisted request as it arrives."""
 
     def header(self, name: str) -> str | None:
         lower = name.lower()

@@ -1,7 +1,10 @@
 """HTTP calls to backends and Lambda endpoints with Twisted's Agent (never blocking).
 
 Connections are pooled per host; every call has the integration's timeout,
-after which it is abandoned and the gateway answers 504.
+after which it is abandoned and the gateway answers 504. A caller may ask for
+large or unsized response bodies to be relayed to its client as they arrive
+instead of being collected (HTTP proxying); the rest of the timeout then
+bounds the relay.
 """
 
 from __future__ import annotations
@@ -10,9 +13,11 @@ from typing import Any
 
 from twisted.internet.defer import CancelledError, Deferred, TimeoutError as DeferredTimeout
 from twisted.internet.error import ConnectError, ConnectionLost, DNSLookupError, TimeoutError as ConnectTimeout
+from twisted.internet.protocol import Protocol
+from twisted.python.failure import Failure
 from twisted.web.client import Agent, HTTPConnectionPool, PartialDownloadError, ResponseFailed, ResponseNeverReceived, readBody
 from twisted.web.http_headers import Headers
-from twisted.web.iweb import IBodyProducer
+from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
 from zope.interface import implementer
 
 from facades.apigateway.dataplane.backend import BackendResponse
@@ -44,6 +49,38 @@ class _Body:
         pass
 
 
+#: Bodies larger than this, or of unknown length, are relayed rather than collected.
+STREAM_THRESHOLD = 256 * 1024
+
+
+class _Relay(Protocol):
+    """Writes a backend body into the client's request chunk by chunk."""
+
+    def __init__(self, request: Any, done: Deferred[None], reactor: Any, seconds: float) -> None:
+        self._request = request
+        self._done = done
+        self._timer = reactor.callLater(max(seconds, 0.001), self._stop)
+        request.notifyFinish().addBoth(self._client_gone)
+
+    def dataReceived(self, data: bytes) -> None:  # noqa: N802 - Twisted's interface
+        if not self._done.called and not self._request.finished:
+            self._request.write(data)
+
+    def connectionLost(self, reason: Failure = None) -> None:  # noqa: N802
+        if self._timer.active():
+            self._timer.cancel()
+        if not self._done.called:
+            self._done.callback(None)
+
+    def _client_gone(self, _: object) -> None:
+        if not self._done.called:
+            self._stop()
+
+    def _stop(self) -> None:
+        if self.transport is not None:
+            self.transport.stopProducing()
+
+
 class HttpClient:
     def __init__(self, reactor: Any) -> None:
         self._reactor = reactor
@@ -53,7 +90,7 @@ class HttpClient:
         self._agent = Agent(reactor, pool=self._pool, connectTimeout=10)
 
     async def request(self, method: str, url: str, headers: dict[str, str], body: bytes,
-                      timeout_ms: int) -> BackendResponse:
+                      timeout_ms: int, relay_large: bool = False) -> BackendResponse:
         wire_headers = Headers()
         for name, value in headers.items():
             if name.lower() not in HOP_BY_HOP:
@@ -63,8 +100,13 @@ class HttpClient:
         pending: list[Deferred[Any]] = [
             self._agent.request(method.encode("ascii"), url.encode("utf-8"), wire_headers, producer)]
         timer = self._reactor.callLater(timeout_ms / 1000.0, self._expire, expired, pending)
+        started = self._reactor.seconds()
         try:
             response = await pending[0]
+            if relay_large and (response.length is UNKNOWN_LENGTH or response.length > STREAM_THRESHOLD):
+                left = timeout_ms / 1000.0 - (self._reactor.seconds() - started)
+                return BackendResponse(response.code, _headers(response), b"",
+                                       stream=lambda request: self._relay(response, request, left))
             pending[0] = readBody(response)
             try:
                 data = await pending[0]
@@ -80,11 +122,12 @@ class HttpClient:
         finally:
             if timer.active():
                 timer.cancel()
-        out_headers = {
-            name.decode("latin-1"): ",".join(v.decode("latin-1") for v in values)
-            for name, values in response.headers.getAllRawHeaders()
-        }
-        return BackendResponse(response.code, out_headers, data)
+        return BackendResponse(response.code, _headers(response), data)
+
+    def _relay(self, response: Any, request: Any, seconds: float) -> Deferred[None]:
+        done: Deferred[None] = Deferred()
+        response.deliverBody(_Relay(request, done, self._reactor, seconds))
+        return done
 
     @staticmethod
     def _expire(expired: list[bool], pending: list[Deferred[Any]]) -> None:
@@ -93,3 +136,8 @@ class HttpClient:
 
     def close(self) -> Deferred[None]:
         return self._pool.closeCachedConnections()
+
+
+def _headers(response: Any) -> dict[str, str]:
+    return {name.decode("latin-1"): ",".join(v.decode("latin-1") for v in values)
+            for name, values in response.headers.getAllRawHeaders()}

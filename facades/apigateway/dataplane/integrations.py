@@ -58,15 +58,16 @@ class Backends:
 
     # -- HTTP ---------------------------------------------------------------
 
-    async def http_call(self, method: str, uri: str, path_params: dict[str, str], query: dict[str, str] | list[tuple[str, str]],
-                        headers: dict[str, str], body: bytes, timeout_ms: int) -> BackendResponse:
+    async def http_call(self, method: str, uri: str, path_params: dict[str, str],
+                        query: dict[str, str] | list[tuple[str, str]], headers: dict[str, str], body: bytes,
+                        timeout_ms: int, relay_large: bool = False) -> BackendResponse:
         url = substitute(uri, path_params)
         pairs = list(query.items()) if isinstance(query, dict) else list(query)
         if pairs:
             parts = urlsplit(url)
             joined = "&".join(filter(None, [parts.query, urlencode(pairs)]))
             url = urlunsplit((parts.scheme, parts.netloc, parts.path, joined, parts.fragment))
-        return await self.http.request(method, url, headers, body, timeout_ms)
+        return await self.http.request(method, url, headers, body, timeout_ms, relay_large)
 
     # -- AWS services -------------------------------------------------------
 

@@ -200,7 +200,7 @@ class Pipeline:
             query = [*inv.query, *params["querystring"].items()]
             path_params = {**inv.match.path_params, **params["path"]}
             backend = await self.backends.http_call(http_method, integration["uri"], path_params, query, headers,
-                                                    inv.body, timeout)
+                                                    inv.body, timeout, relay_large=inv.cache_key is None)
             inv.integration_latency_ms = int((self.clock() - started) * 1000)
             return _passthrough(backend)
         if kind == "AWS_PROXY":
@@ -300,7 +300,7 @@ class Pipeline:
                             inv.integration_latency_ms, cache_hit)
         if deployed is not None and inv.context:
             accesslog.write(deployed.stage.get("accessLogSettings"), inv.context)
-        return WireResponse(response.status, headers, response.body)
+        return WireResponse(response.status, headers, response.body, stream=response.stream)
 
 
 def _mock_status(body: bytes) -> int:
@@ -317,4 +317,4 @@ def _mock_status(body: bytes) -> int:
 
 def _passthrough(backend: BackendResponse) -> WireResponse:
     headers = {k: v for k, v in backend.headers.items() if k.lower() not in HOP_BY_HOP}
-    return WireResponse(backend.status, headers, backend.body)
+    return WireResponse(backend.status, headers, backend.body, stream=backend.stream)
