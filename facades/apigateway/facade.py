@@ -5,6 +5,8 @@ from __future__ import annotations
 from functools import partial
 from typing import Any, Callable
 
+from twisted.internet.defer import Deferred
+
 from broker.config import Config
 from broker.engine.broker import Broker
 from facades.apigateway import control, keys, openapi, stages, tags
@@ -93,8 +95,8 @@ _ACTIONS: dict[str, Callable[..., Any]] = {
     "GetAccount": tags.get_account,
 }
 
-#: Operations whose handler the data plane supplies (they act on its caches).
-_DATA_PLANE_ACTIONS = ("FlushStageCache", "FlushStageAuthorizersCache")
+#: Operations whose handler the data plane supplies (they act on its caches, or run a request).
+_DATA_PLANE_ACTIONS = ("FlushStageCache", "FlushStageAuthorizersCache", "TestInvokeMethod")
 
 
 def implemented_actions() -> list[str]:
@@ -111,11 +113,13 @@ def _durable(state: ApiGatewayState, handler: Callable[..., Any]) -> Callable[..
 
 
 def build_service(state: ApiGatewayState, flush_cache: Callable[[str, str], None],
-                  flush_authorizers: Callable[[str, str], None]) -> ApiGatewayService:
+                  flush_authorizers: Callable[[str, str], None],
+                  test_invoke: Callable[[dict[str, Any]], Any]) -> ApiGatewayService:
     handlers = {name: (partial(fn, state) if name.startswith("Get") else _durable(state, fn))
                 for name, fn in _ACTIONS.items()}
     handlers["FlushStageCache"] = partial(stages.flusher(flush_cache), state)
     handlers["FlushStageAuthorizersCache"] = partial(stages.flusher(flush_authorizers), state)
+    handlers["TestInvokeMethod"] = lambda ctx, params: Deferred.fromCoroutine(test_invoke(params))
     return apigateway_service(handlers)
 
 
@@ -139,4 +143,5 @@ def build(broker: Broker, config: Config, reactor: Any) -> ApiGateway:
     state = ApiGatewayState(broker, config.region, config.account, now=reactor.seconds)
     gateway = Gateway(state, reactor, reactor.seconds, lambda_endpoint=config.lambda_endpoint,
                       jwks=parse_jwks_setting(config.jwks))
-    return ApiGateway(build_service(state, gateway.flush_cache, gateway.flush_authorizers), gateway)
+    return ApiGateway(build_service(state, gateway.flush_cache, gateway.flush_authorizers, gateway.test_invoke),
+                      gateway)

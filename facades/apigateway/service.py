@@ -14,7 +14,7 @@ from botocore.model import ServiceModel
 
 from facades.aws.errors import COMMON_ERRORS, AwsError, ErrorCatalogue, ErrorSpec, Protocol
 from facades.aws.model import shipped_model
-from facades.aws.service import AwsRequestContext, AwsService, Handler, Params
+from facades.aws.service import AwsService, Handler
 
 NAMESPACE = "com.amazonaws.backplane.controlplane"
 
@@ -48,9 +48,6 @@ def conflict(message: str) -> AwsError:
 
 
 class ApiGatewayService(AwsService):
-    def complete_params(self, ctx: AwsRequestContext, params: Params) -> None:
-        """Nothing is carried outside what the REST-JSON protocol binds."""
-
     def missing_parameter(self, operation: str, member: str) -> AwsError:
         return bad_request(f"Invalid request input: {member} is required")
 

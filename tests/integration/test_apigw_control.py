@@ -335,3 +335,24 @@ def test_tags_by_arn_and_account(gw: Any) -> None:
     with pytest.raises(gw.exceptions.NotFoundException):
         gw.get_tags(resourceArn="arn:aws:apigateway:us-east-1::/restapis/nope123456")
     assert gw.get_account()["throttleSettings"] == {"burstLimit": 5000, "rateLimit": 10000.0}
+
+
+def test_test_invoke_method_runs_the_current_definition(gw: Any) -> None:
+    api = gw.create_rest_api(name=unique("testinvoke"))
+    resource = gw.create_resource(restApiId=api["id"], parentId=api["rootResourceId"], pathPart="{name}")
+    gw.put_method(restApiId=api["id"], resourceId=resource["id"], httpMethod="POST", authorizationType="NONE",
+                  apiKeyRequired=True)
+    gw.put_integration(restApiId=api["id"], resourceId=resource["id"], httpMethod="POST", type="MOCK",
+                       requestTemplates={"application/json": '{"statusCode": 200}'})
+    gw.put_integration_response(restApiId=api["id"], resourceId=resource["id"], httpMethod="POST", statusCode="200",
+                                responseTemplates={"application/json":
+                                                   '{"name": "$input.params(\'name\')", "q": "$input.params(\'q\')", '
+                                                   '"v": "$stageVariables.v"}'})
+    result = gw.test_invoke_method(restApiId=api["id"], resourceId=resource["id"], httpMethod="POST",
+                                   pathWithQueryString="/ann?q=1", body="{}", stageVariables={"v": "x"},
+                                   headers={"Content-Type": "application/json"})
+    assert result["status"] == 200
+    assert json.loads(result["body"]) == {"name": "ann", "q": "1", "v": "x"}
+    assert "Method completed with status: 200" in result["log"]
+    with pytest.raises(gw.exceptions.NotFoundException):
+        gw.test_invoke_method(restApiId=api["id"], resourceId=resource["id"], httpMethod="GET")

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import uuid
 from typing import Any, Callable
+from urllib.parse import parse_qsl
 
 from twisted.internet.defer import Deferred
 
+from facades.apigateway.control import api_doc, method_doc, resource_doc
 from facades.apigateway.dataplane import policy, validation
 from facades.apigateway.dataplane.authorizers import Authorizers
 from facades.apigateway.dataplane.cache import StageCache
@@ -108,6 +110,35 @@ class Gateway:
                          source_ip=request.client_address, request_id=str(uuid.uuid4()), host=request.host,
                          started=self._clock())
         return Deferred.fromCoroutine(self.pipeline.serve(inv, self.deployed(api_id, stage)))
+
+    async def test_invoke(self, params: dict[str, Any]) -> dict[str, Any]:
+        """TestInvokeMethod: the method as currently defined (not deployed), called directly."""
+        doc = api_doc(self.state, params["restApiId"])
+        resource = resource_doc(doc, params["resourceId"])
+        method_doc(doc, params["resourceId"], params["httpMethod"])
+        snapshot = self.state.snapshot(doc)
+        stage = {"stageName": "test-invoke-stage", "variables": dict(params.get("stageVariables", {}))}
+        deployed = Deployed(api_id=params["restApiId"], stage=stage, snapshot=snapshot,
+                            router=Router(snapshot["resources"]),
+                            models=validation.Models(params["restApiId"], snapshot["models"]), policy=[])
+        path, _, raw_query = (params.get("pathWithQueryString") or resource["path"]).partition("?")
+        headers = {k.lower(): v for k, v in params.get("headers", {}).items()}
+        for name, values in params.get("multiValueHeaders", {}).items():
+            headers[name.lower()] = ",".join(values)
+        inv = Invocation(api_id=params["restApiId"], stage="test-invoke-stage",
+                         http_method=params["httpMethod"].upper(), path=path if path.startswith("/") else "/" + path,
+                         query=parse_qsl(raw_query, keep_blank_values=True), headers=headers,
+                         body=params.get("body", "").encode(), source_ip="test-invoke-source-ip",
+                         request_id=str(uuid.uuid4()), host="test-invoke", started=self._clock(), test_invoke=True)
+        response = await self.pipeline.serve(inv, deployed)
+        latency = int((self._clock() - inv.started) * 1000)
+        return {"status": response.status, "body": response.body.decode("utf-8", "replace"),
+                "headers": dict(response.headers), "multiValueHeaders": {k: [v] for k, v in response.headers.items()},
+                "latency": latency,
+                "log": f"Execution log for request {inv.request_id}\n"
+                       f"Method request path: {inv.match.path_params if inv.match else {}}\n"
+                       f"Method request query string: {dict(inv.query)}\n"
+                       f"Method completed with status: {response.status}\n"}
 
     async def _metrics(self) -> WireResponse:
         return WireResponse(200, {"Content-Type": "text/plain; version=0.0.4"}, self.metrics.render().encode())

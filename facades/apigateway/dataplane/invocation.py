@@ -33,6 +33,8 @@ class Invocation:
     context: dict[str, Any] = field(default_factory=dict)
     integration_latency_ms: int = 0
     cache_key: str | None = None
+    test_invoke: bool = False
+    """A TestInvokeMethod call: no policy, authorizer, key, cache or throttling, as on AWS."""
 
     @property
     def content_type(self) -> str:
@@ -55,7 +57,7 @@ class Invocation:
 
     def build_context(self, account: str, stage_variables: dict[str, str]) -> dict[str, Any]:
         match = self.match
-        now = time.time()
+        now = self.started
         resource_path = match.resource["path"] if match else self.path
         self.context = {
             "accountId": account,

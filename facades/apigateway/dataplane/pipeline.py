@@ -94,6 +94,10 @@ class Pipeline:
             inv.build_context(self.account, deployed.variables)
             method = inv.match.method
             arn = policy.method_arn(self.region, self.account, inv.api_id, inv.stage, inv.http_method, inv.path)
+            if inv.test_invoke:
+                validator = deployed.snapshot["validators"].get(method.get("requestValidatorId", ""))
+                validation.check(inv, method, validator, deployed.models, deployed.variables)
+                return self._finish(inv, None, await self._integrate(inv, deployed, method), None)
             policy.check(deployed.policy, arn, inv.api_id, inv.source_ip)
             await self.authorizers.authorize(inv, deployed.snapshot, method, arn, deployed.variables)
             if method.get("apiKeyRequired"):
@@ -168,8 +172,8 @@ class Pipeline:
         settings = {**general, **own}
         rate = float(settings.get("throttlingRateLimit", DEFAULT_RATE))
         burst = int(settings.get("throttlingBurstLimit", DEFAULT_BURST))
-        scope = f"{inv.api_id}/{inv.stage}/{inv.match.resource['id']}/{method['httpMethod']}" if own else \
-            f"{inv.api_id}/{inv.stage}"
+        # ``*/*`` settings are each method's defaults: every method has a bucket of its own.
+        scope = f"{inv.api_id}/{inv.stage}/{inv.match.resource['id']}/{method['httpMethod']}"
         if not self.throttles.allow(scope, rate, burst):
             raise GatewayError("THROTTLED", "Too Many Requests")
         if inv.usage_plan is not None and inv.api_key is not None:
@@ -200,7 +204,8 @@ class Pipeline:
             query = [*inv.query, *params["querystring"].items()]
             path_params = {**inv.match.path_params, **params["path"]}
             backend = await self.backends.http_call(http_method, integration["uri"], path_params, query, headers,
-                                                    inv.body, timeout, relay_large=inv.cache_key is None)
+                                                    inv.body, timeout,
+                                                    relay_large=inv.cache_key is None and not inv.test_invoke)
             inv.integration_latency_ms = int((self.clock() - started) * 1000)
             return _passthrough(backend)
         if kind == "AWS_PROXY":
@@ -296,8 +301,9 @@ class Pipeline:
                                responseLatency=int(latency_ms), integrationLatency=inv.integration_latency_ms)
         resource = inv.match.resource["path"] if inv.match else ""
         method = inv.match.method["httpMethod"] if inv.match else inv.http_method
-        self.metrics.record((inv.api_id, inv.stage, method, resource), response.status, latency_ms,
-                            inv.integration_latency_ms, cache_hit)
+        if not inv.test_invoke:
+            self.metrics.record((inv.api_id, inv.stage, method, resource), response.status, latency_ms,
+                                inv.integration_latency_ms, cache_hit)
         if deployed is not None and inv.context:
             accesslog.write(deployed.stage.get("accessLogSettings"), inv.context)
         return WireResponse(response.status, headers, response.body, stream=response.stream)
