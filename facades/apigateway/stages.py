@@ -25,6 +25,10 @@ METHOD_SETTINGS = {
     ("metrics", "enabled"): "metricsEnabled",
 }
 
+#: Method settings with bounds: cache TTLs up to an hour, no negative throttles.
+_SETTING_RANGES = {"cacheTtlInSeconds": (0, 3600), "throttlingRateLimit": (0.0, 1e9),
+                   "throttlingBurstLimit": (0, 1_000_000_000)}
+
 _STAGE_WRITABLE = ("description", "deploymentId", "cacheClusterEnabled", "cacheClusterSize", "variables",
                    "accessLogSettings", "tracingEnabled", "clientCertificateId", "documentationVersion")
 
@@ -179,8 +183,12 @@ def _method_setting_ops(stage: Doc, operations: list[Doc]) -> list[Doc]:
             if operation.get("op") == "remove":
                 settings.pop(member, None)
             else:
-                settings[member] = patch.coerce(setting_shape.members[member], operation.get("value"),
-                                                operation["path"])
+                value = patch.coerce(setting_shape.members[member], operation.get("value"), operation["path"])
+                low, high = _SETTING_RANGES.get(member, (None, None))
+                if low is not None and not low <= value <= high:
+                    raise bad_request(f"Invalid value '{operation.get('value')}' for path '{operation['path']}': "
+                                      f"must be between {low:g} and {high:g}")
+                settings[member] = value
         elif len(parts) == 2 and operation.get("op") == "remove" and parts[0] != "variables":
             stage.get("methodSettings", {}).pop(method_setting_key(parts[0], parts[1]), None)
         else:

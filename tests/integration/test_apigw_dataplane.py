@@ -314,3 +314,16 @@ def test_large_and_unsized_backend_bodies_are_relayed_whole(gw: Any, shared_brok
     assert chunked.headers["content-type"] == "application/octet-stream"
     small = call("GET", stage_url(shared_broker.aws_url, ids["api"], "test", "/big/10"))
     assert small.body == expected[:10] and small.headers["content-length"] == "10"
+
+
+def test_other_invoke_url_forms_and_disabled_endpoint(gw: Any, shared_broker: Any) -> None:
+    ids = build_api(gw, unique("urls"), {"/u/{x}": {"GET": _mock('{"x": "$input.params(\'x\')"}')}})
+    assert call("GET", f"{shared_broker.aws_url}/_aws/execute-api/{ids['api']}/test/u/5").json() == {"x": "5"}
+    gw.update_rest_api(restApiId=ids["api"], patchOperations=[
+        {"op": "replace", "path": "/disableExecuteApiEndpoint", "value": "true"}])
+    gw.create_deployment(restApiId=ids["api"], stageName="test")
+    off = call("GET", stage_url(shared_broker.aws_url, ids["api"], "test", "/u/5"))
+    assert off.status == 403 and off.json() == {"message": "Forbidden"}
+    with pytest.raises(gw.exceptions.BadRequestException):
+        gw.update_stage(restApiId=ids["api"], stageName="test", patchOperations=[
+            {"op": "replace", "path": "/*/*/caching/ttlInSeconds", "value": "3601"}])

@@ -1,7 +1,8 @@
 """The data plane's front door on the AWS port.
 
 Claims the requests addressed to a deployed stage —
-``/restapis/{api}/{stage}/_user_request_/{path}`` and
+``/restapis/{api}/{stage}/_user_request_/{path}``,
+``/_aws/execute-api/{api}/{stage}/{path}`` and
 ``Host: {api}.execute-api.<anything>`` with ``/{stage}/{path}`` — before the
 AWS API dispatcher sees them, and serves them through the pipeline. Stages
 are compiled on first use and dropped whenever their API's definitions
@@ -32,6 +33,8 @@ from facades.apigateway.state import ApiGatewayState
 from facades.aws.dispatch import AwsDispatcher, WireRequest, WireResponse
 
 USER_REQUEST = "_user_request_"
+#: LocalStack's newer invoke form: ``/_aws/execute-api/{api}/{stage}/{path}``.
+EXECUTE_API = "/_aws/execute-api/"
 METRICS_PATH = "/_apigateway/metrics"
 
 
@@ -150,6 +153,11 @@ class Gateway:
             parts = path.split("/", 5)
             if len(parts) >= 5 and parts[4] == USER_REQUEST:
                 return parts[2], parts[3], "/" + (parts[5] if len(parts) > 5 else "")
+            return None
+        if path.startswith(EXECUTE_API):
+            parts = path[len(EXECUTE_API):].split("/", 2)
+            if len(parts) >= 2 and parts[0] and parts[1]:
+                return parts[0], parts[1], "/" + (parts[2] if len(parts) > 2 else "")
             return None
         host = request.host
         label, _, rest = host.partition(".")

@@ -84,7 +84,7 @@ class Pipeline:
     async def serve(self, inv: Invocation, deployed: Deployed | None) -> WireResponse:
         cache_hit: bool | None = None
         try:
-            if deployed is None:
+            if deployed is None or (deployed.snapshot["api"].get("disableExecuteApiEndpoint") and not inv.test_invoke):
                 raise GatewayError("ACCESS_DENIED", "Forbidden")
             if len(inv.body) > MAX_PAYLOAD:
                 raise GatewayError("REQUEST_TOO_LARGE", "Request Too Long")
