@@ -356,3 +356,23 @@ def test_test_invoke_method_runs_the_current_definition(gw: Any) -> None:
     assert "Method completed with status: 200" in result["log"]
     with pytest.raises(gw.exceptions.NotFoundException):
         gw.test_invoke_method(restApiId=api["id"], resourceId=resource["id"], httpMethod="GET")
+
+
+def test_signed_requests_are_verified(store_url: str, tmp_path: Path) -> None:
+    import boto3
+
+    proc = BrokerProcess(store_url, tmp_path, extra=["--aws-credentials", "AKIDGW:SECRETGW"]).start()
+    try:
+        def client(secret: str) -> Any:
+            return boto3.client("apigateway", endpoint_url=proc.aws_url, region_name="us-east-1",
+                                aws_access_key_id="AKIDGW", aws_secret_access_key=secret)
+        good = client("SECRETGW")
+        api = good.create_rest_api(name="signed api")
+        arn = f"arn:aws:apigateway:us-east-1::/restapis/{api['id']}"  # an encoded path segment, signed
+        good.tag_resource(resourceArn=arn, tags={"a": "b c"})
+        assert good.get_tags(resourceArn=arn)["tags"] == {"a": "b c"}
+        with pytest.raises(Exception) as refused:
+            client("WRONG").get_rest_apis()
+        assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    finally:
+        proc.kill()
