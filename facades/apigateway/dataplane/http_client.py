@@ -12,12 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 from twisted.internet.defer import CancelledError, Deferred, TimeoutError as DeferredTimeout
+from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
+from twisted.internet.ssl import optionsForClientTLS
 from twisted.internet.error import ConnectError, ConnectionLost, DNSLookupError, TimeoutError as ConnectTimeout
 from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
 from twisted.web.client import Agent, HTTPConnectionPool, PartialDownloadError, ResponseFailed, ResponseNeverReceived, readBody
 from twisted.web.http_headers import Headers
-from twisted.web.iweb import UNKNOWN_LENGTH, IBodyProducer
+from twisted.web.iweb import UNKNOWN_LENGTH, IAgentEndpointFactory, IBodyProducer
 from zope.interface import implementer
 
 from facades.apigateway.dataplane.backend import BackendResponse
@@ -81,13 +83,37 @@ class _Relay(Protocol):
             self.transport.stopProducing()
 
 
+@implementer(IAgentEndpointFactory)
+class _Endpoints:
+    """One endpoint per backend (scheme, host, port), made once: building one per request
+    (host name checks included) costs more than the rest of a pooled request."""
+
+    def __init__(self, reactor: Any, limit: int = 1024) -> None:
+        self._reactor = reactor
+        self._made: dict[tuple[bytes, bytes, int], Any] = {}
+        self._limit = limit
+
+    def endpointForURI(self, uri: Any) -> Any:  # noqa: N802 - Twisted's interface
+        key = (uri.scheme, uri.host, uri.port)
+        endpoint = self._made.get(key)
+        if endpoint is None:
+            host = uri.host.decode("ascii")
+            endpoint = HostnameEndpoint(self._reactor, host, uri.port, timeout=10)
+            if uri.scheme == b"https":
+                endpoint = wrapClientTLS(optionsForClientTLS(host), endpoint)
+            if len(self._made) >= self._limit:
+                self._made.clear()
+            self._made[key] = endpoint
+        return endpoint
+
+
 class HttpClient:
     def __init__(self, reactor: Any) -> None:
         self._reactor = reactor
         self._pool = HTTPConnectionPool(reactor, persistent=True)
         self._pool.maxPersistentPerHost = 32
         self._pool.retryAutomatically = False
-        self._agent = Agent(reactor, pool=self._pool, connectTimeout=10)
+        self._agent = Agent.usingEndpointFactory(reactor, _Endpoints(reactor), pool=self._pool)
 
     async def request(self, method: str, url: str, headers: dict[str, str], body: bytes,
                       timeout_ms: int, relay_large: bool = False) -> BackendResponse:
