@@ -80,6 +80,7 @@ def test_http_proxy_forwards_everything_and_passes_the_answer_back(gw: Any, shar
     assert seen["path"] == "/svc/orders/9"
     assert seen["query"] == {"x": "1", "y": "2"}
     assert seen["headers"]["x-custom"] == "abc"
+    assert seen["headers"]["x-forwarded-for"] == "127.0.0.1"
     assert seen["body"] == '{"n": 1}'
     status = call("GET", stage_url(shared_broker.aws_url, ids["api"], "test", "/status/418"))
     assert status.status == 418

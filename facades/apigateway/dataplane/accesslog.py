@@ -14,7 +14,7 @@ from typing import Any
 
 log = logging.getLogger("mqgate.apigateway.access")
 
-_VARIABLE = re.compile(r"\$context\.([A-Za-z0-9_.]+)")
+_VARIABLE = re.compile(r"\$context\.([A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*)")
 
 #: The presets the console offers, for documentation and tests.
 PRESETS = {
@@ -40,7 +40,7 @@ PRESETS = {
 def format_line(template: str, context: dict[str, Any]) -> str:
     def value(match: re.Match[str]) -> str:
         current: Any = context
-        for part in match.group(1).rstrip(".").split("."):
+        for part in match.group(1).split("."):
             current = current.get(part) if isinstance(current, dict) else None
         return "-" if current in (None, "") else str(current)
     return _VARIABLE.sub(value, template)

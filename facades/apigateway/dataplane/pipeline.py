@@ -201,6 +201,8 @@ class Pipeline:
             http_method = inv.http_method
         if kind == "HTTP_PROXY":
             headers = {**{k: v for k, v in inv.headers.items() if k not in HOP_BY_HOP}, **params["header"]}
+            forwarded = inv.headers.get("x-forwarded-for")
+            headers["x-forwarded-for"] = f"{forwarded}, {inv.source_ip}" if forwarded else inv.source_ip
             query = [*inv.query, *params["querystring"].items()]
             path_params = {**inv.match.path_params, **params["path"]}
             backend = await self.backends.http_call(http_method, integration["uri"], path_params, query, headers,
