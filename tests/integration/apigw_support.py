@@ -94,6 +94,10 @@ class _BackendHandler(BaseHTTPRequestHandler):
         record = {"method": self.command, "path": parts.path, "query": dict(parse_qsl(parts.query)),
                   "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body.decode("utf-8", "replace")}
         owner.record(record)
+        if parts.path.startswith("/reset"):
+            self.close_connection = True
+            self.connection.shutdown(2)  # a backend dying mid-request: no answer at all
+            return
         if parts.path.startswith("/big/"):
             self._big(int(parts.path.rsplit("/", 1)[1]), chunked="chunked" in parts.query)
             return
@@ -132,7 +136,7 @@ class _BackendHandler(BaseHTTPRequestHandler):
 
 class Backend(_Server):
     """Echoes each request as JSON; ``/slow...`` answers after 2 s, ``.../status/NNN`` with NNN,
-    ``/big/N`` with N bytes (``?chunked`` for a chunked body of unknown length)."""
+    ``/big/N`` with N bytes (``?chunked`` for a chunked body of unknown length); ``/reset`` hangs up."""
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []

@@ -126,6 +126,8 @@ def test_backend_timeout_and_unreachable_backend(gw: Any, shared_broker: Any, ba
                                           "uri": backend.url + "/slow", "timeoutInMillis": 300}}},
         "/down": {"GET": {"integration": {"type": "HTTP_PROXY", "integrationHttpMethod": "GET",
                                           "uri": "http://127.0.0.1:9/nothing"}}},
+        "/reset": {"GET": {"integration": {"type": "HTTP_PROXY", "integrationHttpMethod": "GET",
+                                           "uri": backend.url + "/reset"}}},
     })
     slow = call("GET", stage_url(shared_broker.aws_url, ids["api"], "test", "/slow"))
     assert slow.status == 504
@@ -133,6 +135,9 @@ def test_backend_timeout_and_unreachable_backend(gw: Any, shared_broker: Any, ba
     down = call("GET", stage_url(shared_broker.aws_url, ids["api"], "test", "/down"))
     assert down.status == 502
     assert down.json() == {"message": "Internal server error"}
+    reset = call("GET", stage_url(shared_broker.aws_url, ids["api"], "test", "/reset"))
+    assert reset.status == 502
+    assert reset.json() == {"message": "Internal server error"}
     # The gateway keeps serving.
     assert call("GET", stage_url(shared_broker.aws_url, ids["api"], "test", "/slow")).status == 504
 
@@ -328,3 +333,21 @@ def test_other_invoke_url_forms_and_disabled_endpoint(gw: Any, shared_broker: An
     with pytest.raises(gw.exceptions.BadRequestException):
         gw.update_stage(restApiId=ids["api"], stageName="test", patchOperations=[
             {"op": "replace", "path": "/*/*/caching/ttlInSeconds", "value": "3601"}])
+
+
+def test_content_handling_converts_binary_and_text(gw: Any, shared_broker: Any, backend: Backend) -> None:
+    ids = build_api(gw, unique("convert"), {
+        "/as-text": {"GET": {"integration": {"type": "HTTP", "integrationHttpMethod": "GET",
+                                             "uri": backend.url + "/big/300"},
+                             "responses": {"200": {"contentHandling": "CONVERT_TO_TEXT"}}}},
+        "/as-binary": {"GET": {"integration": {"type": "MOCK",
+                                               "requestTemplates": {"application/json": '{"statusCode": 200}'}},
+                               "responses": {"200": {"contentHandling": "CONVERT_TO_BINARY",
+                                                     "responseTemplates": {"application/json": "AAECAw=="}}}}},
+    })
+    import base64
+    text = call("GET", stage_url(shared_broker.aws_url, ids["api"], "test", "/as-text"))
+    assert text.status == 200
+    assert base64.b64decode(text.body) == bytes(i % 251 for i in range(300))
+    binary = call("GET", stage_url(shared_broker.aws_url, ids["api"], "test", "/as-binary"))
+    assert binary.body == b"\x00\x01\x02\x03"

@@ -9,6 +9,7 @@ request raises :class:`GatewayError`, answered as that gateway response.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from collections.abc import Callable
@@ -219,9 +220,11 @@ class Pipeline:
             backend = await self.backends.invoke(function, json.dumps(event).encode(), timeout)
             inv.integration_latency_ms = int((self.clock() - started) * 1000)
             return _passthrough(lambda_proxy.result(backend))
+        binary = lambda_proxy.is_binary(inv, deployed.snapshot["api"].get("binaryMediaTypes") or [])
+        request_body = _convert(inv.body, integration.get("contentHandling"), binary)
         template = mapping.select_request_template(integration, inv.content_type)
-        input_ = Input(inv.body.decode("utf-8", "replace"), inv.method_params())
-        body = inv.body if template is None else render(template, input_, inv.context, variables).encode()
+        input_ = Input(request_body.decode("utf-8", "replace"), inv.method_params())
+        body = request_body if template is None else render(template, input_, inv.context, variables).encode()
         override = inv.context["requestOverride"]
         for where in ("header", "querystring", "path"):
             params[where].update({k: str(v) for k, v in (override.get(where) or {}).items()})
@@ -256,6 +259,9 @@ class Pipeline:
         else:
             input_ = Input(backend.body.decode("utf-8", "replace"), inv.method_params())
             body = render(template, input_, inv.context, deployed.variables).encode()
+        handling = selected.get("contentHandling")
+        if handling:
+            body = _convert(body, handling, handling == "CONVERT_TO_TEXT")
         override = inv.context["responseOverride"]
         if override.get("status"):
             status = int(override["status"])
@@ -309,6 +315,19 @@ class Pipeline:
         if deployed is not None and inv.context:
             accesslog.write(deployed.stage.get("accessLogSettings"), inv.context)
         return WireResponse(response.status, headers, response.body, stream=response.stream)
+
+
+def _convert(body: bytes, handling: str | None, binary: bool) -> bytes:
+    """``contentHandling``: CONVERT_TO_TEXT base64-encodes a binary payload,
+    CONVERT_TO_BINARY decodes a base64 text one; otherwise bodies pass as they are."""
+    if handling == "CONVERT_TO_TEXT" and binary:
+        return base64.b64encode(body)
+    if handling == "CONVERT_TO_BINARY" and not binary:
+        try:
+            return base64.b64decode(body, validate=True)
+        except ValueError:
+            raise GatewayError("DEFAULT_5XX", "Internal server error", status=500) from None
+    return body
 
 
 def _mock_status(body: bytes) -> int:
