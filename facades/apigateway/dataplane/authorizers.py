@@ -87,6 +87,10 @@ class Authorizers:
         for key in [k for k in self._results if k[0] == api_id and k[1] == stage]:
             del self._results[key]
 
+    def flush_api(self, api_id: str) -> None:
+        for key in [k for k in self._results if k[0] == api_id]:
+            del self._results[key]
+
     async def authorize(self, inv: Invocation, snapshot: dict[str, Any], method: dict[str, Any], arn: str,
                         variables: dict[str, str]) -> None:
         kind = method.get("authorizationType", "NONE")

@@ -79,6 +79,10 @@ class Gateway:
             return
         for key in [k for k in self._deployed if k[0] == api_id]:
             del self._deployed[key]
+        if self.state.api(api_id) is None:  # deleted: its caches go too
+            for key in [k for k in self._caches if k[0] == api_id]:
+                del self._caches[key]
+            self.authorizers.flush_api(api_id)
 
     def deployed(self, api_id: str, stage_name: str) -> Deployed | None:
         key = (api_id, stage_name)
