@@ -168,6 +168,9 @@ class _LambdaHandler(BaseHTTPRequestHandler):
         headers = {"Content-Type": "application/json"}
         if function is None:
             status, payload = 404, {"Type": "User", "message": f"Function not found: {name}"}
+        elif self.headers.get("X-Amz-Invocation-Type") == "Event":  # asynchronous: queued, no result
+            owner.record(name, event)
+            status, payload = 202, b""
         else:
             owner.record(name, event)
             status = 200

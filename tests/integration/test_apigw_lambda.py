@@ -294,3 +294,17 @@ def test_api_key_from_the_authorizer(lambda_broker: BrokerProcess, functions: La
     assert call("GET", url, headers={"Authorization": "good"}).json() == {"ok": 1}
     refused = call("GET", url, headers={"Authorization": "other", "x-api-key": key_value})
     assert refused.status == 403  # the header does not count when the authorizer is the source
+
+
+def test_asynchronous_lambda_invocation(lambda_broker: BrokerProcess, functions: LambdaStandIn) -> None:
+    name = unique("asyncfn")
+    functions.functions[name] = lambda event: {"never": "returned"}
+    gw = apigw_client(lambda_broker.aws_url)
+    ids = build_api(gw, unique("async"), {"/jobs": {"POST": {
+        "integration": {"type": "AWS", "integrationHttpMethod": "POST", "uri": lambda_uri(name),
+                        "requestParameters": {"integration.request.header.X-Amz-Invocation-Type": "'Event'"}},
+        "responses": {"200": {"responseTemplates": {"application/json": '{"accepted": true}'}}}}}})
+    reply = call("POST", stage_url(lambda_broker.aws_url, ids["api"], "test", "/jobs"), body='{"job": 7}',
+                 headers={"Content-Type": "application/json"})
+    assert reply.status == 200 and reply.json() == {"accepted": True}
+    assert functions.events[name] == [{"job": 7}]

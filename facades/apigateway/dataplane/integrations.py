@@ -81,7 +81,9 @@ class Backends:
             function = lambda_function(integration["uri"])
             if function is None:
                 raise GatewayError("API_CONFIGURATION_ERROR", "Internal server error")
-            return await self.invoke(function, body, integration.get("timeoutInMillis", 29000))
+            invocation_type = next((v for k, v in headers.items() if k.lower() == "x-amz-invocation-type"),
+                                   "RequestResponse")
+            return await self.invoke(function, body, integration.get("timeoutInMillis", 29000), invocation_type)
         if self.dispatcher is None:
             raise GatewayError("API_CONFIGURATION_ERROR", "Internal server error")
         region = region or self.region
@@ -108,7 +110,9 @@ class Backends:
 
     # -- Lambda -------------------------------------------------------------
 
-    async def invoke(self, function: str, payload: bytes, timeout_ms: int) -> BackendResponse:
+    async def invoke(self, function: str, payload: bytes, timeout_ms: int,
+                     invocation_type: str = "RequestResponse") -> BackendResponse:
+        """The function's answer (``Event``: Lambda's 202 and an empty body, mapped as such)."""
         if not self.lambda_endpoint:
             if not self._warned:
                 log.error("event=lambda_not_configured detail=%r",
@@ -119,7 +123,7 @@ class Backends:
         name = function_name(function)
         url = f"{self.lambda_endpoint}/2015-03-31/functions/{quote(name, safe='')}/invocations"
         response = await self.http.request("POST", url, {"Content-Type": "application/json",
-                                                         "X-Amz-Invocation-Type": "RequestResponse"},
+                                                         "X-Amz-Invocation-Type": invocation_type},
                                            payload, timeout_ms)
         if response.status >= 300:
             log.warning("event=lambda_invoke_failed function=%s status=%d", name, response.status)
