@@ -8,6 +8,7 @@ in the output shapes' own form, so a Get returns what was stored.
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 from facades.apigateway import patch
@@ -87,10 +88,23 @@ def new_api_doc(state: ApiGatewayState, params: Params) -> Doc:
             "validators": {}, "authorizers": {}, "gatewayResponses": {}, "stages": {}}
 
 
+#: The models every REST API created with CreateRestApi starts with, as on AWS.
+_DEFAULT_MODELS = (
+    ("Empty", "This is a default empty schema model",
+     {"$schema": "http://json-schema.org/draft-04/schema#", "title": "Empty Schema", "type": "object"}),
+    ("Error", "This is a default error schema model",
+     {"$schema": "http://json-schema.org/draft-04/schema#", "title": "Error Schema", "type": "object",
+      "properties": {"message": {"type": "string"}}}),
+)
+
+
 def create_rest_api(state: ApiGatewayState, ctx: AwsRequestContext, params: Params) -> Doc:
     if not params.get("name"):
         raise bad_request("Invalid request input: name is required")
     doc = new_api_doc(state, params)
+    for name, description, schema in _DEFAULT_MODELS:
+        doc["models"][name] = {"id": new_id(), "name": name, "description": description,
+                               "contentType": "application/json", "schema": json.dumps(schema, indent=2)}
     source_id = params.get("cloneFrom")
     if source_id:
         source = api_doc(state, source_id)
