@@ -61,7 +61,7 @@ def jsonpath(document: Any, path: str) -> Any:
     if expression is None:
         try:
             expression = jsonpath_parse(path if path.startswith("$") else "$." + path)
-        except (JsonPathLexerError, JsonPathParserError, Exception) as error:
+        except (JsonPathLexerError, JsonPathParserError, ValueError, TypeError, AttributeError) as error:
             raise TemplateError(f"Invalid JSONPath {path!r}: {error}") from None
         if len(_PATHS) < 1024:
             _PATHS[path] = expression
