@@ -94,6 +94,14 @@ class _BackendHandler(BaseHTTPRequestHandler):
         record = {"method": self.command, "path": parts.path, "query": dict(parse_qsl(parts.query)),
                   "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body.decode("utf-8", "replace")}
         owner.record(record)
+        document = owner.documents.get(parts.path)
+        if document is not None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(document)))
+            self.end_headers()
+            self.wfile.write(document)
+            return
         if parts.path.startswith("/reset"):
             self.close_connection = True
             self.connection.shutdown(2)  # a backend dying mid-request: no answer at all
@@ -140,6 +148,8 @@ class Backend(_Server):
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.documents: dict[str, bytes] = {}
+        """Fixed answers by path (e.g. a JWKS document)."""
         self._lock = threading.Lock()
         super().__init__(_BackendHandler)
 

@@ -14,9 +14,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.conftest import BrokerProcess, drop_pg_schema, make_pg_schema, pg_available, unique
-from tests.integration.apigw_support import LambdaStandIn, apigw_client, build_api, call, lambda_uri, stage_url
+from tests.integration.apigw_support import (Backend, LambdaStandIn, apigw_client, build_api, call, lambda_uri,
+                                             stage_url)
 
 POOL = "us-east-1_TestPool1"
+URL_POOL = "us-east-1_UrlPool2"
 ISSUER = f"https://cognito-idp.us-east-1.amazonaws.com/{POOL}"
 
 
@@ -37,9 +39,19 @@ def signing_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
     return key, path
 
 
+@pytest.fixture(scope="module")
+def jwks_server(signing_key: tuple[Any, Path]) -> Iterator[Backend]:
+    """Serves the JWKS over HTTP, for the pool configured by URL."""
+    server = Backend()
+    server.documents["/.well-known/jwks.json"] = signing_key[1].read_bytes()
+    yield server
+    server.close()
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def lambda_broker(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-                  functions: LambdaStandIn, signing_key: tuple[Any, Path]) -> Iterator[BrokerProcess]:
+                  functions: LambdaStandIn, signing_key: tuple[Any, Path],
+                  jwks_server: Backend) -> Iterator[BrokerProcess]:
     workdir = tmp_path_factory.mktemp("lambda-broker")
     schema = None
     if request.param == "sqlite":
@@ -47,8 +59,8 @@ def lambda_broker(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
     else:
         pg_available()
         schema, url = make_pg_schema()
-    proc = BrokerProcess(url, workdir, extra=["--lambda-endpoint", functions.url,
-                                              "--jwks", f"{POOL}={signing_key[1]}"]).start()
+    jwks = f"{POOL}={signing_key[1]},{URL_POOL}={jwks_server.url}/.well-known/jwks.json"
+    proc = BrokerProcess(url, workdir, extra=["--lambda-endpoint", functions.url, "--jwks", jwks]).start()
     try:
         yield proc
     finally:
@@ -250,6 +262,13 @@ def test_cognito_authorizer_verifies_jwts(lambda_broker: BrokerProcess, signing_
     assert call("GET", scoped, headers={"Authorization": access}).status == 200
     no_scope = _token(key, token_use="access", scope="profile")
     assert call("GET", scoped, headers={"Authorization": no_scope}).status == 401
+    # A pool whose JWKS is fetched from a URL: listed on the authorizer, verified the same way.
+    gw.update_authorizer(restApiId=api["id"], authorizerId=authorizer["id"], patchOperations=[
+        {"op": "add", "path": "/providerARNs",
+         "value": f"arn:aws:cognito-idp:us-east-1:000000000000:userpool/{URL_POOL}"}])
+    gw.create_deployment(restApiId=api["id"], stageName="test")
+    url_pool = _token(key, iss=f"https://cognito-idp.us-east-1.amazonaws.com/{URL_POOL}", sub="from-url")
+    assert call("GET", url, headers={"Authorization": url_pool}).json() == {"sub": "from-url"}
 
 
 def test_binary_media_types_reach_the_function_base64_encoded(lambda_broker: BrokerProcess,
