@@ -236,6 +236,9 @@ def set_method(doc: Doc, resource_id: str, http_method: str, params: Params) -> 
         raise bad_request("Invalid HttpMethod specified. Valid options are GET,PUT,POST,DELETE,PATCH,OPTIONS,HEAD,ANY")
     resource = resource_doc(doc, resource_id)
     authorization = params.get("authorizationType", "NONE")
+    if authorization not in ("NONE", "AWS_IAM", "CUSTOM", "COGNITO_USER_POOLS"):
+        raise bad_request(f"Invalid authorization type specified: {authorization}. "
+                          "Valid values are NONE, AWS_IAM, CUSTOM, COGNITO_USER_POOLS")
     if authorization in ("CUSTOM", "COGNITO_USER_POOLS"):
         if params.get("authorizerId") not in doc["authorizers"]:
             raise bad_request("Invalid authorizer ID specified. Setting the authorization type to CUSTOM or COGNITO_USER_POOLS requires a valid authorizer.")
