@@ -139,3 +139,24 @@ def test_access_log_to_a_file(shared_broker: BrokerProcess, tmp_path: Path) -> N
     assert first == {"requestId": reply.headers["x-amzn-requestid"], "ip": "127.0.0.1", "method": "GET",
                      "path": "/x", "status": "200"}
     assert second["status"] == "403"
+
+
+def test_usage_plan_throttles_per_key_and_per_method(shared_broker: BrokerProcess) -> None:
+    gw = apigw_client(shared_broker.aws_url)
+    mock = {"integration": {"type": "MOCK", "requestTemplates": {"application/json": '{"statusCode": 200}'}},
+            "method": {"apiKeyRequired": True},
+            "responses": {"200": {"responseTemplates": {"application/json": "{}"}}}}
+    ids = build_api(gw, unique("planthrottle"), {"/a": {"GET": mock}, "/b": {"GET": mock}})
+    plan = gw.create_usage_plan(name="tight", throttle={"rateLimit": 0.01, "burstLimit": 2},
+                                apiStages=[{"apiId": ids["api"], "stage": "test",
+                                            "throttle": {"/b/GET": {"rateLimit": 0.01, "burstLimit": 1}}}])
+    keys = []
+    for n in range(2):
+        key = gw.create_api_key(name=f"k{n}", enabled=True)
+        gw.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
+        keys.append(key["value"])
+    url = lambda path: stage_url(shared_broker.aws_url, ids["api"], "test", path)  # noqa: E731
+    first = {"x-api-key": keys[0]}
+    assert [call("GET", url("/a"), headers=first).status for _ in range(3)] == [200, 200, 429]
+    assert [call("GET", url("/b"), headers=first).status for _ in range(2)] == [200, 429]  # its own bucket
+    assert call("GET", url("/a"), headers={"x-api-key": keys[1]}).status == 200  # buckets are per key

@@ -181,7 +181,7 @@ class Pipeline:
             limits = self.usage.limits(inv.usage_plan, inv.api_id, inv.stage, inv.match.resource["path"],
                                        method["httpMethod"])
             if limits is not None and not self.throttles.allow(
-                    f"plan/{inv.usage_plan['id']}/{inv.api_key['id']}", limits[0], limits[1]):
+                    f"plan/{inv.usage_plan['id']}/{inv.api_key['id']}/{limits[0]}", limits[1], limits[2]):
                 raise GatewayError("THROTTLED", "Too Many Requests")
             self.usage.count(inv.usage_plan, inv.api_key["id"])
 

@@ -59,16 +59,19 @@ class UsagePlans:
         return key, plan
 
     def limits(self, plan: dict[str, Any], api_id: str, stage: str, resource_path: str,
-               http_method: str) -> tuple[float, int] | None:
-        """(rate, burst) for the plan at this method, if it sets any."""
+               http_method: str) -> tuple[str, float, int] | None:
+        """(bucket scope, rate, burst) for the plan at this method, if it sets any: a method
+        throttle has a bucket of its own, the plan's throttle one shared by the other methods."""
         for api_stage in plan.get("apiStages", []):
             if (api_stage.get("apiId"), api_stage.get("stage")) == (api_id, stage):
-                method = (api_stage.get("throttle") or {}).get(f"{resource_path}/{http_method}")
+                key = f"{resource_path}/{http_method}"
+                method = (api_stage.get("throttle") or {}).get(key)
                 if method:
-                    return float(method.get("rateLimit", 0)), int(method.get("burstLimit", 0))
+                    return (f"{api_id}/{stage}{key}", float(method.get("rateLimit", 0)),
+                            int(method.get("burstLimit", 0)))
         throttle = plan.get("throttle")
         if throttle:
-            return float(throttle.get("rateLimit", 0)), int(throttle.get("burstLimit", 0))
+            return "plan", float(throttle.get("rateLimit", 0)), int(throttle.get("burstLimit", 0))
         return None
 
     def count(self, plan: dict[str, Any], key_id: str) -> None:
