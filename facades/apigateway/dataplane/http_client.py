@@ -143,7 +143,7 @@ class HttpClient:
                 raise GatewayError("INTEGRATION_TIMEOUT", "Endpoint request timed out") from None
             if isinstance(error, (ConnectError, DNSLookupError, ConnectionLost, ResponseFailed,
                                   ResponseNeverReceived, CancelledError)):
-                raise GatewayError("INTEGRATION_FAILURE", "Internal server error", status=502) from None
+                raise GatewayError("INTEGRATION_FAILURE", "Internal server error") from None
             raise
         finally:
             if timer.active():
