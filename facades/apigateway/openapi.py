@@ -173,6 +173,7 @@ class _Importer:
             base = "$.securityDefinitions"
         self.authorizer_ids = {a["name"]: a["id"] for a in self.doc["authorizers"].values()}
         self.api_key_schemes: set[str] = set()
+        self.iam_schemes: set[str] = set()
         self.authorizer_types: dict[str, str] = {}
         for name, scheme in _expect(schemes, dict, base).items():
             path = f"{base}.{name}"
@@ -180,7 +181,9 @@ class _Importer:
             _check_extensions(scheme, {"authorizer", "authtype"}, path)
             spec = scheme.get(EXT + "authorizer")
             if spec is None:
-                if scheme.get("type") == "apiKey":
+                if str(scheme.get(EXT + "authtype", "")).lower() == "awssigv4":
+                    self.iam_schemes.add(name)
+                elif scheme.get("type") == "apiKey":
                     self.api_key_schemes.add(name)
                 continue
             _expect(spec, dict, f"{path}.{EXT}authorizer")
@@ -278,11 +281,19 @@ class _Importer:
             for scheme, scopes in _expect(requirement, dict, f"{path}.security").items():
                 if scheme in self.api_key_schemes:
                     params["apiKeyRequired"] = True
+                elif scheme in self.iam_schemes:
+                    params["authorizationType"] = "AWS_IAM"
                 elif scheme in self.authorizer_ids:
                     params["authorizationType"] = self.authorizer_types[scheme]
                     params["authorizerId"] = self.authorizer_ids[scheme]
                     if scopes:
                         params["authorizationScopes"] = list(scopes)
+        auth = operation.get(EXT + "auth")
+        if auth is not None:
+            kind = str(_expect(auth, dict, f"{path}.{EXT}auth").get("type", "")).upper()
+            if kind not in ("AWS_IAM", "NONE"):
+                raise _invalid(f"{path}.{EXT}auth.type", "must be aws_iam or none")
+            params["authorizationType"] = kind
         validator = operation.get(EXT + "request-validator", self.default_validator)
         if validator is not None:
             if validator not in self.validator_ids:
@@ -467,14 +478,16 @@ class _Exporter:
                 kind: {k: v for k, v in r.items() if k in ("statusCode", "responseParameters", "responseTemplates")}
                 for kind, r in self.snapshot["gatewayResponses"].items()}
 
-    def _uses_api_key(self) -> bool:
-        return any(m.get("apiKeyRequired") for r in self.snapshot["resources"].values()
-                   for m in r.get("resourceMethods", {}).values())
+    def _any_method(self, test: Any) -> bool:
+        return any(test(m) for r in self.snapshot["resources"].values() for m in r.get("resourceMethods", {}).values())
 
     def _security_schemes(self) -> Doc:
         schemes: Doc = {}
-        if self._uses_api_key():
+        if self._any_method(lambda m: m.get("apiKeyRequired")):
             schemes["api_key"] = {"type": "apiKey", "name": "x-api-key", "in": "header"}
+        if self._any_method(lambda m: m.get("authorizationType") == "AWS_IAM"):
+            schemes["sigv4"] = {"type": "apiKey", "name": "Authorization", "in": "header",
+                                EXT + "authtype": "awsSigv4"}
         for authorizer in self.snapshot["authorizers"].values():
             source = authorizer.get("identitySource", "method.request.header.Authorization")
             header = source.split(",")[0].rsplit(".", 1)[-1] if source.startswith("method.request.header.") else "Unused"
@@ -547,6 +560,8 @@ class _Exporter:
         security = []
         if method.get("authorizerId") in authorizers:
             security.append({authorizers[method["authorizerId"]]: list(method.get("authorizationScopes", []))})
+        if method.get("authorizationType") == "AWS_IAM":
+            security.append({"sigv4": []})
         if method.get("apiKeyRequired"):
             security.append({"api_key": []})
         if security:

@@ -266,6 +266,30 @@ def test_swagger_import_and_put_rest_api_modes(gw: Any, shared_broker: BrokerPro
     url = stage_url(shared_broker.aws_url, api["id"], "s", "/msg")
     assert call("POST", url, body='{"text": "hi"}', headers={"Content-Type": "application/json"}).json() == {"v": 1}
     assert call("POST", url, body='{}', headers={"Content-Type": "application/json"}).status == 400
+    oas3_yaml = """
+openapi: 3.0.1
+info: {title: iam-yaml}
+paths:
+  /signed:
+    get:
+      security: [{sigv4: []}]
+      x-amazon-apigateway-integration: {type: mock, requestTemplates: {application/json: '{"statusCode": 200}'}}
+  /legacy:
+    get:
+      x-amazon-apigateway-auth: {type: aws_iam}
+      x-amazon-apigateway-integration: {type: mock}
+components:
+  securitySchemes:
+    sigv4: {type: apiKey, name: Authorization, in: header, x-amazon-apigateway-authtype: awsSigv4}
+"""
+    iam = gw.import_rest_api(body=oas3_yaml.encode())
+    methods = {r["path"]: r["resourceMethods"]["GET"]["authorizationType"]
+               for r in gw.get_resources(restApiId=iam["id"], embed=["methods"])["items"] if r["path"] != "/"}
+    assert methods == {"/signed": "AWS_IAM", "/legacy": "AWS_IAM"}
+    gw.create_deployment(restApiId=iam["id"], stageName="s")
+    exported = json.loads(gw.get_export(restApiId=iam["id"], stageName="s", exportType="oas30")["body"].read())
+    assert exported["paths"]["/signed"]["get"]["security"] == [{"sigv4": []}]
+    assert exported["components"]["securitySchemes"]["sigv4"]["x-amazon-apigateway-authtype"] == "awsSigv4"
     merged = dict(swagger, paths={"/other": {"get": {"responses": {"200": {"description": "ok"}},
                                                      "x-amazon-apigateway-integration": {
                                                          "type": "mock", "requestTemplates": {
