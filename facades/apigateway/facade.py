@@ -9,7 +9,7 @@ from twisted.internet.defer import Deferred
 
 from broker.config import Config
 from broker.engine.broker import Broker
-from facades.apigateway import control, keys, openapi, stages, tags
+from facades.apigateway import control, domains, keys, openapi, stages, tags
 from facades.apigateway.service import ApiGatewayService, apigateway_service
 from facades.apigateway.state import ApiGatewayState
 
@@ -93,6 +93,16 @@ _ACTIONS: dict[str, Callable[..., Any]] = {
     "UntagResource": tags.untag_resource,
     "GetTags": tags.get_tags,
     "GetAccount": tags.get_account,
+    "CreateDomainName": domains.create_domain_name,
+    "GetDomainName": domains.get_domain_name,
+    "GetDomainNames": domains.get_domain_names,
+    "UpdateDomainName": domains.update_domain_name,
+    "DeleteDomainName": domains.delete_domain_name,
+    "CreateBasePathMapping": domains.create_base_path_mapping,
+    "GetBasePathMapping": domains.get_base_path_mapping,
+    "GetBasePathMappings": domains.get_base_path_mappings,
+    "UpdateBasePathMapping": domains.update_base_path_mapping,
+    "DeleteBasePathMapping": domains.delete_base_path_mapping,
 }
 
 #: Operations whose handler the data plane supplies (they act on its caches, or run a request).

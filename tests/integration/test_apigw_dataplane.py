@@ -351,3 +351,28 @@ def test_content_handling_converts_binary_and_text(gw: Any, shared_broker: Any, 
     assert base64.b64decode(text.body) == bytes(i % 251 for i in range(300))
     binary = call("GET", stage_url(shared_broker.aws_url, ids["api"], "test", "/as-binary"))
     assert binary.body == b"\x00\x01\x02\x03"
+
+
+def test_custom_domain_names_and_base_path_mappings(gw: Any, shared_broker: Any) -> None:
+    ids = build_api(gw, unique("domain"), {"/hello": {"GET": _mock('{"stage": "$context.stage"}')}})
+    gw.create_stage(restApiId=ids["api"], stageName="v2",
+                    deploymentId=gw.get_stage(restApiId=ids["api"], stageName="test")["deploymentId"])
+    domain = f"{unique('api')}.example.test"
+    created = gw.create_domain_name(domainName=domain, regionalCertificateArn="arn:aws:acm:us-east-1:0:certificate/x",
+                                    endpointConfiguration={"types": ["REGIONAL"]})
+    assert created["domainNameStatus"] == "AVAILABLE"
+    gw.create_base_path_mapping(domainName=domain, basePath="shop", restApiId=ids["api"], stage="test")
+    gw.create_base_path_mapping(domainName=domain, restApiId=ids["api"])  # (none): the stage comes from the path
+    with pytest.raises(gw.exceptions.ConflictException):
+        gw.create_base_path_mapping(domainName=domain, basePath="shop", restApiId=ids["api"], stage="test")
+    assert {m["basePath"] for m in gw.get_base_path_mappings(domainName=domain)["items"]} == {"shop", "(none)"}
+    host = {"Host": f"{domain}:{shared_broker.aws_port}"}
+    assert call("GET", f"{shared_broker.aws_url}/shop/hello", headers=host).json() == {"stage": "test"}
+    assert call("GET", f"{shared_broker.aws_url}/v2/hello", headers=host).json() == {"stage": "v2"}
+    gw.update_base_path_mapping(domainName=domain, basePath="shop",
+                                patchOperations=[{"op": "replace", "path": "/stage", "value": "v2"}])
+    assert call("GET", f"{shared_broker.aws_url}/shop/hello", headers=host).json() == {"stage": "v2"}
+    gw.delete_base_path_mapping(domainName=domain, basePath="(none)")
+    gw.delete_domain_name(domainName=domain)
+    with pytest.raises(gw.exceptions.NotFoundException):
+        gw.get_domain_name(domainName=domain)

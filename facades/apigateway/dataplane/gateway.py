@@ -3,7 +3,8 @@
 Claims the requests addressed to a deployed stage —
 ``/restapis/{api}/{stage}/_user_request_/{path}``,
 ``/_aws/execute-api/{api}/{stage}/{path}`` and
-``Host: {api}.execute-api.<anything>`` with ``/{stage}/{path}`` — before the
+``Host: {api}.execute-api.<anything>`` with ``/{stage}/{path}``, and custom
+domain names by their base path mappings — before the
 AWS API dispatcher sees them, and serves them through the pipeline. Stages
 are compiled on first use and dropped whenever their API's definitions
 change. ``GET /_apigateway/metrics`` answers the counters.
@@ -17,6 +18,7 @@ from urllib.parse import parse_qsl
 
 from twisted.internet.defer import Deferred
 
+from facades.apigateway import domains
 from facades.apigateway.control import api_doc, method_doc, resource_doc
 from facades.apigateway.dataplane import policy, validation
 from facades.apigateway.dataplane.authorizers import Authorizers
@@ -107,6 +109,8 @@ class Gateway:
 
     def route(self, request: WireRequest) -> Deferred[WireResponse] | None:
         target = self._target(request)
+        if target is None and not _aws_api_call(request):
+            target = domains.resolve(self.state, request.host, request.path)
         if target is None:
             if request.path == METRICS_PATH and request.method == "GET":
                 return Deferred.fromCoroutine(self._metrics())
@@ -169,3 +173,11 @@ class Gateway:
             stage, _, tail = path.lstrip("/").partition("/")
             return label, stage, "/" + tail
         return None
+
+
+def _aws_api_call(request: WireRequest) -> bool:
+    """A request to an AWS API (signed, or JSON/Query framed): never a custom domain's,
+    even when a domain is named like the broker's own host."""
+    headers = request.headers
+    return ("x-amz-target" in headers or headers.get("authorization", "").startswith("AWS4-HMAC-SHA256")
+            or any(name == "Action" for name, _ in request.query))
