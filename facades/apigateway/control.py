@@ -66,7 +66,8 @@ def integration_doc(doc: Doc, resource_id: str, http_method: str) -> Doc:
     return integration
 
 
-def _member(container: Doc, key: str, message: str) -> Doc:
+def member(container: Doc, key: str, message: str) -> Doc:
+    """``container[key]``, or ``NotFoundException`` with AWS's ``message``."""
     found = container.get(key)
     if found is None:
         raise not_found(message)
@@ -304,7 +305,7 @@ def put_method_response(state: ApiGatewayState, ctx: AwsRequestContext, params: 
 
 def _method_response(doc: Doc, params: Params) -> Doc:
     method = method_doc(doc, params["resourceId"], params["httpMethod"])
-    return _member(method.get("methodResponses", {}), str(params["statusCode"]),
+    return member(method.get("methodResponses", {}), str(params["statusCode"]),
                    "Invalid Response status code specified")
 
 
@@ -413,7 +414,7 @@ def put_integration_response(state: ApiGatewayState, ctx: AwsRequestContext, par
 
 def _integration_response(doc: Doc, params: Params) -> Doc:
     integration = integration_doc(doc, params["resourceId"], params["httpMethod"])
-    return _member(integration.get("integrationResponses", {}), str(params["statusCode"]),
+    return member(integration.get("integrationResponses", {}), str(params["statusCode"]),
                    "Invalid Response status code specified")
 
 
@@ -453,7 +454,7 @@ def create_model(state: ApiGatewayState, ctx: AwsRequestContext, params: Params)
 
 
 def _model(doc: Doc, name: str) -> Doc:
-    return _member(doc["models"], name, f"Invalid model name specified: {name}")
+    return member(doc["models"], name, f"Invalid model name specified: {name}")
 
 
 def get_model(state: ApiGatewayState, ctx: AwsRequestContext, params: Params) -> Doc:
@@ -490,7 +491,7 @@ def create_request_validator(state: ApiGatewayState, ctx: AwsRequestContext, par
 
 
 def _validator(doc: Doc, validator_id: str) -> Doc:
-    return _member(doc["validators"], validator_id, "Invalid Request Validator identifier specified")
+    return member(doc["validators"], validator_id, "Invalid Request Validator identifier specified")
 
 
 def get_request_validator(state: ApiGatewayState, ctx: AwsRequestContext, params: Params) -> Doc:
@@ -546,7 +547,7 @@ def create_authorizer(state: ApiGatewayState, ctx: AwsRequestContext, params: Pa
 
 
 def _authorizer(doc: Doc, authorizer_id: str) -> Doc:
-    return _member(doc["authorizers"], authorizer_id, "Invalid Authorizer identifier specified")
+    return member(doc["authorizers"], authorizer_id, "Invalid Authorizer identifier specified")
 
 
 def get_authorizer(state: ApiGatewayState, ctx: AwsRequestContext, params: Params) -> Doc:

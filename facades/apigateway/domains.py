@@ -12,8 +12,8 @@ import copy
 from typing import Any
 
 from facades.apigateway import patch
-from facades.apigateway.control import Doc, api_doc
-from facades.apigateway.service import apigateway_model, bad_request, conflict, not_found
+from facades.apigateway.control import Doc, api_doc, member
+from facades.apigateway.service import apigateway_model, bad_request, conflict
 from facades.apigateway.stages import stage_doc
 from facades.apigateway.state import ApiGatewayState, new_id
 from facades.aws.service import AwsRequestContext, Params
@@ -23,10 +23,7 @@ NO_BASE_PATH = "(none)"
 
 
 def _domain(state: ApiGatewayState, name: str) -> Doc:
-    found = state.records(DOMAIN).get(name)
-    if found is None:
-        raise not_found("Invalid domain name identifier specified")
-    return found
+    return member(state.records(DOMAIN), name, "Invalid domain name identifier specified")
 
 
 def create_domain_name(state: ApiGatewayState, ctx: AwsRequestContext, params: Params) -> Doc:
@@ -96,10 +93,7 @@ def create_base_path_mapping(state: ApiGatewayState, ctx: AwsRequestContext, par
 
 
 def _mapping(record: Doc, params: Params) -> Doc:
-    found = record["mappings"].get(_base_path(params))
-    if found is None:
-        raise not_found("Invalid base path mapping identifier specified")
-    return found
+    return member(record["mappings"], _base_path(params), "Invalid base path mapping identifier specified")
 
 
 def get_base_path_mapping(state: ApiGatewayState, ctx: AwsRequestContext, params: Params) -> Doc:

@@ -7,7 +7,7 @@ import datetime
 from typing import Any
 
 from facades.apigateway import patch
-from facades.apigateway.control import Doc, api_doc
+from facades.apigateway.control import Doc, api_doc, member
 from facades.apigateway.service import apigateway_model, bad_request, conflict, not_found
 from facades.apigateway.state import API_KEY, USAGE, USAGE_PLAN, ApiGatewayState, new_id, new_key_value
 from facades.aws.service import AwsRequestContext, Params
@@ -42,10 +42,7 @@ def create_api_key(state: ApiGatewayState, ctx: AwsRequestContext, params: Param
 
 
 def _key(state: ApiGatewayState, key_id: str) -> Doc:
-    key = state.records(API_KEY).get(key_id)
-    if key is None:
-        raise not_found("Invalid API Key identifier specified")
-    return key
+    return member(state.records(API_KEY), key_id, "Invalid API Key identifier specified")
 
 
 def _shown(key: Doc, include_value: bool) -> Doc:
@@ -102,10 +99,7 @@ def create_usage_plan(state: ApiGatewayState, ctx: AwsRequestContext, params: Pa
 
 
 def _plan(state: ApiGatewayState, plan_id: str) -> Doc:
-    plan = state.records(USAGE_PLAN).get(plan_id)
-    if plan is None:
-        raise not_found("Invalid Usage Plan ID specified")
-    return plan
+    return member(state.records(USAGE_PLAN), plan_id, "Invalid Usage Plan ID specified")
 
 
 def get_usage_plan(state: ApiGatewayState, ctx: AwsRequestContext, params: Params) -> Doc:
