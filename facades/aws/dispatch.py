@@ -115,7 +115,7 @@ class AwsDispatcher:
             elif protocol == "json":
                 service, action = self._route_json(request.headers["x-amz-target"])
             else:
-                service, action = self._route_query(request, pairs)
+                service, action = self._route_query(request, pairs, principal)
         except AwsError as error:
             return succeed(self._error(error, protocol, None, request_id))
         try:
@@ -216,12 +216,16 @@ class AwsDispatcher:
                 return service, action
         raise unknown_operation(target, "json")
 
-    def _route_query(self, request: WireRequest, pairs: list[tuple[str, str]]) -> tuple[AwsService, str]:
+    def _route_query(
+        self, request: WireRequest, pairs: list[tuple[str, str]], principal: Principal | None = None
+    ) -> tuple[AwsService, str]:
         action = next((value for name, value in pairs if name == "Action"), None)
         if not action:
             raise common_error("MissingAction", "Missing Action")
         candidates = [s for s in self._services if s.query_model is not None]
-        scope = credential_scope(_signed(request))
+        # A trusted caller names the service it calls; others may through their credential scope.
+        scope = (principal.region, principal.service) if principal and principal.service else \
+            credential_scope(_signed(request))
         if scope is not None:
             for service in candidates:
                 if scope[1] in service.signing_names:

@@ -150,6 +150,8 @@ _TEMPLATES: dict[str, airspeed.Template] = {}
 def render(template: str, input_: Input, context: dict[str, Any], stage_variables: dict[str, str]) -> str:
     """The template's output; ``context`` may be changed by the template
     (``#set($context.responseOverride.status = 400)``)."""
+    if "$" not in template and "#" not in template:
+        return template  # literal text (a fixed response body): nothing to evaluate
     compiled = _TEMPLATES.get(template)
     if compiled is None:
         compiled = airspeed.Template(template)
