@@ -228,7 +228,7 @@ def main() -> int:
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args()
     results = run(args.seconds, args.connections)
-    section = render(results, args.seconds, args.connections, "python -m bench.apigw_load " + " ".join(sys.argv[1:]))
+    section = render(results, args.seconds, args.connections, " ".join(["python -m bench.apigw_load", *sys.argv[1:]]))
     print(section)
     if not args.no_write:
         write(section)
