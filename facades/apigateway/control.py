@@ -11,6 +11,9 @@ import copy
 import json
 from typing import Any
 
+from jsonschema import Draft4Validator
+from jsonschema.exceptions import SchemaError
+
 from facades.apigateway import patch
 from facades.apigateway.responses import DEFAULT_STATUS, default_response
 from facades.apigateway.service import apigateway_model, bad_request, conflict, not_found
@@ -441,12 +444,24 @@ def delete_integration_response(state: ApiGatewayState, ctx: AwsRequestContext, 
 # -- models, validators, authorizers, gateway responses -----------------------
 
 
+def check_schema(schema: str | None) -> None:
+    """A model's schema must be a JSON Schema (draft 4) document, as AWS checks on write."""
+    if schema is None:
+        return
+    try:
+        Draft4Validator.check_schema(json.loads(schema))
+    except (ValueError, SchemaError) as error:
+        raise bad_request(f"Invalid model specified: Validation Result: warnings : [], errors : "
+                          f"[Invalid model schema specified: {str(error).splitlines()[0]}]") from None
+
+
 def create_model(state: ApiGatewayState, ctx: AwsRequestContext, params: Params) -> Doc:
     doc = copy.deepcopy(api_doc(state, params["restApiId"]))
     if params["name"] in doc["models"]:
         raise conflict("Model name already exists for this REST API")
     if not params["name"].isalnum():
         raise bad_request("Model name must be alphanumeric")
+    check_schema(params.get("schema"))
     model = {"id": new_id(), **_pick(params, "name", "description", "schema", "contentType")}
     doc["models"][model["name"]] = model
     state.save_api(doc)
@@ -469,6 +484,7 @@ def update_model(state: ApiGatewayState, ctx: AwsRequestContext, params: Params)
     doc = copy.deepcopy(api_doc(state, params["restApiId"]))
     model = _model(doc, params["modelName"])
     patch.apply(model, params.get("patchOperations", []), _shape("Model"), ("schema", "description"))
+    check_schema(model.get("schema"))
     state.save_api(doc)
     return model
 

@@ -126,9 +126,13 @@ class _Importer:
         for name, schema in _expect(schemas or {}, dict, base).items():
             _expect(schema, dict, f"{base}.{name}")
             existing = self.doc["models"].get(name, {})
+            text = json.dumps(self._aws_refs(schema))
+            try:
+                control.check_schema(text)
+            except Exception as error:
+                raise _invalid(f"{base}.{name}", str(error)) from None
             self.doc["models"][name] = {"id": existing.get("id", new_id()), "name": name,
-                                        "contentType": "application/json",
-                                        "schema": json.dumps(self._aws_refs(schema))}
+                                        "contentType": "application/json", "schema": text}
 
     def _aws_refs(self, schema: Any) -> Any:
         """Local ``$ref``s rewritten to the model URLs API Gateway stores."""

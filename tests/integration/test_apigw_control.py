@@ -68,6 +68,9 @@ def test_call_by_call_definitions_get_update_delete(gw: Any) -> None:
                             schema=json.dumps({"type": "object"}))
     with pytest.raises(gw.exceptions.ConflictException):
         gw.create_model(restApiId=api_id, name="Pet", contentType="application/json", schema="{}")
+    for bad_schema in ("{not json", '{"type": 5}'):
+        with pytest.raises(gw.exceptions.BadRequestException, match="Invalid model schema"):
+            gw.create_model(restApiId=api_id, name="Bad", contentType="application/json", schema=bad_schema)
     authorizer = gw.create_authorizer(restApiId=api_id, name="auth", type="TOKEN",
                                       authorizerUri=lambda_uri("auth"),
                                       identitySource="method.request.header.Authorization")
@@ -312,6 +315,8 @@ components:
      "$.paths['/a'].get.x-amazon-apigateway-integration.responses.default"),
     ({"openapi": "3.0.1", "info": {"title": "t"}, "x-amazon-apigateway-gateway-responses": {"NOT_A_TYPE": {}}},
      "$.x-amazon-apigateway-gateway-responses.NOT_A_TYPE"),
+    ({"openapi": "3.0.1", "info": {"title": "t"}, "components": {"schemas": {"Bad": {"type": 5}}}},
+     "$.components.schemas.Bad"),
 ])
 def test_malformed_definitions_name_the_json_path(gw: Any, document: dict[str, Any], path: str) -> None:
     with pytest.raises(gw.exceptions.BadRequestException) as bad:

@@ -124,8 +124,11 @@ class Authorizers:
             if not token:
                 raise unauthorized()
             expression = authorizer.get("identityValidationExpression")
-            if expression and re.fullmatch(expression, token) is None:
-                raise unauthorized()
+            try:
+                if expression and re.fullmatch(expression, token) is None:
+                    raise unauthorized()
+            except re.error:
+                raise GatewayError("AUTHORIZER_CONFIGURATION_ERROR", "Internal server error") from None
         elif any(v in (None, "") for v in identity) and (ttl > 0 or not sources):
             raise unauthorized()
         key = (inv.api_id, inv.stage, authorizer["id"], *[v or "" for v in identity])
