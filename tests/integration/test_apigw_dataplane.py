@@ -376,3 +376,21 @@ def test_custom_domain_names_and_base_path_mappings(gw: Any, shared_broker: Any)
     gw.delete_domain_name(domainName=domain)
     with pytest.raises(gw.exceptions.NotFoundException):
         gw.get_domain_name(domainName=domain)
+
+
+def test_request_and_response_overrides(gw: Any, shared_broker: Any, backend: Backend) -> None:
+    ids = build_api(gw, unique("override"), {"/o": {"POST": {
+        "integration": {"type": "HTTP", "integrationHttpMethod": "POST", "uri": backend.url + "/override",
+                        "requestTemplates": {"application/json":
+                                             '#set($context.requestOverride.header.XTenant = "acme")'
+                                             '#set($context.requestOverride.querystring.page = "3")$input.body'}},
+        "responses": {"200": {"responseTemplates": {"application/json":
+                                                    '#set($r = $input.path(\'$\'))'
+                                                    '#set($context.responseOverride.status = 202)'
+                                                    '#set($context.responseOverride.header.XSeen = $r.headers.xtenant)'
+                                                    '{"page": "$r.query.page"}'}}}}}})
+    reply = call("POST", stage_url(shared_broker.aws_url, ids["api"], "test", "/o"), body='{"a": 1}',
+                 headers={"Content-Type": "application/json"})
+    assert reply.status == 202
+    assert reply.headers["xseen"] == "acme"
+    assert reply.json() == {"page": "3"}
