@@ -74,6 +74,7 @@ _ACTIONS: dict[str, Callable[..., Any]] = {
     "UpdateStage": stages.update_stage,
     "DeleteStage": stages.delete_stage,
     "CreateApiKey": keys.create_api_key,
+    "ImportApiKeys": keys.import_api_keys,
     "GetApiKey": keys.get_api_key,
     "GetApiKeys": keys.get_api_keys,
     "UpdateApiKey": keys.update_api_key,

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import copy
+import csv
 import datetime
+import io
 from typing import Any
 
 from facades.apigateway import patch
 from facades.apigateway.control import Doc, api_doc, member
 from facades.apigateway.service import apigateway_model, bad_request, conflict, not_found
 from facades.apigateway.state import API_KEY, USAGE, USAGE_PLAN, ApiGatewayState, new_id, new_key_value
+from facades.aws.errors import AwsError
 from facades.aws.service import AwsRequestContext, Params
 
 USAGE_PLAN_KEY = "apigateway.usageplankey"
@@ -39,6 +42,37 @@ def create_api_key(state: ApiGatewayState, ctx: AwsRequestContext, params: Param
             key[name] = params[name]
     state.put(API_KEY, key["id"], key)
     return key
+
+
+def import_api_keys(state: ApiGatewayState, ctx: AwsRequestContext, params: Params) -> Doc:
+    """CSV as AWS takes it: a header row naming ``key``, ``name``, ``description``,
+    ``enabled`` and ``usageplanIds`` (any order and case), one key per row."""
+    if params.get("format", "csv") != "csv":
+        raise bad_request("Invalid format specified. Must be csv")
+    try:
+        rows = list(csv.reader(io.StringIO(params["body"].decode("utf-8-sig"))))
+    except (UnicodeDecodeError, csv.Error):
+        raise bad_request("Invalid API keys file: not UTF-8 CSV") from None
+    if not rows:
+        raise bad_request("Invalid API keys file: no header row")
+    header = [h.strip().lower() for h in rows[0]]
+    if "key" not in header:
+        raise bad_request("Invalid API keys file: the header must name a Key column")
+    ids = []
+    for number, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        fields = dict(zip(header, (cell.strip() for cell in row)))
+        try:
+            key = create_api_key(state, ctx, {"value": fields.get("key", ""), "name": fields.get("name", ""),
+                                              "description": fields.get("description", ""),
+                                              "enabled": fields.get("enabled", "true").lower() == "true"})
+            for plan_id in filter(None, (p.strip() for p in fields.get("usageplanids", "").split(":"))):
+                create_usage_plan_key(state, ctx, {"usagePlanId": plan_id, "keyId": key["id"], "keyType": "API_KEY"})
+        except AwsError as error:
+            raise bad_request(f"Invalid API keys file: row {number}: {error}") from None
+        ids.append(key["id"])
+    return {"ids": ids, "warnings": []}
 
 
 def _key(state: ApiGatewayState, key_id: str) -> Doc:

@@ -181,6 +181,13 @@ def test_api_keys_and_usage_plans(gw: Any) -> None:
     gw.delete_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"])
     with pytest.raises(gw.exceptions.NotFoundException):
         gw.get_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"])
+    csv_body = f"Name,Key,Description,Enabled,UsagePlanIds\nimported,{'i' * 24},from csv,true,{plan['id']}\n"
+    imported = gw.import_api_keys(body=csv_body.encode(), format="csv")
+    assert len(imported["ids"]) == 1
+    assert gw.get_api_key(apiKey=imported["ids"][0], includeValue=True)["value"] == "i" * 24
+    assert imported["ids"][0] in [k["id"] for k in gw.get_usage_plan_keys(usagePlanId=plan["id"])["items"]]
+    with pytest.raises(gw.exceptions.BadRequestException):
+        gw.import_api_keys(body=b"Name,Key\nshort,abc\n", format="csv")  # keys have at least 20 characters
     gw.delete_usage_plan(usagePlanId=plan["id"])
     gw.delete_api_key(apiKey=key["id"])
     with pytest.raises(gw.exceptions.NotFoundException):
