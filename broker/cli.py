@@ -78,6 +78,12 @@ def _parser() -> argparse.ArgumentParser:
     selfsigned.add_argument("--out", metavar="DIR", required=True, help="directory to write the files into")
     selfsigned.add_argument("--host", action="append", metavar="NAME", help="server name or address (repeatable; default localhost and 127.0.0.1)")
     selfsigned.add_argument("--client", action="append", metavar="NAME", default=[], help="also make a client certificate with CN=NAME (repeatable)")
+    serve.add_argument("--lambda-endpoint", metavar="URL",
+                       help="API Gateway: server speaking the Lambda Invoke API for Lambda integrations and "
+                            "authorizers (e.g. the URL of `sam local start-lambda`)")
+    serve.add_argument("--jwks", metavar="POOL_ID=FILE_OR_URL[,...]",
+                       help="API Gateway: JWKS of each Cognito user pool whose tokens COGNITO_USER_POOLS "
+                            "authorizers verify")
 
     db = sub.add_parser("db", help="database maintenance", description="Database maintenance.")
     dbsub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")

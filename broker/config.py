@@ -102,6 +102,10 @@ class Config:
     # ActiveMQ's individualDeadLetterStrategy: when set (ActiveMQ uses "DLQ."), dead
     # letters of X go to the queue <prefix>X instead of ActiveMQ.DLQ.
     individual_dead_letter_prefix: str = ""
+    # API Gateway: a server speaking the Lambda Invoke API (e.g. `sam local start-lambda`'s URL)
+    # for Lambda integrations and authorizers; JWKS of Cognito user pools, "POOL_ID=FILE_OR_URL,...".
+    lambda_endpoint: str = ""
+    jwks: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def endpoint(self, door: str) -> str:

@@ -12,6 +12,7 @@ from broker.engine.broker import Broker
 from facades.aws.dispatch import AwsDispatcher
 from facades.aws.http import AwsResource
 from facades.aws.sigv4 import SigV4Verifier
+from facades.apigateway import facade as apigateway
 from facades.sns import facade as sns
 from facades.sqs import facade as sqs
 
@@ -61,9 +62,13 @@ class _AwsSite(Site):
 def build_site(broker: Broker, config: Config, reactor: Any, security: Security) -> Site:
     verifier = SigV4Verifier(security, config.account)
     sns_service, sns_documents = sns.build(broker, config, reactor)
-    dispatcher = AwsDispatcher([sqs.build(broker, config, security), sns_service], verifier, config.region,
-                               max_body_size=config.aws_max_request)
-    site = _AwsSite(AwsResource(dispatcher, sns_documents), reactor=reactor, parsePOSTFormSubmission=False)
+    gateway = apigateway.build(broker, config, reactor)
+    dispatcher = AwsDispatcher([sqs.build(broker, config, security), sns_service, gateway.service], verifier,
+                               config.region, max_body_size=config.aws_max_request)
+    gateway.connect(dispatcher)
+    resource = AwsResource(dispatcher, sns_documents, front_routes=[gateway.route],
+                           max_front_body=gateway.max_body_size)
+    site = _AwsSite(resource, reactor=reactor, parsePOSTFormSubmission=False)
     site.protocol = _Channel
     site.security = security
     site.noisy = False

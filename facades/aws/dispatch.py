@@ -11,7 +11,7 @@ with plain values.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -20,10 +20,10 @@ from twisted.internet.defer import CancelledError, Deferred, maybeDeferred, succ
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from facades.aws import json_protocol, query_protocol
+from facades.aws import json_protocol, query_protocol, rest_json
 from facades.aws.errors import AwsError, Protocol, common_error
 from facades.aws.service import AwsRequestContext, AwsService, Handler, Params, unknown_operation
-from facades.aws.sigv4 import SignedRequest, SigV4Verifier, credential_scope
+from facades.aws.sigv4 import Principal, SignedRequest, SigV4Verifier, credential_scope
 
 #: SQS accepts up to 1 MiB of message data per request (a batch of ten
 #: included), and the encodings inflate it up to threefold: form encoding
@@ -55,6 +55,9 @@ class WireResponse:
     status: int
     headers: dict[str, str]
     body: bytes
+    stream: Callable[[Any], Deferred[None]] | None = field(default=None, compare=False)
+    """Set instead of ``body`` for a body relayed as it arrives (API Gateway's HTTP
+    proxying): called with the Twisted request to write into; fires when done."""
 
 
 @dataclass(frozen=True)
@@ -86,22 +89,37 @@ class AwsDispatcher:
     def max_body_size(self) -> int:
         return self._max_body_size
 
-    def handle(self, request: WireRequest) -> Deferred[WireResponse]:
-        """The response to ``request``; cancelling it cancels the handler."""
+    def handle(self, request: WireRequest, principal: Principal | None = None) -> Deferred[WireResponse]:
+        """The response to ``request``; cancelling it cancels the handler.
+
+        ``principal`` is for trusted in-process callers (an API Gateway
+        integration calling a service as its configured identity): the
+        request is then not authenticated again.
+        """
         request_id = str(uuid.uuid4())
-        protocol: Protocol = "json" if "x-amz-target" in request.headers else "query"
+        rest: tuple[AwsService, str | None, dict[str, str]] | None = None
+        if "x-amz-target" in request.headers:
+            protocol: Protocol = "json"
+        else:
+            rest = self._route_rest(request)
+            protocol = "query" if rest is None else "rest-json"
+        uri_params: dict[str, str] = {}
         try:
             self._check_size(request)
             pairs = self._query_pairs(request) if protocol == "query" else []
-            service, action = (
-                self._route_json(request.headers["x-amz-target"])
-                if protocol == "json"
-                else self._route_query(request, pairs)
-            )
+            if rest is not None:
+                service, found, uri_params = rest
+                if found is None:
+                    raise unknown_operation(request.path, protocol)
+                action = found
+            elif protocol == "json":
+                service, action = self._route_json(request.headers["x-amz-target"])
+            else:
+                service, action = self._route_query(request, pairs, principal)
         except AwsError as error:
             return succeed(self._error(error, protocol, None, request_id))
         try:
-            call = self._call(service, action, request, protocol, pairs, request_id)
+            call = self._call(service, action, request, protocol, pairs, request_id, uri_params, principal)
         except AwsError as error:
             return self._verifier.slowed(request.client_address, self._error(error, protocol, service, request_id))
         except Exception as error:  # a bug in a service hook, not bad input
@@ -129,10 +147,13 @@ class AwsDispatcher:
         protocol: Protocol,
         pairs: list[tuple[str, str]],
         request_id: str,
+        uri_params: dict[str, str],
+        principal: Principal | None,
     ) -> _Call:
-        principal = self._verifier.authenticate(_signed(request), request.client_address,
-                                                action in service.anonymous_actions)
-        self._verifier.throttle(principal, service.errors)
+        if principal is None:
+            principal = self._verifier.authenticate(_signed(request), request.client_address,
+                                                    action in service.anonymous_actions)
+            self._verifier.throttle(principal, service.errors)
         if not service.has_operation(action):
             raise unknown_operation(action, protocol)
         handler = service.handlers.get(action)
@@ -141,6 +162,8 @@ class AwsDispatcher:
         operation = service.operation(protocol, action)
         if protocol == "json":
             params = json_protocol.parse_params(operation.input_shape, request.body)
+        elif protocol == "rest-json":
+            params = rest_json.parse_params(operation, uri_params, request.query, request.headers, request.body)
         else:
             params = query_protocol.parse_params(operation.input_shape, pairs)
         ctx = AwsRequestContext(
@@ -175,6 +198,20 @@ class AwsDispatcher:
                 raise common_error("InvalidQueryParameter", "The request body is not valid form-encoded UTF-8.") from None
         return pairs
 
+    def _route_rest(self, request: WireRequest) -> tuple[AwsService, str | None, dict[str, str]] | None:
+        """The REST-JSON service whose URI space the path is in, and the operation.
+
+        Only the first path segment is looked at before matching, so Query
+        requests (posted to ``/`` or a queue URL) pay next to nothing.
+        """
+        first = request.path[1:].split("/", 1)[0]
+        for service in self._services:
+            router = service.rest_router
+            if router is not None and first in router.prefixes:
+                found = router.match(request.method, request.path, request.query)
+                return (service, None, {}) if found is None else (service, found[0], found[1])
+        return None
+
     def _route_json(self, target: str) -> tuple[AwsService, str]:
         prefix, _, action = target.partition(".")
         for service in self._services:
@@ -182,12 +219,16 @@ class AwsDispatcher:
                 return service, action
         raise unknown_operation(target, "json")
 
-    def _route_query(self, request: WireRequest, pairs: list[tuple[str, str]]) -> tuple[AwsService, str]:
+    def _route_query(
+        self, request: WireRequest, pairs: list[tuple[str, str]], principal: Principal | None = None
+    ) -> tuple[AwsService, str]:
         action = next((value for name, value in pairs if name == "Action"), None)
         if not action:
             raise common_error("MissingAction", "Missing Action")
         candidates = [s for s in self._services if s.query_model is not None]
-        scope = credential_scope(_signed(request))
+        # A trusted caller names the service it calls; others may through their credential scope.
+        scope = (principal.region, principal.service) if principal and principal.service else \
+            credential_scope(_signed(request))
         if scope is not None:
             for service in candidates:
                 if scope[1] in service.signing_names:
@@ -202,6 +243,10 @@ class AwsDispatcher:
     def _success(self, result: Any, call: _Call) -> WireResponse:
         ctx = call.ctx
         operation = call.service.operation(ctx.protocol, ctx.action)
+        if ctx.protocol == "rest-json":
+            status, headers, body = rest_json.serialize_result(operation, result)
+            headers["x-amzn-RequestId"] = ctx.request_id
+            return WireResponse(status, headers, body)
         if ctx.protocol == "json":
             body = json_protocol.serialize_result(operation.output_shape, result)
             content_type = json_protocol.CONTENT_TYPE
@@ -234,6 +279,8 @@ class AwsDispatcher:
     ) -> WireResponse:
         if protocol == "json":
             status, headers, body = json_protocol.render_error(error)
+        elif protocol == "rest-json":
+            status, headers, body = rest_json.render_error(error)
         else:
             namespace = service.xml_namespace if service is not None else None
             status, headers, body = query_protocol.render_error(error, request_id, namespace)

@@ -19,7 +19,7 @@ from typing import Literal
 
 from botocore.model import ServiceModel
 
-Protocol = Literal["json", "query"]
+Protocol = Literal["json", "query", "rest-json"]
 
 #: Namespace real AWS uses in ``__type`` for errors raised by its request
 #: framework (Coral) rather than by the service itself.

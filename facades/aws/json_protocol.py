@@ -356,3 +356,26 @@ def _compile_dumper(shape: Shape) -> _Codec:
     if kind in ("boolean", "integer", "long", "float", "double", "timestamp"):
         return lambda value: _dump(shape, value, "")
     return lambda value: value if value.__class__ is str else str(value)
+
+
+def value_parser(shape: Shape) -> Callable[[Any], Any]:
+    """The parser of one JSON value of ``shape`` (``ABSENT`` for ``null``);
+    other JSON-bodied protocols parse their members with it."""
+    return _parser(shape)
+
+
+def value_dumper(shape: Shape) -> Callable[[Any], Any]:
+    """The JSON document of one value of ``shape``; raises ResponseShapeError."""
+    dump = _dumper(shape)
+
+    def checked(value: Any) -> Any:
+        try:
+            return dump(value)
+        except _DumpError as error:
+            raise ResponseShapeError(f"result{''.join(reversed(error.path))}: {error.args[0]}") from None
+    return checked
+
+
+def encode(document: Any) -> bytes:
+    """Compact UTF-8 JSON, as every AWS JSON protocol answers."""
+    return _ENCODER.encode(document).encode()

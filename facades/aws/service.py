@@ -26,12 +26,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Union
 
 from botocore.model import OperationModel, ServiceModel
 from twisted.internet.defer import Deferred
 
 from facades.aws.errors import AwsError, ErrorCatalogue, Protocol, common_error
+from facades.aws.rest_json import RestRouter
 
 Params = dict[str, Any]
 Result = Union[Mapping[str, Any], None]
@@ -89,12 +91,18 @@ class AwsService:
     handlers: Mapping[str, Handler]
     anonymous_actions: frozenset[str] = frozenset()
     """Operations an unsigned request may call even when signatures are enforced."""
+    rest_model: ServiceModel | None = None
+    """Model of a REST-JSON service (API Gateway); routed by method and URI."""
 
     @property
     def model(self) -> ServiceModel:
-        model = self.json_model or self.query_model
+        model = self.json_model or self.query_model or self.rest_model
         assert model is not None, "a service needs at least one protocol"
         return model
+
+    @cached_property
+    def rest_router(self) -> RestRouter | None:
+        return None if self.rest_model is None else RestRouter(self.rest_model)
 
     @property
     def target_prefix(self) -> str | None:
@@ -117,7 +125,7 @@ class AwsService:
         return name in self.model.operation_names
 
     def operation(self, protocol: Protocol, name: str) -> OperationModel:
-        model = self.json_model if protocol == "json" else self.query_model
+        model = {"json": self.json_model, "query": self.query_model, "rest-json": self.rest_model}[protocol]
         assert model is not None
         return model.operation_model(name)
 
@@ -139,6 +147,6 @@ class AwsService:
 
 
 def unknown_operation(name: str, protocol: Protocol) -> AwsError:
-    if protocol == "json":
+    if protocol != "query":
         return common_error("UnknownOperationException")
     return common_error("InvalidAction", f"The action {name} is not valid for this web service.")
