@@ -16,6 +16,7 @@ from facades.apigateway.service import apigateway_model, apigateway_service, bad
 from facades.aws.dispatch import AwsDispatcher, WireRequest, WireResponse
 from facades.aws.rest_json import RestRouter
 from facades.aws.sigv4 import SigV4Verifier
+from tests.unit.auth_support import security_with_keys
 
 ENDPOINT = "http://gw.test:4599"
 
@@ -53,7 +54,7 @@ def _client(dispatcher: AwsDispatcher) -> Any:
 
 
 def _dispatcher(handlers: dict) -> AwsDispatcher:
-    return AwsDispatcher([apigateway_service(handlers)], SigV4Verifier({}, "000000000000"), "us-east-1")
+    return AwsDispatcher([apigateway_service(handlers)], SigV4Verifier(security_with_keys({}), "000000000000"), "us-east-1")
 
 
 def test_uri_labels_body_members_and_renamed_members() -> None:
