@@ -13,7 +13,6 @@ from twisted.internet import defer, endpoints
 from twisted.internet.interfaces import IListeningPort
 
 from broker.auth.security import Security
-from broker.auth.tls import ask_for_client_certificates
 from broker.config import Config, ConfigError
 from broker.engine.broker import Broker
 from broker.protocols.stomp.factory import StompFactory
@@ -91,6 +90,7 @@ class BrokerService:
             factory = build(self.broker, self.config, self.reactor, self.security)
             endpoint = endpoints.serverFromString(self.reactor, self.config.endpoint(door))
             if self.config.tls_client_ca:
+                from broker.auth.tls import ask_for_client_certificates  # OpenSSL only when asked for
                 endpoint = ask_for_client_certificates(endpoint, self.config.tls_client_ca)
             self.ports[door] = yield endpoint.listen(factory)
             self.factories[door] = factory

@@ -84,7 +84,7 @@ def secured_broker(db: str, workdir: Path, text: str, extra: list[str] | None = 
         pg_available()
         schema, url = make_pg_schema()
     proc = BrokerProcess(url, workdir, extra=["--config", str(config), "--pid-file", str(workdir / "mqgate.pid"),
-                                              *(extra or [])]).start()
+                                              "--ws-port", "0", *(extra or [])]).start()
     proc.config_path = config  # type: ignore[attr-defined]
     try:
         yield proc
