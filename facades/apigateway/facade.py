@@ -12,6 +12,7 @@ from broker.engine.broker import Broker
 from facades.apigateway import control, domains, keys, openapi, stages, tags
 from facades.apigateway.service import ApiGatewayService, apigateway_service
 from facades.apigateway.state import ApiGatewayState
+from facades.aws.sigv4 import SigV4Verifier
 
 _ACTIONS: dict[str, Callable[..., Any]] = {
     "CreateRestApi": control.create_rest_api,
@@ -153,6 +154,6 @@ def build(broker: Broker, config: Config, reactor: Any) -> ApiGateway:
 
     state = ApiGatewayState(broker, config.region, config.account, now=reactor.seconds)
     gateway = Gateway(state, reactor, reactor.seconds, lambda_endpoint=config.lambda_endpoint,
-                      jwks=parse_jwks_setting(config.jwks))
+                      jwks=parse_jwks_setting(config.jwks), verifier=SigV4Verifier(config.credentials, config.account))
     return ApiGateway(build_service(state, gateway.flush_cache, gateway.flush_authorizers, gateway.test_invoke),
                       gateway)

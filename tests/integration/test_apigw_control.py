@@ -410,5 +410,28 @@ def test_signed_requests_are_verified(store_url: str, tmp_path: Path) -> None:
         with pytest.raises(Exception) as refused:
             client("WRONG").get_rest_apis()
         assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+        # AWS_IAM methods: the caller signs for execute-api.
+        ids = build_api(good, unique("iam"), {"/me": {"GET": {
+            "method": {"authorizationType": "AWS_IAM"},
+            "integration": MOCK["integration"],
+            "responses": {"200": {"responseTemplates": {"application/json":
+                                                        '{"caller": "$context.identity.caller"}'}}}}}})
+        url = stage_url(proc.aws_url, ids["api"], "test", "/me")
+        assert call("GET", url).status == 403
+        assert call("GET", url).json() == {"message": "Missing Authentication Token"}
+        assert call("GET", url, headers=_signed("GET", url, "SECRETGW")).json() == {"caller": "AKIDGW"}
+        forged = call("GET", url, headers=_signed("GET", url, "WRONG"))
+        assert forged.status == 403
+        assert forged.json()["message"].startswith("The request signature we calculated does not match")
     finally:
         proc.kill()
+
+
+def _signed(method: str, url: str, secret: str) -> dict[str, str]:
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(method=method, url=url)
+    SigV4Auth(Credentials("AKIDGW", secret), "execute-api", "us-east-1").add_auth(request)
+    return dict(request.headers.items())
