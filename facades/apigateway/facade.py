@@ -9,7 +9,7 @@ from twisted.internet.defer import Deferred
 
 from broker.config import Config
 from broker.engine.broker import Broker
-from facades.apigateway import control, domains, keys, openapi, stages, tags
+from facades.apigateway import account, control, domains, keys, openapi, stages, tags
 from facades.apigateway.service import ApiGatewayService, apigateway_service
 from facades.apigateway.state import ApiGatewayState
 from facades.aws.sigv4 import SigV4Verifier
@@ -94,7 +94,8 @@ _ACTIONS: dict[str, Callable[..., Any]] = {
     "TagResource": tags.tag_resource,
     "UntagResource": tags.untag_resource,
     "GetTags": tags.get_tags,
-    "GetAccount": tags.get_account,
+    "GetAccount": account.get_account,
+    "UpdateAccount": account.update_account,
     "CreateDomainName": domains.create_domain_name,
     "GetDomainName": domains.get_domain_name,
     "GetDomainNames": domains.get_domain_names,

@@ -371,6 +371,9 @@ def test_tags_by_arn_and_account(gw: Any) -> None:
     with pytest.raises(gw.exceptions.NotFoundException):
         gw.get_tags(resourceArn="arn:aws:apigateway:us-east-1::/restapis/nope123456")
     assert gw.get_account()["throttleSettings"] == {"burstLimit": 5000, "rateLimit": 10000.0}
+    role = "arn:aws:iam::000000000000:role/apigw-cloudwatch"
+    updated = gw.update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": role}])
+    assert updated["cloudwatchRoleArn"] == role and gw.get_account()["cloudwatchRoleArn"] == role
 
 
 def test_test_invoke_method_runs_the_current_definition(gw: Any) -> None:
