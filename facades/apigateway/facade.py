@@ -9,9 +9,10 @@ from twisted.internet.defer import Deferred
 
 from broker.config import Config
 from broker.engine.broker import Broker
-from facades.apigateway import control, domains, keys, openapi, stages, tags
+from facades.apigateway import account, control, domains, keys, openapi, stages, tags
 from facades.apigateway.service import ApiGatewayService, apigateway_service
 from facades.apigateway.state import ApiGatewayState
+from facades.aws.sigv4 import SigV4Verifier
 
 _ACTIONS: dict[str, Callable[..., Any]] = {
     "CreateRestApi": control.create_rest_api,
@@ -93,7 +94,8 @@ _ACTIONS: dict[str, Callable[..., Any]] = {
     "TagResource": tags.tag_resource,
     "UntagResource": tags.untag_resource,
     "GetTags": tags.get_tags,
-    "GetAccount": tags.get_account,
+    "GetAccount": account.get_account,
+    "UpdateAccount": account.update_account,
     "CreateDomainName": domains.create_domain_name,
     "GetDomainName": domains.get_domain_name,
     "GetDomainNames": domains.get_domain_names,
@@ -153,6 +155,6 @@ def build(broker: Broker, config: Config, reactor: Any) -> ApiGateway:
 
     state = ApiGatewayState(broker, config.region, config.account, now=reactor.seconds)
     gateway = Gateway(state, reactor, reactor.seconds, lambda_endpoint=config.lambda_endpoint,
-                      jwks=parse_jwks_setting(config.jwks))
+                      jwks=parse_jwks_setting(config.jwks), verifier=SigV4Verifier(config.credentials, config.account))
     return ApiGateway(build_service(state, gateway.flush_cache, gateway.flush_authorizers, gateway.test_invoke),
                       gateway)

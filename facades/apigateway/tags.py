@@ -1,11 +1,11 @@
 """Tags by resource ARN (``arn:aws:apigateway:{region}::/restapis/{id}[/stages/{name}]``,
-``.../apikeys/{id}``, ``.../usageplans/{id}``), and the account settings."""
+``.../apikeys/{id}``, ``.../usageplans/{id}``)."""
 
 from __future__ import annotations
 
 import copy
 import re
-from typing import Any, Callable
+from typing import Callable
 
 from facades.apigateway.control import Doc, api_doc
 from facades.apigateway.service import bad_request, not_found
@@ -50,9 +50,3 @@ def untag_resource(state: ApiGatewayState, ctx: AwsRequestContext, params: Param
 def get_tags(state: ApiGatewayState, ctx: AwsRequestContext, params: Params) -> Doc:
     target, _ = _tagged(state, params["resourceArn"])
     return {"tags": target.get("tags", {})}
-
-
-def get_account(state: ApiGatewayState, ctx: AwsRequestContext, params: Params) -> dict[str, Any]:
-    """AWS's defaults: the account-level throttle the data plane applies."""
-    return {"throttleSettings": {"burstLimit": 5000, "rateLimit": 10000.0}, "features": ["UsagePlans"],
-            "apiKeyVersion": "4"}

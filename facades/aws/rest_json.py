@@ -42,7 +42,9 @@ class _Route:
 def _compile(name: str, operation: dict[str, Any]) -> _Route:
     uri, _, query = operation["http"]["requestUri"].partition("?")
     literals = tuple((k, v) for k, _, v in (part.partition("=") for part in query.split("&") if part))
-    regex, labels, pos, literal_segments = [], [], 0, 0
+    regex: list[str] = []
+    labels: list[str] = []
+    pos = 0
     for match in _LABEL.finditer(uri):
         regex.append(re.escape(uri[pos:match.start()]))
         regex.append("(.+)" if match.group(2) else "([^/]+)")

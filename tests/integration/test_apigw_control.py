@@ -371,6 +371,9 @@ def test_tags_by_arn_and_account(gw: Any) -> None:
     with pytest.raises(gw.exceptions.NotFoundException):
         gw.get_tags(resourceArn="arn:aws:apigateway:us-east-1::/restapis/nope123456")
     assert gw.get_account()["throttleSettings"] == {"burstLimit": 5000, "rateLimit": 10000.0}
+    role = "arn:aws:iam::000000000000:role/apigw-cloudwatch"
+    updated = gw.update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": role}])
+    assert updated["cloudwatchRoleArn"] == role and gw.get_account()["cloudwatchRoleArn"] == role
 
 
 def test_test_invoke_method_runs_the_current_definition(gw: Any) -> None:
@@ -410,5 +413,28 @@ def test_signed_requests_are_verified(store_url: str, tmp_path: Path) -> None:
         with pytest.raises(Exception) as refused:
             client("WRONG").get_rest_apis()
         assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+        # AWS_IAM methods: the caller signs for execute-api.
+        ids = build_api(good, unique("iam"), {"/me": {"GET": {
+            "method": {"authorizationType": "AWS_IAM"},
+            "integration": MOCK["integration"],
+            "responses": {"200": {"responseTemplates": {"application/json":
+                                                        '{"caller": "$context.identity.caller"}'}}}}}})
+        url = stage_url(proc.aws_url, ids["api"], "test", "/me")
+        assert call("GET", url).status == 403
+        assert call("GET", url).json() == {"message": "Missing Authentication Token"}
+        assert call("GET", url, headers=_signed("GET", url, "SECRETGW")).json() == {"caller": "AKIDGW"}
+        forged = call("GET", url, headers=_signed("GET", url, "WRONG"))
+        assert forged.status == 403
+        assert forged.json()["message"].startswith("The request signature we calculated does not match")
     finally:
         proc.kill()
+
+
+def _signed(method: str, url: str, secret: str) -> dict[str, str]:
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(method=method, url=url)
+    SigV4Auth(Credentials("AKIDGW", secret), "execute-api", "us-east-1").add_auth(request)
+    return dict(request.headers.items())

@@ -92,7 +92,7 @@ def test_api_keys_usage_plans_and_quota_survive_restart(broker: BrokerProcess) -
     ids = build_api(gw, unique("keys"), {"/paid": {"GET": mock}})
     key = gw.create_api_key(name="customer", enabled=True, value="k" * 30)
     plan = gw.create_usage_plan(name="basic", apiStages=[{"apiId": ids["api"], "stage": "test"}],
-                                quota={"limit": 3, "period": "DAY"}, throttle={"rateLimit": 100, "burstLimit": 50})
+                                quota={"limit": 3, "period": "MONTH"}, throttle={"rateLimit": 100, "burstLimit": 50})
     url = stage_url(broker.aws_url, ids["api"], "test", "/paid")
     assert call("GET", url).status == 403
     assert call("GET", url).json() == {"message": "Forbidden"}

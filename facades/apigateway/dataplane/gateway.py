@@ -33,6 +33,7 @@ from facades.apigateway.dataplane.throttle import Throttles
 from facades.apigateway.dataplane.usage import UsagePlans
 from facades.apigateway.state import ApiGatewayState
 from facades.aws.dispatch import AwsDispatcher, WireRequest, WireResponse
+from facades.aws.sigv4 import SignedRequest, SigV4Verifier
 
 USER_REQUEST = "_user_request_"
 #: LocalStack's newer invoke form: ``/_aws/execute-api/{api}/{stage}/{path}``.
@@ -44,7 +45,8 @@ class Gateway:
     max_body_size = MAX_PAYLOAD
 
     def __init__(self, state: ApiGatewayState, reactor: Any, clock: Callable[[], float],
-                 lambda_endpoint: str = "", jwks: dict[str, str] | None = None) -> None:
+                 lambda_endpoint: str = "", jwks: dict[str, str] | None = None,
+                 verifier: SigV4Verifier | None = None) -> None:
         self.state = state
         self._deployed: dict[tuple[str, str], Deployed | None] = {}
         self._caches: dict[tuple[str, str], StageCache] = {}
@@ -53,7 +55,8 @@ class Gateway:
         self.usage = UsagePlans(state, clock)
         self.metrics = Metrics()
         self.pipeline = Pipeline(state.account, state.region, clock, self.backends, self.authorizers, self.usage,
-                                 Throttles(clock), self.metrics, self.cache)
+                                 Throttles(clock), self.metrics, self.cache,
+                                 verifier or SigV4Verifier({}, state.account))
         self._clock = clock
         state.on_change(self._changed)
 
@@ -119,7 +122,10 @@ class Gateway:
         inv = Invocation(api_id=api_id, stage=stage, http_method=request.method, path=path or "/",
                          query=list(request.query), headers=request.headers, body=request.body,
                          source_ip=request.client_address, request_id=str(uuid.uuid4()), host=request.host,
-                         started=self._clock())
+                         started=self._clock(),
+                         signed=SignedRequest(method=request.method, scheme=request.scheme, host=request.host,
+                                              path=request.path, query=request.query, headers=request.headers,
+                                              body=request.body))
         return Deferred.fromCoroutine(self.pipeline.serve(inv, self.deployed(api_id, stage)))
 
     async def test_invoke(self, params: dict[str, Any]) -> dict[str, Any]:

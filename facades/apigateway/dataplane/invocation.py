@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from facades.apigateway.dataplane.routing import Match
+from facades.aws.sigv4 import SignedRequest
 
 
 @dataclass
@@ -33,6 +34,8 @@ class Invocation:
     context: dict[str, Any] = field(default_factory=dict)
     integration_latency_ms: int = 0
     cache_key: str | None = None
+    signed: SignedRequest | None = None
+    """The request as the client sent (and may have signed) it, for AWS_IAM methods."""
     test_invoke: bool = False
     """A TestInvokeMethod call: no policy, authorizer, key, cache or throttling, as on AWS."""
 

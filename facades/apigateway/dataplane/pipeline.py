@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from facades.apigateway import responses
-from facades.apigateway.dataplane import accesslog, lambda_proxy, mapping, policy, validation
+from facades.apigateway.dataplane import accesslog, iam, lambda_proxy, mapping, policy, validation
 from facades.apigateway.dataplane.authorizers import Authorizers
 from facades.apigateway.dataplane.backend import BackendResponse
 from facades.apigateway.dataplane.cache import StageCache
@@ -31,6 +31,7 @@ from facades.apigateway.dataplane.templates import Input, TemplateError, render
 from facades.apigateway.dataplane.throttle import DEFAULT_BURST, DEFAULT_RATE, Throttles
 from facades.apigateway.dataplane.usage import UsagePlans
 from facades.aws.dispatch import WireResponse
+from facades.aws.sigv4 import SigV4Verifier
 
 log = logging.getLogger("mqgate.apigateway")
 
@@ -44,7 +45,8 @@ _ERROR_TYPES = {"MISSING_AUTHENTICATION_TOKEN": "MissingAuthenticationTokenExcep
                 "QUOTA_EXCEEDED": "LimitExceededException", "BAD_REQUEST_BODY": "BadRequestException",
                 "BAD_REQUEST_PARAMETERS": "BadRequestException", "REQUEST_TOO_LARGE": "RequestTooLargeException",
                 "UNSUPPORTED_MEDIA_TYPE": "UnsupportedMediaTypeException",
-                "INTEGRATION_TIMEOUT": "InternalServerErrorException"}
+                "INTEGRATION_TIMEOUT": "InternalServerErrorException",
+                "INVALID_SIGNATURE": "InvalidSignatureException"}
 
 
 @dataclass
@@ -71,7 +73,7 @@ class Deployed:
 class Pipeline:
     def __init__(self, account: str, region: str, clock: Callable[[], float], backends: Backends,
                  authorizers: Authorizers, usage: UsagePlans, throttles: Throttles, metrics: Metrics,
-                 cache_for: Callable[[str, str], StageCache]) -> None:
+                 cache_for: Callable[[str, str], StageCache], verifier: SigV4Verifier) -> None:
         self.account = account
         self.region = region
         self.clock = clock
@@ -81,6 +83,7 @@ class Pipeline:
         self.throttles = throttles
         self.metrics = metrics
         self.cache_for = cache_for
+        self.verifier = verifier
 
     async def serve(self, inv: Invocation, deployed: Deployed | None) -> WireResponse:
         cache_hit: bool | None = None
@@ -100,6 +103,8 @@ class Pipeline:
                 validation.check(inv, method, validator, deployed.models, deployed.variables)
                 return self._finish(inv, None, await self._integrate(inv, deployed, method), None)
             policy.check(deployed.policy, arn, inv.api_id, inv.source_ip)
+            if method.get("authorizationType") == "AWS_IAM":
+                iam.authorize(self.verifier, inv)
             await self.authorizers.authorize(inv, deployed.snapshot, method, arn, deployed.variables)
             if method.get("apiKeyRequired"):
                 source = deployed.snapshot["api"].get("apiKeySource", "HEADER")
