@@ -188,8 +188,8 @@ class Queue:
     def browse(self) -> list[Message]:
         """Ready messages in memory, in delivery order, without taking them (the whole
         queue unless part of its backlog is on disk: `browse_page` reads that too)."""
-        return sorted(list(self._ready.items) + [m for ms in self._parked.values() for m in ms
-                                                  if m.state is State.PARKED], key=order_key)
+        return sorted(self._ready.messages() + [m for ms in self._parked.values() for m in ms
+                                                if m.state is State.PARKED], key=order_key)
 
     def browse_page(self, after: Message | None, limit: int) -> defer.Deferred[list[Message]]:
         """The ready messages that come after `after` (the last of the previous page, None
@@ -244,16 +244,23 @@ class Queue:
 
     def _unhold(self, message: Message) -> None:
         if self._held.pop(message.seq, None) is not None:
-            self.memory_bytes -= len(message.body)
-            self.broker.memory_freed(len(message.body))
+            size = len(message.body)
+            self.memory_bytes -= size
+            broker = self.broker
+            if broker._blocked:
+                broker.memory_freed(size)
+            else:
+                broker.memory_used -= size
 
     def _gone(self, message: Message) -> None:
         """The message leaves the queue (acked, expired, moved, dead-lettered)."""
         message.state = State.GONE
-        self._write(message, "delete")
+        if self._store is not None:
+            self._write(message, "delete")
+            if self._ready.reading:
+                self._ready.gone(message.seq)
         self._unhold(message)
         self.depth_bytes -= len(message.body)
-        self._ready.gone(message.seq)
 
     def _to_disk(self, message: Message) -> None:
         """The message now lives on disk only (its queue's backlog outgrew the window)."""
@@ -314,7 +321,7 @@ class Queue:
         rest = stored - len(self._held)
         self.depth_bytes = self.memory_bytes
         if rest > 0 and len(self._ready):
-            self._ready.horizon = order_key(self._ready.items[-1])
+            self._ready.horizon = self._ready.last_key()
             self._ready.paged_out = rest
             self.depth_bytes += rest * (self.memory_bytes // len(self._held))
 
@@ -348,9 +355,13 @@ class Queue:
     def _place(self, message: Message) -> None:
         """A ready message joins the window, or the disk if it ranks after the window."""
         message.state = State.READY
+        window = self._ready
+        if window.capacity is None:
+            window.push(message)
+            return
         # Past the broker's memory limit a stored queue's window does not grow: the
         # message (or the window's last) goes to disk instead.
-        for out in self._ready.place(message, room=not self.broker.memory_full()):
+        for out in window.place(message, room=not self.broker.memory_full()):
             self._to_disk(out)
 
     def _arm_delay_timer(self, now: int) -> None:
@@ -434,12 +445,14 @@ class Queue:
     def _dispatch_pass(self) -> None:
         consumers = self._consumers
         ready = self._ready
-        if not consumers or not len(ready):
+        heap = ready.items
+        if not consumers or not heap:
             return
         now = self._now()
         skipped: list[Message] = []
         settings = self.settings
-        while len(ready):
+        pop = heapq.heappop
+        while heap:
             # An exclusive consumer at its credit limit blocks everyone else: stop here
             # rather than scan (and skip) SCAN_LIMIT messages on every send.
             if consumers and self._prioritized and consumers[0].exclusive:
@@ -451,7 +464,7 @@ class Queue:
                         break
                 else:
                     break
-            message = ready.pop()
+            message = pop(heap)[2]
             if (settings.retention_ms or message.expires) and self._expire_if_due(message, now):
                 continue
             if settings.max_deliveries and message.delivery_count >= settings.max_deliveries:
