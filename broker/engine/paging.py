@@ -112,11 +112,13 @@ class Window:
 
     # -- paging in ---------------------------------------------------------------------
     def wants_page(self, parked: int = 0) -> bool:
-        """Whether to read the next page now: the window is half empty. Messages parked
-        behind a busy group are held apart from the window; past a bound they stop paging
-        (the group's next ack releases them), so memory stays bounded."""
+        """Whether to read the next page now: a quarter of the window was consumed, so the
+        page arrives while the rest is delivered and consumers do not wait for the disk.
+        Messages parked behind a busy group are held apart from the window; past a bound
+        they stop paging (the group's next ack releases them), so memory stays bounded."""
         return (self.capacity is not None and not self.reading and self.paged_out > 0
-                and len(self.items) <= self.capacity // 2 and parked < 4 * self.capacity)
+                and len(self.items) <= self.capacity - self.capacity // 4
+                and parked < 4 * self.capacity)
 
     def request(self, at_most: int | None = None) -> tuple[Key | None, int, int]:
         """Start reading a page: (after, limit, epoch)."""
