@@ -195,13 +195,14 @@ class Queue:
         """The ready messages that come after `after` (the last of the previous page, None
         to start) in delivery order, from memory and disk, without taking them: a browser
         streams a deep queue a page at a time. Empty at the end of the queue."""
-        start = order_key(after) if after is not None else None
+        return self._browse_from(order_key(after) if after is not None else None, limit)
 
+    def _browse_from(self, start: tuple[int, int] | None, limit: int) -> defer.Deferred[list[Message]]:
         def in_range(m: Message, last: tuple[int, int] | None) -> bool:
             key = order_key(m)
             return (start is None or key > start) and (last is None or key <= last)
 
-        def merge(rows: list[dict[str, Any]]) -> list[Message]:
+        def merge(rows: list[dict[str, Any]]) -> Any:
             last = (-rows[-1]["priority"], rows[-1]["seq"]) if len(rows) >= limit else None
             found: dict[int, Message] = {}
             for row in rows:
@@ -213,6 +214,9 @@ class Queue:
             for m in self.browse():
                 if in_range(m, last):
                     found[m.seq] = m
+            if not found and last is not None:
+                # A page of messages in flight: the queue goes on after it.
+                return self._browse_from(last, limit)
             return sorted(found.values(), key=order_key)
 
         if self._store is None or not self._ready.paged_out:

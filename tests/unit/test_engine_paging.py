@@ -335,3 +335,13 @@ TestPagedQueueModel = PagedQueueModel.TestCase
 TestPagedQueueModel.settings = settings(max_examples=200, stateful_step_count=60, deadline=None,
                                         derandomize=True, database=None,
                                         suppress_health_check=[HealthCheck.too_slow])
+
+
+def test_browse_goes_past_a_page_of_messages_in_flight():
+    store, b, q = paged()
+    for i in range(20):
+        q.enqueue(msg(f"m{i}", persistent=True))
+    c = Recorder(credit=9)
+    q.add_consumer(c)                      # the first nine are in flight
+    page = result_of(q.browse_page(None, 3))
+    assert [m.body.decode() for m in page] == ["m9", "m10", "m11"]
