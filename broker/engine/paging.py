@@ -116,7 +116,9 @@ class Window:
         page arrives while the rest is delivered and consumers do not wait for the disk.
         Messages parked behind a busy group are held apart from the window; past a bound
         they stop paging (the group's next ack releases them), so memory stays bounded."""
-        return (self.capacity is not None and not self.reading and self.paged_out > 0
+        # The horizon, not the count, says whether anything may be on disk: a read that
+        # finds nothing ends it, so an approximate count can never strand a message.
+        return (self.capacity is not None and not self.reading and self.horizon is not None
                 and len(self.items) <= self.capacity - self.capacity // 4
                 and parked < 4 * self.capacity)
 

@@ -33,6 +33,8 @@ SCAN_LIMIT = 200
 # at most for the page, rather than answer empty with messages in the queue.
 PAGE_WAIT_MS = 2000
 LEAN_PAGE = 16
+# Rows whose retention ended that one sweep deletes from a queue's on-disk backlog.
+EXPIRE_BATCH = 5000
 
 _JMS_NUMERIC = {"int", "long", "short", "byte", "Integer", "Long", "Short", "Byte"}
 _JMS_FLOAT = {"float", "double", "Float", "Double"}
@@ -159,6 +161,7 @@ class Queue:
         self._paging = False
         self._page_retry: Any = None
         self._disk_mark = 0
+        self._expiring = False
         self.delayed_count = 0
         self.deleted = False
 
@@ -219,7 +222,7 @@ class Queue:
                 return self._browse_from(last, limit)
             return sorted(found.values(), key=order_key)
 
-        if self._store is None or not self._ready.paged_out:
+        if self._store is None or self._ready.horizon is None:
             return defer.succeed([m for m in self.browse() if in_range(m, None)][:limit])
         return self._store.page(self.dest_id, start, self._now(), limit).addCallback(merge)
 
@@ -421,7 +424,7 @@ class Queue:
         receiver = _Receiver(self, max_messages, lease_ms)
         self._consumers.append(receiver)
         self.dispatch()
-        if not receiver.got and self._ready.paged_out:
+        if not receiver.got and self._ready.horizon is not None:
             # The head is on its way from disk: wait for it rather than answer empty.
             wait_ms = max(wait_ms, PAGE_WAIT_MS)
         if receiver.got or wait_ms <= 0 or self.deleted:
@@ -492,7 +495,8 @@ class Queue:
     # -- paging in ------------------------------------------------------------------------
     def _page_in(self) -> None:
         """Read the next page from the store when the window runs low, ahead of need."""
-        if self._paging or self.deleted or self._store is None:
+        # While retention deletes part of the backlog, a page read could still see it.
+        if self._paging or self.deleted or self._store is None or self._expiring:
             return
         self._paging = True
         try:
@@ -677,7 +681,33 @@ class Queue:
             if not self._expire_if_due(message, now):
                 break
             ready.pop()
+        self._expire_on_disk(now)
         self._page_in()
+
+    def _expire_on_disk(self, now: int) -> None:
+        """Retention of the part of the backlog on disk, by the store in batches: what
+        waits there is never read just to be deleted."""
+        window = self._ready
+        retention = self.settings.retention_ms
+        if not retention or self._store is None or window.horizon is None or self._expiring:
+            return
+        self._expiring = True
+
+        def done(deleted: int) -> None:
+            self._expiring = False
+            if deleted and not self.deleted:
+                window.paged_out = max(0, window.paged_out - deleted)
+                self.depth_bytes = max(self.memory_bytes, self.depth_bytes - deleted * (
+                    self.depth_bytes // max(1, self.ready_count + deleted)))
+            self._page_in()
+
+        def failed(failure: Any) -> None:
+            self._expiring = False
+            log.warning("event=expire_failed queue=%s error=%s", self.name, failure.getErrorMessage())
+            self._page_in()
+
+        self._store.expire(self.dest_id, window.horizon, now - retention, now,
+                           EXPIRE_BATCH).addCallbacks(done, failed)
 
     # -- administration ------------------------------------------------------------------------
     def take(self, limit: int) -> list[Message]:

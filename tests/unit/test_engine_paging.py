@@ -345,3 +345,19 @@ def test_browse_goes_past_a_page_of_messages_in_flight():
     q.add_consumer(c)                      # the first nine are in flight
     page = result_of(q.browse_page(None, 3))
     assert [m.body.decode() for m in page] == ["m9", "m10", "m11"]
+
+
+def test_retention_deletes_the_backlog_on_disk_without_reading_it():
+    store, b, q = paged(retention_ms=60_000)
+    for i in range(30):
+        q.enqueue(msg(f"old{i}", persistent=True, timestamp=b.now_ms()))
+    advance(b, 30_000)
+    for i in range(5):
+        q.enqueue(msg(f"new{i}", persistent=True, timestamp=b.now_ms()))
+    advance(b, 30_000)                        # the first thirty are past their retention
+    pages = store.pages
+    q.sweep()
+    assert q.ready_count == 5, "the expired backlog is gone at once"
+    assert store.pages - pages <= 1, "... deleted, not read"
+    assert drain(q) == [f"new{i}" for i in range(5)]
+    assert q.ready_count == 0 and store.rows == {}
