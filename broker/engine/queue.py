@@ -18,7 +18,7 @@ from twisted.internet import defer
 
 from broker.engine.consumer import Consumer, Lease
 from broker.engine.message import Message, State
-from broker.engine.paging import Window, order_key
+from broker.engine.paging import Window, order_key, row_key
 from broker.engine.settings import QueueSettings
 
 if TYPE_CHECKING:
@@ -35,6 +35,8 @@ PAGE_WAIT_MS = 2000
 LEAN_PAGE = 16
 # Rows whose retention ended that one sweep deletes from a queue's on-disk backlog.
 EXPIRE_BATCH = 5000
+# Rows one read looks at for a selector consumer that nothing in memory matches.
+SELECTOR_PAGE = 500
 
 _JMS_NUMERIC = {"int", "long", "short", "byte", "Integer", "Long", "Short", "Byte"}
 _JMS_FLOAT = {"float", "double", "Float", "Double"}
@@ -162,6 +164,14 @@ class Queue:
         self._page_retry: Any = None
         self._disk_mark = 0
         self._expiring = False
+        # Selector consumers that nothing in the window matches read the disk part for
+        # themselves: where the last read stopped, what was acked meanwhile, whether there
+        # is anything new to look at.
+        self._starved = False
+        self._scan_loop = False
+        self._scan_from: tuple[int, int] | None = None
+        self._scan_gone: set[int] | None = None
+        self._scan_idle = False
         self.delayed_count = 0
         self.deleted = False
 
@@ -266,6 +276,8 @@ class Queue:
             self._write(message, "delete")
             if self._ready.reading:
                 self._ready.gone(message.seq)
+            if self._scan_gone is not None:
+                self._scan_gone.add(message.seq)
         self._unhold(message)
         self.depth_bytes -= len(message.body)
 
@@ -277,6 +289,7 @@ class Queue:
             self._write(message, "insert")
         # A page read must see this message's row: it waits for this point to be committed.
         self._disk_mark = self._store.mark() if self._store is not None else 0
+        self._scan_idle = False
 
     # -- sending ------------------------------------------------------------------
     def enqueue(self, message: Message) -> Message:
@@ -394,6 +407,8 @@ class Queue:
     # -- consumers ------------------------------------------------------------------
     def add_consumer(self, consumer: Consumer) -> None:
         self._consumers.append(consumer)
+        if consumer.selector is not None:
+            self._scan_from, self._scan_idle = None, False   # a new selector reads from the window on
         self._prioritized = any(c.priority or c.exclusive for c in self._consumers)
         if self._prioritized:
             self._consumers.sort(key=lambda c: (not c.exclusive, -c.priority))
@@ -448,6 +463,8 @@ class Queue:
         finally:
             self._dispatching = False
         self._page_in()
+        if self._starved:
+            self._scan()
 
     def _dispatch_pass(self) -> None:
         consumers = self._consumers
@@ -489,6 +506,10 @@ class Queue:
                     break
                 continue
             self._deliver(message, target, now)
+        # Every message in the window was looked at and a selector consumer still wants
+        # more: what it matches may be on disk.
+        self._starved = bool(skipped) and not heap and ready.horizon is not None and any(
+            c.selector is not None and c.credit > 0 for c in consumers)
         if skipped:
             ready.put_back(skipped)
 
@@ -520,6 +541,62 @@ class Queue:
         for out in self._ready.trim():
             self._to_disk(out)
         self.dispatch()
+
+    def _scan(self) -> None:
+        """Read the disk part of the queue, after the window, for selector consumers that
+        nothing in the window matches; the messages they match are delivered from there
+        (the rest stays on disk), so a selector never waits behind a deep queue."""
+        if self._scan_loop:
+            return
+        self._scan_loop = True
+        try:
+            window = self._ready
+            while (self._starved and self._scan_gone is None and not self._scan_idle
+                   and not self.deleted and self._store is not None and window.horizon is not None):
+                self._starved = False
+                after = window.horizon
+                if self._scan_from is not None and self._scan_from > after:
+                    after = self._scan_from
+                self._scan_gone = set()
+                d = self._store.page(self.dest_id, after, self._now(), SELECTOR_PAGE, self._disk_mark)
+                d.addCallbacks(self._scanned, self._scan_failed, callbackArgs=(window.epoch,))
+        finally:
+            self._scan_loop = False
+
+    def _scanned(self, rows: list[dict[str, Any]], epoch: int) -> None:
+        gone, self._scan_gone = self._scan_gone or set(), None
+        window = self._ready
+        if self.deleted or epoch != window.epoch:
+            return
+        now = self._now()
+        settings = self.settings
+        for row in rows:
+            seq = row["seq"]
+            if seq in self._held or seq in gone or window.horizon is None or row_key(row) <= window.horizon:
+                continue        # in memory, consumed meanwhile, or the window's now
+            message = Message.from_row(row)
+            if (settings.retention_ms or message.expires) and (
+                    message.expires and message.expires <= now
+                    or settings.retention_ms and message.timestamp + settings.retention_ms <= now):
+                continue        # the head's expiry deals with it
+            if message.group_id is not None and settings.fifo:
+                continue        # FIFO groups keep their order through the window
+            target = self._pick(message)
+            if target is None or target.selector is None:
+                continue
+            message.state = State.READY
+            self._hold(message)
+            window.paged_out = max(0, window.paged_out - 1)
+            self._deliver(message, target, now)
+        if rows:
+            self._scan_from = row_key(rows[-1])
+        if len(rows) < SELECTOR_PAGE:
+            self._scan_idle = True       # read to the end: until something new is stored
+        self.dispatch()
+
+    def _scan_failed(self, failure: Any) -> None:
+        self._scan_gone = None
+        log.warning("event=selector_scan_failed queue=%s error=%s", self.name, failure.getErrorMessage())
 
     def _page_failed(self, failure: Any) -> None:
         log.warning("event=page_in_failed queue=%s error=%s", self.name, failure.getErrorMessage())

@@ -361,3 +361,43 @@ def test_retention_deletes_the_backlog_on_disk_without_reading_it():
     assert store.pages - pages <= 1, "... deleted, not read"
     assert drain(q) == [f"new{i}" for i in range(5)]
     assert q.ready_count == 0 and store.rows == {}
+
+
+def test_a_selector_consumer_finds_its_messages_deep_in_the_backlog():
+    store, b, q = paged()
+    for i in range(30):
+        color = "red" if i < 20 else "blue"
+        q.enqueue(msg(f"{color}{i}", persistent=True, properties={"color": color}))
+    blue = Recorder("blue", selector="color = 'blue'")
+    q.add_consumer(blue)
+    assert blue.bodies == [f"blue{i}" for i in range(20, 30)], "found on disk, in order"
+    assert in_memory(q) <= WINDOW + 10
+    blue.ack_all()
+    assert q.ready_count == 20
+    assert drain(q) == [f"red{i}" for i in range(20)]
+    assert store.rows == {}
+
+
+def test_a_selector_scan_that_answers_late_does_not_deliver_an_acked_message_twice():
+    """A second selector consumer reads the disk part again from the window on; a message
+    the first one acks while that read is on its way is in the rows read, and must not
+    be delivered again."""
+    store = SlowPages()
+    _, b, q = paged(store)
+    for i in range(20):
+        q.enqueue(msg(f"m{i}", persistent=True, properties={"n": str(i)}, types={"n": "int"}))
+    first = Recorder("first", selector="n >= 10", credit=1)
+    q.add_consumer(first)
+    while store.waiting and not first.pending:
+        store.answer()
+    assert first.pending_bodies == ["m10"]
+    second = Recorder("second", selector="n >= 10", credit=100)
+    q.add_consumer(second)                 # its read starts from the window again ...
+    assert store.waiting
+    first.ack()                            # ... and m10 is acked while it is read
+    for _ in range(20):
+        if not store.waiting:
+            break
+        store.answer(late=False)
+    assert "m10" not in second.bodies, "an acked message delivered again"
+    assert sorted(first.bodies + second.bodies) == sorted(f"m{i}" for i in range(10, 20))
