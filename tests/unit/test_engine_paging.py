@@ -271,6 +271,12 @@ class PagedQueueModel(RuleBasedStateMachine):
         for _ in range(self.window + 1):
             self.send(priority, True)
 
+    @precondition(lambda self: self.store.waiting)
+    @rule(priority=st.sampled_from([0, 4, 9]), count=st.integers(1, 6))
+    def send_while_a_page_is_read(self, priority: int, count: int) -> None:
+        for _ in range(count):
+            self.send(priority, True)
+
     @rule()
     def take_one(self) -> None:
         c = Recorder(credit=1)
@@ -322,6 +328,15 @@ class PagedQueueModel(RuleBasedStateMachine):
         assert self.q.ready_count == len(self.ready)
         assert len(self.q._ready) <= self.window
         assert len(self.q._held) <= self.window + len(self.held)
+
+    @invariant()
+    def what_is_not_in_memory_ranks_after_the_horizon(self):
+        """The window's invariant: a ready message is in memory, or on disk after the
+        horizon (where the next page read finds it)."""
+        horizon = self.q._ready.horizon
+        for seq, (priority, body, _) in self.ready.items():
+            if seq not in self.q._held:
+                assert horizon is not None and (-priority, seq) > horizon, (body, horizon)
 
     @invariant()
     def the_store_holds_every_persistent_message(self):
