@@ -343,12 +343,16 @@ class ActiveMQ(Peer):
         (conf / "log4j.properties").write_text(LOG4J1)
         return self._launch(base, port)
 
-    def restart(self) -> Endpoint:
-        """Stop ActiveMQ cleanly and start it again on the same data (its store kept)."""
+    def halt(self) -> None:
+        """Stop ActiveMQ cleanly, keeping its data for `resume`."""
         st = _load_state().get(self.name)
         if not st:
             raise PeerUnavailable("ActiveMQ is not running")
         _terminate(st["pid"], self.proc)
+
+    def resume(self) -> Endpoint:
+        """Start ActiveMQ again on the data `halt` kept."""
+        st = _load_state()[self.name]
         return self._launch(Path(st["dir"]), st["port"])
 
     def _launch(self, base: Path, port: int) -> Endpoint:

@@ -321,6 +321,12 @@ class Broker:
         assert queue is not None
         return queue.enqueue(message)
 
+    def share_content(self, message: Message) -> None:
+        """The message is about to be copied to several destinations (a composite send):
+        its stored copies share one stored body."""
+        if self.store is not None and message.persistent and not message.content_id:
+            message.content_id = self.next_seq()
+
     def topic(self, name: str) -> Topic:
         topic = self.topics.get(name)
         if topic is None:

@@ -19,13 +19,14 @@ again.
 """
 from __future__ import annotations
 
+import heapq
 from typing import Any, Callable, Iterable
-
-from sortedcontainers import SortedKeyList
 
 from broker.engine.message import Message
 
 Key = tuple[int, int]
+# A window entry: (-priority, seq, message); tuples compare in C, and seq never repeats.
+Entry = tuple[int, int, Message]
 
 
 def order_key(message: Message) -> Key:
@@ -41,7 +42,9 @@ class Window:
     def __init__(self, capacity: int | None) -> None:
         # None: the queue has no store behind it, everything stays in memory.
         self.capacity = capacity
-        self.items: SortedKeyList = SortedKeyList(key=order_key)
+        # A heap: taking the head is O(log n). Pushing the tail out is O(n), and happens
+        # only when an arrival ranks inside a full window or memory is short.
+        self.items: list[Entry] = []
         self.horizon: Key | None = None
         self.paged_out = 0
         self.reading = False
@@ -52,18 +55,30 @@ class Window:
     def __len__(self) -> int:
         return len(self.items)
 
+    def messages(self) -> list[Message]:
+        """The window's messages, in no particular order."""
+        return [e[2] for e in self.items]
+
+    def last_key(self) -> Key:
+        return max(self.items)[:2]
+
     # -- placing messages ------------------------------------------------------------
     def place(self, message: Message, room: bool = True) -> list[Message]:
         """Put a ready message where the invariant wants it. Returns what now lives on
         disk only: this message, or the window's last ones pushed out by it. Without
         `room` the window may not grow (memory is short): one of them goes to disk."""
-        if self.horizon is not None and order_key(message) > self.horizon:
+        entry = (-message.priority, message.seq, message)
+        if self.horizon is not None and entry[:2] > self.horizon:
             self._out(message)
             return [message]
-        self.items.add(message)
-        if not room and self.capacity is not None:
-            return self.trim(len(self.items) - 1)
-        return self.trim()
+        heapq.heappush(self.items, entry)
+        if self.capacity is None:
+            return []
+        return self.trim(len(self.items) - 1 if not room else None)
+
+    def push(self, message: Message) -> None:
+        """Add to a window without a store behind it (nothing is ever on disk)."""
+        heapq.heappush(self.items, (-message.priority, message.seq, message))
 
     def _out(self, message: Message) -> None:
         self.paged_out += 1
@@ -71,14 +86,15 @@ class Window:
             self.pending[message.seq] = message
 
     def pop(self) -> Message:
-        return self.items.pop(0)
+        return heapq.heappop(self.items)[2]
 
     def first(self) -> Message:
-        return self.items[0]
+        return self.items[0][2]
 
     def put_back(self, messages: Iterable[Message]) -> None:
         """Messages taken from the head and not delivered go back (they rank before the horizon)."""
-        self.items.update(messages)
+        for m in messages:
+            heapq.heappush(self.items, (-m.priority, m.seq, m))
 
     def gone(self, seq: int) -> None:
         """A message left the queue: a page being read may still hold its row."""
@@ -87,7 +103,7 @@ class Window:
 
     def clear(self) -> list[Message]:
         """Empty the window and forget the disk part (the queue was purged)."""
-        items = list(self.items)
+        items = self.messages()
         self.items.clear()
         self.horizon, self.paged_out = None, 0
         self.pending.clear()
@@ -96,11 +112,15 @@ class Window:
 
     # -- paging in ---------------------------------------------------------------------
     def wants_page(self, parked: int = 0) -> bool:
-        """Whether to read the next page now: the window is half empty. Messages parked
-        behind a busy group are held apart from the window; past a bound they stop paging
-        (the group's next ack releases them), so memory stays bounded."""
-        return (self.capacity is not None and not self.reading and self.paged_out > 0
-                and len(self.items) <= self.capacity // 2 and parked < 4 * self.capacity)
+        """Whether to read the next page now: a quarter of the window was consumed, so the
+        page arrives while the rest is delivered and consumers do not wait for the disk.
+        Messages parked behind a busy group are held apart from the window; past a bound
+        they stop paging (the group's next ack releases them), so memory stays bounded."""
+        # The horizon, not the count, says whether anything may be on disk: a read that
+        # finds nothing ends it, so an approximate count can never strand a message.
+        return (self.capacity is not None and not self.reading and self.horizon is not None
+                and len(self.items) <= self.capacity - self.capacity // 4
+                and parked < 4 * self.capacity)
 
     def request(self, at_most: int | None = None) -> tuple[Key | None, int, int]:
         """Start reading a page: (after, limit, epoch)."""
@@ -131,7 +151,8 @@ class Window:
         fresh += [m for m in pending.values() if last is None or order_key(m) <= last]
         self.horizon = last
         self.paged_out = max(0, self.paged_out - len(fresh)) if last is not None else 0
-        self.items.update(fresh)
+        self.items.extend((-m.priority, m.seq, m) for m in fresh)
+        heapq.heapify(self.items)
         return fresh
 
     def failed(self) -> None:
@@ -142,13 +163,15 @@ class Window:
 
     def trim(self, size: int | None = None) -> list[Message]:
         """Push the tail out until the window holds at most `size` (its capacity)."""
-        out: list[Message] = []
         if self.capacity is None:
-            return out
+            return []
         size = self.capacity if size is None else size
-        while len(self.items) > size:
-            tail = self.items.pop(-1)
-            self.horizon = order_key(self.items[-1]) if self.items else order_key(tail)
-            self._out(tail)
-            out.append(tail)
-        return out
+        if len(self.items) <= size:
+            return []
+        ordered = sorted(self.items)
+        keep, out = ordered[:size], ordered[size:]
+        self.items[:] = keep                          # sorted: a valid heap
+        self.horizon = keep[-1][:2] if keep else out[0][:2]
+        for entry in out:
+            self._out(entry[2])
+        return [entry[2] for entry in out]

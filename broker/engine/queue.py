@@ -18,7 +18,7 @@ from twisted.internet import defer
 
 from broker.engine.consumer import Consumer, Lease
 from broker.engine.message import Message, State
-from broker.engine.paging import Window, order_key
+from broker.engine.paging import Window, order_key, row_key
 from broker.engine.settings import QueueSettings
 
 if TYPE_CHECKING:
@@ -33,6 +33,10 @@ SCAN_LIMIT = 200
 # at most for the page, rather than answer empty with messages in the queue.
 PAGE_WAIT_MS = 2000
 LEAN_PAGE = 16
+# Rows whose retention ended that one sweep deletes from a queue's on-disk backlog.
+EXPIRE_BATCH = 5000
+# Rows one read looks at for a selector consumer that nothing in memory matches.
+SELECTOR_PAGE = 500
 
 _JMS_NUMERIC = {"int", "long", "short", "byte", "Integer", "Long", "Short", "Byte"}
 _JMS_FLOAT = {"float", "double", "Float", "Double"}
@@ -163,6 +167,15 @@ class Queue:
         self._paging = False
         self._page_retry: Any = None
         self._disk_mark = 0
+        self._expiring = False
+        # Selector consumers that nothing in the window matches read the disk part for
+        # themselves: where the last read stopped, what was acked meanwhile, whether there
+        # is anything new to look at.
+        self._starved = False
+        self._scan_loop = False
+        self._scan_from: tuple[int, int] | None = None
+        self._scan_gone: set[int] | None = None
+        self._scan_idle = False
         self.delayed_count = 0
         self.deleted = False
 
@@ -192,20 +205,21 @@ class Queue:
     def browse(self) -> list[Message]:
         """Ready messages in memory, in delivery order, without taking them (the whole
         queue unless part of its backlog is on disk: `browse_page` reads that too)."""
-        return sorted(list(self._ready.items) + [m for ms in self._parked.values() for m in ms
-                                                  if m.state is State.PARKED], key=order_key)
+        return sorted(self._ready.messages() + [m for ms in self._parked.values() for m in ms
+                                                if m.state is State.PARKED], key=order_key)
 
     def browse_page(self, after: Message | None, limit: int) -> defer.Deferred[list[Message]]:
         """The ready messages that come after `after` (the last of the previous page, None
         to start) in delivery order, from memory and disk, without taking them: a browser
         streams a deep queue a page at a time. Empty at the end of the queue."""
-        start = order_key(after) if after is not None else None
+        return self._browse_from(order_key(after) if after is not None else None, limit)
 
+    def _browse_from(self, start: tuple[int, int] | None, limit: int) -> defer.Deferred[list[Message]]:
         def in_range(m: Message, last: tuple[int, int] | None) -> bool:
             key = order_key(m)
             return (start is None or key > start) and (last is None or key <= last)
 
-        def merge(rows: list[dict[str, Any]]) -> list[Message]:
+        def merge(rows: list[dict[str, Any]]) -> Any:
             last = (-rows[-1]["priority"], rows[-1]["seq"]) if len(rows) >= limit else None
             found: dict[int, Message] = {}
             for row in rows:
@@ -217,9 +231,12 @@ class Queue:
             for m in self.browse():
                 if in_range(m, last):
                     found[m.seq] = m
+            if not found and last is not None:
+                # A page of messages in flight: the queue goes on after it.
+                return self._browse_from(last, limit)
             return sorted(found.values(), key=order_key)
 
-        if self._store is None or not self._ready.paged_out:
+        if self._store is None or self._ready.horizon is None:
             return defer.succeed([m for m in self.browse() if in_range(m, None)][:limit])
         return self._store.page(self.dest_id, start, self._now(), limit).addCallback(merge)
 
@@ -248,16 +265,25 @@ class Queue:
 
     def _unhold(self, message: Message) -> None:
         if self._held.pop(message.seq, None) is not None:
-            self.memory_bytes -= len(message.body)
-            self.broker.memory_freed(len(message.body))
+            size = len(message.body)
+            self.memory_bytes -= size
+            broker = self.broker
+            if broker._blocked:
+                broker.memory_freed(size)
+            else:
+                broker.memory_used -= size
 
     def _gone(self, message: Message) -> None:
         """The message leaves the queue (acked, expired, moved, dead-lettered)."""
         message.state = State.GONE
-        self._write(message, "delete")
+        if self._store is not None:
+            self._write(message, "delete")
+            if self._ready.reading:
+                self._ready.gone(message.seq)
+            if self._scan_gone is not None:
+                self._scan_gone.add(message.seq)
         self._unhold(message)
         self.depth_bytes -= len(message.body)
-        self._ready.gone(message.seq)
 
     def _to_disk(self, message: Message) -> None:
         """The message now lives on disk only (its queue's backlog outgrew the window)."""
@@ -267,6 +293,7 @@ class Queue:
             self._write(message, "insert")
         # A page read must see this message's row: it waits for this point to be committed.
         self._disk_mark = self._store.mark() if self._store is not None else 0
+        self._scan_idle = False
 
     # -- sending ------------------------------------------------------------------
     def enqueue(self, message: Message) -> Message:
@@ -318,7 +345,7 @@ class Queue:
         rest = stored - len(self._held)
         self.depth_bytes = self.memory_bytes
         if rest > 0 and len(self._ready):
-            self._ready.horizon = order_key(self._ready.items[-1])
+            self._ready.horizon = self._ready.last_key()
             self._ready.paged_out = rest
             self.depth_bytes += rest * (self.memory_bytes // len(self._held))
 
@@ -352,9 +379,13 @@ class Queue:
     def _place(self, message: Message) -> None:
         """A ready message joins the window, or the disk if it ranks after the window."""
         message.state = State.READY
+        window = self._ready
+        if window.capacity is None:
+            window.push(message)
+            return
         # Past the broker's memory limit a stored queue's window does not grow: the
         # message (or the window's last) goes to disk instead.
-        for out in self._ready.place(message, room=not self.broker.memory_full()):
+        for out in window.place(message, room=not self.broker.memory_full()):
             self._to_disk(out)
 
     def _arm_delay_timer(self, now: int) -> None:
@@ -380,6 +411,8 @@ class Queue:
     # -- consumers ------------------------------------------------------------------
     def add_consumer(self, consumer: Consumer) -> None:
         self._consumers.append(consumer)
+        if consumer.selector is not None:
+            self._scan_from, self._scan_idle = None, False   # a new selector reads from the window on
         self._prioritized = any(c.priority or c.exclusive for c in self._consumers)
         if self._prioritized:
             self._consumers.sort(key=lambda c: (not c.exclusive, -c.priority))
@@ -410,7 +443,7 @@ class Queue:
         receiver = _Receiver(self, max_messages, lease_ms)
         self._consumers.append(receiver)
         self.dispatch()
-        if not receiver.got and self._ready.paged_out:
+        if not receiver.got and self._ready.horizon is not None:
             # The head is on its way from disk: wait for it rather than answer empty.
             wait_ms = max(wait_ms, PAGE_WAIT_MS)
         if receiver.got or wait_ms <= 0 or self.deleted:
@@ -434,16 +467,20 @@ class Queue:
         finally:
             self._dispatching = False
         self._page_in()
+        if self._starved:
+            self._scan()
 
     def _dispatch_pass(self) -> None:
         consumers = self._consumers
         ready = self._ready
-        if not consumers or not len(ready):
+        heap = ready.items
+        if not consumers or not heap:
             return
         now = self._now()
         skipped: list[Message] = []
         settings = self.settings
-        while len(ready):
+        pop = heapq.heappop
+        while heap:
             # An exclusive consumer at its credit limit blocks everyone else: stop here
             # rather than scan (and skip) SCAN_LIMIT messages on every send.
             if consumers and self._prioritized and consumers[0].exclusive:
@@ -455,7 +492,7 @@ class Queue:
                         break
                 else:
                     break
-            message = ready.pop()
+            message = pop(heap)[2]
             if (settings.retention_ms or message.expires) and self._expire_if_due(message, now):
                 continue
             if settings.max_deliveries and message.delivery_count >= settings.max_deliveries:
@@ -473,13 +510,18 @@ class Queue:
                     break
                 continue
             self._deliver(message, target, now)
+        # Every message in the window was looked at and a selector consumer still wants
+        # more: what it matches may be on disk.
+        self._starved = bool(skipped) and not heap and ready.horizon is not None and any(
+            c.selector is not None and c.credit > 0 for c in consumers)
         if skipped:
             ready.put_back(skipped)
 
     # -- paging in ------------------------------------------------------------------------
     def _page_in(self) -> None:
         """Read the next page from the store when the window runs low, ahead of need."""
-        if self._paging or self.deleted or self._store is None:
+        # While retention deletes part of the backlog, a page read could still see it.
+        if self._paging or self.deleted or self._store is None or self._expiring:
             return
         self._paging = True
         try:
@@ -503,6 +545,62 @@ class Queue:
         for out in self._ready.trim():
             self._to_disk(out)
         self.dispatch()
+
+    def _scan(self) -> None:
+        """Read the disk part of the queue, after the window, for selector consumers that
+        nothing in the window matches; the messages they match are delivered from there
+        (the rest stays on disk), so a selector never waits behind a deep queue."""
+        if self._scan_loop:
+            return
+        self._scan_loop = True
+        try:
+            window = self._ready
+            while (self._starved and self._scan_gone is None and not self._scan_idle
+                   and not self.deleted and self._store is not None and window.horizon is not None):
+                self._starved = False
+                after = window.horizon
+                if self._scan_from is not None and self._scan_from > after:
+                    after = self._scan_from
+                self._scan_gone = set()
+                d = self._store.page(self.dest_id, after, self._now(), SELECTOR_PAGE, self._disk_mark)
+                d.addCallbacks(self._scanned, self._scan_failed, callbackArgs=(window.epoch,))
+        finally:
+            self._scan_loop = False
+
+    def _scanned(self, rows: list[dict[str, Any]], epoch: int) -> None:
+        gone, self._scan_gone = self._scan_gone or set(), None
+        window = self._ready
+        if self.deleted or epoch != window.epoch:
+            return
+        now = self._now()
+        settings = self.settings
+        for row in rows:
+            seq = row["seq"]
+            if seq in self._held or seq in gone or window.horizon is None or row_key(row) <= window.horizon:
+                continue        # in memory, consumed meanwhile, or the window's now
+            message = Message.from_row(row)
+            if (settings.retention_ms or message.expires) and (
+                    message.expires and message.expires <= now
+                    or settings.retention_ms and message.timestamp + settings.retention_ms <= now):
+                continue        # the head's expiry deals with it
+            if message.group_id is not None and settings.fifo:
+                continue        # FIFO groups keep their order through the window
+            target = self._pick(message)
+            if target is None or target.selector is None:
+                continue
+            message.state = State.READY
+            self._hold(message)
+            window.paged_out = max(0, window.paged_out - 1)
+            self._deliver(message, target, now)
+        if rows:
+            self._scan_from = row_key(rows[-1])
+        if len(rows) < SELECTOR_PAGE:
+            self._scan_idle = True       # read to the end: until something new is stored
+        self.dispatch()
+
+    def _scan_failed(self, failure: Any) -> None:
+        self._scan_gone = None
+        log.warning("event=selector_scan_failed queue=%s error=%s", self.name, failure.getErrorMessage())
 
     def _page_failed(self, failure: Any) -> None:
         log.warning("event=page_in_failed queue=%s error=%s", self.name, failure.getErrorMessage())
@@ -668,7 +766,33 @@ class Queue:
             if not self._expire_if_due(message, now):
                 break
             ready.pop()
+        self._expire_on_disk(now)
         self._page_in()
+
+    def _expire_on_disk(self, now: int) -> None:
+        """Retention of the part of the backlog on disk, by the store in batches: what
+        waits there is never read just to be deleted."""
+        window = self._ready
+        retention = self.settings.retention_ms
+        if not retention or self._store is None or window.horizon is None or self._expiring:
+            return
+        self._expiring = True
+
+        def done(deleted: int) -> None:
+            self._expiring = False
+            if deleted and not self.deleted:
+                window.paged_out = max(0, window.paged_out - deleted)
+                self.depth_bytes = max(self.memory_bytes, self.depth_bytes - deleted * (
+                    self.depth_bytes // max(1, self.ready_count + deleted)))
+            self._page_in()
+
+        def failed(failure: Any) -> None:
+            self._expiring = False
+            log.warning("event=expire_failed queue=%s error=%s", self.name, failure.getErrorMessage())
+            self._page_in()
+
+        self._store.expire(self.dest_id, window.horizon, now - retention, now,
+                           EXPIRE_BATCH).addCallbacks(done, failed)
 
     # -- administration ------------------------------------------------------------------------
     def take(self, limit: int) -> list[Message]:

@@ -54,20 +54,43 @@ def ready_page(conn: Connection, dest_id: int, after: Key | None, now: int, limi
     than one OR, which neither SQLite nor PostgreSQL can run on the (dest, priority, seq) index.
     """
     base = _select().where(_c.dest_id == dest_id, _c.visible_at <= now)
-    if after is None:
-        return _rows(conn, base.order_by(_c.priority.desc(), _c.seq).limit(limit))
-    priority, seq = -after[0], after[1]
-    found = _rows(conn, base.where(_c.priority == priority, _c.seq > seq).order_by(_c.seq).limit(limit))
-    if len(found) < limit:
-        found += _rows(conn, base.where(_c.priority < priority)
-                       .order_by(_c.priority.desc(), _c.seq).limit(limit - len(found)))
+    found: list[Row] = []
+    for condition in _after(after) if after is not None else [None]:
+        if len(found) >= limit:
+            break
+        query = base if condition is None else base.where(condition)
+        found += _rows(conn, query.order_by(_c.priority.desc(), _c.seq).limit(limit - len(found)))
     return found
+
+
+def _after(key: Key) -> list[Any]:
+    """Conditions for the rows after `key` in delivery order, one index range each."""
+    priority, seq = -key[0], key[1]
+    return [(_c.priority == priority) & (_c.seq > seq), _c.priority < priority]
+
+
+def expire(conn: Connection, dest_id: int, after: Key, cutoff: int, now: int, limit: int) -> int:
+    """Delete up to `limit` ready rows of a queue after `after` in delivery order that were
+    accepted before `cutoff` (its retention period ended): SQS retention for the part of a
+    backlog that is on disk, in batches, without reading it."""
+    deleted = 0
+    for condition in _after(after):
+        if deleted >= limit:
+            break
+        chosen = (select(_c.seq).where(_c.dest_id == dest_id, condition, _c.visible_at <= now,
+                                       _c.timestamp <= cutoff).limit(limit - deleted).scalar_subquery())
+        deleted += conn.execute(delete(messages).where(_c.seq.in_(chosen))).rowcount
+    if deleted:
+        drop_unreferenced(conn)
+    return deleted
 
 
 def waiting(conn: Connection, now: int) -> list[Row]:
     """Rows not deliverable before a time still to come: delayed messages and leases whose
     visibility deadline outlives a restart (an SQS receipt handle stays valid until then)."""
-    return _rows(conn, _select().where(_c.visible_at > now).order_by(_c.seq))
+    # Sorted here: ORDER BY seq would have the planner walk the whole table in seq order
+    # instead of the few rows the visible_at index finds.
+    return sorted(_rows(conn, _select().where(_c.visible_at > now)), key=lambda r: r["seq"])
 
 
 def counts(conn: Connection) -> dict[int, int]:

@@ -167,6 +167,16 @@ class Store:
             return read()
         return self.committed().addBoth(lambda _: read())
 
+    def expire(self, dest_id: int, after: paging.Key, cutoff: int, now: int,
+               limit: int) -> defer.Deferred[int]:
+        """Delete a batch of a queue's on-disk rows whose retention ended (see
+        paging.expire), on the writer thread, in a transaction of its own."""
+        return self._in_thread(self._expire_blocking, dest_id, after, cutoff, now, limit)
+
+    def _expire_blocking(self, *args: Any) -> int:
+        with self._connection().begin():
+            return paging.expire(self._connection(), *args)
+
     def usage(self) -> defer.Deferred[int]:
         """Bytes the database holds (free pages it will reuse not counted)."""
         return self._in_thread(self._read, paging.used_bytes, worker=self._reader)

@@ -173,3 +173,25 @@ def test_a_deep_backlog_keeps_memory_bounded_and_a_restart_reads_only_its_head(s
         raise AssertionError(proc.log()[-3000:])
     finally:
         proc.kill()
+
+
+def test_a_composite_send_and_a_topic_with_durable_subscribers_store_the_body_once(broker, store_url):
+    from tests.integration.test_store import sql
+
+    port, root = broker.stomp_port, unique("body")
+    for i in range(3):
+        sub = RawStomp(port)
+        sub.connect("1.2", **{"client-id": f"{root}-{i}"})
+        assert sub.roundtrip("SUBSCRIBE", {"destination": f"/topic/{root}", "id": "d", "ack": "client",
+                                           "activemq.subscriptionName": "s"}).command == "RECEIPT"
+        sub.sock.close()
+    producer = stomp(port)
+    body = "B" * 10_000
+    composite = ",".join(f"/queue/{root}.{i}" for i in range(4))
+    for destination in (f"/topic/{root}", composite):
+        assert producer.roundtrip("SEND", {"destination": destination, "persistent": "true"},
+                                  body).command == "RECEIPT"
+    (stored,) = sql(store_url, "SELECT count(*), sum(length(body)) FROM contents")
+    assert stored == (2, 20_000), "one body per publication, not one per copy"
+    (rows,) = sql(store_url, "SELECT count(*), sum(length(body)) FROM messages")
+    assert rows == (7, 0)

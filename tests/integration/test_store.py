@@ -536,3 +536,27 @@ def test_random_operations_on_a_paged_queue_match_a_sorted_list(store_url, seed)
             assert len(q._ready) <= 4
     finally:
         yield b.stop()
+
+
+@pytest_twisted.inlineCallbacks
+def test_retention_deletes_a_deep_backlog_in_the_database(store_url):
+    clock = Clock()
+    clock.advance(T0)
+    b = Broker(Store(store_url, reactor), clock, window=8)
+    yield b.start()
+    try:
+        q = b.create_queue("old", QueueSettings(retention_ms=60_000))
+        for i in range(200):
+            q.enqueue(Message(message_id=f"ID:{i}", body=b"x", persistent=True, timestamp=b.now_ms()))
+        yield b.committed()
+        clock.advance(61)
+        q.sweep()
+        for _ in range(200):                      # the delete runs on the store's thread
+            if q.ready_count == 0:
+                break
+            yield task.deferLater(reactor, 0.01, lambda: None)
+        assert q.ready_count == 0
+        yield b.committed()
+        assert sql(store_url, "SELECT count(*) FROM messages") == [(0,)]
+    finally:
+        yield b.stop()

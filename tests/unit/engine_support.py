@@ -175,6 +175,12 @@ class MemoryStore:
     def purge(self, dest_id: int, keep: list[int]) -> None:
         self.rows = {s: r for s, r in self.rows.items() if r["dest_id"] != dest_id or s in keep}
 
+    def expire(self, dest_id: int, after: Any, cutoff: int, now: int, limit: int) -> defer.Deferred[int]:
+        doomed = [r["seq"] for r in self._ready(dest_id, after, now) if r["timestamp"] <= cutoff][:limit]
+        for seq in doomed:
+            del self.rows[seq]
+        return defer.succeed(len(doomed))
+
     def _ready(self, dest_id: int, after: Any, now: int) -> list[dict[str, Any]]:
         rows = [r for r in self.rows.values() if r["dest_id"] == dest_id and r["visible_at"] <= now
                 and (after is None or (-r["priority"], r["seq"]) > after)]

@@ -271,6 +271,12 @@ class PagedQueueModel(RuleBasedStateMachine):
         for _ in range(self.window + 1):
             self.send(priority, True)
 
+    @precondition(lambda self: self.store.waiting)
+    @rule(priority=st.sampled_from([0, 4, 9]), count=st.integers(1, 6))
+    def send_while_a_page_is_read(self, priority: int, count: int) -> None:
+        for _ in range(count):
+            self.send(priority, True)
+
     @rule()
     def take_one(self) -> None:
         c = Recorder(credit=1)
@@ -324,6 +330,15 @@ class PagedQueueModel(RuleBasedStateMachine):
         assert len(self.q._held) <= self.window + len(self.held)
 
     @invariant()
+    def what_is_not_in_memory_ranks_after_the_horizon(self):
+        """The window's invariant: a ready message is in memory, or on disk after the
+        horizon (where the next page read finds it)."""
+        horizon = self.q._ready.horizon
+        for seq, (priority, body, _) in self.ready.items():
+            if seq not in self.q._held:
+                assert horizon is not None and (-priority, seq) > horizon, (body, horizon)
+
+    @invariant()
     def the_store_holds_every_persistent_message(self):
         stored = {s for s, r in self.store.rows.items() if not r["transient"]}
         live = {s for s, v in self.ready.items() if v[2]}
@@ -335,3 +350,69 @@ TestPagedQueueModel = PagedQueueModel.TestCase
 TestPagedQueueModel.settings = settings(max_examples=200, stateful_step_count=60, deadline=None,
                                         derandomize=True, database=None,
                                         suppress_health_check=[HealthCheck.too_slow])
+
+
+def test_browse_goes_past_a_page_of_messages_in_flight():
+    store, b, q = paged()
+    for i in range(20):
+        q.enqueue(msg(f"m{i}", persistent=True))
+    c = Recorder(credit=9)
+    q.add_consumer(c)                      # the first nine are in flight
+    page = result_of(q.browse_page(None, 3))
+    assert [m.body.decode() for m in page] == ["m9", "m10", "m11"]
+
+
+def test_retention_deletes_the_backlog_on_disk_without_reading_it():
+    store, b, q = paged(retention_ms=60_000)
+    for i in range(30):
+        q.enqueue(msg(f"old{i}", persistent=True, timestamp=b.now_ms()))
+    advance(b, 30_000)
+    for i in range(5):
+        q.enqueue(msg(f"new{i}", persistent=True, timestamp=b.now_ms()))
+    advance(b, 30_000)                        # the first thirty are past their retention
+    pages = store.pages
+    q.sweep()
+    assert q.ready_count == 5, "the expired backlog is gone at once"
+    assert store.pages - pages <= 1, "... deleted, not read"
+    assert drain(q) == [f"new{i}" for i in range(5)]
+    assert q.ready_count == 0 and store.rows == {}
+
+
+def test_a_selector_consumer_finds_its_messages_deep_in_the_backlog():
+    store, b, q = paged()
+    for i in range(30):
+        color = "red" if i < 20 else "blue"
+        q.enqueue(msg(f"{color}{i}", persistent=True, properties={"color": color}))
+    blue = Recorder("blue", selector="color = 'blue'")
+    q.add_consumer(blue)
+    assert blue.bodies == [f"blue{i}" for i in range(20, 30)], "found on disk, in order"
+    assert in_memory(q) <= WINDOW + 10
+    blue.ack_all()
+    assert q.ready_count == 20
+    assert drain(q) == [f"red{i}" for i in range(20)]
+    assert store.rows == {}
+
+
+def test_a_selector_scan_that_answers_late_does_not_deliver_an_acked_message_twice():
+    """A second selector consumer reads the disk part again from the window on; a message
+    the first one acks while that read is on its way is in the rows read, and must not
+    be delivered again."""
+    store = SlowPages()
+    _, b, q = paged(store)
+    for i in range(20):
+        q.enqueue(msg(f"m{i}", persistent=True, properties={"n": str(i)}, types={"n": "int"}))
+    first = Recorder("first", selector="n >= 10", credit=1)
+    q.add_consumer(first)
+    while store.waiting and not first.pending:
+        store.answer()
+    assert first.pending_bodies == ["m10"]
+    second = Recorder("second", selector="n >= 10", credit=100)
+    q.add_consumer(second)                 # its read starts from the window again ...
+    assert store.waiting
+    first.ack()                            # ... and m10 is acked while it is read
+    for _ in range(20):
+        if not store.waiting:
+            break
+        store.answer(late=False)
+    assert "m10" not in second.bodies, "an acked message delivered again"
+    assert sorted(first.bodies + second.bodies) == sorted(f"m{i}" for i in range(10, 20))

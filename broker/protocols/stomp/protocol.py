@@ -457,6 +457,8 @@ class StompProtocol(Protocol):
             self.transport.resumeProducing()
 
     def _deliver_send(self, targets: list[dest.Destination], message: Message) -> None:
+        if len(targets) > 1:
+            self.broker.share_content(message)
         for i, d in enumerate(targets):
             m = message if i == len(targets) - 1 else message.copy()
             if d.is_topic:
