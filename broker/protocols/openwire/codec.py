@@ -40,8 +40,8 @@ class Struct(dict):
         super().__init__(fields)
         self.type = type_code
 
-    def __getattr__(self, name: str) -> Any:
-        return self.get(name)
+    # A missing field reads as None; dict.get itself, so an attribute costs no Python call.
+    __getattr__ = dict.get
 
     @property
     def type_name(self) -> str:

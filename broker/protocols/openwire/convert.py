@@ -173,10 +173,7 @@ def to_engine(cmd: Struct, now: int, origin: object = None) -> Message:
     properties: dict[str, str | bytes] = {}
     types = None
     if cmd.marshalled_properties:
-        try:
-            properties, types = props.to_engine(p.decode_map(cmd.marshalled_properties))
-        except p.PrimitiveError as exc:
-            raise JmsError(f"Invalid message properties: {exc}") from None
+        properties, types = _properties(cmd.marshalled_properties)
     if cmd.correlation_id is not None:
         headers["correlation-id"] = cmd.correlation_id
     if cmd.get("type") is not None:   # JMSType (`cmd.type` is the command's type code)
@@ -189,6 +186,25 @@ def to_engine(cmd: Struct, now: int, origin: object = None) -> Message:
                    types=types, headers=headers, persistent=bool(cmd.persistent),
                    priority=max(0, min(9, cmd.priority or 0)), timestamp=cmd.timestamp or now,
                    expires=max(0, cmd.expiration or 0), group_id=cmd.group_id, origin=origin)
+
+
+# Producers often send the same property set again and again (the engine never changes a
+# message's properties in place, so messages can share the decoded dicts).
+_PROPERTY_CACHE: dict[bytes, tuple[dict[str, str | bytes], dict[str, str] | None]] = {}
+
+
+def _properties(raw: bytes) -> tuple[dict[str, str | bytes], dict[str, str] | None]:
+    found = _PROPERTY_CACHE.get(raw)
+    if found is None:
+        try:
+            found = props.to_engine(p.decode_map(raw))
+        except p.PrimitiveError as exc:
+            raise JmsError(f"Invalid message properties: {exc}") from None
+        if len(raw) <= 512:
+            if len(_PROPERTY_CACHE) >= 256:
+                _PROPERTY_CACHE.clear()
+            _PROPERTY_CACHE[raw] = found
+    return found
 
 
 def _check_typed_body(code: int, body: bytes) -> None:

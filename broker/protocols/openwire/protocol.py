@@ -79,6 +79,7 @@ class OpenWireProtocol(Protocol):
         # Producers that asked for flow control (producerWindowSize): their async sends
         # are acknowledged with ProducerAck, or the client stops once its window is used.
         self.windowed_producers: set[tuple[Any, ...]] = set()
+        self._parsed: dict[Any, list[dest.Destination]] = {}
         self.transactions = Transactions()
         self.temp_queues: dict[str, Queue] = {}
         self.temp_topics: set[str] = set()
@@ -513,8 +514,19 @@ class OpenWireProtocol(Protocol):
         return durable
 
     # -- sends ---------------------------------------------------------------------------------------
+    def _targets(self, d: Struct | None) -> list[dest.Destination]:
+        """A producer names the same few destinations over and over: parse each once."""
+        key = (d.type, d.physical_name) if d is not None else None
+        found = self._parsed.get(key)
+        if found is None:
+            found = destinations(d)
+            if len(self._parsed) >= 64:
+                self._parsed.clear()
+            self._parsed[key] = found
+        return found
+
     def on_message(self, command: Struct) -> None:
-        targets = destinations(command.destination)
+        targets = self._targets(command.destination)
         now = self.broker.now_ms()
         message = to_engine(command, now, origin=self)
         try:
