@@ -126,3 +126,26 @@ def test_jms_wildcard_queue_consumer(shared_broker: BrokerProcess, jms: JmsProgr
             stomp.expect("RECEIPT")
     out = jms.run(url(shared_broker), "receive", f"{base}.*", "2")
     assert sorted([out["body0"], out["body1"]]) == ["text:to a", "text:to b"]
+
+
+def test_jms_responder_replies_to_a_stomp_temp_queue(shared_broker: BrokerProcess, jms: JmsPrograms) -> None:
+    q = unique("rpc")
+    responder = jms.start(url(shared_broker), "responder", q)
+    try:
+        assert responder.stdout is not None
+        assert responder.stdout.readline().strip() == "ready=yes"   # its advisory consumer is up
+        with RawStomp(shared_broker.stomp_port) as stomp:
+            stomp.connect("1.2")
+            stomp.send("SUBSCRIBE", {"destination": "/temp-queue/replies", "id": "r", "receipt": "sub"})
+            stomp.expect("RECEIPT")
+            # The temp queue was made after the JMS client connected: announced to it live.
+            stomp.send("SEND", {"destination": f"/queue/{q}", "reply-to": "/temp-queue/replies",
+                                "correlation-id": "c-7"}, b"ping")
+            reply = stomp.expect("MESSAGE")
+            assert reply.body == b"re: ping" and reply.headers["correlation-id"] == "c-7"
+            assert reply.headers["destination"] == "/temp-queue/replies"
+        out = jms.finish(responder)
+        assert out["request"].startswith("text:ping,temp-queue://ID:")
+    finally:
+        if responder.poll() is None:
+            responder.kill()

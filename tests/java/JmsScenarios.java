@@ -51,6 +51,7 @@ public class JmsScenarios {
                 case "throughput": throughput(); break;
                 case "failover": failover(); break;
                 case "scheduled": scheduled(); break;
+                case "responder": responder(); break;
                 default: throw new IllegalArgumentException("unknown scenario " + scenario);
             }
         } catch (Exception e) {
@@ -582,6 +583,21 @@ public class JmsScenarios {
         long deadline = System.currentTimeMillis() + 30000;
         while (got.size() < count && System.currentTimeMillis() < deadline) Thread.sleep(50);
         out("received", got.size());
+        c.close();
+    }
+
+    /** responder NAME: answer one request from a queue on its JMSReplyTo (a request/reply server). */
+    static void responder() throws Exception {
+        Connection c = connect(null);
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        MessageConsumer requests = s.createConsumer(s.createQueue(name));
+        out("ready", "yes");
+        System.out.flush();
+        Message request = requests.receive(20000);
+        out("request", describe(request) + "," + request.getJMSReplyTo());
+        TextMessage reply = s.createTextMessage("re: " + ((TextMessage) request).getText());
+        reply.setJMSCorrelationID(request.getJMSCorrelationID());
+        s.createProducer(null).send(request.getJMSReplyTo(), reply);
         c.close();
     }
 

@@ -19,6 +19,7 @@ from broker.engine.consumer import Lease
 from broker.engine.message import Message
 from broker.engine.queue import Queue
 from broker.engine.selector import InvalidSelector, parse as parse_selector
+from broker.protocols.activemq import advisories
 from broker.protocols.activemq import destinations as dest
 from broker.protocols.activemq.client_ids import already_connected
 from broker.protocols.activemq.consumers import browse
@@ -98,6 +99,7 @@ class StompProtocol(Protocol):
         self.subscriptions.clear()
         for name in list(self.temp_queues):
             self.broker.delete_queue(name)
+            self._announce_temp_queue(name, added=False)
         self.temp_queues.clear()
         self.factory.connection_closed(self)
         log.info("event=connection_closed door=stomp remote=%s connection=%s", self.peer, self.connection_id)
@@ -308,6 +310,7 @@ class StompProtocol(Protocol):
             queue = self.temp_queues.get(name)
             if queue is None:
                 queue = self.temp_queues[name] = self.broker.temporary_queue(name)
+                self._announce_temp_queue(name, added=True)
             return queue
         if d.kind == dest.REMOTE_TEMP_QUEUE:
             queue = self.broker.queue(d.name, create=False)
@@ -321,6 +324,11 @@ class StompProtocol(Protocol):
         queue = self.broker.queue(d.name, create=create)
         assert queue is not None
         return queue
+
+    def _announce_temp_queue(self, name: str, added: bool) -> None:
+        """JMS clients only send to temporary queues they have seen announced."""
+        advisories.announce_temp_destination(self.broker, name, False, added, self.connection_id,
+                                             self.factory.broker_name)
 
     def _topic_name(self, d: dest.Destination) -> str:
         return self._temp_name(d.name) if d.kind == dest.TEMP_TOPIC else d.name
