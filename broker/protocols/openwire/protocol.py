@@ -62,10 +62,9 @@ def _tx_key(tx: Struct) -> str:
 
 @implementer(IPushProducer)
 class OpenWireProtocol(Protocol):
-    def __init__(self, factory: "OpenWireFactory", number: int) -> None:
+    def __init__(self, factory: "OpenWireFactory") -> None:
         self.factory = factory
         self.broker = factory.broker
-        self.number = number
         self.parser = FrameParser(factory.max_frame)
         self.version = MAX_VERSION
         self.negotiated = False
