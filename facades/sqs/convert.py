@@ -67,9 +67,9 @@ def attributes_of(message: Message) -> dict[str, dict[str, Any]]:
         if kind is None or kind.startswith("Binary"):
             kind = "String"
         elif kind in _JMS_NUMBERS:
-            kind = "Number"
-        elif kind in ("boolean", "Boolean"):
-            kind = "String"
+            kind = "Number." + kind          # the custom label keeps the Java type for the way back
+        elif not kind.startswith(("String", "Number")):
+            kind = "String." + kind          # boolean, char, ...: text, with the type as its label
         out[name] = {"DataType": kind, "StringValue": value}
     return out
 

@@ -112,9 +112,17 @@ def test_sqs_and_jms_share_a_queue_with_typed_attributes(shared_broker: BrokerPr
     (message,) = receive(sqs, queue_url, wait=5)
     assert message["Body"] == "msg0"
     attrs = message["MessageAttributes"]
-    assert attrs["pInt"] == {"DataType": "Number", "StringValue": "42"}
-    assert attrs["pDouble"] == {"DataType": "Number", "StringValue": "3.25"}
+    # Java types travel as SQS custom type labels...
+    assert attrs["pInt"] == {"DataType": "Number.int", "StringValue": "42"}
+    assert attrs["pDouble"] == {"DataType": "Number.double", "StringValue": "3.25"}
+    assert attrs["pBool"] == {"DataType": "String.boolean", "StringValue": "true"}
     assert attrs["pString"] == {"DataType": "String", "StringValue": "h\u00e9llo"}
+    # ...so an SQS client passing the message on gives JMS its exact types back.
+    back = unique("sqs")
+    back_url = create_queue(sqs, back)
+    sqs.send_message(QueueUrl=back_url, MessageBody=message["Body"], MessageAttributes=attrs)
+    out = jms.run(url(shared_broker), "receive", back, "1")
+    assert out["props0"] == TYPED
 
 
 def test_jms_wildcard_queue_consumer(shared_broker: BrokerProcess, jms: JmsPrograms) -> None:
