@@ -136,7 +136,9 @@ def test_jms_wildcard_queue_consumer(shared_broker: BrokerProcess, jms: JmsProgr
     assert sorted([out["body0"], out["body1"]]) == ["text:to a", "text:to b"]
 
 
-def test_jms_responder_replies_to_a_stomp_temp_queue(shared_broker: BrokerProcess, jms: JmsPrograms) -> None:
+@pytest.mark.parametrize("kind", ["temp-queue", "temp-topic"])
+def test_jms_responder_replies_to_a_stomp_temp_destination(shared_broker: BrokerProcess, jms: JmsPrograms,
+                                                          kind: str) -> None:
     q = unique("rpc")
     responder = jms.start(url(shared_broker), "responder", q)
     try:
@@ -144,16 +146,16 @@ def test_jms_responder_replies_to_a_stomp_temp_queue(shared_broker: BrokerProces
         assert responder.stdout.readline().strip() == "ready=yes"   # its advisory consumer is up
         with RawStomp(shared_broker.stomp_port) as stomp:
             stomp.connect("1.2")
-            stomp.send("SUBSCRIBE", {"destination": "/temp-queue/replies", "id": "r", "receipt": "sub"})
+            stomp.send("SUBSCRIBE", {"destination": f"/{kind}/replies", "id": "r", "receipt": "sub"})
             stomp.expect("RECEIPT")
-            # The temp queue was made after the JMS client connected: announced to it live.
-            stomp.send("SEND", {"destination": f"/queue/{q}", "reply-to": "/temp-queue/replies",
+            # Made after the JMS client connected: announced to it live.
+            stomp.send("SEND", {"destination": f"/queue/{q}", "reply-to": f"/{kind}/replies",
                                 "correlation-id": "c-7"}, b"ping")
             reply = stomp.expect("MESSAGE")
             assert reply.body == b"re: ping" and reply.headers["correlation-id"] == "c-7"
-            assert reply.headers["destination"] == "/temp-queue/replies"
+            assert reply.headers["destination"] == f"/{kind}/replies"
         out = jms.finish(responder)
-        assert out["request"].startswith("text:ping,temp-queue://ID:")
+        assert out["request"].startswith(f"text:ping,{kind}://ID:")
     finally:
         if responder.poll() is None:
             responder.kill()

@@ -40,7 +40,6 @@ class OpenWireFactory(Factory):
         self.redelivery = RedeliveryPolicies(config.redelivery)
         restore_scheduled_topics(broker, clock)
         self.connections: set[OpenWireProtocol] = set()
-        self.temp_topics: dict[str, OpenWireProtocol] = {}
         self.url = ""
         # Loose encoding, no marshal cache, no stack traces: the client then speaks the
         # only form this door implements. Durations must be LONGs or the client drops us.

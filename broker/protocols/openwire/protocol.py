@@ -340,10 +340,11 @@ class OpenWireProtocol(Protocol):
             if info.operation_type == ADD:
                 if is_topic:
                     self.temp_topics.add(name)
-                    self.factory.temp_topics[name] = self
+                    advisories.temp_topic_added(self.broker, name, self.connection_id or "",
+                                                self.factory.broker_name)
                 elif name not in self.temp_queues:
                     self.temp_queues[name] = self.broker.temporary_queue(name)
-                self._announce(name, is_topic, True)
+                    self._announce_temp_queue(name, True)
             elif info.operation_type == REMOVE:
                 queue = self.temp_queues.get(name)
                 if queue is not None and queue.consumer_count:
@@ -351,21 +352,19 @@ class OpenWireProtocol(Protocol):
                 self._drop_temp(name, is_topic)
         self.respond(info)
 
-    def _announce(self, name: str, is_topic: bool, added: bool) -> None:
-        advisories.announce_temp_destination(self.broker, name, is_topic, added,
+    def _announce_temp_queue(self, name: str, added: bool) -> None:
+        advisories.announce_temp_destination(self.broker, name, False, added,
                                              self.connection_id or "", self.factory.broker_name)
 
     def _drop_temp(self, name: str, is_topic: bool) -> None:
         if is_topic:
-            if name not in self.temp_topics:
-                return
-            self.temp_topics.discard(name)
-            self.factory.temp_topics.pop(name, None)
-        else:
-            if self.temp_queues.pop(name, None) is None:
-                return
+            if name in self.temp_topics:
+                self.temp_topics.discard(name)
+                advisories.temp_topic_removed(self.broker, name, self.connection_id or "",
+                                              self.factory.broker_name)
+        elif self.temp_queues.pop(name, None) is not None:
             self.broker.delete_queue(name)
-        self._announce(name, is_topic, False)
+            self._announce_temp_queue(name, False)
 
     # -- consumers -------------------------------------------------------------------------------------
     def on_consumer_info(self, info: Struct) -> None:
@@ -422,7 +421,8 @@ class OpenWireProtocol(Protocol):
     def _replay_temp_destinations(self, topic: str, queue: Queue) -> None:
         """A new advisory subscriber learns which temporary destinations exist already."""
         is_topic = topic == advisories.TEMP_TOPIC_TOPIC
-        names = list(self.factory.temp_topics) if is_topic else advisories.live_temp_queues(self.broker)
+        names = (list(advisories.live_temp_topics(self.broker)) if is_topic
+                 else advisories.live_temp_queues(self.broker))
         for name in names:
             queue.enqueue(advisories.temp_destination_message(
                 name, is_topic, True, self.connection_id or "", self.factory.broker_name))

@@ -73,6 +73,7 @@ class StompProtocol(Protocol):
         # sends: (destinations, message); acks: (subscription, leases taken, nack) in order
         self.transactions = Transactions()
         self.temp_queues: dict[str, Queue] = {}
+        self.temp_topics: set[str] = set()
         self._message_count = 0
         self._receipts_waiting = 0
         self._parsed_destinations: dict[str, tuple[dest.Destination, ...]] = {}
@@ -101,6 +102,9 @@ class StompProtocol(Protocol):
             self.broker.delete_queue(name)
             self._announce_temp_queue(name, added=False)
         self.temp_queues.clear()
+        for name in self.temp_topics:
+            advisories.temp_topic_removed(self.broker, name, self.connection_id, self.factory.broker_name)
+        self.temp_topics.clear()
         self.factory.connection_closed(self)
         log.info("event=connection_closed door=stomp remote=%s connection=%s", self.peer, self.connection_id)
 
@@ -331,7 +335,14 @@ class StompProtocol(Protocol):
                                              self.factory.broker_name)
 
     def _topic_name(self, d: dest.Destination) -> str:
-        return self._temp_name(d.name) if d.kind == dest.TEMP_TOPIC else d.name
+        if d.kind != dest.TEMP_TOPIC:
+            return d.name
+        name = self._temp_name(d.name)
+        if name not in self.temp_topics:
+            # JMS clients only publish to temporary topics they have seen announced.
+            self.temp_topics.add(name)
+            advisories.temp_topic_added(self.broker, name, self.connection_id, self.factory.broker_name)
+        return name
 
     def outbound_destination(self, sub: StompSubscription, queue: Queue, message: Message) -> str:
         """The `destination` of a MESSAGE: where the message was sent, as this client names it.
