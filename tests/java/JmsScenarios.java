@@ -52,6 +52,7 @@ public class JmsScenarios {
                 case "failover": failover(); break;
                 case "scheduled": scheduled(); break;
                 case "responder": responder(); break;
+                case "poison": poison(); break;
                 default: throw new IllegalArgumentException("unknown scenario " + scenario);
             }
         } catch (Exception e) {
@@ -584,6 +585,31 @@ public class JmsScenarios {
         long deadline = System.currentTimeMillis() + 30000;
         while (got.size() < count && System.currentTimeMillis() < deadline) Thread.sleep(50);
         out("received", got.size());
+        c.close();
+    }
+
+    /** A message rolled back more often than the client's redelivery policy allows is
+     * poisoned by the client and lands in ActiveMQ.DLQ with the client's cause. */
+    static void poison() throws Exception {
+        Connection c = connect(null);
+        Session s = c.createSession(true, Session.SESSION_TRANSACTED);
+        Queue q = s.createQueue(name);
+        TextMessage m = s.createTextMessage("poisoned");
+        m.setStringProperty("tag", name);
+        s.createProducer(q).send(m);
+        s.commit();
+        MessageConsumer consumer = s.createConsumer(q);
+        int deliveries = 0;
+        Message got;
+        while ((got = consumer.receive(2000)) != null) {
+            deliveries++;
+            s.rollback();
+        }
+        out("deliveries", deliveries);
+        Session plain = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        Message dead = plain.createConsumer(plain.createQueue("ActiveMQ.DLQ"), "tag = '" + name + "'").receive(5000);
+        out("dead", describe(dead));
+        out("cause", dead == null ? "null" : dead.getStringProperty("dlqDeliveryFailureCause"));
         c.close();
     }
 

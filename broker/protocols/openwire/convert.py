@@ -24,6 +24,10 @@ _KINDS = {s.BYTES_MESSAGE: "bytes", s.MAP_MESSAGE: "map", s.STREAM_MESSAGE: "str
           s.MESSAGE: "message"}
 _CODES = {kind: code for code, kind in _KINDS.items()}
 _INT = struct.Struct(">i")
+# Engine headers ActiveMQ gives JMS consumers as properties (dead letters, scheduled and
+# redelivered messages), with their Java types.
+_HEADER_PROPERTIES = {"dlqDeliveryFailureCause": None, "originalExpiration": "long",
+                      "scheduledJobId": None, "redeliveryDelay": "long"}
 # A compressed body may not inflate past this (a zip bomb would otherwise fill memory).
 MAX_INFLATED = 100 * 1024 * 1024
 
@@ -226,8 +230,11 @@ def to_openwire(message: Message, destination: Struct, broker_seq: int, now: int
     else:
         content = message.body
     mid = message_id_struct(message.message_id, broker_seq)
-    marshalled = (p.encode_map(props.to_jms(message.properties, message.types))
-                  if message.properties else None)
+    typed = props.to_jms(message.properties, message.types) if message.properties else {}
+    for name in _HEADER_PROPERTIES.keys() & h.keys():
+        typed[name] = props.typed(h[name], _HEADER_PROPERTIES[name])
+    marshalled = p.encode_map(typed) if typed else None
+    original = h.get("original-destination")
     reply_to = h.get("reply-to")
     group_seq = h.get("JMSXGroupSeq")
     out = Struct(code, command_id=0, response_required=False, producer_id=mid.producer_id,
@@ -238,6 +245,7 @@ def to_openwire(message: Message, destination: Struct, broker_seq: int, now: int
                  reply_to=reply_to_struct(reply_to) if reply_to else None,
                  timestamp=message.timestamp, type=h.get("type"), content=content,
                  marshalled_properties=marshalled,
+                 original_destination=reply_to_struct(original) if original else None,
                  redelivery_counter=max(0, message.delivery_count - 1),
                  arrival=message.timestamp, broker_in_time=message.timestamp, broker_out_time=now)
     if code == s.MESSAGE and h.get(advisories.OPERATION_HEADER):
