@@ -17,7 +17,7 @@ from broker.protocols.activemq import destinations as dest
 from broker.protocols.openwire import primitives as p
 from broker.protocols.openwire import properties as props
 from broker.protocols.openwire import schema as s
-from broker.protocols.openwire.codec import OpenWireError, Struct
+from broker.protocols.openwire.codec import Struct
 
 KIND_HEADER = "amq-msg-type"
 _KINDS = {s.BYTES_MESSAGE: "bytes", s.MAP_MESSAGE: "map", s.STREAM_MESSAGE: "stream",
