@@ -159,3 +159,12 @@ def test_jms_responder_replies_to_a_stomp_temp_destination(shared_broker: Broker
     finally:
         if responder.poll() is None:
             responder.kill()
+
+
+def test_client_ids_are_one_namespace_across_stomp_and_jms(shared_broker: BrokerProcess, jms: JmsPrograms) -> None:
+    client_id = unique("cid")
+    with RawStomp(shared_broker.stomp_port) as stomp:
+        stomp.connect("1.2", **{"client-id": client_id})
+        out = jms.run(url(shared_broker), "clientid", client_id, ok=False)
+    assert out["error"].startswith(f"javax.jms.InvalidClientIDException: Broker: localhost - Client: {client_id} "
+                                   "already connected from tcp://127.0.0.1:")
