@@ -168,3 +168,19 @@ def test_client_ids_are_one_namespace_across_stomp_and_jms(shared_broker: Broker
         out = jms.run(url(shared_broker), "clientid", client_id, ok=False)
     assert out["error"].startswith(f"javax.jms.InvalidClientIDException: Broker: localhost - Client: {client_id} "
                                    "already connected from tcp://127.0.0.1:")
+
+
+def test_durable_subscription_shared_by_jms_and_stomp(shared_broker: BrokerProcess, jms: JmsPrograms) -> None:
+    name = unique("dur")
+    # JMS: durable subscriber sub1 of client cid-<name> receives one message, goes away,
+    # and a message is published while it is away.
+    out = jms.run(url(shared_broker), "durable", name, "leave")
+    assert out["online"] == "text:online"
+    # The same subscription, resumed by a STOMP client with the same client id.
+    with RawStomp(shared_broker.stomp_port) as stomp:
+        stomp.connect("1.2", **{"client-id": f"cid-{name}"})
+        stomp.send("SUBSCRIBE", {"destination": f"/topic/{name}", "id": "d",
+                                 "activemq.subscriptionName": "sub1"})
+        msg = stomp.expect("MESSAGE")
+        assert msg.body == b"offline"
+        stomp.nothing()
