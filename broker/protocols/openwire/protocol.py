@@ -281,7 +281,7 @@ class OpenWireProtocol(Protocol):
     def _producer_ack(self, command: Struct) -> None:
         """Give back the window an async send used: ActiveMQ's message size (1024 bytes of
         overhead plus properties and body), as the client counted it."""
-        if command.response_required or command.producer_id is None:
+        if not self.windowed_producers or command.response_required or command.producer_id is None:
             return
         if _key(command.producer_id) not in self.windowed_producers:
             return
