@@ -90,7 +90,8 @@ def render(section: dict) -> list[str]:
                                       if not t.get("unavailable")) + f"; {section.get('java')}",
            f"- Load: ActiveMQ's JMS client 5.17.2 (Debian libactivemq-java), one connection, "
            f"{section.get('size')}-byte BytesMessages, AUTO_ACKNOWLEDGE, default URL; "
-           "best of the repeated runs.", ""]
+           "best of the repeated runs. Both brokers share the 2 cores with the client JVM; "
+           "figures move by up to 2x from run to run, so compare within one run.", ""]
     header = "| Scenario | unit | ActiveMQ | mqgate | mqgate / ActiveMQ | goal |"
     out += [header, "|---|---|---:|---:|---:|---|"]
     for mode, (title, _) in MODES.items():

@@ -3,7 +3,8 @@
 SQS and SNS carry the same typed attributes (``DataType`` String/Number/Binary with
 optional custom suffixes); the engine keeps them as properties with the declared type next
 to the value, so a Number stays a Number through a STOMP client, an SNS fan-out and back.
-Properties set by other doors come out as String attributes (JMS numbers as Number).
+Properties set by other doors come out as String attributes; JMS-typed ones keep their Java
+type as a custom label (`Number.int`, `String.boolean`) for the way back.
 """
 from __future__ import annotations
 
@@ -46,8 +47,8 @@ def attributes_of(message: Message) -> dict[str, dict[str, Any]]:
         if kind is None or kind.startswith("Binary"):
             kind = "String"
         elif kind in _JMS_NUMBERS:
-            kind = "Number"
-        elif kind in ("boolean", "Boolean"):
-            kind = "String"
+            kind = "Number." + kind          # the custom label keeps the Java type for the way back
+        elif not kind.startswith(("String", "Number")):
+            kind = "String." + kind          # boolean, char, ...: text, with the type as its label
         out[name] = {"DataType": kind, "StringValue": value}
     return out

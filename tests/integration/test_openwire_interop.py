@@ -112,9 +112,17 @@ def test_sqs_and_jms_share_a_queue_with_typed_attributes(shared_broker: BrokerPr
     (message,) = receive(sqs, queue_url, wait=5)
     assert message["Body"] == "msg0"
     attrs = message["MessageAttributes"]
-    assert attrs["pInt"] == {"DataType": "Number", "StringValue": "42"}
-    assert attrs["pDouble"] == {"DataType": "Number", "StringValue": "3.25"}
+    # Java types travel as SQS custom type labels...
+    assert attrs["pInt"] == {"DataType": "Number.int", "StringValue": "42"}
+    assert attrs["pDouble"] == {"DataType": "Number.double", "StringValue": "3.25"}
+    assert attrs["pBool"] == {"DataType": "String.boolean", "StringValue": "true"}
     assert attrs["pString"] == {"DataType": "String", "StringValue": "h\u00e9llo"}
+    # ...so an SQS client passing the message on gives JMS its exact types back.
+    back = unique("sqs")
+    back_url = create_queue(sqs, back)
+    sqs.send_message(QueueUrl=back_url, MessageBody=message["Body"], MessageAttributes=attrs)
+    out = jms.run(url(shared_broker), "receive", back, "1")
+    assert out["props0"] == TYPED
 
 
 def test_jms_wildcard_queue_consumer(shared_broker: BrokerProcess, jms: JmsPrograms) -> None:
@@ -126,3 +134,53 @@ def test_jms_wildcard_queue_consumer(shared_broker: BrokerProcess, jms: JmsProgr
             stomp.expect("RECEIPT")
     out = jms.run(url(shared_broker), "receive", f"{base}.*", "2")
     assert sorted([out["body0"], out["body1"]]) == ["text:to a", "text:to b"]
+
+
+@pytest.mark.parametrize("kind", ["temp-queue", "temp-topic"])
+def test_jms_responder_replies_to_a_stomp_temp_destination(shared_broker: BrokerProcess, jms: JmsPrograms,
+                                                          kind: str) -> None:
+    q = unique("rpc")
+    responder = jms.start(url(shared_broker), "responder", q)
+    try:
+        assert responder.stdout is not None
+        assert responder.stdout.readline().strip() == "ready=yes"   # its advisory consumer is up
+        with RawStomp(shared_broker.stomp_port) as stomp:
+            stomp.connect("1.2")
+            stomp.send("SUBSCRIBE", {"destination": f"/{kind}/replies", "id": "r", "receipt": "sub"})
+            stomp.expect("RECEIPT")
+            # Made after the JMS client connected: announced to it live.
+            stomp.send("SEND", {"destination": f"/queue/{q}", "reply-to": f"/{kind}/replies",
+                                "correlation-id": "c-7"}, b"ping")
+            reply = stomp.expect("MESSAGE")
+            assert reply.body == b"re: ping" and reply.headers["correlation-id"] == "c-7"
+            assert reply.headers["destination"] == f"/{kind}/replies"
+        out = jms.finish(responder)
+        assert out["request"].startswith(f"text:ping,{kind}://ID:")
+    finally:
+        if responder.poll() is None:
+            responder.kill()
+
+
+def test_client_ids_are_one_namespace_across_stomp_and_jms(shared_broker: BrokerProcess, jms: JmsPrograms) -> None:
+    client_id = unique("cid")
+    with RawStomp(shared_broker.stomp_port) as stomp:
+        stomp.connect("1.2", **{"client-id": client_id})
+        out = jms.run(url(shared_broker), "clientid", client_id, ok=False)
+    assert out["error"].startswith(f"javax.jms.InvalidClientIDException: Broker: localhost - Client: {client_id} "
+                                   "already connected from tcp://127.0.0.1:")
+
+
+def test_durable_subscription_shared_by_jms_and_stomp(shared_broker: BrokerProcess, jms: JmsPrograms) -> None:
+    name = unique("dur")
+    # JMS: durable subscriber sub1 of client cid-<name> receives one message, goes away,
+    # and a message is published while it is away.
+    out = jms.run(url(shared_broker), "durable", name, "leave")
+    assert out["online"] == "text:online"
+    # The same subscription, resumed by a STOMP client with the same client id.
+    with RawStomp(shared_broker.stomp_port) as stomp:
+        stomp.connect("1.2", **{"client-id": f"cid-{name}"})
+        stomp.send("SUBSCRIBE", {"destination": f"/topic/{name}", "id": "d",
+                                 "activemq.subscriptionName": "sub1"})
+        msg = stomp.expect("MESSAGE")
+        assert msg.body == b"offline"
+        stomp.nothing()

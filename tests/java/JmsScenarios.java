@@ -51,6 +51,8 @@ public class JmsScenarios {
                 case "throughput": throughput(); break;
                 case "failover": failover(); break;
                 case "scheduled": scheduled(); break;
+                case "responder": responder(); break;
+                case "poison": poison(); break;
                 default: throw new IllegalArgumentException("unknown scenario " + scenario);
             }
         } catch (Exception e) {
@@ -268,7 +270,8 @@ public class JmsScenarios {
         Message i1 = ic.receive(5000);
         Message i2 = ic.receive(5000);
         i2.acknowledge();     // only m3
-        out("individual", describe(i1) + "," + describe(i2));
+        // m2 was only prefetched by the first consumer, never given to its application.
+        out("individual", describe(i1) + "," + i1.getJMSRedelivered() + "," + describe(i2));
         individual.close();   // m2 comes back
 
         Session dups = c.createSession(false, Session.DUPS_OK_ACKNOWLEDGE);
@@ -582,6 +585,46 @@ public class JmsScenarios {
         long deadline = System.currentTimeMillis() + 30000;
         while (got.size() < count && System.currentTimeMillis() < deadline) Thread.sleep(50);
         out("received", got.size());
+        c.close();
+    }
+
+    /** A message rolled back more often than the client's redelivery policy allows is
+     * poisoned by the client and lands in ActiveMQ.DLQ with the client's cause. */
+    static void poison() throws Exception {
+        Connection c = connect(null);
+        Session s = c.createSession(true, Session.SESSION_TRANSACTED);
+        Queue q = s.createQueue(name);
+        TextMessage m = s.createTextMessage("poisoned");
+        m.setStringProperty("tag", name);
+        s.createProducer(q).send(m);
+        s.commit();
+        MessageConsumer consumer = s.createConsumer(q);
+        int deliveries = 0;
+        Message got;
+        while ((got = consumer.receive(2000)) != null) {
+            deliveries++;
+            s.rollback();
+        }
+        out("deliveries", deliveries);
+        Session plain = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        Message dead = plain.createConsumer(plain.createQueue("ActiveMQ.DLQ"), "tag = '" + name + "'").receive(5000);
+        out("dead", describe(dead));
+        out("cause", dead == null ? "null" : dead.getStringProperty("dlqDeliveryFailureCause"));
+        c.close();
+    }
+
+    /** responder NAME: answer one request from a queue on its JMSReplyTo (a request/reply server). */
+    static void responder() throws Exception {
+        Connection c = connect(null);
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        MessageConsumer requests = s.createConsumer(s.createQueue(name));
+        out("ready", "yes");
+        System.out.flush();
+        Message request = requests.receive(20000);
+        out("request", describe(request) + "," + request.getJMSReplyTo());
+        TextMessage reply = s.createTextMessage("re: " + ((TextMessage) request).getText());
+        reply.setJMSCorrelationID(request.getJMSCorrelationID());
+        s.createProducer(null).send(request.getJMSReplyTo(), reply);
         c.close();
     }
 

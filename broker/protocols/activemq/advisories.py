@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from broker.engine.message import Message
 
@@ -43,3 +44,28 @@ def announce_temp_destination(broker: Any, name: str, is_topic: bool, added: boo
 def live_temp_queues(broker: Any) -> list[str]:
     """Temporary queues that exist now (in-memory queues made by a connection)."""
     return [name for name, queue in broker.queues.items() if not queue.durable]
+
+
+# Temporary topics are only names to the engine: the doors keep, per broker, which exist.
+_TEMP_TOPICS: "WeakKeyDictionary[Any, set[str]]" = WeakKeyDictionary()
+
+
+def live_temp_topics(broker: Any) -> set[str]:
+    found = _TEMP_TOPICS.get(broker)
+    if found is None:
+        found = _TEMP_TOPICS[broker] = set()
+    return found
+
+
+def temp_topic_added(broker: Any, name: str, origin: str, broker_name: str) -> None:
+    topics = live_temp_topics(broker)
+    if name not in topics:
+        topics.add(name)
+        announce_temp_destination(broker, name, True, True, origin, broker_name)
+
+
+def temp_topic_removed(broker: Any, name: str, origin: str, broker_name: str) -> None:
+    topics = live_temp_topics(broker)
+    if name in topics:
+        topics.discard(name)
+        announce_temp_destination(broker, name, True, False, origin, broker_name)

@@ -43,7 +43,7 @@ def int_value(values: Mapping[str, object], name: str, default: int, low: int = 
 def scheduling(values: Mapping[str, object]) -> tuple[int, int, int]:
     """Delay, period and repeat; values of 0 or less mean "not set", as in ActiveMQ, except
     a negative repeat (repeat forever), which is refused."""
-    if not any(name in values for name in NAMES):
+    if not values or values.keys().isdisjoint(NAMES):
         return 0, 0, 0  # the common case, on every send
     delay = max(0, int_value(values, "AMQ_SCHEDULED_DELAY", 0))
     period = max(0, int_value(values, "AMQ_SCHEDULED_PERIOD", 0))

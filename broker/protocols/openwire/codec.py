@@ -40,8 +40,8 @@ class Struct(dict):
         super().__init__(fields)
         self.type = type_code
 
-    def __getattr__(self, name: str) -> Any:
-        return self.get(name)
+    # A missing field reads as None; dict.get itself, so an attribute costs no Python call.
+    __getattr__ = dict.get
 
     @property
     def type_name(self) -> str:
@@ -139,6 +139,11 @@ class _Reader:
         return self.string(), self.string()
 
 
+# Connection ids, destination and property names repeat in every frame: short strings are
+# encoded once.
+_ENCODED_STRINGS: dict[str, bytes] = {}
+
+
 class _Writer:
     __slots__ = ("out", "version")
 
@@ -153,12 +158,17 @@ class _Writer:
         if value is None:
             self.out.append(0)
             return
-        raw = encode_utf(value)
-        if len(raw) > 65535:
-            raise OpenWireError("string longer than 65535 bytes")
-        self.out.append(1)
-        self.out += _USHORT.pack(len(raw))
-        self.out += raw
+        encoded = _ENCODED_STRINGS.get(value)
+        if encoded is None:
+            raw = encode_utf(value)
+            if len(raw) > 65535:
+                raise OpenWireError("string longer than 65535 bytes")
+            encoded = b"\x01" + _USHORT.pack(len(raw)) + raw
+            if len(value) <= 128:
+                if len(_ENCODED_STRINGS) >= 4096:
+                    _ENCODED_STRINGS.clear()
+                _ENCODED_STRINGS[value] = encoded
+        self.out += encoded
 
     def struct(self, value: Struct) -> None:
         encoder = _ENCODERS.get((value.type, self.version))

@@ -14,16 +14,21 @@ import zlib
 from broker.engine.message import Message
 from broker.protocols.activemq import advisories
 from broker.protocols.activemq import destinations as dest
+from broker.protocols.activemq.dead_letters import dead_letter_headers
 from broker.protocols.openwire import primitives as p
 from broker.protocols.openwire import properties as props
 from broker.protocols.openwire import schema as s
-from broker.protocols.openwire.codec import OpenWireError, Struct
+from broker.protocols.openwire.codec import Struct
 
 KIND_HEADER = "amq-msg-type"
 _KINDS = {s.BYTES_MESSAGE: "bytes", s.MAP_MESSAGE: "map", s.STREAM_MESSAGE: "stream",
           s.MESSAGE: "message"}
 _CODES = {kind: code for code, kind in _KINDS.items()}
 _INT = struct.Struct(">i")
+# Engine headers ActiveMQ gives JMS consumers as properties (dead letters, scheduled and
+# redelivered messages), with their Java types.
+_HEADER_PROPERTIES = {"dlqDeliveryFailureCause": None, "originalExpiration": "long",
+                      "scheduledJobId": None, "redeliveryDelay": "long"}
 # A compressed body may not inflate past this (a zip bomb would otherwise fill memory).
 MAX_INFLATED = 100 * 1024 * 1024
 
@@ -173,10 +178,7 @@ def to_engine(cmd: Struct, now: int, origin: object = None) -> Message:
     properties: dict[str, str | bytes] = {}
     types = None
     if cmd.marshalled_properties:
-        try:
-            properties, types = props.to_engine(p.decode_map(cmd.marshalled_properties))
-        except p.PrimitiveError as exc:
-            raise JmsError(f"Invalid message properties: {exc}") from None
+        properties, types = _properties(cmd.marshalled_properties)
     if cmd.correlation_id is not None:
         headers["correlation-id"] = cmd.correlation_id
     if cmd.get("type") is not None:   # JMSType (`cmd.type` is the command's type code)
@@ -189,6 +191,25 @@ def to_engine(cmd: Struct, now: int, origin: object = None) -> Message:
                    types=types, headers=headers, persistent=bool(cmd.persistent),
                    priority=max(0, min(9, cmd.priority or 0)), timestamp=cmd.timestamp or now,
                    expires=max(0, cmd.expiration or 0), group_id=cmd.group_id, origin=origin)
+
+
+# Producers often send the same property set again and again (the engine never changes a
+# message's properties in place, so messages can share the decoded dicts).
+_PROPERTY_CACHE: dict[bytes, tuple[dict[str, str | bytes], dict[str, str] | None]] = {}
+
+
+def _properties(raw: bytes) -> tuple[dict[str, str | bytes], dict[str, str] | None]:
+    found = _PROPERTY_CACHE.get(raw)
+    if found is None:
+        try:
+            found = props.to_engine(p.decode_map(raw))
+        except p.PrimitiveError as exc:
+            raise JmsError(f"Invalid message properties: {exc}") from None
+        if len(raw) <= 512:
+            if len(_PROPERTY_CACHE) >= 256:
+                _PROPERTY_CACHE.clear()
+            _PROPERTY_CACHE[raw] = found
+    return found
 
 
 def _check_typed_body(code: int, body: bytes) -> None:
@@ -210,8 +231,13 @@ def to_openwire(message: Message, destination: Struct, broker_seq: int, now: int
     else:
         content = message.body
     mid = message_id_struct(message.message_id, broker_seq)
-    marshalled = (p.encode_map(props.to_jms(message.properties, message.types))
-                  if message.properties else None)
+    typed = props.to_jms(message.properties, message.types) if message.properties else {}
+    if message.dead_letter is not None:
+        h = {**dead_letter_headers(message.dead_letter), **h}
+    for name in _HEADER_PROPERTIES.keys() & h.keys():
+        typed[name] = props.typed(h[name], _HEADER_PROPERTIES[name])
+    marshalled = p.encode_map(typed) if typed else None
+    original = h.get("original-destination")
     reply_to = h.get("reply-to")
     group_seq = h.get("JMSXGroupSeq")
     out = Struct(code, command_id=0, response_required=False, producer_id=mid.producer_id,
@@ -222,6 +248,7 @@ def to_openwire(message: Message, destination: Struct, broker_seq: int, now: int
                  reply_to=reply_to_struct(reply_to) if reply_to else None,
                  timestamp=message.timestamp, type=h.get("type"), content=content,
                  marshalled_properties=marshalled,
+                 original_destination=reply_to_struct(original) if original else None,
                  redelivery_counter=max(0, message.delivery_count - 1),
                  arrival=message.timestamp, broker_in_time=message.timestamp, broker_out_time=now)
     if code == s.MESSAGE and h.get(advisories.OPERATION_HEADER):

@@ -40,9 +40,7 @@ class OpenWireFactory(Factory):
         self.redelivery = RedeliveryPolicies(config.redelivery)
         restore_scheduled_topics(broker, clock)
         self.connections: set[OpenWireProtocol] = set()
-        self.temp_topics: dict[str, OpenWireProtocol] = {}
         self.url = ""
-        self._count = 0
         # Loose encoding, no marshal cache, no stack traces: the client then speaks the
         # only form this door implements. Durations must be LONGs or the client drops us.
         options = {"TightEncodingEnabled": (p.BOOLEAN, False), "CacheEnabled": (p.BOOLEAN, False),
@@ -65,8 +63,7 @@ class OpenWireFactory(Factory):
         if len(self.connections) >= self.max_connections:
             log.warning("event=connection_refused door=openwire remote=%s reason=max_connections", addr)
             return None
-        self._count += 1
-        protocol = OpenWireProtocol(self, self._count)
+        protocol = OpenWireProtocol(self)
         self.connections.add(protocol)
         return protocol
 

@@ -93,6 +93,8 @@ def typed(value: str | bytes, kind: str | None) -> p.Typed:
         return p.BYTE_ARRAY, value
     if kind is None:
         return p.STRING, value
+    if kind.startswith(("Number.", "String.")) and kind.split(".", 1)[1] in _CODES:
+        kind = kind.split(".", 1)[1]    # a Java type kept as an SQS custom type label
     try:
         if kind.startswith("Number"):
             return _number(value)

@@ -63,10 +63,9 @@ def _tx_key(tx: Struct) -> str:
 
 @implementer(IPushProducer)
 class OpenWireProtocol(Protocol):
-    def __init__(self, factory: "OpenWireFactory", number: int) -> None:
+    def __init__(self, factory: "OpenWireFactory") -> None:
         self.factory = factory
         self.broker = factory.broker
-        self.number = number
         self.parser = FrameParser(factory.max_frame)
         self.version = MAX_VERSION
         self.negotiated = False
@@ -80,6 +79,7 @@ class OpenWireProtocol(Protocol):
         # Producers that asked for flow control (producerWindowSize): their async sends
         # are acknowledged with ProducerAck, or the client stops once its window is used.
         self.windowed_producers: set[tuple[Any, ...]] = set()
+        self._parsed: dict[Any, list[dest.Destination]] = {}
         self.transactions = Transactions()
         self.temp_queues: dict[str, Queue] = {}
         self.temp_topics: set[str] = set()
@@ -282,7 +282,7 @@ class OpenWireProtocol(Protocol):
     def _producer_ack(self, command: Struct) -> None:
         """Give back the window an async send used: ActiveMQ's message size (1024 bytes of
         overhead plus properties and body), as the client counted it."""
-        if command.response_required or command.producer_id is None:
+        if not self.windowed_producers or command.response_required or command.producer_id is None:
             return
         if _key(command.producer_id) not in self.windowed_producers:
             return
@@ -341,10 +341,11 @@ class OpenWireProtocol(Protocol):
             if info.operation_type == ADD:
                 if is_topic:
                     self.temp_topics.add(name)
-                    self.factory.temp_topics[name] = self
+                    advisories.temp_topic_added(self.broker, name, self.connection_id or "",
+                                                self.factory.broker_name)
                 elif name not in self.temp_queues:
                     self.temp_queues[name] = self.broker.temporary_queue(name)
-                self._announce(name, is_topic, True)
+                    self._announce_temp_queue(name, True)
             elif info.operation_type == REMOVE:
                 queue = self.temp_queues.get(name)
                 if queue is not None and queue.consumer_count:
@@ -352,21 +353,19 @@ class OpenWireProtocol(Protocol):
                 self._drop_temp(name, is_topic)
         self.respond(info)
 
-    def _announce(self, name: str, is_topic: bool, added: bool) -> None:
-        advisories.announce_temp_destination(self.broker, name, is_topic, added,
+    def _announce_temp_queue(self, name: str, added: bool) -> None:
+        advisories.announce_temp_destination(self.broker, name, False, added,
                                              self.connection_id or "", self.factory.broker_name)
 
     def _drop_temp(self, name: str, is_topic: bool) -> None:
         if is_topic:
-            if name not in self.temp_topics:
-                return
-            self.temp_topics.discard(name)
-            self.factory.temp_topics.pop(name, None)
-        else:
-            if self.temp_queues.pop(name, None) is None:
-                return
+            if name in self.temp_topics:
+                self.temp_topics.discard(name)
+                advisories.temp_topic_removed(self.broker, name, self.connection_id or "",
+                                              self.factory.broker_name)
+        elif self.temp_queues.pop(name, None) is not None:
             self.broker.delete_queue(name)
-        self._announce(name, is_topic, False)
+            self._announce_temp_queue(name, False)
 
     # -- consumers -------------------------------------------------------------------------------------
     def on_consumer_info(self, info: Struct) -> None:
@@ -424,7 +423,8 @@ class OpenWireProtocol(Protocol):
     def _replay_temp_destinations(self, topic: str, queue: Queue) -> None:
         """A new advisory subscriber learns which temporary destinations exist already."""
         is_topic = topic == advisories.TEMP_TOPIC_TOPIC
-        names = list(self.factory.temp_topics) if is_topic else advisories.live_temp_queues(self.broker)
+        names = (list(advisories.live_temp_topics(self.broker)) if is_topic
+                 else advisories.live_temp_queues(self.broker))
         for name in names:
             queue.enqueue(advisories.temp_destination_message(
                 name, is_topic, True, self.connection_id or "", self.factory.broker_name))
@@ -518,8 +518,19 @@ class OpenWireProtocol(Protocol):
         return durable
 
     # -- sends ---------------------------------------------------------------------------------------
+    def _targets(self, d: Struct | None) -> list[dest.Destination]:
+        """A producer names the same few destinations over and over: parse each once."""
+        key = (d.type, d.physical_name) if d is not None else None
+        found = self._parsed.get(key)
+        if found is None:
+            found = destinations(d)
+            if len(self._parsed) >= 64:
+                self._parsed.clear()
+            self._parsed[key] = found
+        return found
+
     def on_message(self, command: Struct) -> None:
-        targets = destinations(command.destination)
+        targets = self._targets(command.destination)
         now = self.broker.now_ms()
         message = to_engine(command, now, origin=self)
         try:

@@ -23,6 +23,7 @@ from broker.engine.limits import Refusal
 from broker.engine.message import Message
 from broker.engine.queue import Queue
 from broker.engine.selector import InvalidSelector, parse as parse_selector
+from broker.protocols.activemq import advisories
 from broker.protocols.activemq import destinations as dest
 from broker.protocols.activemq.client_ids import already_connected
 from broker.protocols.activemq.consumers import browse
@@ -77,6 +78,7 @@ class StompProtocol(Protocol):
         # sends: (destinations, message); acks: (subscription, leases taken, nack) in order
         self.transactions = Transactions()
         self.temp_queues: dict[str, Queue] = {}
+        self.temp_topics: set[str] = set()
         self._message_count = 0
         self._receipts_waiting = 0
         # Producer flow control: frames that wait for a destination to have room again
@@ -112,7 +114,11 @@ class StompProtocol(Protocol):
         self.subscriptions.clear()
         for name in list(self.temp_queues):
             self.broker.delete_queue(name)
+            self._announce_temp_queue(name, added=False)
         self.temp_queues.clear()
+        for name in self.temp_topics:
+            advisories.temp_topic_removed(self.broker, name, self.connection_id, self.factory.broker_name)
+        self.temp_topics.clear()
         self.factory.connection_closed(self)
         log.info("event=connection_closed door=stomp remote=%s connection=%s", self.peer, self.connection_id)
 
@@ -344,6 +350,7 @@ class StompProtocol(Protocol):
             queue = self.temp_queues.get(name)
             if queue is None:
                 queue = self.temp_queues[name] = self.broker.temporary_queue(name)
+                self._announce_temp_queue(name, added=True)
             return queue
         if d.kind == dest.REMOTE_TEMP_QUEUE:
             queue = self.broker.queue(d.name, create=False)
@@ -358,8 +365,20 @@ class StompProtocol(Protocol):
         assert queue is not None
         return queue
 
+    def _announce_temp_queue(self, name: str, added: bool) -> None:
+        """JMS clients only send to temporary queues they have seen announced."""
+        advisories.announce_temp_destination(self.broker, name, False, added, self.connection_id,
+                                             self.factory.broker_name)
+
     def _topic_name(self, d: dest.Destination) -> str:
-        return self._temp_name(d.name) if d.kind == dest.TEMP_TOPIC else d.name
+        if d.kind != dest.TEMP_TOPIC:
+            return d.name
+        name = self._temp_name(d.name)
+        if name not in self.temp_topics:
+            # JMS clients only publish to temporary topics they have seen announced.
+            self.temp_topics.add(name)
+            advisories.temp_topic_added(self.broker, name, self.connection_id, self.factory.broker_name)
+        return name
 
     def outbound_destination(self, sub: StompSubscription, queue: Queue, message: Message) -> str:
         """The `destination` of a MESSAGE: where the message was sent, as this client names it.

@@ -1,0 +1,70 @@
+"""The OpenWire protocol fed hostile input in-process: whatever arrives, nothing escapes
+dataReceived, a bad connection is aborted, and the engine keeps serving others."""
+from __future__ import annotations
+
+from hypothesis import given, settings, strategies as st
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+
+from broker.config import Config
+from broker.engine.broker import Broker
+from broker.protocols.openwire import primitives as p
+from broker.protocols.openwire import schema as s
+from broker.protocols.openwire.codec import FrameParser, Struct, encode
+from broker.protocols.openwire.convert import text_content
+from broker.protocols.openwire.factory import OpenWireFactory
+from tests.unit.test_openwire_codec import OBSERVED
+
+CONN = "ID:unit-1:1"
+PRODUCER = Struct(s.PRODUCER_ID, connection_id=CONN, value=1, session_id=1)
+
+
+def connected(factory: OpenWireFactory) -> tuple[object, StringTransport]:
+    protocol = factory.buildProtocol(None)
+    transport = StringTransport()
+    protocol.makeConnection(transport)
+    protocol.dataReceived(encode(Struct(s.WIRE_FORMAT_INFO, version=12,
+                                        marshalled_properties=p.encode_map({}))))
+    return protocol, transport
+
+
+def text(seq: int, body: str, rr: bool = True) -> bytes:
+    return encode(Struct(s.TEXT_MESSAGE, command_id=seq, response_required=rr, producer_id=PRODUCER,
+                         destination=Struct(s.QUEUE, physical_name="unit.q"),
+                         message_id=Struct(s.MESSAGE_ID, producer_id=PRODUCER, producer_sequence_id=seq),
+                         persistent=False, priority=4, content=text_content(body)))
+
+
+def replies(transport: StringTransport) -> list[Struct]:
+    return [c for c in FrameParser().feed(transport.value()) if c is not None]
+
+
+def test_handshake_and_send_are_answered() -> None:
+    factory = OpenWireFactory(Broker(None, Clock()), Config(), Clock())
+    protocol, transport = connected(factory)
+    protocol.dataReceived(encode(Struct(s.CONNECTION_INFO, command_id=1, response_required=True,
+                                        connection_id=Struct(s.CONNECTION_ID, value=CONN))))
+    protocol.dataReceived(text(2, "hello"))
+    kinds = [(c.type, c.get("correlation_id")) for c in replies(transport)]
+    assert kinds == [(s.WIRE_FORMAT_INFO, None), (s.BROKER_INFO, None), (s.RESPONSE, 1), (s.RESPONSE, 2)]
+    assert factory.broker.queue("unit.q").ready_count == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(OBSERVED), min_size=1, max_size=6), st.data())
+def test_mutated_command_streams_never_escape(frames: list[bytes], data: st.DataObject) -> None:
+    clock = Clock()
+    broker = Broker(None, clock)
+    factory = OpenWireFactory(broker, Config(), clock)
+    protocol, transport = connected(factory)
+    stream = bytearray(b"".join(frames))
+    for _ in range(data.draw(st.integers(0, 8))):
+        pos = data.draw(st.integers(0, len(stream) - 1))
+        stream[pos] = data.draw(st.integers(0, 255))
+    protocol.dataReceived(bytes(stream))     # must not raise, whatever it holds
+    clock.advance(60)                        # timers (negotiation, keep-alives) must not raise either
+    # Another connection is served normally.
+    other, other_transport = connected(factory)
+    other.dataReceived(encode(Struct(s.CONNECTION_INFO, command_id=1, response_required=True,
+                                     connection_id=Struct(s.CONNECTION_ID, value="ID:unit-2:1"))))
+    assert replies(other_transport)[-1].type == s.RESPONSE
