@@ -231,7 +231,8 @@ def http_push(port: int, quick: bool) -> dict[str, Any]:
             time.sleep(0.01)
         seconds = time.monotonic() - t0
         return {"published": ok, "failed": failed, "notified": counter.value,
-                "notifications_per_s": rate(counter.value, seconds)}
+                # 0, not "no figure", when the target accepted the publications but sent nothing
+                "notifications_per_s": rate(counter.value, seconds) or 0.0}
     finally:
         proc.terminate()
         proc.join(5)

@@ -57,7 +57,7 @@ def test_publish_reaches_three_queues_in_the_sns_envelope(sns, shared_broker):
 
 def test_raw_delivery_keeps_attributes_with_their_types(sns, shared_broker):
     arn, urls = _fanout(sns, shared_broker, raw=True)
-    sns.publish(TopicArn=arn, Message="raw body", MessageAttributes=ATTRS)
+    sns.publish(TargetArn=arn, Message="raw body", MessageAttributes=ATTRS)     # TargetArn names a topic too
     for url in urls:
         [msg] = receive_until(sqs(shared_broker.aws_url), url, 1)
         assert msg["Body"] == "raw body"
