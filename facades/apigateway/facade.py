@@ -149,12 +149,13 @@ class ApiGateway:
         self.gateway.connect(dispatcher)
 
 
-def build(broker: Broker, config: Config, reactor: Any) -> ApiGateway:
+def build(broker: Broker, config: Config, reactor: Any, verifier: SigV4Verifier) -> ApiGateway:
+    """`verifier`: the AWS port's own, so AWS_IAM methods know the same keys as every door."""
     from facades.apigateway.dataplane.authorizers import parse_jwks_setting
     from facades.apigateway.dataplane.gateway import Gateway
 
     state = ApiGatewayState(broker, config.region, config.account, now=reactor.seconds)
-    gateway = Gateway(state, reactor, reactor.seconds, lambda_endpoint=config.lambda_endpoint,
-                      jwks=parse_jwks_setting(config.jwks), verifier=SigV4Verifier(config.credentials, config.account))
+    gateway = Gateway(state, reactor, reactor.seconds, verifier, lambda_endpoint=config.lambda_endpoint,
+                      jwks=parse_jwks_setting(config.jwks))
     return ApiGateway(build_service(state, gateway.flush_cache, gateway.flush_authorizers, gateway.test_invoke),
                       gateway)

@@ -45,8 +45,8 @@ class Gateway:
     max_body_size = MAX_PAYLOAD
 
     def __init__(self, state: ApiGatewayState, reactor: Any, clock: Callable[[], float],
-                 lambda_endpoint: str = "", jwks: dict[str, str] | None = None,
-                 verifier: SigV4Verifier | None = None) -> None:
+                 verifier: SigV4Verifier, lambda_endpoint: str = "",
+                 jwks: dict[str, str] | None = None) -> None:
         self.state = state
         self._deployed: dict[tuple[str, str], Deployed | None] = {}
         self._caches: dict[tuple[str, str], StageCache] = {}
@@ -56,7 +56,7 @@ class Gateway:
         self.metrics = Metrics()
         self.pipeline = Pipeline(state.account, state.region, clock, self.backends, self.authorizers, self.usage,
                                  Throttles(clock), self.metrics, self.cache,
-                                 verifier or SigV4Verifier({}, state.account))
+                                 verifier)
         self._clock = clock
         state.on_change(self._changed)
 
