@@ -65,7 +65,7 @@ def build_site(broker: Broker, config: Config, reactor: Any, security: Security)
     gateway = apigateway.build(broker, config, reactor)
     dispatcher = AwsDispatcher([sqs.build(broker, config, security), sns_service, gateway.service], verifier,
                                config.region, max_body_size=config.aws_max_request)
-    gateway.connect(dispatcher)
+    gateway.connect(dispatcher, security.acting_as)
     resource = AwsResource(dispatcher, sns_documents, front_routes=[gateway.route],
                            max_front_body=gateway.max_body_size)
     site = _AwsSite(resource, reactor=reactor, parsePOSTFormSubmission=False)

@@ -19,7 +19,7 @@ from broker.auth.authorization import AuthorizationMap, NotAuthorized, Operation
 from broker.auth.checkers import (AccessKeyChecker, BadSignature, CertificateChecker, ClientCertificate,
                                   OpenChecker, PasswordChecker, Realm, RunInThread, UnknownAccessKey)
 from broker.auth.directory import Directory, load_directory
-from broker.auth.identity import IIdentity, Identity
+from broker.auth.identity import ANONYMOUS, IIdentity, Identity
 from broker.auth.limits import ConnectionCounter, FailureTracker, RateLimiter
 from broker.auth.passwords import VerifiedCache
 from broker.config import Config, ConfigError
@@ -197,6 +197,20 @@ class Security:
         else:
             creds = credentials.UsernamePassword(username or "", password or "")
         return self.login(creds, peer, door, username)
+
+    def acting_as(self, role: str | None) -> Identity | None:
+        """The identity an in-process caller configured with an IAM role ARN acts as (an API
+        Gateway AWS integration's `credentials`): the user listing the role in its `roles`.
+
+        Without a role, or with a role no user lists on an open broker, the anonymous
+        identity when anonymous access is allowed; otherwise None (not allowed to act)."""
+        user = self.directory.by_role(role) if role else None
+        if user is not None:
+            return Identity(user.name, user.groups)
+        if (role and self.enforcing) or not self.directory.allows_anonymous:
+            log.warning("event=role_not_mapped role=%r", role)
+            return None
+        return Identity(ANONYMOUS, self.directory.anonymous_groups, anonymous=True)
 
     # -- authorization ----------------------------------------------------------------------
     @staticmethod

@@ -182,3 +182,16 @@ def test_connection_counter_and_rate_limiter():
 def test_anonymous_off_without_users_is_refused():
     with pytest.raises(ConfigError, match="nobody could log in"):
         security(users=[], authorization=[], auth={"anonymous": False})
+
+
+def test_roles_name_the_user_an_integration_acts_as():
+    role = "arn:aws:iam::123456789012:role/apigw"
+    sec, _ = security(users=[{**USERS[1], "roles": [role]}])
+    assert sec.acting_as(role).name == "plain"
+    assert sec.acting_as("arn:aws:iam::123456789012:role/other") is None   # users configured: not mapped
+    assert sec.acting_as(None) is None                                     # anonymous off
+    sec, _ = security(users=[], authorization=MAP)
+    identity = sec.acting_as(None)
+    assert identity.anonymous and not sec.may(identity, WRITE, Target("queue", "orders.a"))
+    with pytest.raises(ConfigError):
+        security(users=[{**USERS[1], "roles": [1]}])
