@@ -12,6 +12,7 @@ from typing import Iterator
 import pytest
 
 from broker.protocols.openwire import schema as s
+from broker.protocols.openwire.codec import Struct
 from tests.conftest import ROOT, BrokerProcess, unique
 from tests.integration.jms import JmsPrograms
 from tests.integration.openwire_raw import RawClient
@@ -19,13 +20,14 @@ from tests.integration.security_support import MAP, USERS, config_text, module_b
 from tests.integration.stomp_client import wait_until
 
 ADVISORIES = {"topic": "ActiveMQ.Advisory.>", "read": ["*"], "write": ["*"], "admin": ["*"]}
+TEMP = {"temp": True, "read": ["consumers", "admins"], "write": ["consumers", "admins"], "admin": ["consumers", "admins"]}
 SETTINGS = {"connect_timeout": 3, "max_connections_per_user": 2}
 SECURITY = "java.lang.SecurityException"
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def secure(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
-    yield from module_broker(request, tmp_path_factory, config_text(authorization=MAP + [ADVISORIES],
+    yield from module_broker(request, tmp_path_factory, config_text(authorization=MAP + [ADVISORIES, TEMP],
                                                                     settings=SETTINGS))
 
 
@@ -82,6 +84,27 @@ def test_connect_attempt_timeout_and_per_user_limit(secure) -> None:
     finally:
         for c in [idle, *clients]:
             c.close()
+
+
+def test_temporary_destinations_follow_the_temp_entry(secure) -> None:
+    producer, reader = RawClient(secure.openwire_port), RawClient(secure.openwire_port)
+    try:
+        for client, user in ((producer, "orders-app"), (reader, "reader")):
+            client.open(user=user, password=USERS[user][0])
+        name = reader.conn + ":1"
+        for client, kind in ((producer, s.TEMP_QUEUE), (reader, s.TEMP_QUEUE), (reader, s.TEMP_TOPIC)):
+            client.command(s.DESTINATION_INFO, connection_id=Struct(s.CONNECTION_ID, value=client.conn),
+                           destination=Struct(kind, physical_name=name), operation_type=0, timeout=0)
+        refused = producer.read_until(s.EXCEPTION_RESPONSE)
+        assert tuple(refused.exception)[:2] == (SECURITY, f"User orders-app is not authorized to create: "
+                                                          f"temp-queue://{name}")
+        assert reader.read_until(s.RESPONSE).type == reader.read_until(s.RESPONSE).type == s.RESPONSE
+        producer.send_text_to(Struct(s.TEMP_QUEUE, physical_name=name), "refused", 1)
+        assert tuple(producer.read_until(s.EXCEPTION_RESPONSE).exception)[1] == \
+            f"User orders-app is not authorized to write to: temp-queue://{name}"
+    finally:
+        producer.close()
+        reader.close()
 
 
 def test_reload_gives_live_connections_new_rights(tmp_path) -> None:

@@ -75,6 +75,9 @@ def login(protocol: "OpenWireProtocol", info: Struct, then: Callable[[], None]) 
         answered.append(True)
         if protocol.lost:
             return
+        if protocol.counted_user:   # a second ConnectionInfo: its login replaces the first
+            security.connections.release_user(protocol.identity.name)
+            protocol.counted_user = False
         if not security.connections.admit_user(identity.name):
             _refuse_login(protocol, info, f"User {identity.name} has reached the maximum number of "
                                           f"connections ({security.connections.per_user})")
