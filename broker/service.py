@@ -30,7 +30,7 @@ _STOMP_FACTORIES: "WeakKeyDictionary[Broker, StompFactory]" = WeakKeyDictionary(
 
 def _openwire_door(broker: Broker, config: Config, reactor: Any, security: Security) -> Any:
     from broker.protocols.openwire.factory import OpenWireFactory
-    return OpenWireFactory(broker, config, reactor)
+    return OpenWireFactory(broker, config, reactor, security)
 
 
 def _stomp_factory(broker: Broker, config: Config, reactor: Any, security: Security) -> StompFactory:

@@ -61,11 +61,11 @@ class _AwsSite(Site):
 
 def build_site(broker: Broker, config: Config, reactor: Any, security: Security) -> Site:
     verifier = SigV4Verifier(security, config.account)
-    sns_service, sns_documents = sns.build(broker, config, reactor)
+    sns_service, sns_documents = sns.build(broker, config, reactor, security)
     gateway = apigateway.build(broker, config, reactor, verifier)
     dispatcher = AwsDispatcher([sqs.build(broker, config, security), sns_service, gateway.service], verifier,
                                config.region, max_body_size=config.aws_max_request)
-    gateway.connect(dispatcher)
+    gateway.connect(dispatcher, security.acting_as)
     resource = AwsResource(dispatcher, sns_documents, front_routes=[gateway.route],
                            max_front_body=gateway.max_body_size)
     site = _AwsSite(resource, reactor=reactor, parsePOSTFormSubmission=False)

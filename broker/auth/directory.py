@@ -14,7 +14,7 @@ import javaproperties
 from broker.auth.passwords import is_hash
 from broker.config import Config, ConfigError
 
-_USER_KEYS = frozenset({"name", "password_hash", "password", "groups", "access_keys", "subject"})
+_USER_KEYS = frozenset({"name", "password_hash", "password", "groups", "access_keys", "subject", "roles"})
 _KEY_KEYS = frozenset({"id", "secret", "account"})
 _AUTH_KEYS = frozenset({"anonymous", "anonymous_groups"})
 
@@ -27,6 +27,8 @@ class User:
     groups: frozenset[str] = frozenset()
     # Client-certificate subject (RFC 4514 string) that logs in as this user.
     subject: str | None = None
+    # IAM role ARNs an API Gateway integration names as its `credentials`: it acts as this user.
+    roles: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,9 @@ class Directory:
     def by_subject(self, subject: str) -> User | None:
         return next((u for u in self.users.values() if u.subject == subject), None)
 
+    def by_role(self, role: str) -> User | None:
+        return next((u for u in self.users.values() if role in u.roles), None)
+
 
 def _strings(value: Any, what: str) -> list[str]:
     if isinstance(value, str):
@@ -89,7 +94,7 @@ def _user(entry: Any) -> tuple[User, list[dict[str, Any]]]:
         raise ConfigError(f"[[users]] {entry['name']}: access_keys must be a list of {{id, secret}} tables")
     user = User(entry["name"], password_hash, password,
                 frozenset(_strings(entry.get("groups", []), f"[[users]] {entry['name']}: groups")),
-                subject)
+                subject, frozenset(_strings(entry.get("roles", []), f"[[users]] {entry['name']}: roles")))
     return user, keys
 
 
@@ -149,7 +154,7 @@ def load_directory(config: Config) -> Directory:
             user = directory.users.get(name)
             if user is not None:
                 directory.users[name] = User(user.name, user.password_hash, user.password,
-                                             user.groups | groups, user.subject)
+                                             user.groups | groups, user.subject, user.roles)
     # The aws_credentials shorthand: each key is a user of its own name, without groups.
     for key_id, (secret, account) in config.credentials.items():
         if key_id in directory.keys:

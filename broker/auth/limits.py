@@ -19,6 +19,8 @@ class FailureTracker:
         self.clock = clock
         self._failures: dict[str, tuple[int, float]] = {}
         self.total = 0
+        # Refused logins since start, per (door, reason): what an operator graphs or alerts on.
+        self.counts: Counter[tuple[str, str]] = Counter()
 
     def _count(self, address: str) -> int:
         count, last = self._failures.get(address, (0, 0.0))
@@ -32,8 +34,9 @@ class FailureTracker:
         extra = self._count(address) - FREE_FAILURES
         return 0.0 if extra < 0 else min(0.25 * 2 ** extra, MAX_DELAY)
 
-    def failed(self, address: str) -> int:
+    def failed(self, address: str, door: str = "", reason: str = "") -> int:
         self.total += 1
+        self.counts[(door, reason)] += 1
         if len(self._failures) >= _MAX_TRACKED:
             self._failures.clear()
         count = self._count(address) + 1

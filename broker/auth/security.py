@@ -16,10 +16,10 @@ from twisted.cred.portal import Portal
 from twisted.internet import defer, task, threads
 
 from broker.auth.authorization import AuthorizationMap, NotAuthorized, Operation, Target, load_map
-from broker.auth.checkers import (AccessKeyChecker, CertificateChecker, ClientCertificate, OpenChecker,
-                                  PasswordChecker, Realm, RunInThread)
+from broker.auth.checkers import (AccessKeyChecker, BadSignature, CertificateChecker, ClientCertificate,
+                                  OpenChecker, PasswordChecker, Realm, RunInThread, UnknownAccessKey)
 from broker.auth.directory import Directory, load_directory
-from broker.auth.identity import IIdentity, Identity
+from broker.auth.identity import ANONYMOUS, IIdentity, Identity
 from broker.auth.limits import ConnectionCounter, FailureTracker, RateLimiter
 from broker.auth.passwords import VerifiedCache
 from broker.config import Config, ConfigError
@@ -42,6 +42,19 @@ class LoginFailed(Exception):
     def message(self) -> str:
         """ActiveMQ's wording (JaasAuthenticationBroker)."""
         return str(self)
+
+
+def failure_reason(creds: Any, failure: Exception) -> str:
+    """The metrics' name for why the portal refused `creds`."""
+    if creds is None:
+        return "no_credentials"
+    if isinstance(failure, UnknownAccessKey):
+        return "unknown_key"
+    if isinstance(failure, BadSignature):
+        return "bad_signature"
+    if isinstance(creds, ClientCertificate):
+        return "unknown_certificate"
+    return "bad_password"
 
 
 def _default_thread_runner(reactor: Any) -> RunInThread:
@@ -153,14 +166,20 @@ class Security:
 
         def failed(failure: Any) -> None:
             failure.trap(error.UnauthorizedLogin, error.UnhandledCredentials)
-            count = self.failures.failed(address)
-            log.warning("event=login_failed door=%s remote=%s user=%r failures=%d reason=%s",
-                        door, peer, username, count, type(failure.value).__name__)
+            reason = failure_reason(creds, failure.value)
+            count = self.failures.failed(address, door, reason)
+            log.warning("event=login_failed door=%s remote=%s user=%r failures=%d reason=%s total=%d",
+                        door, peer, username, count, reason, self.failures.counts[(door, reason)])
             raise LoginFailed(username, failure.value)
 
         delay = self.failures.delay(address) if slow else 0.0
         d = task.deferLater(self.clock, delay, attempt) if delay else attempt()
         return d.addCallbacks(succeeded, failed)
+
+    def login_failures(self) -> dict[tuple[str, str], int]:
+        """Refused logins since start per (door, reason); reasons: `no_credentials`,
+        `bad_password`, `unknown_key`, `bad_signature`, `unknown_certificate`."""
+        return dict(self.failures.counts)
 
     def slowed(self, peer: str, value: T) -> "defer.Deferred[T]":
         """`value`, after the delay the address has earned by failing to log in."""
@@ -178,6 +197,20 @@ class Security:
         else:
             creds = credentials.UsernamePassword(username or "", password or "")
         return self.login(creds, peer, door, username)
+
+    def acting_as(self, role: str | None) -> Identity | None:
+        """The identity an in-process caller configured with an IAM role ARN acts as (an API
+        Gateway AWS integration's `credentials`): the user listing the role in its `roles`.
+
+        Without a role, or with a role no user lists on an open broker, the anonymous
+        identity when anonymous access is allowed; otherwise None (not allowed to act)."""
+        user = self.directory.by_role(role) if role else None
+        if user is not None:
+            return Identity(user.name, user.groups)
+        if (role and self.enforcing) or not self.directory.allows_anonymous:
+            log.warning("event=role_not_mapped role=%r", role)
+            return None
+        return Identity(ANONYMOUS, self.directory.anonymous_groups, anonymous=True)
 
     # -- authorization ----------------------------------------------------------------------
     @staticmethod

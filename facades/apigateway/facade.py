@@ -145,8 +145,8 @@ class ApiGateway:
         self.route = gateway.route
         self.max_body_size = gateway.max_body_size
 
-    def connect(self, dispatcher: Any) -> None:
-        self.gateway.connect(dispatcher)
+    def connect(self, dispatcher: Any, acting_as: Callable[[str | None], Any]) -> None:
+        self.gateway.connect(dispatcher, acting_as)
 
 
 def build(broker: Broker, config: Config, reactor: Any, verifier: SigV4Verifier) -> ApiGateway:

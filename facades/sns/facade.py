@@ -5,9 +5,11 @@ import datetime
 from functools import partial
 from typing import Any
 
+from broker.auth.security import Security
 from broker.config import Config
 from broker.engine.broker import Broker
 from facades.sns import topics
+from facades.sns.access import guarded
 from facades.sns.envelope import CERT_PATH
 from facades.sns.fanout import Fanout
 from facades.sns.publish import Publisher
@@ -51,7 +53,7 @@ def _signer(broker: Broker) -> Signer:
     return signer
 
 
-def build(broker: Broker, config: Config, reactor: Any) -> tuple[SnsService, dict[str, tuple[str, bytes]]]:
+def build(broker: Broker, config: Config, reactor: Any, security: Security) -> tuple[SnsService, dict[str, tuple[str, bytes]]]:
     """The SNS service and the documents it serves by GET (its signing certificate)."""
     state = SnsState(broker, config.region, config.account, config.aws_public_url)
     state.load()
@@ -64,5 +66,5 @@ def build(broker: Broker, config: Config, reactor: Any) -> tuple[SnsService, dic
     handlers: dict[str, Any] = {name: partial(fn, state) for name, fn in _TOPIC_ACTIONS.items()}
     handlers.update({name: getattr(subscriptions, _snake(name)) for name in _SUBSCRIPTION_ACTIONS})
     handlers.update({name: getattr(publisher, _snake(name)) for name in _PUBLISH_ACTIONS})
-    service = sns_service(handlers)
+    service = sns_service({name: guarded(security, state, name, fn) for name, fn in handlers.items()})
     return service, {CERT_PATH: ("application/x-x509-ca-cert", signer.certificate_pem)}

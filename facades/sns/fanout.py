@@ -17,6 +17,7 @@ from broker.engine.broker import Broker
 from broker.engine.message import Message
 from facades.aws.message_attributes import attributes_of, to_properties
 from facades.sns import delivery_policy, filter_policy
+from facades.sns.access import queue_accepts
 from facades.sns.envelope import Publication
 from facades.sns.push import Delivery, Pusher
 from facades.sns.signing import Signer
@@ -101,7 +102,9 @@ class Fanout:
             body = publication.envelope(sub.protocol, self.signer, base, sub.arn)
         if sub.protocol == "sqs":
             queue = self.broker.queue(sub.endpoint.rsplit(":", 1)[-1], create=False)
-            if queue is None:
+            if queue is None or not queue_accepts(queue, sub.endpoint, publication.topic_arn):
+                # A client-side failure (no queue, or its policy refuses SNS): AWS does not
+                # retry it, and sends it to the subscription's dead-letter queue if any.
                 self._to_dead_letter(sub, body, publication.attributes)
                 return
             queue.enqueue(self._queue_message(body, publication, sub.raw))

@@ -47,7 +47,8 @@ def _toml_value(value: Any) -> str:
 
 def config_text(users: dict[str, tuple[str, str, str]] | None = None, groups: dict[str, str] | None = None,
                 authorization: list[dict[str, Any]] | None = None, auth: dict[str, Any] | None = None,
-                settings: dict[str, Any] | None = None, subjects: dict[str, str] | None = None) -> str:
+                settings: dict[str, Any] | None = None, subjects: dict[str, str] | None = None,
+                roles: dict[str, list[str]] | None = None) -> str:
     """A TOML config; the first user gets an argon2 hash, the others plain passwords."""
     users = USERS if users is None else users
     groups = GROUPS if groups is None else groups
@@ -65,6 +66,8 @@ def config_text(users: dict[str, tuple[str, str, str]] | None = None, groups: di
         lines.append(f"groups = {_toml_value([groups[name]] if name in groups else [])}")
         if subjects and name in subjects:
             lines.append(f"subject = {_toml_value(subjects[name])}")
+        if roles and name in roles:
+            lines.append(f"roles = {_toml_value(roles[name])}")
         lines.append(f"access_keys = [{_toml_value({'id': key, 'secret': secret})}]")
     for entry in MAP if authorization is None else authorization:
         lines.append("[[authorization]]")

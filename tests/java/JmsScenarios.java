@@ -53,6 +53,7 @@ public class JmsScenarios {
                 case "scheduled": scheduled(); break;
                 case "responder": responder(); break;
                 case "poison": poison(); break;
+                case "security": security(); break;
                 default: throw new IllegalArgumentException("unknown scenario " + scenario);
             }
         } catch (Exception e) {
@@ -675,5 +676,63 @@ public class JmsScenarios {
         out("send_rate", String.format("%.0f", count / sendSeconds));
         out("receive_rate", String.format("%.0f", got / receiveSeconds));
         c.close();
+    }
+
+    interface Step { void run() throws Exception; }
+
+    /** "ok", or the exception a step raised as "SimpleClassName: message". */
+    static String outcome(Step step) {
+        try {
+            step.run();
+            return "ok";
+        } catch (Exception e) {
+            return e.getClass().getSimpleName() + ": " + e.getMessage();
+        }
+    }
+
+    static Connection login(String user, String password) throws JMSException {
+        Connection c = new ActiveMQConnectionFactory(url).createConnection(user, password);
+        try {
+            c.start();
+        } catch (JMSException e) {
+            c.close();
+            throw e;
+        }
+        return c;
+    }
+
+    /** Logins and rights against a broker with users and an authorization map.
+     *  ARGS: producer password, reader password, admin password (users orders-app, reader, admin). */
+    static void security() throws Exception {
+        String queue = "orders." + name;
+        out("none", outcome(() -> login(null, null).close()));
+        out("wrong", outcome(() -> login("orders-app", "wrong").close()));
+        Connection admin = login("admin", extra[2]);
+        Session as = admin.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        as.createConsumer(as.createQueue(queue)).close();   // first use: admin may create it
+        Connection producer = login("orders-app", extra[0]);
+        Session ps = producer.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        MessageProducer anonymous = ps.createProducer(null);
+        out("send_denied", outcome(() -> anonymous.send(ps.createQueue("vault"), ps.createTextMessage("no"))));
+        out("send_allowed", outcome(() -> anonymous.send(ps.createQueue(queue), ps.createTextMessage("yes"))));
+        out("create_denied", outcome(() -> anonymous.send(ps.createQueue(queue + ".new"), ps.createTextMessage("no"))));
+        out("read_denied", outcome(() -> ps.createConsumer(ps.createQueue(queue)).close()));
+        out("producer_denied", outcome(() -> ps.createProducer(ps.createQueue("vault")).close()));
+        Session tx = producer.createSession(true, Session.SESSION_TRANSACTED);
+        MessageProducer txProducer = tx.createProducer(null);
+        txProducer.send(tx.createQueue(queue), tx.createTextMessage("in refused tx"));
+        out("tx_send", outcome(() -> txProducer.send(tx.createQueue("vault"), tx.createTextMessage("no"))));
+        out("tx_commit", outcome(tx::commit));
+        Connection reader = login("reader", extra[1]);
+        Session rs = reader.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        MessageConsumer consumer = rs.createConsumer(rs.createQueue(queue));
+        out("received", describe(consumer.receive(10000)));
+        out("reader_send_denied", outcome(() -> rs.createProducer(rs.createQueue(queue)).send(rs.createTextMessage("no"))));
+        out("after", describe(consumer.receive(1000)));
+        Session vs = admin.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        out("vault", describe(vs.createConsumer(vs.createQueue("vault")).receive(1000)));
+        reader.close();
+        producer.close();
+        admin.close();
     }
 }

@@ -71,6 +71,9 @@ def test_access_keys_verify_with_the_keys_secret():
     assert (identity.name, identity.account, seen) == ("app", "123456789012", ["app-secret"])
     assert result(sec.login(SignedAccessKey("AKIAAPP", lambda s: False), "h:1", "aws")).check(LoginFailed)
     assert result(sec.login(SignedAccessKey("AKIANONE", lambda s: True), "h:1", "aws")).check(LoginFailed)
+    assert result(sec.login(None, "h:1", "aws")).check(LoginFailed)
+    assert sec.login_failures() == {("aws", "bad_signature"): 1, ("aws", "unknown_key"): 1,
+                                    ("aws", "no_credentials"): 1}
 
 
 def test_aws_credentials_shorthand_keys_are_users():
@@ -85,6 +88,7 @@ def test_repeated_failures_from_one_address_are_slowed():
     for _ in range(3):
         assert result(sec.login_password("app", "bad", "9.9.9.9:1", "stomp")).check(LoginFailed)
     assert sec.failures.total == 3
+    assert sec.login_failures() == {("stomp", "bad_password"): 3}
     pending = sec.login_password("app", "hashed-pw", "9.9.9.9:2", "stomp")
     out = []
     pending.addBoth(out.append)
@@ -178,3 +182,16 @@ def test_connection_counter_and_rate_limiter():
 def test_anonymous_off_without_users_is_refused():
     with pytest.raises(ConfigError, match="nobody could log in"):
         security(users=[], authorization=[], auth={"anonymous": False})
+
+
+def test_roles_name_the_user_an_integration_acts_as():
+    role = "arn:aws:iam::123456789012:role/apigw"
+    sec, _ = security(users=[{**USERS[1], "roles": [role]}])
+    assert sec.acting_as(role).name == "plain"
+    assert sec.acting_as("arn:aws:iam::123456789012:role/other") is None   # users configured: not mapped
+    assert sec.acting_as(None) is None                                     # anonymous off
+    sec, _ = security(users=[], authorization=MAP)
+    identity = sec.acting_as(None)
+    assert identity.anonymous and not sec.may(identity, WRITE, Target("queue", "orders.a"))
+    with pytest.raises(ConfigError):
+        security(users=[{**USERS[1], "roles": [1]}])

@@ -8,11 +8,13 @@ from typing import Any
 
 from twisted.internet.protocol import Factory
 
+from broker.auth.security import Security
 from broker.config import Config
 from broker.engine.broker import Broker
 from broker.protocols.activemq.client_ids import client_ids
 from broker.protocols.activemq.redelivery import RedeliveryPolicies
 from broker.protocols.activemq.scheduling import restore_scheduled_topics
+from broker.protocols.openwire import access
 from broker.protocols.openwire import primitives as p
 from broker.protocols.openwire import schema as s
 from broker.protocols.openwire.codec import Struct, wire_format_info
@@ -26,9 +28,11 @@ NEGOTIATE_TIMEOUT_S = 10.0
 
 
 class OpenWireFactory(Factory):
-    def __init__(self, broker: Broker, config: Config, clock: Any) -> None:
+    def __init__(self, broker: Broker, config: Config, clock: Any, security: Security | None = None) -> None:
         self.broker = broker
         self.clock = clock
+        self.security = security if security is not None else Security(config, clock)
+        self.connect_timeout = config.connect_timeout
         self.broker_name = config.broker_name
         self.max_frame = config.openwire_max_frame_size
         self.max_connections = config.openwire_max_connections
@@ -63,9 +67,13 @@ class OpenWireFactory(Factory):
         if len(self.connections) >= self.max_connections:
             log.warning("event=connection_refused door=openwire remote=%s reason=max_connections", addr)
             return None
+        if not access.admit(self, addr):
+            return None
         protocol = OpenWireProtocol(self)
         self.connections.add(protocol)
+        access.opened(self, protocol, addr)
         return protocol
 
     def connection_closed(self, protocol: OpenWireProtocol) -> None:
         self.connections.discard(protocol)
+        access.closed(self, protocol)

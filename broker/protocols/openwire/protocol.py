@@ -9,7 +9,7 @@ queues when it closes or goes silent.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from twisted.internet import defer
 from twisted.internet.interfaces import IPushProducer
@@ -29,6 +29,7 @@ from broker.protocols.activemq.inactivity import InactivityMonitor
 from broker.protocols.activemq.output import CommitOrderedOutput
 from broker.protocols.activemq.scheduling import BadHeader, route, scheduled_copies
 from broker.protocols.activemq.transactions import TransactionError, Transactions
+from broker.protocols.openwire import access
 from broker.protocols.openwire import primitives as p
 from broker.protocols.openwire import schema as s
 from broker.protocols.openwire.codec import MAX_VERSION, FrameParser, OpenWireError, Struct, encode
@@ -86,6 +87,13 @@ class OpenWireProtocol(Protocol):
         self.monitor: InactivityMonitor | None = None
         self.output = CommitOrderedOutput(self.broker, self._write)
         self._negotiation_timer: Any = None
+        # Security (see access.py): who logged in, and the admission bookkeeping.
+        self.identity: Any = None
+        self.counted_user = False
+        self.address: str | None = None
+        self.connect_timer: Any = None
+        self.close_timer: Any = None
+        self.held: list[Struct | None] | None = None   # commands waiting for a login to finish
 
     # -- connection life cycle ---------------------------------------------------------------
     def connectionMade(self) -> None:
@@ -112,8 +120,9 @@ class OpenWireProtocol(Protocol):
 
     def connectionLost(self, reason: Any = None) -> None:
         self.closing = self.lost = True
-        if self._negotiation_timer is not None and self._negotiation_timer.active():
-            self._negotiation_timer.cancel()
+        for timer in (self._negotiation_timer, self.close_timer):
+            if timer is not None and timer.active():
+                timer.cancel()
         if self.monitor is not None:
             self.monitor.stop()
         self.close_session_state(None)
@@ -153,14 +162,30 @@ class OpenWireProtocol(Protocol):
             self.monitor.read()
         if self.closing:
             return
+        self._handle_all(self.parser.feed(data))
+
+    def _handle_all(self, commands: Iterable[Struct | None]) -> None:
         try:
-            for command in self.parser.feed(data):
+            for command in commands:
                 if self.closing:
                     return
+                if self.held is not None:
+                    self.held.append(command)
+                    continue
                 self._handle(command)
         except (OpenWireError, p.PrimitiveError) as exc:
             log.warning("event=bad_frame door=openwire remote=%s reason=%r", self.peer, str(exc))
             self.abort()
+
+    def hold_input(self) -> None:
+        """Keep the commands that arrive from now on until `release_input`."""
+        if self.held is None:
+            self.held = []
+
+    def release_input(self) -> None:
+        held, self.held = self.held, None
+        if held:
+            self._handle_all(held)
 
     def _handle(self, command: Struct | None) -> None:
         if command is None:
@@ -168,22 +193,31 @@ class OpenWireProtocol(Protocol):
         if not self.negotiated and command.type != s.WIRE_FORMAT_INFO:
             raise OpenWireError(f"{command.type_name} before WireFormatInfo")
         handler = _HANDLERS.get(command.type)
-        try:
+
+        def run() -> None:
             if handler is None:
                 raise JmsError(f"Unsupported command: {command.type_name}")
+            if command.type not in _BEFORE_LOGIN:
+                access.logged_in(self, command)
             handler(self, command)
+        self.run_handler(command, run)
+
+    def run_handler(self, command: Struct, handler: Callable[[], None]) -> None:
+        """Run what `command` asks for; its JMS failures become ExceptionResponses."""
+        try:
+            handler()
         except JmsError as exc:
-            self._refuse(command, exc.exception, str(exc))
+            self.refuse(command, exc.exception, str(exc))
         except TransactionError as exc:
-            self._refuse(command, "javax.jms.TransactionRolledBackException", str(exc))
+            self.refuse(command, "javax.jms.TransactionRolledBackException", str(exc))
         except OpenWireError:
             raise
         except Exception as exc:  # a bug must not take the broker down with it
             log.exception("event=command_failed door=openwire remote=%s command=%s", self.peer,
                           command.type_name)
-            self._refuse(command, "javax.jms.JMSException", str(exc) or type(exc).__name__)
+            self.refuse(command, "javax.jms.JMSException", str(exc) or type(exc).__name__)
 
-    def _refuse(self, command: Struct, exception: str, message: str) -> None:
+    def refuse(self, command: Struct, exception: str, message: str) -> None:
         log.warning("event=command_refused door=openwire remote=%s command=%s exception=%s message=%r",
                     self.peer, command.type_name, exception, message)
         if command.get("response_required"):
@@ -213,7 +247,7 @@ class OpenWireProtocol(Protocol):
             return
 
         def failed(failure: Any) -> None:
-            self._refuse(command, "javax.jms.JMSException",
+            self.refuse(command, "javax.jms.JMSException",
                          "Could not store the message: " + failure.getErrorMessage())
         self.broker.committed().addCallbacks(lambda _: self.respond(command), failed)
 
@@ -253,6 +287,9 @@ class OpenWireProtocol(Protocol):
         conn = info.connection_id.value if info.connection_id is not None else None
         if not conn:
             raise JmsError("ConnectionInfo without a connection id")
+        access.login(self, info, lambda: self._connected(info, conn))
+
+    def _connected(self, info: Struct, conn: str) -> None:
         client_id = info.client_id or conn
         ids = self.factory.client_ids
         if not ids.claim(client_id, self):
@@ -275,6 +312,8 @@ class OpenWireProtocol(Protocol):
         self.respond(command)
 
     def on_producer_info(self, info: Struct) -> None:
+        if info.destination is not None:
+            access.check_write(self, destinations(info.destination))
         if info.producer_id is not None and (info.window_size or 0) > 0:
             self.windowed_producers.add(_key(info.producer_id))
         self.respond(info)
@@ -336,6 +375,7 @@ class OpenWireProtocol(Protocol):
         if d is None or not d.physical_name:
             raise JmsError("DestinationInfo without a destination", INVALID_DESTINATION)
         name = d.physical_name
+        access.check_destination(self, info, adding=info.operation_type == ADD)
         if d.type in (s.TEMP_QUEUE, s.TEMP_TOPIC):
             is_topic = d.type == s.TEMP_TOPIC
             if info.operation_type == ADD:
@@ -372,6 +412,7 @@ class OpenWireProtocol(Protocol):
         if info.consumer_id is None:
             raise JmsError("ConsumerInfo without a consumer id")
         targets = destinations(info.destination)
+        access.check_read(self, targets)
         selector = None
         if info.selector:
             try:
@@ -531,6 +572,8 @@ class OpenWireProtocol(Protocol):
 
     def on_message(self, command: Struct) -> None:
         targets = self._targets(command.destination)
+        tx_id = command.transaction_id
+        access.check_write(self, targets, self.transactions.find(_tx_key(tx_id)) if tx_id is not None else None)
         now = self.broker.now_ms()
         message = to_engine(command, now, origin=self)
         try:
@@ -574,6 +617,8 @@ class OpenWireProtocol(Protocol):
             self.transactions.begin(tx_id)
         elif kind == COMMIT_ONE_PHASE:
             tx = self.transactions.end(tx_id)
+            if tx.rollback_only is not None:
+                raise JmsError(access.COMMIT_FAILED, "javax.jms.TransactionRolledBackException")
             durable = False
             for targets, message in tx.sends:
                 try:
@@ -609,6 +654,8 @@ class OpenWireProtocol(Protocol):
         self.respond(info)
 
 
+# What a client may send before its ConnectionInfo was accepted.
+_BEFORE_LOGIN = frozenset({s.WIRE_FORMAT_INFO, s.CONNECTION_INFO, s.KEEP_ALIVE_INFO, s.SHUTDOWN_INFO})
 _MESSAGES = {code: OpenWireProtocol.on_message for code in s.MESSAGE_TYPES}
 _HANDLERS: dict[int, Callable[[OpenWireProtocol, Struct], None]] = {
     s.WIRE_FORMAT_INFO: OpenWireProtocol.on_wire_format,

@@ -13,9 +13,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Callable
 
-from broker.auth.authorization import CREATE, READ, WRITE, NotAuthorized, Operation, Target
+from broker.auth.authorization import READ, WRITE, NotAuthorized, Operation, Target
 from broker.auth.security import LoginFailed
-from broker.engine.topic import is_wildcard
+from broker.protocols.activemq import access as shared
 from broker.protocols.activemq import destinations as dest
 from broker.protocols.stomp.frame import Frame
 
@@ -25,11 +25,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mqgate.stomp")
 
-COMMIT_FAILED = "COMMIT FAILED: Transaction marked rollback only"
+COMMIT_FAILED = shared.COMMIT_FAILED
 
 
-def _detail(message: str) -> str:
-    return f"java.lang.SecurityException: {message}"
+_detail = shared.security_detail
 
 
 # -- admission -----------------------------------------------------------------------------
@@ -63,21 +62,8 @@ def _connect_timed_out(protocol: "StompProtocol") -> None:
         protocol.transport.abortConnection()
 
 
-def _stop_timer(protocol: "StompProtocol") -> None:
-    timer, protocol.connect_timer = protocol.connect_timer, None
-    if timer is not None and timer.active():
-        timer.cancel()
-
-
 def closed(factory: "StompFactory", protocol: "StompProtocol") -> None:
-    _stop_timer(protocol)
-    counter = factory.security.connections
-    if protocol.address is not None:
-        counter.release_address(protocol.address)
-        protocol.address = None
-    if protocol.identity is not None and protocol.counted_user:
-        counter.release_user(protocol.identity.name)
-        protocol.counted_user = False
+    shared.closed(factory.security, protocol)
 
 
 # -- CONNECT ---------------------------------------------------------------------------------
@@ -105,7 +91,7 @@ def login(protocol: "StompProtocol", frame: Frame, then: Callable[[], None]) -> 
             protocol.counted_user = True
             then()
             if protocol.session_open:
-                _stop_timer(protocol)
+                shared.stop_connect_timer(protocol)
         except StompError as exc:
             protocol.send_error(exc.message, exc.detail, frame, fatal=exc.fatal)
         protocol.release_input()
@@ -130,26 +116,14 @@ def _target(protocol: "StompProtocol", d: dest.Destination) -> Target:
 
 
 def _exists(protocol: "StompProtocol", d: dest.Destination) -> bool:
-    broker = protocol.broker
     if d.kind == dest.TEMP_QUEUE:
         return protocol._temp_name(d.name) in protocol.temp_queues
-    if d.kind in (dest.REMOTE_TEMP_QUEUE, dest.REMOTE_TEMP_TOPIC, dest.TEMP_TOPIC):
-        return True
-    if d.is_topic:
-        return is_wildcard(d.name) or d.name in broker.topics
-    return broker.queue(d.name, create=False) is not None
+    return shared.exists(protocol.broker, d)
 
 
 def _check(protocol: "StompProtocol", operation: Operation, targets: list[dest.Destination]) -> None:
-    security = protocol.factory.security
-    identity = protocol.identity
-    if identity is None or not security.map.configured:
-        return
-    for d in targets:
-        target = _target(protocol, d)
-        security.authorize(identity, operation, target)
-        if not _exists(protocol, d):
-            security.authorize(identity, CREATE, target)
+    shared.authorize(protocol.factory.security, protocol.identity, operation,
+                     ((_target(protocol, d), _exists(protocol, d)) for d in targets))
 
 
 def check_send(protocol: "StompProtocol", frame: Frame, targets: list[dest.Destination]) -> None:

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl
 
 from twisted.internet.defer import Deferred
 
+from broker.auth.identity import Identity
 from facades.apigateway import domains
 from facades.apigateway.control import api_doc, method_doc, resource_doc
 from facades.apigateway.dataplane import policy, validation
@@ -60,9 +61,11 @@ class Gateway:
         self._clock = clock
         state.on_change(self._changed)
 
-    def connect(self, dispatcher: AwsDispatcher) -> None:
-        """The port's dispatcher, which answers AWS-service integrations in-process."""
+    def connect(self, dispatcher: AwsDispatcher, acting_as: Callable[[str | None], Identity | None]) -> None:
+        """The port's dispatcher, which answers AWS-service integrations in-process, as the
+        identity `acting_as` gives for the integration's `credentials`."""
         self.backends.dispatcher = dispatcher
+        self.backends.acting_as = acting_as
 
     # -- caches -------------------------------------------------------------
 

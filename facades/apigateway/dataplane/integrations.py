@@ -15,12 +15,13 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from facades.apigateway.dataplane.backend import BackendResponse
 from facades.apigateway.dataplane.errors import GatewayError
 from facades.apigateway.dataplane.http_client import HttpClient
+from broker.auth.identity import Identity
 from facades.aws.dispatch import AwsDispatcher, WireRequest
 from facades.aws.sigv4 import Principal
 
@@ -54,6 +55,8 @@ class Backends:
         self.account = account
         self.lambda_endpoint = lambda_endpoint.rstrip("/")
         self.dispatcher: AwsDispatcher | None = None
+        # The identity an integration's `credentials` (a role ARN) acts as; None: may not act.
+        self.acting_as: Callable[[str | None], Identity | None] = lambda role: None
         self._warned = False
 
     # -- HTTP ---------------------------------------------------------------
@@ -99,8 +102,13 @@ class Backends:
         request = WireRequest(method=integration.get("httpMethod", "POST"), scheme="http",
                               host=f"{service}.{region}.amazonaws.com", path=path, query=pairs,
                               headers=wire_headers, body=body, client_address=source_ip)
-        # Trusted: nothing is verified, and the principal names the service the port routes to.
-        principal = Principal(access_key=None, account_id=self.account, region=region, service=service)
+        identity = self.acting_as(integration.get("credentials"))
+        if identity is None:   # AWS: "API Gateway does not have permission to assume the provided role"
+            raise GatewayError("API_CONFIGURATION_ERROR", "Internal server error")
+        # Not verified again: the principal is the integration's identity and names the
+        # service the port routes to, so the authorization map judges what it may do.
+        principal = Principal(access_key=None, account_id=self.account, region=region, service=service,
+                              identity=identity)
         response = await self.dispatcher.handle(request, principal)
         return BackendResponse(response.status, dict(response.headers), response.body)
 

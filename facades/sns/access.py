@@ -1,0 +1,88 @@
+"""SNS actions through the broker's one authorization map, and SNS→SQS deliveries through
+the queue's SQS ``Policy``.
+
+A topic is the map's `topic` of the same name (the STOMP/OpenWire topic it publishes to).
+Publish needs write on it; creating, deleting, subscribing, unsubscribing, attributes and
+tags need admin; looking at a topic (its attributes, tags, subscriptions) needs any right;
+ListTopics and ListSubscriptions only show topics the caller has some right on.
+Refusals are AWS's ``AuthorizationError`` (403).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from broker.auth.authorization import ADMIN, CREATE, READ, REMOVE, WRITE, Operation, Target
+from broker.auth.security import Security
+from broker.engine.queue import Queue
+from facades.aws.access import not_authorized
+from facades.aws.policy import allows_delivery
+from facades.aws.service import AwsRequestContext, Params
+from facades.sns.service import sns_error
+from facades.sns.state import SnsState
+
+#: action -> the right it needs on the topic it names.
+RIGHTS: dict[str, Operation] = {
+    "Publish": WRITE, "PublishBatch": WRITE,
+    "CreateTopic": CREATE, "DeleteTopic": REMOVE,
+    "SetTopicAttributes": ADMIN, "TagResource": ADMIN, "UntagResource": ADMIN,
+    "Subscribe": ADMIN, "Unsubscribe": ADMIN, "SetSubscriptionAttributes": ADMIN,
+}
+#: Actions that only look at a topic: any right on it will do.
+LOOK = frozenset({"GetTopicAttributes", "ListTagsForResource", "ListSubscriptionsByTopic",
+                  "GetSubscriptionAttributes"})
+#: Listings filtered to the topics the caller may use: action -> (list member, ARN key).
+LISTINGS = {"ListTopics": ("Topics", "TopicArn"), "ListSubscriptions": ("Subscriptions", "TopicArn")}
+_ANY = (READ, WRITE, ADMIN)
+
+Handler = Callable[[AwsRequestContext, Params], Any]
+
+
+def _topic_of(arn: str) -> str:
+    """The topic name in a topic ARN or a subscription ARN (topic ARN + ":id")."""
+    parts = arn.split(":")
+    return parts[5] if len(parts) > 5 else arn
+
+
+def _topic_name(action: str, params: Params) -> str | None:
+    if action == "CreateTopic":
+        return str(params.get("Name", ""))
+    for key in ("TopicArn", "TargetArn", "ResourceArn", "SubscriptionArn"):
+        if params.get(key):
+            return _topic_of(str(params[key]))
+    return None
+
+
+def _may_use(security: Security, identity: Any, topic: str) -> bool:
+    return any(security.may(identity, op, Target("topic", topic)) for op in _ANY)
+
+
+def guarded(security: Security, state: SnsState, action: str, handler: Handler) -> Handler:
+    """`handler` behind the authorization map."""
+    def call(ctx: AwsRequestContext, params: Params) -> Any:
+        identity = ctx.identity
+        if identity is None or not security.map.configured:
+            return handler(ctx, params)
+        if action in LISTINGS:
+            member, key = LISTINGS[action]
+            result = handler(ctx, params)
+            result[member] = [e for e in result.get(member, []) if _may_use(security, identity, _topic_of(e[key]))]
+            return result
+        name = _topic_name(action, params)
+        if name is not None and (action in RIGHTS or action in LOOK):
+            allowed = (_may_use(security, identity, name) if action in LOOK
+                       else security.may(identity, RIGHTS[action], Target("topic", name)))
+            if not allowed:
+                raise sns_error("AuthorizationError", not_authorized(ctx, "SNS", state.topic_arn(ctx, name)))
+        return handler(ctx, params)
+    return call
+
+
+def queue_accepts(queue: Queue, queue_arn: str, topic_arn: str) -> bool:
+    """Whether SNS may deliver the topic's messages into the queue: the queue's SQS
+    ``Policy`` must allow it, as on AWS; a queue without a policy accepts (its topic and
+    queue are the broker's own, in one account)."""
+    policy = queue.attrs.get("sqs", {}).get("Policy")
+    if not policy:
+        return True
+    account = topic_arn.split(":")[4] if topic_arn.count(":") >= 5 else ""
+    return allows_delivery(policy, "sns.amazonaws.com", "sqs:SendMessage", queue_arn, topic_arn, account)
