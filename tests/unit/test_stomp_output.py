@@ -102,4 +102,6 @@ def test_cached_message_frame_equals_the_encoded_headers(version: str, index: in
             if ack is not None:
                 headers["ack"] = ack
             expected = encode(Frame("MESSAGE", headers, message_body(copy)), version)
-            assert message_frame(copy, version, "/topic/t", sub, redelivered, ack, localize) == expected
+            for shared in (True, False):
+                assert message_frame(copy, version, "/topic/t", sub, redelivered, ack, localize,
+                                     shared) == expected

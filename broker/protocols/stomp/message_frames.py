@@ -26,11 +26,14 @@ _PER_DELIVERY = ("subscription", "ack")
 
 
 def message_frame(message: Message, version: str, destination: str, subscription: str | None,
-                  redelivered: bool, ack: str | None,
-                  localize: Callable[[str], str]) -> bytes:
-    """The MESSAGE frame of one delivery, byte for byte what encoding its headers would give."""
+                  redelivered: bool, ack: str | None, localize: Callable[[str], str],
+                  shared: bool = True) -> bytes:
+    """The MESSAGE frame of one delivery, byte for byte what encoding its headers would give.
+
+    `shared`: other deliveries of the same content are likely (a topic's copies); a
+    message a queue hands to one consumer is encoded directly, skipping the cache."""
     reply_to = message.headers.get("reply-to")
-    if reply_to is None and "reply-to" in message.properties:
+    if not shared or (reply_to is None and "reply-to" in message.properties):
         return _full_frame(message, version, destination, subscription, redelivered, ack, localize)
     local_reply_to = None if reply_to is None else localize(reply_to)
     key = (message.message_id, version, destination, redelivered, local_reply_to,

@@ -48,7 +48,8 @@ class StompSubscription(DoorConsumer):
         protocol = self.protocol
         version = protocol.version
         # Topic subscriptions (durable ones included) never flag redeliveries, as ActiveMQ.
-        redelivered = message.delivery_count > 1 and getattr(queue, "kind", "queue") != "subscription"
+        fan_out = getattr(queue, "kind", "queue") == "subscription"
+        redelivered = message.delivery_count > 1 and not fan_out
         ack = None
         if lease is not None:
             if version == "1.2":
@@ -57,7 +58,8 @@ class StompSubscription(DoorConsumer):
                 key = message.message_id
             self.pending[key] = lease
         frame = message_frame(message, version, protocol.outbound_destination(self, queue, message),
-                              self.id, redelivered, ack, protocol.outbound_reply_to)
+                              self.id, redelivered, ack, protocol.outbound_reply_to,
+                              shared=fan_out)
         # A held delivery leaves once its count is stored, so a crash redelivers it flagged.
         protocol.send_encoded(frame, after_commit=lease is not None and message.persistent
                               and queue.durable)
