@@ -48,16 +48,26 @@ def message_frame(message: Message, version: str, destination: str, subscription
     lines, body = entry[4], entry[5]
     if lines is None:
         return _full_frame(message, version, destination, subscription, redelivered, ack, localize)
-    parts = [b"MESSAGE\n"]
-    if subscription is not None:
-        parts.append(b"subscription:" + escape_value(subscription, version).encode() + b"\n")
-    parts.append(lines)
-    if ack is not None:
-        parts.append(b"ack:" + escape_value(ack, version).encode() + b"\n")
-    parts.append(b"\n")
-    parts.append(body)
-    parts.append(b"\0\n")
-    return b"".join(parts)
+    head = b"MESSAGE\n" if subscription is None else subscription_line(subscription, version)
+    if ack is None:
+        return b"".join((head, lines, b"\n", body, b"\0\n"))
+    return b"".join((head, lines, b"ack:", escape_value(ack, version).encode(), b"\n\n", body,
+                     b"\0\n"))
+
+
+_SUBSCRIPTION_LINES: dict[tuple[str, str], bytes] = {}
+
+
+def subscription_line(subscription: str, version: str) -> bytes:
+    """`MESSAGE` and the `subscription` header line: the same for every delivery to it."""
+    key = (subscription, version)
+    line = _SUBSCRIPTION_LINES.get(key)
+    if line is None:
+        if len(_SUBSCRIPTION_LINES) >= _MAX_ENTRIES:
+            _SUBSCRIPTION_LINES.clear()
+        line = _SUBSCRIPTION_LINES[key] = (
+            "MESSAGE\nsubscription:" + escape_value(subscription, version) + "\n").encode()
+    return line
 
 
 def _headers(message: Message, destination: str, subscription: str | None, redelivered: bool,
