@@ -17,6 +17,7 @@ from typing import Any
 
 from botocore.model import Shape
 
+from facades.aws import fast_json
 from facades.aws.errors import AwsError, common_error
 from facades.aws.shape_values import ABSENT, ResponseShapeError, integer_bounds
 
@@ -32,7 +33,7 @@ def parse_params(shape: Shape | None, body: bytes) -> dict[str, Any]:
         document: object = {}
     else:
         try:
-            document = json.loads(body)
+            document = fast_json.loads(body)
         except (UnicodeDecodeError, ValueError):
             raise _serialization("Unable to parse request body as JSON.") from None
     if shape is None:
@@ -49,11 +50,7 @@ def serialize_result(shape: Shape | None, data: Mapping[str, Any] | None) -> byt
         document = _dumper(shape)(data)
     except _DumpError as error:
         raise ResponseShapeError(f"result{''.join(reversed(error.path))}: {error.args[0]}") from None
-    return _ENCODER.encode(document).encode()
-
-
-#: One encoder for every response (``json.dumps`` with options builds a new one per call).
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+    return fast_json.dumps(document)
 
 
 def render_error(error: AwsError) -> tuple[int, dict[str, str], bytes]:
@@ -378,4 +375,4 @@ def value_dumper(shape: Shape) -> Callable[[Any], Any]:
 
 def encode(document: Any) -> bytes:
     """Compact UTF-8 JSON, as every AWS JSON protocol answers."""
-    return _ENCODER.encode(document).encode()
+    return fast_json.dumps(document)

@@ -44,9 +44,12 @@ class FrameParser:
     """Incremental parser for the frames of one connection."""
 
     def __init__(
-        self, limits: Limits = Limits(), commands: frozenset[str] = CLIENT_COMMANDS
+        self, limits: Limits = Limits(), commands: frozenset[str] = CLIENT_COMMANDS,
+        fast_path: bool = True,
     ) -> None:
         self.version = "1.0"
+        # Whole SEND frames go through `_fast_send` first; off only to compare the two.
+        self._fast = fast_path and "SEND" in commands
         self._limits = limits
         self._commands = commands
         self._buf = bytearray()
@@ -74,6 +77,12 @@ class FrameParser:
                 head = self._head
                 if head is None:
                     start = self._skip_heartbeats(start)
+                    if self._fast and self._scanned == 0:
+                        fast = self._fast_send(start)
+                        if fast is not None:
+                            frames.append(fast[0])
+                            start = fast[1]
+                            continue
                     head = self._head = self._read_head(start)
                     if head is None:
                         break
@@ -91,6 +100,44 @@ class FrameParser:
             raise
         del buf[:start]
         return frames
+
+    def _fast_send(self, start: int) -> tuple[Frame, int] | None:
+        """The common frame in one pass: a complete SEND with a content-length body
+        and a plain head (no CR, no escapes, within every limit).
+
+        Anything else, including anything the general path would refuse, returns
+        None and is left to the general path, so both read every input alike.
+        """
+        buf = self._buf
+        if not buf.startswith(b"SEND\n", start):
+            return None
+        head_end = buf.find(b"\n\n", start)
+        limits = self._limits
+        if head_end < 0 or head_end - start > limits.max_header_line:
+            return None
+        raw = buf[start + 5:head_end]
+        if b"\r" in raw or b"\\" in raw or raw.count(b"\n") >= limits.max_headers:
+            return None
+        try:
+            lines = raw.decode().split("\n")
+        except UnicodeDecodeError:
+            return None
+        trim = self.version == "1.0"
+        headers: dict[str, str] = {}
+        for line in lines:
+            name, colon, value = line.partition(":")
+            if not colon:
+                return None
+            if name not in headers:
+                headers[name] = value.strip() if trim else value
+        length = headers.get("content-length")
+        if length is None or len(length) > 9 or not (length.isascii() and length.isdigit()):
+            return None
+        body_start = head_end + 2
+        end = body_start + int(length)
+        if end - body_start > limits.max_body or len(buf) <= end or buf[end]:
+            return None
+        return Frame("SEND", headers, bytes(buf[body_start:end])), end + 1
 
     def _skip_heartbeats(self, start: int) -> int:
         """Skip the EOLs between frames, which are heart-beats."""
@@ -320,13 +367,24 @@ def encode(frame: Frame, version: str) -> bytes:
     if not headers:
         head = frame.command + "\n\n"
     else:
-        escape = None if frame.command in _NEGOTIATION else _ESCAPES.get(version)
-        if escape is None:
-            lines = "\n".join(map(":".join, headers.items()))
-        else:
-            lines = _escaped_lines(headers, escape)
+        lines = header_lines(headers, None if frame.command in _NEGOTIATION else version)
         head = f"{frame.command}\n{lines}\n\n"
     return b"".join((head.encode(), frame.body, b"\0\n"))
+
+
+def header_lines(headers: dict[str, str], version: str | None) -> str:
+    """The `name:value` lines of `headers`, LF-separated, escaped as `version` wants
+    (None: not escaped, as in the negotiation frames)."""
+    escape = None if version is None else _ESCAPES.get(version)
+    if escape is None:
+        return "\n".join(map(":".join, headers.items()))
+    return _escaped_lines(headers, escape)
+
+
+def escape_value(text: str, version: str) -> str:
+    """One header name or value as `version` writes it."""
+    escape = _ESCAPES.get(version)
+    return text if escape is None else escape(text)
 
 
 def _escaped_lines(headers: dict[str, str], escape: Callable[[str], str]) -> str:

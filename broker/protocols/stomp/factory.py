@@ -39,6 +39,9 @@ class StompFactory(Factory):
         self.connections: set[StompProtocol] = set()
         self.client_ids = client_ids(broker)
         self._count = 0
+        # Connections with output queued this reactor turn, and the call that flushes them.
+        self._output_pending: list[StompProtocol] = []
+        self._flush_call: Any = None
 
     def buildProtocol(self, addr: Any) -> StompProtocol | None:
         if len(self.connections) >= self.max_connections:
@@ -51,6 +54,23 @@ class StompFactory(Factory):
         self.connections.add(protocol)
         access.opened(self, protocol, addr)
         return protocol
+
+    def output_pending(self, protocol: StompProtocol) -> None:
+        """`protocol` has output to flush at the end of this reactor turn."""
+        self._output_pending.append(protocol)
+        if self._flush_call is None:
+            self._flush_call = self.clock.callLater(0, self.flush_outputs)
+
+    def flush_outputs(self) -> None:
+        """Hand every connection's queued output to its transport (a turn's input is
+        handled, or the reactor comes round)."""
+        if self._flush_call is not None:
+            if self._flush_call.active():
+                self._flush_call.cancel()
+            self._flush_call = None
+        pending, self._output_pending = self._output_pending, []
+        for protocol in pending:
+            protocol.flush_output()
 
     def claim_client_id(self, client_id: str, protocol: StompProtocol) -> bool:
         return self.client_ids.claim(client_id, protocol)

@@ -47,6 +47,8 @@ SUPPORTED_VERSIONS = ("1.0", "1.1", "1.2")
 # ActiveMQ checks a flag once per interval, so it drops a client somewhere between 1x and 2x;
 # a fixed 1.5x never drops a client that beats on time but a little late.
 HEARTBEAT_GRACE = 1.5
+# Output queued past this size goes to the transport at once rather than at the turn's end.
+_FLUSH_AT = 64 * 1024
 
 
 class StompError(Exception):
@@ -94,6 +96,8 @@ class StompProtocol(Protocol):
         self.address: str | None = None
         self.connect_timer: Any = None
         self._held: list[bytes] | None = None   # input waiting for a login to finish
+        self._pending_out: list[bytes] | None = None   # output of this reactor turn
+        self._pending_size = 0
 
     # -- connection life cycle ---------------------------------------------------------------
     def connectionMade(self) -> None:
@@ -136,6 +140,14 @@ class StompProtocol(Protocol):
 
     # -- input ------------------------------------------------------------------------------------
     def dataReceived(self, data: bytes) -> None:
+        try:
+            self._received(data)
+        finally:
+            # What this input made the broker write (replies, deliveries to every
+            # connection) leaves now, in one write per connection.
+            self.factory.flush_outputs()
+
+    def _received(self, data: bytes) -> None:
         if self.monitor is not None:
             self.monitor.read()
         if self.closing:
@@ -198,12 +210,41 @@ class StompProtocol(Protocol):
         committed what the broker did for it (a delivery's count)."""
         self.output.write(encode(frame, self.version), after_commit)
 
+    def send_encoded(self, data: bytes, after_commit: bool = False) -> None:
+        """`send_frame` for a frame already encoded for this connection's version."""
+        self.output.write(data, after_commit)
+
     def _write(self, data: bytes) -> None:
+        """Queue `data` for the transport: everything one reactor turn writes to this
+        connection goes out in one `writeSequence` (see `flush_output`)."""
         if self.lost:
             return
         if self.monitor is not None:
             self.monitor.wrote()
-        self.transport.write(data)
+        pending = self._pending_out
+        if pending is None:
+            self._pending_out = [data]
+            self._pending_size = len(data)
+            self.factory.output_pending(self)
+            return
+        pending.append(data)
+        self._pending_size += len(data)
+        # A big burst goes at once, so the transport can push back (pauseProducing) in time.
+        if self._pending_size >= _FLUSH_AT:
+            self.flush_output()
+
+    def flush_output(self) -> None:
+        pending, self._pending_out = self._pending_out, None
+        if pending is not None and not self.lost:
+            if len(pending) == 1:
+                self.transport.write(pending[0])
+            else:
+                self.transport.writeSequence(pending)
+
+    def _close(self) -> None:
+        """Close the connection once what was written to it has gone to the transport."""
+        self.flush_output()
+        self.transport.loseConnection()
 
     def send_error(self, message: str, detail: str, frame: Frame | None, fatal: bool,
                    receipt: str | None = None) -> None:
@@ -219,7 +260,7 @@ class StompProtocol(Protocol):
         self.send_frame(Frame("ERROR", headers, body))
         if fatal:
             self.closing = True
-            self.output.when_flushed(self.transport.loseConnection)
+            self.output.when_flushed(self._close)
 
     def _receipt(self, frame: Frame, durable: bool, then: Callable[[], None] | None = None) -> None:
         """RECEIPT once what the frame did is committed; receipts keep their order.
@@ -268,7 +309,7 @@ class StompProtocol(Protocol):
             log.warning("event=stomp_error remote=%s connection=%s fatal=True message=%r",
                         self.peer, self.connection_id, "unsupported version")
             self.closing = True
-            self.transport.loseConnection()
+            self._close()
             return
         heart_beat = h.get("heart-beat", "0,0")
         try:
@@ -737,7 +778,7 @@ class StompProtocol(Protocol):
                 return
             if receipt is not None:
                 self.send_frame(Frame("RECEIPT", {"receipt-id": receipt}))
-            self.output.when_flushed(self.transport.loseConnection)
+            self.output.when_flushed(self._close)
         if receipt is None:
             close()
         else:

@@ -8,8 +8,7 @@ from broker.engine.consumer import Lease
 from broker.engine.message import Message
 from broker.engine.selector import Selector
 from broker.protocols.activemq.consumers import DoorConsumer
-from broker.protocols.stomp.convert import message_body, message_headers
-from broker.protocols.stomp.frame import Frame
+from broker.protocols.stomp.message_frames import message_frame
 
 if TYPE_CHECKING:
     from broker.protocols.stomp.protocol import StompProtocol
@@ -49,21 +48,21 @@ class StompSubscription(DoorConsumer):
         protocol = self.protocol
         version = protocol.version
         # Topic subscriptions (durable ones included) never flag redeliveries, as ActiveMQ.
-        redelivered = message.delivery_count > 1 and getattr(queue, "kind", "queue") != "subscription"
-        headers = message_headers(message, protocol.outbound_destination(self, queue, message),
-                                  self.id, redelivered)
-        if "reply-to" in headers:
-            headers["reply-to"] = protocol.outbound_reply_to(headers["reply-to"])
+        fan_out = getattr(queue, "kind", "queue") == "subscription"
+        redelivered = message.delivery_count > 1 and not fan_out
+        ack = None
         if lease is not None:
             if version == "1.2":
-                key = str(lease.token)
-                headers["ack"] = key
+                key = ack = str(lease.token)
             else:
                 key = message.message_id
             self.pending[key] = lease
+        frame = message_frame(message, version, protocol.outbound_destination(self, queue, message),
+                              self.id, redelivered, ack, protocol.outbound_reply_to,
+                              shared=fan_out)
         # A held delivery leaves once its count is stored, so a crash redelivers it flagged.
-        protocol.send_frame(Frame("MESSAGE", headers, message_body(message)),
-                            after_commit=lease is not None and message.persistent and queue.durable)
+        protocol.send_encoded(frame, after_commit=lease is not None and message.persistent
+                              and queue.durable)
 
     def reorder(self) -> None:
         """Put pending leases back in delivery order (tokens grow with every delivery)."""

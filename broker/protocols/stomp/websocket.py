@@ -32,6 +32,11 @@ class _StompTransport:
         except UnicodeDecodeError:
             self.ws.sendMessage(data, isBinary=True)
 
+    def writeSequence(self, data: list[bytes]) -> None:
+        # One WebSocket message per STOMP frame, as browser clients expect.
+        for frame in data:
+            self.write(frame)
+
     def loseConnection(self) -> None:
         self.ws.sendClose()
 

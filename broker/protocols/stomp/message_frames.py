@@ -1,0 +1,97 @@
+"""MESSAGE frames encoded once per message, not once per delivery.
+
+A topic fan-out hands every subscriber its own copy of one message, and all the
+copies share their content objects (properties, headers, body). Everything in a
+MESSAGE frame but `subscription` and `ack` depends only on that content, the
+STOMP version, the destination as the client names it and the redelivered flag,
+so that middle part is encoded once and reused; each delivery only adds its own
+two headers around it. The cache holds strong references to the content it was
+built from and compares them by identity, so a reused entry is always the same
+message's, and it is bounded (cleared when full) so it never grows with traffic.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from broker.engine.message import Message
+from broker.protocols.stomp.codec import escape_value, header_lines
+from broker.protocols.stomp.convert import message_body, message_headers
+
+_MAX_ENTRIES = 4096
+# key -> (properties, headers, dead_letter, body, encoded head lines or None, frame body)
+_SHARED: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+# Headers a delivery sets itself: a message carrying one as a property is rare and is
+# encoded in full, so the per-delivery value keeps the place ActiveMQ gives it.
+_PER_DELIVERY = ("subscription", "ack")
+
+
+def message_frame(message: Message, version: str, destination: str, subscription: str | None,
+                  redelivered: bool, ack: str | None, localize: Callable[[str], str],
+                  shared: bool = True) -> bytes:
+    """The MESSAGE frame of one delivery, byte for byte what encoding its headers would give.
+
+    `shared`: other deliveries of the same content are likely (a topic's copies); a
+    message a queue hands to one consumer is encoded directly, skipping the cache."""
+    reply_to = message.headers.get("reply-to")
+    if not shared or (reply_to is None and "reply-to" in message.properties):
+        return _full_frame(message, version, destination, subscription, redelivered, ack, localize)
+    local_reply_to = None if reply_to is None else localize(reply_to)
+    key = (message.message_id, version, destination, redelivered, local_reply_to,
+           message.persistent, message.priority, message.expires, message.timestamp)
+    entry = _SHARED.get(key)
+    if (entry is None or entry[0] is not message.properties or entry[1] is not message.headers
+            or entry[2] is not message.dead_letter or entry[3] is not message.body):
+        entry = _shared_part(message, version, destination, redelivered, localize)
+        if len(_SHARED) >= _MAX_ENTRIES:
+            _SHARED.clear()
+        _SHARED[key] = entry
+    lines, body = entry[4], entry[5]
+    if lines is None:
+        return _full_frame(message, version, destination, subscription, redelivered, ack, localize)
+    head = b"MESSAGE\n" if subscription is None else subscription_line(subscription, version)
+    if ack is None:
+        return b"".join((head, lines, b"\n", body, b"\0\n"))
+    return b"".join((head, lines, b"ack:", escape_value(ack, version).encode(), b"\n\n", body,
+                     b"\0\n"))
+
+
+_SUBSCRIPTION_LINES: dict[tuple[str, str], bytes] = {}
+
+
+def subscription_line(subscription: str, version: str) -> bytes:
+    """`MESSAGE` and the `subscription` header line: the same for every delivery to it."""
+    key = (subscription, version)
+    line = _SUBSCRIPTION_LINES.get(key)
+    if line is None:
+        if len(_SUBSCRIPTION_LINES) >= _MAX_ENTRIES:
+            _SUBSCRIPTION_LINES.clear()
+        line = _SUBSCRIPTION_LINES[key] = (
+            "MESSAGE\nsubscription:" + escape_value(subscription, version) + "\n").encode()
+    return line
+
+
+def _headers(message: Message, destination: str, subscription: str | None, redelivered: bool,
+             localize: Callable[[str], str]) -> dict[str, str]:
+    headers = message_headers(message, destination, subscription, redelivered)
+    if "reply-to" in headers:
+        headers["reply-to"] = localize(headers["reply-to"])
+    return headers
+
+
+def _shared_part(message: Message, version: str, destination: str, redelivered: bool,
+                 localize: Callable[[str], str]) -> tuple[Any, ...]:
+    headers = _headers(message, destination, None, redelivered, localize)
+    lines = None
+    if not any(name in headers for name in _PER_DELIVERY):
+        lines = (header_lines(headers, version) + "\n").encode()
+    return (message.properties, message.headers, message.dead_letter, message.body, lines,
+            message_body(message))
+
+
+def _full_frame(message: Message, version: str, destination: str, subscription: str | None,
+                redelivered: bool, ack: str | None, localize: Callable[[str], str]) -> bytes:
+    headers = _headers(message, destination, subscription, redelivered, localize)
+    if ack is not None:
+        headers["ack"] = ack
+    return b"".join((b"MESSAGE\n", header_lines(headers, version).encode(), b"\n\n",
+                     message_body(message), b"\0\n"))

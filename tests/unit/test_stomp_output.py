@@ -1,0 +1,107 @@
+"""STOMP output: a reactor turn's frames leave in one write per connection, and a MESSAGE
+built from the per-message cache is byte for byte the frame its headers encode to."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+
+from broker.config import Config
+from broker.engine.broker import Broker
+from broker.engine.message import DeadLetter, Message
+from broker.protocols.stomp.codec import encode
+from broker.protocols.stomp.convert import message_body, message_headers
+from broker.protocols.stomp.factory import StompFactory
+from broker.protocols.stomp.frame import Frame
+from broker.protocols.stomp.message_frames import message_frame
+
+
+class CountingTransport(StringTransport):
+    """Counts the calls that hand data to the transport."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def write(self, data: bytes) -> None:
+        self.calls += 1
+        super().write(data)
+
+    def writeSequence(self, data: Any) -> None:
+        self.calls += 1
+        StringTransport.write(self, b"".join(data))
+
+
+def _connect(factory: StompFactory) -> tuple[Any, CountingTransport]:
+    protocol = factory.buildProtocol(None)
+    transport = CountingTransport()
+    protocol.makeConnection(transport)
+    protocol.dataReceived(b"CONNECT\naccept-version:1.2\n\n\0")
+    transport.clear()
+    transport.calls = 0
+    return protocol, transport
+
+
+def test_a_burst_of_frames_is_one_write_per_connection() -> None:
+    clock = Clock()
+    factory = StompFactory(Broker(None, clock), Config(), clock)
+    producer, producer_out = _connect(factory)
+    consumers = [_connect(factory) for _ in range(3)]
+    for i, (consumer, out) in enumerate(consumers):
+        consumer.dataReceived(f"SUBSCRIBE\nid:s{i}\ndestination:/topic/t\n\n\0".encode())
+        out.clear()
+        out.calls = 0
+    sends = b"".join(b"SEND\ndestination:/topic/t\nreceipt:r%d\ncontent-length:1\n\n%d\0" % (n, n)
+                     for n in range(10))
+    producer.dataReceived(sends)
+    assert producer_out.calls == 1 and producer_out.value().count(b"RECEIPT\n") == 10
+    for i, (_, out) in enumerate(consumers):
+        frames = out.value().split(b"\0\n")[:-1]
+        assert out.calls == 1 and len(frames) == 10
+        assert [f.rsplit(b"\n", 1)[1] for f in frames] == [b"%d" % n for n in range(10)]
+        assert all(f.startswith(b"MESSAGE\nsubscription:s%d\n" % i) for f in frames)
+
+
+def test_output_written_outside_input_goes_out_when_the_reactor_comes_round() -> None:
+    clock = Clock()
+    factory = StompFactory(Broker(None, clock), Config(), clock)
+    protocol, transport = _connect(factory)
+    protocol.send_frame(Frame("RECEIPT", {"receipt-id": "1"}))
+    protocol.send_frame(Frame("RECEIPT", {"receipt-id": "2"}))
+    assert transport.value() == b""
+    clock.advance(0)
+    assert transport.calls == 1
+    assert transport.value() == b"RECEIPT\nreceipt-id:1\n\n\0\nRECEIPT\nreceipt-id:2\n\n\0\n"
+
+
+def _messages() -> list[Message]:
+    plain = Message("ID:a:1", b"hello", {"color": "red"}, timestamp=5)
+    typed = Message("ID:b:1", b"\x00bin", {"n": "1", "raw": b"\x01"}, {"n": "Number", "raw": "Binary"},
+                    {"reply-to": "/temp-queue/ID:c:1:1", "amq-msg-type": "bytes"}, persistent=True)
+    odd = Message("ID:c:1", b"x", {"ack": "mine", "subscription": "theirs", "k:n": "v\nw"})
+    dead = Message("ID:d:1", b"", {}, dead_letter=DeadLetter("queue", "q", "expired", 9))
+    prop_reply = Message("ID:e:1", b"y", {"reply-to": "/queue/r"})
+    return [plain, typed, odd, dead, prop_reply]
+
+
+@pytest.mark.parametrize("version", ["1.0", "1.1", "1.2"])
+@pytest.mark.parametrize("index", range(5))
+def test_cached_message_frame_equals_the_encoded_headers(version: str, index: int) -> None:
+    message = _messages()[index]
+
+    def localize(name: str) -> str:
+        return name.replace("ID:c:1", "local")
+
+    for copy in (message, message.copy(), message.copy()):
+        for sub, ack, redelivered in (("s1", "7", False), (None, None, True), ("a:b", None, False)):
+            headers = message_headers(copy, "/topic/t", sub, redelivered)
+            if "reply-to" in headers:
+                headers["reply-to"] = localize(headers["reply-to"])
+            if ack is not None:
+                headers["ack"] = ack
+            expected = encode(Frame("MESSAGE", headers, message_body(copy)), version)
+            for shared in (True, False):
+                assert message_frame(copy, version, "/topic/t", sub, redelivered, ack, localize,
+                                     shared) == expected
