@@ -1,5 +1,5 @@
 """One broker service, many listeners: the engine and store are built once and each door
-gets a factory on its own Twisted endpoint (see DESIGN.md, "One service, many listeners")."""
+gets a factory on its own Twisted endpoint (docs/architecture.md, "Where a new door goes")."""
 from __future__ import annotations
 
 import gc

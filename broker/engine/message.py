@@ -1,4 +1,4 @@
-"""The one message model behind every door (see DESIGN.md, "One model behind every door").
+"""The one message model behind every door (docs/architecture.md).
 
 A `Message` is one copy of a message in one queue: the content is shared between copies
 (fan-out copies share the body bytes), the delivery state (seq, delivery count, visibility)

@@ -1,4 +1,4 @@
-"""SigV4 enforcement on the AWS port (issue 3 "Wire"): with credentials configured, a wrong
+"""SigV4 enforcement on the AWS port: with credentials configured, a wrong
 signature is SignatureDoesNotMatch, an unknown access key InvalidClientTokenId, and ARNs use
 the account of the key; without credentials any signature is accepted (every other SQS test)."""
 from __future__ import annotations

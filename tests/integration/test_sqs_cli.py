@@ -1,5 +1,5 @@
 """The AWS CLI against the broker, unmodified, configured only with --endpoint-url and dummy
-credentials (issue 3: "boto3 and the AWS CLI ... switches to mqgate by setting endpoint_url")."""
+credentials."""
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,4 @@
-"""Dead-letter queues through boto3, under both protocols (issue 3 "DLQ"): RedrivePolicy moves a
+"""Dead-letter queues through boto3, under both protocols: RedrivePolicy moves a
 message on the receive that exceeds maxReceiveCount, ListDeadLetterSourceQueues, and message
 move tasks (Start/Cancel/ListMessageMoveTasks) that redrive it back."""
 from __future__ import annotations

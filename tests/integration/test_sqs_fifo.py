@@ -1,4 +1,4 @@
-"""SQS FIFO queues through boto3, under both protocols (issue 3 "FIFO queues"): order per
+"""SQS FIFO queues through boto3, under both protocols: order per
 MessageGroupId, a group blocked while one of its messages is in flight, deduplication by id
 and by content, SequenceNumber, and the FIFO-only rules of sends."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""SQS messages through boto3, under both protocols (issue 3 "Messages", "Batches", quotas):
+"""SQS messages through boto3, under both protocols:
 SendMessage(+Batch), ReceiveMessage, DeleteMessage(+Batch), attributes and their MD5 digests,
 body validation, sizes, and the per-entry results of batches."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""SQS queue actions through boto3, under both protocols (issue 3 "Actions", "Attributes"):
+"""SQS queue actions through boto3, under both protocols:
 CreateQueue, GetQueueUrl, ListQueues, DeleteQueue, Get/SetQueueAttributes, PurgeQueue,
 Tag/Untag/ListQueueTags, Add/RemovePermission, and their errors."""
 from __future__ import annotations

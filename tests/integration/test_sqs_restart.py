@@ -1,5 +1,4 @@
-"""SQS state across kill -9 (issue 3 "Tests": messages and in-flight leases survive; an
-in-flight message becomes visible again after its visibility timeout; none is lost)."""
+"""SQS state across kill -9."""
 from __future__ import annotations
 
 import time

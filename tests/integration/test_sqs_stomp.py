@@ -1,4 +1,4 @@
-"""One queue, two doors (issue 3 "One queue, two doors"): SQS and STOMP on the same queues.
+"""One queue, two doors: SQS and STOMP on the same queues.
 
 SQS SendMessage -> STOMP subscriber gets the body and the attributes as headers (types kept for
 the way back); STOMP SEND with user headers -> SQS ReceiveMessage returns them as

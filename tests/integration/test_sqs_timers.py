@@ -1,4 +1,4 @@
-"""SQS behaviour in time, against the real clock (issue 3 "ReceiveMessage", "Attributes"):
+"""SQS behaviour in time, against the real clock:
 visibility timeouts and their expiry, ChangeMessageVisibility(+Batch), receipt handles per
 receive, long polling, DelaySeconds and MessageRetentionPeriod.
 

@@ -1,4 +1,4 @@
-"""The two SQS wire protocols on the AWS port (issue 3 "Wire").
+"""The two SQS wire protocols on the AWS port.
 
 First, proof that the test clients speak what they claim: the ``query`` client sends
 form-encoded ``Action=...`` and reads XML, the ``json`` client sends ``X-Amz-Target`` and reads

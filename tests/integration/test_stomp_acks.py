@@ -1,5 +1,4 @@
-"""Ack modes, NACK, redelivery and the DLQ (issue 2 "Ack modes"; activemq-stomp.md "Ack, NACK
-and redelivery")."""
+"""Ack modes, NACK, redelivery and the DLQ."""
 from __future__ import annotations
 
 import time

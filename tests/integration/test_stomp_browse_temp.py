@@ -1,5 +1,4 @@
-"""Queue browsing and temporary destinations (activemq-stomp.md "Subscriptions" browse end
-frame, "Temporary destinations", reply-to rewriting under "MESSAGE headers")."""
+"""Queue browsing (with its end frame) and temporary destinations, reply-to rewriting included."""
 from __future__ import annotations
 
 from tests.conftest import unique

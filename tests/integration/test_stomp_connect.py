@@ -1,5 +1,4 @@
-"""STOMP CONNECT, version negotiation and heart-beats (issue 2; activemq-stomp.md
-"Connect and session" and "Heart-beat")."""
+"""STOMP CONNECT, version negotiation and heart-beats."""
 from __future__ import annotations
 
 import time

@@ -1,5 +1,4 @@
-"""Scheduled delivery, expiry, priority, message groups and consumer priority/exclusivity
-(issue 2 "Engine"; activemq-stomp.md "Destinations", "Expiry", "Subscriptions")."""
+"""Scheduled delivery, expiry, priority, message groups and consumer priority/exclusivity."""
 from __future__ import annotations
 
 import random

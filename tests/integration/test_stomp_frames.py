@@ -1,5 +1,4 @@
-"""STOMP frames on the wire and bad input (issue 2 "Bad input"; activemq-stomp.md "Frames"
-and "ERROR frames"): every ERROR has a `message` header and a readable body, fatal errors
+"""STOMP frames on the wire and bad input: every ERROR has a `message` header and a readable body, fatal errors
 close the connection, others do not, and the broker keeps serving everyone else."""
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
 """SEND and MESSAGE: bodies, the headers ActiveMQ clients rely on, escaping per version,
-destinations (issue 2 "STOMP door"; activemq-stomp.md "Bodies", "MESSAGE headers",
-"Escaping", "Destinations")."""
+destinations."""
 from __future__ import annotations
 
 import re

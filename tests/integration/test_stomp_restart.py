@@ -1,4 +1,4 @@
-"""Durability across restarts (issue 2 "Store" and "Restart"): kill -9 in the middle of a
+"""Durability across restarts: kill -9 in the middle of a
 stream of persistent sends with receipts loses no receipted message and delivers each exactly
 once per queue, redeliveries flagged; a SIGTERM shutdown loses nothing; durable subscriptions
 and scheduled messages survive; non-persistent messages do not (as in ActiveMQ)."""

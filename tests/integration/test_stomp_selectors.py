@@ -1,4 +1,4 @@
-"""JMS selectors on STOMP subscriptions (activemq-stomp.md "Selectors")."""
+"""JMS selectors on STOMP subscriptions."""
 from __future__ import annotations
 
 import pytest

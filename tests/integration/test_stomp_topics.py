@@ -1,5 +1,4 @@
-"""Topics: fan-out, durable subscriptions, Virtual Topics, wildcards, noLocal (issue 2
-"Engine"; activemq-stomp.md "Subscriptions", "Destinations", "Offline durable subscribers")."""
+"""Topics: fan-out, durable subscriptions, Virtual Topics, wildcards, noLocal."""
 from __future__ import annotations
 
 from tests.conftest import unique

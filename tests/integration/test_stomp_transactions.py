@@ -1,4 +1,4 @@
-"""Transactions over sends and acks (issue 2; activemq-stomp.md "Transactions")."""
+"""Transactions over sends and acks."""
 from __future__ import annotations
 
 from tests.conftest import unique

@@ -1,5 +1,5 @@
 """STOMP frames to engine messages and back, with ActiveMQ's header rules
-(../shared/activemq-stomp.md: which SEND headers are dropped, which come back, text vs bytes)."""
+(docs/stomp.md: which SEND headers are dropped, which come back, text vs bytes)."""
 from __future__ import annotations
 
 import base64

@@ -1,7 +1,7 @@
 """One STOMP connection: negotiation, heart-beats, and the client frames as engine calls.
 
 Behaviour follows the STOMP 1.2 spec and, where the spec leaves room, what ActiveMQ 5.17
-does (../shared/activemq-stomp.md): which errors close the connection, header rules, ack
+does (docs/activemq-compatibility.md): which errors close the connection, header rules, ack
 forms per version, receipts only after the commit that makes a message durable.
 """
 from __future__ import annotations
