@@ -6,6 +6,7 @@ in CI (CI=true), where an unreachable PostgreSQL is a failure.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -167,23 +168,32 @@ def broker(store_url: str, tmp_path: Path) -> Iterator[BrokerProcess]:
         proc.kill()
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def shared_broker(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
-    """One broker for a whole test module (tests use distinct destination names)."""
-    workdir = tmp_path_factory.mktemp("broker")
+@contextlib.contextmanager
+def broker_on(db: str, workdir: Path, extra: list[str] | None = None) -> Iterator[BrokerProcess]:
+    """A real broker on `db` ("sqlite" or "postgresql": a schema of its own) with `extra`
+    flags, killed (and its schema dropped) when the block ends."""
     schema = None
-    if request.param == "sqlite":
+    if db == "sqlite":
         url = f"sqlite:///{workdir}/mqgate.db"
     else:
         pg_available()
         schema, url = make_pg_schema()
-    proc = BrokerProcess(url, workdir).start()
     try:
-        yield proc
+        proc = BrokerProcess(url, workdir, extra=list(extra or [])).start()
+        try:
+            yield proc
+        finally:
+            proc.kill()
     finally:
-        proc.kill()
         if schema:
             drop_pg_schema(schema)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def shared_broker(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
+    """One broker for a whole test module (tests use distinct destination names)."""
+    with broker_on(request.param, tmp_path_factory.mktemp("broker")) as proc:
+        yield proc
 
 
 def unique(prefix: str = "q") -> str:

@@ -18,7 +18,7 @@ from typing import Any, Iterator
 import pytest
 
 from broker.auth.passwords import hash_password
-from tests.conftest import BrokerProcess, drop_pg_schema, make_pg_schema, pg_available
+from tests.conftest import broker_on, BrokerProcess
 
 USERS = {  # name -> (password, access key, secret)
     "orders-app": ("orders-pw", "AKIAORDERS", "orders-secret"),
@@ -80,21 +80,10 @@ def secured_broker(db: str, workdir: Path, text: str, extra: list[str] | None = 
     """A broker on `db` ("sqlite" or "postgresql") started with the config `text`."""
     config = workdir / "mqgate.toml"
     config.write_text(text)
-    schema = None
-    if db == "sqlite":
-        url = f"sqlite:///{workdir}/mqgate.db"
-    else:
-        pg_available()
-        schema, url = make_pg_schema()
-    proc = BrokerProcess(url, workdir, extra=["--config", str(config), "--pid-file", str(workdir / "mqgate.pid"),
-                                              "--ws-port", "0", *(extra or [])]).start()
-    proc.config_path = config  # type: ignore[attr-defined]
-    try:
+    with broker_on(db, workdir, ["--config", str(config), "--pid-file", str(workdir / "mqgate.pid"),
+                                 "--ws-port", "0", *(extra or [])]) as proc:
+        proc.config_path = config  # type: ignore[attr-defined]
         yield proc
-    finally:
-        proc.kill()
-        if schema:
-            drop_pg_schema(schema)
 
 
 def module_broker(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,

@@ -13,7 +13,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.conftest import BrokerProcess, drop_pg_schema, make_pg_schema, pg_available, unique
+from tests.conftest import broker_on, BrokerProcess, unique
 from tests.integration.apigw_support import (Backend, LambdaStandIn, apigw_client, build_api, call, lambda_uri,
                                              stage_url)
 
@@ -52,21 +52,10 @@ def jwks_server(signing_key: tuple[Any, Path]) -> Iterator[Backend]:
 def lambda_broker(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
                   functions: LambdaStandIn, signing_key: tuple[Any, Path],
                   jwks_server: Backend) -> Iterator[BrokerProcess]:
-    workdir = tmp_path_factory.mktemp("lambda-broker")
-    schema = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{workdir}/mqgate.db"
-    else:
-        pg_available()
-        schema, url = make_pg_schema()
     jwks = f"{POOL}={signing_key[1]},{URL_POOL}={jwks_server.url}/.well-known/jwks.json"
-    proc = BrokerProcess(url, workdir, extra=["--lambda-endpoint", functions.url, "--jwks", jwks]).start()
-    try:
+    extra = ["--lambda-endpoint", functions.url, "--jwks", jwks]
+    with broker_on(request.param, tmp_path_factory.mktemp("lambda-broker"), extra) as proc:
         yield proc
-    finally:
-        proc.kill()
-        if schema:
-            drop_pg_schema(schema)
 
 
 def _proxy(function: str) -> dict[str, Any]:

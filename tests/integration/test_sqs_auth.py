@@ -10,7 +10,7 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.conftest import BrokerProcess, drop_pg_schema, make_pg_schema, pg_available, unique
+from tests.conftest import broker_on, BrokerProcess, unique
 from tests.integration.sqs_clients import PROTOCOLS, REGION, botocore_session, expect_error, make_client, queue_arn
 
 # Starts the MessageRetentionPeriod probes early (see tests/integration/conftest.py).
@@ -24,21 +24,9 @@ DEFAULT_ACCOUNT = "000000000000"
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def auth_broker(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
     """One broker with credentials per database for the module (as `shared_broker`)."""
-    workdir = tmp_path_factory.mktemp("auth")
-    schema = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{workdir}/mqgate.db"
-    else:
-        pg_available()
-        schema, url = make_pg_schema()
-    proc = BrokerProcess(url, workdir, extra=[
-        "--aws-credentials", f"{KEY}:{SECRET},{OTHER_KEY}:{OTHER_SECRET}:{OTHER_ACCOUNT}"]).start()
-    try:
+    extra = ["--aws-credentials", f"{KEY}:{SECRET},{OTHER_KEY}:{OTHER_SECRET}:{OTHER_ACCOUNT}"]
+    with broker_on(request.param, tmp_path_factory.mktemp("auth"), extra) as proc:
         yield proc
-    finally:
-        proc.kill()
-        if schema:
-            drop_pg_schema(schema)
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
