@@ -31,7 +31,7 @@ def test_the_tap_sees_every_publication_after_the_topic_subscribers():
 @pytest.fixture
 def setup() -> tuple[Broker, SnsState, Fanout, Topic]:
     broker = Broker(None, Clock())
-    state = SnsState(broker, "us-east-1", "000000000000", "http://mq:14566")
+    state = SnsState(broker, "us-east-1", "000000000000", "http://mq:18080")
     fanout = Fanout(state, SIGNER, Clock())
     broker.add_topic_tap(fanout.tap)
     topic = Topic(name="orders", arn="arn:aws:sns:us-east-1:000000000000:orders", owner="000000000000")
@@ -63,7 +63,7 @@ def test_a_stomp_publication_reaches_sns_subscriptions(setup):
     doc = json.loads(enveloped.body)
     assert (doc["Type"], doc["MessageId"], doc["TopicArn"], doc["Message"]) == \
         ("Notification", "ID:stomp-1", topic.arn, "from stomp")
-    assert doc["SigningCertURL"] == "http://mq:14566/SimpleNotificationService-mqgate.pem"
+    assert doc["SigningCertURL"] == "http://mq:18080/SimpleNotificationService-mqgate.pem"
     assert doc["MessageAttributes"] == {"color": {"Type": "String", "Value": "red"}}
     [raw] = _bodies(broker, "raw")
     assert (raw.body, raw.properties, raw.types) == (b"from stomp", {"color": "red"}, {"color": "String"})

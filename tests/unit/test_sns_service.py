@@ -33,7 +33,7 @@ def _dispatcher(enforcing: bool) -> AwsDispatcher:
 
 
 def _get(dispatcher: AwsDispatcher, **query: str) -> WireResponse:
-    return _answer(dispatcher.handle(WireRequest("GET", "http", "mq:14566", "/", list(query.items()), {}, b"")))
+    return _answer(dispatcher.handle(WireRequest("GET", "http", "mq:18080", "/", list(query.items()), {}, b"")))
 
 
 def test_a_subscribe_url_confirms_without_a_signature_even_when_keys_are_enforced():
@@ -55,7 +55,7 @@ def test_sns_errors_and_unserved_operations():
     assert b"<Code>NotFound</Code><Message>Topic does not exist</Message>" in answer.body
     body = urlencode({"Action": "ListPlatformApplications", "Version": "2010-03-31"}).encode()
     answer = _answer(dispatcher.handle(WireRequest(
-        "POST", "http", "mq:14566", "/", [], {"authorization": "AWS4-HMAC-SHA256 Credential=AKID/20260101/"
+        "POST", "http", "mq:18080", "/", [], {"authorization": "AWS4-HMAC-SHA256 Credential=AKID/20260101/"
                                              "us-east-1/sns/aws4_request, SignedHeaders=host, Signature=00"},
         body)))
     assert answer.status == 400 and b"<Code>InvalidParameter</Code>" in answer.body
