@@ -46,12 +46,15 @@ class JmsPrograms:
     def __init__(self, classes: Path) -> None:
         self.classpath = os.pathsep.join([str(classes), *(str(JAR_DIR / j) for j in JARS)])
 
-    def start(self, url: str, scenario: str, name: str, *args: str) -> subprocess.Popen:
-        return subprocess.Popen(["java", "-cp", self.classpath, "JmsScenarios", url, scenario, name, *args],
+    def start(self, url: str, scenario: str, name: str, *args: str,
+              jvm: tuple[str, ...] = ()) -> subprocess.Popen:
+        """`jvm`: options for the JVM itself (e.g. the trust store of an ssl:// URL)."""
+        return subprocess.Popen(["java", *jvm, "-cp", self.classpath, "JmsScenarios", url, scenario, name, *args],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
-    def run(self, url: str, scenario: str, name: str, *args: str, ok: bool = True) -> dict[str, str]:
-        proc = self.start(url, scenario, name, *args)
+    def run(self, url: str, scenario: str, name: str, *args: str, ok: bool = True,
+            jvm: tuple[str, ...] = ()) -> dict[str, str]:
+        proc = self.start(url, scenario, name, *args, jvm=jvm)
         return self.finish(proc, ok)
 
     @staticmethod

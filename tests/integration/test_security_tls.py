@@ -36,7 +36,7 @@ def tls_broker(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     certs = _certificates(tmp_path_factory.mktemp("certs"))
     key, cert = certs / "server-key.pem", certs / "server.pem"
     listen = f"ssl:0:privateKey={key}:certKey={cert}:interface=127.0.0.1"
-    extra = ["--stomp-listen", listen, "--aws-listen", listen, "--ws-listen", listen,
+    extra = ["--stomp-listen", listen, "--aws-listen", listen, "--ws-listen", listen, "--openwire-listen", listen,
              "--tls-client-ca", str(certs / "ca.pem")]
     text = config_text(subjects={"reader": "CN=reader"})
     for proc in module_broker(request, tmp_path_factory, text, extra):
@@ -136,3 +136,25 @@ def test_client_certificate_login_over_wss(tls_broker):
         assert ws.recv(timeout=10).startswith("CONNECTED\n")
         ws.send(build("SEND", {"destination": "/queue/vault", "receipt": "w"}, "x").decode())
         assert "User reader is not authorized to write to" in ws.recv(timeout=10).replace("\\c", ":")
+
+
+def test_jms_client_over_ssl_with_the_ca_in_its_trust_store(tls_broker, jms, tmp_path):
+    """ActiveMQ's JMS client on an ssl:// URL, trusting the CA `mqgate tls self-signed` made
+    (hostname verification on, as the client does by default), logging in by URL options.
+    The map gives `reader` no rights on advisory topics, so, as with ActiveMQ, the client is
+    told not to watch them."""
+    trust = tmp_path / "trust.jks"
+    made = subprocess.run(["keytool", "-importcert", "-noprompt", "-alias", "mqgate-ca", "-file", str(tls_broker.ca),
+                           "-keystore", str(trust), "-storepass", "changeit"], capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    jvm = (f"-Djavax.net.ssl.trustStore={trust}", "-Djavax.net.ssl.trustStorePassword=changeit")
+    url = (f"ssl://127.0.0.1:{tls_broker.openwire_port}?jms.userName=reader&jms.password={USERS['reader'][0]}"
+           "&jms.watchTopicAdvisories=false")
+    q = f"open.{unique('jms')}"
+    assert jms.run(url, "send", q, "2", jvm=jvm)["sent"] == "2"
+    out = jms.run(url, "receive", q, "2", jvm=jvm)
+    assert [out["body0"], out["body1"]] == ["text:msg0", "text:msg1"]
+    # A client that does not trust the CA never gets a session.
+    refused = jms.run(f"ssl://127.0.0.1:{tls_broker.openwire_port}?jms.userName=reader&jms.password=x"
+                      "&jms.watchTopicAdvisories=false&connectionTimeout=5000", "send", q, "1", ok=False)
+    assert "sent" not in refused
