@@ -41,15 +41,25 @@ def _body_value(body: bytes, path: str) -> str | None:
     return found if isinstance(found, str) else json.dumps(found)
 
 
-def request_value(expression: str, inv: Invocation, stage_variables: dict[str, str]) -> str | None:
-    """The value of a request-side mapping expression, or ``None``."""
+def _shared_value(expression: str, inv: Invocation,
+                  stage_variables: dict[str, str]) -> tuple[bool, str | None]:
+    """Literals, `context.*` and `stageVariables.*` read the same on both sides:
+    (whether the expression is one of those, its value)."""
     if len(expression) >= 2 and expression[0] == "'" and expression[-1] == "'":
-        return expression[1:-1]
+        return True, expression[1:-1]
     if expression.startswith("context."):
         value = _context_value(inv.context, expression[len("context."):])
-        return None if value is None else str(value)
+        return True, None if value is None else str(value)
     if expression.startswith("stageVariables."):
-        return stage_variables.get(expression[len("stageVariables."):])
+        return True, stage_variables.get(expression[len("stageVariables."):])
+    return False, None
+
+
+def request_value(expression: str, inv: Invocation, stage_variables: dict[str, str]) -> str | None:
+    """The value of a request-side mapping expression, or ``None``."""
+    handled, value = _shared_value(expression, inv, stage_variables)
+    if handled:
+        return value
     parts = expression.split(".", 3)
     if parts[:2] != ["method", "request"] or len(parts) < 3:
         return None
@@ -105,13 +115,10 @@ def select_request_template(integration: dict[str, Any], content_type: str) -> s
 
 def response_value(expression: str, backend: BackendResponse, inv: Invocation,
                    stage_variables: dict[str, str]) -> str | None:
-    if len(expression) >= 2 and expression[0] == "'" and expression[-1] == "'":
-        return expression[1:-1]
-    if expression.startswith("context."):
-        value = _context_value(inv.context, expression[len("context."):])
-        return None if value is None else str(value)
-    if expression.startswith("stageVariables."):
-        return stage_variables.get(expression[len("stageVariables."):])
+    """The value of a response-side mapping expression, or ``None``."""
+    handled, value = _shared_value(expression, inv, stage_variables)
+    if handled:
+        return value
     if expression.startswith("integration.response.header."):
         return backend.header(expression[len("integration.response.header."):])
     if expression.startswith("integration.response.multivalueheader."):
