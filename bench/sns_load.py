@@ -254,7 +254,7 @@ ROWS = [  # scenario, metric, label, unit
 ]
 
 
-def run(targets: list[str], quick: bool) -> dict[str, Any]:
+def run(targets: list[str], quick: bool, scenarios: list[str]) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for name in targets:
         peer = peers_mod.PEERS[name]()
@@ -265,7 +265,8 @@ def run(targets: list[str], quick: bool) -> dict[str, Any]:
             continue
         results[name] = {"version": ep.version, "scenarios": {}}
         try:
-            for key, fn in SCENARIOS.items():
+            for key in scenarios:
+                fn = SCENARIOS[key]
                 try:
                     metrics = fn(ep.aws_port, quick)
                 except Exception as e:
@@ -337,9 +338,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="SNS Publish → SQS and HTTP push benchmark (mqgate vs moto)")
     ap.add_argument("--quick", action="store_true", help="fewer messages per scenario")
     ap.add_argument("--targets", nargs="+", default=["mqgate", "moto"], choices=["mqgate", "moto"])
+    ap.add_argument("--scenarios", nargs="+", choices=list(SCENARIOS), default=list(SCENARIOS),
+                    help="run only these scenarios")
     ap.add_argument("--write-docs", action="store_true", help="replace the SNS section of docs/benchmarks.md")
     args = ap.parse_args(argv)
-    results = run(args.targets, args.quick)
+    results = run(args.targets, args.quick, args.scenarios)
     text = section(results, "python -m bench.sns_load " + " ".join(argv if argv is not None else sys.argv[1:]))
     print(text)
     if args.write_docs:

@@ -234,9 +234,11 @@ class Broker:
         return self._records.get(kind, {})
 
     def put_record(self, kind: str, name: str, data: Any) -> None:
-        self._records.setdefault(kind, {})[name] = data
+        documents = self._records.setdefault(kind, {})
+        new = name not in documents
+        documents[name] = data
         if self.store is not None:
-            self.store.put_record(kind, name, data)
+            self.store.put_record(kind, name, data, new)
 
     def drop_record(self, kind: str, name: str) -> bool:
         found = self._records.get(kind, {}).pop(name, None) is not None

@@ -4,7 +4,9 @@ Everything the engine asks of the store while a transaction is being written wai
 `Batch`; the next transaction writes the whole batch at once. Operations on the same
 message fold together first: a message inserted and deleted within one batch (sent and
 acked before its commit) never reaches the disk, and later state updates of a pending
-insert are merged into the inserted row.
+insert are merged into the inserted row. Records fold the same way: the last change of a
+(kind, name) wins, and a record created and dropped within one batch (an SNS delivery
+answered before its commit) never reaches the disk.
 """
 from __future__ import annotations
 
@@ -19,8 +21,11 @@ class Batch:
     inserts: dict[int, Row] = field(default_factory=dict)
     updates: dict[int, Row] = field(default_factory=dict)
     deletes: set[int] = field(default_factory=set)
-    # Destination and record changes keep their order (a drop then a re-create of one name).
+    # Destination changes keep their order (a drop then a re-create of one name).
     destination_ops: list[tuple[str, Any]] = field(default_factory=list)
+    # (kind, name) -> ("insert", data) for a record new to the store, ("replace", data) for
+    # one that may be stored, ("delete", None).
+    records: dict[tuple[str, str], tuple[str, str | None]] = field(default_factory=dict)
     dropped: set[int] = field(default_factory=set)
     # Shared bodies to write (id -> body) and ids whose copies were deleted.
     contents: dict[int, bytes] = field(default_factory=dict)
@@ -28,7 +33,7 @@ class Batch:
 
     def __bool__(self) -> bool:
         return bool(self.inserts or self.updates or self.deletes or self.destination_ops
-                    or self.contents or self.released)
+                    or self.records or self.contents or self.released)
 
     def insert(self, row: Row) -> None:
         self.inserts[row["seq"]] = row
@@ -50,11 +55,20 @@ class Batch:
     def put_destination(self, row: Row) -> None:
         self.destination_ops.append(("put", row))
 
-    def put_record(self, kind: str, name: str, data: str) -> None:
-        self.destination_ops.append(("put_record", (kind, name, data)))
+    def put_record(self, kind: str, name: str, data: str, new: bool = False) -> None:
+        """`new`: the record is not in the store nor in any earlier batch still unwritten."""
+        key = (kind, name)
+        earlier = self.records.get(key)
+        fresh = earlier[0] == "insert" if earlier is not None else new
+        self.records[key] = ("insert" if fresh else "replace", data)
 
     def drop_record(self, kind: str, name: str) -> None:
-        self.destination_ops.append(("drop_record", (kind, name)))
+        key = (kind, name)
+        earlier = self.records.get(key)
+        if earlier is not None and earlier[0] == "insert":
+            del self.records[key]
+        else:
+            self.records[key] = ("delete", None)
 
     def drop_destination(self, dest_id: int) -> None:
         """Drop a destination and every message it holds, pending ones included."""
@@ -81,6 +95,11 @@ class Batch:
                 self.purge(*arg)
             else:
                 self.destination_ops.append((op, arg))
+        for (kind, name), (op, data) in newer.records.items():
+            if data is None:
+                self.drop_record(kind, name)
+            else:
+                self.put_record(kind, name, data, new=op == "insert")
         for row in newer.inserts.values():
             self.insert(row)
         for seq, values in newer.updates.items():

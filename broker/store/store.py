@@ -250,8 +250,10 @@ class Store:
         self._batch.purge(dest_id, keep)
         self._schedule()
 
-    def put_record(self, kind: str, name: str, data: Any) -> None:
-        self._batch.put_record(kind, name, json.dumps(data, separators=(",", ":")))
+    def put_record(self, kind: str, name: str, data: Any, new: bool = False) -> None:
+        """`new`: the caller knows no such record is stored or pending (a plain insert, and
+        nothing at all if it is dropped before its batch is written)."""
+        self._batch.put_record(kind, name, json.dumps(data, separators=(",", ":")), new)
         self._schedule()
 
     def drop_record(self, kind: str, name: str) -> None:
@@ -385,6 +387,8 @@ class Store:
         with conn.begin():
             for op, arg in batch.destination_ops:
                 _DEST_OPS[op](conn, arg)
+            if batch.records:
+                _write_records(conn, batch.records)
             dropped = batch.dropped
             rows = ([r for r in batch.inserts.values() if r["dest_id"] not in dropped] if dropped
                     else list(batch.inserts.values()))
@@ -442,23 +446,25 @@ def _drop_destination(conn: Connection, dest_id: int) -> None:
     paging.drop_unreferenced(conn)
 
 
-def _put_record(conn: Connection, arg: tuple[str, str, str]) -> None:
-    kind, name, data = arg
-    found = conn.execute(update(records).where(records.c.kind == kind, records.c.name == name)
-                         .values(data=data)).rowcount
-    if not found:
-        conn.execute(records.insert().values(kind=kind, name=name, data=data))
+_DELETE_RECORD = delete(records).where(records.c.kind == bindparam("k"), records.c.name == bindparam("n"))
 
 
-def _drop_record(conn: Connection, arg: tuple[str, str]) -> None:
-    kind, name = arg
-    conn.execute(delete(records).where(records.c.kind == kind, records.c.name == name))
+def _write_records(conn: Connection, changes: dict[tuple[str, str], tuple[str, str | None]]) -> None:
+    """A batch's record changes in two statements: delete every name it touches (a no-op
+    for a new one, so a record believed new never makes the transaction fail), then insert
+    what is new or replaced."""
+    gone = [{"k": kind, "n": name} for kind, name in changes]
+    rows = [{"kind": kind, "name": name, "data": data}
+            for (kind, name), (op, data) in changes.items() if op != "delete"]
+    if gone:
+        conn.execute(_DELETE_RECORD, gone)
+    if rows:
+        conn.execute(records.insert(), rows)
 
 
 _DEST_OPS: dict[str, Callable[[Connection, Any], None]] = {
     "put": _put_destination, "drop": _drop_destination,
     "purge": lambda conn, arg: paging.purge(conn, *arg),
-    "put_record": _put_record, "drop_record": _drop_record,
 }
 
 

@@ -222,14 +222,19 @@ def test_records_are_kept_by_kind_and_name_in_the_order_they_changed(store_url):
     yield store.committed()
     store.drop_record("sns-topic", "gone")
     store.put_record("sns-topic", "alerts", {"attrs": {}})
-    store.put_record("sns-topic", "gone", {"again": True})   # re-created after the drop
+    store.put_record("sns-topic", "gone", {"again": True}, new=True)   # re-created after the drop
+    store.put_record("sns-delivery", "brief", {}, new=True)
+    store.drop_record("sns-delivery", "brief")                   # never written
+    store.put_record("sns-delivery", "kept", {"n": 1}, new=True)
+    yield store.committed()
+    store.put_record("sns-delivery", "kept", {"n": 2})
     yield store.committed()
     yield store.close()
 
     store2, snap = yield opened(store_url)
     yield store2.close()
     assert snap.records == {"sns-topic": {"alerts": {"attrs": {}}, "gone": {"again": True}},
-                            "api": {"a1": [1, 2]}}
+                            "api": {"a1": [1, 2]}, "sns-delivery": {"kept": {"n": 2}}}
 
 
 # -- the engine rebuilt from the store ---------------------------------------------------------------

@@ -163,7 +163,7 @@ class MemoryStore:
         self.destinations.pop(dest_id, None)
         self.rows = {s: r for s, r in self.rows.items() if r["dest_id"] != dest_id}
 
-    def put_record(self, kind: str, name: str, data: Any) -> None:
+    def put_record(self, kind: str, name: str, data: Any, new: bool = False) -> None:
         self.records.setdefault(kind, {})[name] = data
 
     def drop_record(self, kind: str, name: str) -> None:

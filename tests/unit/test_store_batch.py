@@ -114,3 +114,32 @@ def test_absorb_applies_a_later_batch_as_if_its_operations_came_after():
     assert failed.updates == {9: {"delivery_count": 3, "visible_at": 50}}
     assert failed.deletes == set()
     assert failed.destination_ops == [("drop", 2)]
+
+
+def test_a_record_created_and_dropped_in_one_batch_never_reaches_the_store():
+    b = Batch()
+    b.put_record("sns-delivery", "d1", "{}", new=True)
+    b.put_record("sns-delivery", "d1", '{"attempt":1}')      # still new to the store
+    assert b.records == {("sns-delivery", "d1"): ("insert", '{"attempt":1}')}
+    b.drop_record("sns-delivery", "d1")
+    assert b.records == {} and not b
+
+
+def test_a_stored_record_changed_then_dropped_is_deleted_and_recreated_replaced():
+    b = Batch()
+    b.put_record("k", "stored", "1")
+    b.drop_record("k", "stored")
+    assert b.records == {("k", "stored"): ("delete", None)}
+    b.put_record("k", "stored", "2", new=True)               # re-created after the drop
+    assert b.records == {("k", "stored"): ("replace", "2")}
+
+
+def test_absorb_folds_records_as_if_their_changes_came_after():
+    failed = Batch()
+    failed.put_record("k", "a", "1", new=True)
+    failed.drop_record("k", "b")
+    later = Batch()
+    later.drop_record("k", "a")            # its insert was rolled back: nothing to write
+    later.put_record("k", "b", "2", new=True)
+    failed.absorb(later)
+    assert failed.records == {("k", "b"): ("replace", "2")}
