@@ -14,7 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from facades.sns.signing import Signer
+from twisted.internet import defer
+
+from facades.sns.sign_worker import SigningWorker
+from facades.sns.signing import Signer, canonical_string
 
 CERT_PATH = "/SimpleNotificationService-mqgate.pem"
 
@@ -46,27 +49,45 @@ class Publication:
             return self.message
         return self.per_protocol.get(protocol, self.per_protocol["default"])
 
-    def envelope(self, protocol: str, signer: Signer, base_url: str, subscription_arn: str) -> str:
-        """The Notification JSON for one subscription."""
+    def envelope(self, protocol: str, signer: Signer, base_url: str, subscription_arn: str,
+                 signed: bool = True) -> str:
+        """The Notification JSON for one subscription; ``signed=False`` leaves ``Signature``
+        empty (unless the publication was signed already) for :func:`signed_later`."""
         text = self.text_for(protocol)
-        signed = self._signed.get(text)
-        if signed is None:
-            signed = {"Type": "Notification", "MessageId": self.message_id}
+        fields = self._signed.get(text)
+        if fields is None:
+            fields = {"Type": "Notification", "MessageId": self.message_id}
             if self.sequence_number is not None:
-                signed["SequenceNumber"] = self.sequence_number
-            signed["TopicArn"] = self.topic_arn
+                fields["SequenceNumber"] = self.sequence_number
+            fields["TopicArn"] = self.topic_arn
             if self.subject is not None:
-                signed["Subject"] = self.subject
-            signed["Message"] = text
-            signed["Timestamp"] = iso_timestamp(self.timestamp_ms)
-            signed["SignatureVersion"] = self.signature_version
-            signed["Signature"] = signer.sign(signed, self.signature_version)
-            self._signed[text] = signed
-        doc = {**signed, "SigningCertURL": base_url + CERT_PATH,
+                fields["Subject"] = self.subject
+            fields["Message"] = text
+            fields["Timestamp"] = iso_timestamp(self.timestamp_ms)
+            fields["SignatureVersion"] = self.signature_version
+            fields["Signature"] = ""
+            self._signed[text] = fields
+        if signed and not fields["Signature"]:
+            fields["Signature"] = signer.sign(fields, self.signature_version)
+        doc = {**fields, "SigningCertURL": base_url + CERT_PATH,
                "UnsubscribeURL": unsubscribe_url(base_url, subscription_arn)}
         if self.attributes:
             doc["MessageAttributes"] = envelope_attributes(self.attributes)
         return json.dumps(doc, ensure_ascii=False)
+
+    def is_signed(self, protocol: str) -> bool:
+        fields = self._signed.get(self.text_for(protocol))
+        return fields is not None and bool(fields["Signature"])
+
+
+def signed_later(body: str, worker: SigningWorker) -> defer.Deferred[str]:
+    """The envelope ``body`` with its signature, made by the signing process."""
+    doc = json.loads(body)
+
+    def done(signature: str) -> str:
+        doc["Signature"] = signature
+        return json.dumps(doc, ensure_ascii=False)
+    return worker.sign(canonical_string(doc), doc["SignatureVersion"]).addCallback(done)
 
 
 def envelope_attributes(attributes: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from functools import partial
 from typing import Any
 
 from twisted.logger import Logger
@@ -18,8 +19,9 @@ from broker.engine.message import Message
 from facades.aws.message_attributes import attributes_of, to_properties
 from facades.sns import delivery_policy, filter_policy
 from facades.sns.access import queue_accepts
-from facades.sns.envelope import Publication
+from facades.sns.envelope import Publication, signed_later
 from facades.sns.push import Delivery, Pusher
+from facades.sns.sign_worker import SigningWorker
 from facades.sns.signing import Signer
 from facades.sns.state import SnsState, Subscription
 
@@ -31,7 +33,9 @@ class Fanout:
         self.state = state
         self.broker: Broker = state.broker
         self.signer = signer
-        self.pusher = Pusher(self.broker, reactor, self.policy_of, self.dead_letter)
+        self.signing = SigningWorker(signer, reactor)
+        self.pusher = Pusher(self.broker, reactor, self.policy_of, self.dead_letter,
+                             partial(signed_later, worker=self.signing))
         self._current: tuple[Message, Publication] | None = None
         self._filters: dict[str, tuple[str, str, filter_policy.FilterPolicy]] = {}
         state.on_drop.append(self.forget)
@@ -99,7 +103,8 @@ class Fanout:
         if sub.raw:
             body = publication.text_for(sub.protocol)
         else:
-            body = publication.envelope(sub.protocol, self.signer, base, sub.arn)
+            # HTTP envelopes are signed by the signing process just before they are sent.
+            body = publication.envelope(sub.protocol, self.signer, base, sub.arn, signed=sub.protocol == "sqs")
         if sub.protocol == "sqs":
             queue = self.broker.queue(sub.endpoint.rsplit(":", 1)[-1], create=False)
             if queue is None or not queue_accepts(queue, sub.endpoint, publication.topic_arn):
@@ -110,7 +115,8 @@ class Fanout:
             queue.enqueue(self._queue_message(body, publication, sub.raw))
             return
         self.pusher.submit(sub.arn, sub.endpoint, "Notification", publication.message_id,
-                           publication.topic_arn, body, raw=sub.raw)
+                           publication.topic_arn, body, raw=sub.raw,
+                           unsigned=not sub.raw and not publication.is_signed(sub.protocol))
 
     @staticmethod
     def _queue_message(body: str, publication: Publication, raw: bool) -> Message:

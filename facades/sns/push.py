@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections import deque
+from functools import partial
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -46,13 +47,14 @@ class Delivery:
     body: str
     attempt: int = 0          # attempts made so far
     raw: bool = False         # RawMessageDelivery: the body is the bare message
+    unsigned: bool = False    # an envelope whose signature is made just before the first send
     durable: bool = True
     timer: Any = field(default=None, repr=False)
 
     def to_record(self) -> dict[str, Any]:
         return {"subscription": self.subscription, "endpoint": self.endpoint, "kind": self.kind,
                 "message_id": self.message_id, "topic_arn": self.topic_arn, "body": self.body,
-                "attempt": self.attempt, "raw": self.raw}
+                "attempt": self.attempt, "raw": self.raw, "unsigned": self.unsigned}
 
 
 @implementer(IAgentEndpointFactory)
@@ -112,11 +114,13 @@ class Pusher:
 
     def __init__(self, broker: Broker, reactor: Any,
                  policy_of: Callable[[str], dict[str, Any] | None],
-                 dead_letter: Callable[[Delivery], None]) -> None:
+                 dead_letter: Callable[[Delivery], None],
+                 sign: Callable[[str], defer.Deferred[str]]) -> None:
         self.broker = broker
         self.reactor = reactor
         self._policy_of = policy_of
         self._dead_letter = dead_letter
+        self._sign = sign
         pool = HTTPConnectionPool(reactor, persistent=True)
         pool.maxPersistentPerHost = PER_ENDPOINT     # keep every connection an endpoint may use
         pool.retryAutomatically = False              # a retry is the delivery policy's decision
@@ -134,9 +138,10 @@ class Pusher:
             self._schedule(Delivery(id=delivery_id, **data), 0.0)
 
     def submit(self, subscription: str, endpoint: str, kind: str, message_id: str, topic_arn: str,
-               body: str, durable: bool = True, raw: bool = False) -> None:
+               body: str, durable: bool = True, raw: bool = False, unsigned: bool = False) -> None:
         delivery = Delivery(id=str(uuid.uuid4()), subscription=subscription, endpoint=endpoint, kind=kind,
-                            message_id=message_id, topic_arn=topic_arn, body=body, durable=durable, raw=raw)
+                            message_id=message_id, topic_arn=topic_arn, body=body, durable=durable, raw=raw,
+                            unsigned=unsigned)
         if durable:
             self.broker.put_record(DELIVERY_KIND, delivery.id, delivery.to_record())
         self._schedule(delivery, 0.0)
@@ -160,6 +165,10 @@ class Pusher:
     def _queue(self, delivery: Delivery) -> None:
         delivery.timer = None
         if delivery.id not in self._pending:
+            return
+        if delivery.unsigned:
+            self._sign(delivery.body).addCallbacks(partial(self._signed, delivery),
+                                                   partial(self._unreachable, delivery))
             return
         endpoint = self._endpoints.setdefault(delivery.endpoint, _Endpoint())
         if endpoint.active >= PER_ENDPOINT:
@@ -189,6 +198,10 @@ class Pusher:
         d.addCallback(lambda response: readBody(response).addBoth(lambda _: response.code))
         d.addCallbacks(lambda code: self._answered(delivery, code), lambda f: self._unreachable(delivery, f))
         d.addBoth(lambda _: self._next(delivery.endpoint, endpoint))
+
+    def _signed(self, delivery: Delivery, body: str) -> None:
+        delivery.body, delivery.unsigned = body, False
+        self._queue(delivery)
 
     def _next(self, url: str, endpoint: _Endpoint) -> None:
         endpoint.active -= 1

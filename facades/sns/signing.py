@@ -55,10 +55,18 @@ class Signer:
 
     @classmethod
     def from_record(cls, record: Mapping[str, str]) -> "Signer":
-        key = serialization.load_pem_private_key(record["key"].encode(), password=None)
+        return cls(cls.from_key_pem(record["key"].encode()).key, record["certificate"].encode())
+
+    @classmethod
+    def from_key_pem(cls, pem: bytes) -> "Signer":
+        """A signer without its certificate (the signing process needs only the key)."""
+        key = serialization.load_pem_private_key(pem, password=None)
         assert isinstance(key, rsa.RSAPrivateKey)
-        return cls(key, record["certificate"].encode())
+        return cls(key, b"")
 
     def sign(self, message: Mapping[str, Any], version: str) -> str:
-        signature = self.key.sign(canonical_string(message), padding.PKCS1v15(), _HASHES[version]())
+        return self.sign_canonical(canonical_string(message), version)
+
+    def sign_canonical(self, canonical: bytes, version: str) -> str:
+        signature = self.key.sign(canonical, padding.PKCS1v15(), _HASHES[version]())
         return base64.b64encode(signature).decode()
