@@ -9,11 +9,11 @@ import hashlib
 import json
 import re
 import uuid
-from collections import OrderedDict
 from typing import Any
 
 from facades.aws.errors import AwsError
 from facades.aws.service import AwsRequestContext, Params
+from facades.sns.dedup import DedupWindow
 from facades.sns.envelope import Publication
 from facades.sns.fanout import Fanout
 from facades.sns.service import invalid, sns_error
@@ -21,7 +21,6 @@ from facades.sns.state import SnsState, Topic
 
 MAX_MESSAGE_BYTES = 262_144
 MAX_BATCH = 10
-DEDUP_WINDOW_MS = 5 * 60 * 1000
 _ATTRIBUTE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,256}")
 _BATCH_ID = re.compile(r"[A-Za-z0-9_-]{1,80}")
 _SUBJECT = re.compile(r"[\x20-\x7e]{1,100}")
@@ -31,8 +30,8 @@ class Publisher:
     def __init__(self, state: SnsState, fanout: Fanout) -> None:
         self.state = state
         self.fanout = fanout
-        # (topic, dedup id) -> (until, message id, sequence number), oldest first
-        self._dedup: OrderedDict[tuple[str, str], tuple[int, str, str]] = OrderedDict()
+        self._dedup = DedupWindow(state.broker)
+        self._dedup.load()
 
     # -- handlers ----------------------------------------------------------------------------
     def publish(self, ctx: AwsRequestContext, params: Params) -> Any:
@@ -78,26 +77,17 @@ class Publisher:
     def _publish(self, topic: Topic, publication: Publication) -> dict[str, str]:
         now = publication.timestamp_ms
         if topic.fifo:
-            key = (topic.name, publication.dedup_id or "")
-            seen = self._dedup.get(key)
-            if seen is not None and seen[0] > now:
-                return {"MessageId": seen[1], "SequenceNumber": seen[2]}
+            dedup_id = publication.dedup_id or ""
+            seen = self._dedup.seen(topic.name, dedup_id, now)
+            if seen is not None:
+                return {"MessageId": seen.message_id, "SequenceNumber": seen.sequence_number}
             publication.sequence_number = f"{self.state.broker.next_seq():020d}"
-            self._expire_dedup(now)
-            self._dedup.pop(key, None)
-            self._dedup[key] = (now + DEDUP_WINDOW_MS, publication.message_id, publication.sequence_number)
+            self._dedup.remember(topic.name, dedup_id, now, publication.message_id, publication.sequence_number)
         self.fanout.publish(topic.name, publication)
         result = {"MessageId": publication.message_id}
         if publication.sequence_number is not None:
             result["SequenceNumber"] = publication.sequence_number
         return result
-
-    def _expire_dedup(self, now: int) -> None:
-        while self._dedup:
-            key, (until, _, _) = next(iter(self._dedup.items()))
-            if until > now:
-                break
-            del self._dedup[key]
 
     def _validated(self, topic: Topic, params: Params) -> Publication:
         message = params.get("Message")

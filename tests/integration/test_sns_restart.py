@@ -55,3 +55,23 @@ def test_the_signing_certificate_is_kept_across_restarts(broker: BrokerProcess):
     broker.restart(hard=True)
     after = urllib.request.urlopen(f"{broker.aws_url}/{cert_url.split('/')[-1]}", timeout=10).read()
     assert after == before
+
+
+def test_a_fifo_topic_keeps_its_deduplication_window_across_kill_9(broker: BrokerProcess):
+    sns = sns_client(broker.aws_url)
+    arn = sns.create_topic(Name=unique("dedup") + ".fifo",
+                           Attributes={"FifoTopic": "true", "ContentBasedDeduplication": "true"})["TopicArn"]
+    url, qarn = queue_with_arn(broker.aws_url, unique("dedupq") + ".fifo", FifoQueue="true")
+    sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=qarn, Attributes={"RawMessageDelivery": "true"})
+    by_id = sns.publish(TopicArn=arn, Message="a", MessageGroupId="g", MessageDeduplicationId="d1")
+    by_content = sns.publish(TopicArn=arn, Message="b", MessageGroupId="g")
+    # read and deleted: the queue's own window no longer knows them after a restart
+    assert [m["Body"] for m in receive_until(sqs(broker.aws_url), url, 2, delete=True)] == ["a", "b"]
+    broker.restart(hard=True)
+    sns = sns_client(broker.aws_url)
+    again = sns.publish(TopicArn=arn, Message="a again", MessageGroupId="g", MessageDeduplicationId="d1")
+    assert (again["MessageId"], again["SequenceNumber"]) == (by_id["MessageId"], by_id["SequenceNumber"])
+    assert sns.publish(TopicArn=arn, Message="b", MessageGroupId="g")["MessageId"] == by_content["MessageId"]
+    sns.publish(TopicArn=arn, Message="new", MessageGroupId="g", MessageDeduplicationId="d2")
+    assert [m["Body"] for m in receive_until(sqs(broker.aws_url), url, 1, delete=True)] == ["new"]
+    assert sqs(broker.aws_url).receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages") is None
