@@ -32,6 +32,7 @@ class Topic:
     owner: str
     attributes: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    subscriptions_deleted: int = 0     # unsubscribed so far (GetTopicAttributes' SubscriptionsDeleted)
     stored: bool = True
 
     @property
@@ -39,7 +40,8 @@ class Topic:
         return self.attributes.get("FifoTopic") == "true"
 
     def to_record(self) -> dict[str, Any]:
-        return {"arn": self.arn, "owner": self.owner, "attributes": self.attributes, "tags": self.tags}
+        return {"arn": self.arn, "owner": self.owner, "attributes": self.attributes, "tags": self.tags,
+                "subscriptions_deleted": self.subscriptions_deleted}
 
 
 @dataclass
@@ -149,7 +151,7 @@ class SnsState:
 
     def drop_topic(self, topic: Topic) -> None:
         for sub in list(self.by_topic.get(topic.name, [])):
-            self.drop_subscription(sub)
+            self.drop_subscription(sub, counted=False)
         self.topics.pop(topic.name, None)
         self.deleted.add(topic.name)
         self.broker.drop_record(TOPIC_KIND, topic.name)
@@ -173,7 +175,8 @@ class SnsState:
             raise sns_error("NotFound", "Subscription does not exist")
         return sub
 
-    def drop_subscription(self, sub: Subscription) -> None:
+    def drop_subscription(self, sub: Subscription, counted: bool = True) -> None:
+        """``counted``: the topic stays and counts the subscription as deleted."""
         self.subscriptions.pop(sub.arn, None)
         subs = self.by_topic.get(sub.topic, [])
         if sub in subs:
@@ -181,6 +184,10 @@ class SnsState:
         if not subs:
             self.by_topic.pop(sub.topic, None)
         self.broker.drop_record(SUBSCRIPTION_KIND, sub.arn)
+        topic = self.find_topic(sub.topic) if counted else None
+        if topic is not None:
+            topic.subscriptions_deleted += 1
+            self.save_topic(topic)
         for listener in self.on_drop:
             listener(sub.arn)
 

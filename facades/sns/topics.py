@@ -120,7 +120,7 @@ def get_topic_attributes(state: SnsState, ctx: AwsRequestContext, params: Params
     confirmed = sum(1 for s in subs if s.confirmed)
     attributes = {"TopicArn": topic.arn, "Owner": topic.owner, "Policy": default_policy(topic),
                   "DisplayName": "", "SubscriptionsConfirmed": str(confirmed),
-                  "SubscriptionsPending": str(len(subs) - confirmed), "SubscriptionsDeleted": "0",
+                  "SubscriptionsPending": str(len(subs) - confirmed), "SubscriptionsDeleted": str(topic.subscriptions_deleted),
                   "EffectiveDeliveryPolicy": json.dumps(delivery_policy.default_topic_policy(),
                                                         separators=(",", ":"))}
     if topic.fifo:

@@ -75,3 +75,24 @@ def test_a_fifo_topic_keeps_its_deduplication_window_across_kill_9(broker: Broke
     sns.publish(TopicArn=arn, Message="new", MessageGroupId="g", MessageDeduplicationId="d2")
     assert [m["Body"] for m in receive_until(sqs(broker.aws_url), url, 1, delete=True)] == ["new"]
     assert sqs(broker.aws_url).receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages") is None
+
+
+def test_subscriptions_deleted_counts_unsubscribes_across_kill_9(broker: BrokerProcess):
+    sns = sns_client(broker.aws_url)
+    name = unique("gone")
+    arn = sns.create_topic(Name=name)["TopicArn"]
+    subs = [sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=queue_with_arn(broker.aws_url, f"{name}-{i}")[1],
+                          ReturnSubscriptionArn=True)["SubscriptionArn"] for i in range(3)]
+    sns.unsubscribe(SubscriptionArn=subs[0])
+    sns.unsubscribe(SubscriptionArn=subs[1])
+
+    def counts() -> tuple[str, str]:
+        attrs = sns.get_topic_attributes(TopicArn=arn)["Attributes"]
+        return attrs["SubscriptionsConfirmed"], attrs["SubscriptionsDeleted"]
+    assert counts() == ("1", "2")
+    broker.restart(hard=True)
+    sns = sns_client(broker.aws_url)
+    assert counts() == ("1", "2")
+    sns.delete_topic(TopicArn=arn)                    # a topic made again starts from nothing
+    sns.create_topic(Name=name)
+    assert counts() == ("0", "0")
