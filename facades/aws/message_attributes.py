@@ -33,6 +33,19 @@ def to_properties(attributes: Mapping[str, Mapping[str, Any]] | None
     return props, types or None
 
 
+def attributes_size(attributes: Mapping[str, Mapping[str, Any]] | None) -> int:
+    """Bytes SQS and SNS count toward a message's size limit for its attributes: name, data
+    type and value of each."""
+    size = 0
+    for name, value in (attributes or {}).items():
+        size += len(name.encode()) + len(str(value.get("DataType", "")).encode())
+        if value.get("BinaryValue") is not None:
+            size += len(bytes(value["BinaryValue"]))
+        elif value.get("StringValue") is not None:
+            size += len(str(value["StringValue"]).encode())
+    return size
+
+
 def attributes_of(message: Message) -> dict[str, dict[str, Any]]:
     """Every property as a MessageAttributeValue (names AWS cannot carry are left out)."""
     out: dict[str, dict[str, Any]] = {}

@@ -1,5 +1,5 @@
 """SNS actions through the broker's one authorization map, and SNS→SQS deliveries through
-the queue's SQS ``Policy``.
+the queue's SQS ``Policy`` and size limit.
 
 A topic is the map's `topic` of the same name (the STOMP/OpenWire topic it publishes to).
 Publish needs write on it; creating, deleting, subscribing, unsubscribing, attributes and
@@ -9,12 +9,14 @@ Refusals are AWS's ``AuthorizationError`` (403).
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from broker.auth.authorization import ADMIN, CREATE, READ, REMOVE, WRITE, Operation, Target
 from broker.auth.security import Security
+from broker.engine.message import Message
 from broker.engine.queue import Queue
 from facades.aws.access import not_authorized
+from facades.aws.message_attributes import attributes_size
 from facades.aws.policy import allows_delivery
 from facades.aws.service import AwsRequestContext, Params
 from facades.sns.service import sns_error
@@ -86,3 +88,10 @@ def queue_accepts(queue: Queue, queue_arn: str, topic_arn: str) -> bool:
         return True
     account = topic_arn.split(":")[4] if topic_arn.count(":") >= 5 else ""
     return allows_delivery(policy, "sns.amazonaws.com", "sqs:SendMessage", queue_arn, topic_arn, account)
+
+
+def fits(queue: Queue, message: Message, attributes: Mapping[str, Mapping[str, Any]] | None) -> bool:
+    """Whether the message (body plus the SQS ``attributes`` it carries) is within the
+    queue's SQS ``MaximumMessageSize``; a queue that never set one takes any SNS message."""
+    limit = queue.attrs.get("sqs", {}).get("MaximumMessageSize")
+    return limit is None or len(message.body) + attributes_size(attributes) <= int(limit)

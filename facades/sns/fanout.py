@@ -18,7 +18,7 @@ from broker.engine.broker import Broker
 from broker.engine.message import Message
 from facades.aws.message_attributes import attributes_of, to_properties
 from facades.sns import delivery_policy, filter_policy
-from facades.sns.access import queue_accepts
+from facades.sns.access import fits, queue_accepts
 from facades.sns.envelope import Publication, signed_later
 from facades.sns.push import Delivery, Pusher
 from facades.sns.sign_worker import SigningWorker
@@ -107,12 +107,15 @@ class Fanout:
             body = publication.envelope(sub.protocol, self.signer, base, sub.arn, signed=sub.protocol == "sqs")
         if sub.protocol == "sqs":
             queue = self.broker.queue(sub.endpoint.rsplit(":", 1)[-1], create=False)
-            if queue is None or not queue_accepts(queue, sub.endpoint, publication.topic_arn):
-                # A client-side failure (no queue, or its policy refuses SNS): AWS does not
-                # retry it, and sends it to the subscription's dead-letter queue if any.
+            message = self._queue_message(body, publication, sub.raw)
+            if (queue is None or not queue_accepts(queue, sub.endpoint, publication.topic_arn)
+                    or not fits(queue, message, publication.attributes if sub.raw else None)):
+                # A client-side failure (no queue, its policy refuses SNS, the message is
+                # larger than it takes): AWS does not retry it, and sends it to the
+                # subscription's dead-letter queue if any.
                 self._to_dead_letter(sub, body, publication.attributes)
                 return
-            queue.enqueue(self._queue_message(body, publication, sub.raw))
+            queue.enqueue(message)
             return
         self.pusher.submit(sub.arn, sub.endpoint, "Notification", publication.message_id,
                            publication.topic_arn, body, raw=sub.raw,

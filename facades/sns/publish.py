@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 from facades.aws.errors import AwsError
+from facades.aws.message_attributes import attributes_size
 from facades.aws.service import AwsRequestContext, Params
 from facades.sns.dedup import DedupWindow
 from facades.sns.envelope import Publication
@@ -128,14 +129,7 @@ class Publisher:
 
 def _size(params: Params) -> int:
     """Message plus attribute names, types and values, as AWS counts toward 256 KiB."""
-    size = len((params.get("Message") or "").encode("utf-8"))
-    for name, value in (params.get("MessageAttributes") or {}).items():
-        size += len(name.encode()) + len(str(value.get("DataType", "")).encode())
-        if "BinaryValue" in value:
-            size += len(bytes(value["BinaryValue"]))
-        else:
-            size += len(str(value.get("StringValue", "")).encode("utf-8"))
-    return size
+    return len((params.get("Message") or "").encode("utf-8")) + attributes_size(params.get("MessageAttributes"))
 
 
 def _structure(message: str) -> dict[str, str]:

@@ -22,6 +22,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from facades.aws.errors import AwsError
+from facades.aws.message_attributes import attributes_size
 from facades.sqs.errors import INVALID_CHARACTERS, sqs_error
 from facades.sqs.models import sqs_json_model
 from facades.sqs.policies import validate_access_policy, validate_redrive_allow_policy, validate_redrive_policy
@@ -177,21 +178,9 @@ def validate_message_body(body: str | None, *, parameter: str = "MessageBody") -
         raise sqs_error("InvalidMessageContents", INVALID_CHARACTERS)
 
 
-def message_attributes_size(attributes: Mapping[str, Mapping[str, Any]] | None) -> int:
-    """Bytes SQS counts for attributes: name, data type and value of each."""
-    size = 0
-    for name, value in (attributes or {}).items():
-        size += len(name.encode()) + len(value.get("DataType", "").encode())
-        if value.get("StringValue") is not None:
-            size += len(value["StringValue"].encode())
-        elif value.get("BinaryValue") is not None:
-            size += len(value["BinaryValue"])
-    return size
-
-
 def message_size(message: Mapping[str, Any]) -> int:
     """Size of a SendMessage request or batch entry, as SQS limits it."""
-    return len(message.get("MessageBody", "").encode()) + message_attributes_size(message.get("MessageAttributes"))
+    return len(message.get("MessageBody", "").encode()) + attributes_size(message.get("MessageAttributes"))
 
 
 def validate_message_attributes(attributes: Mapping[str, Mapping[str, Any]] | None) -> None:

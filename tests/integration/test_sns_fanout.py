@@ -196,3 +196,27 @@ def test_fifo_topic_to_fifo_queue_keeps_group_order_and_dedups(sns, shared_broke
         sns.publish(TopicArn=arn, Message="no group", MessageDeduplicationId="x")
     with expect_error(sns, "InvalidParameter", 400, "InvalidParameterException"):
         sns.publish(TopicArn=arn, Message="no dedup", MessageGroupId="g")
+
+
+def test_a_message_larger_than_the_queue_takes_goes_to_the_dead_letter_queue_or_nowhere(sns, shared_broker):
+    arn = sns.create_topic(Name=unique("big"))["TopicArn"]
+    small_url, small_arn = queue_with_arn(shared_broker.aws_url, unique("small"), MaximumMessageSize="1024")
+    other_url, other_arn = queue_with_arn(shared_broker.aws_url, unique("small2"), MaximumMessageSize="1024")
+    dlq_url, dlq_arn = queue_with_arn(shared_broker.aws_url, unique("bigdlq"))
+    sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=small_arn,
+                  Attributes={"RawMessageDelivery": "true",
+                              "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn})})
+    sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=other_arn)                 # enveloped, no DLQ
+    fits = "f" * (1024 - len("n") - len("String") - 1)
+    sns.publish(TopicArn=arn, Message=fits, MessageAttributes={"n": {"DataType": "String", "StringValue": "x"}})
+    sns.publish(TopicArn=arn, Message=fits + "+", MessageAttributes={"n": {"DataType": "String", "StringValue": "x"}})
+    sns.publish(TopicArn=arn, Message="tiny")
+    client = sqs(shared_broker.aws_url)
+    # raw: the body and its attributes count, exactly 1024 bytes fits
+    assert sorted(m["Body"] for m in receive_until(client, small_url, 2, delete=True)) == [fits, "tiny"]
+    [dead] = receive_until(client, dlq_url, 1, delete=True)
+    assert dead["Body"] == fits + "+"
+    # enveloped: the envelope around a 1 KiB message is past 1024 bytes, so only "tiny" arrives
+    assert [json.loads(m["Body"])["Message"] for m in receive_until(client, other_url, 1, delete=True)] == ["tiny"]
+    assert client.receive_message(QueueUrl=other_url, WaitTimeSeconds=1).get("Messages") is None
+    assert client.receive_message(QueueUrl=small_url).get("Messages") is None

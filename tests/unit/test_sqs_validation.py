@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from facades.aws.errors import AwsError
+from facades.aws.message_attributes import attributes_size
 from facades.sqs import validation as v
 from facades.sqs.errors import INVALID_CHARACTERS
 
@@ -367,7 +368,7 @@ def test_message_size_counts_body_and_attribute_names_types_and_values() -> None
         MessageAttributes={"Yolo": {"DataType": "Number.customtype", "StringValue": "12345678901234567890"}},
     )
     assert v.message_size(message) == 8 + 4 + 17 + 20
-    assert v.message_attributes_size({"b": {"DataType": "Binary", "BinaryValue": b"123"}}) == 1 + 6 + 3
+    assert attributes_size({"b": {"DataType": "Binary", "BinaryValue": b"123"}}) == 1 + 6 + 3
 
 
 # -- batches ------------------------------------------------------------------
