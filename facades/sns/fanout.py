@@ -10,7 +10,7 @@ import hashlib
 import json
 import uuid
 from functools import partial
-from typing import Any
+from typing import Any, Callable
 
 from twisted.logger import Logger
 
@@ -62,14 +62,25 @@ class Fanout:
             publication = self._current[1]
         else:
             publication = self._from_other_door(topic, message)
-        for sub in list(subs):
-            try:
-                if sub.confirmed and self._wanted(sub, publication):
-                    self._deliver(sub, publication)
-            except Exception:
-                # A fault in one subscription must not fail the publishing door (a STOMP
-                # SEND) nor the other subscriptions.
-                _log.failure("SNS fan-out to {subscription} failed", subscription=sub.arn)
+        targets = [sub for sub in list(subs) if sub.confirmed and self._guarded(sub, self._wanted, publication)]
+        # Raw copies for SQS queues are the same message: with two or more, the store
+        # keeps its body once. (Envelopes differ per subscription: each is stored whole.)
+        raw = None
+        if sum(1 for sub in targets if sub.raw and sub.protocol == "sqs") > 1:
+            raw = self._queue_message(publication.text_for("sqs"), publication, True)
+            self.broker.share_content(raw)
+        for sub in targets:
+            self._guarded(sub, self._deliver, publication, raw)
+
+    @staticmethod
+    def _guarded(sub: Subscription, step: Callable[..., Any], *args: Any) -> Any:
+        """``step(sub, *args)``; a fault in one subscription must not fail the publishing
+        door (a STOMP SEND) nor the other subscriptions."""
+        try:
+            return step(sub, *args)
+        except Exception:
+            _log.failure("SNS fan-out to {subscription} failed", subscription=sub.arn)
+            return None
 
     def _from_other_door(self, topic: str, message: Message) -> Publication:
         found = self.state.find_topic(topic)
@@ -98,7 +109,8 @@ class Fanout:
         return cached[2].matches(publication.text_for(sub.protocol), publication.attributes)
 
     # -- delivering ------------------------------------------------------------------------
-    def _deliver(self, sub: Subscription, publication: Publication) -> None:
+    def _deliver(self, sub: Subscription, publication: Publication, raw: Message | None) -> None:
+        """``raw``: the raw SQS message whose stored body the queue copies share, if any."""
         base = self.state.base_url(None) or sub.base_url
         if sub.raw:
             body = publication.text_for(sub.protocol)
@@ -107,7 +119,11 @@ class Fanout:
             body = publication.envelope(sub.protocol, self.signer, base, sub.arn, signed=sub.protocol == "sqs")
         if sub.protocol == "sqs":
             queue = self.broker.queue(sub.endpoint.rsplit(":", 1)[-1], create=False)
-            message = self._queue_message(body, publication, sub.raw)
+            if sub.raw and raw is not None:
+                message = raw.copy()
+                message.message_id = str(uuid.uuid4())
+            else:
+                message = self._queue_message(body, publication, sub.raw)
             if (queue is None or not queue_accepts(queue, sub.endpoint, publication.topic_arn)
                     or not fits(queue, message, publication.attributes if sub.raw else None)):
                 # A client-side failure (no queue, its policy refuses SNS, the message is

@@ -8,6 +8,7 @@ import urllib.request
 from tests.conftest import BrokerProcess, unique
 from tests.integration.sns_clients import queue_with_arn, sns_client, sqs
 from tests.integration.sqs_clients import ACCOUNT, receive_until
+from tests.integration.test_store import sql
 
 
 def test_answered_publishes_survive_kill_9_in_every_queue(broker: BrokerProcess):
@@ -96,3 +97,28 @@ def test_subscriptions_deleted_counts_unsubscribes_across_kill_9(broker: BrokerP
     sns.delete_topic(TopicArn=arn)                    # a topic made again starts from nothing
     sns.create_topic(Name=name)
     assert counts() == ("0", "0")
+
+
+def test_raw_copies_share_one_stored_body_and_envelopes_are_stored_whole(broker: BrokerProcess, store_url):
+    sns = sns_client(broker.aws_url)
+    name = unique("once")
+    arn = sns.create_topic(Name=name)["TopicArn"]
+    urls = []
+    for i, raw in enumerate(["true", "true", "true", "false"]):
+        url, qarn = queue_with_arn(broker.aws_url, f"{name}-{i}")
+        sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=qarn, Attributes={"RawMessageDelivery": raw})
+        urls.append(url)
+    body = "B" * 10_000
+    sns.publish(TopicArn=arn, Message=body, MessageAttributes={"k": {"DataType": "String", "StringValue": "v"}})
+    (stored,) = sql(store_url, "SELECT count(*), sum(length(body)) FROM contents")
+    assert stored == (1, 10_000), "one body for the three raw copies"
+    (envelope,) = sql(store_url, "SELECT count(*) FROM messages WHERE content_id IS NULL AND length(body) > 10000")
+    assert envelope == (1,)
+    broker.restart(hard=True)
+    ids = set()
+    for url in urls[:3]:
+        [msg] = receive_until(sqs(broker.aws_url), url, 1, delete=True)
+        assert msg["Body"] == body and msg["MessageAttributes"]["k"]["StringValue"] == "v"
+        ids.add(msg["MessageId"])
+    assert len(ids) == 3, "each queue's copy has a MessageId of its own"
+    assert json.loads(receive_until(sqs(broker.aws_url), urls[3], 1)[0]["Body"])["Message"] == body
