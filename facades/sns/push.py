@@ -3,34 +3,29 @@
 Each pending delivery is an engine record written in the same transaction as the
 publication it came from and dropped once the endpoint answered 2xx or the message went
 to the subscription's dead-letter queue, so a crash during retries loses none: at start
-every pending delivery is tried again. Requests go out through Twisted's Agent (nothing
-blocks the reactor), at most ``PER_ENDPOINT`` at a time per endpoint, so a slow endpoint
-only delays its own deliveries.
+every pending delivery is tried again. Requests go out over kept-alive connections
+(:mod:`facades.sns.http_client`; nothing blocks the reactor), at most ``PER_ENDPOINT`` at a
+time per endpoint, so a slow endpoint only delays its own deliveries.
 """
 from __future__ import annotations
 
 import uuid
 from collections import deque
-from functools import partial
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Callable
 
 from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
-from twisted.web.client import Agent, BrowserLikePolicyForHTTPS, HTTPConnectionPool, readBody
-from twisted.web.http_headers import Headers
-from twisted.web.iweb import IAgentEndpointFactory, IBodyProducer
-from zope.interface import implementer
 
 from broker.engine.broker import Broker
 from facades.sns import delivery_policy
+from facades.sns.http_client import HttpClient, Target
 
 DELIVERY_KIND = "sns-delivery"
 PER_ENDPOINT = 16
 REQUEST_TIMEOUT_S = 15.0
-CONNECT_TIMEOUT_S = 5.0
 USER_AGENT = b"Amazon Simple Notification Service Agent"
 
 _log = Logger()
@@ -57,53 +52,9 @@ class Delivery:
                 "attempt": self.attempt, "raw": self.raw, "unsigned": self.unsigned}
 
 
-@implementer(IAgentEndpointFactory)
-class _Endpoints:
-    """Twisted's standard endpoints (TCP, TLS for https), made once per scheme, host and
-    port: building one (hostname checks included) costs as much as the rest of a request."""
-
-    def __init__(self, reactor: Any) -> None:
-        self._reactor = reactor
-        self._tls = BrowserLikePolicyForHTTPS()
-        self._cache: dict[tuple[bytes, bytes, int], Any] = {}
-
-    def endpointForURI(self, uri: Any) -> Any:  # noqa: N802 (Twisted's interface)
-        key = (uri.scheme, uri.host, uri.port)
-        endpoint = self._cache.get(key)
-        if endpoint is None:
-            if len(self._cache) >= 1024:
-                self._cache.clear()
-            endpoint = HostnameEndpoint(self._reactor, uri.host, uri.port, timeout=CONNECT_TIMEOUT_S)
-            if uri.scheme == b"https":
-                endpoint = wrapClientTLS(self._tls.creatorForNetloc(uri.host, uri.port), endpoint)
-            self._cache[key] = endpoint
-        return endpoint
-
-
-@implementer(IBodyProducer)
-class _Body:
-    """A request body written in one go (FileBodyProducer would take extra reactor turns)."""
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-        self.length = len(data)
-
-    def startProducing(self, consumer: Any) -> defer.Deferred[None]:
-        consumer.write(self._data)
-        return defer.succeed(None)
-
-    def pauseProducing(self) -> None:
-        pass
-
-    def resumeProducing(self) -> None:
-        pass
-
-    def stopProducing(self) -> None:
-        pass
-
-
 @dataclass
 class _Endpoint:
+    target: Target | None       # None: a URL no request can be made to
     active: int = 0
     waiting: deque[Delivery] = field(default_factory=deque)
 
@@ -121,10 +72,7 @@ class Pusher:
         self._policy_of = policy_of
         self._dead_letter = dead_letter
         self._sign = sign
-        pool = HTTPConnectionPool(reactor, persistent=True)
-        pool.maxPersistentPerHost = PER_ENDPOINT     # keep every connection an endpoint may use
-        pool.retryAutomatically = False              # a retry is the delivery policy's decision
-        self._agent = Agent.usingEndpointFactory(reactor, _Endpoints(reactor), pool=pool)
+        self._client = HttpClient(reactor, keep=PER_ENDPOINT)     # every connection an endpoint may use
         self._endpoints: dict[str, _Endpoint] = {}
         self._pending: dict[str, Delivery] = {}
         self._next_slot: dict[str, float] = {}     # subscription -> earliest next send (throttle)
@@ -170,7 +118,9 @@ class Pusher:
             self._sign(delivery.body).addCallbacks(partial(self._signed, delivery),
                                                    partial(self._unreachable, delivery))
             return
-        endpoint = self._endpoints.setdefault(delivery.endpoint, _Endpoint())
+        endpoint = self._endpoints.get(delivery.endpoint)
+        if endpoint is None:
+            endpoint = self._endpoints[delivery.endpoint] = _Endpoint(_target(delivery.endpoint))
         if endpoint.active >= PER_ENDPOINT:
             endpoint.waiting.append(delivery)
             return
@@ -178,25 +128,12 @@ class Pusher:
 
     def _send(self, delivery: Delivery, endpoint: _Endpoint) -> None:
         endpoint.active += 1
-        headers = Headers({
-            b"Content-Type": [b"text/plain; charset=UTF-8"],
-            b"User-Agent": [USER_AGENT],
-            b"x-amz-sns-message-type": [delivery.kind.encode()],
-            b"x-amz-sns-message-id": [delivery.message_id.encode()],
-            b"x-amz-sns-topic-arn": [delivery.topic_arn.encode()],
-        })
-        if delivery.kind != "SubscriptionConfirmation":
-            headers.addRawHeader(b"x-amz-sns-subscription-arn", delivery.subscription.encode())
-        if delivery.raw:
-            headers.addRawHeader(b"x-amz-sns-rawdelivery", b"true")
-        try:
-            d = self._agent.request(b"POST", delivery.endpoint.encode(), headers,
-                                    _Body(delivery.body.encode("utf-8")))
-        except Exception as error:  # a URL the Agent cannot even try (bad scheme, no host)
-            d = defer.fail(error)
-        d.addTimeout(REQUEST_TIMEOUT_S, self.reactor)
-        d.addCallback(lambda response: readBody(response).addBoth(lambda _: response.code))
-        d.addCallbacks(lambda code: self._answered(delivery, code), lambda f: self._unreachable(delivery, f))
+        if endpoint.target is None:
+            d: defer.Deferred[int] = defer.fail(ValueError(f"not an http(s) URL: {delivery.endpoint!r}"))
+        else:
+            d = self._client.post(endpoint.target, _head(delivery), delivery.body.encode("utf-8"),
+                                  REQUEST_TIMEOUT_S)
+        d.addCallbacks(partial(self._answered, delivery), partial(self._unreachable, delivery))
         d.addBoth(lambda _: self._next(delivery.endpoint, endpoint))
 
     def _signed(self, delivery: Delivery, body: str) -> None:
@@ -244,3 +181,23 @@ class Pusher:
             delivery.timer.cancel()
         if delivery.durable:
             self.broker.drop_record(DELIVERY_KIND, delivery.id)
+
+
+def _target(url: str) -> Target | None:
+    try:
+        return Target.parse(url)
+    except ValueError:
+        return None
+
+
+def _head(delivery: Delivery) -> bytes:
+    """The header lines of a delivery's POST (values are mqgate's own ARNs and ids)."""
+    lines = [b"Content-Type: text/plain; charset=UTF-8\r\nUser-Agent: ", USER_AGENT,
+             b"\r\nx-amz-sns-message-type: ", delivery.kind.encode(),
+             b"\r\nx-amz-sns-message-id: ", delivery.message_id.encode(),
+             b"\r\nx-amz-sns-topic-arn: ", delivery.topic_arn.encode(), b"\r\n"]
+    if delivery.kind != "SubscriptionConfirmation":
+        lines += [b"x-amz-sns-subscription-arn: ", delivery.subscription.encode(), b"\r\n"]
+    if delivery.raw:
+        lines.append(b"x-amz-sns-rawdelivery: true\r\n")
+    return b"".join(lines)

@@ -3,7 +3,7 @@
 An RSA-2048 signature costs about as much CPU as everything else an HTTP notification
 needs, and ``cryptography`` holds the GIL while it signs: a thread would not run beside
 the reactor, a process does. The child gets the key on its stdin (never on its command
-line), then length-prefixed requests (signature version, canonical string) and answers
+line; :mod:`facades.sns.sign_process`), then length-prefixed requests (signature version, canonical string) and answers
 each with its base64 signature, in order; everything a read brings is signed and
 answered in one write, so a busy reactor pays one pipe write and read per batch.
 
@@ -12,36 +12,20 @@ If the child cannot start or dies, signing goes on in the broker's own process.
 from __future__ import annotations
 
 import os
-import struct
 import sys
 from collections import deque
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from twisted.internet import defer, protocol
 from twisted.internet.interfaces import IReactorProcess
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from facades.sns.sign_process import frame, frames
 from facades.sns.signing import Signer
 
-_LENGTH = struct.Struct(">I")
 _log = Logger()
-
-
-def frame(data: bytes) -> bytes:
-    return _LENGTH.pack(len(data)) + data
-
-
-def frames(buffer: bytearray) -> Iterator[bytes]:
-    """Complete frames at the head of ``buffer``, removed from it as they are read."""
-    while len(buffer) >= 4:
-        (length,) = _LENGTH.unpack_from(buffer)
-        if len(buffer) < 4 + length:
-            return
-        data = bytes(buffer[4:4 + length])
-        del buffer[:4 + length]
-        yield data
 
 
 class _Child(protocol.ProcessProtocol):
@@ -106,7 +90,7 @@ class SigningWorker:
         self._child = _Child(self)
         try:
             self._transport = self._reactor.spawnProcess(
-                self._child, sys.executable, [sys.executable, "-m", "facades.sns.sign_worker"], env=env,
+                self._child, sys.executable, [sys.executable, "-m", "facades.sns.sign_process"], env=env,
                 childFDs={0: "w", 1: "r", 2: "r"})
         except Exception:
             _log.failure("SNS signing process did not start; signing in the broker process")
@@ -116,28 +100,3 @@ class SigningWorker:
         self._transport.write(frame(self.signer.to_record()["key"].encode("ascii")))
         self._reactor.addSystemEventTrigger("before", "shutdown", self.stop)
         return True
-
-
-def main() -> None:
-    """The child: read the key, then sign every request until stdin closes."""
-    buffer = bytearray()
-    signer: Signer | None = None
-    while True:
-        data = os.read(0, 1 << 16)
-        if not data:
-            return
-        buffer += data
-        out = []
-        for request in frames(buffer):
-            if signer is None:
-                signer = Signer.from_key_pem(request)
-                continue
-            out.append(frame(signer.sign_canonical(request[1:], chr(request[0])).encode("ascii")))
-        if out:
-            pending = memoryview(b"".join(out))
-            while pending:
-                pending = pending[os.write(1, pending):]
-
-
-if __name__ == "__main__":
-    main()

@@ -16,7 +16,8 @@ from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 
 from facades.sns.envelope import Publication, signed_later
-from facades.sns.sign_worker import SigningWorker, frame, frames
+from facades.sns.sign_process import frame, frames
+from facades.sns.sign_worker import SigningWorker
 from facades.sns.signing import Signer, canonical_string
 
 NOW = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
