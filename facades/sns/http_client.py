@@ -102,12 +102,8 @@ class _Connection(Protocol):
                 del buffer[:end + 4]
                 self._head(head)
             elif self._state == "length":
-                take = min(self._left, len(buffer))
-                del buffer[:take]
-                self._left -= take
-                if self._left:
-                    return
-                self._done()
+                if self._skip():
+                    self._done()
                 return
             elif self._state == "chunk-size":
                 end = buffer.find(b"\r\n")
@@ -117,10 +113,7 @@ class _Connection(Protocol):
                 del buffer[:end + 2]
                 self._state, self._left = ("trailer", 0) if size == 0 else ("chunk", size + 2)
             elif self._state == "chunk":
-                take = min(self._left, len(buffer))
-                del buffer[:take]
-                self._left -= take
-                if self._left:
+                if not self._skip():
                     return
                 self._state = "chunk-size"
             elif self._state == "trailer":
@@ -135,6 +128,13 @@ class _Connection(Protocol):
             else:                         # "close": the body ends with the connection
                 buffer.clear()
                 return
+
+    def _skip(self) -> bool:
+        """Drop what arrived of the ``_left`` body bytes still expected; True once all came."""
+        take = min(self._left, len(self._buffer))
+        del self._buffer[:take]
+        self._left -= take
+        return not self._left
 
     def _head(self, head: str) -> None:
         lines = head.split("\r\n")
