@@ -10,10 +10,12 @@ Scenarios (1 KiB messages, each bounded by a count and a deadline):
                time from the Publish request to the message in the client's hands
   http_push    a topic with one confirmed http subscription to a local endpoint (a
                forked asyncio server), PublishBatch of 10 on 4 connections:
-               notifications/s received by the endpoint
+               notifications/s received by the endpoint, and the target's CPU time per
+               notification (its main process, and with the processes it started)
 
 Run: python -m bench.sns_load [--quick] [--targets mqgate moto] [--write-docs]
---write-docs replaces the "## SNS" section of docs/benchmarks.md with this run.
+--write-docs replaces the "## SNS" section of docs/benchmarks.md with this run (the "###"
+notes under its table stay).
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ from . import peers as peers_mod
 from .forking import CTX, default_signals
 from .sqs_wire import REGION, HttpConn, Response, drive
 from .stats import latency_summary_ms, rate
+from .sysinfo import cpu_seconds, tree_cpu_seconds
 
 BODY = "x" * 1024
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
@@ -251,6 +254,8 @@ ROWS = [  # scenario, metric, label, unit
     ("delivery", "p50_ms", "Publish → ReceiveMessage, end to end, p50 ↓", "ms"),
     ("delivery", "p99_ms", "Publish → ReceiveMessage, end to end, p99 ↓", "ms"),
     ("http_push", "notifications_per_s", "HTTP push to a local endpoint ↑", "notifications/s"),
+    ("http_push", "main_cpu_ms_per_notification", "HTTP push, CPU per notification, main process ↓", "ms"),
+    ("http_push", "cpu_ms_per_notification", "HTTP push, CPU per notification, all its processes ↓", "ms"),
 ]
 
 
@@ -267,10 +272,17 @@ def run(targets: list[str], quick: bool, scenarios: list[str]) -> dict[str, Any]
         try:
             for key in scenarios:
                 fn = SCENARIOS[key]
+                cpu = (tree_cpu_seconds(ep.pids), sum(map(cpu_seconds, ep.pids)))
                 try:
                     metrics = fn(ep.aws_port, quick)
                 except Exception as e:
                     metrics = {"error": f"{type(e).__name__}: {e}"}
+                if metrics.get("notified"):
+                    # CPU of the target's processes (the broker and any helper process it
+                    # runs, such as mqgate's signing process) per notification received
+                    per = 1000 / metrics["notified"]
+                    metrics["cpu_ms_per_notification"] = (tree_cpu_seconds(ep.pids) - cpu[0]) * per
+                    metrics["main_cpu_ms_per_notification"] = (sum(map(cpu_seconds, ep.pids)) - cpu[1]) * per
                 results[name]["scenarios"][key] = metrics
                 print(f"{name} {key}: {json.dumps(metrics)}", flush=True)
         finally:
@@ -328,6 +340,11 @@ def write_docs(text: str) -> None:
     current = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
     bounds = _bounds(current)
     if bounds:
+        # "### " notes written by hand under the generated table stay
+        old = current[bounds[0]:bounds[1]]
+        notes = old.find("\n### ")
+        if notes >= 0:
+            text = text + old[notes:]
         current = current[:bounds[0]] + text + current[bounds[1]:]
     else:
         current = current.rstrip("\n") + "\n\n" + text

@@ -245,11 +245,6 @@ class HttpClient:
             if not idle.connections:
                 del self._idle[key]
 
-    def close(self) -> None:
-        for idle in list(self._idle.values()):
-            for connection in list(idle.connections):
-                connection.transport.loseConnection()
-
     def _endpoint(self, target: Target) -> Any:
         """Twisted's standard endpoints, made once per scheme, host and port: building one
         (hostname checks included) costs as much as the rest of a request."""
