@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 
 from twisted.internet import defer
 from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
-from twisted.internet.error import ConnectionDone, TimeoutError
-from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.error import TimeoutError
+from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.python.failure import Failure
 from twisted.web.client import BrowserLikePolicyForHTTPS
 
@@ -193,7 +193,7 @@ class _Connection(Protocol):
         self._fail(Failure(TimeoutError("no answer in time")))
         self.transport.abortConnection()
 
-    def connectionLost(self, reason: Failure = Failure(ConnectionDone())) -> None:  # noqa: N802, B008
+    def connectionLost(self, reason: Failure = connectionDone) -> None:  # noqa: N802 (Twisted's interface)
         self.client.gone(self)
         if self.answer is not None and self._state == "close":
             self._done()                 # a body delimited by the close is complete
