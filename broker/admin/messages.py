@@ -96,21 +96,34 @@ def posted_text(params: dict[str, str], content_type: bytes | None, raw: bytes) 
 
 
 def delivered(message: Message, target: dest.Destination, params: dict[str, str]) -> Delivered:
-    """ActiveMQ's GET answer: a text message's body, the destination and id, the properties."""
-    text = message.headers.get("amq-msg-type") is None
-    body = message.body if text else b""
+    """ActiveMQ's GET answer: the body, the destination and id, the properties. A bytes
+    message's body is sent too (ActiveMQ sends it empty); a JMS map or stream message, whose
+    body is typed Java data, is sent without one."""
+    kind = message.headers.get("amq-msg-type")
+    text = kind is None
+    body = message.body if kind in (None, "text", "bytes") else b""
     if text and body.startswith(b"<?"):
         body = body[body.find(b"?>") + 2:]
     if params.get("xml", "").lower() == "true":
         content_type = "application/xml"
     elif params.get("json", "").lower() == "true":
         content_type = "application/json"
+    elif text and message.body.startswith(b"<"):
+        content_type = "application/xml"
     else:
-        content_type = "application/xml" if text and message.body.startswith(b"<") else "text/plain"
+        content_type = "text/plain" if _is_utf8(body) else "application/octet-stream"
     headers = {"destination": f"{target.kind}://{target.name}", "id": message.message_id}
     for name, value in message.properties.items():
         headers.setdefault(name, value.hex() if isinstance(value, bytes) else value)
     return Delivered(body, headers, content_type)
+
+
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
 
 
 class MessageApi:
