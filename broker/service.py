@@ -107,10 +107,11 @@ class BrokerService:
             if getattr(self.config, f"{door}_port") < 0 and not getattr(self.config, f"{door}_listen"):
                 continue  # a negative port turns a door off
             factory = build(self.broker, self.config, self.reactor, self.security)
-            endpoint = endpoints.serverFromString(self.reactor, self.config.endpoint(door))
             if self.config.tls_client_ca:
-                from broker.auth.tls import ask_for_client_certificates  # OpenSSL only when asked for
-                endpoint = ask_for_client_certificates(endpoint, self.config.tls_client_ca)
+                from broker.auth.tls import server_endpoint  # OpenSSL only when asked for
+                endpoint = server_endpoint(self.reactor, self.config.endpoint(door), self.config.tls_client_ca)
+            else:
+                endpoint = endpoints.serverFromString(self.reactor, self.config.endpoint(door))
             self.ports[door] = yield endpoint.listen(factory)
             self.factories[door] = factory
             if hasattr(factory, "url"):
