@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from websockets.exceptions import InvalidMessage
 from websockets.sync.client import connect as ws_connect
 
 from tests.conftest import ROOT, BrokerProcess, unique
@@ -132,16 +131,11 @@ def test_stomp_over_secure_websocket(tls_broker):
 
 
 def _wss_with_certificate(tls_broker: BrokerProcess) -> Any:
-    """A wss connection presenting the `reader` client certificate. The opening handshake is
-    tried twice: under a full suite's load it has been seen, rarely, to end before the HTTP
-    answer (a known, not yet explained, failure: see docs/security.md)."""
+    """A wss connection presenting the `reader` client certificate."""
     context = ssl.create_default_context(cafile=str(tls_broker.ca))
     context.load_cert_chain(str(tls_broker.certs / "client-reader.pem"), str(tls_broker.certs / "client-reader-key.pem"))
-    url = f"wss://127.0.0.1:{tls_broker.ports['ws']}/"
-    try:
-        return ws_connect(url, subprotocols=["v12.stomp"], ssl=context, open_timeout=10)
-    except InvalidMessage:
-        return ws_connect(url, subprotocols=["v12.stomp"], ssl=context, open_timeout=10)
+    return ws_connect(f"wss://127.0.0.1:{tls_broker.ports['ws']}/", subprotocols=["v12.stomp"], ssl=context,
+                      open_timeout=10)
 
 
 def test_client_certificate_login_over_wss(tls_broker):
