@@ -220,6 +220,8 @@ def load(config_file: str | None = None, env: Mapping[str, str] | None = None,
         raise ConfigError("log_format must be kv or json")
     if cfg.store_sync not in ("normal", "full"):
         raise ConfigError("store_sync must be normal or full")
+    if not all(isinstance(g, str) for g in cfg.admin_groups):
+        raise ConfigError("admin_groups must be a list of group names")
     cfg.credentials  # validate early
     cfg.limits  # validate early
     return cfg
