@@ -12,7 +12,7 @@ from typing import Iterator
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import BrokerProcess, unique
+from tests.conftest import BrokerProcess, broker_on, unique
 from tests.integration.security_support import USERS, config_text, module_broker
 from tests.integration.stomp_client import WAIT, RawStomp, connect, wait_until
 
@@ -192,3 +192,36 @@ def test_rest_messages_follow_the_authorization_map(secure):
 def test_a_page_of_another_site_cannot_use_the_console(secure):
     status, _, _ = http("GET", secure.admin_url + "/metrics", "admin", headers={"Origin": "http://elsewhere.example"})
     assert status == 403
+
+
+# -- limits and paging, as an operator watches them -------------------------------------------
+@pytest.fixture(params=["sqlite", "postgresql"])
+def paged(request: pytest.FixtureRequest, tmp_path) -> Iterator[BrokerProcess]:
+    config = tmp_path / "mqgate.toml"
+    config.write_text('[[policy]]\nqueue = "flow.>"\nmax_messages = 2\n')
+    with broker_on(request.param, tmp_path, ["--config", str(config), "--queue-window", "4"]) as proc:
+        yield proc
+
+
+def test_metrics_show_the_paged_out_backlog_and_blocked_producers(paged):
+    deep, flow = unique("deep"), f"flow.{unique()}"
+    producer = RawStomp(paged.stomp_port)
+    producer.connect("1.2")
+    for i in range(20):
+        producer.send("SEND", {"destination": f"/queue/{deep}", "persistent": "true", "receipt": f"d{i}"}, "x" * 10)
+        producer.expect("RECEIPT")
+    deep_labels = (("kind", "queue"), ("queue", deep))
+    got = metrics(paged)
+    assert got[("mqgate_queue_messages", deep_labels)] == 20 and got[("mqgate_queue_bytes", deep_labels)] == 200
+    assert got[("mqgate_queue_paged_out_messages", deep_labels)] > 0
+    assert got[("mqgate_queue_memory_messages", deep_labels)] < 20
+    for i in range(3):
+        producer.send("SEND", {"destination": f"/queue/{flow}", "persistent": "true", "receipt": f"f{i}"}, "m")
+    for _ in range(2):
+        producer.expect("RECEIPT")
+    flow_labels = (("kind", "queue"), ("queue", flow))
+    wait_until(lambda: metrics(paged)[("mqgate_queue_producers_blocked", flow_labels)] == 1)
+    assert jolokia_read(paged, MBEAN.format(flow), "BlockedSends")["value"] == 1
+    assert get_message(paged, flow)[0] == 200            # room again: the held send goes on
+    assert producer.expect("RECEIPT").headers["receipt-id"] == "f2"
+    assert metrics(paged)[("mqgate_queue_producers_blocked", flow_labels)] == 0
