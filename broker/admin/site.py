@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any, Callable
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import unquote
 
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from twisted.internet import defer

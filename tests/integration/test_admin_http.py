@@ -127,6 +127,10 @@ def test_rest_messages_reach_stomp_and_stomp_messages_reach_rest(shared_broker):
     assert status == 200 and body == b"from stomp"
     assert headers["destination"] == f"queue://{name}.back" and headers["colour"] == "blue"
     assert get_message(shared_broker, f"{name}.back", timeout_ms=0)[0] == 204      # consumed
+    # A raw body is read line by line, as ActiveMQ's servlet reads it.
+    status, _, _ = http("POST", f"{shared_broker.admin_url}/api/message/{name}.raw?type=queue", data=b"a\nb",
+                        headers={"Content-Type": "text/plain"})
+    assert status == 200 and get_message(shared_broker, f"{name}.raw")[2] == b"a\nb\n"
 
 
 def test_rest_get_waits_for_a_message_sent_meanwhile(shared_broker):
