@@ -53,7 +53,8 @@ class _Guarded(resource.Resource):
 
         def allowed(identity: Any) -> Any:
             if self.console and not access.may_administer(self.security, identity, self.config.admin_groups):
-                raise access.Refused(403, f"User {identity.name} may not use the console")
+                # Anonymous: ask for a login (a browser then prompts); a user: forbidden.
+                raise access.Refused(401 if identity.anonymous else 403, f"User {identity.name} may not use the console")
             return self.answer(request, identity)
 
         gone: list[bool] = []
