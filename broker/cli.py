@@ -47,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--aws-credentials", metavar="KEY:SECRET[:ACCOUNT],...", help="check SigV4 signatures against these keys")
     serve.add_argument("--ws-port", type=int, help=f"STOMP over WebSocket port, 0 = ephemeral, -1 = off (default {_DEFAULTS.ws_port})")
     serve.add_argument("--ws-listen", metavar="ENDPOINT", help="Twisted endpoint for STOMP over WebSocket (ssl:... for wss)")
+    serve.add_argument("--admin-port", type=int, help=f"admin HTTP port (metrics, Jolokia, REST messages), 0 = ephemeral, -1 = off (default {_DEFAULTS.admin_port})")
+    serve.add_argument("--admin-listen", metavar="ENDPOINT", help="Twisted endpoint for the admin HTTP door (ssl:... for HTTPS)")
     serve.add_argument("--users-file", metavar="PATH", help="ActiveMQ users.properties (user=password lines)")
     serve.add_argument("--groups-file", metavar="PATH", help="ActiveMQ groups.properties (group=user1,user2 lines)")
     serve.add_argument("--connect-timeout", type=float, help=f"seconds a connection may take to log in (default {_DEFAULTS.connect_timeout:g}, 0 = none)")

@@ -31,12 +31,19 @@ class Config:
     openwire_port: int = 61616
     # STOMP over WebSocket (ActiveMQ's ws transport port).
     ws_port: int = 61614
+    # The admin HTTP door: Prometheus metrics, Jolokia reads, the REST message API
+    # (ActiveMQ's web console port).
+    admin_port: int = 8161
     # Twisted endpoint strings; when set they replace bind+port for that door
     # (e.g. "ssl:61614:privateKey=key.pem:certKey=cert.pem").
     stomp_listen: str = ""
     aws_listen: str = ""
     openwire_listen: str = ""
     ws_listen: str = ""
+    admin_listen: str = ""
+    # Groups whose users may read the admin door's metrics and MBeans (ActiveMQ's
+    # groups.properties names its administrators `admins`).
+    admin_groups: list[str] = field(default_factory=lambda: ["admins"])
     # CA file: `ssl:` listeners ask clients for certificates it signed (client-certificate login).
     tls_client_ca: str = ""
     store: str = "sqlite:///var/mqgate.db"
@@ -213,6 +220,8 @@ def load(config_file: str | None = None, env: Mapping[str, str] | None = None,
         raise ConfigError("log_format must be kv or json")
     if cfg.store_sync not in ("normal", "full"):
         raise ConfigError("store_sync must be normal or full")
+    if not all(isinstance(g, str) for g in cfg.admin_groups):
+        raise ConfigError("admin_groups must be a list of group names")
     cfg.credentials  # validate early
     cfg.limits  # validate early
     return cfg

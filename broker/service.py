@@ -30,7 +30,8 @@ _STOMP_FACTORIES: "WeakKeyDictionary[Broker, StompFactory]" = WeakKeyDictionary(
 
 def _openwire_door(broker: Broker, config: Config, reactor: Any, security: Security) -> Any:
     from broker.protocols.openwire.factory import OpenWireFactory
-    return OpenWireFactory(broker, config, reactor, security)
+    factory = _OPENWIRE_FACTORIES[broker] = OpenWireFactory(broker, config, reactor, security)
+    return factory
 
 
 def _stomp_factory(broker: Broker, config: Config, reactor: Any, security: Security) -> StompFactory:
@@ -56,8 +57,26 @@ def _aws_door(broker: Broker, config: Config, reactor: Any, security: Security) 
     return build_site(broker, config, reactor, security)
 
 
+def _admin_door(broker: Broker, config: Config, reactor: Any, security: Security) -> Any:
+    from broker.admin.site import build_site
+    return build_site(broker, config, reactor, security, lambda: connection_counts(broker))
+
+
 DOORS: dict[str, DoorBuilder] = {"stomp": _stomp_door, "openwire": _openwire_door, "ws": _ws_door,
-                                  "aws": _aws_door}
+                                  "aws": _aws_door, "admin": _admin_door}
+# Factories of the doors whose clients hold connections (the admin door counts them).
+_OPENWIRE_FACTORIES: "WeakKeyDictionary[Broker, Any]" = WeakKeyDictionary()
+
+
+def connection_counts(broker: Broker) -> dict[str, int]:
+    """Open client connections per door, counted when asked (nothing is counted twice)."""
+    counts = {"stomp": 0, "ws": 0, "openwire": 0}
+    stomp = _STOMP_FACTORIES.get(broker)
+    for protocol in list(stomp.connections) if stomp is not None else ():
+        counts["ws" if getattr(protocol.transport, "ws", None) is not None else "stomp"] += 1
+    openwire = _OPENWIRE_FACTORIES.get(broker)
+    counts["openwire"] = len(openwire.connections) if openwire is not None else 0
+    return counts
 
 
 class BrokerService:
@@ -88,10 +107,11 @@ class BrokerService:
             if getattr(self.config, f"{door}_port") < 0 and not getattr(self.config, f"{door}_listen"):
                 continue  # a negative port turns a door off
             factory = build(self.broker, self.config, self.reactor, self.security)
-            endpoint = endpoints.serverFromString(self.reactor, self.config.endpoint(door))
             if self.config.tls_client_ca:
-                from broker.auth.tls import ask_for_client_certificates  # OpenSSL only when asked for
-                endpoint = ask_for_client_certificates(endpoint, self.config.tls_client_ca)
+                from broker.auth.tls import server_endpoint  # OpenSSL only when asked for
+                endpoint = server_endpoint(self.reactor, self.config.endpoint(door), self.config.tls_client_ca)
+            else:
+                endpoint = endpoints.serverFromString(self.reactor, self.config.endpoint(door))
             self.ports[door] = yield endpoint.listen(factory)
             self.factories[door] = factory
             if hasattr(factory, "url"):

@@ -101,7 +101,7 @@ class BrokerProcess:
         aws_port = "0" if (ROOT / "facades" / "site.py").exists() else "-1"
         cmd = [sys.executable, "-m", "broker", "serve", "--bind", "127.0.0.1", "--stomp-port", "0",
                "--openwire-port", "0",
-               "--aws-port", aws_port, "--ws-port", "-1", "--store", self.store, "--ports-file", str(ports_file),
+               "--aws-port", aws_port, "--ws-port", "-1", "--admin-port", "0", "--store", self.store, "--ports-file", str(ports_file),
                "--log-level", "info", *self.extra]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + START_TIMEOUT
@@ -126,6 +126,10 @@ class BrokerProcess:
     @property
     def aws_port(self) -> int:
         return self.ports["aws"]
+
+    @property
+    def admin_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['admin']}"
 
     @property
     def aws_url(self) -> str:

@@ -13,14 +13,11 @@ import ipaddress
 from pathlib import Path
 from typing import Any
 
-from OpenSSL import SSL
-from twisted.internet.endpoints import SSL4ServerEndpoint
-from twisted.internet.interfaces import IOpenSSLContextFactory
-from zope.interface import implementer
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from twisted.internet import endpoints, ssl
 
 VALID_DAYS = 825
 
@@ -92,30 +89,35 @@ def self_signed(out: Path, hosts: list[str], clients: list[str]) -> list[Path]:
     return written
 
 
-@implementer(IOpenSSLContextFactory)
-class _AskForClientCertificates:
-    """A server context factory that also asks clients for a certificate signed by `ca`.
+class _ClientCertificateReactor:
+    """The reactor as an `ssl:` endpoint sees it, listening with server options that also
+    ask clients for a certificate signed by `ca`.
 
-    A client without one still connects (and logs in with a password); one with a
+    The endpoint string is parsed by Twisted as usual; its `listenSSL` call (the public
+    IReactorSSL interface) hands over the server's key and certificate, and the listener
+    gets `CertificateOptions` made with the same ones plus `verify` against the CA. A
+    client without a certificate still connects (and logs in with a password); one with a
     certificate the CA did not sign is refused during the handshake."""
 
-    def __init__(self, wrapped: Any, ca: Path) -> None:
-        self.wrapped = wrapped
-        self.ca = ca
-        self._context: Any = None
+    def __init__(self, reactor: Any, ca: Path) -> None:
+        self._reactor = reactor
+        self._ca = ssl.Certificate.loadPEM(ca.read_bytes()).original
 
-    def getContext(self) -> Any:
-        # A context cannot change once a connection used it: set it up once.
-        if self._context is None:
-            context = self.wrapped.getContext()
-            context.load_verify_locations(str(self.ca))
-            context.set_verify(SSL.VERIFY_PEER, lambda conn, cert, errno, depth, ok: bool(ok))
-            self._context = context
-        return self._context
+    def listenSSL(self, port: int, factory: Any, contextFactory: Any, backlog: int = 50,
+                  interface: str = "") -> Any:
+        options = ssl.CertificateOptions(
+            privateKey=contextFactory.privateKey, certificate=contextFactory.certificate,
+            extraCertChain=contextFactory.extraCertChain or None, dhParameters=contextFactory.dhParameters,
+            verify=True, caCerts=[self._ca], requireCertificate=False)
+        return self._reactor.listenSSL(port, factory, options, backlog=backlog, interface=interface)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._reactor, name)
 
 
-def ask_for_client_certificates(endpoint: Any, ca: str) -> Any:
-    """`endpoint` (from an `ssl:` endpoint string) asking clients for certificates."""
-    if isinstance(endpoint, SSL4ServerEndpoint):
-        endpoint._sslContextFactory = _AskForClientCertificates(endpoint._sslContextFactory, Path(ca))
-    return endpoint
+def server_endpoint(reactor: Any, description: str, client_ca: str = "") -> Any:
+    """The server endpoint for `description`; with `client_ca`, an `ssl:` one asks clients
+    for certificates that CA signed (other kinds are unchanged)."""
+    if client_ca and description.split(":", 1)[0] == "ssl":
+        reactor = _ClientCertificateReactor(reactor, Path(client_ca))
+    return endpoints.serverFromString(reactor, description)

@@ -209,12 +209,19 @@ class Broker:
             log.warning("event=limit_reached resource=%s destination=%s %s", resource, name, detail)
 
     def stats(self) -> dict[str, Any]:
-        """Per-queue depth, bytes, memory window, paged-out count and blocked producers,
-        and the broker's memory and store use: what an operator sizes limits by."""
-        queues = {name: {**q.stats(), "producers_blocked": self.blocked_producers(name)}
+        """Per-queue depth, bytes, memory window, paged-out count, blocked producers and
+        enqueue/dequeue totals, per-topic publications and subscriptions, and the broker's
+        memory and store use: what an operator sizes limits by (and the admin door shows)."""
+        queues = {name: {**q.stats(), "kind": q.kind, "producers_blocked": self.blocked_producers(name)}
                   for name, q in list(self.queues.items()) + list(self.durables.items())}
+        topics = {name: {"enqueued": t.published, "consumers": len(t.subscriptions),
+                         "pending": sum(s.queue.ready_count + s.queue.delayed_count + s.queue.inflight_count
+                                        for s in t.subscriptions),
+                         "producers_blocked": self.blocked_producers(name)}
+                  for name, t in list(self.topics.items())}
         return {"memory_used": self.memory_used, "memory_limit": self.memory_limit,
-                "store_used": self.store_used, "store_limit": self.store_limit, "queues": queues}
+                "store_used": self.store_used, "store_limit": self.store_limit,
+                "queues": queues, "topics": topics}
 
     def stop(self) -> defer.Deferred[None]:
         if self._sweeper is not None and self._sweeper.running:

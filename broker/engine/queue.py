@@ -178,6 +178,9 @@ class Queue:
         self._scan_idle = False
         self.delayed_count = 0
         self.deleted = False
+        # Messages accepted and consumed (acked) since start: ActiveMQ's Enqueue/DequeueCount.
+        self.enqueued = 0
+        self.dequeued = 0
 
     # -- introspection --------------------------------------------------------
     @property
@@ -200,7 +203,8 @@ class Queue:
                 "inflight": self.inflight_count, "in_memory": len(self._held),
                 "paged_out": window.paged_out, "memory_bytes": self.memory_bytes,
                 "bytes": self.depth_bytes,
-                "consumers": self.consumer_count}
+                "consumers": self.consumer_count,
+                "enqueued": self.enqueued, "dequeued": self.dequeued}
 
     def browse(self) -> list[Message]:
         """Ready messages in memory, in delivery order, without taking them (the whole
@@ -305,6 +309,7 @@ class Queue:
                 return seen
         message.seq = self.broker.next_seq()
         message.state = State.READY
+        self.enqueued += 1
         if not message.timestamp:
             # Retention counts from acceptance; a message without one would expire at once.
             message.timestamp = now
@@ -695,6 +700,7 @@ class Queue:
         if not self.is_current(lease):
             return False
         self._gone(self._end_lease(lease))
+        self.dequeued += 1
         self.dispatch()
         return True
 

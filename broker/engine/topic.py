@@ -34,6 +34,7 @@ class Subscription:
 class Topic:
     name: str
     subscriptions: list[Subscription] = field(default_factory=list)
+    published: int = 0       # messages published since start (ActiveMQ's EnqueueCount)
 
     def publish(self, message: Message, extra: list[Queue] = (),  # type: ignore[assignment]
                 new_content_id: Callable[[], int] | None = None) -> int:
@@ -41,6 +42,7 @@ class Topic:
 
         When several of the copies are stored, they share one stored body: the store
         writes it once (`new_content_id` names it)."""
+        self.published += 1
         targets = [sub.queue for sub in self.subscriptions if sub.wants(message)]
         stored = sum(1 for q in targets if q.durable) + sum(1 for q in extra if q.durable)
         if new_content_id is not None and message.persistent and stored > 1:

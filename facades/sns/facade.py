@@ -9,7 +9,7 @@ from broker.auth.security import Security
 from broker.config import Config
 from broker.engine.broker import Broker
 from facades.sns import topics
-from facades.sns.access import guarded
+from facades.sns.access import guarded, visibility
 from facades.sns.envelope import CERT_PATH
 from facades.sns.fanout import Fanout
 from facades.sns.publish import Publisher
@@ -56,6 +56,7 @@ def _signer(broker: Broker) -> Signer:
 def build(broker: Broker, config: Config, reactor: Any, security: Security) -> tuple[SnsService, dict[str, tuple[str, bytes]]]:
     """The SNS service and the documents it serves by GET (its signing certificate)."""
     state = SnsState(broker, config.region, config.account, config.aws_public_url)
+    state.visible = visibility(security)
     state.load()
     signer = _signer(broker)
     fanout = Fanout(state, signer, reactor)

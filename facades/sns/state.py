@@ -84,6 +84,9 @@ class SnsState:
     deleted: set[str] = field(default_factory=set)
     #: Called with the ARN of every subscription that goes (Unsubscribe, DeleteTopic).
     on_drop: list[Callable[[str], None]] = field(default_factory=list)
+    # Whether the request's caller may see a topic (the authorization map's say, set by
+    # access.py): listings leave out the others before they are cut into pages.
+    visible: Callable[[AwsRequestContext, str], bool] = lambda ctx, name: True
 
     def load(self) -> None:
         for name, data in self.broker.records(TOPIC_KIND).items():

@@ -138,7 +138,8 @@ class Subscriptions:
 
     # -- listing -------------------------------------------------------------------------------
     def list_subscriptions(self, ctx: AwsRequestContext, params: Params) -> dict[str, Any]:
-        subs = sorted(self.state.subscriptions.values(), key=lambda s: s.arn)
+        subs = sorted((s for s in self.state.subscriptions.values() if self.state.visible(ctx, s.topic)),
+                      key=lambda s: s.arn)
         return self._page(subs, params.get("NextToken"))
 
     def list_subscriptions_by_topic(self, ctx: AwsRequestContext, params: Params) -> dict[str, Any]:

@@ -90,7 +90,7 @@ def delete_topic(state: SnsState, ctx: AwsRequestContext, params: Params) -> Any
 
 def list_topics(state: SnsState, ctx: AwsRequestContext, params: Params) -> dict[str, Any]:
     token = params.get("NextToken")
-    arns = [t.arn for t in state.all_topics()]
+    arns = [t.arn for t in state.all_topics() if state.visible(ctx, t.name)]
     if token:
         if token not in arns:
             raise invalid("NextToken")

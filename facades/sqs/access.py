@@ -54,14 +54,21 @@ def may_use(security: Security, identity: Any, name: str) -> bool:
     return any(security.may(identity, op, target) for op in _ANY)
 
 
+def visibility(security: Security) -> Callable[[AwsRequestContext, str], bool]:
+    """Whether a request's caller may see a queue: one it has some right on (ListQueues,
+    ListDeadLetterSourceQueues leave the others out before paging, so pages stay full)."""
+    def visible(ctx: AwsRequestContext, name: str) -> bool:
+        identity = ctx.identity
+        return identity is None or not security.map.configured or may_use(security, identity, name)
+    return visible
+
+
 def guarded(security: Security, state: SqsState, action: str, handler: Handler) -> Handler:
     """`handler` behind the authorization map."""
     def call(ctx: AwsRequestContext, params: Params) -> Any:
         identity = ctx.identity
         if identity is None or not security.map.configured:
             return handler(ctx, params)
-        if action == "ListQueues":
-            return _filtered(security, identity, handler(ctx, params), "QueueUrls")
         name = _queue_name(state, action, params)
         if name is not None:
             if action in LOOK:
@@ -70,16 +77,7 @@ def guarded(security: Security, state: SqsState, action: str, handler: Handler) 
                     raise (sqs_error("QueueDoesNotExist") if action == "GetQueueUrl" else _denied(ctx, state, name))
             elif not security.may(identity, RIGHTS[action], Target("queue", name)):
                 raise _denied(ctx, state, name)
-        if action == "ListDeadLetterSourceQueues":
-            return _filtered(security, identity, handler(ctx, params), "queueUrls")
         return handler(ctx, params)
     return call
 
 
-def _filtered(security: Security, identity: Any, result: dict[str, Any], member: str) -> dict[str, Any]:
-    """`result` with only the queue URLs (in `member`) the caller may use."""
-    urls = [u for u in result.get(member, []) if may_use(security, identity, name_from_url(u))]
-    out = {k: v for k, v in result.items() if k != member}
-    if urls or member == "queueUrls":   # ListDeadLetterSourceQueues always has the list
-        out[member] = urls
-    return out

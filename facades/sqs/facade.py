@@ -8,7 +8,7 @@ from broker.auth.security import Security
 from broker.config import Config
 from broker.engine.broker import Broker
 from facades.sqs import messages, moves, queues
-from facades.sqs.access import guarded
+from facades.sqs.access import guarded, visibility
 from facades.sqs.service import SqsService, sqs_service
 from facades.sqs.state import SqsState
 
@@ -45,4 +45,5 @@ def implemented_actions() -> list[str]:
 
 def build(broker: Broker, config: Config, security: Security) -> SqsService:
     state = SqsState(broker, config.region, config.account, config.aws_public_url)
+    state.visible = visibility(security)
     return sqs_service({name: guarded(security, state, name, partial(fn, state)) for name, fn in _ACTIONS.items()})

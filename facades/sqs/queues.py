@@ -74,7 +74,8 @@ def _page(names: list[str], params: Params) -> tuple[list[str], str | None]:
 
 def list_queues(state: SqsState, ctx: AwsRequestContext, params: Params) -> dict[str, Any]:
     prefix = params.get("QueueNamePrefix") or ""
-    names = sorted(n for n, q in state.broker.queues.items() if n.startswith(prefix) and q.durable)
+    names = sorted(n for n, q in state.broker.queues.items()
+                   if n.startswith(prefix) and q.durable and state.visible(ctx, n))
     page, token = _page(names, params)
     out: dict[str, Any] = {}
     if page:
@@ -148,7 +149,8 @@ def list_queue_tags(state: SqsState, ctx: AwsRequestContext, params: Params) -> 
 
 def list_dead_letter_source_queues(state: SqsState, ctx: AwsRequestContext, params: Params) -> dict[str, Any]:
     queue = state.queue(params["QueueUrl"])
-    names = sorted(n for n, q in state.broker.queues.items() if q.settings.dead_letter == queue.name)
+    names = sorted(n for n, q in state.broker.queues.items()
+                   if q.settings.dead_letter == queue.name and state.visible(ctx, n))
     page, token = _page(names, params)
     out: dict[str, Any] = {"queueUrls": [state.url(ctx, n) for n in page]}
     if token:

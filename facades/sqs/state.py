@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from broker.engine.broker import Broker
@@ -22,6 +22,9 @@ class SqsState:
     deleted_at: dict[str, int] = field(default_factory=dict)     # name -> ms
     purged_at: dict[str, int] = field(default_factory=dict)      # name -> ms
     move_tasks: dict[str, Any] = field(default_factory=dict)     # task handle -> MoveTask
+    # Whether the request's caller may see a queue (the authorization map's say, set by
+    # access.py): listings leave out the others before they are cut into pages.
+    visible: Callable[[AwsRequestContext, str], bool] = lambda ctx, name: True
 
     def now_ms(self) -> int:
         return self.broker.now_ms()

@@ -95,3 +95,11 @@ def test_redelivery_policies_from_toml(tmp_path):
     bad.write_text('[redelivery.">"]\nredelivery_delay = -1\n')
     with pytest.raises(ConfigError, match="non-negative int"):
         load(str(bad), env={})
+
+
+def test_admin_door_settings():
+    cfg = load(env={"MQGATE_ADMIN_GROUPS": '["ops", "admins"]'}, overrides={"admin_port": "0"})
+    assert cfg.admin_groups == ["ops", "admins"] and cfg.endpoint("admin") == "tcp:0:interface=127.0.0.1"
+    assert load(env={}).admin_port == 8161 and load(env={}).admin_groups == ["admins"]
+    with pytest.raises(ConfigError):
+        load(env={"MQGATE_ADMIN_GROUPS": "[1]"})
