@@ -38,10 +38,11 @@ from urllib.parse import parse_qsl
 
 import httptools
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import ISSLTransport
+from twisted.internet.interfaces import IProtocolNegotiationFactory, ISSLTransport
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from broker.auth.limits import ConnectionCounter
 from facades.aws.dispatch import WireRequest, WireResponse
@@ -405,6 +406,7 @@ class HttpServerProtocol(Protocol):
         return min(factory.idle_timeout, factory.head_timeout, factory.body_timeout)
 
 
+@implementer(IProtocolNegotiationFactory)
 class HttpServerFactory(Factory):
     """Builds a :class:`HttpServerProtocol` per connection admitted by the connection limits."""
 
@@ -431,6 +433,11 @@ class HttpServerFactory(Factory):
         protocol = HttpServerProtocol(address)
         protocol.factory = self
         return protocol
+
+    def acceptableProtocols(self) -> list[bytes]:  # noqa: N802 - Twisted's interface
+        """ALPN over TLS: clients offering ``h2`` (curl, browsers) are told HTTP/1.1 (Twisted
+        fails the handshake when a client offers ALPN and the server names nothing)."""
+        return [b"http/1.1"]
 
     def release(self, address: str) -> None:
         if self.connections is not None:
