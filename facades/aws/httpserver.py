@@ -206,14 +206,20 @@ class HttpServerProtocol(Protocol):
 
     def on_url(self, url: bytes) -> None:
         self._url += url
-        self._grow_head(len(url))
+        self._head_size += len(url)
+        if self._head_size > MAX_HEAD:
+            raise BadRequest("request head too large")
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._grow_head(len(name) + len(value) + 4)
+        self._head_size += len(name) + len(value) + 4
+        if self._head_size > MAX_HEAD:
+            raise BadRequest("request head too large")
         key = name.decode("latin-1").lower()
-        text = value.decode("latin-1")
-        known = self._headers.get(key)
-        self._headers[key] = text if known is None else f"{known},{text}"
+        headers = self._headers
+        if key in headers:
+            headers[key] = f"{headers[key]},{value.decode('latin-1')}"
+        else:
+            headers[key] = value.decode("latin-1")
 
     def on_headers_complete(self) -> None:
         self._headers_done = True
@@ -250,11 +256,6 @@ class HttpServerProtocol(Protocol):
             deferred.errback(error)
         exchange.deferred = deferred
         deferred.addCallbacks(self._answered, self._failed, callbackArgs=(exchange,), errbackArgs=(exchange,))
-
-    def _grow_head(self, size: int) -> None:
-        self._head_size += size
-        if self._head_size > MAX_HEAD:
-            raise BadRequest("request head too large")
 
     def _request(self, method: str) -> WireRequest:
         url = self._url

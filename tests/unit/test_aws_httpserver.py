@@ -259,3 +259,9 @@ def test_a_failing_application_answers_500() -> None:
     protocol, transport, _, _ = connect(broken)
     protocol.dataReceived(post(""))
     assert responses(transport) == [b"HTTP/1.1 500 Internal Server Error "]
+
+
+def test_header_names_are_lower_case_and_repeats_are_joined() -> None:
+    protocol, _, _, app = connect()
+    protocol.dataReceived(b"GET /p HTTP/1.1\r\nX-Amz-Date: 1\r\nx-thing: a\r\nX-Thing: b\r\n\r\n")
+    assert app.requests[0].headers == {"x-amz-date": "1", "x-thing": "a,b"}
