@@ -58,7 +58,7 @@ IDLE_TIMEOUT = 60.0
 Application = Callable[[WireRequest], "Deferred[WireResponse]"]
 
 _log = Logger()
-_BAD_REQUEST = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+_BAD_REQUEST = WireResponse(400, {}, b"")
 _TIMED_OUT = b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _STATUS_LINES = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n" for s in HTTPStatus}
@@ -241,10 +241,10 @@ class HttpServerProtocol(Protocol):
         parser = self._parser
         method = parser.get_method().decode("ascii", "replace")
         http10 = parser.get_http_version() == "1.0"
+        request = self._request(method)
         exchange = _Exchange(method == "HEAD", parser.should_keep_alive(), http10)
         if not exchange.keep_alive:
             self._closing = True   # what follows a ``Connection: close`` request is not read
-        request = self._request(method)
         self._exchanges.append(exchange)
         if len(self._exchanges) >= MAX_PIPELINED and not self._paused:
             self._paused = True
@@ -370,13 +370,14 @@ class HttpServerProtocol(Protocol):
         self.transport.loseConnection()
 
     def _bad_request(self) -> None:
+        """Answer 400 after the answers still owed, then close."""
         self._in_message = False
-        if self._exchanges:   # answers still owed come first; the client learns by the close
-            self._closing = True
-            self.transport.loseConnection()
-            return
-        self.transport.write(_BAD_REQUEST)
-        self._close()
+        self._closing = True
+        exchange = _Exchange(False, False, False)
+        exchange.response = _BAD_REQUEST
+        self._exchanges.append(exchange)
+        if self._exchanges[0] is exchange and self._streaming is None:
+            self._flush()
 
     # -- timeouts -------------------------------------------------------------------
 
@@ -386,15 +387,15 @@ class HttpServerProtocol(Protocol):
         if self._gone or self._closing:
             return
         factory = self.factory
-        if self._in_message:
-            limit = factory.body_timeout if self._headers_done else factory.head_timeout
-        elif self._exchanges or self._streaming is not None:
+        if self._exchanges or self._streaming is not None:
             limit = None   # a request is being answered: the handler bounds its own wait
+        elif self._in_message:
+            limit = factory.body_timeout if self._headers_done else factory.head_timeout
         else:
             limit = factory.idle_timeout
         now = self._clock.seconds()
         if limit is not None and now - self._mark >= limit:
-            if self._in_message and not self._exchanges and self._streaming is None:
+            if self._in_message:
                 self.transport.write(_TIMED_OUT)
             self._close()
             return

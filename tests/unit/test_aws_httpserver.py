@@ -265,3 +265,24 @@ def test_header_names_are_lower_case_and_repeats_are_joined() -> None:
     protocol, _, _, app = connect()
     protocol.dataReceived(b"GET /p HTTP/1.1\r\nX-Amz-Date: 1\r\nx-thing: a\r\nX-Thing: b\r\n\r\n")
     assert app.requests[0].headers == {"x-amz-date": "1", "x-thing": "a,b"}
+
+
+def test_a_malformed_request_behind_a_waiting_one_is_refused_after_its_answer() -> None:
+    protocol, transport, _, app = connect()
+    protocol.dataReceived(post("later") + b"BROKEN\r\n\r\n")
+    assert transport.value() == b"" and not transport.disconnecting
+    app.waiting[0].callback(WireResponse(200, {}, b"first"))
+    assert responses(transport) == [b"HTTP/1.1 200 OK first", b"HTTP/1.1 400 Bad Request "]
+    assert transport.disconnecting
+
+
+def test_a_partial_request_behind_a_waiting_one_times_out_once_that_is_answered() -> None:
+    protocol, transport, clock, app = connect(head_timeout=5, body_timeout=5, idle_timeout=30)
+    protocol.dataReceived(post("later") + b"POST / HTTP/1.1\r\n")
+    clock.advance(20)   # a long poll is still waiting: the connection is not idle
+    assert not transport.disconnecting
+    app.waiting[0].callback(WireResponse(200, {}, b"polled"))
+    clock.advance(5)
+    assert responses(transport)[0] == b"HTTP/1.1 200 OK polled"
+    assert transport.value().endswith(b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    assert transport.disconnecting
