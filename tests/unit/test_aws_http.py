@@ -29,6 +29,7 @@ from facades.sqs.models import LEGACY_QUERY_MODEL_PATH
 from facades.sqs.service import sqs_service
 
 cancelled: list[Deferred] = []
+waiting: list[Deferred] = []
 
 
 def get_queue_url(ctx: Any, params: dict) -> Any:
@@ -40,6 +41,7 @@ def get_queue_url(ctx: Any, params: dict) -> Any:
 
 def receive_message(ctx: Any, params: dict) -> Deferred:
     pending: Deferred = Deferred(lambda d: cancelled.append(d))
+    waiting.append(pending)
     return pending
 
 
@@ -88,6 +90,7 @@ def test_boto3_and_an_old_query_client_against_the_port(endpoint: str) -> Any:
 @pytest_twisted.inlineCallbacks
 def test_a_client_that_goes_away_cancels_its_handler(endpoint: str) -> Any:
     cancelled.clear()
+    waiting.clear()
     failures: list[dict] = []
     observer = lambda event: failures.append(event) if event.get("log_failure") else None  # noqa: E731
     globalLogPublisher.addObserver(observer)
@@ -98,7 +101,10 @@ def test_a_client_that_goes_away_cancels_its_handler(endpoint: str) -> Any:
         Headers({b"X-Amz-Target": [b"AmazonSQS.ReceiveMessage"], b"Content-Type": [b"application/x-amz-json-1.0"]}),
         _body(b'{"QueueUrl": "u", "WaitTimeSeconds": 20}'),
     )
-    yield task.deferLater(reactor, 0.05, lambda: None)
+    for _ in range(500):   # until the handler waits (bounded: a busy machine connects slowly)
+        if waiting:
+            break
+        yield task.deferLater(reactor, 0.01, lambda: None)
     request.cancel()  # aborts the connection
     with pytest.raises(ResponseNeverReceived):
         yield request
