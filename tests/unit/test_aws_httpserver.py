@@ -286,3 +286,11 @@ def test_a_partial_request_behind_a_waiting_one_times_out_once_that_is_answered(
     assert responses(transport)[0] == b"HTTP/1.1 200 OK polled"
     assert transport.value().endswith(b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
     assert transport.disconnecting
+
+
+def test_an_upgrade_header_is_ignored_and_the_next_request_read() -> None:
+    protocol, transport, _, app = connect()
+    protocol.dataReceived(b"GET /a HTTP/1.1\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\n\r\n"
+                          + post("b", b"next"))
+    assert [r.path for r in app.requests] == ["/a", "/b"]
+    assert responses(transport)[1] == b"HTTP/1.1 200 OK echo:next"
