@@ -53,8 +53,8 @@ def _ws_door(broker: Broker, config: Config, reactor: Any, security: Security) -
 
 
 def _aws_door(broker: Broker, config: Config, reactor: Any, security: Security) -> Any:
-    from facades.site import build_site  # the AWS facades are optional until first used
-    return build_site(broker, config, reactor, security)
+    from facades.site import build_port  # the AWS facades are optional until first used
+    return build_port(broker, config, reactor, security)
 
 
 def _admin_door(broker: Broker, config: Config, reactor: Any, security: Security) -> Any:

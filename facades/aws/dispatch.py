@@ -3,7 +3,7 @@
 Everything between bytes-in and bytes-out of the AWS port lives here:
 protocol and service detection, authentication, the operation allow-list,
 shape-driven parsing, the handler call, serialization and error rendering.
-``facades.aws.http`` only converts Twisted requests to :class:`WireRequest`
+``facades.aws.httpserver`` only parses HTTP into :class:`WireRequest`
 and writes the :class:`WireResponse` back, so this whole path is unit-tested
 with plain values.
 """
@@ -57,7 +57,8 @@ class WireResponse:
     body: bytes
     stream: Callable[[Any], Deferred[None]] | None = field(default=None, compare=False)
     """Set instead of ``body`` for a body relayed as it arrives (API Gateway's HTTP
-    proxying): called with the Twisted request to write into; fires when done."""
+    proxying): called with the :class:`~facades.aws.httpserver.ResponseBody` to write
+    into; fires when done."""
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ back to `json`, so what a client sees never depends on which one is installed.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 try:
@@ -16,8 +15,11 @@ try:
 except ImportError:  # pragma: no cover - orjson is a dependency; this keeps it optional
     orjson = None  # type: ignore[assignment]
 
-# orjson reads integers past 64 bits as floats; bodies with such numbers go to `json`.
-_LONG_NUMBER = re.compile(rb"[0-9]{19}")
+# orjson reads integers past 64 bits as floats; bodies with a run of 19 digits or more go
+# to `json`. Found by mapping every digit to 1 and everything else to 0 and looking for
+# nineteen 1s: a C-speed scan, where a regular expression costs ~15 ns a byte.
+_DIGITS_AS_ONES = bytes(0x31 if 0x30 <= i <= 0x39 else 0x30 for i in range(256))
+_LONG_NUMBER = b"1" * 19
 # json.dumps(obj, options) builds a new encoder on every call; this one is reused.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
@@ -34,7 +36,7 @@ def dumps(document: Any) -> bytes:
 
 def loads(body: bytes) -> Any:
     """Parse a request body; raises ValueError (or UnicodeDecodeError) as `json.loads`."""
-    if orjson is not None and _LONG_NUMBER.search(body) is None:
+    if orjson is not None and _LONG_NUMBER not in body.translate(_DIGITS_AS_ONES):
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError:

@@ -8,8 +8,8 @@ its error catalogue and one handler per operation it implements::
         raise sqs_error("QueueDoesNotExist")     # -> the protocol's error reply
         return {"MessageId": ..., "MD5OfMessageBody": ...}
 
-    port = AwsResource(AwsDispatcher([sqs_service({"SendMessage": send_message})],
-                                     SigV4Verifier(security, default_account), default_region))
+    port = AwsPort(AwsDispatcher([sqs_service({"SendMessage": send_message})],
+                                 SigV4Verifier(security, default_account), default_region))
 
 Handlers get parsed, typed params keyed by model member names — the same
 dict whichever protocol the client spoke, with top-level required members

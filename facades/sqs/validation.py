@@ -174,7 +174,8 @@ def validate_message_body(body: str | None, *, parameter: str = "MessageBody") -
     """Present, non-empty, and only characters SQS can store."""
     if not body:
         raise sqs_error("MissingParameter", f"The request must contain the parameter {parameter}.")
-    if INVALID_CHARACTER.search(body):
+    # Printable ASCII, most bodies, is all allowed: checked in C before the full pattern.
+    if not (body.isascii() and body.isprintable()) and INVALID_CHARACTER.search(body):
         raise sqs_error("InvalidMessageContents", INVALID_CHARACTERS)
 
 

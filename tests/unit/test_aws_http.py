@@ -1,7 +1,9 @@
-"""The resource on a real socket, with real clients."""
+"""The AWS port on a real socket, with real clients."""
 
 from __future__ import annotations
 
+import http.client
+import socket
 from collections.abc import Iterator
 from io import BytesIO
 from typing import Any
@@ -16,10 +18,10 @@ from twisted.internet.defer import Deferred
 from twisted.logger import globalLogPublisher
 from twisted.web.client import Agent, FileBodyProducer, ResponseNeverReceived
 from twisted.web.http_headers import Headers
-from twisted.web.server import Site
 
 from facades.aws.dispatch import AwsDispatcher
-from facades.aws.http import AwsResource
+from facades.aws.http import AwsPort
+from facades.aws.httpserver import HttpServerFactory
 from tests.unit.auth_support import security_with_keys
 from facades.aws.sigv4 import SigV4Verifier
 from facades.sqs.errors import sqs_error
@@ -27,6 +29,7 @@ from facades.sqs.models import LEGACY_QUERY_MODEL_PATH
 from facades.sqs.service import sqs_service
 
 cancelled: list[Deferred] = []
+waiting: list[Deferred] = []
 
 
 def get_queue_url(ctx: Any, params: dict) -> Any:
@@ -38,6 +41,7 @@ def get_queue_url(ctx: Any, params: dict) -> Any:
 
 def receive_message(ctx: Any, params: dict) -> Deferred:
     pending: Deferred = Deferred(lambda d: cancelled.append(d))
+    waiting.append(pending)
     return pending
 
 
@@ -46,7 +50,9 @@ def endpoint() -> Iterator[str]:
     service = sqs_service({"GetQueueUrl": get_queue_url, "ReceiveMessage": receive_message})
     # No keys configured: the raw (unsigned) request below must get through.
     dispatcher = AwsDispatcher([service], SigV4Verifier(security_with_keys({}), "000000000000"), "us-east-1")
-    port = reactor.listenTCP(0, Site(AwsResource(dispatcher)), interface="127.0.0.1")
+    aws = AwsPort(dispatcher, {"/cert.pem": ("application/x-x509-ca-cert", b"PEM")})
+    port = reactor.listenTCP(0, HttpServerFactory(aws, reactor, aws.max_body, head_timeout=0.3, body_timeout=0.3),
+                             interface="127.0.0.1")
     yield f"http://127.0.0.1:{port.getHost().port}"
     pytest_twisted.blockon(port.stopListening())
 
@@ -84,6 +90,7 @@ def test_boto3_and_an_old_query_client_against_the_port(endpoint: str) -> Any:
 @pytest_twisted.inlineCallbacks
 def test_a_client_that_goes_away_cancels_its_handler(endpoint: str) -> Any:
     cancelled.clear()
+    waiting.clear()
     failures: list[dict] = []
     observer = lambda event: failures.append(event) if event.get("log_failure") else None  # noqa: E731
     globalLogPublisher.addObserver(observer)
@@ -94,7 +101,10 @@ def test_a_client_that_goes_away_cancels_its_handler(endpoint: str) -> Any:
         Headers({b"X-Amz-Target": [b"AmazonSQS.ReceiveMessage"], b"Content-Type": [b"application/x-amz-json-1.0"]}),
         _body(b'{"QueueUrl": "u", "WaitTimeSeconds": 20}'),
     )
-    yield task.deferLater(reactor, 0.05, lambda: None)
+    for _ in range(500):   # until the handler waits (bounded: a busy machine connects slowly)
+        if waiting:
+            break
+        yield task.deferLater(reactor, 0.01, lambda: None)
     request.cancel()  # aborts the connection
     with pytest.raises(ResponseNeverReceived):
         yield request
@@ -109,3 +119,40 @@ def test_a_client_that_goes_away_cancels_its_handler(endpoint: str) -> Any:
 
 def _body(data: bytes) -> FileBodyProducer:
     return FileBodyProducer(BytesIO(data))
+
+
+def _exchange(endpoint: str, data: bytes) -> bytes:
+    """Send ``data`` on a raw socket and read
+    until the server closes the connection."""
+    host, port = endpoint.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(data)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    return received
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_published_document_by_get_and_head(endpoint: str) -> Any:
+    def fetch(method: str) -> tuple[int, str, bytes]:
+        connection = http.client.HTTPConnection(endpoint.removeprefix("http://"), timeout=5)
+        connection.request(method, "/cert.pem")
+        response = connection.getresponse()
+        result = response.status, response.getheader("Content-Type"), response.read()
+        connection.close()
+        return result
+
+    assert (yield threads.deferToThread(fetch, "GET")) == (200, "application/x-x509-ca-cert", b"PEM")
+    assert (yield threads.deferToThread(fetch, "HEAD")) == (200, "application/x-x509-ca-cert", b"")
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_request_that_never_completes_is_timed_out(endpoint: str) -> Any:
+    """Slowloris: a head that stops half way is answered 408 and closed, as is a stalled body."""
+    partial_head = b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: AmazonSQS.GetQueueUrl\r\n"
+    answer = yield threads.deferToThread(_exchange, endpoint, partial_head)
+    assert answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+    partial_body = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"
+    answer = yield threads.deferToThread(_exchange, endpoint, partial_body)
+    assert answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n")

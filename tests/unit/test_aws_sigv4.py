@@ -5,14 +5,15 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from hypothesis import event, given, settings, strategies as st
 from botocore.auth import SigV4Auth, SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from facades.aws.errors import AwsError
 from tests.unit.auth_support import security_with_keys
-from tests.unit.auth_support import security_with_keys
-from facades.aws.sigv4 import Principal, SignedRequest, SigV4Verifier, credential_scope
+from facades.aws.sigv4 import (Principal, SignedRequest, SigV4Verifier, _read_signature, _Signature,
+                               botocore_canonical_request, credential_scope, plain_canonical_request)
 
 KEYS = {"AKIDEXAMPLE": ("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "111122223333")}
 VERIFIER = SigV4Verifier(security_with_keys(KEYS), "000000000000")
@@ -146,3 +147,41 @@ def test_without_configured_keys_everything_is_accepted_as_the_default_account()
 def test_credential_scope_routes_without_authenticating() -> None:
     assert credential_scope(received(signed(secret="wrong"))) == ("eu-central-1", "sqs")
     assert credential_scope(SignedRequest("GET", "http", "h", "/", [], {}, b"")) is None
+
+
+# -- the plain requests' short road agrees with botocore ---------------------------------
+
+_header_names = st.sampled_from(["host", "x-amz-date", "x-amz-target", "content-type", "X-Amz-Date", "user-agent",
+                                 "x-amz-content-sha256", "content-length", "expect", " host", ""])
+_text = st.text(st.sampled_from(" \t\xa0\x85\x1cab,=&%é/"), max_size=12)
+_paths = st.one_of(st.sampled_from(["/", "", "/000000000000/orders", "/a/", "//a", "/./a", "/a/../b", "/.x",
+                                    "/a b", "/%41", "/~x_y-z.q"]),
+                   st.text(st.sampled_from("/a.%~_-"), max_size=8).map(lambda p: "/" + p))
+
+
+@settings(max_examples=600, deadline=None)
+@given(method=st.sampled_from(["POST", "GET", "post"]), host=st.sampled_from(["localhost:4566", "h", "", "a/b", "a@b", "a#b", "[::1]:80"]),
+       path=_paths, query=st.one_of(st.just([]), st.lists(st.tuples(_text, _text), max_size=2)),
+       names=st.one_of(st.lists(_header_names, min_size=1, max_size=5),
+                       st.lists(st.sampled_from(["x-amz-date", "x-amz-target", "content-type", "x-amz-content-sha256"]),
+                                unique=True).map(lambda n: ["host", *n])),
+       values=st.lists(_text, min_size=6, max_size=6),
+       body=st.binary(max_size=20), presigned=st.booleans())
+def test_the_plain_canonical_request_is_botocores(method, host, path, query, names, values, body,
+                                                  presigned) -> None:
+    headers = {name: value for name, value in zip(["host", "x-amz-date", "x-amz-target", "content-type",
+                                                   "x-amz-content-sha256", "user-agent"], values)}
+    request = SignedRequest(method=method, scheme="http", host=host, path=path, query=query, headers=headers,
+                            body=body)
+    signature = _Signature(access_key="AKID", date="20261205", region="us-east-1", service="sqs",
+                           signed_headers=tuple(names), signature="x", timestamp="20261205T010203Z",
+                           presigned=presigned)
+    plain = plain_canonical_request(request, signature)
+    assert plain is None or plain == botocore_canonical_request(request, signature)
+    event(f"short road: {plain is not None}")
+
+
+def test_the_common_requests_take_the_short_road() -> None:
+    request = received(signed())
+    signature = _read_signature(request, strict=True)
+    assert signature is not None and plain_canonical_request(request, signature) is not None

@@ -15,7 +15,7 @@ class BackendResponse:
     error_message: str | None = None
     """A Lambda function's ``errorMessage`` (what selection patterns match for Lambda)."""
     stream: Callable[[Any], Any] | None = None
-    """For a large or unsized body: relays it into a Twisted request as it arrives."""
+    """For a large or unsized body: relays it into the client's response body as it arrives."""
 
     def header(self, name: str) -> str | None:
         lower = name.lower()

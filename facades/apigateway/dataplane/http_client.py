@@ -56,7 +56,7 @@ STREAM_THRESHOLD = 256 * 1024
 
 
 class _Relay(Protocol):
-    """Writes a backend body into the client's request chunk by chunk."""
+    """Writes a backend body into the client's response body chunk by chunk."""
 
     def __init__(self, request: Any, done: Deferred[None], reactor: Any, seconds: float) -> None:
         self._request = request
