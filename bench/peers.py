@@ -566,15 +566,18 @@ def mqgate_command() -> list[str] | None:
 
 class Mqgate(Peer):
     """`mqgate serve` on ephemeral ports with SQLite in a temp dir. `sync`
-    picks --store-sync (None: the broker's default)."""
+    picks --store-sync, `reactor` --reactor (None: the broker's default)."""
     name = "mqgate"
     kinds = ("stomp", "sqs")
 
-    def __init__(self, sync: str | None = None) -> None:
+    def __init__(self, sync: str | None = None, reactor: str | None = None) -> None:
         super().__init__()
         self.sync = sync
+        self.reactor = reactor
         if sync:
             self.name = f"mqgate-sync-{sync}"
+        if reactor:
+            self.name = f"mqgate-reactor-{reactor}"
 
     def available(self) -> tuple[bool, str]:
         cmd = mqgate_command()
@@ -617,7 +620,8 @@ class Mqgate(Peer):
         return Endpoint(name=self.name, version=st.get("version", "mqgate"),
                         stomp_port=st.get("stomp"), aws_port=st.get("aws"),
                         openwire_port=st.get("openwire"), pids=[st["pid"]],
-                        notes=f"SQLite (WAL) store in a temp dir, {sync}")
+                        notes=f"SQLite (WAL) store in a temp dir, {sync}"
+                        + (f", --reactor {self.reactor}" if self.reactor else ""))
 
     def start(self) -> Endpoint:
         ok, why = self.available()
@@ -664,6 +668,8 @@ class Mqgate(Peer):
             if "--store-sync" not in getattr(self, "_help", ""):
                 raise PeerUnavailable("`mqgate serve` has no --store-sync option")
             cmd += ["--store-sync", self.sync]
+        if self.reactor:
+            cmd += ["--reactor", self.reactor]
         if "--log-level" in getattr(self, "_help", ""):
             cmd += ["--log-level", os.environ.get("MQGATE_BENCH_LOG_LEVEL", "warning")]
         with open(log, "ab") as out:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
+from broker.reactors import REACTORS
+
 ENV_PREFIX = "MQGATE_"
 
 
@@ -58,6 +60,8 @@ class Config:
     pid_file: str = ""
     log_level: str = "info"
     log_format: str = "kv"
+    # The event loop under Twisted: default (epoll), uvloop or asyncio (broker/reactors.py).
+    reactor: str = "default"
     broker_name: str = "localhost"
     # STOMP limits (ActiveMQ's defaults).
     stomp_max_header_line: int = 10240
@@ -213,6 +217,8 @@ def load(config_file: str | None = None, env: Mapping[str, str] | None = None,
         raise ConfigError("log_format must be kv or json")
     if cfg.store_sync not in ("normal", "full"):
         raise ConfigError("store_sync must be normal or full")
+    if cfg.reactor not in REACTORS:
+        raise ConfigError(f"reactor must be one of {', '.join(REACTORS)}")
     cfg.credentials  # validate early
     cfg.limits  # validate early
     return cfg
