@@ -672,9 +672,12 @@ class Mqgate(Peer):
             cmd += ["--reactor", self.reactor]
         if "--log-level" in getattr(self, "_help", ""):
             cmd += ["--log-level", os.environ.get("MQGATE_BENCH_LOG_LEVEL", "warning")]
+        # This checkout's code, even when the venv's editable install points at another one.
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)}
         with open(log, "ab") as out:
             self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+                                         stdin=subprocess.DEVNULL, start_new_session=True, env=env)
         self.started_here = True
         st = {"pid": self.proc.pid, "dir": str(base), "cmd": cmd, "version": self._version()}
         _set_state(self.name, st)
