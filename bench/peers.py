@@ -341,7 +341,7 @@ class ActiveMQ(Peer):
                                                                openwire_port=openwire_port))
         (conf / "log4j2.properties").write_text(LOG4J2)
         (conf / "log4j.properties").write_text(LOG4J1)
-        return self._launch(base, port)
+        return self._launch(base, port, openwire_port)
 
     def halt(self) -> None:
         """Stop ActiveMQ cleanly, keeping its data for `resume`."""
@@ -353,9 +353,9 @@ class ActiveMQ(Peer):
     def resume(self) -> Endpoint:
         """Start ActiveMQ again on the data `halt` kept."""
         st = _load_state()[self.name]
-        return self._launch(Path(st["dir"]), st["port"])
+        return self._launch(Path(st["dir"]), st["port"], st.get("openwire"))
 
-    def _launch(self, base: Path, port: int) -> Endpoint:
+    def _launch(self, base: Path, port: int, openwire_port: int | None) -> Endpoint:
         conf, data, tmp = base / "conf", base / "data", base / "tmp"
         log = base / "activemq.log"
         cmd = ["java", *ACTIVEMQ_JVM_OPTS,
@@ -566,15 +566,18 @@ def mqgate_command() -> list[str] | None:
 
 class Mqgate(Peer):
     """`mqgate serve` on ephemeral ports with SQLite in a temp dir. `sync`
-    picks --store-sync (None: the broker's default)."""
+    picks --store-sync, `reactor` --reactor (None: the broker's default)."""
     name = "mqgate"
     kinds = ("stomp", "sqs")
 
-    def __init__(self, sync: str | None = None) -> None:
+    def __init__(self, sync: str | None = None, reactor: str | None = None) -> None:
         super().__init__()
         self.sync = sync
+        self.reactor = reactor
         if sync:
             self.name = f"mqgate-sync-{sync}"
+        if reactor:
+            self.name = f"mqgate-reactor-{reactor}"
 
     def available(self) -> tuple[bool, str]:
         cmd = mqgate_command()
@@ -617,7 +620,8 @@ class Mqgate(Peer):
         return Endpoint(name=self.name, version=st.get("version", "mqgate"),
                         stomp_port=st.get("stomp"), aws_port=st.get("aws"),
                         openwire_port=st.get("openwire"), pids=[st["pid"]],
-                        notes=f"SQLite (WAL) store in a temp dir, {sync}")
+                        notes=f"SQLite (WAL) store in a temp dir, {sync}"
+                        + (f", --reactor {self.reactor}" if self.reactor else ""))
 
     def start(self) -> Endpoint:
         ok, why = self.available()
@@ -664,11 +668,16 @@ class Mqgate(Peer):
             if "--store-sync" not in getattr(self, "_help", ""):
                 raise PeerUnavailable("`mqgate serve` has no --store-sync option")
             cmd += ["--store-sync", self.sync]
+        if self.reactor:
+            cmd += ["--reactor", self.reactor]
         if "--log-level" in getattr(self, "_help", ""):
             cmd += ["--log-level", os.environ.get("MQGATE_BENCH_LOG_LEVEL", "warning")]
+        # This checkout's code, even when the venv's editable install points at another one.
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)}
         with open(log, "ab") as out:
             self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+                                         stdin=subprocess.DEVNULL, start_new_session=True, env=env)
         self.started_here = True
         st = {"pid": self.proc.pid, "dir": str(base), "cmd": cmd, "version": self._version()}
         _set_state(self.name, st)

@@ -23,6 +23,8 @@ JSON_END = "bench-results-json -->"
 def label(name: str) -> str:
     if name.startswith("mqgate-sync-"):
         return "mqgate (sync=" + name.rsplit("-", 1)[1] + ")"
+    if name.startswith("mqgate-reactor-"):
+        return "mqgate (" + name.rsplit("-", 1)[1] + ")"
     return LABELS.get(name, name)
 
 

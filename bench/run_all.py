@@ -46,6 +46,8 @@ def headline(proto: str, key: str, metrics: dict) -> str:
 def make_peer(name: str) -> peers_mod.Peer:
     if name.startswith("mqgate-sync-"):
         return peers_mod.Mqgate(sync=name.rsplit("-", 1)[1])
+    if name.startswith("mqgate-reactor-"):
+        return peers_mod.Mqgate(reactor=name.rsplit("-", 1)[1])
     return peers_mod.PEERS[name]()
 
 
@@ -257,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         if t == "mqgate":
             for v in [v.strip() for v in args.mqgate_sync.split(",") if v.strip()]:
                 targets.append("mqgate" if v == "default" else f"mqgate-sync-{v}")
-        elif t in peers_mod.PEERS or t.startswith("mqgate-sync-"):
+        elif t in peers_mod.PEERS or t.startswith(("mqgate-sync-", "mqgate-reactor-")):
             targets.append(t)
         else:
             print(f"unknown target {t}", file=sys.stderr)

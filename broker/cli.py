@@ -12,6 +12,8 @@ from typing import Any, Sequence
 
 from broker import logs
 from broker.config import Config, ConfigError, load
+from broker.reactors import REACTORS, ReactorUnavailable
+from broker.reactors import install as install_reactor
 
 _DEFAULTS = Config()
 
@@ -41,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--ports-file", metavar="PATH", help="write the bound ports as JSON here once listening")
     serve.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
     serve.add_argument("--log-format", choices=("kv", "json"))
+    serve.add_argument("--reactor", choices=REACTORS, help="event loop: default (epoll), uvloop (needs the uvloop package) or asyncio (default default)")
     serve.add_argument("--region", help=f"AWS region in ARNs (default {_DEFAULTS.region})")
     serve.add_argument("--account", help=f"AWS account id in queue URLs and ARNs (default {_DEFAULTS.account})")
     serve.add_argument("--openwire-max-inactivity-ms", type=int, help=f"OpenWire MaxInactivityDuration advertised, 0 = no keep-alives (default {_DEFAULTS.openwire_max_inactivity_ms})")
@@ -105,6 +108,11 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 def _serve(config: Config, args: argparse.Namespace) -> int:
+    try:
+        install_reactor(config.reactor)
+    except ReactorUnavailable as exc:
+        print(f"mqgate: {exc}", file=sys.stderr)
+        return 2
     from twisted.internet import reactor
 
     from broker.service import BrokerService

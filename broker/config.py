@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
+from broker.reactors import REACTORS
+
 ENV_PREFIX = "MQGATE_"
 
 
@@ -65,6 +67,8 @@ class Config:
     pid_file: str = ""
     log_level: str = "info"
     log_format: str = "kv"
+    # The event loop under Twisted: default (epoll), uvloop or asyncio (broker/reactors.py).
+    reactor: str = "default"
     broker_name: str = "localhost"
     # STOMP limits (ActiveMQ's defaults).
     stomp_max_header_line: int = 10240
@@ -222,6 +226,8 @@ def load(config_file: str | None = None, env: Mapping[str, str] | None = None,
         raise ConfigError("store_sync must be normal or full")
     if not all(isinstance(g, str) for g in cfg.admin_groups):
         raise ConfigError("admin_groups must be a list of group names")
+    if cfg.reactor not in REACTORS:
+        raise ConfigError(f"reactor must be one of {', '.join(REACTORS)}")
     cfg.credentials  # validate early
     cfg.limits  # validate early
     return cfg

@@ -319,8 +319,66 @@ class Queue:
         self.depth_bytes += len(message.body)
         if self.settings.dedup_window_ms and message.dedup_id is not None:
             self._dedup[message.dedup_id] = (now + self.settings.dedup_window_ms, message)
-        self._admit(message, now)
+        if not self._hand_over(message, now):
+            self._admit(message, now)
         return message
+
+    def _nothing_before(self, message: Message, now: int) -> bool:
+        """Whether an arrival may skip the window: nothing ready waits before it (in memory
+        or on disk), no dispatch is under way, and a dispatch pass would deliver it as it is
+        (not delayed, expired, over its delivery limit or held by a FIFO group)."""
+        settings = self.settings
+        return not (self._dispatching or self._ready.items or self._ready.horizon is not None
+                    or not self._consumers or message.visible_at > now
+                    or message.expires and message.expires <= now
+                    or settings.retention_ms and message.timestamp + settings.retention_ms <= now
+                    or settings.max_deliveries and message.delivery_count >= settings.max_deliveries
+                    or message.group_id is not None and settings.fifo)
+
+    def _hand_over(self, message: Message, now: int) -> bool:
+        """Deliver an arrival straight to a consumer with credit when nothing waits before
+        it: what a dispatch pass would do, without the window's insert and removal."""
+        if not self._nothing_before(message, now):
+            return False
+        target = self._pick(message)
+        if target is None:
+            return False
+        self._hold(message)
+        self._deliver_alone(message, target, now)
+        return True
+
+    def deliver_shared(self, message: Message, now: int) -> bool:
+        """Fan-out: give `message`, the one copy every such subscription of a publication
+        shares, to this queue's only consumer if it acknowledges automatically (so keeps no
+        delivery state), has credit, has no selector and nothing waits before it. False: the
+        queue needs a copy of its own (`enqueue`)."""
+        consumers = self._consumers
+        if (len(consumers) != 1 or self._store is not None or message.group_id is not None
+                or self.settings.dedup_window_ms or self.settings.default_delay_ms):
+            return False
+        consumer = consumers[0]
+        # A selector sees a message before its delivery (JMSXDeliveryCount 0): a consumer
+        # with one gets a copy of its own.
+        if (not consumer.auto_ack or consumer.selector is not None or consumer.credit <= 0
+                or not self._nothing_before(message, now)):
+            return False
+        self._deliver_alone(message, consumer, now, shared=True)
+        return True
+
+    def _deliver_alone(self, message: Message, consumer: Consumer, now: int,
+                       shared: bool = False) -> None:
+        """One delivery outside a dispatch pass; anything it causes to be enqueued here
+        waits for the pass that follows, as it would inside one."""
+        self._dispatching = True
+        try:
+            if shared:
+                consumer.deliver(self, message, None)
+            else:
+                self._deliver(message, consumer, now)
+        finally:
+            self._dispatching = False
+        if self._again:
+            self.dispatch()
 
     def _check_dedup(self, dedup_id: str, now: int) -> Message | None:
         while self._dedup:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from broker.engine.message import Message
+from broker.engine.message import Message, State
 from broker.engine.queue import Queue, property_value
 from broker.engine.selector import Selector
 
@@ -41,19 +41,40 @@ class Topic:
         """Enqueue a copy for every interested subscription; returns how many got one.
 
         When several of the copies are stored, they share one stored body: the store
-        writes it once (`new_content_id` names it)."""
+        writes it once (`new_content_id` names it). Subscriptions whose consumer takes the
+        message at once and keeps nothing of it (auto-ack, in memory, nothing queued) all
+        get one shared copy instead of one each."""
         self.published += 1
         targets = [sub.queue for sub in self.subscriptions if sub.wants(message)]
-        stored = sum(1 for q in targets if q.durable) + sum(1 for q in extra if q.durable)
-        if new_content_id is not None and message.persistent and stored > 1:
+        if new_content_id is not None and message.persistent and (
+                sum(1 for q in targets if q.durable) + sum(1 for q in extra if q.durable) > 1):
             message.content_id = new_content_id()
+        shared: Message | None = None
+        now = 0
         for queue in targets:
+            if not queue.durable:
+                if shared is None:
+                    now = queue.broker.now_ms()
+                    shared = self._delivered_copy(message, now)
+                if queue.deliver_shared(shared, now):
+                    continue
             copy = message.copy()
             copy.topic = self.name
             queue.enqueue(copy)
         for queue in extra:
             queue.enqueue(message.copy())
         return len(targets) + len(extra)
+
+    def _delivered_copy(self, message: Message, now: int) -> Message:
+        """The copy shared by the subscriptions that take it at once: delivered once, gone."""
+        shared = message.copy()
+        shared.topic = self.name
+        if not shared.timestamp:
+            shared.timestamp = now
+        shared.delivery_count = 1
+        shared.first_delivery = now
+        shared.state = State.GONE
+        return shared
 
 
 def matches(pattern: str, name: str) -> bool:

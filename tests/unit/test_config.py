@@ -45,6 +45,7 @@ def test_explicit_endpoint_replaces_bind_and_port():
     ("nope = 1\n", "unknown setting"),
     ("stomp_port = 'abc'\n", "not a valid int"),
     ("log_format = 'xml'\n", "log_format"),
+    ("reactor = 'select'\n", "reactor must be one of default, uvloop, asyncio"),
     ("aws_credentials = 'onlykey'\n", "KEY:SECRET"),
     ("[broken\n", "cannot read"),
 ])
@@ -53,6 +54,14 @@ def test_bad_settings_are_refused_with_a_reason(tmp_path, text, message):
     f.write_text(text)
     with pytest.raises(ConfigError, match=message):
         load(str(f), env={})
+
+
+def test_reactor_from_file_and_environment(tmp_path):
+    f = tmp_path / "m.toml"
+    f.write_text("reactor = 'asyncio'\n")
+    assert load(env={}).reactor == "default"
+    assert load(str(f), env={}).reactor == "asyncio"
+    assert load(str(f), env={"MQGATE_REACTOR": "uvloop"}).reactor == "uvloop"
 
 
 def test_credentials_parse_with_optional_account():

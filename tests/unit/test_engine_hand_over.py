@@ -1,0 +1,162 @@
+"""Deliveries that skip a queue's window: an arrival handed straight to a consumer with
+credit when nothing waits before it, and one topic copy shared by every auto-ack
+subscriber. The outcome must be what a dispatch pass through the window gives."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from broker.engine.consumer import Lease
+from broker.engine.message import Message, State
+from broker.engine.settings import QueueSettings
+from tests.unit.engine_support import Recorder, advance, check_counts, make_broker, msg, stamped
+
+
+def _no_window(queue: Any) -> None:
+    """Make any use of the queue's window fail the test."""
+    def refuse(*_: Any, **__: Any) -> Any:
+        raise AssertionError("the message went through the window")
+    queue._ready.push = queue._ready.place = refuse
+
+
+def test_arrival_goes_straight_to_a_free_consumer():
+    b = make_broker()
+    q = b.queue("q")
+    c = Recorder()
+    q.add_consumer(c)
+    _no_window(q)
+    q.enqueue(msg("a"))
+    q.enqueue(msg("b"))
+    assert c.bodies == ["a", "b"]
+    assert [m.delivery_count for m, _ in c.got] == [1, 1]
+    assert all(m.state is State.INFLIGHT for m, _ in c.got)
+    check_counts(q, ready=0, inflight=2)
+    assert b.memory_used == 2
+    c.ack_all()
+    assert b.memory_used == 0
+
+
+def test_an_arrival_does_not_overtake_what_is_queued():
+    b = make_broker()
+    q = b.queue("q")
+    c = Recorder(credit=1)
+    q.add_consumer(c)
+    q.enqueue(msg("a"))
+    q.enqueue(msg("b"))            # no credit: queued
+    c.ack()                        # credit back: b is delivered by the dispatch
+    q.enqueue(msg("c"))            # credit used by b: queued behind nothing else
+    assert c.bodies == ["a", "b"]
+    c.ack()
+    assert c.bodies == ["a", "b", "c"]
+    check_counts(q, ready=0, inflight=1)
+
+
+def test_a_send_made_while_delivering_waits_for_that_delivery():
+    b = make_broker()
+    q = b.queue("q")
+    order: list[str] = []
+
+    class Echo(Recorder):
+        def deliver(self, queue: Any, message: Message, lease: Lease | None) -> None:
+            order.append("start " + message.body.decode())
+            if message.body == b"a":
+                queue.enqueue(msg("b"))
+            super().deliver(queue, message, lease)
+            order.append("end " + message.body.decode())
+
+    c = Echo()
+    q.add_consumer(c)
+    q.enqueue(msg("a"))
+    assert order == ["start a", "end a", "start b", "end b"]
+    assert c.bodies == ["a", "b"]
+
+
+def test_an_expired_arrival_is_not_handed_over():
+    b = make_broker()
+    q = b.queue("q")
+    c = Recorder()
+    q.add_consumer(c)
+    q.enqueue(stamped(b, "old", expires=b.now_ms() - 1, persistent=True))
+    assert c.bodies == []
+    assert [m.body for m in b.queue("ActiveMQ.DLQ").browse()] == [b"old"]
+
+
+def test_a_busy_fifo_group_holds_its_next_message():
+    b = make_broker()
+    q = b.create_queue("q.fifo", QueueSettings(fifo=True))
+    c = Recorder()
+    q.add_consumer(c)
+    q.enqueue(msg("g1", group_id="g"))
+    q.enqueue(msg("g2", group_id="g"))
+    q.enqueue(msg("h1", group_id="h"))
+    assert c.bodies == ["g1", "h1"]
+    c.ack("g1")
+    assert c.bodies == ["g1", "h1", "g2"]
+
+
+def test_delayed_arrival_waits_for_its_time():
+    b = make_broker()
+    q = b.queue("q")
+    c = Recorder()
+    q.add_consumer(c)
+    q.enqueue(msg("later", visible_at=b.now_ms() + 1000))
+    assert c.bodies == []
+    advance(b, 1000)
+    assert c.bodies == ["later"]
+
+
+def test_auto_ack_subscribers_share_one_delivered_copy():
+    b = make_broker()
+    subscribers = [Recorder(f"c{i}", auto_ack=True) for i in range(3)]
+    subs = [b.subscribe_topic("t", c) for c in subscribers]
+    original = msg("hello", properties={"k": "v"})
+    assert b.publish("t", original) == 3
+    copies = [c.got[0][0] for c in subscribers]
+    assert all(m is copies[0] for m in copies) and copies[0] is not original
+    shared = copies[0]
+    assert shared.topic == "t" and shared.delivery_count == 1 and shared.state is State.GONE
+    assert shared.timestamp and shared.first_delivery == b.now_ms()
+    assert original.delivery_count == 0 and original.topic is None
+    for sub in subs:
+        check_counts(sub.queue, ready=0, inflight=0)
+    assert b.memory_used == 0
+
+
+@pytest.mark.parametrize("other", [
+    {"auto_ack": False},                                  # keeps a lease: its own copy
+    {"auto_ack": True, "selector": "k = 'v'"},            # sees JMSXDeliveryCount 0
+    {"auto_ack": True, "credit": 0},                      # queues it
+])
+def test_subscribers_that_keep_state_get_their_own_copy(other: dict[str, Any]):
+    b = make_broker()
+    plain = Recorder("plain", auto_ack=True)
+    special = Recorder("special", **other)
+    b.subscribe_topic("t", plain)
+    sub = b.subscribe_topic("t", special)
+    b.publish("t", msg("x", properties={"k": "v"}))
+    shared = plain.got[0][0]
+    if other.get("credit") == 0:
+        assert special.got == []
+        check_counts(sub.queue, ready=1)
+        special.credit = 1
+        sub.queue.dispatch()
+    (mine, lease), = special.got
+    assert mine is not shared and mine.body == b"x" and mine.topic == "t"
+    assert mine.delivery_count == 1
+    assert (lease is None) == other["auto_ack"]
+
+
+def test_a_queued_subscription_keeps_its_order():
+    b = make_broker()
+    c = Recorder(auto_ack=True, credit=1)
+    sub = b.subscribe_topic("t", c)
+    b.publish("t", msg("1"))
+    b.publish("t", msg("2"))       # no credit: queued
+    c.credit = 1
+    b.publish("t", msg("3"))       # credit, but "2" waits first: "2" goes, "3" waits
+    assert c.bodies == ["1", "2"]
+    check_counts(sub.queue, ready=1)
+    c.credit = 1
+    sub.queue.dispatch()
+    assert c.bodies == ["1", "2", "3"]
