@@ -25,6 +25,7 @@ from broker.protocols.activemq import advisories
 from broker.protocols.activemq import destinations as dest
 from broker.protocols.activemq.client_ids import already_connected
 from broker.protocols.activemq.consumers import browse
+from broker.protocols.activemq.flow_control import RESOURCE_ALLOCATION, refusal_text
 from broker.protocols.activemq.inactivity import InactivityMonitor
 from broker.protocols.activemq.output import CommitOrderedOutput
 from broker.protocols.activemq.scheduling import BadHeader, route, scheduled_copies
@@ -49,6 +50,9 @@ BEGIN, PREPARE, COMMIT_ONE_PHASE, COMMIT_TWO_PHASE, ROLLBACK, RECOVER, FORGET, E
 ADD, REMOVE = 0, 1
 
 INVALID_DESTINATION = "javax.jms.InvalidDestinationException"
+# Commands held behind a send that waits for room before the broker stops reading the
+# connection (the client then blocks in its socket, as with ActiveMQ).
+HOLD_LIMIT = 16
 
 
 def _key(ident: Struct) -> tuple[Any, ...]:
@@ -94,6 +98,9 @@ class OpenWireProtocol(Protocol):
         self.connect_timer: Any = None
         self.close_timer: Any = None
         self.held: list[Struct | None] | None = None   # commands waiting for a login to finish
+        # Producer flow control: a send waiting for room, and the commands behind it.
+        self.waiting: list[Struct] | None = None
+        self.reading_paused = False
 
     # -- connection life cycle ---------------------------------------------------------------
     def connectionMade(self) -> None:
@@ -172,6 +179,9 @@ class OpenWireProtocol(Protocol):
                 if self.held is not None:
                     self.held.append(command)
                     continue
+                if self.waiting is not None and command is not None and not _consumes_only(command):
+                    self._hold_behind_send(command)
+                    continue
                 self._handle(command)
         except (OpenWireError, p.PrimitiveError) as exc:
             log.warning("event=bad_frame door=openwire remote=%s reason=%r", self.peer, str(exc))
@@ -223,6 +233,11 @@ class OpenWireProtocol(Protocol):
         if command.get("response_required"):
             self.send(Struct(s.EXCEPTION_RESPONSE, command_id=0, response_required=False,
                              correlation_id=command.command_id, exception=(exception, message)))
+        elif command.type in s.MESSAGE_TYPES:
+            # An async send has no response to fail: as ActiveMQ, the client's connection
+            # gets a ConnectionError, which reaches its ExceptionListener.
+            self.send(Struct(s.CONNECTION_ERROR, command_id=0, response_required=False,
+                             exception=(exception, message)))
 
     # -- output ---------------------------------------------------------------------------------
     def send(self, command: Struct, after_commit: bool = False) -> None:
@@ -270,7 +285,8 @@ class OpenWireProtocol(Protocol):
         self._negotiation_timer = None
         if duration > 0:
             self.monitor = InactivityMonitor(self.factory.clock, duration / 1000.0, duration / 3000.0,
-                                             self._keep_alive, self._inactive)
+                                             self._keep_alive, self._inactive,
+                                             held=lambda: self.reading_paused)
             self.monitor.start()
         self.send(self.factory.broker_info())
 
@@ -581,6 +597,8 @@ class OpenWireProtocol(Protocol):
         except BadHeader as exc:
             raise JmsError(str(exc)) from None
         queues = {d: self._queue(d) for d in targets if not d.is_topic}
+        if not self._admitted(command, targets, queues, message.persistent):
+            return
         if command.transaction_id is not None:
             tx = self.transactions.get(_tx_key(command.transaction_id))
             tx.sends.extend((targets, m) for m in copies)
@@ -594,6 +612,45 @@ class OpenWireProtocol(Protocol):
             self.respond_when_committed(command)
         else:
             self.respond(command)
+
+    # -- producer flow control ------------------------------------------------------------------------
+    def _admitted(self, command: Struct, targets: list[dest.Destination],
+                  queues: dict[dest.Destination, Queue], persistent: bool) -> bool:
+        """Whether every destination has room for the message now. A full one refuses
+        (sendFailIfNoSpace: ActiveMQ's ResourceAllocationException) or makes the send wait:
+        it is handled again once there is room, and only then answered (its Response, or
+        the ProducerAck a windowed producer needs to send more), so the client blocks as
+        with ActiveMQ. Until then the connection's other commands wait behind it, except
+        those that only consume, so a consumer on the same connection can make the room."""
+        size = len(command.content or b"")
+        for d in targets:
+            kind, name = ("topic", d.name) if d.is_topic else ("queue", queues[d].name)
+            admission = self.broker.admit(kind, name, size, persistent)
+            if admission.refused is not None:
+                raise JmsError(refusal_text(admission.refused, kind, d.name, _producer_text(command)),
+                               RESOURCE_ALLOCATION)
+            if admission.wait is not None:
+                self.waiting = [command]
+                admission.wait.addCallback(lambda _: self._resume_input()).addErrback(
+                    lambda f: log.error("event=resume_failed door=openwire error=%s", f.getErrorMessage()))
+                return False
+        return True
+
+    def _hold_behind_send(self, command: Struct) -> None:
+        assert self.waiting is not None
+        self.waiting.append(command)
+        if len(self.waiting) >= HOLD_LIMIT and not self.reading_paused:
+            self.reading_paused = True
+            self.transport.pauseProducing()
+
+    def _resume_input(self) -> None:
+        """There is room again: handle the waiting send and what came after it, and read
+        the connection again unless a send waits once more."""
+        commands, self.waiting = self.waiting or [], None
+        self._handle_all(commands)
+        if self.waiting is None and self.reading_paused and not self.closing:
+            self.reading_paused = False
+            self.transport.resumeProducing()
 
     def _route(self, targets: list[dest.Destination], queues: dict[dest.Destination, Queue],
                message: Message) -> None:
@@ -652,6 +709,22 @@ class OpenWireProtocol(Protocol):
             raise JmsError(f"No durable subscription exists for clientID: {client_id} and "
                            f"subscriptionName: {name}", INVALID_DESTINATION)
         self.respond(info)
+
+
+def _consumes_only(command: Struct) -> bool:
+    """Commands handled even while a send of the connection waits for room: they only
+    consume, and may be what makes the room."""
+    if command.type == s.MESSAGE_ACK:
+        return command.transaction_id is None
+    return command.type in (s.MESSAGE_PULL, s.KEEP_ALIVE_INFO)
+
+
+def _producer_text(command: Struct) -> str:
+    """A message's producer id as ActiveMQ prints it: connection:session:producer."""
+    pid = command.producer_id
+    if pid is None:
+        return "null"
+    return f"{pid.connection_id}:{pid.session_id}:{pid.value}"
 
 
 # What a client may send before its ConnectionInfo was accepted.

@@ -19,7 +19,6 @@ from broker.auth.authorization import NotAuthorized
 from broker.auth.identity import Identity
 from broker.engine.broker import DestinationError
 from broker.engine.consumer import Lease
-from broker.engine.limits import Refusal
 from broker.engine.message import Message
 from broker.engine.queue import Queue
 from broker.engine.selector import InvalidSelector, parse as parse_selector
@@ -27,6 +26,7 @@ from broker.protocols.activemq import advisories
 from broker.protocols.activemq import destinations as dest
 from broker.protocols.activemq.client_ids import already_connected
 from broker.protocols.activemq.consumers import browse
+from broker.protocols.activemq.flow_control import RESOURCE_ALLOCATION, refusal_text
 from broker.protocols.activemq.inactivity import InactivityMonitor
 from broker.protocols.activemq.output import CommitOrderedOutput
 from broker.protocols.activemq.scheduling import BadHeader, route, scheduled_copies
@@ -486,23 +486,14 @@ class StompProtocol(Protocol):
             kind, name = ("topic", self._topic_name(d)) if d.is_topic else ("queue", self._queue_for(d).name)
             admission = self.broker.admit(kind, name, len(frame.body), persistent)
             if admission.refused is not None:
-                text = self._refusal(admission.refused, f"{kind}://{d.name}")
-                raise StompError(text, "javax.jms.ResourceAllocationException: " + text)
+                text = refusal_text(admission.refused, kind, d.name, f"ID:{self.connection_id}:-1:1")
+                raise StompError(text, f"{RESOURCE_ALLOCATION}: {text}")
             if admission.wait is not None:
                 self._held_frames = [frame]
                 self.transport.pauseProducing()
                 admission.wait.addCallback(lambda _: self._resume_input())
                 return False
         return True
-
-    def _refusal(self, refusal: Refusal, qualified: str) -> str:
-        producer = f"ID:{self.connection_id}:-1:1"
-        if refusal.resource == "store":
-            cause = f"Persistent store is Full, 100% of {refusal.limit}."
-        else:
-            cause = "Usage Manager Memory Limit reached."
-        return (f"{cause} Stopping producer ({producer}) to prevent flooding {qualified}. "
-                "See http://activemq.apache.org/producer-flow-control.html for more info")
 
     def _resume_input(self) -> None:
         frames, self._held_frames = self._held_frames or [], None
