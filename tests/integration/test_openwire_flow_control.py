@@ -42,7 +42,7 @@ def url(broker: BrokerProcess) -> str:
 @pytest.mark.parametrize("mode", ["sync", "windowed"])
 def test_a_producer_blocks_at_a_full_queue_until_a_consumer_drains_it(limited_broker: BrokerProcess,
                                                                       jms: JmsPrograms, mode: str) -> None:
-    out = jms.run(url(limited_broker), mode, "flow." + unique(), str(COUNT), program="FlowScenarios")
+    out = jms.run(url(limited_broker), mode, "flow." + unique(), str(COUNT), program="PolicyScenarios")
     assert out["sender_waiting"] == "true"
     if mode == "sync":
         assert out["sent_while_full"] == "3"
@@ -58,7 +58,7 @@ def test_a_producer_blocks_at_a_full_queue_until_a_consumer_drains_it(limited_br
 def test_send_fail_if_no_space_throws_resource_allocation_exception(limited_broker: BrokerProcess,
                                                                     jms: JmsPrograms) -> None:
     name = "fail." + unique()
-    out = jms.run(url(limited_broker), "fail", name, "0", program="FlowScenarios")
+    out = jms.run(url(limited_broker), "fail", name, "0", program="PolicyScenarios")
     assert out["refused"] == (f"javax.jms.ResourceAllocationException: Usage Manager Memory Limit reached on "
                               f"queue://{name}. See http://activemq.apache.org/producer-flow-control.html "
                               "for more info")

@@ -27,7 +27,7 @@ _CODES = {kind: code for code, kind in _KINDS.items()}
 _INT = struct.Struct(">i")
 # Engine headers ActiveMQ gives JMS consumers as properties (dead letters, scheduled and
 # redelivered messages), with their Java types.
-_HEADER_PROPERTIES = {"dlqDeliveryFailureCause": None, "originalExpiration": "long",
+_HEADER_PROPERTIES = {"dlqDeliveryFailureCause": None, "originalExpiration": "long", "originalDeliveryMode": None,
                       "scheduledJobId": None, "redeliveryDelay": "long"}
 # A compressed body may not inflate past this (a zip bomb would otherwise fill memory).
 MAX_INFLATED = 100 * 1024 * 1024

@@ -6,22 +6,23 @@ import javax.jms.*;
 import org.apache.activemq.ActiveMQConnectionFactory;
 
 /**
- * Producer flow control scenarios against a broker whose test configuration limits the
- * queues `flow.>` (3 messages, producers wait) and `fail.>` (2 messages,
- * sendFailIfNoSpace). Usage: FlowScenarios URL SCENARIO NAME COUNT; prints "key=value"
- * lines as JmsScenarios does.
+ * Destination policy scenarios: producer flow control against a broker whose test
+ * configuration limits the queues `flow.>` (3 messages, producers wait) and `fail.>`
+ * (2 messages, sendFailIfNoSpace), and dead-letter strategies. Usage: PolicyScenarios URL
+ * SCENARIO NAME ARG; prints "key=value" lines as JmsScenarios does.
  */
-public class FlowScenarios {
+public class PolicyScenarios {
     public static void main(String[] args) throws Exception {
         JmsScenarios.url = args[0];
         String scenario = args[1];
         String name = args[2];
-        int count = Integer.parseInt(args[3]);
+        String arg = args[3];
         try {
             switch (scenario) {
-                case "sync": blocked(name, count, false); break;
-                case "windowed": blocked(name, count, true); break;
+                case "sync": blocked(name, Integer.parseInt(arg), false); break;
+                case "windowed": blocked(name, Integer.parseInt(arg), true); break;
                 case "fail": fail(name); break;
+                case "dead": dead(name, arg); break;
                 default: throw new IllegalArgumentException("unknown scenario " + scenario);
             }
         } catch (Exception e) {
@@ -105,6 +106,40 @@ public class FlowScenarios {
         producer.send(s.createTextMessage("m3"));
         JmsScenarios.out("after", JmsScenarios.describe(consumer.receive(5000)));
         JmsScenarios.out("left", JmsScenarios.describe(consumer.receive(500)));
+        c.close();
+    }
+
+    /**
+     * dead NAME DLQ: a persistent and a non-persistent message, each rolled back once by a
+     * client that gives up at once (maximumRedeliveries=0), are read from the queue DLQ.
+     */
+    static void dead(String name, String dlq) throws Exception {
+        ActiveMQConnectionFactory factory = new ActiveMQConnectionFactory(JmsScenarios.url);
+        factory.getRedeliveryPolicy().setMaximumRedeliveries(0);
+        Connection c = factory.createConnection();
+        c.start();
+        Session s = c.createSession(true, Session.SESSION_TRANSACTED);
+        Queue q = s.createQueue(name);
+        MessageProducer producer = s.createProducer(q);
+        producer.send(s.createTextMessage("persistent"));
+        producer.setDeliveryMode(DeliveryMode.NON_PERSISTENT);
+        producer.send(s.createTextMessage("non-persistent"));
+        s.commit();
+        MessageConsumer consumer = s.createConsumer(q);
+        for (int i = 0; i < 2; i++) {
+            JmsScenarios.out("got" + i, JmsScenarios.describe(consumer.receive(5000)));
+            s.rollback();
+        }
+        JmsScenarios.out("left", JmsScenarios.describe(consumer.receive(500)));
+        Session plain = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        MessageConsumer dead = plain.createConsumer(plain.createQueue(dlq));
+        for (int i = 0; i < 2; i++) {
+            Message m = dead.receive(5000);
+            JmsScenarios.out("dead" + i, JmsScenarios.describe(m));
+            if (m == null) continue;
+            JmsScenarios.out("mode" + i, m.getJMSDeliveryMode() + "," + m.getStringProperty("originalDeliveryMode"));
+            JmsScenarios.out("cause" + i, m.getStringProperty("dlqDeliveryFailureCause") != null);
+        }
         c.close();
     }
 }
