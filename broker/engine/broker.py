@@ -68,6 +68,9 @@ class Broker:
         self.dead_letter_strategy: DeadLetterStrategy = SHARED
         # Called with every queue created from now on (wildcard queue consumers join it).
         self.queue_listeners: list[Callable[[Queue], None]] = []
+        # Called with (kind, name, added) when a named queue is made or deleted, or a topic
+        # is first used (ActiveMQ's destination advisories are published from here).
+        self.destination_listeners: list[Callable[[str, str, bool], None]] = []
         self._topic_taps: list[Callable[[str, Message], None]] = []
 
     # -- ids -------------------------------------------------------------------------
@@ -276,7 +279,13 @@ class Broker:
         self._persist_destination(queue)
         for listener in list(self.queue_listeners):
             listener(queue)
+        if durable:
+            self._destination_event("queue", name, True)
         return queue
+
+    def _destination_event(self, kind: str, name: str, added: bool) -> None:
+        for listener in list(self.destination_listeners):
+            listener(kind, name, added)
 
     def update_queue(self, queue: Queue, settings: QueueSettings | None = None,
                      attrs: dict[str, Any] | None = None) -> None:
@@ -309,6 +318,8 @@ class Broker:
             del self._durable_subs[name]
         if self.store is not None and queue.durable:
             self.store.drop_destination(queue.dest_id)
+        if queue.durable and queue.kind == "queue":
+            self._destination_event("queue", name, False)
         return True
 
     def temporary_queue(self, name: str) -> Queue:
@@ -332,6 +343,7 @@ class Broker:
         if topic is None:
             topic = self.topics[name] = Topic(name)
             topic.subscriptions.extend(s for s in self._wildcards if matches(s.pattern, name))
+            self._destination_event("topic", name, True)
         return topic
 
     def publish(self, name: str, message: Message) -> int:

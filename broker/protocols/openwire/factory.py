@@ -13,6 +13,7 @@ from broker.config import Config
 from broker.engine.broker import Broker
 from broker.protocols.activemq.client_ids import client_ids
 from broker.protocols.activemq.redelivery import RedeliveryPolicies
+from broker.protocols.activemq import advisories
 from broker.protocols.activemq.scheduling import restore_scheduled
 from broker.protocols.openwire import access
 from broker.protocols.openwire import primitives as p
@@ -43,6 +44,7 @@ class OpenWireFactory(Factory):
         self.client_ids = client_ids(broker)
         self.redelivery = RedeliveryPolicies(config.redelivery)
         restore_scheduled(broker, clock)
+        advisories.install(broker, self.broker_name)
         self.connections: set[OpenWireProtocol] = set()
         self.url = ""
         # Loose encoding, no marshal cache, no stack traces: the client then speaks the

@@ -84,6 +84,8 @@ class OpenWireProtocol(Protocol):
         # Producers that asked for flow control (producerWindowSize): their async sends
         # are acknowledged with ProducerAck, or the client stops once its window is used.
         self.windowed_producers: set[tuple[Any, ...]] = set()
+        # Producers with a destination, as advisories name them: key -> (id, destinations).
+        self.producers: dict[tuple[Any, ...], tuple[str, list[dest.Destination]]] = {}
         self._parsed: dict[Any, list[dest.Destination]] = {}
         self.transactions = Transactions()
         self.temp_queues: dict[str, Queue] = {}
@@ -148,8 +150,12 @@ class OpenWireProtocol(Protocol):
             self._drop_temp(name, is_topic=False)
         for name in list(self.temp_topics):
             self._drop_temp(name, is_topic=True)
+        for key in list(self.producers):
+            self._remove_producer(key)
         if self.client_id:
             self.factory.client_ids.release(self.client_id, self)
+        if self.connection_id:
+            advisories.connection_changed(self.broker, self.connection_id, False, self.factory.broker_name)
 
     # IPushProducer: the transport's write buffer is full (or drained again).
     def pauseProducing(self) -> None:
@@ -321,6 +327,8 @@ class OpenWireProtocol(Protocol):
                                                  f"tcp://{remote}" if remote else None),
                                "javax.jms.InvalidClientIDException")
         self.connection_id, self.client_id = conn, client_id
+        advisories.connection_changed(self.broker, conn, True, self.factory.broker_name, client_id,
+                                      info.user_name)
         self.respond(info)
 
     def on_ignored(self, command: Struct) -> None:
@@ -328,11 +336,29 @@ class OpenWireProtocol(Protocol):
         self.respond(command)
 
     def on_producer_info(self, info: Struct) -> None:
-        if info.destination is not None:
-            access.check_write(self, destinations(info.destination))
-        if info.producer_id is not None and (info.window_size or 0) > 0:
-            self.windowed_producers.add(_key(info.producer_id))
+        targets = destinations(info.destination) if info.destination is not None else []
+        if targets:
+            access.check_write(self, targets)
+        if info.producer_id is not None:
+            key = _key(info.producer_id)
+            if (info.window_size or 0) > 0:
+                self.windowed_producers.add(key)
+            if targets and key not in self.producers:
+                self.producers[key] = (_id_text(info.producer_id), targets)
+                self._producer_advisories(key, True)
         self.respond(info)
+
+    def _producer_advisories(self, key: tuple[Any, ...], added: bool) -> None:
+        producer_id, targets = self.producers[key]
+        for d in targets:
+            advisories.producer_changed(self.broker, "topic" if d.is_topic else "queue", d.name, producer_id,
+                                        added, self.connection_id or "", self.factory.broker_name)
+
+    def _remove_producer(self, key: tuple[Any, ...]) -> None:
+        self.windowed_producers.discard(key)
+        if key in self.producers:
+            self._producer_advisories(key, False)
+            del self.producers[key]
 
     def _producer_ack(self, command: Struct) -> None:
         """Give back the window an async send used: ActiveMQ's message size (1024 bytes of
@@ -363,6 +389,8 @@ class OpenWireProtocol(Protocol):
             consumer = self.consumers.pop(_key(target), None)
             if consumer is not None:
                 self._remove_consumer(consumer, last_delivered)
+        elif target.type == s.PRODUCER_ID:
+            self._remove_producer(_key(target))
         elif target.type == s.SESSION_ID:
             for key, consumer in list(self.consumers.items()):
                 cid = consumer.consumer_id
@@ -441,6 +469,7 @@ class OpenWireProtocol(Protocol):
         if old is not None:
             self._remove_consumer(old, None)
         if consumer.browser:
+            self._consumer_advisories(consumer, True)
             self.consumers[key] = consumer
             self.respond(info)
             self._browse(consumer).addErrback(
@@ -462,6 +491,7 @@ class OpenWireProtocol(Protocol):
                 durables[d] = queue
         if all(d.is_topic for d in targets):
             consumer.selector = None  # the topic applies it at publish time
+        self._consumer_advisories(consumer, True)
         self.consumers[key] = consumer
         self.respond(info)
         for d in targets:
@@ -474,17 +504,15 @@ class OpenWireProtocol(Protocol):
                 consumer.attach(durables[d])
             else:
                 tsub = consumer.subscribe(self.broker, d.name, selector, bool(info.no_local), self)
-                if d.name in (advisories.TEMP_QUEUE_TOPIC, advisories.TEMP_TOPIC_TOPIC):
-                    self._replay_temp_destinations(d.name, tsub.queue)
+                if d.name.startswith(advisories.ADVISORY_PREFIX):
+                    advisories.replay(self.broker, d.name, tsub.queue, self.factory.broker_name)
 
-    def _replay_temp_destinations(self, topic: str, queue: Queue) -> None:
-        """A new advisory subscriber learns which temporary destinations exist already."""
-        is_topic = topic == advisories.TEMP_TOPIC_TOPIC
-        names = (list(advisories.live_temp_topics(self.broker)) if is_topic
-                 else advisories.live_temp_queues(self.broker))
-        for name in names:
-            queue.enqueue(advisories.temp_destination_message(
-                name, is_topic, True, self.connection_id or "", self.factory.broker_name))
+    def _consumer_advisories(self, consumer: OpenWireConsumer, added: bool) -> None:
+        info = consumer.info
+        for d in consumer.targets:
+            advisories.consumer_changed(self.broker, "topic" if d.is_topic else "queue", d.name,
+                                        _id_text(info.consumer_id), added, self.connection_id or "",
+                                        self.factory.broker_name, info.selector, consumer.prefetch)
 
     @defer.inlineCallbacks
     def _browse(self, consumer: OpenWireConsumer) -> Any:
@@ -503,6 +531,8 @@ class OpenWireProtocol(Protocol):
     def _remove_consumer(self, consumer: OpenWireConsumer, last_delivered: int | None) -> None:
         """Close a consumer: what its application saw comes back redelivered, what only sat
         in its prefetch buffer comes back as it was."""
+        if not consumer.closed:
+            self._consumer_advisories(consumer, False)
         consumer.closed = True
         consumer.cancel_pull_timer()
         held, consumer.pending = list(consumer.pending.values()), type(consumer.pending)()
@@ -627,7 +657,7 @@ class OpenWireProtocol(Protocol):
             kind, name = ("topic", d.name) if d.is_topic else ("queue", queues[d].name)
             admission = self.broker.admit(kind, name, size, persistent)
             if admission.refused is not None:
-                raise JmsError(refusal_text(admission.refused, kind, d.name, _producer_text(command)),
+                raise JmsError(refusal_text(admission.refused, kind, d.name, _id_text(command.producer_id)),
                                RESOURCE_ALLOCATION)
             if admission.wait is not None:
                 self.waiting = [command]
@@ -719,12 +749,11 @@ def _consumes_only(command: Struct) -> bool:
     return command.type in (s.MESSAGE_PULL, s.KEEP_ALIVE_INFO)
 
 
-def _producer_text(command: Struct) -> str:
-    """A message's producer id as ActiveMQ prints it: connection:session:producer."""
-    pid = command.producer_id
-    if pid is None:
+def _id_text(ident: Struct | None) -> str:
+    """A producer or consumer id as ActiveMQ prints it: connection:session:value."""
+    if ident is None:
         return "null"
-    return f"{pid.connection_id}:{pid.session_id}:{pid.value}"
+    return f"{ident.connection_id}:{ident.session_id}:{ident.value}"
 
 
 # What a client may send before its ConnectionInfo was accepted.

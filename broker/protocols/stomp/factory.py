@@ -13,6 +13,7 @@ from broker.config import Config
 from broker.engine.broker import Broker
 from broker.protocols.activemq.client_ids import client_ids
 from broker.protocols.activemq.redelivery import RedeliveryPolicies
+from broker.protocols.activemq import advisories
 from broker.protocols.activemq.scheduling import restore_scheduled
 from broker.protocols.stomp import access
 from broker.protocols.stomp.codec import Limits
@@ -34,6 +35,7 @@ class StompFactory(Factory):
         self.server_header = config.stomp_server
         self.redelivery = RedeliveryPolicies(config.redelivery)
         restore_scheduled(broker, clock)
+        advisories.install(broker, self.broker_name)
         start_ms = int(clock.seconds() * 1000)
         self.id_prefix = f"ID:{socket.gethostname()}-{os.getpid()}-{start_ms}-1"
         self.connections: set[StompProtocol] = set()
