@@ -346,6 +346,13 @@ class Broker:
             self._destination_event("topic", name, True)
         return topic
 
+    def has_subscribers(self, name: str) -> bool:
+        """Whether a publish to the topic would reach anyone (without making the topic)."""
+        topic = self.topics.get(name)
+        if topic is not None:
+            return bool(topic.subscriptions)
+        return any(matches(s.pattern, name) for s in self._wildcards)
+
     def publish(self, name: str, message: Message) -> int:
         """Fan a message out to a topic's subscriptions (and its Virtual Topic queues)."""
         topic = self.topic(name)

@@ -62,8 +62,6 @@ def temp_destination_message(name: str, is_topic: bool, added: bool, origin: str
     return _advisory({TEMP_TOPIC_HEADER if is_topic else TEMP_QUEUE_HEADER: name}, added, origin, broker_name)
 
 
-def _listened(broker: Any, topic: str) -> bool:
-    return bool(broker.topic(topic).subscriptions)
 
 
 # -- named destinations ----------------------------------------------------------------------
@@ -79,7 +77,9 @@ def install(broker: Any, broker_name: str) -> None:
 
     def changed(kind: str, name: str, added: bool) -> None:
         topic = QUEUE_TOPIC if kind == "queue" else TOPIC_TOPIC
-        if name.startswith(ADVISORY_PREFIX) or name in live_temp_topics(broker) or not _listened(broker, topic):
+        if name.startswith(ADVISORY_PREFIX) or name in live_temp_topics(broker):
+            return
+        if not broker.has_subscribers(topic):
             return
         broker.publish(topic, _advisory({DESTINATION_HEADER: f"{kind}://{name}"}, added, "", broker_name))
     broker.destination_listeners.append(changed)
@@ -137,7 +137,7 @@ def _changed(broker: Any, topic: str | None, key: str, facts: dict[str, str] | N
         return
     registry = _registry(broker)
     count = registry.add(topic, key, facts) if facts is not None else registry.remove(topic, key)
-    if count is None or not _listened(broker, topic):
+    if count is None or not broker.has_subscribers(topic):
         return
     header = CONSUMER_HEADER if topic.startswith(CONSUMER_PREFIX) else PRODUCER_HEADER
     counts = {_count_name(topic): count} if topic != CONNECTION_TOPIC else None
@@ -176,7 +176,7 @@ def connection_changed(broker: Any, connection_id: str, added: bool, broker_name
         registry.add(CONNECTION_TOPIC, connection_id, facts)
     elif registry.remove(CONNECTION_TOPIC, connection_id) is None:
         return
-    if _listened(broker, CONNECTION_TOPIC):
+    if broker.has_subscribers(CONNECTION_TOPIC):
         broker.publish(CONNECTION_TOPIC, _advisory(facts or {CONNECTION_HEADER: connection_id},
                                                    added, connection_id, broker_name))
 
