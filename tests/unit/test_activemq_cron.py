@@ -3,6 +3,8 @@ the next cron time plus the delay, later ones at the cron times, a repeat delive
 `repeat + 1` copies a period apart at each firing, and jobs that survive a restart."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from broker.engine.broker import Broker
@@ -92,8 +94,9 @@ def test_a_topic_cron_job_publishes_at_each_firing() -> None:
 
 def test_a_bad_cron_entry_is_refused_and_the_header_is_not_a_property() -> None:
     b = make_broker()
-    with pytest.raises(BadHeader, match="Invalid AMQ_SCHEDULED_CRON header: every minute"):
-        scheduled_copies(msg("x"), {"AMQ_SCHEDULED_CRON": "every minute"}, b.now_ms(), lambda: "unused")
+    for entry in ("every minute", "* * * * * *", "61 * * * *", "0 0 31 2 *"):
+        with pytest.raises(BadHeader, match=re.escape(f"Invalid AMQ_SCHEDULED_CRON header: {entry}:")):
+            scheduled_copies(msg("x"), {"AMQ_SCHEDULED_CRON": entry}, b.now_ms(), lambda: "unused")
     message = message_from_send({"destination": "/queue/jobs", "AMQ_SCHEDULED_CRON": "* * * * *"}, b"x",
                                 "ID:1", b.now_ms())
     assert "AMQ_SCHEDULED_CRON" not in message.properties

@@ -58,8 +58,6 @@ def int_value(values: Mapping[str, object], name: str, default: int, low: int = 
 def scheduling(values: Mapping[str, object]) -> tuple[int, int, int]:
     """Delay, period and repeat; values of 0 or less mean "not set", as in ActiveMQ, except
     a negative repeat (repeat forever), which is refused."""
-    if not values or values.keys().isdisjoint(NAMES):
-        return 0, 0, 0  # the common case, on every send
     delay = max(0, int_value(values, "AMQ_SCHEDULED_DELAY", 0))
     period = max(0, int_value(values, "AMQ_SCHEDULED_PERIOD", 0))
     repeat = int_value(values, "AMQ_SCHEDULED_REPEAT", 0)
@@ -85,9 +83,12 @@ def cron_entry(values: Mapping[str, object]) -> str:
         return ""
     text = (raw.decode("latin-1") if isinstance(raw, bytes) else str(raw)).strip()
     if text:
+        fields = len(text.split())
+        if fields != 5:     # ActiveMQ's CronParser: minute hour day-of-month month day-of-week
+            raise BadHeader(f"Invalid {CRON} header: {text[:100]}: {fields} fields, not 5")
         try:
-            CronSim(text, datetime.now().astimezone())
-        except (CronSimError, ValueError) as exc:
+            next(CronSim(text, datetime.now().astimezone()))
+        except (CronSimError, ValueError, StopIteration) as exc:
             raise BadHeader(f"Invalid {CRON} header: {text[:100]}: {exc}") from None
     return text
 
@@ -97,6 +98,8 @@ def scheduled_copies(message: Message, values: Mapping[str, object], now: int,
     """The message as it is to be delivered: itself, or one delayed copy per delivery,
     each carrying the `scheduledJobId` of the first; a cron message stays one message that
     `route` turns into a job."""
+    if not values or values.keys().isdisjoint(NAMES):
+        return [message]  # the common case, on every send
     delay, period, repeat = scheduling(values)
     cron = cron_entry(values)
     if cron:
