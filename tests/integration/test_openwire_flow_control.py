@@ -62,4 +62,5 @@ def test_send_fail_if_no_space_throws_resource_allocation_exception(limited_brok
     assert out["refused"] == (f"javax.jms.ResourceAllocationException: Usage Manager Memory Limit reached on "
                               f"queue://{name}. See http://activemq.apache.org/producer-flow-control.html "
                               "for more info")
+    assert out["async_refused"] == "javax.jms.ResourceAllocationException"
     assert (out["first"], out["second"], out["after"], out["left"]) == ("text:m0", "text:m1", "text:m3", "null")

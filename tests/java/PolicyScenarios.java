@@ -100,6 +100,14 @@ public class PolicyScenarios {
         } catch (JMSException e) {
             JmsScenarios.out("refused", e.getClass().getName() + ": " + e.getMessage());
         }
+        // An async (non-persistent) send has no response: its refusal reaches the listener.
+        java.util.concurrent.ArrayBlockingQueue<JMSException> errors = new java.util.concurrent.ArrayBlockingQueue<>(4);
+        c.setExceptionListener(errors::offer);
+        producer.setDeliveryMode(DeliveryMode.NON_PERSISTENT);
+        producer.send(s.createTextMessage("m2-async"));
+        JMSException async = errors.poll(5, java.util.concurrent.TimeUnit.SECONDS);
+        JmsScenarios.out("async_refused", async == null ? "null" : async.getClass().getName());
+        producer.setDeliveryMode(DeliveryMode.PERSISTENT);
         MessageConsumer consumer = s.createConsumer(q);
         JmsScenarios.out("first", JmsScenarios.describe(consumer.receive(5000)));
         JmsScenarios.out("second", JmsScenarios.describe(consumer.receive(5000)));

@@ -9,7 +9,8 @@ from twisted.internet.testing import StringTransport
 
 from broker.config import Config
 from broker.engine.broker import Broker
-from broker.engine.limits import Policy
+from broker.engine.limits import Policy, Refusal
+from broker.protocols.activemq.flow_control import refusal_text
 from broker.protocols.openwire import schema as s
 from broker.protocols.openwire.codec import Struct, encode
 from broker.protocols.openwire.factory import OpenWireFactory
@@ -85,3 +86,13 @@ def test_send_fail_if_no_space_answers_a_resource_allocation_exception() -> None
     assert [(c.type, c.get("correlation_id"), tuple(c.exception)) for c in found] == [
         (s.EXCEPTION_RESPONSE, 3, expected), (s.CONNECTION_ERROR, None, expected)]
     assert broker.queue("unit.q").ready_count == 1
+
+
+def test_refusals_are_worded_as_activemq_words_them_per_destination_kind_and_resource() -> None:
+    more = " See http://activemq.apache.org/producer-flow-control.html for more info"
+    assert refusal_text(Refusal("memory", 5), "topic", "t", "ID:c:1:2") == (
+        "Usage Manager memory limit (5) reached. Rejecting send for producer (ID:c:1:2) to prevent "
+        "flooding topic://t." + more)
+    assert refusal_text(Refusal("store", 1024), "queue", "q", "ID:c:1:2") == (
+        "Persistent store is Full, 100% of 1024. Stopping producer (ID:c:1:2) to prevent flooding "
+        "queue://q." + more)
