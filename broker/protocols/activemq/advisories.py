@@ -18,6 +18,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from broker.engine.message import Message
+from broker.protocols.activemq import destinations as dest
 
 TEMP_QUEUE_TOPIC = "ActiveMQ.Advisory.TempQueue"
 TEMP_TOPIC_TOPIC = "ActiveMQ.Advisory.TempTopic"
@@ -119,12 +120,23 @@ def _registry(broker: Any) -> _Registry:
     return found
 
 
+# How ActiveMQ names each kind of destination in an advisory topic.
+_TYPE_NAMES = {"queue": "Queue", "topic": "Topic", "temp-queue": "TempQueue", "temp-topic": "TempTopic"}
+
+
+def kind_of(d: dest.Destination) -> str:
+    """"queue", "topic", "temp-queue" or "temp-topic": the kind advisories give `d`."""
+    base = "topic" if d.is_topic else "queue"
+    temp = d.kind in (dest.TEMP_QUEUE, dest.TEMP_TOPIC, dest.REMOTE_TEMP_QUEUE, dest.REMOTE_TEMP_TOPIC)
+    return "temp-" + base if temp else base
+
+
 def _client_topic(prefix: str, kind: str, name: str) -> str | None:
     """The advisory topic of a destination's consumers or producers (None for an advisory
     topic itself: ActiveMQ does not advise on advisory consumers)."""
     if name.startswith(ADVISORY_PREFIX):
         return None
-    return f"{prefix}{'Topic' if kind == 'topic' else 'Queue'}.{name}"
+    return f"{prefix}{_TYPE_NAMES[kind]}.{name}"
 
 
 def _count_name(topic: str) -> str:
@@ -146,7 +158,7 @@ def _changed(broker: Any, topic: str | None, key: str, facts: dict[str, str] | N
 
 def consumer_changed(broker: Any, kind: str, name: str, consumer_id: str, added: bool, origin: str,
                      broker_name: str, selector: str | None = None, prefetch: int = 0) -> None:
-    """A consumer of the queue or topic `name` came (added) or went."""
+    """A consumer of `name` (of a `kind_of` kind) came (added) or went."""
     facts = None
     if added:
         facts = {CONSUMER_HEADER: consumer_id, DESTINATION_HEADER: f"{kind}://{name}",
@@ -158,7 +170,7 @@ def consumer_changed(broker: Any, kind: str, name: str, consumer_id: str, added:
 
 def producer_changed(broker: Any, kind: str, name: str, producer_id: str, added: bool, origin: str,
                      broker_name: str) -> None:
-    """A producer for the queue or topic `name` came (added) or went."""
+    """A producer for `name` (of a `kind_of` kind) came (added) or went."""
     facts = {PRODUCER_HEADER: producer_id, DESTINATION_HEADER: f"{kind}://{name}"} if added else None
     _changed(broker, _client_topic(PRODUCER_PREFIX, kind, name), producer_id, facts, origin, broker_name)
 

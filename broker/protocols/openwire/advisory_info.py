@@ -7,7 +7,7 @@ from broker.protocols.activemq import advisories as a
 from broker.protocols.openwire import schema as s
 from broker.protocols.openwire.codec import Struct
 
-_KINDS = {"queue": s.QUEUE, "topic": s.TOPIC}
+_KINDS = {"queue": s.QUEUE, "topic": s.TOPIC, "temp-queue": s.TEMP_QUEUE, "temp-topic": s.TEMP_TOPIC}
 
 
 def _destination(qualified: str) -> Struct:

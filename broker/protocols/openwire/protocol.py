@@ -351,7 +351,7 @@ class OpenWireProtocol(Protocol):
     def _producer_advisories(self, key: tuple[Any, ...], added: bool) -> None:
         producer_id, targets = self.producers[key]
         for d in targets:
-            advisories.producer_changed(self.broker, "topic" if d.is_topic else "queue", d.name, producer_id,
+            advisories.producer_changed(self.broker, advisories.kind_of(d), d.name, producer_id,
                                         added, self.connection_id or "", self.factory.broker_name)
 
     def _remove_producer(self, key: tuple[Any, ...]) -> None:
@@ -510,7 +510,7 @@ class OpenWireProtocol(Protocol):
     def _consumer_advisories(self, consumer: OpenWireConsumer, added: bool) -> None:
         info = consumer.info
         for d in consumer.targets:
-            advisories.consumer_changed(self.broker, "topic" if d.is_topic else "queue", d.name,
+            advisories.consumer_changed(self.broker, advisories.kind_of(d), d.name,
                                         _id_text(info.consumer_id), added, self.connection_id or "",
                                         self.factory.broker_name, info.selector, consumer.prefetch)
 

@@ -599,7 +599,8 @@ class StompProtocol(Protocol):
                 return
             self._consumer_count += 1
             sub.advisory_id = f"{self.connection_id}:-1:{self._consumer_count}"
-            sub.advised = [("topic", self._topic_name(d)) if d.is_topic else ("queue", d.name) for d in targets]
+            sub.advised = [(advisories.kind_of(d), self._topic_name(d) if d.is_topic
+                            else queues[d].name if d in queues else d.name) for d in targets]
             self._consumer_advisories(sub, True)
         self._receipt(frame, durable=False, then=attach)
 
