@@ -103,6 +103,9 @@ class OpenWireProtocol(Protocol):
         # Producer flow control: a send waiting for room, and the commands behind it.
         self.waiting: list[Struct] | None = None
         self.reading_paused = False
+        # Whether the connection advisory announced this connection (and not yet its end):
+        # a failover client's new connection reuses the id of the old one it replaces.
+        self.advertised = False
 
     # -- connection life cycle ---------------------------------------------------------------
     def connectionMade(self) -> None:
@@ -154,7 +157,8 @@ class OpenWireProtocol(Protocol):
             self._remove_producer(key)
         if self.client_id:
             self.factory.client_ids.release(self.client_id, self)
-        if self.connection_id:
+        if self.advertised and self.connection_id:
+            self.advertised = False
             advisories.connection_changed(self.broker, self.connection_id, False, self.factory.broker_name)
 
     # IPushProducer: the transport's write buffer is full (or drained again).
@@ -327,6 +331,7 @@ class OpenWireProtocol(Protocol):
                                                  f"tcp://{remote}" if remote else None),
                                "javax.jms.InvalidClientIDException")
         self.connection_id, self.client_id = conn, client_id
+        self.advertised = True
         advisories.connection_changed(self.broker, conn, True, self.factory.broker_name, client_id,
                                       info.user_name)
         self.respond(info)
