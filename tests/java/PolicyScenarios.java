@@ -6,10 +6,11 @@ import javax.jms.*;
 import org.apache.activemq.ActiveMQConnectionFactory;
 
 /**
- * Destination policy scenarios: producer flow control against a broker whose test
+ * Broker-side policy scenarios: producer flow control against a broker whose test
  * configuration limits the queues `flow.>` (3 messages, producers wait) and `fail.>`
- * (2 messages, sendFailIfNoSpace), and dead-letter strategies. Usage: PolicyScenarios URL
- * SCENARIO NAME ARG; prints "key=value" lines as JmsScenarios does.
+ * (2 messages, sendFailIfNoSpace), dead-letter strategies, and the scheduler's cron
+ * entries. Usage: PolicyScenarios URL SCENARIO NAME ARG; prints "key=value" lines as
+ * JmsScenarios does.
  */
 public class PolicyScenarios {
     public static void main(String[] args) throws Exception {
@@ -23,6 +24,7 @@ public class PolicyScenarios {
                 case "windowed": blocked(name, Integer.parseInt(arg), true); break;
                 case "fail": fail(name); break;
                 case "dead": dead(name, arg); break;
+                case "cron": cron(name, arg); break;
                 default: throw new IllegalArgumentException("unknown scenario " + scenario);
             }
         } catch (Exception e) {
@@ -148,6 +150,28 @@ public class PolicyScenarios {
             JmsScenarios.out("mode" + i, m.getJMSDeliveryMode() + "," + m.getStringProperty("originalDeliveryMode"));
             JmsScenarios.out("cause" + i, m.getStringProperty("dlqDeliveryFailureCause") != null);
         }
+        c.close();
+    }
+
+    /**
+     * cron NAME ENTRY: a persistent send with AMQ_SCHEDULED_CRON ENTRY; a bad entry is
+     * refused (by the client's own CronParser, or else by the broker), a good one is kept
+     * for its first cron time (nothing arrives at once).
+     */
+    static void cron(String name, String entry) throws Exception {
+        Connection c = JmsScenarios.connect(null);
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        Queue q = s.createQueue(name);
+        MessageConsumer consumer = s.createConsumer(q);
+        TextMessage m = s.createTextMessage("cron");
+        try {
+            m.setStringProperty("AMQ_SCHEDULED_CRON", entry);     // the client checks it too
+            s.createProducer(q).send(m);
+            JmsScenarios.out("sent", "yes");
+        } catch (JMSException e) {
+            JmsScenarios.out("sent", e.getClass().getName() + ": " + e.getMessage());
+        }
+        JmsScenarios.out("at_once", JmsScenarios.describe(consumer.receive(500)));
         c.close();
     }
 }
