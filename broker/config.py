@@ -60,7 +60,7 @@ class Config:
     queue_window: int = 1000
     # Per-destination limits, as ActiveMQ's policyEntry ([[policy]] tables in the TOML file):
     # queue/topic (wildcard pattern), max_messages, max_bytes, producer_flow_control,
-    # send_fail_if_no_space.
+    # send_fail_if_no_space, dead_letter (a table: ActiveMQ's deadLetterStrategy).
     policy: list = field(default_factory=list)
     ports_file: str = ""
     # Where `serve` writes its process id, so `mqgate reload` can find it.
@@ -110,8 +110,9 @@ class Config:
     # a NACK (STOMP) or poison ack (JMS) redelivers after a delay until the maximum, then
     # dead-letters. TOML only: [redelivery."orders.>"] maximum_redeliveries = 3 ...
     redelivery: dict[str, Any] = field(default_factory=dict)
-    # ActiveMQ's individualDeadLetterStrategy: when set (ActiveMQ uses "DLQ."), dead
-    # letters of X go to the queue <prefix>X instead of ActiveMQ.DLQ.
+    # ActiveMQ's individualDeadLetterStrategy for every destination whose [[policy]] sets
+    # no dead_letter table: when set, dead letters of X go to the queue <prefix>X instead
+    # of ActiveMQ.DLQ.
     individual_dead_letter_prefix: str = ""
     # API Gateway: a server speaking the Lambda Invoke API (e.g. `sam local start-lambda`'s URL)
     # for Lambda integrations and authorizers; JWKS of Cognito user pools, "POOL_ID=FILE_OR_URL,...".

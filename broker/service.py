@@ -15,6 +15,7 @@ from twisted.internet.interfaces import IListeningPort
 from broker.auth.security import Security
 from broker.config import Config, ConfigError
 from broker.engine.broker import Broker
+from broker.engine.dead_letters import individual_by_prefix
 from broker.protocols.stomp.factory import StompFactory
 from broker.store.store import Store
 
@@ -90,7 +91,7 @@ class BrokerService:
         self.security.check_bind(config, list(DOORS))
         self.store = Store(config.store, reactor, sync=config.store_sync)
         self.broker = Broker(self.store, reactor, window=config.queue_window, **config.limits)
-        self.broker.dead_letter_prefix = config.individual_dead_letter_prefix
+        self.broker.dead_letter_strategy = individual_by_prefix(config.individual_dead_letter_prefix)
         self.ports: dict[str, IListeningPort] = {}
         self.factories: dict[str, Any] = {}
 

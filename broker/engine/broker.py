@@ -12,10 +12,11 @@ from typing import Any, Callable
 from twisted.internet import defer, task
 
 from broker.engine.consumer import Consumer
+from broker.engine.dead_letters import DLQ_NAME, SHARED, DeadLetterStrategy
 from broker.engine.limits import (ADMITTED, DEFAULT_MEMORY_LIMIT, DEFAULT_POLICY, Admission, Policy,
                                   Refusal)
 from broker.engine.message import DeadLetter, Message
-from broker.engine.queue import Queue
+from broker.engine.queue import EXPIRED_CAUSE, Queue
 from broker.engine.selector import Selector
 from broker.engine.settings import QueueSettings
 from broker.engine.topic import Subscription, Topic, is_wildcard, matches
@@ -23,7 +24,6 @@ from broker.store.store import Store
 
 log = logging.getLogger("mqgate.engine")
 
-DLQ_NAME = "ActiveMQ.DLQ"
 VIRTUAL_TOPIC_PREFIX = "VirtualTopic."
 SWEEP_INTERVAL_S = 1.0
 WINDOW = 1000
@@ -63,11 +63,14 @@ class Broker:
         self._dest_id = 0
         self._sweeper: task.LoopingCall | None = None
         self._records: dict[str, dict[str, Any]] = {}
-        # ActiveMQ's individualDeadLetterStrategy: dead letters of queue/topic X go to
-        # queue <prefix>X instead of ActiveMQ.DLQ ("" keeps the shared DLQ).
-        self.dead_letter_prefix = ""
+        # Where dead letters go when no policy of their destination says (ActiveMQ's
+        # default: the shared ActiveMQ.DLQ).
+        self.dead_letter_strategy: DeadLetterStrategy = SHARED
         # Called with every queue created from now on (wildcard queue consumers join it).
         self.queue_listeners: list[Callable[[Queue], None]] = []
+        # Called with (kind, name, added) when a named queue is made or deleted, or a topic
+        # is first used (ActiveMQ's destination advisories are published from here).
+        self.destination_listeners: list[Callable[[str, str, bool], None]] = []
         self._topic_taps: list[Callable[[str, Message], None]] = []
 
     # -- ids -------------------------------------------------------------------------
@@ -285,7 +288,13 @@ class Broker:
         self._persist_destination(queue)
         for listener in list(self.queue_listeners):
             listener(queue)
+        if durable:
+            self._destination_event("queue", name, True)
         return queue
+
+    def _destination_event(self, kind: str, name: str, added: bool) -> None:
+        for listener in list(self.destination_listeners):
+            listener(kind, name, added)
 
     def update_queue(self, queue: Queue, settings: QueueSettings | None = None,
                      attrs: dict[str, Any] | None = None) -> None:
@@ -318,6 +327,8 @@ class Broker:
             del self._durable_subs[name]
         if self.store is not None and queue.durable:
             self.store.drop_destination(queue.dest_id)
+        if queue.durable and queue.kind == "queue":
+            self._destination_event("queue", name, False)
         return True
 
     def temporary_queue(self, name: str) -> Queue:
@@ -341,7 +352,15 @@ class Broker:
         if topic is None:
             topic = self.topics[name] = Topic(name)
             topic.subscriptions.extend(s for s in self._wildcards if matches(s.pattern, name))
+            self._destination_event("topic", name, True)
         return topic
+
+    def has_subscribers(self, name: str) -> bool:
+        """Whether a publish to the topic would reach anyone (without making the topic)."""
+        topic = self.topics.get(name)
+        if topic is not None:
+            return bool(topic.subscriptions)
+        return any(matches(s.pattern, name) for s in self._wildcards)
 
     def publish(self, name: str, message: Message) -> int:
         """Fan a message out to a topic's subscriptions (and its Virtual Topic queues)."""
@@ -434,36 +453,52 @@ class Broker:
         return self.delete_queue(key)
 
     # -- dead letters ----------------------------------------------------------------------------
-    def dead_letter(self, source: Queue, message: Message, cause: str) -> None:
-        """Move a message out of `source`: to its configured DLQ, to the individual DLQ
-        (`dead_letter_prefix` + its destination's name), or to ActiveMQ.DLQ.
+    def dead_letter_strategy_for(self, kind: str, name: str) -> DeadLetterStrategy:
+        """The dead-letter strategy of the first policy naming the destination that sets
+        one, else the broker's."""
+        for policy in self.policies:
+            if policy.dead_letter is not None and policy.covers(kind, name):
+                return policy.dead_letter
+        return self.dead_letter_strategy
 
-        Non-persistent messages are dropped unless the queue names a DLQ of its own, as
-        ActiveMQ does; a message dying in a DLQ is dropped rather than looping."""
+    def dead_letter(self, source: Queue, message: Message, cause: str) -> None:
+        """Move a message out of `source`: to the DLQ its queue names (an SQS redrive
+        policy), else where the dead-letter strategy of the destination it was sent to says.
+
+        As ActiveMQ, a strategy drops non-persistent messages unless told to keep them (the
+        copy is then persistent) and expired ones when told to; a message never goes to a
+        DLQ that is its own destination, and a dead letter dying again is dropped rather
+        than looping."""
         if source.kind == "subscription":
             # The topic it was published on (a wildcard or non-durable subscription's queue
             # name is not a topic name); a copy restored from the store has none.
             origin = ("topic", message.topic or source.attrs.get("subscription", {}).get("topic", source.name))
         else:
             origin = ("queue", source.name)
-        target = source.settings.dead_letter
-        if not target:
-            if not message.persistent or source.name == DLQ_NAME:
-                return
-            prefix = self.dead_letter_prefix
-            if prefix and source.name.startswith(prefix):
-                return
-            target = prefix + origin[1] if prefix else DLQ_NAME
-        if target == source.name:
-            return
         copy = message.copy()
         copy.visible_at = 0
-        copy.dead_letter = DeadLetter(*origin, cause, message.expires)
-        if source.settings.dead_letter:
+        redrive = source.settings.dead_letter
+        if redrive:
+            if redrive == source.name:
+                return
+            copy.dead_letter = DeadLetter(*origin, cause, message.expires)
             copy.headers = {**message.headers, "dead-letter-source": source.name}
             copy.delivery_count = message.delivery_count
             copy.first_delivery = message.first_delivery
-        # A dead letter must not expire again on its way (it would be dropped or moved on).
-        copy.expires = 0
-        self.send_to_queue(target, copy)
+            copy.expires = 0        # a dead letter must not expire again on its way
+            self.send_to_queue(redrive, copy)
+            return
+        strategy = self.dead_letter_strategy_for(*origin)
+        if message.dead_letter is not None or not strategy.takes(message.persistent, cause == EXPIRED_CAUSE):
+            return
+        target = strategy.target(*origin)
+        if target == origin:
+            return
+        copy.dead_letter = DeadLetter(*origin, cause, message.expires, was_persistent=message.persistent)
+        copy.persistent = True
+        copy.expires = self.now_ms() + strategy.expiration if strategy.expiration else 0
+        if target[0] == "topic":
+            self.publish(target[1], copy)
+        else:
+            self.send_to_queue(target[1], copy)
 

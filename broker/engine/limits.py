@@ -13,6 +13,7 @@ from typing import Any
 
 from twisted.internet import defer
 
+from broker.engine.dead_letters import DeadLetterError, DeadLetterStrategy
 from broker.engine.topic import matches
 
 MIB = 1024 * 1024
@@ -50,6 +51,8 @@ class Policy:
     # (it goes to disk); send_fail_if_no_space refuses instead of waiting.
     producer_flow_control: bool = True
     send_fail_if_no_space: bool = False
+    # ActiveMQ's deadLetterStrategy for these destinations (None: the broker's default).
+    dead_letter: DeadLetterStrategy | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Policy":
@@ -59,6 +62,14 @@ class Policy:
             raise LimitError(f"unknown policy settings: {sorted(unknown)}")
         if "max_bytes" in known:
             known["max_bytes"] = parse_size(known["max_bytes"])
+        if "dead_letter" in known:
+            table = known["dead_letter"]
+            if not isinstance(table, dict):
+                raise LimitError("a policy's dead_letter is a table")
+            try:
+                known["dead_letter"] = DeadLetterStrategy.from_dict(table)
+            except DeadLetterError as exc:
+                raise LimitError(str(exc)) from None
         if not (known.get("queue") or known.get("topic")):
             raise LimitError("a policy names a queue or topic pattern")
         return cls(**known)

@@ -38,9 +38,11 @@ class DeadLetter:
     name: str
     cause: str
     expires: int         # the expiry it had (ms since epoch; 0 = never)
+    was_persistent: bool = True   # False: kept by a strategy that processes non-persistent messages
 
     def to_json(self) -> list[Any]:
-        return [self.kind, self.name, self.cause, self.expires]
+        facts: list[Any] = [self.kind, self.name, self.cause, self.expires]
+        return facts if self.was_persistent else [*facts, False]
 
 
 @dataclass(slots=True, eq=False)

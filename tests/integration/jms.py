@@ -47,14 +47,15 @@ class JmsPrograms:
         self.classpath = os.pathsep.join([str(classes), *(str(JAR_DIR / j) for j in JARS)])
 
     def start(self, url: str, scenario: str, name: str, *args: str,
-              jvm: tuple[str, ...] = ()) -> subprocess.Popen:
-        """`jvm`: options for the JVM itself (e.g. the trust store of an ssl:// URL)."""
-        return subprocess.Popen(["java", *jvm, "-cp", self.classpath, "JmsScenarios", url, scenario, name, *args],
+              jvm: tuple[str, ...] = (), program: str = "JmsScenarios") -> subprocess.Popen:
+        """`jvm`: options for the JVM itself (e.g. the trust store of an ssl:// URL);
+        `program`: the class in tests/java whose scenario runs."""
+        return subprocess.Popen(["java", *jvm, "-cp", self.classpath, program, url, scenario, name, *args],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def run(self, url: str, scenario: str, name: str, *args: str, ok: bool = True,
-            jvm: tuple[str, ...] = ()) -> dict[str, str]:
-        proc = self.start(url, scenario, name, *args, jvm=jvm)
+            jvm: tuple[str, ...] = (), program: str = "JmsScenarios") -> dict[str, str]:
+        proc = self.start(url, scenario, name, *args, jvm=jvm, program=program)
         return self.finish(proc, ok)
 
     @staticmethod

@@ -201,6 +201,7 @@ def test_connection_limit(small_limits_broker):
     ("SEND", {"destination": "/queue/bad", "priority": "high"}, "priority"),
     ("SEND", {"destination": "/queue/bad", "expires": "tomorrow"}, "expires"),
     ("SEND", {"destination": "/queue/bad", "AMQ_SCHEDULED_DELAY": "soon"}, None),
+    ("SEND", {"destination": "/queue/bad", "AMQ_SCHEDULED_CRON": "every minute"}, "AMQ_SCHEDULED_CRON"),
     ("SEND", {"destination": "/queue/bad,"}, "destination"),
     ("SEND", {"destination": "/queue/bad", "persistent": "true", "expires": "9" * 25}, "expires"),
     ("SEND", {"destination": "/queue/bad", "persistent": "true", "AMQ_SCHEDULED_DELAY": "9" * 25},

@@ -257,3 +257,13 @@ def test_delete_queue_of_a_durable_subscription_detaches_it():
     assert b.delete_queue("c:s")
     assert b.publish("t", msg("x")) == 0
     assert sq.ready_count == 0
+
+
+def test_has_subscribers_sees_exact_and_wildcard_subscriptions_without_making_topics():
+    b = make_broker()
+    assert not b.has_subscribers("a.b")
+    sub = b.subscribe_topic("a.>", Recorder())
+    assert b.has_subscribers("a.b") and "a.b" not in b.topics
+    b.unsubscribe_topic(sub)
+    b.subscribe_topic("c", Recorder())
+    assert b.has_subscribers("c") and not b.has_subscribers("a.b")

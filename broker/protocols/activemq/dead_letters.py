@@ -11,6 +11,9 @@ def dead_letter_headers(dead: DeadLetter) -> dict[str, str]:
     cause = dead.cause
     if cause == EXPIRED_CAUSE:
         cause = f"java.lang.Throwable: Message Expired. Expiration:{dead.expires}"
-    return {"original-destination": f"/{dead.kind}/{dead.name}",
-            "originalExpiration": str(dead.expires),
-            "dlqDeliveryFailureCause": cause}
+    headers = {"original-destination": f"/{dead.kind}/{dead.name}",
+               "originalExpiration": str(dead.expires),
+               "dlqDeliveryFailureCause": cause}
+    if not dead.was_persistent:
+        headers["originalDeliveryMode"] = "NON_PERSISTENT"
+    return headers

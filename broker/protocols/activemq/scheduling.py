@@ -1,11 +1,22 @@
-"""ActiveMQ's scheduled delivery (`AMQ_SCHEDULED_DELAY`, `_PERIOD`, `_REPEAT`), for STOMP
-headers and JMS properties alike: a scheduled message becomes one delayed engine message per
-delivery."""
+"""ActiveMQ's scheduled delivery (`AMQ_SCHEDULED_DELAY`, `_PERIOD`, `_REPEAT`, `_CRON`), for
+STOMP headers and JMS properties alike: a scheduled message becomes one delayed engine
+message per delivery; a cron message becomes a job that re-arms itself at each cron time.
+
+Cron follows ActiveMQ's scheduler (JobSchedulerImpl): the first firing is at the next cron
+time plus the delay (or, without one, the period); each firing delivers the message once,
+or with a repeat, `repeat + 1` times, the first after the delay (or period) and the others a
+period apart; later firings are at the cron times themselves. Times are the broker's local
+time, as ActiveMQ's CronParser reads them.
+"""
 from __future__ import annotations
 
 import base64
+import json
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 from weakref import WeakKeyDictionary
+
+from cronsim import CronSim, CronSimError
 
 from broker.engine.message import Message
 from broker.engine.queue import Queue
@@ -18,7 +29,11 @@ if TYPE_CHECKING:
 MAX_MS = 2 ** 62
 # Each repeat of a scheduled message is stored as a message of its own.
 MAX_SCHEDULED_REPEAT = 10000
-NAMES = ("AMQ_SCHEDULED_DELAY", "AMQ_SCHEDULED_PERIOD", "AMQ_SCHEDULED_REPEAT")
+CRON = "AMQ_SCHEDULED_CRON"
+NAMES = ("AMQ_SCHEDULED_DELAY", "AMQ_SCHEDULED_PERIOD", "AMQ_SCHEDULED_REPEAT", CRON)
+# Carries a cron message's plan from its send to its routing (after a commit, for a
+# transacted send); never delivered.
+_CRON_PLAN = "activemq.cron-plan"
 
 
 class BadHeader(ValueError):
@@ -43,8 +58,6 @@ def int_value(values: Mapping[str, object], name: str, default: int, low: int = 
 def scheduling(values: Mapping[str, object]) -> tuple[int, int, int]:
     """Delay, period and repeat; values of 0 or less mean "not set", as in ActiveMQ, except
     a negative repeat (repeat forever), which is refused."""
-    if not values or values.keys().isdisjoint(NAMES):
-        return 0, 0, 0  # the common case, on every send
     delay = max(0, int_value(values, "AMQ_SCHEDULED_DELAY", 0))
     period = max(0, int_value(values, "AMQ_SCHEDULED_PERIOD", 0))
     repeat = int_value(values, "AMQ_SCHEDULED_REPEAT", 0)
@@ -57,11 +70,41 @@ def scheduling(values: Mapping[str, object]) -> tuple[int, int, int]:
     return delay, period, repeat
 
 
+def next_cron_time(cron: str, now_ms: int) -> int:
+    """The first time (ms) after `now_ms` that the five-field cron entry names."""
+    start = datetime.fromtimestamp(now_ms / 1000).astimezone()
+    return int(next(CronSim(cron, start)).timestamp() * 1000)
+
+
+def cron_entry(values: Mapping[str, object]) -> str:
+    """The message's cron entry, checked ("" when it has none)."""
+    raw = values.get(CRON) if values else None
+    if raw is None:
+        return ""
+    text = (raw.decode("latin-1") if isinstance(raw, bytes) else str(raw)).strip()
+    if text:
+        fields = len(text.split())
+        if fields != 5:     # ActiveMQ's CronParser: minute hour day-of-month month day-of-week
+            raise BadHeader(f"Invalid {CRON} header: {text[:100]}: {fields} fields, not 5")
+        try:
+            next(CronSim(text, datetime.now().astimezone()))
+        except (CronSimError, ValueError, StopIteration) as exc:
+            raise BadHeader(f"Invalid {CRON} header: {text[:100]}: {exc}") from None
+    return text
+
+
 def scheduled_copies(message: Message, values: Mapping[str, object], now: int,
                      next_id: Callable[[], str]) -> list[Message]:
     """The message as it is to be delivered: itself, or one delayed copy per delivery,
-    each carrying the `scheduledJobId` of the first."""
+    each carrying the `scheduledJobId` of the first; a cron message stays one message that
+    `route` turns into a job."""
+    if not values or values.keys().isdisjoint(NAMES):
+        return [message]  # the common case, on every send
     delay, period, repeat = scheduling(values)
+    cron = cron_entry(values)
+    if cron:
+        message.headers[_CRON_PLAN] = json.dumps([cron, delay, period, repeat])
+        return [message]
     if delay <= 0 and not (period > 0 and repeat > 0):
         return [message]
     message.headers["scheduledJobId"] = message.message_id
@@ -79,12 +122,37 @@ def scheduled_copies(message: Message, values: Mapping[str, object], now: int,
 # A topic keeps no messages, so a delayed publish waits outside it: as a timer, and for a
 # persistent message also as a record of this kind, so it survives a restart.
 SCHEDULED_TOPIC_RECORDS = "activemq.scheduled-topic"
+# A cron job: its message, destination, plan and next firing (persistent messages only).
+CRON_RECORDS = "activemq.scheduled-cron"
 _restored: "WeakKeyDictionary[Any, bool]" = WeakKeyDictionary()
+
+
+def _message_doc(message: Message) -> dict[str, Any]:
+    row = message.to_row(0)
+    row["body"] = base64.b64encode(message.body).decode()
+    return row
+
+
+def _message_from_doc(doc: dict[str, Any]) -> Message:
+    row = dict(doc)
+    row["body"] = base64.b64decode(row["body"])
+    return Message.from_row(row)
 
 
 def route(broker: "Broker", clock: Any, topic: str | None, queue: Queue | None,
           message: Message) -> None:
-    """Deliver one message to a queue, or publish it to a topic (when its delay is up)."""
+    """Deliver one message to a queue, or publish it to a topic (when its delay is up); a
+    cron message starts its job instead."""
+    plan = message.headers.get(_CRON_PLAN)
+    if plan is not None:
+        message.headers = {k: v for k, v in message.headers.items() if k != _CRON_PLAN}
+        message.headers["scheduledJobId"] = message.message_id
+        cron, delay, period, repeat = json.loads(plan)
+        target = {"topic": topic} if topic is not None else {"queue": queue.name if queue else ""}
+        job = {**target, "cron": cron, "delay": delay, "period": period, "repeat": repeat, "count": 0,
+               "next": next_cron_time(cron, broker.now_ms()) + (delay if delay > 0 else period)}
+        _CronJob(broker, clock, job, message).arm()
+        return
     if topic is None:
         assert queue is not None
         queue.enqueue(message)
@@ -93,9 +161,7 @@ def route(broker: "Broker", clock: Any, topic: str | None, queue: Queue | None,
         name = None
         if message.persistent:
             name = f"{message.message_id}@{message.visible_at}"
-            row = message.to_row(0)
-            row["body"] = base64.b64encode(message.body).decode()
-            broker.put_record(SCHEDULED_TOPIC_RECORDS, name, {"topic": topic, "message": row})
+            broker.put_record(SCHEDULED_TOPIC_RECORDS, name, {"topic": topic, "message": _message_doc(message)})
         _publish_later(broker, clock, topic, message, name)
     else:
         broker.publish(topic, message)
@@ -112,13 +178,57 @@ def _publish_later(broker: "Broker", clock: Any, topic: str, message: Message, r
     clock.callLater(delay, publish)
 
 
-def restore_scheduled_topics(broker: "Broker", clock: Any) -> None:
-    """Re-arm the persistent topic messages that were waiting when the broker stopped
-    (once per broker, whichever ActiveMQ door starts first)."""
+class _CronJob:
+    """One cron message on one destination: fires at each cron time, then re-arms."""
+
+    def __init__(self, broker: "Broker", clock: Any, job: dict[str, Any], message: Message,
+                 record: str | None = None) -> None:
+        self.broker, self.clock, self.job, self.message = broker, clock, job, message
+        if record is None and message.persistent:
+            record = f"{message.message_id}@{job.get('topic', job.get('queue'))}"
+        self.record = record
+
+    def arm(self) -> None:
+        if self.record is not None:
+            self.broker.put_record(CRON_RECORDS, self.record,
+                                   {**self.job, "message": _message_doc(self.message)})
+        self.clock.callLater(max(0, self.job["next"] - self.broker.now_ms()) / 1000.0, self.fire)
+
+    def fire(self) -> None:
+        """Deliver this firing's copies (new ids, scheduledJobId the job's) and re-arm at
+        the next cron time; a firing missed while the broker was down happens once now."""
+        job, now = self.job, self.broker.now_ms()
+        delay, period, repeat = job["delay"], job["period"], job["repeat"]
+        first = now + (delay if delay > 0 else period) if repeat else now
+        for i in range(repeat + 1):
+            job["count"] += 1
+            copy = self.message.copy()
+            copy.message_id = f"{self.message.message_id}-{job['count']}"
+            copy.headers = dict(self.message.headers)
+            copy.timestamp = now
+            if self.message.expires and self.message.timestamp:
+                # The time to live counts from each delivery, as ActiveMQ re-stamps it.
+                copy.expires = now + self.message.expires - self.message.timestamp
+            at = first + i * period
+            copy.visible_at = at if at > now else 0
+            if "topic" in job:
+                route(self.broker, self.clock, job["topic"], None, copy)
+            else:
+                queue = self.broker.queue(job["queue"])
+                assert queue is not None
+                route(self.broker, self.clock, None, queue, copy)
+        job["next"] = next_cron_time(job["cron"], now)
+        self.arm()
+
+
+def restore_scheduled(broker: "Broker", clock: Any) -> None:
+    """Re-arm the persistent topic messages and cron jobs that were waiting when the
+    broker stopped (once per broker, whichever ActiveMQ door starts first)."""
     if _restored.get(broker):
         return
     _restored[broker] = True
     for name, doc in list(broker.records(SCHEDULED_TOPIC_RECORDS).items()):
-        row = dict(doc["message"])
-        row["body"] = base64.b64decode(row["body"])
-        _publish_later(broker, clock, doc["topic"], Message.from_row(row), name)
+        _publish_later(broker, clock, doc["topic"], _message_from_doc(doc["message"]), name)
+    for name, doc in list(broker.records(CRON_RECORDS).items()):
+        job = {k: v for k, v in doc.items() if k != "message"}
+        _CronJob(broker, clock, job, _message_from_doc(doc["message"]), name).arm()

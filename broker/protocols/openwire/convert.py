@@ -15,6 +15,7 @@ from broker.engine.message import Message
 from broker.protocols.activemq import advisories
 from broker.protocols.activemq import destinations as dest
 from broker.protocols.activemq.dead_letters import dead_letter_headers
+from broker.protocols.openwire.advisory_info import data_structure
 from broker.protocols.openwire import primitives as p
 from broker.protocols.openwire import properties as props
 from broker.protocols.openwire import schema as s
@@ -27,7 +28,7 @@ _CODES = {kind: code for code, kind in _KINDS.items()}
 _INT = struct.Struct(">i")
 # Engine headers ActiveMQ gives JMS consumers as properties (dead letters, scheduled and
 # redelivered messages), with their Java types.
-_HEADER_PROPERTIES = {"dlqDeliveryFailureCause": None, "originalExpiration": "long",
+_HEADER_PROPERTIES = {"dlqDeliveryFailureCause": None, "originalExpiration": "long", "originalDeliveryMode": None,
                       "scheduledJobId": None, "redeliveryDelay": "long"}
 # A compressed body may not inflate past this (a zip bomb would otherwise fill memory).
 MAX_INFLATED = 100 * 1024 * 1024
@@ -252,16 +253,5 @@ def to_openwire(message: Message, destination: Struct, broker_seq: int, now: int
                  redelivery_counter=max(0, message.delivery_count - 1),
                  arrival=message.timestamp, broker_in_time=message.timestamp, broker_out_time=now)
     if code == s.MESSAGE and h.get(advisories.OPERATION_HEADER):
-        out["data_structure"] = _advisory_info(h)
+        out["data_structure"] = data_structure(h)
     return out
-
-
-def _advisory_info(h: dict[str, str]) -> Struct:
-    """The DestinationInfo an advisory message is about."""
-    topic = h.get(advisories.TEMP_TOPIC_HEADER)
-    name = topic if topic is not None else h.get(advisories.TEMP_QUEUE_HEADER, "")
-    return Struct(s.DESTINATION_INFO, command_id=0, response_required=False, connection_id=None,
-                  destination=Struct(s.TEMP_TOPIC if topic is not None else s.TEMP_QUEUE,
-                                     physical_name=name),
-                  operation_type=0 if h[advisories.OPERATION_HEADER] == advisories.ADD else 1,
-                  timeout=0, broker_path=None)

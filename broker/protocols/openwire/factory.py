@@ -13,7 +13,8 @@ from broker.config import Config
 from broker.engine.broker import Broker
 from broker.protocols.activemq.client_ids import client_ids
 from broker.protocols.activemq.redelivery import RedeliveryPolicies
-from broker.protocols.activemq.scheduling import restore_scheduled_topics
+from broker.protocols.activemq import advisories
+from broker.protocols.activemq.scheduling import restore_scheduled
 from broker.protocols.openwire import access
 from broker.protocols.openwire import primitives as p
 from broker.protocols.openwire import schema as s
@@ -42,7 +43,8 @@ class OpenWireFactory(Factory):
         self.broker_id = f"ID:{socket.gethostname()}-{os.getpid()}-{start_ms}-0:1"
         self.client_ids = client_ids(broker)
         self.redelivery = RedeliveryPolicies(config.redelivery)
-        restore_scheduled_topics(broker, clock)
+        restore_scheduled(broker, clock)
+        advisories.install(broker, self.broker_name)
         self.connections: set[OpenWireProtocol] = set()
         self.url = ""
         # Loose encoding, no marshal cache, no stack traces: the client then speaks the

@@ -25,6 +25,7 @@ from broker.protocols.activemq import advisories
 from broker.protocols.activemq import destinations as dest
 from broker.protocols.activemq.client_ids import already_connected
 from broker.protocols.activemq.consumers import browse
+from broker.protocols.activemq.flow_control import RESOURCE_ALLOCATION, refusal_text
 from broker.protocols.activemq.inactivity import InactivityMonitor
 from broker.protocols.activemq.output import CommitOrderedOutput
 from broker.protocols.activemq.scheduling import BadHeader, route, scheduled_copies
@@ -49,6 +50,9 @@ BEGIN, PREPARE, COMMIT_ONE_PHASE, COMMIT_TWO_PHASE, ROLLBACK, RECOVER, FORGET, E
 ADD, REMOVE = 0, 1
 
 INVALID_DESTINATION = "javax.jms.InvalidDestinationException"
+# Commands held behind a send that waits for room before the broker stops reading the
+# connection (the client then blocks in its socket, as with ActiveMQ).
+HOLD_LIMIT = 16
 
 
 def _key(ident: Struct) -> tuple[Any, ...]:
@@ -80,6 +84,8 @@ class OpenWireProtocol(Protocol):
         # Producers that asked for flow control (producerWindowSize): their async sends
         # are acknowledged with ProducerAck, or the client stops once its window is used.
         self.windowed_producers: set[tuple[Any, ...]] = set()
+        # Producers with a destination, as advisories name them: key -> (id, destinations).
+        self.producers: dict[tuple[Any, ...], tuple[str, list[dest.Destination]]] = {}
         self._parsed: dict[Any, list[dest.Destination]] = {}
         self.transactions = Transactions()
         self.temp_queues: dict[str, Queue] = {}
@@ -94,6 +100,12 @@ class OpenWireProtocol(Protocol):
         self.connect_timer: Any = None
         self.close_timer: Any = None
         self.held: list[Struct | None] | None = None   # commands waiting for a login to finish
+        # Producer flow control: a send waiting for room, and the commands behind it.
+        self.waiting: list[Struct] | None = None
+        self.reading_paused = False
+        # Whether the connection advisory announced this connection (and not yet its end):
+        # a failover client's new connection reuses the id of the old one it replaces.
+        self.advertised = False
 
     # -- connection life cycle ---------------------------------------------------------------
     def connectionMade(self) -> None:
@@ -141,8 +153,13 @@ class OpenWireProtocol(Protocol):
             self._drop_temp(name, is_topic=False)
         for name in list(self.temp_topics):
             self._drop_temp(name, is_topic=True)
+        for key in list(self.producers):
+            self._remove_producer(key)
         if self.client_id:
             self.factory.client_ids.release(self.client_id, self)
+        if self.advertised and self.connection_id:
+            self.advertised = False
+            advisories.connection_changed(self.broker, self.connection_id, False, self.factory.broker_name)
 
     # IPushProducer: the transport's write buffer is full (or drained again).
     def pauseProducing(self) -> None:
@@ -171,6 +188,9 @@ class OpenWireProtocol(Protocol):
                     return
                 if self.held is not None:
                     self.held.append(command)
+                    continue
+                if self.waiting is not None and command is not None and not _consumes_only(command):
+                    self._hold_behind_send(command)
                     continue
                 self._handle(command)
         except (OpenWireError, p.PrimitiveError) as exc:
@@ -223,6 +243,11 @@ class OpenWireProtocol(Protocol):
         if command.get("response_required"):
             self.send(Struct(s.EXCEPTION_RESPONSE, command_id=0, response_required=False,
                              correlation_id=command.command_id, exception=(exception, message)))
+        elif command.type in s.MESSAGE_TYPES:
+            # An async send has no response to fail: as ActiveMQ, the client's connection
+            # gets a ConnectionError, which reaches its ExceptionListener.
+            self.send(Struct(s.CONNECTION_ERROR, command_id=0, response_required=False,
+                             exception=(exception, message)))
 
     # -- output ---------------------------------------------------------------------------------
     def send(self, command: Struct, after_commit: bool = False) -> None:
@@ -270,7 +295,8 @@ class OpenWireProtocol(Protocol):
         self._negotiation_timer = None
         if duration > 0:
             self.monitor = InactivityMonitor(self.factory.clock, duration / 1000.0, duration / 3000.0,
-                                             self._keep_alive, self._inactive)
+                                             self._keep_alive, self._inactive,
+                                             held=lambda: self.reading_paused)
             self.monitor.start()
         self.send(self.factory.broker_info())
 
@@ -305,6 +331,9 @@ class OpenWireProtocol(Protocol):
                                                  f"tcp://{remote}" if remote else None),
                                "javax.jms.InvalidClientIDException")
         self.connection_id, self.client_id = conn, client_id
+        self.advertised = True
+        advisories.connection_changed(self.broker, conn, True, self.factory.broker_name, client_id,
+                                      info.user_name)
         self.respond(info)
 
     def on_ignored(self, command: Struct) -> None:
@@ -312,11 +341,29 @@ class OpenWireProtocol(Protocol):
         self.respond(command)
 
     def on_producer_info(self, info: Struct) -> None:
-        if info.destination is not None:
-            access.check_write(self, destinations(info.destination))
-        if info.producer_id is not None and (info.window_size or 0) > 0:
-            self.windowed_producers.add(_key(info.producer_id))
+        targets = destinations(info.destination) if info.destination is not None else []
+        if targets:
+            access.check_write(self, targets)
+        if info.producer_id is not None:
+            key = _key(info.producer_id)
+            if (info.window_size or 0) > 0:
+                self.windowed_producers.add(key)
+            if targets and key not in self.producers:
+                self.producers[key] = (_id_text(info.producer_id), targets)
+                self._producer_advisories(key, True)
         self.respond(info)
+
+    def _producer_advisories(self, key: tuple[Any, ...], added: bool) -> None:
+        producer_id, targets = self.producers[key]
+        for d in targets:
+            advisories.producer_changed(self.broker, advisories.kind_of(d), d.name, producer_id,
+                                        added, self.connection_id or "", self.factory.broker_name)
+
+    def _remove_producer(self, key: tuple[Any, ...]) -> None:
+        self.windowed_producers.discard(key)
+        if key in self.producers:
+            self._producer_advisories(key, False)
+            del self.producers[key]
 
     def _producer_ack(self, command: Struct) -> None:
         """Give back the window an async send used: ActiveMQ's message size (1024 bytes of
@@ -347,6 +394,8 @@ class OpenWireProtocol(Protocol):
             consumer = self.consumers.pop(_key(target), None)
             if consumer is not None:
                 self._remove_consumer(consumer, last_delivered)
+        elif target.type == s.PRODUCER_ID:
+            self._remove_producer(_key(target))
         elif target.type == s.SESSION_ID:
             for key, consumer in list(self.consumers.items()):
                 cid = consumer.consumer_id
@@ -425,6 +474,7 @@ class OpenWireProtocol(Protocol):
         if old is not None:
             self._remove_consumer(old, None)
         if consumer.browser:
+            self._consumer_advisories(consumer, True)
             self.consumers[key] = consumer
             self.respond(info)
             self._browse(consumer).addErrback(
@@ -446,6 +496,7 @@ class OpenWireProtocol(Protocol):
                 durables[d] = queue
         if all(d.is_topic for d in targets):
             consumer.selector = None  # the topic applies it at publish time
+        self._consumer_advisories(consumer, True)
         self.consumers[key] = consumer
         self.respond(info)
         for d in targets:
@@ -458,17 +509,15 @@ class OpenWireProtocol(Protocol):
                 consumer.attach(durables[d])
             else:
                 tsub = consumer.subscribe(self.broker, d.name, selector, bool(info.no_local), self)
-                if d.name in (advisories.TEMP_QUEUE_TOPIC, advisories.TEMP_TOPIC_TOPIC):
-                    self._replay_temp_destinations(d.name, tsub.queue)
+                if d.name.startswith(advisories.ADVISORY_PREFIX):
+                    advisories.replay(self.broker, d.name, tsub.queue, self.factory.broker_name)
 
-    def _replay_temp_destinations(self, topic: str, queue: Queue) -> None:
-        """A new advisory subscriber learns which temporary destinations exist already."""
-        is_topic = topic == advisories.TEMP_TOPIC_TOPIC
-        names = (list(advisories.live_temp_topics(self.broker)) if is_topic
-                 else advisories.live_temp_queues(self.broker))
-        for name in names:
-            queue.enqueue(advisories.temp_destination_message(
-                name, is_topic, True, self.connection_id or "", self.factory.broker_name))
+    def _consumer_advisories(self, consumer: OpenWireConsumer, added: bool) -> None:
+        info = consumer.info
+        for d in consumer.targets:
+            advisories.consumer_changed(self.broker, advisories.kind_of(d), d.name,
+                                        _id_text(info.consumer_id), added, self.connection_id or "",
+                                        self.factory.broker_name, info.selector, consumer.prefetch)
 
     @defer.inlineCallbacks
     def _browse(self, consumer: OpenWireConsumer) -> Any:
@@ -487,6 +536,8 @@ class OpenWireProtocol(Protocol):
     def _remove_consumer(self, consumer: OpenWireConsumer, last_delivered: int | None) -> None:
         """Close a consumer: what its application saw comes back redelivered, what only sat
         in its prefetch buffer comes back as it was."""
+        if not consumer.closed:
+            self._consumer_advisories(consumer, False)
         consumer.closed = True
         consumer.cancel_pull_timer()
         held, consumer.pending = list(consumer.pending.values()), type(consumer.pending)()
@@ -581,6 +632,8 @@ class OpenWireProtocol(Protocol):
         except BadHeader as exc:
             raise JmsError(str(exc)) from None
         queues = {d: self._queue(d) for d in targets if not d.is_topic}
+        if not self._admitted(command, targets, queues, message.persistent):
+            return
         if command.transaction_id is not None:
             tx = self.transactions.get(_tx_key(command.transaction_id))
             tx.sends.extend((targets, m) for m in copies)
@@ -594,6 +647,45 @@ class OpenWireProtocol(Protocol):
             self.respond_when_committed(command)
         else:
             self.respond(command)
+
+    # -- producer flow control ------------------------------------------------------------------------
+    def _admitted(self, command: Struct, targets: list[dest.Destination],
+                  queues: dict[dest.Destination, Queue], persistent: bool) -> bool:
+        """Whether every destination has room for the message now. A full one refuses
+        (sendFailIfNoSpace: ActiveMQ's ResourceAllocationException) or makes the send wait:
+        it is handled again once there is room, and only then answered (its Response, or
+        the ProducerAck a windowed producer needs to send more), so the client blocks as
+        with ActiveMQ. Until then the connection's other commands wait behind it, except
+        those that only consume, so a consumer on the same connection can make the room."""
+        size = len(command.content or b"")
+        for d in targets:
+            kind, name = ("topic", d.name) if d.is_topic else ("queue", queues[d].name)
+            admission = self.broker.admit(kind, name, size, persistent)
+            if admission.refused is not None:
+                raise JmsError(refusal_text(admission.refused, kind, d.name, _id_text(command.producer_id)),
+                               RESOURCE_ALLOCATION)
+            if admission.wait is not None:
+                self.waiting = [command]
+                admission.wait.addCallback(lambda _: self._resume_input()).addErrback(
+                    lambda f: log.error("event=resume_failed door=openwire error=%s", f.getErrorMessage()))
+                return False
+        return True
+
+    def _hold_behind_send(self, command: Struct) -> None:
+        assert self.waiting is not None
+        self.waiting.append(command)
+        if len(self.waiting) >= HOLD_LIMIT and not self.reading_paused:
+            self.reading_paused = True
+            self.transport.pauseProducing()
+
+    def _resume_input(self) -> None:
+        """There is room again: handle the waiting send and what came after it, and read
+        the connection again unless a send waits once more."""
+        commands, self.waiting = self.waiting or [], None
+        self._handle_all(commands)
+        if self.waiting is None and self.reading_paused and not self.closing:
+            self.reading_paused = False
+            self.transport.resumeProducing()
 
     def _route(self, targets: list[dest.Destination], queues: dict[dest.Destination, Queue],
                message: Message) -> None:
@@ -652,6 +744,21 @@ class OpenWireProtocol(Protocol):
             raise JmsError(f"No durable subscription exists for clientID: {client_id} and "
                            f"subscriptionName: {name}", INVALID_DESTINATION)
         self.respond(info)
+
+
+def _consumes_only(command: Struct) -> bool:
+    """Commands handled even while a send of the connection waits for room: they only
+    consume, and may be what makes the room."""
+    if command.type == s.MESSAGE_ACK:
+        return command.transaction_id is None
+    return command.type in (s.MESSAGE_PULL, s.KEEP_ALIVE_INFO)
+
+
+def _id_text(ident: Struct | None) -> str:
+    """A producer or consumer id as ActiveMQ prints it: connection:session:value."""
+    if ident is None:
+        return "null"
+    return f"{ident.connection_id}:{ident.session_id}:{ident.value}"
 
 
 # What a client may send before its ConnectionInfo was accepted.

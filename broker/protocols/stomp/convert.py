@@ -12,7 +12,7 @@ from broker.protocols.activemq.scheduling import int_value
 _DROPPED = frozenset({"destination", "message-id", "redelivered", "subscription", "transaction",
                       "receipt", "content-length", "persistent", "priority", "expires",
                       "amq-msg-type", "JMSXGroupID", "AMQ_SCHEDULED_DELAY", "AMQ_SCHEDULED_PERIOD",
-                      "AMQ_SCHEDULED_REPEAT", "ack", "timestamp"})
+                      "AMQ_SCHEDULED_REPEAT", "AMQ_SCHEDULED_CRON", "ack", "timestamp"})
 _BODILESS = frozenset({"map", "stream", "message"})
 # Headers that are JMS message fields rather than properties.
 SYSTEM_HEADERS = ("correlation-id", "type", "reply-to")

@@ -13,7 +13,8 @@ from broker.config import Config
 from broker.engine.broker import Broker
 from broker.protocols.activemq.client_ids import client_ids
 from broker.protocols.activemq.redelivery import RedeliveryPolicies
-from broker.protocols.activemq.scheduling import restore_scheduled_topics
+from broker.protocols.activemq import advisories
+from broker.protocols.activemq.scheduling import restore_scheduled
 from broker.protocols.stomp import access
 from broker.protocols.stomp.codec import Limits
 from broker.protocols.stomp.protocol import StompProtocol
@@ -33,7 +34,8 @@ class StompFactory(Factory):
         self.broker_name = config.broker_name
         self.server_header = config.stomp_server
         self.redelivery = RedeliveryPolicies(config.redelivery)
-        restore_scheduled_topics(broker, clock)
+        restore_scheduled(broker, clock)
+        advisories.install(broker, self.broker_name)
         start_ms = int(clock.seconds() * 1000)
         self.id_prefix = f"ID:{socket.gethostname()}-{os.getpid()}-{start_ms}-1"
         self.connections: set[StompProtocol] = set()

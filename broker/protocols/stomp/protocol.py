@@ -19,7 +19,6 @@ from broker.auth.authorization import NotAuthorized
 from broker.auth.identity import Identity
 from broker.engine.broker import DestinationError
 from broker.engine.consumer import Lease
-from broker.engine.limits import Refusal
 from broker.engine.message import Message
 from broker.engine.queue import Queue
 from broker.engine.selector import InvalidSelector, parse as parse_selector
@@ -27,6 +26,7 @@ from broker.protocols.activemq import advisories
 from broker.protocols.activemq import destinations as dest
 from broker.protocols.activemq.client_ids import already_connected
 from broker.protocols.activemq.consumers import browse
+from broker.protocols.activemq.flow_control import RESOURCE_ALLOCATION, refusal_text
 from broker.protocols.activemq.inactivity import InactivityMonitor
 from broker.protocols.activemq.output import CommitOrderedOutput
 from broker.protocols.activemq.scheduling import BadHeader, route, scheduled_copies
@@ -82,6 +82,7 @@ class StompProtocol(Protocol):
         self.temp_queues: dict[str, Queue] = {}
         self.temp_topics: set[str] = set()
         self._message_count = 0
+        self._consumer_count = 0     # numbers the consumer ids advisories give subscriptions
         self._receipts_waiting = 0
         # Producer flow control: frames that wait for a destination to have room again
         # (reading from the client is paused meanwhile); None when not waiting.
@@ -116,6 +117,8 @@ class StompProtocol(Protocol):
         for sub in list(self.subscriptions.values()):
             self._drop_subscription(sub)
         self.subscriptions.clear()
+        if self.session_open:
+            advisories.connection_changed(self.broker, self.connection_id, False, self.factory.broker_name)
         for name in list(self.temp_queues):
             self.broker.delete_queue(name)
             self._announce_temp_queue(name, added=False)
@@ -330,6 +333,8 @@ class StompProtocol(Protocol):
             self.client_id = self.session = client_id
         self.version = self.parser.version = version
         self.session_open = True
+        advisories.connection_changed(self.broker, self.connection_id, True, self.factory.broker_name,
+                                      self.client_id, self.identity.name if self.identity else h.get("login"))
         reply = {"server": self.factory.server_header, "heart-beat": f"{cy},{cx}",
                  "session": self.session, "version": self.version}
         # As ActiveMQ: `request-id` (or else `receipt`) comes back as both headers.
@@ -486,23 +491,14 @@ class StompProtocol(Protocol):
             kind, name = ("topic", self._topic_name(d)) if d.is_topic else ("queue", self._queue_for(d).name)
             admission = self.broker.admit(kind, name, len(frame.body), persistent)
             if admission.refused is not None:
-                text = self._refusal(admission.refused, f"{kind}://{d.name}")
-                raise StompError(text, "javax.jms.ResourceAllocationException: " + text)
+                text = refusal_text(admission.refused, kind, d.name, f"ID:{self.connection_id}:-1:1")
+                raise StompError(text, f"{RESOURCE_ALLOCATION}: {text}")
             if admission.wait is not None:
                 self._held_frames = [frame]
                 self.transport.pauseProducing()
                 admission.wait.addCallback(lambda _: self._resume_input())
                 return False
         return True
-
-    def _refusal(self, refusal: Refusal, qualified: str) -> str:
-        producer = f"ID:{self.connection_id}:-1:1"
-        if refusal.resource == "store":
-            cause = f"Persistent store is Full, 100% of {refusal.limit}."
-        else:
-            cause = "Usage Manager Memory Limit reached."
-        return (f"{cause} Stopping producer ({producer}) to prevent flooding {qualified}. "
-                "See http://activemq.apache.org/producer-flow-control.html for more info")
 
     def _resume_input(self) -> None:
         frames, self._held_frames = self._held_frames or [], None
@@ -592,11 +588,20 @@ class StompProtocol(Protocol):
                         sub.attach(self.broker.durable_subscription(self.client_id, durable_name, d.name,
                                                                     selector, no_local, self))
                     else:
-                        sub.subscribe(self.broker, self._topic_name(d), selector, no_local, self)
+                        topic = self._topic_name(d)
+                        tsub = sub.subscribe(self.broker, topic, selector, no_local, self)
+                        if topic.startswith(advisories.ADVISORY_PREFIX):
+                            advisories.replay(self.broker, topic, tsub.queue, self.factory.broker_name)
             except DestinationError as exc:
                 self.subscriptions.pop(key, None)
                 self._drop_subscription(sub)
                 self.send_error(str(exc), str(exc), None, fatal=False)
+                return
+            self._consumer_count += 1
+            sub.advisory_id = f"{self.connection_id}:-1:{self._consumer_count}"
+            sub.advised = [(advisories.kind_of(d), self._topic_name(d) if d.is_topic
+                            else queues[d].name if d in queues else d.name) for d in targets]
+            self._consumer_advisories(sub, True)
         self._receipt(frame, durable=False, then=attach)
 
     @defer.inlineCallbacks
@@ -643,7 +648,15 @@ class StompProtocol(Protocol):
                 raise StompError(str(exc)) from None
         self._receipt(frame, durable=False)
 
+    def _consumer_advisories(self, sub: StompSubscription, added: bool) -> None:
+        for kind, name in sub.advised:
+            advisories.consumer_changed(self.broker, kind, name, sub.advisory_id, added, self.connection_id,
+                                        self.factory.broker_name, sub.selector.text if sub.selector else None,
+                                        sub.prefetch)
+
     def _drop_subscription(self, sub: StompSubscription) -> None:
+        self._consumer_advisories(sub, False)
+        sub.advised = []
         sub.detach(self.broker)
         sub.pending.clear()
 

@@ -37,6 +37,9 @@ class StompSubscription(DoorConsumer):
         # ack key (1.2 ack id, or message-id before 1.2) -> lease, in delivery order
         self.pending: OrderedDict[str, Lease] = OrderedDict()
         self.durable_name: str | None = None
+        # (kind, name) of what it consumes, as consumer advisories name it; its advisory id.
+        self.advised: list[tuple[str, str]] = []
+        self.advisory_id = ""
 
     @property  # type: ignore[override]
     def credit(self) -> int:
