@@ -116,7 +116,7 @@ class _Reader:
         decoder = _decoders(self.version).get(code)
         if decoder is None:
             raise OpenWireError(f"unknown data type {code}")
-        out, self.pos = decoder(self, self.data, self.pos, depth)
+        out, self.pos = decoder(self.data, self.pos, depth)
         return out
 
     def magic(self) -> None:
@@ -208,7 +208,7 @@ def _runs(fields: list[s.Field]) -> Iterator[tuple[int, list[s.Field]]]:
 def _decoder_lines(code: int, fields: list[s.Field], namespace: dict[str, Any]) -> list[str]:
     # Reads the frame bytes `d` from offset `p` and returns (struct, offset after it); a read
     # past the end raises IndexError or struct.error, which decode() reports as a bad frame.
-    lines = ["def run(r, d, p, depth):",
+    lines = ["def run(d, p, depth):",
              "    if depth > MAX_DEPTH: raise OpenWireError('objects nested too deep')",
              "    end = len(d)", "    out = new(Struct)", f"    out.type = {code}"]
     for i, run in _runs(fields):
@@ -248,14 +248,17 @@ def _decoder_lines(code: int, fields: list[s.Field], namespace: dict[str, Any]) 
                       "        if b > 1: raise OpenWireError(f'invalid boolean {b}')",
                       "        c = d[p + 1]",
                       f"        if c not in A{i}: raise OpenWireError(f'data type {{c}} is not allowed here')",
-                      f"        out[{key}], p = T[c](r, d, p + 2, depth + 1)",
+                      f"        out[{key}], p = T[c](d, p + 2, depth + 1)",
                       "    else:", f"        out[{key}] = None", "        p += 1"]
+        elif f.kind == s.MAGIC:
+            lines += ["    r = Reader(d, version)", "    r.pos = p", "    r.magic()", "    p = r.pos"]
         else:
+            # Arrays and throwables are rare (and mostly absent): a _Reader reads those.
             namespace[f"A{i}"] = f.allowed
-            call = {s.ARRAY: f"r.array(A{i}, depth)", s.THROWABLE: "r.throwable(depth)",
-                    s.MAGIC: "r.magic()"}[f.kind]
-            target = "" if f.kind == s.MAGIC else f"out[{key}] = "
-            lines += ["    r.pos = p", f"    {target}{call}", "    p = r.pos"]
+            call = f"r.array(A{i}, depth)" if f.kind == s.ARRAY else "r.throwable(depth)"
+            lines += ["    if d[p]:", "        r = Reader(d, version)", "        r.pos = p",
+                      f"        out[{key}] = {call}", "        p = r.pos",
+                      "    else:", f"        out[{key}] = None", "        p += 1"]
     return lines + ["    return out, p"]
 
 
@@ -305,7 +308,8 @@ def _table(cache: dict[int, dict[int, Any]], version: int, make_lines: Any) -> d
             "Struct": Struct, "new": _new_struct, "T": table, "MAGIC": MAGIC, "MAX_DEPTH": MAX_DEPTH,
             "OpenWireError": OpenWireError, "decode_utf": decode_utf, "int_at": _INT.unpack_from,
             "INT": _INT.pack, "STRINGS": _ENCODED_STRINGS, "encoded_string": _encoded_string,
-            "put_array": _put_array, "put_throwable": _put_throwable}
+            "put_array": _put_array, "put_throwable": _put_throwable, "Reader": _Reader,
+            "version": version}
         source = "\n".join(make_lines(code, fields, namespace))
         exec(source, namespace)  # noqa: S102 - source built from SCHEMA only
         table[code] = namespace["run"]
@@ -341,7 +345,7 @@ def decode(body: bytes, version: int = MAX_VERSION) -> Struct | None:
     if decoder is None:
         raise OpenWireError(f"unknown command type {code}")
     try:
-        out, pos = decoder(_Reader(body, version), body, 1, 0)
+        out, pos = decoder(body, 1, 0)
     except (UnicodeDecodeError, struct.error, IndexError) as exc:
         raise OpenWireError(str(exc) or "frame truncated") from None
     if pos != len(body):
