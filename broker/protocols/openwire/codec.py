@@ -334,6 +334,26 @@ def encode(command: Struct, version: int = MAX_VERSION) -> bytes:
     return bytes(out)
 
 
+def dispatch_head(consumer_id: Struct | None, destination: Struct | None, version: int) -> bytes:
+    """What a MessageDispatch frame holds before its message (size prefix to be filled
+    in): the same for every dispatch to one consumer and destination, so encoded once."""
+    frame = encode(Struct(s.MESSAGE_DISPATCH, command_id=0, response_required=False,
+                          consumer_id=consumer_id, destination=destination), version)
+    return frame[:-5]   # the absent message's flag and redeliveryCounter come last
+
+
+def encode_dispatch(head: bytes, message: Struct, redelivery_counter: int, version: int) -> bytes:
+    """The frame encode() gives for a MessageDispatch of `message` whose fields before the
+    message are `head` (from dispatch_head)."""
+    out = bytearray(head)
+    out.append(1)
+    out.append(message.type)
+    _encoders(version)[message.type](out, message)
+    out += _INT.pack(redelivery_counter)
+    out[0:4] = _INT.pack(len(out) - 4)
+    return bytes(out)
+
+
 def decode(body: bytes, version: int = MAX_VERSION) -> Struct | None:
     """One frame without its size prefix; None for the null object (type 0)."""
     if not body:
