@@ -106,6 +106,9 @@ class OpenWireConsumer(DoorConsumer):
             return []
         high = last.broker_sequence_id
         low = first.broker_sequence_id if first is not None else high
+        if low == high:   # one message (every ack of AUTO_ACKNOWLEDGE and INDIVIDUAL)
+            lease = self.pending.get(low)
+            return [lease] if lease is not None else []
         if low > high:
             low, high = high, low
         # Pending leases are in dispatch order, so tokens grow: an ack (usually of the

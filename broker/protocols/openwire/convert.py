@@ -253,8 +253,9 @@ def to_openwire(message: Message, destination: Struct, broker_seq: int, now: int
     typed = props.to_jms(message.properties, message.types) if message.properties else {}
     if message.dead_letter is not None:
         h = {**dead_letter_headers(message.dead_letter), **h}
-    for name in _HEADER_PROPERTIES.keys() & h.keys():
-        typed[name] = props.typed(h[name], _HEADER_PROPERTIES[name])
+    if not h.keys().isdisjoint(_HEADER_PROPERTIES):
+        for name in _HEADER_PROPERTIES.keys() & h.keys():
+            typed[name] = props.typed(h[name], _HEADER_PROPERTIES[name])
     marshalled = p.encode_map(typed) if typed else None
     original = h.get("original-destination")
     reply_to = h.get("reply-to")
