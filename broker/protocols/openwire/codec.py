@@ -248,7 +248,14 @@ def _decoder_lines(code: int, fields: list[s.Field], namespace: dict[str, Any]) 
                       "        if b > 1: raise OpenWireError(f'invalid boolean {b}')",
                       "        c = d[p + 1]",
                       f"        if c not in A{i}: raise OpenWireError(f'data type {{c}} is not allowed here')",
-                      f"        out[{key}], p = T[c](d, p + 2, depth + 1)",
+                      "        seen = LAST.get(c)",
+                      "        if seen is not None and depth < MAX_DEPTH and d.startswith(seen[0], p + 2):",
+                      f"            out[{key}] = seen[1]",
+                      "            p += 2 + len(seen[0])",
+                      "        else:",
+                      "            q = p + 2",
+                      f"            out[{key}], p = T[c](d, q, depth + 1)",
+                      f"            if c in LEAVES: LAST[c] = (d[q:p], out[{key}])",
                       "    else:", f"        out[{key}] = None", "        p += 1"]
         elif f.kind == s.MAGIC:
             lines += ["    r = Reader(d, version)", "    r.pos = p", "    r.magic()", "    p = r.pos"]
@@ -295,6 +302,14 @@ def _encoder_lines(code: int, fields: list[s.Field], namespace: dict[str, Any]) 
     return lines
 
 
+# Ids and destinations hold nothing but strings and numbers, and every frame of a
+# connection repeats the same few (its producer id twice in each message): the last one
+# read of each type is kept with its bytes, and the same bytes give the same (shared,
+# never changed) struct back without reading them again.
+_LEAVES = frozenset({s.CONNECTION_ID, s.SESSION_ID, s.CONSUMER_ID, s.PRODUCER_ID, s.BROKER_ID}
+                    | s.DESTINATIONS)
+
+
 def _table(cache: dict[int, dict[int, Any]], version: int, make_lines: Any) -> dict[int, Any]:
     """Every type's function for one protocol version, compiled together (they call each
     other through the table)."""
@@ -302,6 +317,7 @@ def _table(cache: dict[int, dict[int, Any]], version: int, make_lines: Any) -> d
     if table is not None:
         return table
     table = {}
+    last: dict[int, tuple[bytes, Struct]] = {}
     for code, spec in s.SCHEMA.items():
         fields = [f for f in spec.fields if f.since <= version]
         namespace: dict[str, Any] = {
@@ -309,7 +325,7 @@ def _table(cache: dict[int, dict[int, Any]], version: int, make_lines: Any) -> d
             "OpenWireError": OpenWireError, "decode_utf": decode_utf, "int_at": _INT.unpack_from,
             "INT": _INT.pack, "STRINGS": _ENCODED_STRINGS, "encoded_string": _encoded_string,
             "put_array": _put_array, "put_throwable": _put_throwable, "Reader": _Reader,
-            "version": version}
+            "version": version, "LAST": last, "LEAVES": _LEAVES}
         source = "\n".join(make_lines(code, fields, namespace))
         exec(source, namespace)  # noqa: S102 - source built from SCHEMA only
         table[code] = namespace["run"]
