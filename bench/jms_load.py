@@ -153,7 +153,12 @@ def write_section(path: Path, section: dict) -> None:
     if results["sections"].keys() == {"jms"}:
         path.write_text("\n".join(["# Benchmarks", "", *render(section)]))
         return
-    path.write_text(report.render_markdown(results))
+    # The sections written by hand after the raw results stay as they are.
+    old = path.read_text()
+    end = old.find(report.JSON_END)
+    tail = old[end + len(report.JSON_END):].lstrip("\n") if end >= 0 else ""
+    text = report.render_markdown(results)
+    path.write_text(text + "\n" + tail if tail else text)
 
 
 if __name__ == "__main__":
