@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import given, settings, strategies as st
 
 from broker.protocols.openwire import schema as s
-from broker.protocols.openwire.codec import (MAGIC, MAX_DEPTH, OpenWireError, Struct, decode,
+from broker.protocols.openwire.codec import (MAGIC, MAX_DEPTH, FrameParser, OpenWireError, Struct, decode,
                                              dispatch_head, encode, encode_dispatch)
 from broker.protocols.openwire.convert import message_id_struct
 from broker.protocols.openwire.primitives import decode_utf, encode_utf
@@ -246,3 +246,33 @@ def test_message_ids_of_dispatches(text: str) -> None:
     assert mid.broker_sequence_id == 9
     assert {k: mid[k] for k in expected} == expected
     assert mid.producer_id.type == s.PRODUCER_ID
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(OBSERVED), min_size=1, max_size=5), st.data())
+def test_frames_read_in_place_decode_as_each_frame_alone(frames: list[bytes],
+                                                         data: st.DataObject) -> None:
+    """Mutated bodies (sizes kept): the frames of one read give what decoding each alone
+    gives, up to the first bad one, which fails in both."""
+    bodies = []
+    for frame in frames:
+        body = bytearray(frame[4:])
+        for _ in range(data.draw(st.integers(0, 3))):
+            body[data.draw(st.integers(0, len(body) - 1))] = data.draw(st.integers(0, 255))
+        bodies.append(bytes(body))
+    expected = []
+    for body in bodies:
+        outcome = _outcome(decode, body, 12)
+        expected.append(outcome)
+        if outcome[0] == "error":
+            break
+    got: list[Any] = []
+    parser = FrameParser()
+    stream = b"".join(struct.pack(">i", len(b)) + b for b in bodies)
+    split = data.draw(st.integers(0, len(stream)))
+    try:
+        for chunk in (stream[:split], stream[split:]):
+            got.extend(("ok", command) for command in parser.feed(chunk))
+    except OpenWireError:
+        got.append(("error", None))
+    assert got == expected

@@ -372,20 +372,28 @@ def encode_dispatch(head: bytes, message: Struct, redelivery_counter: int, versi
 
 def decode(body: bytes, version: int = MAX_VERSION) -> Struct | None:
     """One frame without its size prefix; None for the null object (type 0)."""
-    if not body:
+    return _decode_at(body, 0, len(body), version)
+
+
+def _decode_at(data: bytes, start: int, end: int, version: int) -> Struct | None:
+    """The frame at data[start:end], read in place. A field that runs past `end` (into the
+    next frame) leaves the reading past it, so it fails as a truncated frame all the same."""
+    if start >= end:
         raise OpenWireError("frame truncated")
-    code = body[0]
+    code = data[start]
     if code == 0:
         return None
     decoder = _decoders(version).get(code)
     if decoder is None:
         raise OpenWireError(f"unknown command type {code}")
     try:
-        out, pos = decoder(body, 1, 0)
+        out, pos = decoder(data, start + 1, 0)
     except (UnicodeDecodeError, struct.error, IndexError) as exc:
         raise OpenWireError(str(exc) or "frame truncated") from None
-    if pos != len(body):
-        raise OpenWireError(f"{len(body) - pos} bytes left over after {out.type_name}")
+    if pos > end:
+        raise OpenWireError("frame truncated")
+    if pos != end:
+        raise OpenWireError(f"{end - pos} bytes left over after {out.type_name}")
     return out
 
 
@@ -401,22 +409,28 @@ class FrameParser:
         self._buf = bytearray()
 
     def feed(self, data: bytes) -> Iterator[Struct | None]:
-        """Commands completed by `data`; raises OpenWireError on the first bad frame."""
-        buf = self._buf
-        buf += data
+        """Commands completed by `data`; raises OpenWireError on the first bad frame.
+
+        Frames are read in place from the bytes received (after what was left over from
+        the last read, if anything), not copied out one by one."""
+        if self._buf:
+            self._buf += data
+            data = bytes(self._buf)
+        elif type(data) is not bytes:
+            data = bytes(data)
         pos = 0
         try:
-            while len(buf) - pos >= 4:
-                (size,) = _INT.unpack_from(buf, pos)
+            while len(data) - pos >= 4:
+                (size,) = _INT.unpack_from(data, pos)
                 if size < 1 or size > self.max_frame:
                     raise OpenWireError(f"frame size {size} is out of range (max {self.max_frame})")
-                if len(buf) - pos - 4 < size:
+                if len(data) - pos - 4 < size:
                     break
-                command = decode(bytes(buf[pos + 4:pos + 4 + size]), self.version)
+                command = _decode_at(data, pos + 4, pos + 4 + size, self.version)
                 pos += 4 + size
                 yield command
         finally:
-            del buf[:pos]
+            self._buf = bytearray(data[pos:])
 
 
 def wire_format_info(properties: bytes, version: int = MAX_VERSION) -> bytes:
