@@ -64,7 +64,8 @@ def measure(name: str, classpath: str, size: int, repeat: int, scale: float) -> 
     try:
         if not endpoint.openwire_port:
             return {"unavailable": "no OpenWire port"}
-        result: dict = {"version": endpoint.version, "notes": endpoint.notes, "modes": {}}
+        result: dict = {"version": endpoint.version, "notes": endpoint.notes, "modes": {},
+                        "load": " ".join(f"{x:.2f}" for x in os.getloadavg())}
         for mode, (_, count) in MODES.items():
             runs = [run_mode(classpath, endpoint.openwire_port, mode, max(100, int(count * scale)), size)
                     for _ in range(repeat)]
@@ -111,7 +112,8 @@ def render(section: dict) -> list[str]:
         if t.get("unavailable"):
             out.append(f"- **{n}**: not measured: {t['unavailable']}")
         else:
-            out.append(f"- **{n}** ({t.get('version')}): {t.get('notes', '')}")
+            load = f"; load average at its start: {t['load']}" if t.get("load") else ""
+            out.append(f"- **{n}** ({t.get('version')}): {t.get('notes', '')}{load}")
     out.append("")
     return out
 
@@ -153,7 +155,12 @@ def write_section(path: Path, section: dict) -> None:
     if results["sections"].keys() == {"jms"}:
         path.write_text("\n".join(["# Benchmarks", "", *render(section)]))
         return
-    path.write_text(report.render_markdown(results))
+    # The sections written by hand after the raw results stay as they are.
+    old = path.read_text()
+    end = old.find(report.JSON_END)
+    tail = old[end + len(report.JSON_END):].lstrip("\n") if end >= 0 else ""
+    text = report.render_markdown(results)
+    path.write_text(text + "\n" + tail if tail else text)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ negotiated maximum, and nesting is bounded, so hostile input ends in `OpenWireEr
 from __future__ import annotations
 
 import struct
+from operator import itemgetter
 from typing import Any, Iterator
 
 from broker.protocols.openwire import schema as s
@@ -40,8 +41,13 @@ class Struct(dict):
         super().__init__(fields)
         self.type = type_code
 
-    # A missing field reads as None; dict.get itself, so an attribute costs no Python call.
+    # A missing field reads as None, as an attribute or an item. Every field name of the
+    # schema is a property reading the dict (below): the __getattr__ fallback alone would
+    # raise and swallow an AttributeError on every read.
     __getattr__ = dict.get
+
+    def __missing__(self, key: str) -> None:
+        return None
 
     @property
     def type_name(self) -> str:
@@ -51,10 +57,16 @@ class Struct(dict):
         return f"{self.type_name}({dict.__repr__(self)})"
 
 
+for _name in {f.name for spec in s.SCHEMA.values() for f in spec.fields} - {"type"}:
+    setattr(Struct, _name, property(itemgetter(_name)))   # `type` is the type code's slot
+
+
 class _Reader:
+    """The rarely used parts of decoding (arrays, throwables, the magic), on `data` at `pos`."""
+
     __slots__ = ("data", "pos", "end", "version")
 
-    def __init__(self, data: bytes | memoryview, version: int) -> None:
+    def __init__(self, data: bytes, version: int) -> None:
         self.data = data
         self.pos = 0
         self.end = len(data)
@@ -92,11 +104,6 @@ class _Reader:
             return None
         return decode_utf(self.take(self.unpack(_USHORT)))
 
-    def bytes_(self) -> bytes | None:
-        if not self.boolean():
-            return None
-        return self.take(self.unpack(_INT))
-
     def obj(self, allowed: frozenset[int], depth: int) -> Struct | None:
         if not self.boolean():
             return None
@@ -106,22 +113,15 @@ class _Reader:
         return self.struct(code, depth + 1)
 
     def struct(self, code: int, depth: int) -> Struct:
-        if depth > MAX_DEPTH:
-            raise OpenWireError("objects nested too deep")
-        decoder = _DECODERS.get((code, self.version))
+        decoder = _decoders(self.version).get(code)
         if decoder is None:
-            if code not in s.SCHEMA:
-                raise OpenWireError(f"unknown data type {code}")
-            decoder = _DECODERS[(code, self.version)] = _compile(code, self.version, _decoder_lines)
-        return decoder(self, depth)
+            raise OpenWireError(f"unknown data type {code}")
+        out, self.pos = decoder(self.data, self.pos, depth)
+        return out
 
     def magic(self) -> None:
         if self.take(8) != MAGIC:
             raise OpenWireError("bad magic: not an OpenWire client")
-
-    def signed_byte(self) -> int:
-        value = self.byte()
-        return value - 256 if value > 127 else value
 
     def array(self, allowed: frozenset[int], depth: int) -> list[Struct | None] | None:
         if not self.boolean():
@@ -144,176 +144,256 @@ class _Reader:
 _ENCODED_STRINGS: dict[str, bytes] = {}
 
 
-class _Writer:
-    __slots__ = ("out", "version")
+def _encoded_string(value: str) -> bytes:
+    """A present string field: flag, length, modified UTF-8."""
+    encoded = _ENCODED_STRINGS.get(value)
+    if encoded is None:
+        raw = encode_utf(value)
+        if len(raw) > 65535:
+            raise OpenWireError("string longer than 65535 bytes")
+        encoded = b"\x01" + _USHORT.pack(len(raw)) + raw
+        if len(value) <= 128:
+            if len(_ENCODED_STRINGS) >= 4096:
+                _ENCODED_STRINGS.clear()
+            _ENCODED_STRINGS[value] = encoded
+    return encoded
 
-    def __init__(self, version: int) -> None:
-        self.out = bytearray()
-        self.version = version
 
-    def boolean(self, value: Any) -> None:
-        self.out.append(1 if value else 0)
-
-    def string(self, value: str | None) -> None:
-        if value is None:
-            self.out.append(0)
-            return
-        encoded = _ENCODED_STRINGS.get(value)
-        if encoded is None:
-            raw = encode_utf(value)
-            if len(raw) > 65535:
-                raise OpenWireError("string longer than 65535 bytes")
-            encoded = b"\x01" + _USHORT.pack(len(raw)) + raw
-            if len(value) <= 128:
-                if len(_ENCODED_STRINGS) >= 4096:
-                    _ENCODED_STRINGS.clear()
-                _ENCODED_STRINGS[value] = encoded
-        self.out += encoded
-
-    def struct(self, value: Struct) -> None:
-        encoder = _ENCODERS.get((value.type, self.version))
-        if encoder is None:
-            encoder = _ENCODERS[(value.type, self.version)] = _compile(value.type, self.version, _encoder_lines)
-        encoder(self, value)
-
-    def bytes_(self, value: bytes | None) -> None:
-        if value is None:
-            self.out.append(0)
+def _put_array(out: bytearray, value: list[Struct | None] | None, encoders: dict[int, Any]) -> None:
+    if value is None:
+        out.append(0)
+        return
+    out.append(1)
+    out += _SHORT.pack(len(value))
+    for item in value:
+        if item is None:
+            out.append(0)
         else:
-            self.out.append(1)
-            self.out += _INT.pack(len(value))
-            self.out += value
+            out.append(1)
+            out.append(item.type)
+            encoders[item.type](out, item)
 
-    def array(self, value: list[Struct | None] | None) -> None:
-        if value is None:
-            self.out.append(0)
-        else:
-            self.out.append(1)
-            self.out += _SHORT.pack(len(value))
-            for item in value:
-                self.obj(item)
 
-    def throwable(self, value: tuple[str | None, str | None] | None) -> None:
-        if value is None:
-            self.out.append(0)
-        else:
-            self.out.append(1)
-            self.string(value[0])
-            self.string(value[1])
-
-    def obj(self, value: Struct | None) -> None:
-        if value is None:
-            self.out.append(0)
-            return
-        self.out.append(1)
-        self.out.append(value.type)
-        self.struct(value)
+def _put_throwable(out: bytearray, value: tuple[str | None, str | None] | None) -> None:
+    if value is None:
+        out.append(0)
+        return
+    out.append(1)
+    for text in value:
+        out += b"\x00" if text is None else _encoded_string(text)
 
 
 # Each type's field list is turned into one straight-line function per protocol version
-# (from the schema table, never from the wire), so a frame is read without looking up
-# field kinds one by one.
-_DECODERS: dict[tuple[int, int], Any] = {}
-_ENCODERS: dict[tuple[int, int], Any] = {}
-_READ = {s.BOOL: "r.boolean()", s.BYTE: "r.signed_byte()", s.INT: "r.unpack(_INT)",
-         s.LONG: "r.unpack(_LONG)", s.STRING: "r.string()", s.BYTES: "r.bytes_()",
-         s.THROWABLE: "r.throwable(depth)"}
-_WRITE = {s.BOOL: "o.append(1 if {v} else 0)", s.BYTE: "o.append(({v} or 0) & 0xFF)",
-          s.INT: "o += _INT.pack({v} or 0)", s.LONG: "o += _LONG.pack({v} or 0)",
-          s.STRING: "w.string({v})", s.BYTES: "w.bytes_({v})", s.OBJECT: "w.obj({v})",
-          s.ARRAY: "w.array({v})", s.THROWABLE: "w.throwable({v})", s.MAGIC: "o += MAGIC"}
+# (from the schema table, never from the wire): fixed-size fields next to each other are
+# read and written with one struct format, strings, byte arrays and nested objects inline,
+# and a nested object's own function is called straight from the version's table.
+_DECODERS: dict[int, dict[int, Any]] = {}
+_ENCODERS: dict[int, dict[int, Any]] = {}
+_FIXED = {s.BOOL: ("B", 1), s.BYTE: ("b", 1), s.INT: ("i", 4), s.LONG: ("q", 8)}
+_new_struct = dict.__new__
 
 
-def _decoder_lines(code: int, fields: list[s.Field]) -> list[str]:
-    # Primitive fields are read inline from the frame bytes `d` at offset `p`; a read past
-    # the end raises IndexError or struct.error, which decode() reports as a bad frame.
-    lines = ["def run(r, depth):", f"    out = Struct({code})", "    d = r.data", "    p = r.pos"]
-    for i, f in enumerate(fields):
+def _runs(fields: list[s.Field]) -> Iterator[tuple[int, list[s.Field]]]:
+    """The fields in order, consecutive fixed-size ones together: (index of the first, fields)."""
+    i = 0
+    while i < len(fields):
+        j = i + 1
+        if fields[i].kind in _FIXED:
+            while j < len(fields) and fields[j].kind in _FIXED:
+                j += 1
+        yield i, fields[i:j]
+        i = j
+
+
+def _decoder_lines(code: int, fields: list[s.Field], namespace: dict[str, Any]) -> list[str]:
+    # Reads the frame bytes `d` from offset `p` and returns (struct, offset after it); a read
+    # past the end raises IndexError or struct.error, which decode() reports as a bad frame.
+    lines = ["def run(d, p, depth):",
+             "    if depth > MAX_DEPTH: raise OpenWireError('objects nested too deep')",
+             "    end = len(d)", "    out = new(Struct)", f"    out.type = {code}"]
+    for i, run in _runs(fields):
+        f = run[0]
         key = repr(f.name)
-        if f.kind == s.BOOL:
-            lines += ["    b = d[p]", "    p += 1", "    if b > 1: raise OpenWireError('invalid boolean')",
-                      f"    out[{key}] = b == 1"]
-        elif f.kind == s.BYTE:
-            lines += ["    b = d[p]", "    p += 1", f"    out[{key}] = b - 256 if b > 127 else b"]
-        elif f.kind == s.INT:
-            lines += [f"    out[{key}] = _int_at(d, p)[0]", "    p += 4"]
-        elif f.kind == s.LONG:
-            lines += [f"    out[{key}] = _long_at(d, p)[0]", "    p += 8"]
+        if f.kind in _FIXED:
+            namespace[f"F{i}"] = struct.Struct(">" + "".join(_FIXED[x.kind][0] for x in run))
+            names = [f"v{k}" for k in range(len(run))]
+            lines += [f"    {', '.join(names)}, = F{i}.unpack_from(d, p)",
+                      f"    p += {sum(_FIXED[x.kind][1] for x in run)}"]
+            for name, x in zip(names, run):
+                if x.kind == s.BOOL:
+                    lines += [f"    if {name} > 1: raise OpenWireError('invalid boolean')",
+                              f"    out[{x.name!r}] = {name} == 1"]
+                else:
+                    lines.append(f"    out[{x.name!r}] = {name}")
         elif f.kind == s.STRING:
-            lines += [f"    out[{key}], p = _string_at(d, p)"]
+            lines += ["    if d[p]:",
+                      "        e = p + 3 + (d[p + 1] << 8 | d[p + 2])",
+                      "        if e > end: raise OpenWireError('frame truncated')",
+                      "        t = d[p + 3:e]",
+                      f"        out[{key}] = t.decode() if t.isascii() else decode_utf(t)",
+                      "        p = e",
+                      "    else:", f"        out[{key}] = None", "        p += 1"]
         elif f.kind == s.BYTES:
-            lines += [f"    out[{key}], p = _bytes_at(d, p)"]
+            lines += ["    if d[p]:",
+                      "        n, = int_at(d, p + 1)",
+                      "        e = p + 5 + n",
+                      "        if n < 0 or e > end: raise OpenWireError('frame truncated')",
+                      f"        out[{key}] = d[p + 5:e]",
+                      "        p = e",
+                      "    else:", f"        out[{key}] = None", "        p += 1"]
+        elif f.kind == s.OBJECT:
+            namespace[f"A{i}"] = f.allowed
+            lines += ["    b = d[p]",
+                      "    if b:",
+                      "        if b > 1: raise OpenWireError(f'invalid boolean {b}')",
+                      "        c = d[p + 1]",
+                      f"        if c not in A{i}: raise OpenWireError(f'data type {{c}} is not allowed here')",
+                      "        seen = LAST.get(c)",
+                      "        if seen is not None and depth < MAX_DEPTH and d.startswith(seen[0], p + 2):",
+                      f"            out[{key}] = seen[1]",
+                      "            p += 2 + len(seen[0])",
+                      "        else:",
+                      "            q = p + 2",
+                      f"            out[{key}], p = T[c](d, q, depth + 1)",
+                      f"            if c in LEAVES: LAST[c] = (d[q:p], out[{key}])",
+                      "    else:", f"        out[{key}] = None", "        p += 1"]
+        elif f.kind == s.MAGIC:
+            lines += ["    r = Reader(d, version)", "    r.pos = p", "    r.magic()", "    p = r.pos"]
         else:
-            call = {s.OBJECT: f"r.obj(A{i}, depth)", s.ARRAY: f"r.array(A{i}, depth)",
-                    s.THROWABLE: "r.throwable(depth)", s.MAGIC: "r.magic()"}[f.kind]
-            target = "" if f.kind == s.MAGIC else f"out[{key}] = "
-            lines += ["    r.pos = p", f"    {target}{call}", "    p = r.pos"]
-    return lines + ["    r.pos = p", "    return out"]
+            # Arrays and throwables are rare (and mostly absent): a _Reader reads those.
+            namespace[f"A{i}"] = f.allowed
+            call = f"r.array(A{i}, depth)" if f.kind == s.ARRAY else "r.throwable(depth)"
+            lines += ["    if d[p]:", "        r = Reader(d, version)", "        r.pos = p",
+                      f"        out[{key}] = {call}", "        p = r.pos",
+                      "    else:", f"        out[{key}] = None", "        p += 1"]
+    return lines + ["    return out, p"]
 
 
-def _string_at(d: bytes, p: int) -> tuple[str | None, int]:
-    if not d[p]:
-        return None, p + 1
-    (n,) = _USHORT.unpack_from(d, p + 1)
-    end = p + 3 + n
-    if end > len(d):
-        raise OpenWireError("frame truncated")
-    return decode_utf(d[p + 3:end]), end
-
-
-def _bytes_at(d: bytes, p: int) -> tuple[bytes | None, int]:
-    if not d[p]:
-        return None, p + 1
-    (n,) = _INT.unpack_from(d, p + 1)
-    end = p + 5 + n
-    if n < 0 or end > len(d):
-        raise OpenWireError("frame truncated")
-    return d[p + 5:end], end
-
-
-def _encoder_lines(code: int, fields: list[s.Field]) -> list[str]:
-    lines = ["def run(w, value):", "    o = w.out", "    get = value.get"]
-    for f in fields:
-        lines.append("    " + _WRITE[f.kind].format(v=f"get({f.name!r})"))
+def _encoder_lines(code: int, fields: list[s.Field], namespace: dict[str, Any]) -> list[str]:
+    lines = ["def run(o, value):", "    get = value.get"]
+    for i, run in _runs(fields):
+        f = run[0]
+        key = repr(f.name)
+        if f.kind in _FIXED:
+            namespace[f"F{i}"] = struct.Struct(">" + "".join(
+                "B" if x.kind == s.BYTE else _FIXED[x.kind][0] for x in run))
+            values = [f"1 if get({x.name!r}) else 0" if x.kind == s.BOOL
+                      else f"(get({x.name!r}) or 0) & 0xFF" if x.kind == s.BYTE
+                      else f"get({x.name!r}) or 0" for x in run]
+            lines.append(f"    o += F{i}.pack({', '.join(values)})")
+        elif f.kind == s.STRING:
+            lines += [f"    v = get({key})",
+                      "    if v is None: o.append(0)",
+                      "    else: o += STRINGS.get(v) or encoded_string(v)"]
+        elif f.kind == s.BYTES:
+            lines += [f"    v = get({key})",
+                      "    if v is None: o.append(0)",
+                      "    else:", "        o.append(1)", "        o += INT(len(v))", "        o += v"]
+        elif f.kind == s.OBJECT:
+            lines += [f"    v = get({key})",
+                      "    if v is None: o.append(0)",
+                      "    else:", "        o.append(1)", "        o.append(v.type)", "        T[v.type](o, v)"]
+        elif f.kind == s.ARRAY:
+            lines.append(f"    put_array(o, get({key}), T)")
+        elif f.kind == s.THROWABLE:
+            lines.append(f"    put_throwable(o, get({key}))")
+        else:
+            lines.append("    o += MAGIC")
     return lines
 
 
-def _compile(code: int, version: int, make_lines: Any) -> Any:
-    fields = [f for f in s.SCHEMA[code].fields if f.since <= version]
-    namespace: dict[str, Any] = {"Struct": Struct, "_INT": _INT, "_LONG": _LONG, "MAGIC": MAGIC,
-                                 "OpenWireError": OpenWireError, "_int_at": _INT.unpack_from,
-                                 "_long_at": _LONG.unpack_from, "_string_at": _string_at,
-                                 "_bytes_at": _bytes_at}
-    namespace.update({f"A{i}": f.allowed for i, f in enumerate(fields)})
-    exec("\n".join(make_lines(code, fields)), namespace)  # noqa: S102 - source built from SCHEMA only
-    return namespace["run"]
+# Ids and destinations hold nothing but strings and numbers, and every frame of a
+# connection repeats the same few (its producer id twice in each message): the last one
+# read of each type is kept with its bytes, and the same bytes give the same (shared,
+# never changed) struct back without reading them again.
+_LEAVES = frozenset({s.CONNECTION_ID, s.SESSION_ID, s.CONSUMER_ID, s.PRODUCER_ID, s.BROKER_ID}
+                    | s.DESTINATIONS)
+
+
+def _table(cache: dict[int, dict[int, Any]], version: int, make_lines: Any) -> dict[int, Any]:
+    """Every type's function for one protocol version, compiled together (they call each
+    other through the table)."""
+    table = cache.get(version)
+    if table is not None:
+        return table
+    table = {}
+    last: dict[int, tuple[bytes, Struct]] = {}
+    for code, spec in s.SCHEMA.items():
+        fields = [f for f in spec.fields if f.since <= version]
+        namespace: dict[str, Any] = {
+            "Struct": Struct, "new": _new_struct, "T": table, "MAGIC": MAGIC, "MAX_DEPTH": MAX_DEPTH,
+            "OpenWireError": OpenWireError, "decode_utf": decode_utf, "int_at": _INT.unpack_from,
+            "INT": _INT.pack, "STRINGS": _ENCODED_STRINGS, "encoded_string": _encoded_string,
+            "put_array": _put_array, "put_throwable": _put_throwable, "Reader": _Reader,
+            "version": version, "LAST": last, "LEAVES": _LEAVES}
+        source = "\n".join(make_lines(code, fields, namespace))
+        exec(source, namespace)  # noqa: S102 - source built from SCHEMA only
+        table[code] = namespace["run"]
+    cache[version] = table
+    return table
+
+
+def _decoders(version: int) -> dict[int, Any]:
+    return _DECODERS.get(version) or _table(_DECODERS, version, _decoder_lines)
+
+
+def _encoders(version: int) -> dict[int, Any]:
+    return _ENCODERS.get(version) or _table(_ENCODERS, version, _encoder_lines)
 
 
 def encode(command: Struct, version: int = MAX_VERSION) -> bytes:
     """One size-prefixed frame."""
-    writer = _Writer(version)
-    writer.out += b"\0\0\0\0"
-    writer.out.append(command.type)
-    writer.struct(command)
-    out = writer.out
+    out = bytearray(b"\0\0\0\0")
+    out.append(command.type)
+    _encoders(version)[command.type](out, command)
+    out[0:4] = _INT.pack(len(out) - 4)
+    return bytes(out)
+
+
+def dispatch_head(consumer_id: Struct | None, destination: Struct | None, version: int) -> bytes:
+    """What a MessageDispatch frame holds before its message (size prefix to be filled
+    in): the same for every dispatch to one consumer and destination, so encoded once."""
+    frame = encode(Struct(s.MESSAGE_DISPATCH, command_id=0, response_required=False,
+                          consumer_id=consumer_id, destination=destination), version)
+    return frame[:-5]   # the absent message's flag and redeliveryCounter come last
+
+
+def encode_dispatch(head: bytes, message: Struct, redelivery_counter: int, version: int) -> bytes:
+    """The frame encode() gives for a MessageDispatch of `message` whose fields before the
+    message are `head` (from dispatch_head)."""
+    out = bytearray(head)
+    out.append(1)
+    out.append(message.type)
+    _encoders(version)[message.type](out, message)
+    out += _INT.pack(redelivery_counter)
     out[0:4] = _INT.pack(len(out) - 4)
     return bytes(out)
 
 
 def decode(body: bytes, version: int = MAX_VERSION) -> Struct | None:
     """One frame without its size prefix; None for the null object (type 0)."""
-    reader = _Reader(body, version)
-    code = reader.byte()
+    return _decode_at(body, 0, len(body), version)
+
+
+def _decode_at(data: bytes, start: int, end: int, version: int) -> Struct | None:
+    """The frame at data[start:end], read in place. A field that runs past `end` (into the
+    next frame) leaves the reading past it, so it fails as a truncated frame all the same."""
+    if start >= end:
+        raise OpenWireError("frame truncated")
+    code = data[start]
     if code == 0:
         return None
-    if code not in s.SCHEMA:
+    decoder = _decoders(version).get(code)
+    if decoder is None:
         raise OpenWireError(f"unknown command type {code}")
     try:
-        out = reader.struct(code, 0)
+        out, pos = decoder(data, start + 1, 0)
     except (UnicodeDecodeError, struct.error, IndexError) as exc:
         raise OpenWireError(str(exc) or "frame truncated") from None
-    if reader.pos != reader.end:
-        raise OpenWireError(f"{reader.end - reader.pos} bytes left over after {out.type_name}")
+    if pos > end:
+        raise OpenWireError("frame truncated")
+    if pos != end:
+        raise OpenWireError(f"{end - pos} bytes left over after {out.type_name}")
     return out
 
 
@@ -329,22 +409,28 @@ class FrameParser:
         self._buf = bytearray()
 
     def feed(self, data: bytes) -> Iterator[Struct | None]:
-        """Commands completed by `data`; raises OpenWireError on the first bad frame."""
-        buf = self._buf
-        buf += data
+        """Commands completed by `data`; raises OpenWireError on the first bad frame.
+
+        Frames are read in place from the bytes received (after what was left over from
+        the last read, if anything), not copied out one by one."""
+        if self._buf:
+            self._buf += data
+            data = bytes(self._buf)
+        elif type(data) is not bytes:
+            data = bytes(data)
         pos = 0
         try:
-            while len(buf) - pos >= 4:
-                (size,) = _INT.unpack_from(buf, pos)
+            while len(data) - pos >= 4:
+                (size,) = _INT.unpack_from(data, pos)
                 if size < 1 or size > self.max_frame:
                     raise OpenWireError(f"frame size {size} is out of range (max {self.max_frame})")
-                if len(buf) - pos - 4 < size:
+                if len(data) - pos - 4 < size:
                     break
-                command = decode(bytes(buf[pos + 4:pos + 4 + size]), self.version)
+                command = _decode_at(data, pos + 4, pos + 4 + size, self.version)
                 pos += 4 + size
                 yield command
         finally:
-            del buf[:pos]
+            self._buf = bytearray(data[pos:])
 
 
 def wire_format_info(properties: bytes, version: int = MAX_VERSION) -> bytes:

@@ -16,7 +16,7 @@ from broker.engine.selector import Selector
 from broker.protocols.activemq import destinations as dest
 from broker.protocols.activemq.consumers import DoorConsumer
 from broker.protocols.openwire import schema as s
-from broker.protocols.openwire.codec import Struct
+from broker.protocols.openwire.codec import Struct, dispatch_head, encode_dispatch
 from broker.protocols.openwire.convert import destination_struct, to_openwire
 
 if TYPE_CHECKING:
@@ -45,6 +45,11 @@ class OpenWireConsumer(DoorConsumer):
         self.pulls = 0          # prefetch 0: messages asked for by MessagePull
         self.pull_timer: Any = None
         self.closed = False
+        # One destination, no wildcard: every dispatch names the consumer's own, and
+        # starts with the same bytes (encoded once).
+        self.plain_destination = (len(targets) == 1 and "*" not in targets[0].name
+                                  and ">" not in targets[0].name)
+        self._head: bytes | None = None
 
     @property  # type: ignore[override]
     def credit(self) -> int:
@@ -69,15 +74,19 @@ class OpenWireConsumer(DoorConsumer):
         destination = self.message_destination(queue, message)
         protocol = self.protocol
         nested = to_openwire(message, destination, seq, protocol.broker.now_ms())
-        protocol.send(Struct(s.MESSAGE_DISPATCH, command_id=0, response_required=False,
-                             consumer_id=self.consumer_id, destination=destination,
-                             message=nested, redelivery_counter=nested.redelivery_counter),
-                      after_commit)
+        if destination is self.destination:
+            head = self._head
+            if head is None:
+                head = self._head = dispatch_head(self.consumer_id, destination, protocol.version)
+        else:
+            head = dispatch_head(self.consumer_id, destination, protocol.version)
+        protocol.output.write(encode_dispatch(head, nested, nested.redelivery_counter, protocol.version),
+                              after_commit)
 
     def message_destination(self, queue: Any, message: Message) -> Struct:
         """Where the message was sent: the consumer's own destination unless it is a
         composite or wildcard one."""
-        if len(self.targets) == 1 and "*" not in self.targets[0].name and ">" not in self.targets[0].name:
+        if self.plain_destination:
             return self.destination
         if queue.kind == "subscription":
             return Struct(s.TOPIC, physical_name=message.topic or self.targets[0].name)
@@ -97,6 +106,9 @@ class OpenWireConsumer(DoorConsumer):
             return []
         high = last.broker_sequence_id
         low = first.broker_sequence_id if first is not None else high
+        if low == high:   # one message (every ack of AUTO_ACKNOWLEDGE and INDIVIDUAL)
+            lease = self.pending.get(low)
+            return [lease] if lease is not None else []
         if low > high:
             low, high = high, low
         # Pending leases are in dispatch order, so tokens grow: an ack (usually of the

@@ -60,19 +60,38 @@ def message_id_text(mid: Struct | None) -> str:
 def message_id_struct(text: str, broker_seq: int) -> Struct:
     """A MessageId for an engine message id; ids another door made (an SQS UUID) travel in
     `textView`, each with a producer id of its own so the client's duplicate check passes."""
-    parts = text.rsplit(":", 3)
-    if len(parts) == 4:
+    prefix, _, seq = text.rpartition(":")
+    producer = _PRODUCER_IDS.get(prefix)
+    if producer is None:
+        producer = _producer_id(prefix)
+        if len(_PRODUCER_IDS) >= 1024:
+            _PRODUCER_IDS.clear()
+        _PRODUCER_IDS[prefix] = producer
+    if producer is not False:
         try:
-            session, producer, seq = int(parts[1]), int(parts[2]), int(parts[3])
-            return Struct(s.MESSAGE_ID, text_view=None,
-                          producer_id=Struct(s.PRODUCER_ID, connection_id=parts[0], value=producer,
-                                             session_id=session),
-                          producer_sequence_id=seq, broker_sequence_id=broker_seq)
+            return Struct(s.MESSAGE_ID, text_view=None, producer_id=producer,
+                          producer_sequence_id=int(seq), broker_sequence_id=broker_seq)
         except ValueError:
             pass
     return Struct(s.MESSAGE_ID, text_view=text,
                   producer_id=Struct(s.PRODUCER_ID, connection_id=text, value=0, session_id=0),
                   producer_sequence_id=0, broker_sequence_id=broker_seq)
+
+
+# The messages of one producer share its ProducerId (the prefix of their ids), read once;
+# False for a prefix that names none. Dispatches only encode it, never change it.
+_PRODUCER_IDS: dict[str, Struct | bool] = {}
+
+
+def _producer_id(prefix: str) -> Struct | bool:
+    parts = prefix.rsplit(":", 2)
+    if len(parts) == 3:
+        try:
+            return Struct(s.PRODUCER_ID, connection_id=parts[0], value=int(parts[2]),
+                          session_id=int(parts[1]))
+        except ValueError:
+            pass
+    return False
 
 
 # -- destinations ----------------------------------------------------------------------------------
@@ -235,8 +254,9 @@ def to_openwire(message: Message, destination: Struct, broker_seq: int, now: int
     typed = props.to_jms(message.properties, message.types) if message.properties else {}
     if message.dead_letter is not None:
         h = {**dead_letter_headers(message.dead_letter), **h}
-    for name in _HEADER_PROPERTIES.keys() & h.keys():
-        typed[name] = props.typed(h[name], _HEADER_PROPERTIES[name])
+    if not h.keys().isdisjoint(_HEADER_PROPERTIES):
+        for name in _HEADER_PROPERTIES.keys() & h.keys():
+            typed[name] = props.typed(h[name], _HEADER_PROPERTIES[name])
     marshalled = p.encode_map(typed) if typed else None
     original = h.get("original-destination")
     reply_to = h.get("reply-to")

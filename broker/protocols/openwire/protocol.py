@@ -627,10 +627,12 @@ class OpenWireProtocol(Protocol):
         access.check_write(self, targets, self.transactions.find(_tx_key(tx_id)) if tx_id is not None else None)
         now = self.broker.now_ms()
         message = to_engine(command, now, origin=self)
-        try:
-            copies = scheduled_copies(message, message.properties, now, self._scheduled_id(message))
-        except BadHeader as exc:
-            raise JmsError(str(exc)) from None
+        copies = [message]
+        if message.properties:   # scheduling is asked for by properties only
+            try:
+                copies = scheduled_copies(message, message.properties, now, self._scheduled_id(message))
+            except BadHeader as exc:
+                raise JmsError(str(exc)) from None
         queues = {d: self._queue(d) for d in targets if not d.is_topic}
         if not self._admitted(command, targets, queues, message.persistent):
             return
