@@ -47,6 +47,18 @@ class Batch:
         self.updates.pop(seq, None)
         self.deletes.add(seq)
 
+    def delete_ranges(self) -> list[tuple[int, int]]:
+        """The deleted seqs as runs of consecutive numbers, (first, last) each: a drained
+        queue's acks come in long runs, and one range delete per run costs the writer far
+        less than a statement per row (a seq names one row, so a run names exactly its rows)."""
+        runs: list[list[int]] = []
+        for seq in sorted(self.deletes):
+            if runs and runs[-1][1] == seq - 1:
+                runs[-1][1] = seq
+            else:
+                runs.append([seq, seq])
+        return [(low, high) for low, high in runs]
+
     def put_destination(self, row: Row) -> None:
         self.destination_ops.append(("put", row))
 

@@ -409,8 +409,8 @@ class Store:
                             .values({c: bindparam(c) for c in cols})), group)
                 if batch.deletes:
                     self._executemany(cursor, "delete", lambda: delete(messages).where(
-                        messages.c.seq == bindparam("b_seq")),
-                        [{"b_seq": seq} for seq in sorted(batch.deletes)])
+                        messages.c.seq.between(bindparam("b_low"), bindparam("b_high"))),
+                        [{"b_low": low, "b_high": high} for low, high in batch.delete_ranges()])
             finally:
                 cursor.close()
             self._release_contents(conn)
