@@ -96,6 +96,11 @@ class Window:
         for m in messages:
             heapq.heappush(self.items, (-m.priority, m.seq, m))
 
+    def discard(self, seqs: set[int]) -> None:
+        """Take these messages out of the window wherever they are (rare: O(window))."""
+        self.items[:] = [e for e in self.items if e[1] not in seqs]
+        heapq.heapify(self.items)
+
     def gone(self, seq: int) -> None:
         """A message left the queue: a page being read may still hold its row."""
         if self.reading:

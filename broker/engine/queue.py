@@ -795,6 +795,28 @@ class Queue:
                            EXPIRE_BATCH).addCallbacks(done, failed)
 
     # -- administration ------------------------------------------------------------------------
+    def drop_refused(self, seqs: set[int]) -> None:
+        """The store refused to keep these messages (it is full) and their senders are told
+        so: those still waiting here leave the queue as if never sent (one a consumer
+        already has stays with it; its ack deletes nothing)."""
+        ready: set[int] = set()
+        for seq in seqs:
+            message = self._held.get(seq)
+            if message is None or message.state in (State.INFLIGHT, State.GONE):
+                continue
+            if message.state is State.READY:
+                ready.add(seq)
+            elif message.state is State.DELAYED:
+                self.delayed_count -= 1          # its heap entry is skipped when due
+            elif message.state is State.PARKED and message.group_id is not None:
+                self._parked[message.group_id].remove(message)
+                self._parked_count -= 1
+            message.state = State.GONE
+            self._unhold(message)
+            self.depth_bytes -= len(message.body)
+        if ready:
+            self._ready.discard(ready)
+
     def take(self, limit: int) -> list[Message]:
         """Remove up to `limit` ready messages, in delivery order, to move them elsewhere."""
         taken: list[Message] = []

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 Row = dict[str, Any]
+# Destination and record operations that only ever free space.
+_FREEING = ("drop", "purge", "drop_record")
 
 
 @dataclass
@@ -83,6 +85,24 @@ class Batch:
         for seq in [s for s, r in self.inserts.items() if r["dest_id"] == dest_id and s not in kept]:
             del self.inserts[seq]
             self.updates.pop(seq, None)
+
+    def split_growth(self) -> tuple["Batch", list[tuple[int, int]]]:
+        """For a full database: this batch without its new messages and bodies (the rest
+        frees space or takes little), and the (dest id, seq) of the messages left out."""
+        refused = [(row["dest_id"], seq) for seq, row in self.inserts.items()]
+        rest = Batch(updates=self.updates, deletes=self.deletes,
+                     destination_ops=self.destination_ops, dropped=self.dropped,
+                     released=self.released | set(self.contents))
+        return rest, refused
+
+    def split_frees(self) -> tuple["Batch", "Batch"]:
+        """For a database too full even for state updates (a row that grows needs a page):
+        what only frees space (deletes, purges, drops), and the rest, to try again later."""
+        frees = [(op, arg) for op, arg in self.destination_ops if op in _FREEING]
+        rest = [(op, arg) for op, arg in self.destination_ops if op not in _FREEING]
+        return (Batch(deletes=self.deletes, destination_ops=frees, dropped=self.dropped,
+                      released=self.released),
+                Batch(updates=self.updates, destination_ops=rest))
 
     def absorb(self, newer: "Batch") -> None:
         """Fold a later batch into this one (retrying a failed write with what came since)."""

@@ -10,6 +10,7 @@ from typing import Any, Callable
 from twisted.internet import defer
 
 from broker.engine.consumer import Lease
+from broker.engine.limits import Refused
 from broker.engine.queue import Queue
 from facades.aws.errors import AwsError, common_error
 from facades.aws.message_attributes import attributes_of
@@ -51,15 +52,22 @@ def _enqueue(state: SqsState, ctx: AwsRequestContext, queue: Queue, entry: Param
     return convert.sent_result(kept, entry, limits.fifo)
 
 
-def _after_commit(state: SqsState, result: Any) -> defer.Deferred[Any]:
-    return state.broker.committed().addCallback(lambda _: result)
+def _after_commit(state: SqsState, result: Any, sends: bool = False) -> defer.Deferred[Any]:
+    """The result once what the request did is durable. Sends that a full store refused
+    answer ServiceUnavailable, as those refused up front; deletes and visibility changes
+    are committed all the same."""
+    def refused(failure: Any) -> Any:
+        failure.trap(Refused)
+        raise common_error("ServiceUnavailable")
+    d = state.broker.committed(refusable=sends).addCallback(lambda _: result)
+    return d.addErrback(refused) if sends else d
 
 
 def send_message(state: SqsState, ctx: AwsRequestContext, params: Params) -> defer.Deferred[Any]:
     queue = state.queue(params["QueueUrl"])
     limits = _limits(queue)
     validate_send_message(params, limits)
-    return _after_commit(state, _enqueue(state, ctx, queue, params, limits))
+    return _after_commit(state, _enqueue(state, ctx, queue, params, limits), sends=True)
 
 
 def send_message_batch(state: SqsState, ctx: AwsRequestContext, params: Params) -> defer.Deferred[Any]:
@@ -74,7 +82,7 @@ def send_message_batch(state: SqsState, ctx: AwsRequestContext, params: Params) 
             successful.append({"Id": entry["Id"], **_enqueue(state, ctx, queue, entry, limits)})
         except AwsError as error:
             failed.append(error.as_batch_entry(entry["Id"], ctx.protocol))
-    return _after_commit(state, {"Successful": successful, "Failed": failed})
+    return _after_commit(state, {"Successful": successful, "Failed": failed}, sends=True)
 
 
 def receive_message(state: SqsState, ctx: AwsRequestContext, params: Params) -> defer.Deferred[Any]:

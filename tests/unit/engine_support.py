@@ -144,6 +144,10 @@ class MemoryStore:
         self.destinations: dict[int, dict[str, Any]] = {}
         self.records: dict[str, dict[str, Any]] = {}
         self.pages = 0
+        # A full database (Store.full): the engine refuses persistent sends meanwhile.
+        self.full = False
+        self.full_bytes = 0
+        self.on_refused: Any = None
 
     def insert(self, row: dict[str, Any]) -> None:
         assert row["seq"] not in self.rows
@@ -169,8 +173,14 @@ class MemoryStore:
     def drop_record(self, kind: str, name: str) -> None:
         self.records.get(kind, {}).pop(name, None)
 
-    def committed(self) -> defer.Deferred[None]:
+    def committed(self, refusable: bool = True) -> defer.Deferred[None]:
         return defer.succeed(None)
+
+    def refuse(self, seqs: list[int]) -> None:
+        """What a full database does with rows it could not write: they are gone, and the
+        engine is told."""
+        refused = [(self.rows.pop(seq)["dest_id"], seq) for seq in seqs]
+        self.on_refused(refused)
 
     def purge(self, dest_id: int, keep: list[int]) -> None:
         self.rows = {s: r for s, r in self.rows.items() if r["dest_id"] != dest_id or s in keep}

@@ -18,12 +18,14 @@ from zope.interface import implementer
 
 from broker.engine.broker import DestinationError
 from broker.engine.consumer import Lease
+from broker.engine.limits import Refused
 from broker.engine.message import Message
 from broker.engine.queue import EXPIRED_CAUSE, Queue
 from broker.engine.selector import InvalidSelector, parse as parse_selector
 from broker.protocols.activemq import advisories
 from broker.protocols.activemq import destinations as dest
 from broker.protocols.activemq.client_ids import already_connected
+from broker.protocols.activemq.flow_control import RESOURCE_EXCEPTION, refusal_text
 from broker.protocols.activemq.consumers import browse
 from broker.protocols.activemq.inactivity import InactivityMonitor
 from broker.protocols.activemq.output import CommitOrderedOutput
@@ -34,7 +36,7 @@ from broker.protocols.openwire import primitives as p
 from broker.protocols.openwire import schema as s
 from broker.protocols.openwire.codec import MAX_VERSION, FrameParser, OpenWireError, Struct, encode
 from broker.protocols.openwire.consumer import OpenWireConsumer
-from broker.protocols.openwire.convert import JmsError, destinations, to_engine
+from broker.protocols.openwire.convert import JmsError, destinations, producer_id_text, to_engine
 
 if TYPE_CHECKING:
     from broker.protocols.openwire.factory import OpenWireFactory
@@ -247,6 +249,14 @@ class OpenWireProtocol(Protocol):
             return
 
         def failed(failure: Any) -> None:
+            if failure.check(Refused) and command.get("destination") is not None:
+                # The store filled up before the message was written: ActiveMQ's answer.
+                d = self._targets(command.destination)[0]
+                qualified = f"{'topic' if d.is_topic else 'queue'}://{d.name}"
+                producer = producer_id_text(command.producer_id) if command.get("producer_id") else ""
+                self.refuse(command, RESOURCE_EXCEPTION,
+                            refusal_text(failure.value.refusal, producer, qualified))
+                return
             self.refuse(command, "javax.jms.JMSException",
                          "Could not store the message: " + failure.getErrorMessage())
         self.broker.committed().addCallbacks(lambda _: self.respond(command), failed)

@@ -19,12 +19,13 @@ from broker.auth.authorization import NotAuthorized
 from broker.auth.identity import Identity
 from broker.engine.broker import DestinationError
 from broker.engine.consumer import Lease
-from broker.engine.limits import Refusal
+from broker.engine.limits import Refusal, Refused
 from broker.engine.message import Message
 from broker.engine.queue import Queue
 from broker.engine.selector import InvalidSelector, parse as parse_selector
 from broker.protocols.activemq import advisories
 from broker.protocols.activemq import destinations as dest
+from broker.protocols.activemq.flow_control import RESOURCE_EXCEPTION, refusal_text
 from broker.protocols.activemq.client_ids import already_connected
 from broker.protocols.activemq.consumers import browse
 from broker.protocols.activemq.inactivity import InactivityMonitor
@@ -287,9 +288,16 @@ class StompProtocol(Protocol):
 
         def failed(failure: Any) -> None:
             self._receipts_waiting -= 1
-            if not self.lost:
+            if self.lost:
+                return
+            if failure.check(Refused):
+                # The store filled up before the message was written: ActiveMQ's words.
+                text = self._refusal(failure.value.refusal, self._qualified(frame))
+                self.send_error(text, f"{RESOURCE_EXCEPTION}: {text}", frame, fatal=False)
+            else:
                 self.send_error("Could not store the message", failure.getErrorMessage(), frame, fatal=False)
-        self.broker.committed().addCallbacks(sent, failed)
+        # An ACK's receipt waits for its delete, which a full store still commits.
+        self.broker.committed(refusable=frame.command not in ("ACK", "NACK")).addCallbacks(sent, failed)
 
     # -- CONNECT ----------------------------------------------------------------------------------
     def on_connect(self, frame: Frame) -> None:
@@ -487,7 +495,7 @@ class StompProtocol(Protocol):
             admission = self.broker.admit(kind, name, len(frame.body), persistent)
             if admission.refused is not None:
                 text = self._refusal(admission.refused, f"{kind}://{d.name}")
-                raise StompError(text, "javax.jms.ResourceAllocationException: " + text)
+                raise StompError(text, f"{RESOURCE_EXCEPTION}: {text}")
             if admission.wait is not None:
                 self._held_frames = [frame]
                 self.transport.pauseProducing()
@@ -495,14 +503,15 @@ class StompProtocol(Protocol):
                 return False
         return True
 
+    def _qualified(self, frame: Frame) -> str:
+        """The frame's first destination as ActiveMQ names it (queue://name), "" for none."""
+        if not frame.headers.get("destination"):
+            return ""
+        d = self._destinations(frame)[0]
+        return f"topic://{d.name}" if d.is_topic else f"queue://{self._queue_for(d).name}"
+
     def _refusal(self, refusal: Refusal, qualified: str) -> str:
-        producer = f"ID:{self.connection_id}:-1:1"
-        if refusal.resource == "store":
-            cause = f"Persistent store is Full, 100% of {refusal.limit}."
-        else:
-            cause = "Usage Manager Memory Limit reached."
-        return (f"{cause} Stopping producer ({producer}) to prevent flooding {qualified}. "
-                "See http://activemq.apache.org/producer-flow-control.html for more info")
+        return refusal_text(refusal, f"ID:{self.connection_id}:-1:1", qualified)
 
     def _resume_input(self) -> None:
         frames, self._held_frames = self._held_frames or [], None
