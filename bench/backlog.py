@@ -221,7 +221,8 @@ def rss_of(pid: int) -> float:
 def run(args: argparse.Namespace) -> dict[str, object]:
     workdir = Path(tempfile.mkdtemp(prefix="mqgate-backlog-"))
     store = args.store or f"sqlite:///{workdir}/mqgate.db"
-    out: dict[str, object] = {"target": args.target, "messages": args.messages, "size": args.size}
+    out: dict[str, object] = {"target": args.target, "messages": args.messages, "size": args.size,
+                              "in_memory": args.memory_limit == "0", "load": round(os.getloadavg()[0], 2)}
     if args.target == "activemq":
         target: Broker | ActiveMQTarget = ActiveMQTarget()
     else:
@@ -291,7 +292,8 @@ def write(figures: dict[str, object], argv: list[str]) -> None:
     from .run_all import DEFAULT_OUTPUT
 
     results = report.load_previous(DEFAULT_OUTPUT)
-    name = f"{figures['target']}: {figures['messages']:,} × {figures['size']} B"
+    variant = ", all in memory" if figures.get("in_memory") else ""
+    name = f"{figures['target']}{variant}: {figures['messages']:,} × {figures['size']} B"
     figures = {**figures, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                "command": "python -m bench.backlog " + " ".join(argv)}
     results.setdefault("backlog", {}).setdefault("runs", {})[name] = figures

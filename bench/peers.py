@@ -341,7 +341,7 @@ class ActiveMQ(Peer):
                                                                openwire_port=openwire_port))
         (conf / "log4j2.properties").write_text(LOG4J2)
         (conf / "log4j.properties").write_text(LOG4J1)
-        return self._launch(base, port)
+        return self._launch(base, port, openwire_port)
 
     def halt(self) -> None:
         """Stop ActiveMQ cleanly, keeping its data for `resume`."""
@@ -353,9 +353,9 @@ class ActiveMQ(Peer):
     def resume(self) -> Endpoint:
         """Start ActiveMQ again on the data `halt` kept."""
         st = _load_state()[self.name]
-        return self._launch(Path(st["dir"]), st["port"])
+        return self._launch(Path(st["dir"]), st["port"], st.get("openwire"))
 
-    def _launch(self, base: Path, port: int) -> Endpoint:
+    def _launch(self, base: Path, port: int, openwire_port: int | None) -> Endpoint:
         conf, data, tmp = base / "conf", base / "data", base / "tmp"
         log = base / "activemq.log"
         cmd = ["java", *ACTIVEMQ_JVM_OPTS,

@@ -350,8 +350,11 @@ def backlog_section(backlog: dict | None) -> list[str]:
            "settings unless the command says otherwise) or ActiveMQ (`--target activemq`: "
            "the ActiveMQ of `bench.peers`, KahaDB). Runs are recorded one at a time, on a "
            "machine shared with other work, so compare columns with care.", ""]
-    out += [f"- {name}: {r.get('date', '?')}, `{r.get('command', '?')}`" for name, r in runs.items()]
+    out += [f"- {name}: {r.get('date', '?')}, `{r.get('command', '?')}`"
+            + (f", load average {r['load']}" if r.get("load") is not None else "") for name, r in runs.items()]
     out += ["", md_table(header, rows), ""]
+    # What the figures were measured for (before/after a change, in one run), kept with them.
+    out += [*backlog.get("notes", []), ""] if backlog.get("notes") else []
     return out
 
 
