@@ -530,15 +530,16 @@ class Queue:
             while self._ready.wants_page(self._parked_count):
                 # Past the memory limit, pages shrink to what keeps consumers going.
                 after, limit, epoch = self._ready.request(LEAN_PAGE if self.broker.memory_full() else None)
-                d = self._store.page(self.dest_id, after, self._now(), limit, self._disk_mark)
+                d = self._store.page(self.dest_id, after, self._now(), limit, self._disk_mark,
+                                     Message.from_row)
                 d.addCallbacks(self._paged, self._page_failed, callbackArgs=(limit, epoch))
         finally:
             self._paging = False
 
-    def _paged(self, rows: list[dict[str, Any]], limit: int, epoch: int) -> None:
+    def _paged(self, found: list[Message], limit: int, epoch: int) -> None:
         if self.deleted:
             return
-        fresh = self._ready.merge(rows, limit, epoch, self._held.__contains__, Message.from_row)
+        fresh = self._ready.merge(found, limit, epoch, self._held.__contains__)
         for message in fresh:
             message.state = State.READY
             self._hold(message)

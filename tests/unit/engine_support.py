@@ -199,10 +199,10 @@ class MemoryStore:
     def mark(self) -> int:
         return 0
 
-    def page(self, dest_id: int, after: Any, now: int, limit: int,
-             since: int | None = None) -> defer.Deferred[list[dict[str, Any]]]:
+    def page(self, dest_id: int, after: Any, now: int, limit: int, since: int | None = None,
+             make: Any = None) -> defer.Deferred[list[Any]]:
         self.pages += 1
-        return defer.succeed([dict(r) for r in self._ready(dest_id, after, now)[:limit]])
+        return defer.succeed([(make or dict)(r) for r in self._ready(dest_id, after, now)[:limit]])
 
     def open(self, now: int = 0, page: int = 1000) -> defer.Deferred[Snapshot]:
         self.rows = {s: r for s, r in self.rows.items() if not r.get("transient")}
@@ -231,14 +231,15 @@ class SlowPages(MemoryStore):
         super().__init__()
         self.waiting: list[tuple[defer.Deferred[Any], tuple[Any, ...], list[dict[str, Any]]]] = []
 
-    def page(self, dest_id: int, after: Any, now: int, limit: int,
-             since: int | None = None) -> defer.Deferred[list[dict[str, Any]]]:
+    def page(self, dest_id: int, after: Any, now: int, limit: int, since: int | None = None,
+             make: Any = None) -> defer.Deferred[list[Any]]:
         self.pages += 1
-        d: defer.Deferred[list[dict[str, Any]]] = defer.Deferred()
-        early = [dict(r) for r in self._ready(dest_id, after, now)[:limit]]
-        self.waiting.append((d, (dest_id, after, now, limit), early))
+        d: defer.Deferred[list[Any]] = defer.Deferred()
+        make = make or dict
+        early = [make(r) for r in self._ready(dest_id, after, now)[:limit]]
+        self.waiting.append((d, (dest_id, after, now, limit, make), early))
         return d
 
     def answer(self, late: bool = True) -> None:
-        d, (dest_id, after, now, limit), early = self.waiting.pop(0)
-        d.callback([dict(r) for r in self._ready(dest_id, after, now)[:limit]] if late else early)
+        d, (dest_id, after, now, limit, make), early = self.waiting.pop(0)
+        d.callback([make(r) for r in self._ready(dest_id, after, now)[:limit]] if late else early)
