@@ -16,8 +16,10 @@ import pytest_twisted
 from botocore.exceptions import ClientError
 from twisted.internet import reactor, task
 
+from broker.protocols.openwire import schema as s
 from broker.store.store import Store, StoreFull
 from tests.conftest import BrokerProcess, unique
+from tests.integration.openwire_raw import RawClient
 from tests.integration.sqs_clients import create_queue, make_client
 from tests.integration.stomp_client import RawStomp
 from tests.integration.test_store import dest_row, message_row, sql
@@ -156,6 +158,17 @@ def test_a_full_store_refuses_persistent_sends_in_activemqs_words_and_keeps_serv
         sqs.send_message(QueueUrl=url, MessageBody="while full")
     assert caught.value.response["Error"]["Code"] == "ServiceUnavailable"
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+    # A JMS producer's persistent send gets ActiveMQ's exception.
+    jms = RawClient(capped_broker.openwire_port)
+    jms.open()
+    jms_queue = unique("jms")
+    sent = jms.send_text(jms_queue, "j" * BIG, 1)
+    answer = jms.read_until(s.EXCEPTION_RESPONSE, timeout=10)
+    assert answer.correlation_id == sent
+    kind, text = tuple(answer.exception)[:2]
+    assert kind == "javax.jms.ResourceAllocationException"
+    assert text.startswith("Persistent store is Full, 100% of ") and f"queue://{jms_queue}" in text
+    jms.close()
     # Consumers and acks go on: every accepted message is there, the refused one is not.
     consumer = stomp(capped_broker.stomp_port)
     consumer.send("SUBSCRIBE", {"destination": queue, "id": "1", "ack": "client-individual"})
