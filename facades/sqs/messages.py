@@ -10,8 +10,8 @@ from typing import Any, Callable
 from twisted.internet import defer
 
 from broker.engine.consumer import Lease
-from broker.engine.limits import Refused
 from broker.engine.queue import Queue
+from facades.aws.durability import after_commit
 from facades.aws.errors import AwsError, common_error
 from facades.aws.message_attributes import attributes_of
 from facades.aws.service import AwsRequestContext, Params
@@ -53,14 +53,7 @@ def _enqueue(state: SqsState, ctx: AwsRequestContext, queue: Queue, entry: Param
 
 
 def _after_commit(state: SqsState, result: Any, sends: bool = False) -> defer.Deferred[Any]:
-    """The result once what the request did is durable. Sends that a full store refused
-    answer ServiceUnavailable, as those refused up front; deletes and visibility changes
-    are committed all the same."""
-    def refused(failure: Any) -> Any:
-        failure.trap(Refused)
-        raise common_error("ServiceUnavailable")
-    d = state.broker.committed(refusable=sends).addCallback(lambda _: result)
-    return d.addErrback(refused) if sends else d
+    return after_commit(state.broker, result, sends)
 
 
 def send_message(state: SqsState, ctx: AwsRequestContext, params: Params) -> defer.Deferred[Any]:

@@ -1,6 +1,6 @@
 """A full database or disk, on SQLite and PostgreSQL: the new persistent messages of the
-transaction that found it full are refused (STOMP ERROR with ActiveMQ's text, SQS
-ServiceUnavailable), acks and deletes still commit, and sends go on once there is room.
+transaction that found it full are refused (STOMP ERROR with ActiveMQ's text, OpenWire
+ResourceAllocationException, SQS and SNS ServiceUnavailable), acks and deletes still commit, and sends go on once there is room.
 
 SQLite is capped with `sqlite_max_size` (PRAGMA max_page_count: the same SQLITE_FULL a full
 disk gives); PostgreSQL gets a trigger in the test's schema that raises disk_full (SQLSTATE
@@ -20,6 +20,7 @@ from broker.protocols.openwire import schema as s
 from broker.store.store import Store, StoreFull
 from tests.conftest import BrokerProcess, unique
 from tests.integration.openwire_raw import RawClient
+from tests.integration.sns_clients import queue_with_arn, sns_client
 from tests.integration.sqs_clients import create_queue, make_client
 from tests.integration.stomp_client import RawStomp
 from tests.integration.test_store import dest_row, message_row, sql
@@ -145,6 +146,10 @@ def fill_until_refused(disk: Disk, producer: RawStomp, queue: str) -> tuple[int,
 def test_a_full_store_refuses_persistent_sends_in_activemqs_words_and_keeps_serving(capped_broker, store_url):
     disk = Disk(store_url)
     queue = "/queue/" + unique()
+    sns = sns_client(capped_broker.aws_url)
+    topic = sns.create_topic(Name=unique("t"))["TopicArn"]
+    _, subscriber = queue_with_arn(capped_broker.aws_url, unique("sub"))
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=subscriber)
     producer = stomp(capped_broker.stomp_port)
     accepted, error = fill_until_refused(disk, producer, queue)
     assert error.command == "ERROR"
@@ -158,6 +163,9 @@ def test_a_full_store_refuses_persistent_sends_in_activemqs_words_and_keeps_serv
         sqs.send_message(QueueUrl=url, MessageBody="while full")
     assert caught.value.response["Error"]["Code"] == "ServiceUnavailable"
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+    with pytest.raises(ClientError) as caught:
+        sns.publish(TopicArn=topic, Message="x" * BIG)      # its copy for the SQS queue is refused
+    assert caught.value.response["Error"]["Code"] == "ServiceUnavailable"
     # A JMS producer's persistent send gets ActiveMQ's exception.
     jms = RawClient(capped_broker.openwire_port)
     jms.open()
