@@ -35,19 +35,17 @@ def _fetch(conn: Connection, sql: str, order: Any, params: dict[str, Any]) -> li
     try:
         cursor.execute(sql, args)
         names = [d[0] for d in cursor.description]
-        rows = [dict(zip(names, t)) for t in cursor.fetchall()]
+        return [dict(zip(names, t)) for t in cursor.fetchall()]
     finally:
         cursor.close()
-    for row in rows:
-        shared = row.pop("shared_body")
-        if row["content_id"] is not None:
-            row["body"] = shared
-    return rows
 
 
 def _select() -> Any:
-    """Message rows with their body, wherever it is kept."""
-    return (select(messages, contents.c.body.label("shared_body"))
+    """Message rows with their body, wherever it is kept (the database picks it, so no
+    row needs a second look in Python)."""
+    columns = [c for c in messages.c if c.name != "body"]
+    body = func.coalesce(contents.c.body, messages.c.body).label("body")
+    return (select(*columns, body)
             .select_from(messages.outerjoin(contents, messages.c.content_id == contents.c.id)))
 
 
