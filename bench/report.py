@@ -329,6 +329,7 @@ BACKLOG_ROWS = [
     ("restart_to_first_message_s", "Restart to the first delivered message ↓", "s"),
     ("rss_mb_after_restart", "Broker RSS after the restart ↓", "MiB"),
     ("drain_msgs_per_s", "Drain of the deep backlog, auto-ack ↑", "msg/s"),
+    ("drain_cpu_us_per_msg", "Broker CPU per drained message ↓", "µs"),
     ("rss_mb_drained", "Broker RSS once drained ↓", "MiB"),
     ("topic_bytes_per_publication", "Database growth per publication, topic with 10 durable subscribers ↓", "bytes"),
 ]
