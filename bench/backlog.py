@@ -14,6 +14,8 @@ JSON document of figures (--write adds them to docs/benchmarks.md):
   the first MESSAGE frame;
 - rss_mb_after_restart: resident memory once restarted with the backlog;
 - drain_msgs_per_s: an auto-ack subscriber emptying the deep queue;
+- drain_cpu_us_per_msg: the broker's CPU time (all its threads) per message of that drain,
+  which a machine shared with other work moves far less than the rate;
 - topic_bytes_per_publication: growth of the database per publication to a topic with
   ten offline durable subscribers (mqgate only: KahaDB preallocates its journal files).
 """
@@ -104,6 +106,10 @@ class Broker:
     def rss_mb(self) -> float:
         assert self.proc is not None
         return rss_of(self.proc.pid)
+
+    def cpu_s(self) -> float:
+        assert self.proc is not None
+        return cpu_of(self.proc.pid)
 
     def halt(self) -> None:
         self.stop()
@@ -207,8 +213,17 @@ class ActiveMQTarget:
     def rss_mb(self) -> float:
         return rss_of(self.pid)
 
+    def cpu_s(self) -> float:
+        return cpu_of(self.pid)
+
     def stop(self) -> None:
         self.peer.stop()
+
+
+def cpu_of(pid: int) -> float:
+    """User and system CPU seconds of a process, all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_of(pid: int) -> float:
@@ -221,7 +236,8 @@ def rss_of(pid: int) -> float:
 def run(args: argparse.Namespace) -> dict[str, object]:
     workdir = Path(tempfile.mkdtemp(prefix="mqgate-backlog-"))
     store = args.store or f"sqlite:///{workdir}/mqgate.db"
-    out: dict[str, object] = {"target": args.target, "messages": args.messages, "size": args.size}
+    out: dict[str, object] = {"target": args.target, "messages": args.messages, "size": args.size,
+                              "in_memory": args.memory_limit == "0", "load": round(os.getloadavg()[0], 2)}
     if args.target == "activemq":
         target: Broker | ActiveMQTarget = ActiveMQTarget()
     else:
@@ -242,7 +258,9 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         client = first_message(target.port, "/queue/bench.backlog")
         out["restart_to_first_message_s"] = round(time.monotonic() - began, 3)
         out["rss_mb_after_restart"] = round(target.rss_mb(), 1)
+        cpu = target.cpu_s()
         out["drain_msgs_per_s"] = round(drain(client, args.messages - 1))
+        out["drain_cpu_us_per_msg"] = round((target.cpu_s() - cpu) * 1e6 / (args.messages - 1), 1)
         out["rss_mb_drained"] = round(target.rss_mb(), 1)
         client.close()
     finally:
@@ -291,7 +309,8 @@ def write(figures: dict[str, object], argv: list[str]) -> None:
     from .run_all import DEFAULT_OUTPUT
 
     results = report.load_previous(DEFAULT_OUTPUT)
-    name = f"{figures['target']}: {figures['messages']:,} × {figures['size']} B"
+    variant = ", all in memory" if figures.get("in_memory") else ""
+    name = f"{figures['target']}{variant}: {figures['messages']:,} × {figures['size']} B"
     figures = {**figures, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                "command": "python -m bench.backlog " + " ".join(argv)}
     results.setdefault("backlog", {}).setdefault("runs", {})[name] = figures

@@ -331,6 +331,7 @@ BACKLOG_ROWS = [
     ("restart_to_first_message_s", "Restart to the first delivered message ↓", "s"),
     ("rss_mb_after_restart", "Broker RSS after the restart ↓", "MiB"),
     ("drain_msgs_per_s", "Drain of the deep backlog, auto-ack ↑", "msg/s"),
+    ("drain_cpu_us_per_msg", "Broker CPU per drained message ↓", "µs"),
     ("rss_mb_drained", "Broker RSS once drained ↓", "MiB"),
     ("topic_bytes_per_publication", "Database growth per publication, topic with 10 durable subscribers ↓", "bytes"),
 ]
@@ -352,8 +353,11 @@ def backlog_section(backlog: dict | None) -> list[str]:
            "settings unless the command says otherwise) or ActiveMQ (`--target activemq`: "
            "the ActiveMQ of `bench.peers`, KahaDB). Runs are recorded one at a time, on a "
            "machine shared with other work, so compare columns with care.", ""]
-    out += [f"- {name}: {r.get('date', '?')}, `{r.get('command', '?')}`" for name, r in runs.items()]
+    out += [f"- {name}: {r.get('date', '?')}, `{r.get('command', '?')}`"
+            + (f", load average {r['load']}" if r.get("load") is not None else "") for name, r in runs.items()]
     out += ["", md_table(header, rows), ""]
+    # What the figures were measured for (before/after a change, in one run), kept with them.
+    out += [*backlog.get("notes", []), ""] if backlog.get("notes") else []
     return out
 
 

@@ -39,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--store-sync", choices=("normal", "full"), help="SQLite durability: normal survives a killed process, full also a power cut")
     serve.add_argument("--memory-limit", metavar="SIZE", help=f"message content kept in memory, all queues together (default {_DEFAULTS.memory_limit})")
     serve.add_argument("--store-limit", metavar="SIZE", help="bytes the store may hold; at the limit persistent sends are refused (default: none)")
+    serve.add_argument("--sqlite-max-size", metavar="SIZE", help="SQLite only: the size the database file may grow to; at it the store acts as on a full disk (default: none)")
     serve.add_argument("--queue-window", type=int, metavar="N", help=f"ready messages each stored queue keeps in memory (default {_DEFAULTS.queue_window})")
     serve.add_argument("--ports-file", metavar="PATH", help="write the bound ports as JSON here once listening")
     serve.add_argument("--log-level", choices=("debug", "info", "warning", "error"))

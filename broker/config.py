@@ -56,6 +56,9 @@ class Config:
     memory_limit: str = "256MiB"
     # Bytes the store may hold (0: no limit); at the limit persistent sends are refused.
     store_limit: str = "0"
+    # SQLite only: the size the database file may grow to (0: the disk's); at it the store
+    # answers as on a full disk (refuses new persistent messages, goes on with the rest).
+    sqlite_max_size: str = "0"
     # Ready messages each stored queue keeps in memory at its head; the rest is paged in.
     queue_window: int = 1000
     # Per-destination limits, as ActiveMQ's policyEntry ([[policy]] tables in the TOML file):
@@ -139,6 +142,16 @@ class Config:
                     "policies": [Policy.from_dict(p) for p in self.policy]}
         except (LimitError, TypeError, AttributeError) as exc:
             raise ConfigError(f"limits: {exc}") from exc
+
+    @property
+    def sqlite_max_bytes(self) -> int:
+        """sqlite_max_size, parsed."""
+        from broker.engine.limits import LimitError, parse_size
+
+        try:
+            return parse_size(self.sqlite_max_size)
+        except (LimitError, TypeError) as exc:
+            raise ConfigError(f"sqlite_max_size: {exc}") from exc
 
     @property
     def credentials(self) -> dict[str, tuple[str, str]]:

@@ -89,7 +89,7 @@ class BrokerService:
         self.reload_config = reload_config
         self.security = Security(config, reactor)
         self.security.check_bind(config, list(DOORS))
-        self.store = Store(config.store, reactor, sync=config.store_sync)
+        self.store = Store(config.store, reactor, sync=config.store_sync, max_size=config.sqlite_max_bytes)
         self.broker = Broker(self.store, reactor, window=config.queue_window, **config.limits)
         self.broker.dead_letter_strategy = individual_by_prefix(config.individual_dead_letter_prefix)
         self.ports: dict[str, IListeningPort] = {}

@@ -14,19 +14,26 @@ from twisted.internet import defer, task
 from broker.engine.consumer import Consumer
 from broker.engine.dead_letters import DLQ_NAME, SHARED, DeadLetterStrategy
 from broker.engine.limits import (ADMITTED, DEFAULT_MEMORY_LIMIT, DEFAULT_POLICY, Admission, Policy,
-                                  Refusal)
+                                  Refusal, Refused)
 from broker.engine.message import DeadLetter, Message
 from broker.engine.queue import EXPIRED_CAUSE, Queue
 from broker.engine.selector import Selector
 from broker.engine.settings import QueueSettings
 from broker.engine.topic import Subscription, Topic, is_wildcard, matches
-from broker.store.store import Store
+from broker.store.store import Store, StoreFull
 
 log = logging.getLogger("mqgate.engine")
 
 VIRTUAL_TOPIC_PREFIX = "VirtualTopic."
 SWEEP_INTERVAL_S = 1.0
 WINDOW = 1000
+
+
+def _store_refusal(failure: Any) -> Any:
+    """A full store's failure, as the engine's refusal of the sends it held."""
+    if failure.check(StoreFull):
+        raise Refused(Refusal("store", failure.value.used))
+    return failure
 
 
 class DestinationError(ValueError):
@@ -38,6 +45,8 @@ class Broker:
                  memory_limit: int = DEFAULT_MEMORY_LIMIT, store_limit: int = 0,
                  policies: list[Policy] | None = None) -> None:
         self.store = store
+        if store is not None:
+            store.on_refused = self._refused_rows
         self.clock = clock
         # Ready messages each stored queue keeps in memory at its head; the rest is paged in.
         self.window_size = max(2, window)
@@ -152,12 +161,18 @@ class Broker:
         """May a door send `size` bytes to the queue or topic `name` now? Go on, wait for
         the Deferred (then ask again), or refuse (the door renders the refusal). A door
         that cannot hold its sender (`can_wait` False) is refused where others would wait."""
-        if not (self.policies or self.store_limit) and (
+        store = self.store
+        full = store is not None and store.full
+        if not (self.policies or self.store_limit or full) and (
                 not self.memory_limit or self.memory_used + size <= self.memory_limit):
             return ADMITTED
-        if persistent and self.store is not None and self.store_limit and self.store_used >= self.store_limit:
+        if persistent and store is not None and self.store_limit and self.store_used >= self.store_limit:
             self._note_limit("store", name, f"used={self.store_used} limit={self.store_limit}")
             return Admission(refused=Refusal("store", self.store_limit))
+        if persistent and full:
+            # The database or its disk is full (the store retries now and then).
+            self._note_limit("store", name, f"used={store.full_bytes} disk_full=true")  # type: ignore[union-attr]
+            return Admission(refused=Refusal("store", store.full_bytes))  # type: ignore[union-attr]
         policy = self.policy_for(kind, name)
         over = self._over(kind, name, size, policy)
         if over is None:
@@ -203,9 +218,6 @@ class Broker:
         if not self._blocked:
             self._limit_logged.clear()
 
-    def blocked_producers(self, name: str) -> int:
-        return sum(1 for _, n, _, d in self._blocked if n == name and not d.called)
-
     def _note_limit(self, resource: str, name: str, detail: str) -> None:
         if (resource, name) not in self._limit_logged:
             self._limit_logged.add((resource, name))
@@ -215,12 +227,17 @@ class Broker:
         """Per-queue depth, bytes, memory window, paged-out count, blocked producers and
         enqueue/dequeue totals, per-topic publications and subscriptions, and the broker's
         memory and store use: what an operator sizes limits by (and the admin door shows)."""
-        queues = {name: {**q.stats(), "kind": q.kind, "producers_blocked": self.blocked_producers(name)}
+        # Counted once for all destinations: a stats call stays O(1) per queue however many wait.
+        blocked: dict[str, int] = {}
+        for _, name, _, d in self._blocked:
+            if not d.called:
+                blocked[name] = blocked.get(name, 0) + 1
+        queues = {name: {**q.stats(), "kind": q.kind, "producers_blocked": blocked.get(name, 0)}
                   for name, q in list(self.queues.items()) + list(self.durables.items())}
         topics = {name: {"enqueued": t.published, "consumers": len(t.subscriptions),
                          "pending": sum(s.queue.ready_count + s.queue.delayed_count + s.queue.inflight_count
                                         for s in t.subscriptions),
-                         "producers_blocked": self.blocked_producers(name)}
+                         "producers_blocked": blocked.get(name, 0)}
                   for name, t in list(self.topics.items())}
         return {"memory_used": self.memory_used, "memory_limit": self.memory_limit,
                 "store_used": self.store_used, "store_limit": self.store_limit,
@@ -231,9 +248,26 @@ class Broker:
             self._sweeper.stop()
         return self.store.close() if self.store is not None else defer.succeed(None)
 
-    def committed(self) -> defer.Deferred[None]:
-        """Fires once everything done so far is durable."""
-        return self.store.committed() if self.store is not None else defer.succeed(None)
+    def committed(self, refusable: bool = True) -> defer.Deferred[None]:
+        """Fires once everything done so far is durable. If the store was full, the new
+        messages of that transaction were refused: it fails with `Refused`, unless the
+        caller waits for acks or deletes only (`refusable` False), which were committed."""
+        if self.store is None:
+            return defer.succeed(None)
+        d = self.store.committed(refusable)
+        return d.addErrback(_store_refusal) if refusable else d
+
+    def _refused_rows(self, rows: list[tuple[int, int]]) -> None:
+        """The store refused these messages (it is full): they leave their queues, as their
+        senders are told, unless a consumer already has them."""
+        by_id = {q.dest_id: q for q in list(self.queues.values()) + list(self.durables.values())}
+        seqs: dict[int, set[int]] = {}
+        for dest_id, seq in rows:
+            seqs.setdefault(dest_id, set()).add(seq)
+        for dest_id, found in seqs.items():
+            queue = by_id.get(dest_id)
+            if queue is not None:
+                queue.drop_refused(found)
 
     # -- records ----------------------------------------------------------------------
     # Facade state that is not a message (an SNS subscription, an API definition) is kept

@@ -91,6 +91,15 @@ class Refusal:
     limit: int
 
 
+class Refused(Exception):
+    """A send the engine took was refused when its transaction found the store full; the
+    door answers it as it answers a send refused up front (`refusal`)."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(f"the {refusal.resource} is full")
+        self.refusal = refusal
+
+
 @dataclass
 class Admission:
     """The answer to a door that wants to send: both None means go on."""

@@ -147,17 +147,18 @@ class Message:
                 if len(_READ_ATTRS) >= 256:
                     _READ_ATTRS.clear()
                 _READ_ATTRS[text] = attrs
+        found = attrs.get("p")
         props = {k: (base64.b64decode(v["b"]) if isinstance(v, dict) else v)
-                 for k, v in attrs.get("p", {}).items()}
-        return cls(message_id=row["message_id"], body=bytes(row["body"]), properties=props,
-                   types=attrs.get("t"), headers=dict(attrs.get("h", {})),
-                   persistent=not row.get("transient"), spilled=bool(row.get("transient")),
-                   priority=row["priority"], timestamp=row["timestamp"], expires=row["expires"],
-                   group_id=row["group_id"], dedup_id=row["dedup_id"], seq=row["seq"],
-                   visible_at=row["visible_at"], delivery_count=row["delivery_count"],
-                   first_delivery=row["first_delivery"], topic=attrs.get("topic"),
-                   dead_letter=DeadLetter(*attrs["dl"]) if "dl" in attrs else None,
-                   content_id=row.get("content_id") or 0)
+                 for k, v in found.items()} if found else {}
+        transient = bool(row.get("transient"))
+        body = row["body"]
+        # Positional, in field order (as `copy`): a deep queue builds one per message paged in.
+        return cls(row["message_id"], body if type(body) is bytes else bytes(body), props,
+                   attrs.get("t"), dict(attrs.get("h", ())), not transient, row["priority"],
+                   row["timestamp"], row["expires"], row["group_id"], row["dedup_id"], None,
+                   attrs.get("topic"), row["seq"], row["visible_at"], row["delivery_count"],
+                   row["first_delivery"], State.READY, None, transient,
+                   DeadLetter(*attrs["dl"]) if "dl" in attrs else None, row.get("content_id") or 0)
 
     def state_row(self) -> dict[str, Any]:
         return {"delivery_count": self.delivery_count, "visible_at": self.visible_at,

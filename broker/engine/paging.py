@@ -96,6 +96,11 @@ class Window:
         for m in messages:
             heapq.heappush(self.items, (-m.priority, m.seq, m))
 
+    def discard(self, seqs: set[int]) -> None:
+        """Take these messages out of the window wherever they are (rare: O(window))."""
+        self.items[:] = [e for e in self.items if e[1] not in seqs]
+        heapq.heapify(self.items)
+
     def gone(self, seq: int) -> None:
         """A message left the queue: a page being read may still hold its row."""
         if self.reading:
@@ -129,25 +134,25 @@ class Window:
         limit = self.capacity - len(self.items)
         return self.horizon, min(limit, at_most) if at_most else limit, self.epoch
 
-    def merge(self, rows: list[dict[str, Any]], limit: int, epoch: int,
-              held: Callable[[int], bool], make: Callable[[dict[str, Any]], Message]) -> list[Message]:
-        """A page arrived: the messages that join the window, in order (pushing the window's
-        tail back out if they overfill it, which `place` reports as usual)."""
+    def merge(self, found: list[Message], limit: int, epoch: int,
+              held: Callable[[int], bool]) -> list[Message]:
+        """A page arrived (its messages, as read): the messages that join the window, in
+        order (pushing the window's tail back out if they overfill it, which `place`
+        reports as usual)."""
         self.reading = False
         pending, self.pending = self.pending, {}
         tombstones, self.tombstones = self.tombstones, set()
         if epoch != self.epoch:
             return []
-        full = len(rows) >= limit
-        last = row_key(rows[-1]) if full else None
+        last = order_key(found[-1]) if len(found) >= limit else None
         fresh: list[Message] = []
-        for row in rows:
-            seq = row["seq"]
-            found = pending.pop(seq, None)
-            if found is not None:
-                fresh.append(found)
+        for message in found:
+            seq = message.seq
+            kept = pending.pop(seq, None)
+            if kept is not None:
+                fresh.append(kept)
             elif seq not in tombstones and not held(seq):
-                fresh.append(make(row))
+                fresh.append(message)
         fresh += [m for m in pending.values() if last is None or order_key(m) <= last]
         self.horizon = last
         self.paged_out = max(0, self.paged_out - len(fresh)) if last is not None else 0

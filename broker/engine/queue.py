@@ -593,15 +593,16 @@ class Queue:
             while self._ready.wants_page(self._parked_count):
                 # Past the memory limit, pages shrink to what keeps consumers going.
                 after, limit, epoch = self._ready.request(LEAN_PAGE if self.broker.memory_full() else None)
-                d = self._store.page(self.dest_id, after, self._now(), limit, self._disk_mark)
+                d = self._store.page(self.dest_id, after, self._now(), limit, self._disk_mark,
+                                     Message.from_row)
                 d.addCallbacks(self._paged, self._page_failed, callbackArgs=(limit, epoch))
         finally:
             self._paging = False
 
-    def _paged(self, rows: list[dict[str, Any]], limit: int, epoch: int) -> None:
+    def _paged(self, found: list[Message], limit: int, epoch: int) -> None:
         if self.deleted:
             return
-        fresh = self._ready.merge(rows, limit, epoch, self._held.__contains__, Message.from_row)
+        fresh = self._ready.merge(found, limit, epoch, self._held.__contains__)
         for message in fresh:
             message.state = State.READY
             self._hold(message)
@@ -859,6 +860,28 @@ class Queue:
                            EXPIRE_BATCH).addCallbacks(done, failed)
 
     # -- administration ------------------------------------------------------------------------
+    def drop_refused(self, seqs: set[int]) -> None:
+        """The store refused to keep these messages (it is full) and their senders are told
+        so: those still waiting here leave the queue as if never sent (one a consumer
+        already has stays with it; its ack deletes nothing)."""
+        ready: set[int] = set()
+        for seq in seqs:
+            message = self._held.get(seq)
+            if message is None or message.state in (State.INFLIGHT, State.GONE):
+                continue
+            if message.state is State.READY:
+                ready.add(seq)
+            elif message.state is State.DELAYED:
+                self.delayed_count -= 1          # its heap entry is skipped when due
+            elif message.state is State.PARKED and message.group_id is not None:
+                self._parked[message.group_id].remove(message)
+                self._parked_count -= 1
+            message.state = State.GONE
+            self._unhold(message)
+            self.depth_bytes -= len(message.body)
+        if ready:
+            self._ready.discard(ready)
+
     def take(self, limit: int) -> list[Message]:
         """Remove up to `limit` ready messages, in delivery order, to move them elsewhere."""
         taken: list[Message] = []

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 Row = dict[str, Any]
+# Destination operations that only ever free space.
+_FREEING = ("drop", "purge")
 
 
 @dataclass
@@ -52,6 +54,18 @@ class Batch:
         self.updates.pop(seq, None)
         self.deletes.add(seq)
 
+    def delete_ranges(self) -> list[tuple[int, int]]:
+        """The deleted seqs as runs of consecutive numbers, (first, last) each: a drained
+        queue's acks come in long runs, and one range delete per run costs the writer far
+        less than a statement per row (a seq names one row, so a run names exactly its rows)."""
+        runs: list[list[int]] = []
+        for seq in sorted(self.deletes):
+            if runs and runs[-1][1] == seq - 1:
+                runs[-1][1] = seq
+            else:
+                runs.append([seq, seq])
+        return [(low, high) for low, high in runs]
+
     def put_destination(self, row: Row) -> None:
         self.destination_ops.append(("put", row))
 
@@ -85,6 +99,26 @@ class Batch:
         for seq in [s for s, r in self.inserts.items() if r["dest_id"] == dest_id and s not in kept]:
             del self.inserts[seq]
             self.updates.pop(seq, None)
+
+    def split_growth(self) -> tuple["Batch", list[tuple[int, int]]]:
+        """For a full database: this batch without its new messages and bodies (the rest
+        frees space or takes little), and the (dest id, seq) of the messages left out."""
+        refused = [(row["dest_id"], seq) for seq, row in self.inserts.items()]
+        rest = Batch(updates=self.updates, deletes=self.deletes,
+                     destination_ops=self.destination_ops, records=self.records,
+                     dropped=self.dropped, released=self.released | set(self.contents))
+        return rest, refused
+
+    def split_frees(self) -> tuple["Batch", "Batch"]:
+        """For a database too full even for state updates (a row that grows needs a page):
+        what only frees space (deletes, purges, drops), and the rest, to try again later."""
+        frees = [(op, arg) for op, arg in self.destination_ops if op in _FREEING]
+        rest = [(op, arg) for op, arg in self.destination_ops if op not in _FREEING]
+        drops = {key: change for key, change in self.records.items() if change[1] is None}
+        writes = {key: change for key, change in self.records.items() if change[1] is not None}
+        return (Batch(deletes=self.deletes, destination_ops=frees, records=drops,
+                      dropped=self.dropped, released=self.released),
+                Batch(updates=self.updates, destination_ops=rest, records=writes))
 
     def absorb(self, newer: "Batch") -> None:
         """Fold a later batch into this one (retrying a failed write with what came since)."""

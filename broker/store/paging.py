@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, delete, exists, func, select
+from sqlalchemy import Integer, bindparam, delete, exists, func, select
 from sqlalchemy.engine import Connection
 
 from broker.store.schema import contents, messages
@@ -23,28 +23,57 @@ _c = messages.c
 
 
 def _rows(conn: Connection, query: Any) -> list[Row]:
-    # Straight from the DBAPI cursor: SQLAlchemy's row objects cost more than the read.
     compiled = query.compile(dialect=conn.dialect)
-    params = compiled.params
-    args: Any = tuple(params[k] for k in compiled.positiontup) if compiled.positional else params
+    return _fetch(conn, str(compiled), compiled.positiontup if compiled.positional else None,
+                  compiled.params)
+
+
+def _fetch(conn: Connection, sql: str, order: Any, params: dict[str, Any]) -> list[Row]:
+    # Straight from the DBAPI cursor: SQLAlchemy's row objects cost more than the read.
+    args: Any = tuple(params[k] for k in order) if order is not None else params
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.execute(str(compiled), args)
+        cursor.execute(sql, args)
         names = [d[0] for d in cursor.description]
-        rows = [dict(zip(names, t)) for t in cursor.fetchall()]
+        return [dict(zip(names, t)) for t in cursor.fetchall()]
     finally:
         cursor.close()
-    for row in rows:
-        shared = row.pop("shared_body")
-        if row["content_id"] is not None:
-            row["body"] = shared
-    return rows
 
 
 def _select() -> Any:
-    """Message rows with their body, wherever it is kept."""
-    return (select(messages, contents.c.body.label("shared_body"))
+    """Message rows with their body, wherever it is kept (the database picks it, so no
+    row needs a second look in Python)."""
+    columns = [c for c in messages.c if c.name != "body"]
+    body = func.coalesce(contents.c.body, messages.c.body).label("body")
+    return (select(*columns, body)
             .select_from(messages.outerjoin(contents, messages.c.content_id == contents.c.id)))
+
+
+# The page queries, compiled once per dialect: a deep queue is read a page at a time, and
+# compiling the statement cost as much as reading a page of rows.
+_PAGE_SQL: dict[tuple[str, str], tuple[str, Any, dict[str, Any]]] = {}
+
+
+def _page_statement(shape: str) -> Any:
+    """A page of a queue in delivery order: from its head, after a seq within one
+    priority, or from the priorities below one."""
+    query = _select().where(_c.dest_id == bindparam("dest_id"), _c.visible_at <= bindparam("now"))
+    if shape == "same":
+        query = query.where(_c.priority == bindparam("priority"), _c.seq > bindparam("seq"))
+    elif shape == "lower":
+        query = query.where(_c.priority < bindparam("priority"))
+    return query.order_by(_c.priority.desc(), _c.seq).limit(bindparam("limit", type_=Integer))
+
+
+def _page(conn: Connection, shape: str, params: dict[str, Any]) -> list[Row]:
+    key = (conn.dialect.name, shape)
+    found = _PAGE_SQL.get(key)
+    if found is None:
+        compiled = _page_statement(shape).compile(dialect=conn.dialect)
+        found = _PAGE_SQL[key] = (str(compiled), compiled.positiontup if compiled.positional else None,
+                                   compiled.params)
+    sql, order, defaults = found
+    return _fetch(conn, sql, order, {**defaults, **params})
 
 
 def ready_page(conn: Connection, dest_id: int, after: Key | None, now: int, limit: int) -> list[Row]:
@@ -53,13 +82,13 @@ def ready_page(conn: Connection, dest_id: int, after: Key | None, now: int, limi
     Two index range scans (the rest of after's priority, then the lower priorities) rather
     than one OR, which neither SQLite nor PostgreSQL can run on the (dest, priority, seq) index.
     """
-    base = _select().where(_c.dest_id == dest_id, _c.visible_at <= now)
-    found: list[Row] = []
-    for condition in _after(after) if after is not None else [None]:
-        if len(found) >= limit:
-            break
-        query = base if condition is None else base.where(condition)
-        found += _rows(conn, query.order_by(_c.priority.desc(), _c.seq).limit(limit - len(found)))
+    params = {"dest_id": dest_id, "now": now}
+    if after is None:
+        return _page(conn, "head", {**params, "limit": limit})
+    params.update(priority=-after[0], seq=after[1])
+    found = _page(conn, "same", {**params, "limit": limit})
+    if len(found) < limit:
+        found += _page(conn, "lower", {**params, "limit": limit - len(found)})
     return found
 
 

@@ -34,10 +34,42 @@ log = logging.getLogger("mqgate.store")
 # retried with back-off before its callers are told; one that the database refused (a
 # constraint) fails at once, so it cannot hold up what comes after it.
 RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
+# After the database ran out of space, new persistent messages are refused at once for this
+# long before one transaction tries again to write them (space may have been freed).
+FULL_HOLD_S = 1.0
+SQLITE_FULL = 13
 
 
 class StoreError(RuntimeError):
     """The database refused or could not be reached."""
+
+
+class StoreFull(StoreError):
+    """The database or its disk is full: the new messages of a transaction were refused
+    (what it deleted or updated was committed without them). `used`: bytes it holds."""
+
+    def __init__(self, message: str, used: int, refused: list[tuple[int, int]],
+                 unwritten: Batch | None) -> None:
+        super().__init__(message)
+        self.used = used
+        self.refused = refused          # (dest id, seq) of each message row refused
+        self.unwritten = unwritten      # the rest of the batch, if it could not be written either
+
+
+class _Kept(defer.Deferred):  # type: ignore[type-arg]
+    """A wait for operations that take no space (acks, deletes, visibility changes): a full
+    store does not fail it, since what it waits for is committed without the new messages."""
+
+
+def out_of_space(exc: BaseException) -> bool:
+    """Whether a write failed because the database or its disk is full: SQLite's
+    SQLITE_FULL ("database or disk is full", also at PRAGMA max_page_count), PostgreSQL's
+    class 53 (insufficient resources: disk_full 53100 and the like) but too_many_connections."""
+    orig = getattr(exc, "orig", exc)
+    if getattr(orig, "sqlite_errorcode", None) == SQLITE_FULL:
+        return True
+    state = getattr(orig, "sqlstate", None) or ""
+    return state.startswith("53") and state != "53300"
 
 
 @dataclass
@@ -67,7 +99,9 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, sync: str) -> Engine:
+def make_engine(url: str, sync: str, max_size: int = 0) -> Engine:
+    """`max_size` (SQLite only, bytes, 0: none) caps the database file: past it the database
+    answers as on a full disk."""
     url = normalize_url(url)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
@@ -81,16 +115,28 @@ def make_engine(url: str, sync: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute(f"PRAGMA synchronous={sync.upper()}")
             cur.execute("PRAGMA busy_timeout=30000")
+            if max_size:
+                page = cur.execute("PRAGMA page_size").fetchone()[0]
+                cur.execute(f"PRAGMA max_page_count={max(1, max_size // page)}")
             cur.close()
         return engine
     return create_engine(url, pool_pre_ping=True)
 
 
 class Store:
-    def __init__(self, url: str, reactor: Any, sync: str = "normal") -> None:
+    def __init__(self, url: str, reactor: Any, sync: str = "normal", max_size: int = 0) -> None:
         self.url = url
         self._reactor: IReactorTime = reactor
         self._sync = sync
+        self._max_size = max_size
+        # True for FULL_HOLD_S after the database ran out of space (the engine refuses new
+        # persistent messages meanwhile), with the bytes it held then.
+        self.full = False
+        self.full_bytes = 0
+        self._full_call: Any = None
+        # Told the (dest id, seq) of message rows a full database refused, so the engine
+        # drops those messages as its doors tell their senders.
+        self.on_refused: Callable[[list[tuple[int, int]]], None] = lambda rows: None
         self._engine: Engine | None = None
         # The one thread that writes, fed through a queue: cheaper per transaction than a
         # ThreadPool, whose hand-off machinery cost more than the SQL. Pages are read on a
@@ -131,7 +177,7 @@ class Store:
         return self._in_thread(self._open_blocking, now, page)
 
     def _open_blocking(self, now: int, page: int) -> Snapshot:
-        self._engine = make_engine(self.url, self._sync)
+        self._engine = make_engine(self.url, self._sync, self._max_size)
         with self._engine.begin() as conn:
             upgrade(conn)
             dropped = paging.drop_transient(conn)
@@ -154,14 +200,16 @@ class Store:
 
     # -- reads (reader thread) ----------------------------------------------------
     def page(self, dest_id: int, after: paging.Key | None, now: int, limit: int,
-             since: int | None = None) -> defer.Deferred[list[Row]]:
-        """The next rows of a queue after `after` in delivery order, deliverable at `now`.
+             since: int | None = None, make: Callable[[Row], Any] | None = None) -> defer.Deferred[list[Any]]:
+        """The next rows of a queue after `after` in delivery order, deliverable at `now`
+        (each passed through `make` on the reader thread, which spares the reactor thread
+        that work for every message of a deep queue).
 
         The read sees everything asked of the store up to the mark `since` (by default,
         everything so far): it starts at once if that is committed already, else after the
         commit. A queue passes the mark of the last message it sent to disk, so draining a
         deep queue never waits for the writes of its own acks."""
-        read = partial(self._in_thread, self._page_blocking, dest_id, after, now, limit,
+        read = partial(self._in_thread, self._page_blocking, dest_id, after, now, limit, make,
                        worker=self._reader)
         if since is not None and since <= self._durable_ops:
             return read()
@@ -174,15 +222,16 @@ class Store:
         return self._in_thread(self._expire_blocking, dest_id, after, cutoff, now, limit)
 
     def _expire_blocking(self, *args: Any) -> int:
-        with self._connection().begin():
-            return paging.expire(self._connection(), *args)
+        return self._transaction(paging.expire, *args)
 
     def usage(self) -> defer.Deferred[int]:
         """Bytes the database holds (free pages it will reuse not counted)."""
         return self._in_thread(self._read, paging.used_bytes, worker=self._reader)
 
-    def _page_blocking(self, dest_id: int, after: paging.Key | None, now: int, limit: int) -> list[Row]:
-        return self._read(paging.ready_page, dest_id, after, now, limit)
+    def _page_blocking(self, dest_id: int, after: paging.Key | None, now: int, limit: int,
+                       make: Callable[[Row], Any] | None) -> list[Any]:
+        rows = self._read(paging.ready_page, dest_id, after, now, limit)
+        return rows if make is None else [make(r) for r in rows]
 
     def _read(self, query: Callable[..., Any], *args: Any) -> Any:
         """Reader thread: one read transaction on the reader's own connection."""
@@ -260,9 +309,12 @@ class Store:
         self._batch.drop_record(kind, name)
         self._schedule()
 
-    def committed(self) -> defer.Deferred[None]:
-        """A Deferred that fires once everything asked of the store so far is committed."""
-        d: defer.Deferred[None] = defer.Deferred()
+    def committed(self, refusable: bool = True) -> defer.Deferred[None]:
+        """A Deferred that fires once everything asked of the store so far is committed.
+
+        When the database is full it fails with StoreFull, unless not `refusable`: a wait
+        for acks and deletes only, which are committed without the refused messages."""
+        d: defer.Deferred[None] = defer.Deferred() if refusable else _Kept()
         if self._batch or self._flush_call is not None:
             self._waiters.append(d)
         elif self._writing is not None:
@@ -307,10 +359,12 @@ class Store:
         else:
             self._reactor.callFromThread(self._failed, result, batch)  # type: ignore[attr-defined]
 
-    def _written(self, _: Any) -> None:
+    def _written(self, _: Any, waiters: list[defer.Deferred[None]] | None = None) -> None:
         self._attempt = 0
         self._durable_ops = self._writing_mark
-        waiters, self._writing = self._writing or [], None
+        if waiters is None:
+            waiters = self._writing or []
+        self._writing = None
         for d in waiters:
             d.callback(None)
         if self._batch or self._waiters:
@@ -318,6 +372,9 @@ class Store:
 
     def _failed(self, failure: Any, batch: Batch) -> None:
         waiters, self._writing = self._writing or [], None
+        if failure.check(StoreFull):
+            self._refused(failure.value, waiters)
+            return
         if failure.check(OperationalError, InterfaceError) and self._attempt < len(RETRY_DELAYS):
             delay = RETRY_DELAYS[self._attempt]
             self._attempt += 1
@@ -333,6 +390,35 @@ class Store:
             delay = 0.5
         if (self._batch or self._waiters) and self._flush_call is None:
             self._flush_call = self._reactor.callLater(delay, self._flush)
+
+    def _refused(self, full: StoreFull, waiters: list[defer.Deferred[None]]) -> None:
+        """The database ran out of space: the batch's new messages were refused, the rest
+        committed (or, if even that failed, is retried). New persistent messages are refused
+        at once for a while; then a transaction tries again."""
+        log.warning("event=store_full used=%d refused=%d retry=%s error=%r", full.used,
+                    len(full.refused), full.unwritten is not None, str(full))
+        self.full, self.full_bytes = True, full.used
+        if self._full_call is not None and self._full_call.active():
+            self._full_call.cancel()
+        self._full_call = self._reactor.callLater(FULL_HOLD_S, self._space_may_be_back)
+        if full.refused:
+            self.on_refused(full.refused)
+        kept = [d for d in waiters if isinstance(d, _Kept)]
+        for d in waiters:
+            if not isinstance(d, _Kept):
+                d.errback(full)
+        if full.unwritten is not None:
+            # Not even the acks and deletes could be written: they are tried again.
+            full.unwritten.absorb(self._batch)
+            self._batch, self._waiters = full.unwritten, kept + self._waiters
+            if self._flush_call is None:
+                self._flush_call = self._reactor.callLater(RETRY_DELAYS[-1] / 4, self._flush)
+            return
+        self._written(None, kept)
+
+    def _space_may_be_back(self) -> None:
+        self._full_call = None
+        self.full = False
 
     # -- writer thread --------------------------------------------------------
     def _connection(self) -> Connection:
@@ -378,10 +464,42 @@ class Store:
         assert self._engine is not None
         try:
             self._write_transaction(self._connection(), batch)
-        except BaseException:
+        except BaseException as exc:
             # Whatever state the connection is in, the next transaction gets a fresh one.
             self._drop_connection()
-            raise
+            if not out_of_space(exc):
+                raise
+            self._write_without_growth(batch, exc)
+
+    def _write_without_growth(self, batch: Batch, cause: BaseException) -> None:
+        """The database is full: write the batch again without its new messages (acks,
+        deletes, state changes and purges free space or take none), then raise StoreFull."""
+        rest, refused = batch.split_growth()
+        unwritten: Batch | None = None
+        try:
+            if rest:
+                self._write_transaction(self._connection(), rest)
+        except BaseException:
+            # Too full even for that: acks and deletes first, state updates when they fit.
+            self._drop_connection()
+            frees, unwritten = rest.split_frees()
+            try:
+                if frees:
+                    self._write_transaction(self._connection(), frees)
+            except BaseException:
+                self._drop_connection()
+                unwritten = rest
+        try:
+            used = self._transaction(paging.used_bytes)
+        except Exception:   # the size is for the error's text only
+            used = 0
+        message = str(getattr(cause, "orig", cause))
+        raise StoreFull(message, used, refused, unwritten) from cause
+
+    def _transaction(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Writer thread: fn(connection, *args) in a transaction of its own."""
+        with self._connection().begin():
+            return fn(self._connection(), *args)
 
     def _write_transaction(self, conn: Connection, batch: Batch) -> None:
         with conn.begin():
@@ -413,8 +531,8 @@ class Store:
                             .values({c: bindparam(c) for c in cols})), group)
                 if batch.deletes:
                     self._executemany(cursor, "delete", lambda: delete(messages).where(
-                        messages.c.seq == bindparam("b_seq")),
-                        [{"b_seq": seq} for seq in sorted(batch.deletes)])
+                        messages.c.seq.between(bindparam("b_low"), bindparam("b_high"))),
+                        [{"b_low": low, "b_high": high} for low, high in batch.delete_ranges()])
             finally:
                 cursor.close()
             self._release_contents(conn)

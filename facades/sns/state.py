@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterator
 from twisted.internet import defer
 
 from broker.engine.broker import Broker
+from facades.aws.durability import after_commit
 from facades.aws.service import AwsRequestContext
 from facades.sns.service import invalid, sns_error
 
@@ -149,8 +150,9 @@ class SnsState:
         return topic
 
     def committed(self, result: Any) -> "defer.Deferred[Any]":
-        """``result`` once everything the request changed is durable."""
-        return self.broker.committed().addCallback(lambda _: result)
+        """``result`` once everything the request changed is durable (ServiceUnavailable
+        if the store was full for a message it published)."""
+        return after_commit(self.broker, result)
 
     def drop_topic(self, topic: Topic) -> None:
         for sub in list(self.by_topic.get(topic.name, [])):

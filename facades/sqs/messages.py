@@ -11,6 +11,7 @@ from twisted.internet import defer
 
 from broker.engine.consumer import Lease
 from broker.engine.queue import Queue
+from facades.aws.durability import after_commit
 from facades.aws.errors import AwsError, common_error
 from facades.aws.message_attributes import attributes_of
 from facades.aws.service import AwsRequestContext, Params
@@ -51,15 +52,15 @@ def _enqueue(state: SqsState, ctx: AwsRequestContext, queue: Queue, entry: Param
     return convert.sent_result(kept, entry, limits.fifo)
 
 
-def _after_commit(state: SqsState, result: Any) -> defer.Deferred[Any]:
-    return state.broker.committed().addCallback(lambda _: result)
+def _after_commit(state: SqsState, result: Any, sends: bool = False) -> defer.Deferred[Any]:
+    return after_commit(state.broker, result, sends)
 
 
 def send_message(state: SqsState, ctx: AwsRequestContext, params: Params) -> defer.Deferred[Any]:
     queue = state.queue(params["QueueUrl"])
     limits = _limits(queue)
     validate_send_message(params, limits)
-    return _after_commit(state, _enqueue(state, ctx, queue, params, limits))
+    return _after_commit(state, _enqueue(state, ctx, queue, params, limits), sends=True)
 
 
 def send_message_batch(state: SqsState, ctx: AwsRequestContext, params: Params) -> defer.Deferred[Any]:
@@ -74,7 +75,7 @@ def send_message_batch(state: SqsState, ctx: AwsRequestContext, params: Params) 
             successful.append({"Id": entry["Id"], **_enqueue(state, ctx, queue, entry, limits)})
         except AwsError as error:
             failed.append(error.as_batch_entry(entry["Id"], ctx.protocol))
-    return _after_commit(state, {"Successful": successful, "Failed": failed})
+    return _after_commit(state, {"Successful": successful, "Failed": failed}, sends=True)
 
 
 def receive_message(state: SqsState, ctx: AwsRequestContext, params: Params) -> defer.Deferred[Any]:

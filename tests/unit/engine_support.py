@@ -144,6 +144,10 @@ class MemoryStore:
         self.destinations: dict[int, dict[str, Any]] = {}
         self.records: dict[str, dict[str, Any]] = {}
         self.pages = 0
+        # A full database (Store.full): the engine refuses persistent sends meanwhile.
+        self.full = False
+        self.full_bytes = 0
+        self.on_refused: Any = None
 
     def insert(self, row: dict[str, Any]) -> None:
         assert row["seq"] not in self.rows
@@ -169,8 +173,14 @@ class MemoryStore:
     def drop_record(self, kind: str, name: str) -> None:
         self.records.get(kind, {}).pop(name, None)
 
-    def committed(self) -> defer.Deferred[None]:
+    def committed(self, refusable: bool = True) -> defer.Deferred[None]:
         return defer.succeed(None)
+
+    def refuse(self, seqs: list[int]) -> None:
+        """What a full database does with rows it could not write: they are gone, and the
+        engine is told."""
+        refused = [(self.rows.pop(seq)["dest_id"], seq) for seq in seqs]
+        self.on_refused(refused)
 
     def purge(self, dest_id: int, keep: list[int]) -> None:
         self.rows = {s: r for s, r in self.rows.items() if r["dest_id"] != dest_id or s in keep}
@@ -189,10 +199,10 @@ class MemoryStore:
     def mark(self) -> int:
         return 0
 
-    def page(self, dest_id: int, after: Any, now: int, limit: int,
-             since: int | None = None) -> defer.Deferred[list[dict[str, Any]]]:
+    def page(self, dest_id: int, after: Any, now: int, limit: int, since: int | None = None,
+             make: Any = None) -> defer.Deferred[list[Any]]:
         self.pages += 1
-        return defer.succeed([dict(r) for r in self._ready(dest_id, after, now)[:limit]])
+        return defer.succeed([(make or dict)(r) for r in self._ready(dest_id, after, now)[:limit]])
 
     def open(self, now: int = 0, page: int = 1000) -> defer.Deferred[Snapshot]:
         self.rows = {s: r for s, r in self.rows.items() if not r.get("transient")}
@@ -221,14 +231,15 @@ class SlowPages(MemoryStore):
         super().__init__()
         self.waiting: list[tuple[defer.Deferred[Any], tuple[Any, ...], list[dict[str, Any]]]] = []
 
-    def page(self, dest_id: int, after: Any, now: int, limit: int,
-             since: int | None = None) -> defer.Deferred[list[dict[str, Any]]]:
+    def page(self, dest_id: int, after: Any, now: int, limit: int, since: int | None = None,
+             make: Any = None) -> defer.Deferred[list[Any]]:
         self.pages += 1
-        d: defer.Deferred[list[dict[str, Any]]] = defer.Deferred()
-        early = [dict(r) for r in self._ready(dest_id, after, now)[:limit]]
-        self.waiting.append((d, (dest_id, after, now, limit), early))
+        d: defer.Deferred[list[Any]] = defer.Deferred()
+        make = make or dict
+        early = [make(r) for r in self._ready(dest_id, after, now)[:limit]]
+        self.waiting.append((d, (dest_id, after, now, limit, make), early))
         return d
 
     def answer(self, late: bool = True) -> None:
-        d, (dest_id, after, now, limit), early = self.waiting.pop(0)
-        d.callback([dict(r) for r in self._ready(dest_id, after, now)[:limit]] if late else early)
+        d, (dest_id, after, now, limit, make), early = self.waiting.pop(0)
+        d.callback([make(r) for r in self._ready(dest_id, after, now)[:limit]] if late else early)

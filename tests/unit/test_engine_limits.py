@@ -63,6 +63,27 @@ def test_a_full_store_refuses_persistent_sends_only():
     assert b.admit("queue", "q", 10, False).ok
 
 
+def test_a_store_whose_disk_filled_refuses_persistent_sends_and_drops_what_it_could_not_write():
+    store = MemoryStore()
+    b = limited(store)
+    q = b.create_queue("q")
+    kept, lost, delayed = (msg(body, persistent=True) for body in ("kept", "lost", "later"))
+    for m in (kept, lost):
+        q.enqueue(m)
+    delayed.visible_at = b.now_ms() + 1000
+    q.enqueue(delayed)
+    store.full, store.full_bytes = True, 4096
+    refused = b.admit("queue", "q", 10, True).refused
+    assert refused is not None and refused.resource == "store" and refused.limit == 4096
+    assert b.admit("queue", "q", 10, False).ok, "non-persistent sends go on"
+    store.refuse([lost.seq, delayed.seq])          # their transaction found the disk full
+    assert q.stats()["ready"] == 1 and q.stats()["delayed"] == 0 and q.stats()["in_memory"] == 1
+    c = Recorder(auto_ack=True)
+    q.add_consumer(c)
+    advance(b, 2000)
+    assert c.bodies == ["kept"]
+
+
 def test_past_the_memory_limit_a_stored_queue_keeps_new_messages_on_disk_in_order():
     store = MemoryStore()
     b = limited(store, memory_limit=1000)

@@ -46,7 +46,7 @@ def test_a_sync_send_to_a_full_queue_is_answered_once_a_consumer_makes_room() ->
     protocol.dataReceived(text(2, "m0") + text(3, "m1") + text(4, "m2"))
     assert answers(transport) == [("Response", 2)]
     assert protocol.transport.producerState == "producing"    # few commands held: still reading
-    assert broker.blocked_producers("unit.q") == 1
+    assert broker.stats()["queues"]["unit.q"]["producers_blocked"] == 1
     drain_one(broker, clock)
     assert answers(transport) == [("Response", 2), ("Response", 3)]
     drain_one(broker, clock)

@@ -143,3 +143,33 @@ def test_absorb_folds_records_as_if_their_changes_came_after():
     later.put_record("k", "b", "2", new=True)
     failed.absorb(later)
     assert failed.records == {("k", "b"): ("replace", "2")}
+
+def test_deletes_are_written_as_runs_of_consecutive_seqs():
+    b = Batch()
+    for seq in (7, 3, 1, 2, 10, 8, 5):
+        b.delete(seq)
+    assert b.delete_ranges() == [(1, 3), (5, 5), (7, 8), (10, 10)]
+    assert Batch().delete_ranges() == []
+
+
+def test_a_full_database_gets_the_batch_without_its_new_messages_then_what_frees_space():
+    b = Batch()
+    b.insert(row(5, dest=2))
+    b.insert(row(6, dest=3, content_id=9))
+    b.contents[9] = b"shared"
+    b.update(1, {"delivery_count": 2})
+    b.delete(2)
+    b.released.add(4)
+    b.put_record("sns", "sub", "{}")
+    b.drop_record("sns", "gone")
+    b.purge(7, [])
+    rest, refused = b.split_growth()
+    assert sorted(refused) == [(2, 5), (3, 6)]
+    assert not rest.inserts and not rest.contents
+    assert rest.updates == {1: {"delivery_count": 2}} and rest.deletes == {2}
+    assert rest.released == {4, 9}, "a body no row of the batch will name is released"
+    frees, later = rest.split_frees()
+    assert frees.deletes == {2} and frees.destination_ops == [("purge", (7, []))] and not frees.updates
+    assert frees.records == {("sns", "gone"): ("delete", None)}
+    assert later.updates == {1: {"delivery_count": 2}} and not later.destination_ops
+    assert later.records == {("sns", "sub"): ("replace", "{}")}

@@ -43,8 +43,11 @@ class JmsError(ValueError):
 
 
 # -- identifiers --------------------------------------------------------------------------------
-def producer_id_text(pid: Struct) -> str:
-    return f"{pid.connection_id}:{pid.session_id}:{pid.value}"
+def id_text(ident: Struct | None) -> str:
+    """A producer or consumer id as ActiveMQ prints it: connection:session:value."""
+    if ident is None:
+        return "null"
+    return f"{ident.connection_id}:{ident.session_id}:{ident.value}"
 
 
 def message_id_text(mid: Struct | None) -> str:
@@ -54,7 +57,7 @@ def message_id_text(mid: Struct | None) -> str:
         return mid.text_view
     if mid.producer_id is None:
         raise JmsError("Message id without a producer id")
-    return f"{producer_id_text(mid.producer_id)}:{mid.producer_sequence_id}"
+    return f"{id_text(mid.producer_id)}:{mid.producer_sequence_id}"
 
 
 def message_id_struct(text: str, broker_seq: int) -> Struct:

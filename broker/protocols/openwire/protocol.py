@@ -18,6 +18,7 @@ from zope.interface import implementer
 
 from broker.engine.broker import DestinationError
 from broker.engine.consumer import Lease
+from broker.engine.limits import Refused
 from broker.engine.message import Message
 from broker.engine.queue import EXPIRED_CAUSE, Queue
 from broker.engine.selector import InvalidSelector, parse as parse_selector
@@ -35,7 +36,7 @@ from broker.protocols.openwire import primitives as p
 from broker.protocols.openwire import schema as s
 from broker.protocols.openwire.codec import MAX_VERSION, FrameParser, OpenWireError, Struct, encode
 from broker.protocols.openwire.consumer import OpenWireConsumer
-from broker.protocols.openwire.convert import JmsError, destinations, to_engine
+from broker.protocols.openwire.convert import JmsError, destinations, id_text, to_engine
 
 if TYPE_CHECKING:
     from broker.protocols.openwire.factory import OpenWireFactory
@@ -272,6 +273,13 @@ class OpenWireProtocol(Protocol):
             return
 
         def failed(failure: Any) -> None:
+            if failure.check(Refused) and command.get("destination") is not None:
+                # The store filled up before the message was written: ActiveMQ's answer.
+                d = self._targets(command.destination)[0]
+                producer = id_text(command.get("producer_id"))
+                self.refuse(command, RESOURCE_ALLOCATION, refusal_text(
+                    failure.value.refusal, "topic" if d.is_topic else "queue", d.name, producer))
+                return
             self.refuse(command, "javax.jms.JMSException",
                          "Could not store the message: " + failure.getErrorMessage())
         self.broker.committed().addCallbacks(lambda _: self.respond(command), failed)
@@ -349,7 +357,7 @@ class OpenWireProtocol(Protocol):
             if (info.window_size or 0) > 0:
                 self.windowed_producers.add(key)
             if targets and key not in self.producers:
-                self.producers[key] = (_id_text(info.producer_id), targets)
+                self.producers[key] = (id_text(info.producer_id), targets)
                 self._producer_advisories(key, True)
         self.respond(info)
 
@@ -516,7 +524,7 @@ class OpenWireProtocol(Protocol):
         info = consumer.info
         for d in consumer.targets:
             advisories.consumer_changed(self.broker, advisories.kind_of(d), d.name,
-                                        _id_text(info.consumer_id), added, self.connection_id or "",
+                                        id_text(info.consumer_id), added, self.connection_id or "",
                                         self.factory.broker_name, info.selector, consumer.prefetch)
 
     @defer.inlineCallbacks
@@ -664,7 +672,7 @@ class OpenWireProtocol(Protocol):
             kind, name = ("topic", d.name) if d.is_topic else ("queue", queues[d].name)
             admission = self.broker.admit(kind, name, size, persistent)
             if admission.refused is not None:
-                raise JmsError(refusal_text(admission.refused, kind, d.name, _id_text(command.producer_id)),
+                raise JmsError(refusal_text(admission.refused, kind, d.name, id_text(command.producer_id)),
                                RESOURCE_ALLOCATION)
             if admission.wait is not None:
                 self.waiting = [command]
@@ -754,13 +762,6 @@ def _consumes_only(command: Struct) -> bool:
     if command.type == s.MESSAGE_ACK:
         return command.transaction_id is None
     return command.type in (s.MESSAGE_PULL, s.KEEP_ALIVE_INFO)
-
-
-def _id_text(ident: Struct | None) -> str:
-    """A producer or consumer id as ActiveMQ prints it: connection:session:value."""
-    if ident is None:
-        return "null"
-    return f"{ident.connection_id}:{ident.session_id}:{ident.value}"
 
 
 # What a client may send before its ConnectionInfo was accepted.

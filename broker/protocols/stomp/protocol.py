@@ -19,6 +19,7 @@ from broker.auth.authorization import NotAuthorized
 from broker.auth.identity import Identity
 from broker.engine.broker import DestinationError
 from broker.engine.consumer import Lease
+from broker.engine.limits import Refusal, Refused
 from broker.engine.message import Message
 from broker.engine.queue import Queue
 from broker.engine.selector import InvalidSelector, parse as parse_selector
@@ -290,9 +291,16 @@ class StompProtocol(Protocol):
 
         def failed(failure: Any) -> None:
             self._receipts_waiting -= 1
-            if not self.lost:
+            if self.lost:
+                return
+            if failure.check(Refused):
+                # The store filled up before the message was written: ActiveMQ's words.
+                text = self._refused_send(failure.value.refusal, frame)
+                self.send_error(text, f"{RESOURCE_ALLOCATION}: {text}", frame, fatal=False)
+            else:
                 self.send_error("Could not store the message", failure.getErrorMessage(), frame, fatal=False)
-        self.broker.committed().addCallbacks(sent, failed)
+        # An ACK's receipt waits for its delete, which a full store still commits.
+        self.broker.committed(refusable=frame.command not in ("ACK", "NACK")).addCallbacks(sent, failed)
 
     # -- CONNECT ----------------------------------------------------------------------------------
     def on_connect(self, frame: Frame) -> None:
@@ -491,7 +499,7 @@ class StompProtocol(Protocol):
             kind, name = ("topic", self._topic_name(d)) if d.is_topic else ("queue", self._queue_for(d).name)
             admission = self.broker.admit(kind, name, len(frame.body), persistent)
             if admission.refused is not None:
-                text = refusal_text(admission.refused, kind, d.name, f"ID:{self.connection_id}:-1:1")
+                text = self._refusal(admission.refused, kind, d.name)
                 raise StompError(text, f"{RESOURCE_ALLOCATION}: {text}")
             if admission.wait is not None:
                 self._held_frames = [frame]
@@ -499,6 +507,18 @@ class StompProtocol(Protocol):
                 admission.wait.addCallback(lambda _: self._resume_input())
                 return False
         return True
+
+    def _refusal(self, refusal: Refusal, kind: str, name: str) -> str:
+        return refusal_text(refusal, kind, name, f"ID:{self.connection_id}:-1:1")
+
+    def _refused_send(self, refusal: Refusal, frame: Frame) -> str:
+        """ActiveMQ's words for the frame's send, refused when the store was found full."""
+        if not frame.headers.get("destination"):
+            return self._refusal(refusal, "queue", "")
+        d = self._destinations(frame)[0]
+        if d.is_topic:
+            return self._refusal(refusal, "topic", d.name)
+        return self._refusal(refusal, "queue", self._queue_for(d).name)
 
     def _resume_input(self) -> None:
         frames, self._held_frames = self._held_frames or [], None
