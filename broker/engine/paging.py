@@ -27,6 +27,12 @@ from broker.engine.message import Message
 Key = tuple[int, int]
 # A window entry: (-priority, seq, message); tuples compare in C, and seq never repeats.
 Entry = tuple[int, int, Message]
+# While nothing is on disk, a window may hold this many times its capacity in messages that
+# have no row (non-persistent ones): writing them out costs an insert each and reading them
+# back a page, which is what keeping them saves. ActiveMQ likewise keeps non-persistent
+# messages in memory until its memory limit and only then spills them to its temp store;
+# the broker's memory limit (`room`) still bounds them.
+NON_PERSISTENT_STRETCH = 64
 
 
 def order_key(message: Message) -> Key:
@@ -73,6 +79,9 @@ class Window:
             return [message]
         heapq.heappush(self.items, entry)
         if self.capacity is None:
+            return []
+        if (room and self.horizon is None and not message.stored
+                and len(self.items) <= self.capacity * NON_PERSISTENT_STRETCH):
             return []
         return self.trim(len(self.items) - 1 if not room else None)
 

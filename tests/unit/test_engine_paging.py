@@ -6,6 +6,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from broker.engine.paging import NON_PERSISTENT_STRETCH
 from broker.engine.settings import QueueSettings
 from tests.unit.engine_support import (MemoryStore, Recorder, SlowPages, advance, make_broker, msg,
                                        result_of)
@@ -94,6 +95,22 @@ def test_non_persistent_messages_beyond_the_window_spill_to_disk_and_do_not_outl
         else:
             assert drain(q) == [f"n{i}" for i in range(12)]
         assert store.rows == {}
+
+
+def test_non_persistent_messages_stay_in_memory_until_memory_is_short():
+    """As ActiveMQ's cursors: a non-persistent stream costs no store writes while memory
+    lasts; past the broker's memory limit the excess spills to disk, in order."""
+    store, b, q = paged()
+    for i in range(40):
+        q.enqueue(msg(f"n{i}"))
+    assert in_memory(q) == 40 and not store.rows, "nothing of a non-persistent stream was written"
+    b.memory_limit = b.memory_used
+    for i in range(40, 50):
+        q.enqueue(msg(f"n{i}"))
+    assert in_memory(q) <= 40 and store.rows, "past the memory limit they spill"
+    b.memory_limit = 0
+    assert drain(q) == [f"n{i}" for i in range(50)]
+    assert store.rows == {}
 
 
 def test_restart_reads_the_first_page_and_counts_not_every_row():
@@ -326,8 +343,11 @@ class PagedQueueModel(RuleBasedStateMachine):
     @invariant()
     def counts_agree_and_memory_is_bounded(self):
         assert self.q.ready_count == len(self.ready)
-        assert len(self.q._ready) <= self.window
-        assert len(self.q._held) <= self.window + len(self.held)
+        # Only non-persistent messages may stretch a window, and only while nothing is on disk.
+        stretched = self.window * NON_PERSISTENT_STRETCH
+        assert sum(1 for m in self.q._ready.messages() if m.stored) <= self.window
+        assert len(self.q._ready) <= (stretched if self.q._ready.horizon is None else self.window)
+        assert len(self.q._held) <= stretched + len(self.held)
 
     @invariant()
     def what_is_not_in_memory_ranks_after_the_horizon(self):
