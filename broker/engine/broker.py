@@ -103,7 +103,7 @@ class Broker:
             if row["kind"] == "subscription":
                 self._attach_durable(queue, attrs)
         restored = 0
-        for rows in (*snapshot.heads.values(), snapshot.waiting):
+        for rows in (*snapshot.heads.values(), *snapshot.waiting.values()):
             for row in rows:
                 queue = by_id.get(row["dest_id"])
                 if queue is not None:
@@ -111,7 +111,7 @@ class Broker:
                     restored += 1
         for dest_id, stored in snapshot.counts.items():
             if dest_id in by_id:
-                by_id[dest_id].loaded(stored)
+                by_id[dest_id].loaded(stored, *snapshot.timed.get(dest_id, (0, 0)))
         log.info("event=store_loaded destinations=%d messages=%d in_memory=%d",
                  len(snapshot.destinations), sum(snapshot.counts.values()), restored)
 

@@ -3,9 +3,10 @@
 What a queue is lives here; how much of it is in memory lives in `broker.engine.paging`:
 ready messages sit in a `Window` sorted by (-priority, seq), so taking the next one is
 O(log n) and a released message goes back to its place at the head, and a queue with a
-store keeps only the head of its order in memory and pages the rest in. Delayed messages
-(DelaySeconds, AMQ_SCHEDULED_DELAY, visibility left over from before a restart) wait in a
-heap behind one timer.
+store keeps only the head of its order in memory and pages the rest in. What waits for a
+time (DelaySeconds, AMQ_SCHEDULED_DELAY, redelivery delays, SQS visibility deadlines) sits
+in a `Timeline` behind one timer, which keeps only the next ones to come due in memory and
+pages the rest in by time (`broker.engine.delays`).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from twisted.internet import defer
 
 from broker.engine.consumer import Consumer, Lease
+from broker.engine.delays import Timeline, is_lease
 from broker.engine.message import Message, State
 from broker.engine.paging import Window, order_key, row_key
 from broker.engine.settings import QueueSettings
@@ -150,8 +152,17 @@ class Queue:
         # Bodies of everything the queue holds, in memory or on disk (approximate for what
         # was on disk at start: the head's average size stands for the rest).
         self.depth_bytes = 0
-        self._delayed: list[tuple[int, int, Message]] = []
-        self._delay_call: Any = None
+        # Delayed messages and leases with a deadline, the next to come due in memory.
+        self._timeline = Timeline(broker.window_size if self._store is not None else None,
+                                  self._pins_group)
+        self._timer: Any = None
+        self._timer_due = 0
+        self._waiting = 0          # delayed messages in memory
+        # Receipt-handle look-ups of leases on disk under way, and the seqs that entered
+        # memory or left the queue meanwhile (the look-up's row is stale for them).
+        self._lookups = 0
+        self._touched: set[int] = set()
+        self._lookup_epoch = 0
         self._inflight: dict[int, Lease] = {}
         self._overdue: list[Lease] = []
         self._consumers: list[Consumer] = []
@@ -176,7 +187,6 @@ class Queue:
         self._scan_from: tuple[int, int] | None = None
         self._scan_gone: set[int] | None = None
         self._scan_idle = False
-        self.delayed_count = 0
         self.deleted = False
 
     # -- introspection --------------------------------------------------------
@@ -187,7 +197,11 @@ class Queue:
 
     @property
     def inflight_count(self) -> int:
-        return len(self._inflight)
+        return len(self._inflight) + self._timeline.out_leases
+
+    @property
+    def delayed_count(self) -> int:
+        return self._waiting + self._timeline.out_delayed
 
     @property
     def consumer_count(self) -> int:
@@ -198,7 +212,8 @@ class Queue:
         window = self._ready
         return {"ready": self.ready_count, "delayed": self.delayed_count,
                 "inflight": self.inflight_count, "in_memory": len(self._held),
-                "paged_out": window.paged_out, "memory_bytes": self.memory_bytes,
+                "paged_out": window.paged_out, "timed_out": self._timeline.paged_out,
+                "memory_bytes": self.memory_bytes,
                 "bytes": self.depth_bytes,
                 "consumers": self.consumer_count}
 
@@ -238,10 +253,14 @@ class Queue:
 
         if self._store is None or self._ready.horizon is None:
             return defer.succeed([m for m in self.browse() if in_range(m, None)][:limit])
-        return self._store.page(self.dest_id, start, self._now(), limit).addCallback(merge)
+        return self._store.page(self.dest_id, start, self._ready_cutoff(), limit).addCallback(merge)
 
     def _now(self) -> int:
         return int(self.broker.clock.seconds() * 1000)
+
+    def _ready_cutoff(self) -> int:
+        """A row whose time is at most this is ready; after it, the timeline's."""
+        return self._timeline.cutoff(self._now())
 
     # -- the store: the one place a message's state is written -----------------------
     def _write(self, message: Message, op: str) -> None:
@@ -276,6 +295,8 @@ class Queue:
     def _gone(self, message: Message) -> None:
         """The message leaves the queue (acked, expired, moved, dead-lettered)."""
         message.state = State.GONE
+        if self._lookups:
+            self._touched.add(message.seq)
         if self._store is not None:
             self._write(message, "delete")
             if self._ready.reading:
@@ -340,37 +361,41 @@ class Queue:
             return
         self._admit(message, now, dispatch=False)
 
-    def loaded(self, stored: int) -> None:
-        """Start-up read the queue's head: the other `stored` - (in memory) rows are on disk."""
-        rest = stored - len(self._held)
+    def loaded(self, stored: int, delayed: int = 0, leases: int = 0) -> None:
+        """Start-up read the queue's head and its first timed rows: of the `stored` rows,
+        `delayed` + `leases` wait for a time; what is not in memory is on disk."""
+        self._timeline.loaded(delayed, leases)
+        rest = stored - len(self._held) - self._timeline.paged_out
         self.depth_bytes = self.memory_bytes
         if rest > 0 and len(self._ready):
             self._ready.horizon = self._ready.last_key()
             self._ready.paged_out = rest
-            self.depth_bytes += rest * (self.memory_bytes // len(self._held))
+        if self._held:
+            self.depth_bytes += (stored - len(self._held)) * (self.memory_bytes // len(self._held))
 
     def _hold_orphan(self, message: Message, now: int) -> None:
-        # consumer None marks a lease restored from before the restart (its holder's
-        # receipt handle carries a token from the previous process).
+        self._orphan(message, now)
+        self._time(message, message.visible_at)
+
+    def _orphan(self, message: Message, now: int) -> Lease:
+        """A message in flight held by nobody known (restored from before a restart, or
+        read back from disk) until its deadline: its holder's receipt handle still counts."""
         lease = Lease(message, self, None, self.broker.next_token(), deadline=message.visible_at,
                       started=now)
-        lease.timer = self.broker.clock.callLater((message.visible_at - now) / 1000.0,
-                                                  self._lease_expired, lease)
         message.state = State.INFLIGHT
         message.lease = lease
         self._inflight[message.seq] = lease
         self._hold(message)
         if message.group_id is not None and self.settings.fifo:
             self._group_busy[message.group_id] = self._group_busy.get(message.group_id, 0) + 1
+        return lease
 
     def _admit(self, message: Message, now: int, dispatch: bool = True) -> None:
         self._hold(message)
         if message.visible_at > now:
             message.state = State.DELAYED
-            self.delayed_count += 1
-            heapq.heappush(self._delayed, (message.visible_at, message.seq, message))
-            if self._delayed[0][2] is message:
-                self._arm_delay_timer(now)
+            self._waiting += 1
+            self._time(message, message.visible_at)
             return
         self._place(message)
         if dispatch and self._consumers:
@@ -388,25 +413,91 @@ class Queue:
         for out in window.place(message, room=not self.broker.memory_full()):
             self._to_disk(out)
 
-    def _arm_delay_timer(self, now: int) -> None:
-        if self._delay_call is not None and self._delay_call.active():
-            self._delay_call.cancel()
-        self._delay_call = None
-        if self._delayed:
-            wait = max(0, self._delayed[0][0] - now) / 1000.0
-            self._delay_call = self.broker.clock.callLater(wait, self._release_due)
+    # -- waiting for a time ----------------------------------------------------------------
+    def _pins_group(self, message: Message) -> bool:
+        """A lease that blocks a FIFO group stays in memory: the group's order lives here."""
+        return message.lease is not None and message.group_id is not None and self.settings.fifo
+
+    def _time(self, message: Message, due: int, force: bool = False) -> None:
+        """The message waits until `due` (delayed, or in flight with a deadline)."""
+        self._timed_out(self._timeline.add(message, due, force))
+        self._arm_timer()
+
+    def _timed_out(self, messages: list[Message]) -> None:
+        """Timed messages that now live on disk only, found again by their time (and a
+        lease by its receipt handle)."""
+        for message in messages:
+            if message.state is State.DELAYED:
+                self._waiting -= 1
+            elif message.lease is not None:
+                # Its holder's lease object is no longer the current one: a receipt handle
+                # finds the row instead (`find_lease`).
+                message.lease = None
+                self._inflight.pop(message.seq, None)
+            self._to_disk(message)
+
+    def _arm_timer(self) -> None:
+        first = self._timeline.first_due()
+        timer = self._timer
+        if timer is not None and timer.active():
+            if first is not None and self._timer_due <= first:
+                return
+            timer.cancel()
+        self._timer = None
+        if first is not None:
+            self._timer_due = first
+            self._timer = self.broker.clock.callLater(max(0, first - self._now()) / 1000.0,
+                                                      self._release_due)
 
     def _release_due(self) -> None:
-        self._delay_call = None
+        self._timer = None
         now = self._now()
-        while self._delayed and self._delayed[0][0] <= now:
-            _, _, message = heapq.heappop(self._delayed)
+        for message in self._timeline.pop_due(now):
             if message.state is State.DELAYED:
-                self.delayed_count -= 1
+                self._waiting -= 1
                 message.visible_at = 0
+                self._write(message, "update")    # its row is ready now (see _ready_cutoff)
                 self._admit(message, now, dispatch=False)
-        self._arm_delay_timer(now)
+            elif message.lease is not None:
+                self.release(message.lease, dispatch=False)
+        self._arm_timer()
+        self._page_in_timed()
         self.dispatch()
+
+    def _page_in_timed(self) -> None:
+        """Read the next timed rows from the store once a quarter of the timeline came
+        due, ahead of their time."""
+        timeline = self._timeline
+        if self.deleted or self._store is None or not timeline.wants_page():
+            return
+        after, limit, epoch = timeline.request()
+        d = self._store.timed_page(self.dest_id, after, limit, self._disk_mark)
+        d.addCallbacks(self._timed_paged, self._timed_page_failed, callbackArgs=(limit, epoch))
+
+    def _timed_paged(self, rows: list[dict[str, Any]], limit: int, epoch: int) -> None:
+        if self.deleted:
+            return
+        now = self._now()
+        timeline = self._timeline
+        for row in timeline.merge(rows, limit, epoch, self._held.__contains__):
+            message = Message.from_row(row)
+            if self._lookups:
+                self._touched.add(message.seq)
+            if is_lease(message):
+                self._orphan(message, now)
+            else:
+                message.state = State.DELAYED
+                self._waiting += 1
+                self._hold(message)
+            timeline.place(message)
+        self._timed_out(timeline.trim())
+        self._arm_timer()
+        self._page_in_timed()
+
+    def _timed_page_failed(self, failure: Any) -> None:
+        log.warning("event=timed_page_failed queue=%s error=%s", self.name, failure.getErrorMessage())
+        self._timeline.failed()
+        self.broker.clock.callLater(1.0, self._page_in_timed)
 
     # -- consumers ------------------------------------------------------------------
     def add_consumer(self, consumer: Consumer) -> None:
@@ -530,7 +621,7 @@ class Queue:
             while self._ready.wants_page(self._parked_count):
                 # Past the memory limit, pages shrink to what keeps consumers going.
                 after, limit, epoch = self._ready.request(LEAN_PAGE if self.broker.memory_full() else None)
-                d = self._store.page(self.dest_id, after, self._now(), limit, self._disk_mark)
+                d = self._store.page(self.dest_id, after, self._ready_cutoff(), limit, self._disk_mark)
                 d.addCallbacks(self._paged, self._page_failed, callbackArgs=(limit, epoch))
         finally:
             self._paging = False
@@ -562,7 +653,7 @@ class Queue:
                 if self._scan_from is not None and self._scan_from > after:
                     after = self._scan_from
                 self._scan_gone = set()
-                d = self._store.page(self.dest_id, after, self._now(), SELECTOR_PAGE, self._disk_mark)
+                d = self._store.page(self.dest_id, after, self._ready_cutoff(), SELECTOR_PAGE, self._disk_mark)
                 d.addCallbacks(self._scanned, self._scan_failed, callbackArgs=(window.epoch,))
         finally:
             self._scan_loop = False
@@ -652,7 +743,6 @@ class Queue:
         if consumer.lease_ms:
             lease_ms = max(0, consumer.lease_ms)
             lease.deadline = message.visible_at = now + lease_ms
-            lease.timer = self.broker.clock.callLater(lease_ms / 1000.0, self._lease_expired, lease)
             if not lease_ms:
                 self._overdue.append(lease)
         message.state = State.INFLIGHT
@@ -661,6 +751,9 @@ class Queue:
         if message.group_id is not None and self.settings.fifo:
             self._group_busy[message.group_id] = self._group_busy.get(message.group_id, 0) + 1
         self._write(message, "update")
+        if lease.deadline:
+            # Past the timeline's bound the lease lives on disk only, by its deadline.
+            self._time(message, lease.deadline)
         consumer.deliver(self, message, lease)
 
     # -- settling leases ------------------------------------------------------------------
@@ -670,13 +763,42 @@ class Queue:
     def lease_for(self, seq: int) -> Lease | None:
         return self._inflight.get(seq)
 
+    def find_lease(self, seq: int) -> defer.Deferred[Lease | None]:
+        """The current lease of a message in flight wherever it is: in memory at once, or
+        read from the store by its seq when leases were paged out (an SQS receipt handle
+        deep in flight), then held until it is settled or timed again."""
+        lease = self._inflight.get(seq)
+        store = self._store
+        if lease is not None or store is None or not self._timeline.out_leases or seq in self._held:
+            return defer.succeed(lease)
+        self._lookups += 1
+        epoch = self._lookup_epoch
+
+        def done(row: dict[str, Any] | None) -> Lease | None:
+            self._lookups -= 1
+            touched = seq in self._touched
+            if not self._lookups:
+                self._touched.clear()
+            if row is None or touched or self.deleted or epoch != self._lookup_epoch or seq in self._held:
+                return self._inflight.get(seq)
+            message = Message.from_row(row)
+            lease = self._orphan(message, self._now())
+            self._timeline.out_leases = max(0, self._timeline.out_leases - 1)
+            self._time(message, message.visible_at, force=True)
+            return lease
+
+        def failed(failure: Any) -> Any:
+            self._lookups -= 1
+            if not self._lookups:
+                self._touched.clear()
+            return failure
+        return store.leased(self.dest_id, seq, self._ready_cutoff()).addCallbacks(done, failed)
+
     def _end_lease(self, lease: Lease) -> Message:
         message = lease.message
         message.lease = None
         self._inflight.pop(message.seq, None)
-        if lease.timer is not None and lease.timer.active():
-            lease.timer.cancel()
-        lease.timer = None
+        self._timeline.remove(message.seq)
         group = message.group_id
         if group is not None and self.settings.fifo:
             left = self._group_busy.get(group, 0) - 1
@@ -721,17 +843,12 @@ class Queue:
             return False
         if lease_ms <= 0:
             return self.release(lease)
-        if lease.timer is not None and lease.timer.active():
-            lease.timer.cancel()
-        now = self._now()
-        lease.deadline = lease.message.visible_at = now + lease_ms
-        lease.timer = self.broker.clock.callLater(lease_ms / 1000.0, self._lease_expired, lease)
-        self._write(lease.message, "update")
+        message = lease.message
+        self._timeline.remove(message.seq)
+        lease.deadline = message.visible_at = self._now() + lease_ms
+        self._write(message, "update")
+        self._time(message, lease.deadline)
         return True
-
-    def _lease_expired(self, lease: Lease) -> None:
-        lease.timer = None
-        self.release(lease)
 
     def dead_letter(self, lease: Lease, cause: str) -> bool:
         """Poison ack: move the leased message to the dead-letter queue now."""
@@ -791,7 +908,7 @@ class Queue:
             log.warning("event=expire_failed queue=%s error=%s", self.name, failure.getErrorMessage())
             self._page_in()
 
-        self._store.expire(self.dest_id, window.horizon, now - retention, now,
+        self._store.expire(self.dest_id, window.horizon, now - retention, self._ready_cutoff(),
                            EXPIRE_BATCH).addCallbacks(done, failed)
 
     # -- administration ------------------------------------------------------------------------
@@ -808,12 +925,16 @@ class Queue:
     def purge(self, include_inflight: bool) -> int:
         """Delete every message not in flight (and those in flight when asked): in memory
         at once, on disk in one statement whatever the depth."""
-        on_disk = self._ready.paged_out
+        timeline = self._timeline
+        on_disk = self._ready.paged_out + timeline.out_delayed + (timeline.out_leases if include_inflight else 0)
+        leases_after = None if include_inflight else self._ready_cutoff()
         gone = self._ready.clear()
-        gone += [m for _, _, m in self._delayed if m.state is State.DELAYED]
+        delayed = [m for m in timeline.clear(keep_leases=not include_inflight) if m.state is State.DELAYED]
+        gone += delayed
         gone += [m for ms in self._parked.values() for m in ms if m.state is State.PARKED]
-        self._delayed, self._parked = [], {}
-        self.delayed_count = self._parked_count = 0
+        self._parked = {}
+        self._waiting = self._parked_count = 0
+        self._lookup_epoch += 1
         if include_inflight:
             gone += [self._end_lease(lease) for lease in list(self._inflight.values())]
         for message in gone:
@@ -821,13 +942,17 @@ class Queue:
             self._unhold(message)
         self.depth_bytes = sum(len(lease.message.body) for lease in self._inflight.values())
         if self._store is not None:
-            self._store.purge(self.dest_id, [] if include_inflight else sorted(self._inflight))
+            self._store.purge(self.dest_id, [] if include_inflight else sorted(self._inflight), leases_after)
+            for message in delayed:
+                if is_lease(message):
+                    # Its row reads as a lease, which the purge kept.
+                    self._write(message, "delete")
         return len(gone) + on_disk
 
     def close(self) -> None:
         """The queue is deleted: stop timers and end every pending receive."""
         self.deleted = True
-        for call in (self._delay_call, self._page_retry):
+        for call in (self._timer, self._page_retry):
             if call is not None and call.active():
                 call.cancel()
         for lease in list(self._inflight.values()):
