@@ -176,13 +176,13 @@ class Timeline:
         """Whether to read the next page now: a quarter of the timeline came due (or left),
         so the page arrives before the next ones are due."""
         return (self.capacity is not None and not self.reading and self.horizon is not None
-                and len(self.due) <= self.capacity - self.capacity // 4)
+                and len(self.due) <= min(self.capacity - 1, self.capacity - self.capacity // 4))
 
     def request(self) -> tuple[TimeKey, int, int]:
         """Start reading a page: (after, limit, epoch)."""
         assert self.capacity is not None and self.horizon is not None
         self.reading = True
-        return self.horizon, max(1, self.capacity - len(self.due)), self.epoch
+        return self.horizon, self.capacity - len(self.due), self.epoch
 
     def merge(self, rows: list[dict[str, Any]], limit: int, epoch: int,
               held: Callable[[int], bool]) -> list[dict[str, Any]]:

@@ -119,7 +119,7 @@ class Window:
         # The horizon, not the count, says whether anything may be on disk: a read that
         # finds nothing ends it, so an approximate count can never strand a message.
         return (self.capacity is not None and not self.reading and self.horizon is not None
-                and len(self.items) <= self.capacity - self.capacity // 4
+                and len(self.items) <= min(self.capacity - 1, self.capacity - self.capacity // 4)
                 and parked < 4 * self.capacity)
 
     def request(self, at_most: int | None = None) -> tuple[Key | None, int, int]:

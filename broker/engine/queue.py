@@ -422,6 +422,7 @@ class Queue:
         """The message waits until `due` (delayed, or in flight with a deadline)."""
         self._timed_out(self._timeline.add(message, due, force))
         self._arm_timer()
+        self._page_in_timed()
 
     def _timed_out(self, messages: list[Message]) -> None:
         """Timed messages that now live on disk only, found again by their time (and a
@@ -461,7 +462,6 @@ class Queue:
             elif message.lease is not None:
                 self.release(message.lease, dispatch=False)
         self._arm_timer()
-        self._page_in_timed()
         self.dispatch()
 
     def _page_in_timed(self) -> None:
@@ -558,6 +558,7 @@ class Queue:
         finally:
             self._dispatching = False
         self._page_in()
+        self._page_in_timed()
         if self._starved:
             self._scan()
 
