@@ -425,6 +425,25 @@ class Broker:
         return self.delete_queue(key)
 
     # -- dead letters ----------------------------------------------------------------------------
+    def dead_letter_target(self, source: Queue, origin: str, persistent: bool) -> str | None:
+        """The queue a dead message of `source` (sent to `origin`) moves to, None to drop it."""
+        target = source.settings.dead_letter
+        if not target:
+            if not persistent or source.name == DLQ_NAME:
+                return None
+            prefix = self.dead_letter_prefix
+            if prefix and source.name.startswith(prefix):
+                return None
+            target = prefix + origin if prefix else DLQ_NAME
+        return None if target == source.name else target
+
+    def reserve_seqs(self, count: int) -> int:
+        """Reserve `count` sequence numbers for rows the store assigns them to; returns the
+        one before the first."""
+        first = self._seq
+        self._seq += count
+        return first
+
     def dead_letter(self, source: Queue, message: Message, cause: str) -> None:
         """Move a message out of `source`: to its configured DLQ, to the individual DLQ
         (`dead_letter_prefix` + its destination's name), or to ActiveMQ.DLQ.
@@ -437,15 +456,8 @@ class Broker:
             origin = ("topic", message.topic or source.attrs.get("subscription", {}).get("topic", source.name))
         else:
             origin = ("queue", source.name)
-        target = source.settings.dead_letter
-        if not target:
-            if not message.persistent or source.name == DLQ_NAME:
-                return
-            prefix = self.dead_letter_prefix
-            if prefix and source.name.startswith(prefix):
-                return
-            target = prefix + origin[1] if prefix else DLQ_NAME
-        if target == source.name:
+        target = self.dead_letter_target(source, origin[1], message.persistent)
+        if target is None:
             return
         copy = message.copy()
         copy.visible_at = 0

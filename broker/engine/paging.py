@@ -110,6 +110,23 @@ class Window:
         self.epoch += 1      # a page being read now belongs to the old contents
         return items
 
+    def landed(self, first: Key, count: int) -> list[Message]:
+        """`count` rows were moved onto the disk part by the store (dead letters), the
+        first of them at `first`: the horizon goes below it (the next pages read them) and
+        what ranks after it leaves memory, which is returned."""
+        self.paged_out += count
+        out = [e for e in self.items if e[:2] > first]
+        if out:
+            self.items[:] = [e for e in self.items if e[:2] <= first]
+            heapq.heapify(self.items)
+            for entry in out:
+                self._out(entry[2])
+        bound = (first[0], first[1] - 1)
+        if self.horizon is None or bound < self.horizon:
+            self.horizon = bound
+        self.epoch += 1      # a page being read now may not have seen them
+        return [entry[2] for entry in out]
+
     # -- paging in ---------------------------------------------------------------------
     def wants_page(self, parked: int = 0) -> bool:
         """Whether to read the next page now: a quarter of the window was consumed, so the

@@ -11,15 +11,17 @@ pages the rest in by time (`broker.engine.delays`).
 from __future__ import annotations
 
 import heapq
+import json
 import logging
 from collections import OrderedDict
+from functools import partial
 from typing import TYPE_CHECKING, Any, Callable
 
 from twisted.internet import defer
 
 from broker.engine.consumer import Consumer, Lease
 from broker.engine.delays import Timeline, is_lease
-from broker.engine.message import Message, State
+from broker.engine.message import DeadLetter, Message, State
 from broker.engine.paging import Window, order_key, row_key
 from broker.engine.settings import QueueSettings
 
@@ -89,6 +91,22 @@ _JMS_HEADERS: dict[str, Callable[[Message], object | None]] = {
     "JMSRedelivered": lambda m: m.delivery_count > 0,
     "JMSXDeliveryCount": lambda m: m.delivery_count,
 }
+
+
+def _dead_letter_row(source: str, target: int | None, own: bool, base: int,
+                     row: dict[str, Any], i: int) -> dict[str, Any] | None:
+    """The store's move of an expired row to the dead-letter queue (`Broker.dead_letter`,
+    applied to a row): new seq and queue, the dead-letter facts, no expiry. None drops it:
+    no target, or a non-persistent message whose queue names no DLQ of its own."""
+    if target is None or (row["transient"] and not own):
+        return None
+    attrs = json.loads(row["attrs"])
+    attrs["dl"] = DeadLetter("queue", source, EXPIRED_CAUSE, row["expires"]).to_json()
+    if own:
+        attrs["h"] = {**attrs.get("h", {}), "dead-letter-source": source}
+    return {"seq": base + 1 + i, "dest_id": target, "attrs": json.dumps(attrs, separators=(",", ":")),
+            "expires": 0, "visible_at": 0, "delivery_count": row["delivery_count"] if own else 0,
+            "first_delivery": row["first_delivery"] if own else 0}
 
 
 class _Receiver(Consumer):
@@ -885,6 +903,7 @@ class Queue:
                 break
             ready.pop()
         self._expire_on_disk(now)
+        self._expire_dead_on_disk(now)
         self._page_in()
 
     def _expire_on_disk(self, now: int) -> None:
@@ -911,6 +930,52 @@ class Queue:
 
         self._store.expire(self.dest_id, window.horizon, now - retention, self._ready_cutoff(),
                            EXPIRE_BATCH).addCallbacks(done, failed)
+
+    def _expire_dead_on_disk(self, now: int) -> None:
+        """JMS expiry of the part of the backlog on disk, by the store in batches: expired
+        rows move to the dead-letter queue (or are deleted, per its policy) without being
+        read into memory. A durable subscription's copies name their topic each, so
+        theirs is left to the head of the queue."""
+        window = self._ready
+        store = self._store
+        if (store is None or window.horizon is None or self._expiring or self.kind != "queue"
+                or self.deleted):
+            return
+        broker = self.broker
+        name = broker.dead_letter_target(self, self.name, True)
+        target = broker.queue(name) if name is not None else None
+        if target is not None and target._store is None:
+            return              # a queue without a store cannot take rows from one
+        own = bool(self.settings.dead_letter)
+        base = broker.reserve_seqs(EXPIRE_BATCH)
+        rewrite = partial(_dead_letter_row, self.name, target.dest_id if target else None, own, base)
+        self._expiring = True
+
+        def done(keys: list[tuple[int, int] | None]) -> None:
+            self._expiring = False
+            if keys and not self.deleted:
+                window.paged_out = max(0, window.paged_out - len(keys))
+                self.depth_bytes = max(self.memory_bytes, self.depth_bytes - len(keys) * (
+                    self.depth_bytes // max(1, self.ready_count + len(keys))))
+                moved = [k for k in keys if k is not None]
+                if moved and target is not None and not target.deleted:
+                    target.landed(min(moved), len(moved))
+            self._page_in()
+
+        def failed(failure: Any) -> None:
+            self._expiring = False
+            log.warning("event=expire_failed queue=%s error=%s", self.name, failure.getErrorMessage())
+
+        store.expire_dead(self.dest_id, window.horizon, self._ready_cutoff(), now, EXPIRE_BATCH,
+                          rewrite).addCallbacks(done, failed)
+
+    def landed(self, first: tuple[int, int], count: int) -> None:
+        """The store moved `count` rows onto this queue's disk part (dead letters), the
+        first of them at `first` in delivery order."""
+        for out in self._ready.landed(first, count):
+            self._to_disk(out)
+        self._page_in()
+        self.dispatch()
 
     # -- administration ------------------------------------------------------------------------
     def take(self, limit: int) -> list[Message]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, exists, func, select
+from sqlalchemy import bindparam, case, delete, exists, func, select, update
 from sqlalchemy.engine import Connection
 
 from broker.store.schema import contents, messages
@@ -85,6 +85,41 @@ def expire(conn: Connection, dest_id: int, after: Key, cutoff: int, now: int, li
     if deleted:
         drop_unreferenced(conn)
     return deleted
+
+
+def expire_dead(conn: Connection, dest_id: int, after: Key, ready_cutoff: int, now: int,
+                limit: int, rewrite: Any) -> list[Key | None]:
+    """JMS expiry of the part of a queue's backlog that is on disk, in batches, without
+    reading it: up to `limit` ready rows after `after` whose `expires` has passed (found
+    by the expiry index; no body read) are moved, as `rewrite(row, i)` says (new seq,
+    queue and dead-letter facts), or deleted where it says None. Returns, per row, the
+    key in delivery order it was moved to (None: deleted)."""
+    columns = (_c.seq, _c.priority, _c.transient, _c.attrs, _c.expires, _c.delivery_count,
+               _c.first_delivery)
+    found: list[Row] = []
+    for condition in _after(after):
+        if len(found) >= limit:
+            break
+        query = (select(*columns).where(_c.dest_id == dest_id, _c.expires > 0, _c.expires <= now,
+                                        condition, _c.visible_at <= ready_cutoff)
+                 .order_by(_c.priority.desc(), _c.seq).limit(limit - len(found)))
+        found += [dict(r._mapping) for r in conn.execute(query)]
+    moves, gone, keys = [], [], []
+    for i, row in enumerate(found):
+        values = rewrite(row, i)
+        if values is None:
+            gone.append(row["seq"])
+            keys.append(None)
+        else:
+            moves.append({"old_seq": row["seq"], **values})
+            keys.append((-row["priority"], values["seq"]))
+    if moves:
+        conn.execute(update(messages).where(_c.seq == bindparam("old_seq"))
+                     .values({k: bindparam(k) for k in moves[0] if k != "old_seq"}), moves)
+    if gone:
+        conn.execute(delete(messages).where(_c.seq.in_(bindparam("gone", expanding=True))), {"gone": gone})
+        drop_unreferenced(conn)
+    return keys
 
 
 def timed_page(conn: Connection, dest_id: int, after: TimeKey, limit: int) -> list[Row]:

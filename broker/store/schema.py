@@ -46,6 +46,9 @@ messages = Table(
     # order: read a page at a time ahead of their time, and at start.
     Index("ix_messages_timed", "dest_id", "visible_at", "seq"),
     Index("ix_messages_transient", "transient"),
+    # Messages with a JMS expiry, per queue: the periodic sweep finds those past it on disk.
+    Index("ix_messages_expires", "dest_id", "expires", sqlite_where=text("expires > 0"),
+          postgresql_where=text("expires > 0")),
     Index("ix_messages_content", "content_id"),
 )
 

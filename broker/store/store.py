@@ -195,11 +195,18 @@ class Store:
                limit: int) -> defer.Deferred[int]:
         """Delete a batch of a queue's on-disk rows whose retention ended (see
         paging.expire), on the writer thread, in a transaction of its own."""
-        return self._in_thread(self._expire_blocking, dest_id, after, cutoff, now, limit)
+        return self._in_thread(self._transaction, paging.expire, dest_id, after, cutoff, now, limit)
 
-    def _expire_blocking(self, *args: Any) -> int:
+    def expire_dead(self, dest_id: int, after: paging.Key, ready_cutoff: int, now: int, limit: int,
+                    rewrite: Callable[[Row, int], Row | None]) -> defer.Deferred[list[paging.Key | None]]:
+        """Move (or delete) a batch of a queue's on-disk rows whose expiry passed (see
+        paging.expire_dead), on the writer thread, in a transaction of its own."""
+        return self._in_thread(self._transaction, paging.expire_dead, dest_id, after, ready_cutoff,
+                               now, limit, rewrite)
+
+    def _transaction(self, query: Callable[..., Any], *args: Any) -> Any:
         with self._connection().begin():
-            return paging.expire(self._connection(), *args)
+            return query(self._connection(), *args)
 
     def usage(self) -> defer.Deferred[int]:
         """Bytes the database holds (free pages it will reuse not counted)."""

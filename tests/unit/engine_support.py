@@ -185,6 +185,20 @@ class MemoryStore:
             del self.rows[seq]
         return defer.succeed(len(doomed))
 
+    def expire_dead(self, dest_id: int, after: Any, ready_cutoff: int, now: int, limit: int,
+                    rewrite: Any) -> defer.Deferred[list[Any]]:
+        keys: list[Any] = []
+        doomed = [r for r in self._ready(dest_id, after, ready_cutoff) if 0 < r["expires"] <= now][:limit]
+        for i, row in enumerate(doomed):
+            values = rewrite(dict(row), i)
+            del self.rows[row["seq"]]
+            if values is None:
+                keys.append(None)
+            else:
+                self.rows[values["seq"]] = {**row, **values}
+                keys.append((-row["priority"], values["seq"]))
+        return defer.succeed(keys)
+
     def _ready(self, dest_id: int, after: Any, now: int) -> list[dict[str, Any]]:
         rows = [r for r in self.rows.values() if r["dest_id"] == dest_id and r["visible_at"] <= now
                 and (after is None or (-r["priority"], r["seq"]) > after)]
