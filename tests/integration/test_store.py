@@ -537,7 +537,8 @@ def test_random_operations_on_a_paged_queue_match_a_sorted_list(store_url, seed)
                 ready = {s: v for s, v in ready.items() if v[2]}
             assert q.ready_count == len(ready), step
             assert q.inflight_count == len(held), step
-            assert len(q._ready) <= 4 and len(q._inflight) <= 4
+            # Leases timed while a page of them is read stay in memory until it arrives.
+            assert len(q._ready) <= 4 and len(q._inflight) <= 8
     finally:
         yield b.stop()
 
