@@ -93,13 +93,20 @@ _JMS_HEADERS: dict[str, Callable[[Message], object | None]] = {
 }
 
 
+class _NoDeadLetterQueue(Exception):
+    """An expired row on disk needs a dead-letter queue that does not exist yet."""
+
+
 def _dead_letter_row(source: str, target: int | None, own: bool, base: int,
                      row: dict[str, Any], i: int) -> dict[str, Any] | None:
     """The store's move of an expired row to the dead-letter queue (`Broker.dead_letter`,
     applied to a row): new seq and queue, the dead-letter facts, no expiry. None drops it:
-    no target, or a non-persistent message whose queue names no DLQ of its own."""
+    no target, or a non-persistent message whose queue names no DLQ of its own. A target
+    of 0 is still to be created: the batch is given up (rolled back) until it is."""
     if target is None or (row["transient"] and not own):
         return None
+    if not target:
+        raise _NoDeadLetterQueue(source)
     attrs = json.loads(row["attrs"])
     attrs["dl"] = DeadLetter("queue", source, EXPIRED_CAUSE, row["expires"]).to_json()
     if own:
@@ -943,12 +950,14 @@ class Queue:
             return
         broker = self.broker
         name = broker.dead_letter_target(self, self.name, True)
-        target = broker.queue(name) if name is not None else None
+        # A dead-letter queue is created when the first message needs it, not by the sweep.
+        target = broker.queue(name, create=False) if name is not None else None
         if target is not None and target._store is None:
             return              # a queue without a store cannot take rows from one
         own = bool(self.settings.dead_letter)
         base = broker.reserve_seqs(EXPIRE_BATCH)
-        rewrite = partial(_dead_letter_row, self.name, target.dest_id if target else None, own, base)
+        target_id = None if name is None else target.dest_id if target is not None else 0
+        rewrite = partial(_dead_letter_row, self.name, target_id, own, base)
         self._expiring = True
 
         def done(keys: list[tuple[int, int] | None]) -> None:
@@ -964,6 +973,9 @@ class Queue:
 
         def failed(failure: Any) -> None:
             self._expiring = False
+            if failure.check(_NoDeadLetterQueue) and name is not None and not self.deleted:
+                broker.queue(name)          # the next sweep moves them there
+                return
             log.warning("event=expire_failed queue=%s error=%s", self.name, failure.getErrorMessage())
 
         store.expire_dead(self.dest_id, window.horizon, self._ready_cutoff(), now, EXPIRE_BATCH,

@@ -384,3 +384,47 @@ def test_sqs_clients_delete_and_change_visibility_deep_in_flight_across_a_kill(s
         assert attrs["ApproximateNumberOfMessagesNotVisible"] == "395"
     finally:
         proc.kill()
+
+
+@pytest_twisted.inlineCallbacks
+def test_expired_messages_deep_in_a_backlog_move_to_the_dlq_in_the_database(store_url):
+    """JMS expiry used to wait for a message to reach the head: the sweep now moves what
+    expired on disk to ActiveMQ.DLQ in the database, with the dead-letter facts, and drops
+    expired non-persistent messages, without reading the backlog."""
+    from broker.engine.message import Message
+    from tests.unit.engine_support import Recorder
+
+    window, t0 = 20, 1_700_000_000.0
+    b = _in_process(store_url, window, t0)
+    yield b.start()
+    try:
+        q = b.create_queue(unique("expiring"))
+        now = b.now_ms()
+        for i in range(300):
+            q.enqueue(Message(message_id=f"ID:{i}", body=b"%d" % i, persistent=i % 3 != 2, priority=i % 5,
+                              expires=now + 1000 if i % 2 else 0, timestamp=now))
+        yield b.committed()
+        b.clock.advance(2)
+        for _ in range(3):
+            q.sweep()
+            yield _until(b, lambda: not q._expiring, "swept")
+        dlq = b.queues["ActiveMQ.DLQ"]
+        kept = [i for i in range(300) if not i % 2]
+        dead = [i for i in range(300) if i % 2 and i % 3 != 2]
+        yield _until(b, lambda: dlq.ready_count >= len(dead) - window, "moved to the DLQ")
+        assert q.stats()["in_memory"] <= window
+        consumer = Recorder(auto_ack=True, credit=1000)
+        q.add_consumer(consumer)
+        yield _until(b, lambda: q.ready_count == 0, "drained")
+        assert sorted(int(m.body) for m, _ in consumer.got) == kept
+        letters = Recorder(auto_ack=True, credit=1000)
+        dlq.add_consumer(letters)
+        yield _until(b, lambda: len(letters.got) == len(dead), "dead letters delivered")
+        assert sorted(int(m.body) for m, _ in letters.got) == dead
+        assert all(m.dead_letter.cause == "Message expired" and m.dead_letter.name == q.name
+                   and m.dead_letter.expires == now + 1000 and m.expires == 0 for m, _ in letters.got)
+        yield b.committed()
+        from tests.integration.test_store import sql
+        assert sql(store_url, "SELECT count(*) FROM messages") == [(0,)]
+    finally:
+        yield b.stop()

@@ -189,8 +189,11 @@ class MemoryStore:
                     rewrite: Any) -> defer.Deferred[list[Any]]:
         keys: list[Any] = []
         doomed = [r for r in self._ready(dest_id, after, ready_cutoff) if 0 < r["expires"] <= now][:limit]
-        for i, row in enumerate(doomed):
-            values = rewrite(dict(row), i)
+        try:
+            moves = [rewrite(dict(row), i) for i, row in enumerate(doomed)]
+        except Exception:
+            return defer.fail()                       # the transaction rolls back
+        for row, values in zip(doomed, moves):
             del self.rows[row["seq"]]
             if values is None:
                 keys.append(None)
