@@ -12,9 +12,9 @@ under one invariant:
 horizon goes to disk only, one due before it joins the timeline (and, past `capacity`,
 pushes the latest ones out to disk, lowering the horizon), and paging in reads the rows
 after the horizon in time order, ahead of their time, once a quarter of the timeline has
-come due. Nothing due is released before everything due earlier: the store's ready pages
-only see rows whose time is before `cutoff`, and what the timeline releases has its row's
-time set to 0 (ready).
+come due. Nothing due is released before everything due earlier, and the store's ready
+pages only see rows whose time is before `cutoff` (the earliest time not yet released), so
+a released message's row is ready as it is: it needs no write.
 
 A page is read while the queue goes on: what is timed meanwhile stays in memory until the
 page arrives (so the page's new horizon cannot pass over it), and what leaves meanwhile

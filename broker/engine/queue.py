@@ -481,8 +481,9 @@ class Queue:
         for message in self._timeline.pop_due(now):
             if message.state is State.DELAYED:
                 self._waiting -= 1
+                # Its row keeps its time, which every read of ready rows now passes
+                # (`_ready_cutoff`): no write needed.
                 message.visible_at = 0
-                self._write(message, "update")    # its row is ready now (see _ready_cutoff)
                 self._admit(message, now, dispatch=False)
             elif message.lease is not None:
                 self.release(message.lease, dispatch=False)
