@@ -12,7 +12,7 @@ from typing import Any, Callable
 from twisted.internet import defer, task
 
 from broker.engine.consumer import Consumer
-from broker.engine.dead_letters import DLQ_NAME, SHARED, DeadLetterStrategy
+from broker.engine.dead_letters import SHARED, DeadLetterStrategy, ExpiryMove
 from broker.engine.limits import (ADMITTED, DEFAULT_MEMORY_LIMIT, DEFAULT_POLICY, Admission, Policy,
                                   Refusal, Refused)
 from broker.engine.message import DeadLetter, Message
@@ -115,7 +115,7 @@ class Broker:
             if row["kind"] == "subscription":
                 self._attach_durable(queue, attrs)
         restored = 0
-        for rows in (*snapshot.heads.values(), snapshot.waiting):
+        for rows in (*snapshot.heads.values(), *snapshot.waiting.values()):
             for row in rows:
                 queue = by_id.get(row["dest_id"])
                 if queue is not None:
@@ -123,7 +123,7 @@ class Broker:
                     restored += 1
         for dest_id, stored in snapshot.counts.items():
             if dest_id in by_id:
-                by_id[dest_id].loaded(stored)
+                by_id[dest_id].loaded(stored, *snapshot.timed.get(dest_id, (0, 0)))
         log.info("event=store_loaded destinations=%d messages=%d in_memory=%d",
                  len(snapshot.destinations), sum(snapshot.counts.values()), restored)
 
@@ -494,6 +494,29 @@ class Broker:
             if policy.dead_letter is not None and policy.covers(kind, name):
                 return policy.dead_letter
         return self.dead_letter_strategy
+
+    def expiry_move(self, source: Queue) -> ExpiryMove | None:
+        """How the store may dead-letter the expired rows of the queue `source` without
+        reading them, as `dead_letter` would each message; None when a row needs more than
+        a move (a DLQ that is a topic, or a DLQ expiry of its own): those wait for the head."""
+        redrive = source.settings.dead_letter
+        if redrive:
+            return ExpiryMove(None if redrive == source.name else redrive, own=True, transient=True)
+        strategy = self.dead_letter_strategy_for("queue", source.name)
+        if not strategy.process_expired:
+            return ExpiryMove(None, own=False, transient=False)
+        kind, name = strategy.target("queue", source.name)
+        if kind != "queue" or strategy.expiration:
+            return None
+        return ExpiryMove(None if name == source.name else name, own=False,
+                          transient=strategy.process_non_persistent)
+
+    def reserve_seqs(self, count: int) -> int:
+        """Reserve `count` sequence numbers for rows the store assigns them to; returns the
+        one before the first."""
+        first = self._seq
+        self._seq += count
+        return first
 
     def dead_letter(self, source: Queue, message: Message, cause: str) -> None:
         """Move a message out of `source`: to the DLQ its queue names (an SQS redrive

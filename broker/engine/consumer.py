@@ -42,5 +42,4 @@ class Lease:
     consumer: Consumer | None
     token: int
     deadline: int = 0
-    timer: Any = None
     started: int = 0

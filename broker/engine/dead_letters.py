@@ -75,3 +75,15 @@ def individual_by_prefix(prefix: str) -> DeadLetterStrategy:
     if not prefix:
         return SHARED
     return DeadLetterStrategy(individual=True, queue_prefix=prefix, topic_prefix=prefix)
+
+
+@dataclass(frozen=True)
+class ExpiryMove:
+    """How the store moves the expired rows of a queue without reading them: to the queue
+    `target` (None: they are deleted); `own` when that is the queue's own DLQ (an SQS
+    redrive policy, which keeps the delivery count and names the source); `transient`
+    when non-persistent rows go too (else they are deleted)."""
+
+    target: str | None
+    own: bool
+    transient: bool

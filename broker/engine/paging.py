@@ -124,6 +124,23 @@ class Window:
         self.epoch += 1      # a page being read now belongs to the old contents
         return items
 
+    def landed(self, first: Key, count: int) -> list[Message]:
+        """`count` rows were moved onto the disk part by the store (dead letters), the
+        first of them at `first`: the horizon goes below it (the next pages read them) and
+        what ranks after it leaves memory, which is returned."""
+        self.paged_out += count
+        out = [e for e in self.items if e[:2] > first]
+        if out:
+            self.items[:] = [e for e in self.items if e[:2] <= first]
+            heapq.heapify(self.items)
+            for entry in out:
+                self._out(entry[2])
+        bound = (first[0], first[1] - 1)
+        if self.horizon is None or bound < self.horizon:
+            self.horizon = bound
+        self.epoch += 1      # a page being read now may not have seen them
+        return [entry[2] for entry in out]
+
     # -- paging in ---------------------------------------------------------------------
     def wants_page(self, parked: int = 0) -> bool:
         """Whether to read the next page now: a quarter of the window was consumed, so the
@@ -133,7 +150,7 @@ class Window:
         # The horizon, not the count, says whether anything may be on disk: a read that
         # finds nothing ends it, so an approximate count can never strand a message.
         return (self.capacity is not None and not self.reading and self.horizon is not None
-                and len(self.items) <= self.capacity - self.capacity // 4
+                and len(self.items) <= min(self.capacity - 1, self.capacity - self.capacity // 4)
                 and parked < 4 * self.capacity)
 
     def request(self, at_most: int | None = None) -> tuple[Key | None, int, int]:

@@ -3,21 +3,26 @@
 What a queue is lives here; how much of it is in memory lives in `broker.engine.paging`:
 ready messages sit in a `Window` sorted by (-priority, seq), so taking the next one is
 O(log n) and a released message goes back to its place at the head, and a queue with a
-store keeps only the head of its order in memory and pages the rest in. Delayed messages
-(DelaySeconds, AMQ_SCHEDULED_DELAY, visibility left over from before a restart) wait in a
-heap behind one timer.
+store keeps only the head of its order in memory and pages the rest in. What waits for a
+time (DelaySeconds, AMQ_SCHEDULED_DELAY, redelivery delays, SQS visibility deadlines) sits
+in a `Timeline` behind one timer, which keeps only the next ones to come due in memory and
+pages the rest in by time (`broker.engine.delays`).
 """
 from __future__ import annotations
 
 import heapq
+import json
 import logging
 from collections import OrderedDict
+from functools import partial
 from typing import TYPE_CHECKING, Any, Callable
 
 from twisted.internet import defer
 
+from broker.engine.dead_letters import ExpiryMove
 from broker.engine.consumer import Consumer, Lease
-from broker.engine.message import Message, State
+from broker.engine.delays import Timeline, is_lease
+from broker.engine.message import DeadLetter, Message, State
 from broker.engine.paging import Window, order_key, row_key
 from broker.engine.settings import QueueSettings
 
@@ -89,6 +94,34 @@ _JMS_HEADERS: dict[str, Callable[[Message], object | None]] = {
 }
 
 
+class _NoDeadLetterQueue(Exception):
+    """An expired row on disk needs a dead-letter queue that does not exist yet."""
+
+
+def _dead_letter_row(source: str, target: int | None, move: ExpiryMove, base: int,
+                     row: dict[str, Any], i: int) -> dict[str, Any] | None:
+    """The store's move of an expired row to the dead-letter queue (`Broker.dead_letter`,
+    applied to a row): new seq and queue, the dead-letter facts, no expiry. None drops it:
+    no target, a dead letter dying again, or a non-persistent message the move leaves out.
+    A target of 0 is still to be created: the batch is given up (rolled back) until it is."""
+    if target is None or (row["transient"] and not move.transient):
+        return None
+    attrs = json.loads(row["attrs"])
+    if "dl" in attrs and not move.own:
+        return None
+    if not target:
+        raise _NoDeadLetterQueue(source)
+    own = move.own
+    attrs["dl"] = DeadLetter("queue", source, EXPIRED_CAUSE, row["expires"],
+                             was_persistent=own or not row["transient"]).to_json()
+    if own:
+        attrs["h"] = {**attrs.get("h", {}), "dead-letter-source": source}
+    return {"seq": base + 1 + i, "dest_id": target, "attrs": json.dumps(attrs, separators=(",", ":")),
+            "expires": 0, "visible_at": 0, "transient": row["transient"] and own,
+            "delivery_count": row["delivery_count"] if own else 0,
+            "first_delivery": row["first_delivery"] if own else 0}
+
+
 class _Receiver(Consumer):
     """A pull consumer: one SQS ReceiveMessage, possibly long-polling."""
 
@@ -150,8 +183,17 @@ class Queue:
         # Bodies of everything the queue holds, in memory or on disk (approximate for what
         # was on disk at start: the head's average size stands for the rest).
         self.depth_bytes = 0
-        self._delayed: list[tuple[int, int, Message]] = []
-        self._delay_call: Any = None
+        # Delayed messages and leases with a deadline, the next to come due in memory.
+        self._timeline = Timeline(broker.window_size if self._store is not None else None,
+                                  self._pins_group)
+        self._timer: Any = None
+        self._timer_due = 0
+        self._waiting = 0          # delayed messages in memory
+        # Receipt-handle look-ups of leases on disk under way, and the seqs that entered
+        # memory or left the queue meanwhile (the look-up's row is stale for them).
+        self._lookups = 0
+        self._touched: set[int] = set()
+        self._lookup_epoch = 0
         self._inflight: dict[int, Lease] = {}
         self._overdue: list[Lease] = []
         self._consumers: list[Consumer] = []
@@ -176,7 +218,6 @@ class Queue:
         self._scan_from: tuple[int, int] | None = None
         self._scan_gone: set[int] | None = None
         self._scan_idle = False
-        self.delayed_count = 0
         self.deleted = False
         # Messages accepted and consumed (acked) since start: ActiveMQ's Enqueue/DequeueCount.
         self.enqueued = 0
@@ -190,7 +231,11 @@ class Queue:
 
     @property
     def inflight_count(self) -> int:
-        return len(self._inflight)
+        return len(self._inflight) + self._timeline.out_leases
+
+    @property
+    def delayed_count(self) -> int:
+        return self._waiting + self._timeline.out_delayed
 
     @property
     def consumer_count(self) -> int:
@@ -201,7 +246,8 @@ class Queue:
         window = self._ready
         return {"ready": self.ready_count, "delayed": self.delayed_count,
                 "inflight": self.inflight_count, "in_memory": len(self._held),
-                "paged_out": window.paged_out, "memory_bytes": self.memory_bytes,
+                "paged_out": window.paged_out, "timed_out": self._timeline.paged_out,
+                "memory_bytes": self.memory_bytes,
                 "bytes": self.depth_bytes,
                 "consumers": self.consumer_count,
                 "enqueued": self.enqueued, "dequeued": self.dequeued}
@@ -242,10 +288,14 @@ class Queue:
 
         if self._store is None or self._ready.horizon is None:
             return defer.succeed([m for m in self.browse() if in_range(m, None)][:limit])
-        return self._store.page(self.dest_id, start, self._now(), limit).addCallback(merge)
+        return self._store.page(self.dest_id, start, self._ready_cutoff(), limit).addCallback(merge)
 
     def _now(self) -> int:
         return int(self.broker.clock.seconds() * 1000)
+
+    def _ready_cutoff(self) -> int:
+        """A row whose time is at most this is ready; after it, the timeline's."""
+        return self._timeline.cutoff(self._now())
 
     # -- the store: the one place a message's state is written -----------------------
     def _write(self, message: Message, op: str) -> None:
@@ -280,6 +330,8 @@ class Queue:
     def _gone(self, message: Message) -> None:
         """The message leaves the queue (acked, expired, moved, dead-lettered)."""
         message.state = State.GONE
+        if self._lookups:
+            self._touched.add(message.seq)
         if self._store is not None:
             self._write(message, "delete")
             if self._ready.reading:
@@ -403,37 +455,41 @@ class Queue:
             return
         self._admit(message, now, dispatch=False)
 
-    def loaded(self, stored: int) -> None:
-        """Start-up read the queue's head: the other `stored` - (in memory) rows are on disk."""
-        rest = stored - len(self._held)
+    def loaded(self, stored: int, delayed: int = 0, leases: int = 0) -> None:
+        """Start-up read the queue's head and its first timed rows: of the `stored` rows,
+        `delayed` + `leases` wait for a time; what is not in memory is on disk."""
+        self._timeline.loaded(delayed, leases)
+        rest = stored - len(self._held) - self._timeline.paged_out
         self.depth_bytes = self.memory_bytes
         if rest > 0 and len(self._ready):
             self._ready.horizon = self._ready.last_key()
             self._ready.paged_out = rest
-            self.depth_bytes += rest * (self.memory_bytes // len(self._held))
+        if self._held:
+            self.depth_bytes += (stored - len(self._held)) * (self.memory_bytes // len(self._held))
 
     def _hold_orphan(self, message: Message, now: int) -> None:
-        # consumer None marks a lease restored from before the restart (its holder's
-        # receipt handle carries a token from the previous process).
+        self._orphan(message, now)
+        self._time(message, message.visible_at)
+
+    def _orphan(self, message: Message, now: int) -> Lease:
+        """A message in flight held by nobody known (restored from before a restart, or
+        read back from disk) until its deadline: its holder's receipt handle still counts."""
         lease = Lease(message, self, None, self.broker.next_token(), deadline=message.visible_at,
                       started=now)
-        lease.timer = self.broker.clock.callLater((message.visible_at - now) / 1000.0,
-                                                  self._lease_expired, lease)
         message.state = State.INFLIGHT
         message.lease = lease
         self._inflight[message.seq] = lease
         self._hold(message)
         if message.group_id is not None and self.settings.fifo:
             self._group_busy[message.group_id] = self._group_busy.get(message.group_id, 0) + 1
+        return lease
 
     def _admit(self, message: Message, now: int, dispatch: bool = True) -> None:
         self._hold(message)
         if message.visible_at > now:
             message.state = State.DELAYED
-            self.delayed_count += 1
-            heapq.heappush(self._delayed, (message.visible_at, message.seq, message))
-            if self._delayed[0][2] is message:
-                self._arm_delay_timer(now)
+            self._waiting += 1
+            self._time(message, message.visible_at)
             return
         self._place(message)
         if dispatch and self._consumers:
@@ -451,25 +507,92 @@ class Queue:
         for out in window.place(message, room=not self.broker.memory_full()):
             self._to_disk(out)
 
-    def _arm_delay_timer(self, now: int) -> None:
-        if self._delay_call is not None and self._delay_call.active():
-            self._delay_call.cancel()
-        self._delay_call = None
-        if self._delayed:
-            wait = max(0, self._delayed[0][0] - now) / 1000.0
-            self._delay_call = self.broker.clock.callLater(wait, self._release_due)
+    # -- waiting for a time ----------------------------------------------------------------
+    def _pins_group(self, message: Message) -> bool:
+        """A lease that blocks a FIFO group stays in memory: the group's order lives here."""
+        return message.lease is not None and message.group_id is not None and self.settings.fifo
+
+    def _time(self, message: Message, due: int, force: bool = False) -> None:
+        """The message waits until `due` (delayed, or in flight with a deadline)."""
+        self._timed_out(self._timeline.add(message, due, force))
+        self._arm_timer()
+        self._page_in_timed()
+
+    def _timed_out(self, messages: list[Message]) -> None:
+        """Timed messages that now live on disk only, found again by their time (and a
+        lease by its receipt handle)."""
+        for message in messages:
+            if message.state is State.DELAYED:
+                self._waiting -= 1
+            elif message.lease is not None:
+                # Its holder's lease object is no longer the current one: a receipt handle
+                # finds the row instead (`find_lease`).
+                message.lease = None
+                self._inflight.pop(message.seq, None)
+            self._to_disk(message)
+
+    def _arm_timer(self) -> None:
+        first = self._timeline.first_due()
+        timer = self._timer
+        if timer is not None and timer.active():
+            if first is not None and self._timer_due <= first:
+                return
+            timer.cancel()
+        self._timer = None
+        if first is not None:
+            self._timer_due = first
+            self._timer = self.broker.clock.callLater(max(0, first - self._now()) / 1000.0,
+                                                      self._release_due)
 
     def _release_due(self) -> None:
-        self._delay_call = None
+        self._timer = None
         now = self._now()
-        while self._delayed and self._delayed[0][0] <= now:
-            _, _, message = heapq.heappop(self._delayed)
+        for message in self._timeline.pop_due(now):
             if message.state is State.DELAYED:
-                self.delayed_count -= 1
+                self._waiting -= 1
+                # Its row keeps its time, which every read of ready rows now passes
+                # (`_ready_cutoff`): no write needed.
                 message.visible_at = 0
                 self._admit(message, now, dispatch=False)
-        self._arm_delay_timer(now)
+            elif message.lease is not None:
+                self.release(message.lease, dispatch=False)
+        self._arm_timer()
         self.dispatch()
+
+    def _page_in_timed(self) -> None:
+        """Read the next timed rows from the store once a quarter of the timeline came
+        due, ahead of their time."""
+        timeline = self._timeline
+        if self.deleted or self._store is None or not timeline.wants_page():
+            return
+        after, limit, epoch = timeline.request()
+        d = self._store.timed_page(self.dest_id, after, limit, self._disk_mark)
+        d.addCallbacks(self._timed_paged, self._timed_page_failed, callbackArgs=(limit, epoch))
+
+    def _timed_paged(self, rows: list[dict[str, Any]], limit: int, epoch: int) -> None:
+        if self.deleted:
+            return
+        now = self._now()
+        timeline = self._timeline
+        for row in timeline.merge(rows, limit, epoch, self._held.__contains__):
+            message = Message.from_row(row)
+            if self._lookups:
+                self._touched.add(message.seq)
+            if is_lease(message):
+                self._orphan(message, now)
+            else:
+                message.state = State.DELAYED
+                self._waiting += 1
+                self._hold(message)
+            timeline.place(message)
+        self._timed_out(timeline.trim())
+        self._arm_timer()
+        self._page_in_timed()
+
+    def _timed_page_failed(self, failure: Any) -> None:
+        log.warning("event=timed_page_failed queue=%s error=%s", self.name, failure.getErrorMessage())
+        self._timeline.failed()
+        self.broker.clock.callLater(1.0, self._page_in_timed)
 
     # -- consumers ------------------------------------------------------------------
     def add_consumer(self, consumer: Consumer) -> None:
@@ -530,6 +653,7 @@ class Queue:
         finally:
             self._dispatching = False
         self._page_in()
+        self._page_in_timed()
         if self._starved:
             self._scan()
 
@@ -593,7 +717,7 @@ class Queue:
             while self._ready.wants_page(self._parked_count):
                 # Past the memory limit, pages shrink to what keeps consumers going.
                 after, limit, epoch = self._ready.request(LEAN_PAGE if self.broker.memory_full() else None)
-                d = self._store.page(self.dest_id, after, self._now(), limit, self._disk_mark,
+                d = self._store.page(self.dest_id, after, self._ready_cutoff(), limit, self._disk_mark,
                                      Message.from_row)
                 d.addCallbacks(self._paged, self._page_failed, callbackArgs=(limit, epoch))
         finally:
@@ -626,7 +750,7 @@ class Queue:
                 if self._scan_from is not None and self._scan_from > after:
                     after = self._scan_from
                 self._scan_gone = set()
-                d = self._store.page(self.dest_id, after, self._now(), SELECTOR_PAGE, self._disk_mark)
+                d = self._store.page(self.dest_id, after, self._ready_cutoff(), SELECTOR_PAGE, self._disk_mark)
                 d.addCallbacks(self._scanned, self._scan_failed, callbackArgs=(window.epoch,))
         finally:
             self._scan_loop = False
@@ -716,7 +840,6 @@ class Queue:
         if consumer.lease_ms:
             lease_ms = max(0, consumer.lease_ms)
             lease.deadline = message.visible_at = now + lease_ms
-            lease.timer = self.broker.clock.callLater(lease_ms / 1000.0, self._lease_expired, lease)
             if not lease_ms:
                 self._overdue.append(lease)
         message.state = State.INFLIGHT
@@ -725,6 +848,9 @@ class Queue:
         if message.group_id is not None and self.settings.fifo:
             self._group_busy[message.group_id] = self._group_busy.get(message.group_id, 0) + 1
         self._write(message, "update")
+        if lease.deadline:
+            # Past the timeline's bound the lease lives on disk only, by its deadline.
+            self._time(message, lease.deadline)
         consumer.deliver(self, message, lease)
 
     # -- settling leases ------------------------------------------------------------------
@@ -734,13 +860,42 @@ class Queue:
     def lease_for(self, seq: int) -> Lease | None:
         return self._inflight.get(seq)
 
+    def find_lease(self, seq: int) -> defer.Deferred[Lease | None]:
+        """The current lease of a message in flight wherever it is: in memory at once, or
+        read from the store by its seq when leases were paged out (an SQS receipt handle
+        deep in flight), then held until it is settled or timed again."""
+        lease = self._inflight.get(seq)
+        store = self._store
+        if lease is not None or store is None or not self._timeline.out_leases or seq in self._held:
+            return defer.succeed(lease)
+        self._lookups += 1
+        epoch = self._lookup_epoch
+
+        def done(row: dict[str, Any] | None) -> Lease | None:
+            self._lookups -= 1
+            touched = seq in self._touched
+            if not self._lookups:
+                self._touched.clear()
+            if row is None or touched or self.deleted or epoch != self._lookup_epoch or seq in self._held:
+                return self._inflight.get(seq)
+            message = Message.from_row(row)
+            lease = self._orphan(message, self._now())
+            self._timeline.out_leases = max(0, self._timeline.out_leases - 1)
+            self._time(message, message.visible_at, force=True)
+            return lease
+
+        def failed(failure: Any) -> Any:
+            self._lookups -= 1
+            if not self._lookups:
+                self._touched.clear()
+            return failure
+        return store.leased(self.dest_id, seq, self._ready_cutoff()).addCallbacks(done, failed)
+
     def _end_lease(self, lease: Lease) -> Message:
         message = lease.message
         message.lease = None
         self._inflight.pop(message.seq, None)
-        if lease.timer is not None and lease.timer.active():
-            lease.timer.cancel()
-        lease.timer = None
+        self._timeline.remove(message.seq)
         group = message.group_id
         if group is not None and self.settings.fifo:
             left = self._group_busy.get(group, 0) - 1
@@ -786,17 +941,12 @@ class Queue:
             return False
         if lease_ms <= 0:
             return self.release(lease)
-        if lease.timer is not None and lease.timer.active():
-            lease.timer.cancel()
-        now = self._now()
-        lease.deadline = lease.message.visible_at = now + lease_ms
-        lease.timer = self.broker.clock.callLater(lease_ms / 1000.0, self._lease_expired, lease)
-        self._write(lease.message, "update")
+        message = lease.message
+        self._timeline.remove(message.seq)
+        lease.deadline = message.visible_at = self._now() + lease_ms
+        self._write(message, "update")
+        self._time(message, lease.deadline)
         return True
-
-    def _lease_expired(self, lease: Lease) -> None:
-        lease.timer = None
-        self.release(lease)
 
     def dead_letter(self, lease: Lease, cause: str) -> bool:
         """Poison ack: move the leased message to the dead-letter queue now."""
@@ -832,6 +982,7 @@ class Queue:
                 break
             ready.pop()
         self._expire_on_disk(now)
+        self._expire_dead_on_disk(now)
         self._page_in()
 
     def _expire_on_disk(self, now: int) -> None:
@@ -856,8 +1007,61 @@ class Queue:
             log.warning("event=expire_failed queue=%s error=%s", self.name, failure.getErrorMessage())
             self._page_in()
 
-        self._store.expire(self.dest_id, window.horizon, now - retention, now,
+        self._store.expire(self.dest_id, window.horizon, now - retention, self._ready_cutoff(),
                            EXPIRE_BATCH).addCallbacks(done, failed)
+
+    def _expire_dead_on_disk(self, now: int) -> None:
+        """JMS expiry of the part of the backlog on disk, by the store in batches: expired
+        rows move to the dead-letter queue (or are deleted, per its policy) without being
+        read into memory. A durable subscription's copies name their topic each, so
+        theirs is left to the head of the queue."""
+        window = self._ready
+        store = self._store
+        if (store is None or window.horizon is None or self._expiring or self.kind != "queue"
+                or self.deleted):
+            return
+        broker = self.broker
+        move = broker.expiry_move(self)
+        if move is None:
+            return              # these dead letters need more than a move: at the head
+        name = move.target
+        # A dead-letter queue is created when the first message needs it, not by the sweep.
+        target = broker.queue(name, create=False) if name is not None else None
+        if target is not None and target._store is None:
+            return              # a queue without a store cannot take rows from one
+        base = broker.reserve_seqs(EXPIRE_BATCH)
+        target_id = None if name is None else target.dest_id if target is not None else 0
+        rewrite = partial(_dead_letter_row, self.name, target_id, move, base)
+        self._expiring = True
+
+        def done(keys: list[tuple[int, int] | None]) -> None:
+            self._expiring = False
+            if keys and not self.deleted:
+                window.paged_out = max(0, window.paged_out - len(keys))
+                self.depth_bytes = max(self.memory_bytes, self.depth_bytes - len(keys) * (
+                    self.depth_bytes // max(1, self.ready_count + len(keys))))
+                moved = [k for k in keys if k is not None]
+                if moved and target is not None and not target.deleted:
+                    target.landed(min(moved), len(moved))
+            self._page_in()
+
+        def failed(failure: Any) -> None:
+            self._expiring = False
+            if failure.check(_NoDeadLetterQueue) and name is not None and not self.deleted:
+                broker.queue(name)          # the next sweep moves them there
+                return
+            log.warning("event=expire_failed queue=%s error=%s", self.name, failure.getErrorMessage())
+
+        store.expire_dead(self.dest_id, window.horizon, self._ready_cutoff(), now, EXPIRE_BATCH,
+                          rewrite).addCallbacks(done, failed)
+
+    def landed(self, first: tuple[int, int], count: int) -> None:
+        """The store moved `count` rows onto this queue's disk part (dead letters), the
+        first of them at `first` in delivery order."""
+        for out in self._ready.landed(first, count):
+            self._to_disk(out)
+        self._page_in()
+        self.dispatch()
 
     # -- administration ------------------------------------------------------------------------
     def drop_refused(self, seqs: set[int]) -> None:
@@ -872,7 +1076,8 @@ class Queue:
             if message.state is State.READY:
                 ready.add(seq)
             elif message.state is State.DELAYED:
-                self.delayed_count -= 1          # its heap entry is skipped when due
+                self._waiting -= 1
+                self._timeline.remove(seq)
             elif message.state is State.PARKED and message.group_id is not None:
                 self._parked[message.group_id].remove(message)
                 self._parked_count -= 1
@@ -895,12 +1100,16 @@ class Queue:
     def purge(self, include_inflight: bool) -> int:
         """Delete every message not in flight (and those in flight when asked): in memory
         at once, on disk in one statement whatever the depth."""
-        on_disk = self._ready.paged_out
+        timeline = self._timeline
+        on_disk = self._ready.paged_out + timeline.out_delayed + (timeline.out_leases if include_inflight else 0)
+        leases_after = None if include_inflight else self._ready_cutoff()
         gone = self._ready.clear()
-        gone += [m for _, _, m in self._delayed if m.state is State.DELAYED]
+        delayed = [m for m in timeline.clear(keep_leases=not include_inflight) if m.state is State.DELAYED]
+        gone += delayed
         gone += [m for ms in self._parked.values() for m in ms if m.state is State.PARKED]
-        self._delayed, self._parked = [], {}
-        self.delayed_count = self._parked_count = 0
+        self._parked = {}
+        self._waiting = self._parked_count = 0
+        self._lookup_epoch += 1
         if include_inflight:
             gone += [self._end_lease(lease) for lease in list(self._inflight.values())]
         for message in gone:
@@ -908,13 +1117,17 @@ class Queue:
             self._unhold(message)
         self.depth_bytes = sum(len(lease.message.body) for lease in self._inflight.values())
         if self._store is not None:
-            self._store.purge(self.dest_id, [] if include_inflight else sorted(self._inflight))
+            self._store.purge(self.dest_id, [] if include_inflight else sorted(self._inflight), leases_after)
+            for message in delayed:
+                if is_lease(message):
+                    # Its row reads as a lease, which the purge kept.
+                    self._write(message, "delete")
         return len(gone) + on_disk
 
     def close(self) -> None:
         """The queue is deleted: stop timers and end every pending receive."""
         self.deleted = True
-        for call in (self._delay_call, self._page_retry):
+        for call in (self._timer, self._page_retry):
             if call is not None and call.active():
                 call.cancel()
         for lease in list(self._inflight.values()):

@@ -92,10 +92,14 @@ class Batch:
             del self.inserts[seq]
             self.updates.pop(seq, None)
 
-    def purge(self, dest_id: int, keep: list[int]) -> None:
-        """Empty a destination but for `keep`; what is sent after it in this batch stays."""
-        self.destination_ops.append(("purge", (dest_id, keep)))
+    def purge(self, dest_id: int, keep: list[int], leases_after: int | None = None) -> None:
+        """Empty a destination but for `keep` (and the leases whose deadline is after
+        `leases_after`, when given); what is sent after it in this batch stays."""
+        self.destination_ops.append(("purge", (dest_id, keep, leases_after)))
         kept = set(keep)
+        if leases_after is not None:
+            kept |= {s for s, r in self.inserts.items()
+                     if r["delivery_count"] > 0 and r["visible_at"] > leases_after}
         for seq in [s for s, r in self.inserts.items() if r["dest_id"] == dest_id and s not in kept]:
             del self.inserts[seq]
             self.updates.pop(seq, None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, delete, exists, func, select
+from sqlalchemy import Integer, bindparam, case, delete, exists, func, select, update
 from sqlalchemy.engine import Connection
 
 from broker.store.schema import contents, messages
@@ -18,6 +18,8 @@ from broker.store.schema import contents, messages
 Row = dict[str, Any]
 # A position in a queue's delivery order: (-priority, seq), as the engine sorts.
 Key = tuple[int, int]
+# A position in a queue's time order: (visible_at, seq).
+TimeKey = tuple[int, int]
 
 _c = messages.c
 
@@ -114,12 +116,78 @@ def expire(conn: Connection, dest_id: int, after: Key, cutoff: int, now: int, li
     return deleted
 
 
-def waiting(conn: Connection, now: int) -> list[Row]:
-    """Rows not deliverable before a time still to come: delayed messages and leases whose
-    visibility deadline outlives a restart (an SQS receipt handle stays valid until then)."""
-    # Sorted here: ORDER BY seq would have the planner walk the whole table in seq order
-    # instead of the few rows the visible_at index finds.
-    return sorted(_rows(conn, _select().where(_c.visible_at > now)), key=lambda r: r["seq"])
+def expire_dead(conn: Connection, dest_id: int, after: Key, ready_cutoff: int, now: int,
+                limit: int, rewrite: Any) -> list[Key | None]:
+    """JMS expiry of the part of a queue's backlog that is on disk, in batches, without
+    reading it: up to `limit` ready rows after `after` whose `expires` has passed (found
+    by the expiry index; no body read) are moved, as `rewrite(row, i)` says (new seq,
+    queue and dead-letter facts), or deleted where it says None. Returns, per row, the
+    key in delivery order it was moved to (None: deleted)."""
+    columns = (_c.seq, _c.priority, _c.transient, _c.attrs, _c.expires, _c.delivery_count,
+               _c.first_delivery)
+    found: list[Row] = []
+    for condition in _after(after):
+        if len(found) >= limit:
+            break
+        query = (select(*columns).where(_c.dest_id == dest_id, _c.expires > 0, _c.expires <= now,
+                                        condition, _c.visible_at <= ready_cutoff)
+                 .order_by(_c.priority.desc(), _c.seq).limit(limit - len(found)))
+        found += [dict(r._mapping) for r in conn.execute(query)]
+    moves, gone, keys = [], [], []
+    for i, row in enumerate(found):
+        values = rewrite(row, i)
+        if values is None:
+            gone.append(row["seq"])
+            keys.append(None)
+        else:
+            moves.append({"old_seq": row["seq"], **values})
+            keys.append((-row["priority"], values["seq"]))
+    if moves:
+        conn.execute(update(messages).where(_c.seq == bindparam("old_seq"))
+                     .values({k: bindparam(k) for k in moves[0] if k != "old_seq"}), moves)
+    if gone:
+        conn.execute(delete(messages).where(_c.seq.in_(bindparam("gone", expanding=True))), {"gone": gone})
+        drop_unreferenced(conn)
+    return keys
+
+
+def timed_page(conn: Connection, dest_id: int, after: TimeKey, limit: int) -> list[Row]:
+    """Up to `limit` rows of a queue that wait for a time (delays, visibility deadlines)
+    and come after `after` = (due, seq) in time order: the next ones to come due, read
+    ahead of their time. Two index range scans on (dest, visible_at, seq), as ready_page."""
+    due, seq = after
+    base = _select().where(_c.dest_id == dest_id)
+    found: list[Row] = []
+    for condition in ((_c.visible_at == due) & (_c.seq > seq), _c.visible_at > due):
+        if len(found) >= limit:
+            break
+        found += _rows(conn, base.where(condition).order_by(_c.visible_at, _c.seq)
+                       .limit(limit - len(found)))
+    return found
+
+
+def waiting(conn: Connection, dest_id: int, now: int, limit: int) -> tuple[list[Row], int, int]:
+    """At start: a queue's first `limit` rows not deliverable before a time still to come
+    (delayed messages, and leases whose visibility deadline outlives a restart, so an SQS
+    receipt handle stays valid until then), in time order, and how many such rows it
+    holds: (rows, delayed, in flight)."""
+    rows = _rows(conn, _select().where(_c.dest_id == dest_id, _c.visible_at > now)
+                 .order_by(_c.visible_at, _c.seq).limit(limit))
+    if len(rows) < limit:
+        leases = sum(1 for r in rows if r["delivery_count"] > 0)
+        return rows, len(rows) - leases, leases
+    total, leases = conn.execute(
+        select(func.count(), func.coalesce(func.sum(case((_c.delivery_count > 0, 1), else_=0)), 0))
+        .where(_c.dest_id == dest_id, _c.visible_at > now)).one()
+    return rows, total - leases, leases
+
+
+def leased(conn: Connection, dest_id: int, seq: int, after: int) -> Row | None:
+    """The row of a message in flight whose visibility deadline is after `after`, by its
+    seq (an SQS receipt handle names it), wherever it is in the queue."""
+    rows = _rows(conn, _select().where(_c.seq == seq, _c.dest_id == dest_id,
+                                       _c.delivery_count > 0, _c.visible_at > after))
+    return rows[0] if rows else None
 
 
 def counts(conn: Connection) -> dict[int, int]:
@@ -167,9 +235,12 @@ def used_bytes(conn: Connection) -> int:
     return conn.exec_driver_sql("SELECT pg_total_relation_size('messages')").scalar() or 0
 
 
-def purge(conn: Connection, dest_id: int, keep: list[int]) -> None:
-    """Delete a queue's messages in one statement, except those in `keep` (in flight)."""
+def purge(conn: Connection, dest_id: int, keep: list[int], leases_after: int | None = None) -> None:
+    """Delete a queue's messages in one statement, except those in `keep` (in flight) and,
+    when `leases_after` is given, the leases on disk whose deadline is after it."""
     query = delete(messages).where(_c.dest_id == dest_id)
+    if leases_after is not None:
+        query = query.where(~((_c.delivery_count > 0) & (_c.visible_at > leases_after)))
     if keep:
         query = query.where(_c.seq.not_in(bindparam("keep", expanding=True)))
         conn.execute(query, {"keep": keep})

@@ -42,9 +42,13 @@ messages = Table(
     Index("ix_messages_dest_seq", "dest_id", "seq"),
     # A queue's head in delivery order (priority, then arrival), read a page at a time.
     Index("ix_messages_order", "dest_id", text("priority DESC"), "seq"),
-    # Messages that wait for a time (delays, visibility deadlines), found at start.
-    Index("ix_messages_visible", "visible_at"),
+    # A queue's messages that wait for a time (delays, visibility deadlines), in time
+    # order: read a page at a time ahead of their time, and at start.
+    Index("ix_messages_timed", "dest_id", "visible_at", "seq"),
     Index("ix_messages_transient", "transient"),
+    # Messages with a JMS expiry, per queue: the periodic sweep finds those past it on disk.
+    Index("ix_messages_expires", "dest_id", "expires", sqlite_where=text("expires > 0"),
+          postgresql_where=text("expires > 0")),
     Index("ix_messages_content", "content_id"),
 )
 

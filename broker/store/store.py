@@ -79,7 +79,8 @@ class Snapshot:
 
     destinations: list[Row]
     heads: dict[int, list[Row]]           # dest id -> first page, in delivery order
-    waiting: list[Row]                    # rows waiting for a time (delays, leases)
+    waiting: dict[int, list[Row]]         # dest id -> first rows waiting for a time (delays, leases)
+    timed: dict[int, tuple[int, int]]     # dest id -> (delayed, in flight) rows waiting for a time
     counts: dict[int, int]                # dest id -> messages stored
     max_seq: int
     max_dest_id: int
@@ -88,7 +89,7 @@ class Snapshot:
     @property
     def messages(self) -> list[Row]:
         """Every row read at start, by seq."""
-        rows = [r for head in self.heads.values() for r in head] + self.waiting
+        rows = [r for rows in (*self.heads.values(), *self.waiting.values()) for r in rows]
         return sorted(rows, key=lambda r: r["seq"])
 
 
@@ -188,14 +189,20 @@ class Store:
             counts = paging.counts(conn)
             heads = {d["id"]: paging.ready_page(conn, d["id"], None, now, page)
                      for d in dests if counts.get(d["id"])}
-            waiting = paging.waiting(conn, now)
+            waiting: dict[int, list[Row]] = {}
+            timed: dict[int, tuple[int, int]] = {}
+            for d in dests:
+                if counts.get(d["id"]):
+                    rows, delayed, leases = paging.waiting(conn, d["id"], now, page)
+                    if rows:
+                        waiting[d["id"]], timed[d["id"]] = rows, (delayed, leases)
             max_seq = paging.max_seq(conn)
             found: dict[str, dict[str, Any]] = {}
             for r in conn.execute(select(records)):
                 found.setdefault(r.kind, {})[r.name] = json.loads(r.data)
         for d in dests:
             d["attrs"] = json.loads(d["attrs"] or "{}")
-        return Snapshot(dests, heads, waiting, counts, max_seq,
+        return Snapshot(dests, heads, waiting, timed, counts, max_seq,
                         max((d["id"] for d in dests), default=0), found)
 
     # -- reads (reader thread) ----------------------------------------------------
@@ -215,14 +222,35 @@ class Store:
             return read()
         return self.committed().addBoth(lambda _: read())
 
+    def timed_page(self, dest_id: int, after: paging.TimeKey, limit: int,
+                   since: int | None = None) -> defer.Deferred[list[Row]]:
+        """The next rows of a queue that wait for a time, after `after` in time order
+        (see `page` for `since`)."""
+        return self._read_after(since, paging.timed_page, dest_id, after, limit)
+
+    def leased(self, dest_id: int, seq: int, after: int) -> defer.Deferred[Row | None]:
+        """The row of a message in flight whose deadline is after `after`, by seq, once
+        everything asked so far is committed."""
+        return self._read_after(None, paging.leased, dest_id, seq, after)
+
+    def _read_after(self, since: int | None, query: Callable[..., Any], *args: Any) -> defer.Deferred[Any]:
+        read = partial(self._in_thread, self._read, query, *args, worker=self._reader)
+        if since is not None and since <= self._durable_ops:
+            return read()
+        return self.committed().addBoth(lambda _: read())
+
     def expire(self, dest_id: int, after: paging.Key, cutoff: int, now: int,
                limit: int) -> defer.Deferred[int]:
         """Delete a batch of a queue's on-disk rows whose retention ended (see
         paging.expire), on the writer thread, in a transaction of its own."""
-        return self._in_thread(self._expire_blocking, dest_id, after, cutoff, now, limit)
+        return self._in_thread(self._transaction, paging.expire, dest_id, after, cutoff, now, limit)
 
-    def _expire_blocking(self, *args: Any) -> int:
-        return self._transaction(paging.expire, *args)
+    def expire_dead(self, dest_id: int, after: paging.Key, ready_cutoff: int, now: int, limit: int,
+                    rewrite: Callable[[Row, int], Row | None]) -> defer.Deferred[list[paging.Key | None]]:
+        """Move (or delete) a batch of a queue's on-disk rows whose expiry passed (see
+        paging.expire_dead), on the writer thread, in a transaction of its own."""
+        return self._in_thread(self._transaction, paging.expire_dead, dest_id, after, ready_cutoff,
+                               now, limit, rewrite)
 
     def usage(self) -> defer.Deferred[int]:
         """Bytes the database holds (free pages it will reuse not counted)."""
@@ -294,9 +322,10 @@ class Store:
         self._batch.drop_destination(dest_id)
         self._schedule()
 
-    def purge(self, dest_id: int, keep: list[int]) -> None:
-        """Delete every message of a destination but those in `keep`, in one statement."""
-        self._batch.purge(dest_id, keep)
+    def purge(self, dest_id: int, keep: list[int], leases_after: int | None = None) -> None:
+        """Delete every message of a destination but those in `keep` (and the leases on
+        disk whose deadline is after `leases_after`, when given), in one statement."""
+        self._batch.purge(dest_id, keep, leases_after)
         self._schedule()
 
     def put_record(self, kind: str, name: str, data: Any, new: bool = False) -> None:

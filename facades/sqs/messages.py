@@ -124,77 +124,93 @@ def _received(state: SqsState, ctx: AwsRequestContext, queue: Queue, lease: Leas
     return out
 
 
-def _lease(state: SqsState, queue: Queue, handle: str) -> Lease | None:
-    """The current lease a receipt handle names, or None when it is stale."""
+def _lease(state: SqsState, queue: Queue, handle: str) -> defer.Deferred[Lease | None]:
+    """The current lease a receipt handle names, or None when it is stale; a lease deep in
+    flight is read back from the store by the message it names."""
     validate_receipt_handle(handle)
     name, seq, token = receipts.decode(handle)
     if name != queue.name:
         raise sqs_error("ReceiptHandleIsInvalid", f'The input receipt handle "{handle}" is not a valid receipt handle.')
-    lease = queue.lease_for(seq)
-    if lease is None:
-        return None
-    # A lease restored at start (consumer None) is held by whoever received it before the
-    # restart: their handle still counts.
-    return lease if lease.token == token or lease.consumer is None else None
+
+    def current(lease: Lease | None) -> Lease | None:
+        # A lease restored at start or read back from disk (consumer None) is held by
+        # whoever received it last: their handle counts.
+        return lease if lease is not None and (lease.token == token or lease.consumer is None) else None
+    return queue.find_lease(seq).addCallback(current)
+
+
+def _ack(queue: Queue, lease: Lease | None) -> None:
+    # A stale handle succeeds without deleting, as on SQS.
+    if lease is not None:
+        queue.ack(lease)
 
 
 def delete_message(state: SqsState, ctx: AwsRequestContext, params: Params) -> defer.Deferred[Any]:
     queue = state.queue(params["QueueUrl"])
-    lease = _lease(state, queue, params["ReceiptHandle"])
-    # A stale handle succeeds without deleting, as on SQS.
-    if lease is not None:
-        queue.ack(lease)
-    return _after_commit(state, None)
+    d = _lease(state, queue, params["ReceiptHandle"]).addCallback(lambda lease: _ack(queue, lease))
+    return d.addCallback(lambda _: _after_commit(state, None))
 
 
 def _batch(ctx: AwsRequestContext, operation: str, entries: list[Params],
-           one: Callable[[Params], None]) -> dict[str, Any]:
+           one: Callable[[Params], defer.Deferred[Any]]) -> defer.Deferred[dict[str, Any]]:
     validate_batch_entries(operation, entries)
-    successful, failed = [], []
+    outcomes: list[defer.Deferred[Any]] = []
     for entry in entries:
         try:
-            one(entry)
-            successful.append({"Id": entry["Id"]})
-        except AwsError as error:
-            failed.append(error.as_batch_entry(entry["Id"], ctx.protocol))
-    return {"Successful": successful, "Failed": failed}
+            outcomes.append(one(entry))
+        except AwsError:
+            outcomes.append(defer.fail())
+
+    def answer(results: list[tuple[bool, Any]]) -> dict[str, Any]:
+        successful, failed = [], []
+        for entry, (ok, result) in zip(entries, results):
+            if ok:
+                successful.append({"Id": entry["Id"]})
+            elif result.check(AwsError):
+                failed.append(result.value.as_batch_entry(entry["Id"], ctx.protocol))
+            else:
+                result.raiseException()
+        return {"Successful": successful, "Failed": failed}
+    return defer.DeferredList(outcomes, consumeErrors=True).addCallback(answer)
 
 
 def delete_message_batch(state: SqsState, ctx: AwsRequestContext, params: Params) -> defer.Deferred[Any]:
     queue = state.queue(params["QueueUrl"])
 
-    def one(entry: Params) -> None:
-        lease = _lease(state, queue, entry.get("ReceiptHandle") or "")
-        if lease is not None:
-            queue.ack(lease)
-    return _after_commit(state, _batch(ctx, "DeleteMessageBatch", params.get("Entries") or [], one))
+    def one(entry: Params) -> defer.Deferred[Any]:
+        return _lease(state, queue, entry.get("ReceiptHandle") or "").addCallback(lambda lease: _ack(queue, lease))
+    d = _batch(ctx, "DeleteMessageBatch", params.get("Entries") or [], one)
+    return d.addCallback(lambda result: _after_commit(state, result))
 
 
-def _change_visibility(state: SqsState, queue: Queue, handle: str, timeout: int) -> None:
+def _change_visibility(state: SqsState, queue: Queue, handle: str, timeout: int) -> defer.Deferred[None]:
     validate_visibility_timeout(timeout)
-    lease = _lease(state, queue, handle)
-    if lease is None:
-        # A deleted message, or one whose handle is stale: AWS's wording for both.
-        raise sqs_error("InvalidParameterValue",
-                        f"Value {handle} for parameter ReceiptHandle is invalid. Reason: Message does not "
-                        "exist or is not available for visibility timeout change.")
-    if (state.now_ms() + timeout * 1000) - lease.started > MAX_LEASE_S * 1000:
-        raise visibility_limit_exceeded(timeout)
-    queue.extend(lease, timeout * 1000)
+
+    def change(lease: Lease | None) -> None:
+        if lease is None:
+            # A deleted message, or one whose handle is stale: AWS's wording for both.
+            raise sqs_error("InvalidParameterValue",
+                            f"Value {handle} for parameter ReceiptHandle is invalid. Reason: Message does not "
+                            "exist or is not available for visibility timeout change.")
+        if (state.now_ms() + timeout * 1000) - lease.started > MAX_LEASE_S * 1000:
+            raise visibility_limit_exceeded(timeout)
+        queue.extend(lease, timeout * 1000)
+    return _lease(state, queue, handle).addCallback(change)
 
 
 def change_message_visibility(state: SqsState, ctx: AwsRequestContext, params: Params) -> defer.Deferred[Any]:
     queue = state.queue(params["QueueUrl"])
-    _change_visibility(state, queue, params["ReceiptHandle"], params["VisibilityTimeout"])
-    return _after_commit(state, None)
+    d = _change_visibility(state, queue, params["ReceiptHandle"], params["VisibilityTimeout"])
+    return d.addCallback(lambda _: _after_commit(state, None))
 
 
 def change_message_visibility_batch(state: SqsState, ctx: AwsRequestContext, params: Params) -> defer.Deferred[Any]:
     queue = state.queue(params["QueueUrl"])
 
-    def one(entry: Params) -> None:
+    def one(entry: Params) -> defer.Deferred[None]:
         timeout = entry.get("VisibilityTimeout")
         if timeout is None:
             raise sqs_error("MissingParameter", "The request must contain the parameter VisibilityTimeout.")
-        _change_visibility(state, queue, entry.get("ReceiptHandle") or "", timeout)
-    return _after_commit(state, _batch(ctx, "ChangeMessageVisibilityBatch", params.get("Entries") or [], one))
+        return _change_visibility(state, queue, entry.get("ReceiptHandle") or "", timeout)
+    d = _batch(ctx, "ChangeMessageVisibilityBatch", params.get("Entries") or [], one)
+    return d.addCallback(lambda result: _after_commit(state, result))

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
+import pytest_twisted
 from botocore.exceptions import ClientError
+from twisted.internet import defer
 
 from tests.conftest import BrokerProcess, unique
 from tests.integration.sqs_clients import create_queue, make_client
@@ -195,3 +197,234 @@ def test_a_composite_send_and_a_topic_with_durable_subscribers_store_the_body_on
     assert stored == (2, 20_000), "one body per publication, not one per copy"
     (rows,) = sql(store_url, "SELECT count(*), sum(length(body)) FROM messages")
     assert rows == (7, 0)
+
+
+# -- delays and leases: what waits for a time stays in the store ------------------------------
+
+def _in_process(url: str, window: int, at: float) -> Any:
+    """A broker on the real store (reader and writer threads), on a clock the test moves."""
+    from twisted.internet import reactor
+    from twisted.internet.task import Clock
+
+    from broker.engine.broker import Broker
+    from broker.store.store import Store
+
+    clock = Clock()
+    clock.advance(at)
+    return Broker(Store(url, reactor), clock, window=window)
+
+
+def _until(b: Any, check: Any, what: str) -> Any:
+    """Let the store's threads answer (every wait bounded) until `check()` holds; what
+    they bring that is due runs on the engine's clock, which the test moves."""
+    from twisted.internet import reactor, task
+
+    @defer.inlineCallbacks
+    def wait() -> Any:
+        for _ in range(3000):
+            if check():
+                return
+            yield task.deferLater(reactor, 0.005, lambda: None)
+            b.clock.advance(0)
+        raise AssertionError(f"never {what}")
+    return wait()
+
+
+@defer.inlineCallbacks
+def _receive(b: Any, q: Any, count: int = 10) -> Any:
+    """One receive; a page it waits for is read by the store's thread, and the answer goes
+    out on the engine's clock, which the test moves."""
+    from twisted.internet import reactor, task
+
+    d = q.receive(count, 60_000, 5_000)
+    for _ in range(3000):
+        if d.called:
+            break
+        yield task.deferLater(reactor, 0.005, lambda: None)
+        b.clock.advance(0)
+    leases = yield d
+    return leases
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_hundred_thousand_delayed_messages_keep_memory_bounded_and_come_due_in_order(store_url):
+    """Delayed messages used to be held in memory until due: 100k of them are now in the
+    store, a timeline's worth in memory, and they come due in order of time then arrival
+    across every page boundary, before and after a restart."""
+    from broker.engine.message import Message
+    from tests.unit.engine_support import Recorder
+
+    count, window, t0 = 100_000, 500, 1_700_000_000.0
+    b = _in_process(store_url, window, t0)
+    yield b.start()
+    q = b.create_queue(unique("delayed"))
+    now = b.now_ms()
+    for i in range(count):
+        # Due times interleave with arrival: 100 seconds, each second's messages spread
+        # over the whole send.
+        q.enqueue(Message(message_id=f"ID:{i}", body=b"%d" % i, persistent=True,
+                          visible_at=now + 1000 * (1 + (i * 37) % 100)))
+        assert len(q._held) <= window
+    yield b.committed()
+    stats = q.stats()
+    assert stats["delayed"] == count and stats["in_memory"] <= window
+    yield b.stop()
+
+    b = _in_process(store_url, window, t0)
+    yield b.start()
+    try:
+        q = b.queues[q.name]
+        assert q.delayed_count == count and q.stats()["in_memory"] <= window, "a restart reads a page, not all"
+        consumer = Recorder(auto_ack=True, credit=10 * count)
+        q.add_consumer(consumer)
+        for second in range(1, 101):
+            b.clock.advance(1)
+            expected = sum(1 for i in range(count) if 1 + (i * 37) % 100 <= second)
+            yield _until(b, lambda: len(consumer.got) == expected, f"delivered what is due at {second}s")
+            assert q.stats()["in_memory"] <= 3 * window
+        order = [(int(m.body) * 37 % 100, int(m.body)) for m, _ in consumer.got]
+        assert order == sorted(order), "due time, then arrival"
+        yield b.committed()
+        assert q.delayed_count == 0 and q.ready_count == 0
+    finally:
+        yield b.stop()
+
+
+@pytest_twisted.inlineCallbacks
+def test_many_in_flight_sqs_leases_stay_on_disk_and_are_settled_from_any_depth(store_url):
+    """A consumer that receives 20k messages and deletes none used to keep them all in
+    memory; past a bound they live in the store, found by their seq (a receipt handle)
+    from any depth, before and after a restart, and come back in order when their
+    visibility runs out."""
+    from broker.engine.message import Message
+
+    count, window, t0 = 20_000, 200, 1_700_000_000.0
+    b = _in_process(store_url, window, t0)
+    yield b.start()
+    name = unique("leased")
+    q = b.create_queue(name)
+    for i in range(count):
+        q.enqueue(Message(message_id=f"ID:{i}", body=b"%d" % i, persistent=True))
+    seqs: list[int] = []
+    while len(seqs) < count:
+        leases = yield _receive(b, q)
+        assert leases
+        seqs += [lease.message.seq for lease in leases]
+        assert len(q._inflight) <= window and q.stats()["in_memory"] <= 2 * window + 10
+    assert q.inflight_count == count
+    deleted = set(seqs[::3] + seqs[-3:])
+    for seq in sorted(deleted):                               # deleted, from any depth
+        lease = yield q.find_lease(seq)
+        assert lease is not None and q.ack(lease)
+    lease = yield q.find_lease(seqs[1])
+    assert q.extend(lease, 120_000)                           # held longer than the rest
+    yield b.committed()
+    assert q.stats()["in_memory"] <= 2 * window + 10
+    yield b.stop()
+
+    b = _in_process(store_url, window, t0)                    # kill and restart: the same
+    yield b.start()
+    try:
+        q = b.queues[name]
+        assert q.inflight_count == count - len(deleted) and q.ready_count == 0
+        lease = yield q.find_lease(seqs[-4])                  # a handle from before the restart
+        assert lease is not None and q.ack(lease)
+        deleted.add(seqs[-4])
+        b.clock.advance(61)                                   # visibility runs out: back in order
+        yield _until(b, lambda: q.ready_count == count - len(deleted) - 1, "returned to the queue")
+        assert q.stats()["in_memory"] <= 2 * window + 10
+        back: list[int] = []
+        while len(back) < count - len(deleted) - 1:
+            leases = yield _receive(b, q)
+            assert leases
+            back += [lease.message.seq for lease in leases]
+            for lease in leases:
+                assert q.ack(lease)
+        assert back == [s for s in seqs if s not in deleted and s != seqs[1]]
+        b.clock.advance(61)
+        yield _until(b, lambda: q.ready_count == 1, "the longer lease ran out")
+    finally:
+        yield b.stop()
+
+
+def test_sqs_clients_delete_and_change_visibility_deep_in_flight_across_a_kill(store_url, tmp_path):
+    """boto3 against the broker process, with a window of 50: 400 received and not
+    deleted, then handles from any depth work, before and after a kill -9."""
+    proc = BrokerProcess(store_url, tmp_path, extra=["--queue-window", "50"]).start()
+    try:
+        sqs = make_client("json", proc.aws_url)
+        url = create_queue(sqs, unique("deepflight"))
+        for start in range(0, 400, 10):
+            sqs.send_message_batch(QueueUrl=url, Entries=[
+                {"Id": str(i), "MessageBody": f"m{i}"} for i in range(start, start + 10)])
+        handles: dict[str, str] = {}
+        while len(handles) < 400:
+            got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=300,
+                                      WaitTimeSeconds=1).get("Messages", [])
+            assert got
+            handles.update({m["Body"]: m["ReceiptHandle"] for m in got})
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=handles["m0"])
+        sqs.delete_message_batch(QueueUrl=url, Entries=[
+            {"Id": str(i), "ReceiptHandle": handles[f"m{i}"]} for i in (1, 200, 399)])
+        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handles["m100"], VisibilityTimeout=0)
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)["Messages"]
+        assert [m["Body"] for m in got] == ["m100"]
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=got[0]["ReceiptHandle"])
+        with pytest.raises(ClientError) as caught:            # deleted: AWS's wording
+            sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handles["m200"], VisibilityTimeout=0)
+        assert caught.value.response["Error"]["Code"] == "InvalidParameterValue"
+        proc.restart(hard=True)
+        sqs = make_client("json", proc.aws_url)
+        batch = sqs.change_message_visibility_batch(QueueUrl=url, Entries=[
+            {"Id": str(i), "ReceiptHandle": handles[f"m{i}"], "VisibilityTimeout": 0} for i in (2, 300)])
+        assert [e["Id"] for e in batch["Successful"]] == ["2", "300"] and not batch["Failed"]
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)["Messages"]
+        assert [m["Body"] for m in got] == ["m2", "m300"]
+        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        assert attrs["ApproximateNumberOfMessagesNotVisible"] == "395"
+    finally:
+        proc.kill()
+
+
+@pytest_twisted.inlineCallbacks
+def test_expired_messages_deep_in_a_backlog_move_to_the_dlq_in_the_database(store_url):
+    """JMS expiry used to wait for a message to reach the head: the sweep now moves what
+    expired on disk to ActiveMQ.DLQ in the database, with the dead-letter facts, and drops
+    expired non-persistent messages, without reading the backlog."""
+    from broker.engine.message import Message
+    from tests.unit.engine_support import Recorder
+
+    window, t0 = 20, 1_700_000_000.0
+    b = _in_process(store_url, window, t0)
+    yield b.start()
+    try:
+        q = b.create_queue(unique("expiring"))
+        now = b.now_ms()
+        for i in range(300):
+            q.enqueue(Message(message_id=f"ID:{i}", body=b"%d" % i, persistent=i % 3 != 2, priority=i % 5,
+                              expires=now + 1000 if i % 2 else 0, timestamp=now))
+        yield b.committed()
+        b.clock.advance(2)
+        for _ in range(3):
+            q.sweep()
+            yield _until(b, lambda: not q._expiring, "swept")
+        dlq = b.queues["ActiveMQ.DLQ"]
+        kept = [i for i in range(300) if not i % 2]
+        dead = [i for i in range(300) if i % 2 and i % 3 != 2]
+        yield _until(b, lambda: dlq.ready_count >= len(dead) - window, "moved to the DLQ")
+        assert q.stats()["in_memory"] <= window
+        consumer = Recorder(auto_ack=True, credit=1000)
+        q.add_consumer(consumer)
+        yield _until(b, lambda: q.ready_count == 0, "drained")
+        assert sorted(int(m.body) for m, _ in consumer.got) == kept
+        letters = Recorder(auto_ack=True, credit=1000)
+        dlq.add_consumer(letters)
+        yield _until(b, lambda: len(letters.got) == len(dead), "dead letters delivered")
+        assert sorted(int(m.body) for m, _ in letters.got) == dead
+        assert all(m.dead_letter.cause == "Message expired" and m.dead_letter.name == q.name
+                   and m.dead_letter.expires == now + 1000 and m.expires == 0 for m, _ in letters.got)
+        yield b.committed()
+        from tests.integration.test_store import sql
+        assert sql(store_url, "SELECT count(*) FROM messages") == [(0,)]
+    finally:
+        yield b.stop()

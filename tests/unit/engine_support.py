@@ -114,8 +114,8 @@ def check_counts(queue: Queue, ready: int | None = None, delayed: int | None = N
     assert len({id(m) for m in live}) == len(live), "a message is indexed twice"
     assert all(m.state in (State.READY, State.PARKED) for m in live)
     assert queue.ready_count == len(live), (queue.ready_count, [m.body for m in live])
-    waiting = {id(m): m for _, _, m in queue._delayed if m.state is State.DELAYED}
-    assert queue.delayed_count == len(waiting), (queue.delayed_count, len(waiting))
+    waiting = {id(m): m for m in queue._timeline.messages() if m.state is State.DELAYED}
+    assert queue.delayed_count == len(waiting) + queue._timeline.out_delayed, (queue.delayed_count, len(waiting))
     assert all(lease.message.state is State.INFLIGHT for lease in queue._inflight.values())
     if ready is not None:
         assert queue.ready_count == ready
@@ -148,6 +148,7 @@ class MemoryStore:
         self.full = False
         self.full_bytes = 0
         self.on_refused: Any = None
+        self.timed_pages = 0
 
     def insert(self, row: dict[str, Any]) -> None:
         assert row["seq"] not in self.rows
@@ -182,14 +183,34 @@ class MemoryStore:
         refused = [(self.rows.pop(seq)["dest_id"], seq) for seq in seqs]
         self.on_refused(refused)
 
-    def purge(self, dest_id: int, keep: list[int]) -> None:
-        self.rows = {s: r for s, r in self.rows.items() if r["dest_id"] != dest_id or s in keep}
+    def purge(self, dest_id: int, keep: list[int], leases_after: int | None = None) -> None:
+        def kept(s: int, r: dict[str, Any]) -> bool:
+            return (r["dest_id"] != dest_id or s in keep or leases_after is not None
+                    and r["delivery_count"] > 0 and r["visible_at"] > leases_after)
+        self.rows = {s: r for s, r in self.rows.items() if kept(s, r)}
 
     def expire(self, dest_id: int, after: Any, cutoff: int, now: int, limit: int) -> defer.Deferred[int]:
         doomed = [r["seq"] for r in self._ready(dest_id, after, now) if r["timestamp"] <= cutoff][:limit]
         for seq in doomed:
             del self.rows[seq]
         return defer.succeed(len(doomed))
+
+    def expire_dead(self, dest_id: int, after: Any, ready_cutoff: int, now: int, limit: int,
+                    rewrite: Any) -> defer.Deferred[list[Any]]:
+        keys: list[Any] = []
+        doomed = [r for r in self._ready(dest_id, after, ready_cutoff) if 0 < r["expires"] <= now][:limit]
+        try:
+            moves = [rewrite(dict(row), i) for i, row in enumerate(doomed)]
+        except Exception:
+            return defer.fail()                       # the transaction rolls back
+        for row, values in zip(doomed, moves):
+            del self.rows[row["seq"]]
+            if values is None:
+                keys.append(None)
+            else:
+                self.rows[values["seq"]] = {**row, **values}
+                keys.append((-row["priority"], values["seq"]))
+        return defer.succeed(keys)
 
     def _ready(self, dest_id: int, after: Any, now: int) -> list[dict[str, Any]]:
         rows = [r for r in self.rows.values() if r["dest_id"] == dest_id and r["visible_at"] <= now
@@ -204,15 +225,38 @@ class MemoryStore:
         self.pages += 1
         return defer.succeed([(make or dict)(r) for r in self._ready(dest_id, after, now)[:limit]])
 
+    def _timed(self, dest_id: int, after: Any) -> list[dict[str, Any]]:
+        rows = [r for r in self.rows.values() if r["dest_id"] == dest_id and r["visible_at"] > 0
+                and (r["visible_at"], r["seq"]) > after]
+        return sorted(rows, key=lambda r: (r["visible_at"], r["seq"]))
+
+    def timed_page(self, dest_id: int, after: Any, limit: int,
+                   since: int | None = None) -> defer.Deferred[list[dict[str, Any]]]:
+        self.timed_pages += 1
+        return defer.succeed([dict(r) for r in self._timed(dest_id, after)[:limit]])
+
+    def leased(self, dest_id: int, seq: int, after: int) -> defer.Deferred[dict[str, Any] | None]:
+        r = self.rows.get(seq)
+        found = (r is not None and r["dest_id"] == dest_id and r["delivery_count"] > 0
+                 and r["visible_at"] > after)
+        return defer.succeed(dict(r) if found else None)
+
     def open(self, now: int = 0, page: int = 1000) -> defer.Deferred[Snapshot]:
         self.rows = {s: r for s, r in self.rows.items() if not r.get("transient")}
         counts: dict[int, int] = {}
         for r in self.rows.values():
             counts[r["dest_id"]] = counts.get(r["dest_id"], 0) + 1
         heads = {d: [dict(r) for r in self._ready(d, None, now)[:page]] for d in counts}
-        waiting = [dict(self.rows[s]) for s in sorted(self.rows) if self.rows[s]["visible_at"] > now]
+        waiting: dict[int, list[dict[str, Any]]] = {}
+        timed: dict[int, tuple[int, int]] = {}
+        for d in counts:
+            rows = self._timed(d, (now, 1 << 62))
+            if rows:
+                waiting[d] = [dict(r) for r in rows[:page]]
+                leases = sum(1 for r in rows if r["delivery_count"] > 0)
+                timed[d] = (len(rows) - leases, leases)
         dests = [dict(d) for d in self.destinations.values()]
-        return defer.succeed(Snapshot(dests, heads, waiting, counts, max(self.rows, default=0),
+        return defer.succeed(Snapshot(dests, heads, waiting, timed, counts, max(self.rows, default=0),
                                       max(self.destinations, default=0),
                                       {k: dict(v) for k, v in self.records.items()}))
 

@@ -157,7 +157,7 @@ class QueueModel(RuleBasedStateMachine):
         if queue is None:
             return []
         ready = queue.browse()
-        delayed = [m for _, _, m in queue._delayed if m.state is State.DELAYED]
+        delayed = [m for m in queue._timeline.messages() if m.state is State.DELAYED]
         inflight = [lease.message for lease in queue._inflight.values()]
         return ready + delayed + inflight
 

@@ -436,3 +436,38 @@ def test_a_selector_scan_that_answers_late_does_not_deliver_an_acked_message_twi
         store.answer(late=False)
     assert "m10" not in second.bodies, "an acked message delivered again"
     assert sorted(first.bodies + second.bodies) == sorted(f"m{i}" for i in range(10, 20))
+
+
+def test_expiry_moves_the_backlog_on_disk_to_the_dead_letter_queue_without_reading_it():
+    store, b, q = paged()
+    now = b.now_ms()
+    for i in range(30):
+        q.enqueue(msg(f"old{i}", persistent=True, priority=i % 2, expires=now + 1000))
+    for i in range(5):
+        q.enqueue(msg(f"new{i}", persistent=True))
+    for i in range(5):
+        q.enqueue(msg(f"gone{i}", expires=now + 1000))       # non-persistent: dropped
+    advance(b, 2000)
+    pages = store.pages
+    q.sweep()                      # the dead-letter queue is made when a message needs it ...
+    q.sweep()                      # ... and the next sweep moves them there
+    assert store.pages - pages <= 2, "expired rows are moved, not read"
+    dlq = b.queues["ActiveMQ.DLQ"]
+    assert dlq.ready_count >= 30 - WINDOW, "moved by the store, from the disk part"
+    q.sweep()                                                # the window's head expires as it is reached
+    assert drain(q) == [f"new{i}" for i in range(5)]
+    dead = Recorder(auto_ack=True, credit=100)
+    dlq.add_consumer(dead)
+    assert sorted(m.body.decode() for m, _ in dead.got) == sorted(f"old{i}" for i in range(30))
+    assert all(m.dead_letter is not None and m.dead_letter.cause == "Message expired"
+               and m.dead_letter.name == "q" and m.expires == 0 for m, _ in dead.got)
+    assert len(dlq._held) <= WINDOW + 1 and store.rows == {}
+
+
+def test_the_expiry_sweep_makes_no_dead_letter_queue_when_nothing_expires():
+    store, b, q = paged()
+    for i in range(20):
+        q.enqueue(msg(f"m{i}", persistent=True))
+    q.sweep()
+    assert "ActiveMQ.DLQ" not in b.queues
+    assert drain(q) == [f"m{i}" for i in range(20)]
