@@ -33,7 +33,7 @@ def send(broker: Broker, values: dict[str, object], queue: str = "jobs", persist
 def delivered(broker: Broker, queue: str = "jobs") -> list[tuple[str, int]]:
     """(message id, visible_at) of what the queue holds, ready or waiting."""
     q = broker.queue(queue)
-    waiting = [m for _, _, m in q._delayed if m.visible_at > broker.now_ms()]
+    waiting = [m for m in q._timeline.messages() if m.visible_at > broker.now_ms()]
     return sorted((m.message_id, m.visible_at) for m in [*q.browse(), *waiting])
 
 

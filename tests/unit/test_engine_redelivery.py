@@ -1,7 +1,7 @@
 """Expiry, retention, redelivery limits and dead-lettering, driven through the engine."""
 from __future__ import annotations
 
-from broker.engine.broker import DLQ_NAME
+from broker.engine.dead_letters import DLQ_NAME
 from broker.engine.message import State
 from broker.engine.settings import QueueSettings
 from tests.unit.engine_support import (MemoryStore, Recorder, advance, bodies, check_counts,

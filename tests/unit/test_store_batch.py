@@ -169,7 +169,7 @@ def test_a_full_database_gets_the_batch_without_its_new_messages_then_what_frees
     assert rest.updates == {1: {"delivery_count": 2}} and rest.deletes == {2}
     assert rest.released == {4, 9}, "a body no row of the batch will name is released"
     frees, later = rest.split_frees()
-    assert frees.deletes == {2} and frees.destination_ops == [("purge", (7, []))] and not frees.updates
+    assert frees.deletes == {2} and frees.destination_ops == [("purge", (7, [], None))] and not frees.updates
     assert frees.records == {("sns", "gone"): ("delete", None)}
     assert later.updates == {1: {"delivery_count": 2}} and not later.destination_ops
     assert later.records == {("sns", "sub"): ("replace", "{}")}
