@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
-from broker.auth.authorization import ADMIN, CREATE, READ, REMOVE, WRITE, Operation, Target
+from broker.auth.authorization import ADMIN, CREATE, REMOVE, WRITE, Operation, Target
 from broker.auth.security import Security
 from broker.engine.message import Message
 from broker.engine.queue import Queue
-from facades.aws.access import not_authorized
+from facades.aws.access import may_use, not_authorized, visibility as _visibility
 from facades.aws.message_attributes import attributes_size
 from facades.aws.policy import allows_delivery
 from facades.aws.service import AwsRequestContext, Params
@@ -32,8 +32,6 @@ RIGHTS: dict[str, Operation] = {
 #: Actions that only look at a topic: any right on it will do.
 LOOK = frozenset({"GetTopicAttributes", "ListTagsForResource", "ListSubscriptionsByTopic",
                   "GetSubscriptionAttributes"})
-#: Listings filtered to the topics the caller may use: action -> (list member, ARN key).
-_ANY = (READ, WRITE, ADMIN)
 
 Handler = Callable[[AwsRequestContext, Params], Any]
 
@@ -53,17 +51,10 @@ def _topic_name(action: str, params: Params) -> str | None:
     return None
 
 
-def _may_use(security: Security, identity: Any, topic: str) -> bool:
-    return any(security.may(identity, op, Target("topic", topic)) for op in _ANY)
-
-
 def visibility(security: Security) -> Callable[[AwsRequestContext, str], bool]:
     """Whether a request's caller may see a topic: one it has some right on (ListTopics and
     ListSubscriptions leave the others out before paging, so pages stay full)."""
-    def visible(ctx: AwsRequestContext, topic: str) -> bool:
-        identity = ctx.identity
-        return identity is None or not security.map.configured or _may_use(security, identity, topic)
-    return visible
+    return _visibility(security, "topic")
 
 
 def guarded(security: Security, state: SnsState, action: str, handler: Handler) -> Handler:
@@ -74,7 +65,7 @@ def guarded(security: Security, state: SnsState, action: str, handler: Handler) 
             return handler(ctx, params)
         name = _topic_name(action, params)
         if name is not None and (action in RIGHTS or action in LOOK):
-            allowed = (_may_use(security, identity, name) if action in LOOK
+            allowed = (may_use(security, identity, "topic", name) if action in LOOK
                        else security.may(identity, RIGHTS[action], Target("topic", name)))
             if not allowed:
                 raise sns_error("AuthorizationError", not_authorized(ctx, "SNS", state.topic_arn(ctx, name)))

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from broker.auth.authorization import ADMIN, CREATE, READ, REMOVE, WRITE, Target
+from broker.auth.authorization import ADMIN, CREATE, READ, REMOVE, WRITE, Operation, Target
 from broker.auth.security import Security
-from facades.aws.access import not_authorized
+from facades.aws.access import may_use, not_authorized, visibility as _visibility
 from facades.aws.service import AwsRequestContext, Params
 from facades.sqs.errors import sqs_error
 from facades.sqs.state import SqsState, name_from_url
@@ -27,7 +27,6 @@ RIGHTS: dict[str, Operation] = {
 }
 #: Actions that only look at a queue: any right on it will do.
 LOOK = frozenset({"GetQueueAttributes", "ListQueueTags", "ListDeadLetterSourceQueues", "GetQueueUrl"})
-_ANY = (READ, WRITE, ADMIN)
 
 Handler = Callable[[AwsRequestContext, Params], Any]
 
@@ -49,18 +48,10 @@ def _denied(ctx: AwsRequestContext, state: SqsState, name: str) -> Exception:
     return sqs_error("AccessDeniedException", not_authorized(ctx, "sqs", state.arn(ctx, name)))
 
 
-def may_use(security: Security, identity: Any, name: str) -> bool:
-    target = Target("queue", name)
-    return any(security.may(identity, op, target) for op in _ANY)
-
-
 def visibility(security: Security) -> Callable[[AwsRequestContext, str], bool]:
     """Whether a request's caller may see a queue: one it has some right on (ListQueues,
     ListDeadLetterSourceQueues leave the others out before paging, so pages stay full)."""
-    def visible(ctx: AwsRequestContext, name: str) -> bool:
-        identity = ctx.identity
-        return identity is None or not security.map.configured or may_use(security, identity, name)
-    return visible
+    return _visibility(security, "queue")
 
 
 def guarded(security: Security, state: SqsState, action: str, handler: Handler) -> Handler:
@@ -72,7 +63,7 @@ def guarded(security: Security, state: SqsState, action: str, handler: Handler) 
         name = _queue_name(state, action, params)
         if name is not None:
             if action in LOOK:
-                if not may_use(security, identity, name):
+                if not may_use(security, identity, "queue", name):
                     # A queue the caller may not use is one it cannot see.
                     raise (sqs_error("QueueDoesNotExist") if action == "GetQueueUrl" else _denied(ctx, state, name))
             elif not security.may(identity, RIGHTS[action], Target("queue", name)):
