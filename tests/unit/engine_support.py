@@ -16,6 +16,7 @@ from broker.engine.consumer import Consumer, Lease
 from broker.engine.message import Message, State
 from broker.engine.queue import Queue
 from broker.engine.selector import parse
+from broker.engine.settings import QueueSettings
 from broker.store.store import Snapshot
 
 START_MS = 1_700_000_000_000  # the fake clock starts at a realistic epoch time
@@ -123,6 +124,25 @@ def check_counts(queue: Queue, ready: int | None = None, delayed: int | None = N
         assert queue.delayed_count == delayed
     if inflight is not None:
         assert queue.inflight_count == inflight
+
+
+#: A window of a few messages, so that paging tests cross page boundaries constantly.
+PAGED_WINDOW = 4
+
+
+def paged(store: Any = None, window: int = PAGED_WINDOW, **settings: Any) -> tuple[Any, Broker, Queue]:
+    """(store, started broker, its queue "q" with `settings`) on a small window; a fresh
+    in-memory store unless `store` is given."""
+    store = store if store is not None else MemoryStore()
+    b = restart(store, window)
+    return store, b, b.create_queue("q", QueueSettings(**settings))
+
+
+def restart(store: Any, window: int = PAGED_WINDOW) -> Broker:
+    """A broker started on `store` (as after a restart: it reads back what the store holds)."""
+    b = make_broker(store, window=window)
+    result_of(b.start())
+    return b
 
 
 def result_of(d: defer.Deferred[Any]) -> Any:

@@ -7,18 +7,8 @@ from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from broker.engine.paging import NON_PERSISTENT_STRETCH
-from broker.engine.settings import QueueSettings
-from tests.unit.engine_support import (MemoryStore, Recorder, SlowPages, advance, make_broker, msg,
-                                       result_of)
-
-WINDOW = 4
-
-
-def paged(store=None, window: int = WINDOW, **settings):
-    store = store if store is not None else MemoryStore()
-    b = make_broker(store, window=window)
-    result_of(b.start())
-    return store, b, b.create_queue("q", QueueSettings(**settings))
+from tests.unit.engine_support import (PAGED_WINDOW as WINDOW, Recorder, SlowPages, advance, make_broker,
+                                       msg, paged, restart, result_of)
 
 
 def in_memory(queue) -> int:
@@ -40,12 +30,6 @@ def ack_everything(consumer: Recorder, store: SlowPages) -> None:
             return
         store.answer()
     raise AssertionError("the queue never emptied")
-
-
-def restart(store, window: int = WINDOW):
-    b = make_broker(store, window=window)
-    result_of(b.start())
-    return b
 
 
 # -- order across pages ------------------------------------------------------------------------

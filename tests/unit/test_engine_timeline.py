@@ -11,23 +11,8 @@ from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from broker.engine.paging import NON_PERSISTENT_STRETCH
-from broker.engine.settings import QueueSettings
-from tests.unit.engine_support import MemoryStore, Recorder, advance, make_broker, msg, result_of
-
-WINDOW = 4
-
-
-def paged(store=None, window: int = WINDOW, **settings):
-    store = store if store is not None else MemoryStore()
-    b = make_broker(store, window=window)
-    result_of(b.start())
-    return store, b, b.create_queue("q", QueueSettings(**settings))
-
-
-def restart(store, window: int = WINDOW):
-    b = make_broker(store, window=window)
-    result_of(b.start())
-    return b
+from tests.unit.engine_support import (PAGED_WINDOW as WINDOW, MemoryStore, Recorder, advance, make_broker,
+                                       msg, paged, restart, result_of)
 
 
 def receive(q, count: int, lease_ms: int):
