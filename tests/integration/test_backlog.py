@@ -13,19 +13,11 @@ from botocore.exceptions import ClientError
 from twisted.internet import defer
 
 from tests.conftest import BrokerProcess, unique
+from tests.integration.limits_support import FLOW_POLICIES, config_flags, running, stomp
 from tests.integration.sqs_clients import create_queue, make_client
 from tests.integration.stomp_client import Closed, RawStomp
 
-POLICIES = """
-[[policy]]
-queue = "flow.>"
-max_messages = 3
-
-[[policy]]
-queue = "fail.>"
-max_messages = 2
-send_fail_if_no_space = true
-
+POLICIES = FLOW_POLICIES + """
 [[policy]]
 queue = "throttled"
 max_messages = 2
@@ -35,19 +27,8 @@ MIB = 1024 * 1024
 
 @pytest.fixture
 def limited_broker(store_url: str, tmp_path: Path) -> Iterator[BrokerProcess]:
-    config = tmp_path / "mqgate.toml"
-    config.write_text(POLICIES)
-    proc = BrokerProcess(store_url, tmp_path, extra=["--config", str(config)]).start()
-    try:
+    with running(store_url, tmp_path, config_flags(tmp_path, POLICIES)) as proc:
         yield proc
-    finally:
-        proc.kill()
-
-
-def stomp(port: int) -> RawStomp:
-    client = RawStomp(port)
-    client.connect("1.2")
-    return client
 
 
 def rss_mb(pid: int) -> float:

@@ -11,17 +11,8 @@ import pytest
 
 from tests.conftest import BrokerProcess, broker_on, unique
 from tests.integration.jms import JmsPrograms
+from tests.integration.limits_support import FLOW_POLICIES, config_flags
 
-POLICIES = """
-[[policy]]
-queue = "flow.>"
-max_messages = 3
-
-[[policy]]
-queue = "fail.>"
-max_messages = 2
-send_fail_if_no_space = true
-"""
 COUNT = 8
 
 
@@ -29,9 +20,7 @@ COUNT = 8
 def limited_broker(request: pytest.FixtureRequest,
                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
     workdir = tmp_path_factory.mktemp("flow")
-    config = workdir / "mqgate.toml"
-    config.write_text(POLICIES)
-    with broker_on(request.param, Path(workdir), extra=["--config", str(config)]) as proc:
+    with broker_on(request.param, Path(workdir), extra=config_flags(Path(workdir), FLOW_POLICIES)) as proc:
         yield proc
 
 

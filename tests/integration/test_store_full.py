@@ -19,6 +19,7 @@ from twisted.internet import reactor, task
 from broker.protocols.openwire import schema as s
 from broker.store.store import Store, StoreFull
 from tests.conftest import BrokerProcess, unique
+from tests.integration.limits_support import running, stomp
 from tests.integration.openwire_raw import RawClient
 from tests.integration.sns_clients import queue_with_arn, sns_client
 from tests.integration.sqs_clients import create_queue, make_client
@@ -113,18 +114,9 @@ def test_a_full_database_refuses_the_new_messages_and_commits_the_acks_of_the_sa
 
 @pytest.fixture
 def capped_broker(store_url: str, tmp_path: Path) -> Iterator[BrokerProcess]:
-    proc = BrokerProcess(store_url, tmp_path, extra=sqlite_cap(store_url)).start()
-    Disk(store_url).install()
-    try:
+    with running(store_url, tmp_path, sqlite_cap(store_url)) as proc:
+        Disk(store_url).install()
         yield proc
-    finally:
-        proc.kill()
-
-
-def stomp(port: int) -> RawStomp:
-    client = RawStomp(port)
-    client.connect("1.2")
-    return client
 
 
 def fill_until_refused(disk: Disk, producer: RawStomp, queue: str) -> tuple[int, Any]:
