@@ -39,7 +39,9 @@ def compile_program(workdir: Path) -> str:
     classes = workdir / "jms-classes"
     classes.mkdir(parents=True, exist_ok=True)
     classpath = os.pathsep.join(str(JAR_DIR / j) for j in JARS)
-    subprocess.run(["javac", "-nowarn", "-d", str(classes), "-cp", classpath, str(PROGRAM)],
+    # The source path lets javac compile the helpers JmsScenarios uses from tests/java too.
+    subprocess.run(["javac", "-nowarn", "-d", str(classes), "-cp", classpath, "-sourcepath", str(PROGRAM.parent),
+                    str(PROGRAM)],
                    check=True, capture_output=True, timeout=120)
     return os.pathsep.join([str(classes), classpath])
 

@@ -17,19 +17,13 @@ public class AdvisoryScenarios {
         JmsScenarios.url = args[0];
         String scenario = args[1];
         String name = args[2];
-        try {
+        Scenarios.run(() -> {
             switch (scenario) {
                 case "destinations": destinations(name); break;
                 case "clients": clients(name); break;
                 default: throw new IllegalArgumentException("unknown scenario " + scenario);
             }
-        } catch (Exception e) {
-            System.out.println("error=" + e.getClass().getName() + ": " + e.getMessage());
-            System.out.flush();
-            System.exit(1);
-        }
-        System.out.flush();
-        System.exit(0);
+        });
     }
 
     /** Wait (at most 10 s) until the set holds the destination. */

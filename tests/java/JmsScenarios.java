@@ -29,7 +29,7 @@ public class JmsScenarios {
         String scenario = args[1];
         name = args[2];
         extra = Arrays.copyOfRange(args, 3, args.length);
-        try {
+        Scenarios.run(() -> {
             switch (scenario) {
                 case "types": types(); break;
                 case "topic": topic(); break;
@@ -56,13 +56,7 @@ public class JmsScenarios {
                 case "security": security(); break;
                 default: throw new IllegalArgumentException("unknown scenario " + scenario);
             }
-        } catch (Exception e) {
-            System.out.println("error=" + e.getClass().getName() + ": " + e.getMessage());
-            System.out.flush();
-            System.exit(1);
-        }
-        System.out.flush();
-        System.exit(0);
+        });
     }
 
     static Connection connect(String clientId) throws JMSException {

@@ -18,7 +18,7 @@ public class PolicyScenarios {
         String scenario = args[1];
         String name = args[2];
         String arg = args[3];
-        try {
+        Scenarios.run(() -> {
             switch (scenario) {
                 case "sync": blocked(name, Integer.parseInt(arg), false); break;
                 case "windowed": blocked(name, Integer.parseInt(arg), true); break;
@@ -27,13 +27,7 @@ public class PolicyScenarios {
                 case "cron": cron(name, arg); break;
                 default: throw new IllegalArgumentException("unknown scenario " + scenario);
             }
-        } catch (Exception e) {
-            System.out.println("error=" + e.getClass().getName() + ": " + e.getMessage());
-            System.out.flush();
-            System.exit(1);
-        }
-        System.out.flush();
-        System.exit(0);
+        });
     }
 
     /**
