@@ -92,12 +92,38 @@ class PasswordChecker:
         return self.slots.run(self.run_in_thread, verify_hash, stored, given).addCallback(checked)
 
 
+class KeyAvatars:
+    """The avatars the portal gave access keys, so a key's next request skips the portal.
+
+    One belongs to the key checker of one config generation: a reload builds new checkers
+    and with them an empty cache, so a removed key or changed groups count at once. Only
+    the avatar is kept; every request's signature is still checked with the key's secret."""
+
+    LIMIT = 4096   # an open broker lets in any key name: keep the cache bounded
+
+    def __init__(self) -> None:
+        self.by_key: dict[str, Identity] = {}
+
+    def remember(self, access_key: str, identity: Identity) -> None:
+        if len(self.by_key) < self.LIMIT:
+            self.by_key[access_key] = identity
+
+
 @implementer(checkers.ICredentialsChecker)
 class AccessKeyChecker:
     credentialInterfaces = (IAccessKeyCredentials,)
 
     def __init__(self, directory: Directory) -> None:
         self.directory = directory
+        self.avatars = KeyAvatars()
+
+    def cached(self, creds: IAccessKeyCredentials) -> Identity | None:
+        """The avatar the portal gave this key before, when the request is signed with the
+        key's secret; None: ask the portal (first use, or a refusal it counts)."""
+        identity = self.avatars.by_key.get(creds.access_key)
+        if identity is None or not creds.verify(self.directory.keys[creds.access_key].secret):
+            return None
+        return identity
 
     def requestAvatarId(self, creds: Any) -> "defer.Deferred[str]":
         key = self.directory.keys.get(creds.access_key)
@@ -125,6 +151,13 @@ class OpenChecker:
     """No users configured: any login and any key gets in, under the name it gave."""
 
     credentialInterfaces = (credentials.IUsernamePassword, IAccessKeyCredentials)
+
+    def __init__(self) -> None:
+        self.avatars = KeyAvatars()
+
+    def cached(self, creds: IAccessKeyCredentials) -> Identity | None:
+        """The avatar the portal gave this key name before (nothing to verify here)."""
+        return self.avatars.by_key.get(creds.access_key)
 
     def requestAvatarId(self, creds: Any) -> "defer.Deferred[Any]":
         name = getattr(creds, "username", None) or getattr(creds, "access_key", None)

@@ -17,7 +17,8 @@ from twisted.internet import defer, task, threads
 
 from broker.auth.authorization import AuthorizationMap, NotAuthorized, Operation, Target, load_map
 from broker.auth.checkers import (AccessKeyChecker, BadSignature, CertificateChecker, ClientCertificate,
-                                  OpenChecker, PasswordChecker, Realm, RunInThread, UnknownAccessKey)
+                                  IAccessKeyCredentials, OpenChecker, PasswordChecker, Realm, RunInThread,
+                                  UnknownAccessKey)
 from broker.auth.directory import Directory, load_directory
 from broker.auth.identity import ANONYMOUS, IIdentity, Identity
 from broker.auth.limits import ConnectionCounter, FailureTracker, RateLimiter
@@ -104,6 +105,7 @@ class Security:
         self.directory = Directory()
         self.map = AuthorizationMap([])
         self.portal = Portal(Realm(self.directory))
+        self.key_checker: AccessKeyChecker | OpenChecker = OpenChecker()
         self.reload(config)
 
     # -- configuration --------------------------------------------------------------------
@@ -112,15 +114,19 @@ class Security:
         directory = load_directory(config)
         authorization = load_map(config.authorization)
         portal = Portal(Realm(directory))
+        key_checker: AccessKeyChecker | OpenChecker
         if directory.open:
-            portal.registerChecker(OpenChecker())
+            key_checker = OpenChecker()
+            portal.registerChecker(key_checker)
         else:
+            key_checker = AccessKeyChecker(directory)
             portal.registerChecker(PasswordChecker(directory, self.run_in_thread, self.cache, self.hash_slots))
-            portal.registerChecker(AccessKeyChecker(directory))
+            portal.registerChecker(key_checker)
             portal.registerChecker(CertificateChecker(directory))
         if directory.allows_anonymous:
             portal.registerChecker(checkers.AllowAnonymousAccess())
-        self.directory, self.map, self.portal = directory, authorization, portal
+        # Swapped together: the key checker's avatar cache belongs to this directory only.
+        self.directory, self.map, self.portal, self.key_checker = directory, authorization, portal, key_checker
         self.connections.per_user = config.max_connections_per_user
         self.connections.per_address = config.max_connections_per_address
         self.requests.rate = config.aws_requests_per_second
@@ -155,13 +161,15 @@ class Security:
         With `slow`, attempts from an address with recent failures wait first, doubling per
         failure; doors that answer per request delay their refusals instead (`slowed`)."""
         address = _address(peer)
-        portal = self.portal
+        portal, key_checker = self.portal, self.key_checker
 
         def attempt(_: Any = None) -> "defer.Deferred[Identity]":
             return portal.login(creds if creds is not None else credentials.Anonymous(), None, IIdentity)
 
         def succeeded(result: tuple[Any, Identity, Any]) -> Identity:
             self.failures.succeeded(address)
+            if IAccessKeyCredentials.providedBy(creds):
+                key_checker.avatars.remember(creds.access_key, result[1])
             return result[1]
 
         def failed(failure: Any) -> None:
@@ -175,6 +183,16 @@ class Security:
         delay = self.failures.delay(address) if slow else 0.0
         d = task.deferLater(self.clock, delay, attempt) if delay else attempt()
         return d.addCallbacks(succeeded, failed)
+
+    def login_key(self, creds: IAccessKeyCredentials, peer: str, door: str) -> "defer.Deferred[Identity]":
+        """`login` for a signed request: a key the portal let in since the last reload gets
+        its avatar again once the request's signature checks out with the key's secret;
+        the first request of a key, and every refusal, go through the portal."""
+        identity = self.key_checker.cached(creds)
+        if identity is None:
+            return self.login(creds, peer, door, creds.access_key, slow=False)
+        self.failures.succeeded(_address(peer))
+        return defer.succeed(identity)
 
     def login_failures(self) -> dict[tuple[str, str], int]:
         """Refused logins since start per (door, reason); reasons: `no_credentials`,

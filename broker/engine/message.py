@@ -78,6 +78,9 @@ class Message:
     dead_letter: DeadLetter | None = None   # set on the copy a dead-letter queue holds
     # The copies of one fan-out to several stored queues share one stored body.
     content_id: int = 0
+    # A digest of the body a door reports with every delivery (SQS's MD5OfBody), kept once
+    # computed; not stored: after a restart it is computed again on first use.
+    body_digest: str | None = None
 
     @property
     def stored(self) -> bool:
@@ -96,7 +99,7 @@ class Message:
                        self.persistent, self.priority, self.timestamp, self.expires,
                        self.group_id, self.dedup_id, self.origin, self.topic, 0,
                        self.visible_at, 0, 0, State.READY, None, False, self.dead_letter,
-                       self.content_id)
+                       self.content_id, self.body_digest)
 
     # -- store rows -------------------------------------------------------
     def to_row(self, dest_id: int) -> dict[str, Any]:

@@ -305,6 +305,8 @@ def _compile_dumper(shape: Shape) -> _Codec:
     if kind == "structure":
         dumpers = {name: _dumper(member) for name, member in shape.members.items()}
         known = frozenset(dumpers)
+        # Members a str is written as itself (most of every answer): no dumper call for them.
+        texts = frozenset(name for name, member in shape.members.items() if member.type_name == "string")
 
         def dump_structure(value: Any) -> Any:
             if not isinstance(value, Mapping):
@@ -313,7 +315,9 @@ def _compile_dumper(shape: Shape) -> _Codec:
                 raise _DumpError(f"{shape.name} has no member(s) {sorted(set(value) - known)}")
             out = {}
             for name, item in value.items():
-                if item is not None:
+                if item.__class__ is str and name in texts:
+                    out[name] = item
+                elif item is not None:
                     try:
                         out[name] = dumpers[name](item)
                     except _DumpError as error:

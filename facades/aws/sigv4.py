@@ -115,19 +115,22 @@ class SigV4Verifier:
         if signature is None:
             if self.enforcing and not self._security.directory.allows_anonymous:
                 raise common_error("MissingAuthenticationToken")
-            identity = self._login(None, client_address, None)
+            identity = self._login(None, client_address)
             return Principal(None, self._default_account, None, None, identity)
         expected = signature.signature
         creds = SignedAccessKey(signature.access_key,
                                 lambda secret: hmac.compare_digest(_sign(request, signature, secret), expected))
-        identity = self._login(creds, client_address, signature.access_key)
+        identity = self._login(creds, client_address)
         return Principal(signature.access_key, identity.account or self._default_account,
                          signature.region, signature.service, identity)
 
-    def _login(self, creds: SignedAccessKey | None, client_address: str, key: str | None) -> Identity:
+    def _login(self, creds: SignedAccessKey | None, client_address: str) -> Identity:
         # Access-key checks are synchronous, so the portal's Deferred has fired already.
         outcome: list[Any] = []
-        self._security.login(creds, client_address, "aws", key, slow=False).addBoth(outcome.append)
+        security = self._security
+        login = (security.login(None, client_address, "aws", slow=False) if creds is None
+                 else security.login_key(creds, client_address, "aws"))
+        login.addBoth(outcome.append)
         result = outcome[0]
         if isinstance(result, Failure):
             result.trap(LoginFailed)

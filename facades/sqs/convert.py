@@ -34,7 +34,9 @@ def to_engine(entry: dict[str, Any], sender: str, now: int, fifo: bool,
         dedup = hashlib.sha256(body.encode("utf-8")).hexdigest()
     message = Message(message_id=str(uuid.uuid4()), body=body.encode("utf-8"), properties=props,
                       types=types, headers=headers, persistent=True, timestamp=now,
-                      group_id=entry.get("MessageGroupId"), dedup_id=dedup if fifo else None)
+                      group_id=entry.get("MessageGroupId"), dedup_id=dedup if fifo else None,
+                      # The body passed validation, so this is also what a receive reports.
+                      body_digest=md5_of_body(body))
     delay = entry.get("DelaySeconds")
     if delay is not None:
         # An explicit delay (0 included) overrides the queue's DelaySeconds.
@@ -82,12 +84,18 @@ def sequence_number(message: Message) -> str:
 def body_text(message: Message) -> str:
     """The body as SQS text: other doors may have sent bytes SQS cannot carry (invalid
     UTF-8, control characters), which become U+FFFD rather than a broken reply."""
-    return INVALID_CHARACTER.sub("\ufffd", message.body.decode("utf-8", errors="replace"))
+    body = message.body
+    if body.isascii():
+        text = body.decode("ascii")
+        if text.isprintable():   # the common body, checked at C speed
+            return text
+    return INVALID_CHARACTER.sub("\ufffd", body.decode("utf-8", errors="replace"))
 
 
-def sent_result(message: Message, entry: dict[str, Any], fifo: bool) -> dict[str, Any]:
-    """SendMessage's answer: ids and the digests the SDKs verify."""
-    out: dict[str, Any] = {"MessageId": message.message_id, "MD5OfMessageBody": md5_of_body(entry["MessageBody"])}
+def sent_result(message: Message, body_digest: str | None, entry: dict[str, Any], fifo: bool) -> dict[str, Any]:
+    """SendMessage's answer: ids and the digests the SDKs verify. `message` is the one the
+    queue kept (an earlier one for a deduplicated FIFO send); `body_digest` is the sent body's."""
+    out: dict[str, Any] = {"MessageId": message.message_id, "MD5OfMessageBody": body_digest}
     md5_attrs = md5_of_message_attributes(entry.get("MessageAttributes"))
     if md5_attrs:
         out["MD5OfMessageAttributes"] = md5_attrs

@@ -49,7 +49,7 @@ def _enqueue(state: SqsState, ctx: AwsRequestContext, queue: Queue, entry: Param
     if refused is not None:
         raise common_error("ServiceUnavailable") if refused.resource == "store" else sqs_error("RequestThrottled")
     kept = queue.enqueue(message)
-    return convert.sent_result(kept, entry, limits.fifo)
+    return convert.sent_result(kept, message.body_digest, entry, limits.fifo)
 
 
 def _after_commit(state: SqsState, result: Any, sends: bool = False) -> defer.Deferred[Any]:
@@ -106,11 +106,14 @@ def _received(state: SqsState, ctx: AwsRequestContext, queue: Queue, lease: Leas
               system_names: list[str], attribute_names: list[str]) -> dict[str, Any]:
     message = lease.message
     body = convert.body_text(message)
+    digest = message.body_digest
+    if digest is None:
+        digest = message.body_digest = md5_of_body(body)
     source = message.headers.get("dead-letter-source")
     out: dict[str, Any] = {
         "MessageId": message.message_id,
         "ReceiptHandle": receipts.encode(queue.name, message.seq, lease.token),
-        "MD5OfBody": md5_of_body(body),
+        "MD5OfBody": digest,
         "Body": body,
     }
     system = convert.system_attributes(message, system_names, ctx.account_id,

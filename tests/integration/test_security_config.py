@@ -133,6 +133,22 @@ def test_reload_changes_rights_and_users_of_a_running_broker(db, tmp_path):
         assert "event=reloaded" in broker.log()
 
 
+def test_reload_stops_a_removed_access_key_that_was_just_used(tmp_path):
+    with secured_broker("sqlite", tmp_path, config_text()) as broker:
+        _, key, secret = USERS["reader"]
+        reader = make_client("json", broker.aws_url, key, secret)
+        for _ in range(3):              # the key's requests are answered, again and again
+            reader.list_queues()
+        remaining = {name: entry for name, entry in USERS.items() if name != "reader"}
+        broker.config_path.write_text(config_text(users=remaining))
+        assert mqgate("reload", "--pid-file", str(tmp_path / "mqgate.pid")).returncode == 0
+        wait_until(lambda: broker.log().count("event=reloaded") == 1, message="reloaded")
+        with expect_error(reader, "InvalidClientTokenId", 403):
+            reader.list_queues()
+        _, key, secret = USERS["admin"]
+        make_client("json", broker.aws_url, key, secret).list_queues()
+
+
 def test_reload_with_a_broken_config_keeps_the_old_rights(tmp_path):
     with secured_broker("sqlite", tmp_path, config_text()) as broker:
         broker.config_path.write_text(config_text() + "[[authorization]]\nqueue = \"x\"\nbogus = 1\n")

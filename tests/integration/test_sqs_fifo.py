@@ -86,8 +86,11 @@ def test_deduplication_by_id(sqs, url):
     second = send(sqs, url, "once again", "G", dedup="same-id")     # accepted, not delivered
     assert second["MessageId"]
     assert first["SequenceNumber"]
+    # each send's digest is of the body it sent; the receive's of the one kept
+    assert second["MD5OfMessageBody"] == hashlib.md5(b"once again").hexdigest()
     got = receive_until(sqs, url, 1, delete=True)
     assert [m["Body"] for m in got] == ["once"]
+    assert got[0]["MD5OfBody"] == first["MD5OfMessageBody"] == hashlib.md5(b"once").hexdigest()
     assert got[0]["Attributes"]["MessageDeduplicationId"] == "same-id"
     assert receive(sqs, url) == []
     # still deduplicated after the first was deleted (5-minute interval)

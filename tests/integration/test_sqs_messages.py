@@ -89,6 +89,18 @@ def test_send_receive_delete(sqs, url):
         {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}
 
 
+def test_an_answer_larger_than_the_socket_buffer_arrives_whole(sqs, url):
+    bodies = [f"{i}" + "x" * 250_000 for i in range(10)]
+    for body in bodies:
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+    got = receive_until(sqs, url, 10)
+    assert sorted(m["Body"] for m in got) == sorted(bodies)
+    assert all(m["MD5OfBody"] == aws_md5_of_body(m["Body"]) for m in got)
+    deleted = sqs.delete_message_batch(QueueUrl=url, Entries=[
+        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)])
+    assert len(deleted["Successful"]) == 10 and not deleted.get("Failed")
+
+
 def test_message_ids_are_distinct(sqs, url):
     ids = {sqs.send_message(QueueUrl=url, MessageBody=f"m{i}")["MessageId"] for i in range(5)}
     assert len(ids) == 5

@@ -76,6 +76,31 @@ def test_access_keys_verify_with_the_keys_secret():
                                     ("aws", "no_credentials"): 1}
 
 
+def test_a_keys_avatar_is_reused_but_every_request_is_verified():
+    sec, _ = security()
+    seen = []
+    first = result(sec.login_key(SignedAccessKey("AKIAAPP", lambda s: seen.append(s) or s == "app-secret"),
+                                 "h:1", "aws"))
+    again = result(sec.login_key(SignedAccessKey("AKIAAPP", lambda s: seen.append(s) or s == "app-secret"),
+                                 "h:1", "aws"))
+    assert again is first and seen == ["app-secret", "app-secret"]
+    # a request not signed with the secret is refused and counted, cached key or not
+    assert result(sec.login_key(SignedAccessKey("AKIAAPP", lambda s: False), "h:2", "aws")).check(LoginFailed)
+    assert sec.login_failures() == {("aws", "bad_signature"): 1}
+
+
+def test_reload_forgets_the_avatars_of_keys():
+    sec, _ = security()
+    signed = SignedAccessKey("AKIAAPP", lambda s: s == "app-secret")
+    assert result(sec.login_key(signed, "h:1", "aws")).groups == {"producers"}
+    regrouped = [{**USERS[0], "groups": ["consumers"]}, USERS[1]]
+    sec.reload(Config(users=regrouped, authorization=MAP))
+    assert result(sec.login_key(signed, "h:1", "aws")).groups == {"consumers"}
+    sec.reload(Config(users=[USERS[1]], authorization=MAP))
+    refused = result(sec.login_key(signed, "h:1", "aws"))
+    assert refused.check(LoginFailed) and sec.login_failures() == {("aws", "unknown_key"): 1}
+
+
 def test_aws_credentials_shorthand_keys_are_users():
     sec, _ = security(users=[], authorization=[], aws_credentials="AKIDX:sec:111122223333")
     assert sec.enforcing
