@@ -23,10 +23,10 @@ def test_basic_credentials():
 
 
 @pytest.mark.parametrize("origin, host, refused", [
-    (None, b"broker:8161", False),
-    (b"http://broker:8161", b"broker:8161", False),
-    (b"http://elsewhere.example", b"broker:8161", True),
-    (b"null", b"broker:8161", True),
+    (None, b"broker:18080", False),
+    (b"http://broker:18080", b"broker:18080", False),
+    (b"http://elsewhere.example", b"broker:18080", True),
+    (b"null", b"broker:18080", True),
 ])
 def test_cross_origin(origin, host, refused):
     request = DummyRequest([b"metrics"])

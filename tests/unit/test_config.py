@@ -109,6 +109,7 @@ def test_redelivery_policies_from_toml(tmp_path):
 def test_admin_door_settings():
     cfg = load(env={"MQGATE_ADMIN_GROUPS": '["ops", "admins"]'}, overrides={"admin_port": "0"})
     assert cfg.admin_groups == ["ops", "admins"] and cfg.endpoint("admin") == "tcp:0:interface=127.0.0.1"
-    assert load(env={}).admin_port == 8161 and load(env={}).admin_groups == ["admins"]
+    defaults = load(env={})
+    assert defaults.admin_port == 8161 and defaults.admin_groups == ["admins"]
     with pytest.raises(ConfigError):
         load(env={"MQGATE_ADMIN_GROUPS": "[1]"})
