@@ -4,7 +4,7 @@ from __future__ import annotations
 import random
 import time
 
-from tests.conftest import unique
+from tests.conftest import broker_on, unique
 from tests.integration.stomp_client import RawStomp, connect
 
 
@@ -83,23 +83,26 @@ def test_scheduled_messages_in_a_transaction_start_at_commit(shared_broker):
         client.close()
 
 
-def test_a_cron_message_fires_at_the_next_minute_with_its_repeat(shared_broker):
+def test_a_cron_message_fires_at_the_next_minute_with_its_repeat(tmp_path):
     """`* * * * *` fires at the top of the next minute (a real wait of up to a minute: cron
-    has no finer unit); its delay and repeat deliver two copies right after."""
+    has no finer unit); its delay and repeat deliver two copies right after. The timing is
+    the engine's, the same on either database, so this wait is paid once (on SQLite); how
+    a cron job is kept is tested on both in test_openwire_cron."""
     q = "/queue/" + unique()
-    client = connect(shared_broker.stomp_port)
-    try:
-        client.subscribe_sync(q, "s")
-        client.send_sync(q, "cron", persistent="true", AMQ_SCHEDULED_CRON="* * * * *",
-                         AMQ_SCHEDULED_DELAY=100, AMQ_SCHEDULED_PERIOD=100, AMQ_SCHEDULED_REPEAT=1)
-        got = [client.listener.get(timeout=70), client.listener.get(timeout=5)]
-        assert [m.body for m in got] == ["cron", "cron"]
-        assert len({m.headers["message-id"] for m in got}) == 2
-        assert len({m.headers["scheduledJobId"] for m in got}) == 1
-        assert "AMQ_SCHEDULED_CRON" not in got[0].headers
-        client.listener.none(0.3)
-    finally:
-        client.close()
+    with broker_on("sqlite", tmp_path) as proc:
+        client = connect(proc.stomp_port)
+        try:
+            client.subscribe_sync(q, "s")
+            client.send_sync(q, "cron", persistent="true", AMQ_SCHEDULED_CRON="* * * * *",
+                             AMQ_SCHEDULED_DELAY=100, AMQ_SCHEDULED_PERIOD=100, AMQ_SCHEDULED_REPEAT=1)
+            got = [client.listener.get(timeout=70), client.listener.get(timeout=5)]
+            assert [m.body for m in got] == ["cron", "cron"]
+            assert len({m.headers["message-id"] for m in got}) == 2
+            assert len({m.headers["scheduledJobId"] for m in got}) == 1
+            assert "AMQ_SCHEDULED_CRON" not in got[0].headers
+            client.listener.none(0.3)
+        finally:
+            client.close()
 
 
 # -- expiry --------------------------------------------------------------------------------------------

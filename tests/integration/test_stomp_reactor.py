@@ -12,8 +12,7 @@ import pytest
 from tests.conftest import ROOT, BrokerProcess, unique
 from tests.integration.stomp_client import connect
 
-REACTORS = ["asyncio", pytest.param("uvloop", marks=pytest.mark.skipif(
-    __import__("importlib").util.find_spec("uvloop") is None, reason="uvloop not installed"))]
+REACTORS = ["asyncio", "uvloop"]
 
 
 @pytest.mark.parametrize("reactor", REACTORS)
