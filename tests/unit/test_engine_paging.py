@@ -6,6 +6,8 @@ from __future__ import annotations
 from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from broker.engine.dead_letters import DeadLetterStrategy
+from broker.engine.limits import Policy
 from broker.engine.paging import NON_PERSISTENT_STRETCH
 from tests.unit.engine_support import (PAGED_WINDOW as WINDOW, Recorder, SlowPages, advance, make_broker,
                                        msg, paged, restart, result_of)
@@ -455,3 +457,37 @@ def test_the_expiry_sweep_makes_no_dead_letter_queue_when_nothing_expires():
     q.sweep()
     assert "ActiveMQ.DLQ" not in b.queues
     assert drain(q) == [f"m{i}" for i in range(20)]
+
+
+def test_expiry_on_disk_follows_the_destinations_dead_letter_strategy():
+    """The store's move of expired rows goes where `Broker.dead_letter` would send each
+    message: an individual strategy's queue, non-persistent rows too when it keeps them."""
+    store, b, q = paged()
+    b.policies = [Policy(queue="q", dead_letter=DeadLetterStrategy(individual=True, process_non_persistent=True))]
+    now = b.now_ms()
+    for i in range(20):
+        q.enqueue(msg(f"old{i}", persistent=i % 2 == 0, expires=now + 1000))
+    q.enqueue(msg("new", persistent=True))
+    advance(b, 2000)
+    for _ in range(3):
+        q.sweep()
+    assert "ActiveMQ.DLQ" not in b.queues
+    dlq = b.queues["ActiveMQ.DLQ.Queue.q"]
+    assert drain(q) == ["new"]
+    dead = Recorder(auto_ack=True, credit=100)
+    dlq.add_consumer(dead)
+    assert sorted(m.body.decode() for m, _ in dead.got) == sorted(f"old{i}" for i in range(20))
+    assert all(m.persistent and m.dead_letter.was_persistent == (int(m.body[3:]) % 2 == 0)
+               for m, _ in dead.got)
+
+
+def test_expiry_on_disk_drops_what_a_strategy_that_ignores_expiry_would():
+    store, b, q = paged()
+    b.policies = [Policy(queue="q", dead_letter=DeadLetterStrategy(process_expired=False))]
+    now = b.now_ms()
+    for i in range(20):
+        q.enqueue(msg(f"old{i}", persistent=True, expires=now + 1000))
+    advance(b, 2000)
+    for _ in range(3):
+        q.sweep()
+    assert drain(q) == [] and "ActiveMQ.DLQ" not in b.queues and store.rows == {}
