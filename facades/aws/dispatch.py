@@ -48,6 +48,9 @@ class WireRequest:
     """Lower-case names; repeated headers joined with ``,``."""
     body: bytes
     client_address: str = ""
+    raw_headers: Sequence[tuple[bytes, bytes]] = ()
+    """Every header line as sent: name case and repeats kept, for API Gateway's
+    events, which show them as the client wrote them."""
 
 
 @dataclass(frozen=True)

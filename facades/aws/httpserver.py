@@ -144,6 +144,7 @@ class HttpServerProtocol(Protocol):
         self._url = b""
         self._head_size = 0
         self._headers: dict[str, str] = {}
+        self._raw_headers: list[tuple[bytes, bytes]] = []
         self._body: list[bytes] = []
         self._body_size = 0
         self._continue_owed = False
@@ -202,6 +203,7 @@ class HttpServerProtocol(Protocol):
         self._url = b""
         self._head_size = 0
         self._headers = {}
+        self._raw_headers = []
         self._body = []
         self._body_size = 0
 
@@ -215,6 +217,7 @@ class HttpServerProtocol(Protocol):
         self._head_size += len(name) + len(value) + 4
         if self._head_size > MAX_HEAD:
             raise BadRequest("request head too large")
+        self._raw_headers.append((name, value))
         key = name.decode("latin-1").lower()
         headers = self._headers
         if key in headers:
@@ -279,6 +282,7 @@ class HttpServerProtocol(Protocol):
             headers=headers,
             body=body,
             client_address=self.address,
+            raw_headers=self._raw_headers,
         )
 
     # -- answers -------------------------------------------------------------------

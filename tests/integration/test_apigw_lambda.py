@@ -4,8 +4,10 @@ started with `--lambda-endpoint` and `--jwks`."""
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -89,6 +91,34 @@ def test_lambda_proxy_event_and_result(lambda_broker: BrokerProcess, functions: 
     context = event["requestContext"]
     assert context["stage"] == "test" and context["identity"]["sourceIp"] == "127.0.0.1"
     assert context["resourcePath"] == "/users/{id}" and context["requestId"]
+
+
+def test_lambda_proxy_event_shows_headers_as_sent(lambda_broker: BrokerProcess, functions: LambdaStandIn) -> None:
+    """A REST API's event keeps each header name as the client spelled it, and every value
+    of a repeated header in ``multiValueHeaders`` (the last one in ``headers``)."""
+    name = unique("hdrfn")
+    functions.functions[name] = lambda event: {"statusCode": 200, "body": "ok"}
+    gw = apigw_client(lambda_broker.aws_url)
+    ids = build_api(gw, unique("lhdr"), {"/h": {"GET": _proxy(name)}})
+    url = urllib.parse.urlsplit(stage_url(lambda_broker.aws_url, ids["api"], "test", "/h"))
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    try:
+        conn.putrequest("GET", url.path)
+        for header, value in (("x-lower-case", "1"), ("X-Mixed-Case", "2"), ("X-Repeated", "a"),
+                              ("X-Repeated", "b")):
+            conn.putheader(header, value)
+        conn.endheaders()
+        reply = conn.getresponse()
+        assert (reply.status, reply.read()) == (200, b"ok")
+    finally:
+        conn.close()
+    event = functions.events[name][-1]
+    assert event["headers"]["x-lower-case"] == "1"
+    assert event["headers"]["X-Mixed-Case"] == "2"
+    assert event["headers"]["X-Repeated"] == "b"
+    assert event["multiValueHeaders"]["X-Repeated"] == ["a", "b"]
+    assert event["multiValueHeaders"]["x-lower-case"] == ["1"]
+    assert "X-Lower-Case" not in event["headers"] and "x-mixed-case" not in event["headers"]
 
 
 def test_malformed_and_failing_functions_answer_502(lambda_broker: BrokerProcess, functions: LambdaStandIn) -> None:

@@ -126,6 +126,8 @@ class Gateway:
                          query=list(request.query), headers=request.headers, body=request.body,
                          source_ip=request.client_address, request_id=str(uuid.uuid4()), host=request.host,
                          started=self._clock(),
+                         raw_headers=[(name.decode("latin-1"), value.decode("latin-1"))
+                                      for name, value in request.raw_headers],
                          signed=SignedRequest(method=request.method, scheme=request.scheme, host=request.host,
                                               path=request.path, query=request.query, headers=request.headers,
                                               body=request.body))
@@ -142,12 +144,17 @@ class Gateway:
                             router=Router(snapshot["resources"]),
                             models=validation.Models(params["restApiId"], snapshot["models"]), policy=[])
         path, _, raw_query = (params.get("pathWithQueryString") or resource["path"]).partition("?")
-        headers = {k.lower(): v for k, v in params.get("headers", {}).items()}
+        raw_headers = list(params.get("headers", {}).items())
         for name, values in params.get("multiValueHeaders", {}).items():
-            headers[name.lower()] = ",".join(values)
+            raw_headers = [(k, v) for k, v in raw_headers if k.lower() != name.lower()]
+            raw_headers.extend((name, value) for value in values)
+        headers: dict[str, str] = {}
+        for name, value in raw_headers:
+            key = name.lower()
+            headers[key] = f"{headers[key]},{value}" if key in headers else value
         inv = Invocation(api_id=params["restApiId"], stage="test-invoke-stage",
                          http_method=params["httpMethod"].upper(), path=path if path.startswith("/") else "/" + path,
-                         query=parse_qsl(raw_query, keep_blank_values=True), headers=headers,
+                         query=parse_qsl(raw_query, keep_blank_values=True), headers=headers, raw_headers=raw_headers,
                          body=params.get("body", "").encode(), source_ip="test-invoke-source-ip",
                          request_id=str(uuid.uuid4()), host="test-invoke", started=self._clock(), test_invoke=True)
         response = await self.pipeline.serve(inv, deployed)

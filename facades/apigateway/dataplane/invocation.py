@@ -38,10 +38,28 @@ class Invocation:
     """The request as the client sent (and may have signed) it, for AWS_IAM methods."""
     test_invoke: bool = False
     """A TestInvokeMethod call: no policy, authorizer, key, cache or throttling, as on AWS."""
+    raw_headers: list[tuple[str, str]] = field(default_factory=list)
+    """Every header line as the client sent it; ``headers`` is for lookups, this is for
+    what the integration is shown. Empty: ``headers`` is all there is."""
 
     @property
     def content_type(self) -> str:
         return self.headers.get("content-type", "application/json").split(";")[0].strip().lower() or "application/json"
+
+    def multi_headers(self) -> dict[str, list[str]]:
+        """Each header under the name the client gave it, with every value it sent, as a
+        REST API's events show them (a name sent twice in two spellings keeps the first)."""
+        if not self.raw_headers:
+            return {name: [value] for name, value in self.headers.items()}
+        spelled: dict[str, str] = {}
+        out: dict[str, list[str]] = {}
+        for name, value in self.raw_headers:
+            out.setdefault(spelled.setdefault(name.lower(), name), []).append(value)
+        return out
+
+    def sent_headers(self) -> dict[str, str]:
+        """``headers`` of a REST API's events: the names as sent, the last value of each."""
+        return {name: values[-1] for name, values in self.multi_headers().items()}
 
     def query_map(self) -> dict[str, str]:
         """Last value wins, as ``queryStringParameters`` has it."""
@@ -56,7 +74,7 @@ class Invocation:
     def method_params(self) -> dict[str, dict[str, str]]:
         """``$input.params()``: path, querystring and header parameters."""
         return {"path": dict(self.match.path_params) if self.match else {},
-                "querystring": self.query_map(), "header": dict(self.headers)}
+                "querystring": self.query_map(), "header": self.sent_headers()}
 
     def build_context(self, account: str, stage_variables: dict[str, str]) -> dict[str, Any]:
         match = self.match

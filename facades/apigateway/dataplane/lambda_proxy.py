@@ -27,7 +27,7 @@ def is_binary(inv: Invocation, binary_media_types: list[str]) -> bool:
 
 def event(inv: Invocation, stage_variables: dict[str, str], binary_media_types: list[str]) -> dict[str, Any]:
     assert inv.match is not None
-    headers = {k.title() if k.islower() else k: v for k, v in inv.headers.items()}
+    multi_headers = inv.multi_headers()
     multi_query = inv.multi_query()
     binary = is_binary(inv, binary_media_types)
     if inv.body:
@@ -39,8 +39,8 @@ def event(inv: Invocation, stage_variables: dict[str, str], binary_media_types: 
         "resource": inv.match.resource["path"],
         "path": inv.path,
         "httpMethod": inv.http_method,
-        "headers": headers or None,
-        "multiValueHeaders": {k: [v] for k, v in headers.items()} or None,
+        "headers": inv.sent_headers() or None,
+        "multiValueHeaders": multi_headers or None,
         "queryStringParameters": inv.query_map() or None,
         "multiValueQueryStringParameters": multi_query or None,
         "pathParameters": dict(inv.match.path_params) or None,
