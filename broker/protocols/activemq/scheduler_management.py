@@ -36,12 +36,18 @@ BROWSE, REMOVE, REMOVEALL = "BROWSE", "REMOVE", "REMOVEALL"
 START_TIME, END_TIME = "ACTION_START_TIME", "ACTION_END_TIME"
 JOB_ID = "scheduledJobId"
 _PREFIX = DESTINATION.lower()
+_LENGTH = len(_PREFIX)
 
 
 def addressed(targets: list[dest.Destination]) -> bool:
     """Whether a send goes to the management destination (as ActiveMQ: a queue or topic
-    whose name starts with it, in any case)."""
-    return any(d.name[:len(_PREFIX)].lower() == _PREFIX for d in targets)
+    whose name starts with it, in any case). Asked on every send: most names fail the
+    first test."""
+    for d in targets:
+        name = d.name
+        if name[:1] in "Aa" and name[:_LENGTH].lower() == _PREFIX:
+            return True
+    return False
 
 
 @dataclass

@@ -210,7 +210,8 @@ def _publish_later(broker: "Broker", clock: Any, topic: str, message: Message, r
 
     def cancel() -> None:
         waiting.discard(entry)
-        call.cancel()
+        if call.active():
+            call.cancel()
         if record is not None:
             broker.drop_record(SCHEDULED_TOPIC_RECORDS, record)
     call = clock.callLater(max(0, due - broker.now_ms()) / 1000.0, publish)
