@@ -40,14 +40,11 @@ _LENGTH = len(_PREFIX)
 
 
 def addressed(targets: list[dest.Destination]) -> bool:
-    """Whether a send goes to the management destination (as ActiveMQ: a queue or topic
-    whose name starts with it, in any case). Asked on every send: most names fail the
-    first test."""
-    for d in targets:
-        name = d.name
-        if name[:1] in "Aa" and name[:_LENGTH].lower() == _PREFIX:
-            return True
-    return False
+    """Whether a send goes to the management destination: as ActiveMQ, whose destination
+    name (a composite's whole name) starts with it, in any case. Asked on every send: most
+    names fail the first test."""
+    name = targets[0].name if targets else ""
+    return name[:1] in "Aa" and name[:_LENGTH].lower() == _PREFIX
 
 
 @dataclass
