@@ -90,3 +90,31 @@ def test_management_needs_admin_on_the_topic_and_write_on_the_reply(secure: Brok
     assert refused.command == "RECEIPT"
     refused = _ask(secure.stomp_port, "admin", "/queue/elsewhere")               # no write there
     assert refused.command == "ERROR" and b"SecurityException" in refused.body
+
+
+def test_jobs_on_disk_only_are_listed_and_removed(store_url: str, tmp_path) -> None:
+    """A queue keeping 4 messages in memory: most delayed messages wait on disk only, and are
+    listed and removed there (read back from SQLite or PostgreSQL by time)."""
+    broker = BrokerProcess(store_url, tmp_path, extra=["--queue-window", "4"]).start()
+    q, reply = "/queue/" + unique(), "/queue/" + unique("reply")
+    try:
+        client = connect(broker.stomp_port)
+        client.subscribe_sync(reply, "replies")
+        for i in range(30):
+            client.send_sync(q, f"m{i}", persistent="true", AMQ_SCHEDULED_DELAY=HOUR + i * 60_000)
+        assert sorted(m.body for m in _browse(client, reply)) == sorted(f"m{i}" for i in range(30))
+        now = int(time.time() * 1000)
+        # m10..m19 (and no other: the range is well inside the minutes between them)
+        client.send_sync(MANAGEMENT, "", AMQ_SCHEDULER_ACTION="REMOVEALL",
+                         ACTION_START_TIME=now + HOUR + 9 * 60_000 + 30_000,
+                         ACTION_END_TIME=now + HOUR + 19 * 60_000 + 30_000)
+        kept = sorted(f"m{i}" for i in [*range(10), *range(20, 30)])
+        assert sorted(m.body for m in _browse(client, reply)) == kept
+        client.close()
+        broker.restart(hard=True)
+        client = connect(broker.stomp_port)
+        client.subscribe_sync(reply, "replies")
+        assert sorted(m.body for m in _browse(client, reply)) == kept
+        client.close()
+    finally:
+        broker.kill()
