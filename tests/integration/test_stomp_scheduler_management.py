@@ -86,8 +86,8 @@ def _ask(port: int, user: str, reply: str) -> object:
 def test_management_needs_admin_on_the_topic_and_write_on_the_reply(secure: BrokerProcess) -> None:
     refused = _ask(secure.stomp_port, "orders-app", "/queue/orders.replies")   # write, no admin
     assert refused.command == "ERROR" and b"SecurityException" in refused.body
-    refused = _ask(secure.stomp_port, "admin", "/queue/open." + unique())
-    assert refused.command == "RECEIPT"
+    allowed = _ask(secure.stomp_port, "admin", "/queue/open." + unique())
+    assert allowed.command == "RECEIPT"
     refused = _ask(secure.stomp_port, "admin", "/queue/elsewhere")               # no write there
     assert refused.command == "ERROR" and b"SecurityException" in refused.body
 
