@@ -80,6 +80,9 @@ class Broker:
         # Called with (kind, name, added) when a named queue is made or deleted, or a topic
         # is first used (ActiveMQ's destination advisories are published from here).
         self.destination_listeners: list[Callable[[str, str, bool], None]] = []
+        # Told of every message that expired or was dead-lettered: (where it was sent and
+        # why, the message, whether a copy went to a dead-letter destination).
+        self.dead_letter_listeners: list[Callable[[DeadLetter, Message, bool], None]] = []
         self._topic_taps: list[Callable[[str, Message], None]] = []
 
     # -- ids -------------------------------------------------------------------------
@@ -519,38 +522,48 @@ class Broker:
         return first
 
     def dead_letter(self, source: Queue, message: Message, cause: str) -> None:
-        """Move a message out of `source`: to the DLQ its queue names (an SQS redrive
-        policy), else where the dead-letter strategy of the destination it was sent to says.
-
-        As ActiveMQ, a strategy drops non-persistent messages unless told to keep them (the
-        copy is then persistent) and expired ones when told to; a message never goes to a
-        DLQ that is its own destination, and a dead letter dying again is dropped rather
-        than looping."""
+        """Move a message out of `source` (see `_move_dead_letter`), and tell the
+        `dead_letter_listeners`."""
         if source.kind == "subscription":
             # The topic it was published on (a wildcard or non-durable subscription's queue
             # name is not a topic name); a copy restored from the store has none.
             origin = ("topic", message.topic or source.attrs.get("subscription", {}).get("topic", source.name))
         else:
             origin = ("queue", source.name)
+        moved = self._move_dead_letter(source, origin, message, cause)
+        if self.dead_letter_listeners:
+            facts = DeadLetter(*origin, cause, message.expires, message.persistent)
+            for listener in list(self.dead_letter_listeners):
+                listener(facts, message, moved)
+
+    def _move_dead_letter(self, source: Queue, origin: tuple[str, str], message: Message, cause: str) -> bool:
+        """Move a message out of `source` (sent to `origin`): to the DLQ its queue names (an
+        SQS redrive policy), else where the dead-letter strategy of `origin` says; whether
+        a copy went there.
+
+        As ActiveMQ, a strategy drops non-persistent messages unless told to keep them (the
+        copy is then persistent) and expired ones when told to; a message never goes to a
+        DLQ that is its own destination, and a dead letter dying again is dropped rather
+        than looping."""
         copy = message.copy()
         copy.visible_at = 0
         redrive = source.settings.dead_letter
         if redrive:
             if redrive == source.name:
-                return
+                return False
             copy.dead_letter = DeadLetter(*origin, cause, message.expires)
             copy.headers = {**message.headers, "dead-letter-source": source.name}
             copy.delivery_count = message.delivery_count
             copy.first_delivery = message.first_delivery
             copy.expires = 0        # a dead letter must not expire again on its way
             self.send_to_queue(redrive, copy)
-            return
+            return True
         strategy = self.dead_letter_strategy_for(*origin)
         if message.dead_letter is not None or not strategy.takes(message.persistent, cause == EXPIRED_CAUSE):
-            return
+            return False
         target = strategy.target(*origin)
         if target == origin:
-            return
+            return False
         copy.dead_letter = DeadLetter(*origin, cause, message.expires, was_persistent=message.persistent)
         copy.persistent = True
         copy.expires = self.now_ms() + strategy.expiration if strategy.expiration else 0
@@ -558,4 +571,5 @@ class Broker:
             self.publish(target[1], copy)
         else:
             self.send_to_queue(target[1], copy)
+        return True
 

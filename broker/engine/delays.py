@@ -63,6 +63,8 @@ class Timeline:
         self.reading = False
         self.epoch = 0
         self.tombstones: set[int] = set()
+        # Delayed rows on disk cancelled since the last page (`cancel_out`).
+        self.cancelled: set[int] = set()
 
     def __len__(self) -> int:
         return len(self.due)
@@ -141,7 +143,19 @@ class Timeline:
         self.epoch += 1      # a page being read now belongs to the old contents
         self.reading = False
         self.tombstones.clear()
+        self.cancelled.clear()
         return [e[2] for e in live if not (keep_leases and e[2].lease is not None)]
+
+    def cancel_out(self, seq: int) -> bool:
+        """A delayed row on disk only (after the horizon) is deleted; False if it was
+        already. A page being read must not bring it back; one read later will not see it."""
+        if seq in self.cancelled or not self.out_delayed:
+            return False
+        self.cancelled.add(seq)
+        self.out_delayed -= 1
+        if self.reading:
+            self.tombstones.add(seq)
+        return True
 
     # -- paging out ---------------------------------------------------------------------
     def _out(self, message: Message) -> None:
@@ -190,6 +204,7 @@ class Timeline:
         them and `place`s them)."""
         self.reading = False
         tombstones, self.tombstones = self.tombstones, set()
+        self.cancelled.clear()
         if epoch != self.epoch:
             return []
         full = len(rows) >= limit

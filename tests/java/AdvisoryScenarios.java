@@ -1,6 +1,8 @@
 import java.util.Set;
 import javax.jms.*;
 import org.apache.activemq.ActiveMQConnection;
+import org.apache.activemq.RedeliveryPolicy;
+import org.apache.activemq.advisory.AdvisorySupport;
 import org.apache.activemq.advisory.DestinationSource;
 import org.apache.activemq.command.ActiveMQMessage;
 import org.apache.activemq.command.ActiveMQQueue;
@@ -21,6 +23,8 @@ public class AdvisoryScenarios {
             switch (scenario) {
                 case "destinations": destinations(name); break;
                 case "clients": clients(name); break;
+                case "expired": expired(name); break;
+                case "poisoned": poisoned(name); break;
                 default: throw new IllegalArgumentException("unknown scenario " + scenario);
             }
         });
@@ -88,6 +92,92 @@ public class AdvisoryScenarios {
         JmsScenarios.out("producer_removed", describe(producers.receive(5000), "producerCount"));
         second.close();
         other.close();
+        c.close();
+    }
+
+    /** The message an Expired / MessageDLQd advisory carries, as a JMS client reads it. */
+    static String about(Message m) throws JMSException {
+        if (m == null) return "null";
+        DataStructure data = ((ActiveMQMessage) m).getDataStructure();
+        if (!(data instanceof ActiveMQMessage)) return "not a message: " + data;
+        ActiveMQMessage original = (ActiveMQMessage) data;
+        String text = original instanceof TextMessage ? ((TextMessage) original).getText() : "-";
+        return original.getJMSMessageID() + "|" + original.getDestination() + "|" + original.getStringProperty("tag")
+            + "|" + text + "|" + m.getJMSType() + "|" + m.getStringProperty(AdvisorySupport.MSG_PROPERTY_MESSAGE_ID)
+            + "|" + m.getStringProperty(AdvisorySupport.MSG_PROPERTY_ORIGIN_BROKER_NAME);
+    }
+
+    /**
+     * A persistent and a non-persistent message expire in queue NAME, and a message expires
+     * on topic NAME: Expired advisories for each, a MessageDLQd advisory for the persistent
+     * one only (the others are dropped, not sent to the DLQ).
+     */
+    static void expired(String name) throws Exception {
+        Connection c = JmsScenarios.connect(null);
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        Queue q = s.createQueue(name);
+        Topic t = s.createTopic(name);
+        MessageConsumer expired = s.createConsumer(AdvisorySupport.getExpiredQueueMessageAdvisoryTopic(q));
+        MessageConsumer dlqd = s.createConsumer(AdvisorySupport.getMessageDLQdAdvisoryTopic((ActiveMQQueue) q));
+        MessageConsumer topicExpired = s.createConsumer(AdvisorySupport.getExpiredTopicMessageAdvisoryTopic((ActiveMQTopic) t));
+        MessageConsumer subscriber = s.createConsumer(t);      // holds the topic copy, never reads it...
+        MessageProducer p = s.createProducer(q);
+        TextMessage persistent = s.createTextMessage("persistent");
+        persistent.setStringProperty("tag", "p");
+        p.send(persistent, DeliveryMode.PERSISTENT, 4, 500);
+        TextMessage volatileOne = s.createTextMessage("non-persistent");
+        volatileOne.setStringProperty("tag", "n");
+        p.send(volatileOne, DeliveryMode.NON_PERSISTENT, 4, 500);
+        Thread.sleep(1500);
+        Connection other = JmsScenarios.connect(null);                   // ...and a consumer comes late
+        Session os = other.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        JmsScenarios.out("consumed", JmsScenarios.describe(os.createConsumer(q).receive(1000)));
+        Message first = expired.receive(5000), second = expired.receive(5000);
+        String a = about(first), b = about(second);
+        JmsScenarios.out("expired.p", a.contains("|p|") ? a : b);
+        JmsScenarios.out("expired.n", a.contains("|n|") ? a : b);
+        JmsScenarios.out("persistent_id", persistent.getJMSMessageID());
+        JmsScenarios.out("dlqd", about(dlqd.receive(5000)));
+        JmsScenarios.out("dlqd_more", about(dlqd.receive(500)));
+        subscriber.close();
+        MessageConsumer slow = s.createConsumer(t);
+        Connection pc = JmsScenarios.connect(null);
+        Session ps = pc.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        ((org.apache.activemq.ActiveMQConnection) c).stop();              // the subscriber's copy waits...
+        TextMessage onTopic = ps.createTextMessage("on topic");
+        onTopic.setStringProperty("tag", "t");
+        ps.createProducer(t).send(onTopic, DeliveryMode.NON_PERSISTENT, 4, 300);
+        Thread.sleep(1300);
+        c.start();                                                        // ...until it expired
+        JmsScenarios.out("topic_consumed", JmsScenarios.describe(slow.receive(500)));
+        JmsScenarios.out("topic_expired", about(topicExpired.receive(5000)));
+        pc.close();
+        other.close();
+        c.close();
+    }
+
+    /** A message the client gives up on (poison ack) is DLQd: one MessageDLQd advisory. */
+    static void poisoned(String name) throws Exception {
+        ActiveMQQueue q = new ActiveMQQueue(name);
+        Connection c = JmsScenarios.connect(null);
+        Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
+        MessageConsumer dlqd = s.createConsumer(AdvisorySupport.getMessageDLQdAdvisoryTopic(q));
+        TextMessage m = s.createTextMessage("poison");
+        m.setStringProperty("tag", "x");
+        s.createProducer(q).send(m);
+        org.apache.activemq.ActiveMQConnectionFactory f = new org.apache.activemq.ActiveMQConnectionFactory(JmsScenarios.url);
+        RedeliveryPolicy policy = new RedeliveryPolicy();
+        policy.setMaximumRedeliveries(0);
+        f.setRedeliveryPolicy(policy);
+        Connection consumerConnection = f.createConnection();
+        consumerConnection.start();
+        Session cs = consumerConnection.createSession(true, Session.SESSION_TRANSACTED);
+        MessageConsumer consumer = cs.createConsumer(q);
+        JmsScenarios.out("got", JmsScenarios.describe(consumer.receive(5000)));
+        cs.rollback();
+        JmsScenarios.out("dlqd", about(dlqd.receive(5000)));
+        JmsScenarios.out("sent_id", m.getJMSMessageID());
+        consumerConnection.close();
         c.close();
     }
 }

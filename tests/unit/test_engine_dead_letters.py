@@ -9,6 +9,7 @@ from broker.engine.broker import Broker
 from broker.engine.dead_letters import DeadLetterStrategy, individual_by_prefix
 from broker.engine.limits import LimitError, Policy
 from broker.engine.message import DeadLetter
+from broker.engine.queue import EXPIRED_CAUSE
 from broker.protocols.activemq.dead_letters import dead_letter_headers
 from tests.unit.engine_support import Recorder, advance, make_broker, stamped
 
@@ -123,3 +124,18 @@ def test_policy_tables_read_the_strategy_and_refuse_what_they_do_not_know() -> N
                 {"process_expired": "no"}):
         with pytest.raises(LimitError):
             Policy.from_dict({"queue": ">", "dead_letter": bad})
+
+
+def test_listeners_hear_of_each_expiry_and_dead_letter_and_whether_it_moved() -> None:
+    b = policies(make_broker(), Policy(queue="quiet.>", dead_letter=DeadLetterStrategy(process_expired=False)))
+    heard: list[tuple[str, str, bool, bool, str]] = []
+    b.dead_letter_listeners.append(
+        lambda facts, m, moved: heard.append((facts.name, facts.cause, facts.was_persistent, moved, m.body.decode())))
+    for name, persistent in (("quiet.1", True), ("loud.1", True), ("loud.2", False)):
+        b.send_to_queue(name, stamped(b, name, persistent=persistent, expires=b.now_ms() + 10))
+    advance(b, 20)
+    for name in ("quiet.1", "loud.1", "loud.2"):
+        b.queue(name).sweep()
+    poison(b, "loud.3")
+    assert heard == [("quiet.1", EXPIRED_CAUSE, True, False, "quiet.1"), ("loud.1", EXPIRED_CAUSE, True, True, "loud.1"),
+                     ("loud.2", EXPIRED_CAUSE, False, False, "loud.2"), ("loud.3", "poisoned", True, True, "dead")]

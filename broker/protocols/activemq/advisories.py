@@ -6,7 +6,10 @@ deletes one publishes the event. Named destinations are announced on
 `ActiveMQ.Advisory.Queue` / `.Topic` (what a JMS `DestinationSource` lists), consumers on
 `ActiveMQ.Advisory.Consumer.Queue.<name>` / `.Topic.<name>` with a `consumerCount`,
 producers on `ActiveMQ.Advisory.Producer.*` with a `producerCount`, connections on
-`ActiveMQ.Advisory.Connection`. A new advisory subscriber is first told what exists, as
+`ActiveMQ.Advisory.Connection`, a message that expired on `ActiveMQ.Advisory.Expired.Queue.<name>`
+/ `.Topic.<name>` and one moved to a dead-letter destination on
+`ActiveMQ.Advisory.MessageDLQd.Queue.<name>` / `.Topic.<name>` (as ActiveMQ's AdvisoryBroker
+sends them by default: the message, without its body, as the data structure). A new advisory subscriber is first told what exists, as
 ActiveMQ's AdvisoryBroker does. The facts travel as engine headers; each door renders them
 (OpenWire: the DestinationInfo, ConsumerInfo, ProducerInfo, ConnectionInfo or RemoveInfo
 the message carries). Nothing is built for an advisory topic nobody listens to.
@@ -14,10 +17,12 @@ the message carries). Nothing is built for an advisory topic nobody listens to.
 from __future__ import annotations
 
 import itertools
+import json
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from broker.engine.message import Message
+from broker.engine.message import DeadLetter, Message
+from broker.engine.queue import EXPIRED_CAUSE
 from broker.protocols.activemq import destinations as dest
 
 TEMP_QUEUE_TOPIC = "ActiveMQ.Advisory.TempQueue"
@@ -27,6 +32,8 @@ TOPIC_TOPIC = "ActiveMQ.Advisory.Topic"
 CONNECTION_TOPIC = "ActiveMQ.Advisory.Connection"
 CONSUMER_PREFIX = "ActiveMQ.Advisory.Consumer."
 PRODUCER_PREFIX = "ActiveMQ.Advisory.Producer."
+EXPIRED_PREFIX = "ActiveMQ.Advisory.Expired."
+DLQ_PREFIX = "ActiveMQ.Advisory.MessageDLQd."
 ADVISORY_PREFIX = "ActiveMQ.Advisory."
 # Engine headers of an advisory message: what it is about and whether it came or went.
 TEMP_QUEUE_HEADER = "advisory-temp-queue"
@@ -40,6 +47,10 @@ USER_HEADER = "advisory-user"
 SELECTOR_HEADER = "advisory-selector"
 PREFETCH_HEADER = "advisory-prefetch"
 OPERATION_HEADER = "advisory-operation"
+# The message an Expired / MessageDLQd advisory is about: its store row without the body,
+# as JSON (`message_of` reads it back).
+MESSAGE_HEADER = "advisory-message"
+ORIGINAL_MESSAGE_ID = "orignalMessageId"      # sic: ActiveMQ's property name
 ADD, REMOVE = "add", "remove"
 
 _ids = itertools.count(1)
@@ -84,6 +95,36 @@ def install(broker: Any, broker_name: str) -> None:
             return
         broker.publish(topic, _advisory({DESTINATION_HEADER: f"{kind}://{name}"}, added, "", broker_name))
     broker.destination_listeners.append(changed)
+
+    def dead(facts: DeadLetter, message: Message, moved: bool) -> None:
+        if facts.name.startswith(ADVISORY_PREFIX):
+            return
+        kind = "Topic" if facts.kind == "topic" else "Queue"
+        if facts.cause == EXPIRED_CAUSE:
+            _message_advisory(broker, f"{EXPIRED_PREFIX}{kind}.{facts.name}", facts, message, broker_name,
+                              {ORIGINAL_MESSAGE_ID: message.message_id})
+        if moved:
+            _message_advisory(broker, f"{DLQ_PREFIX}{kind}.{facts.name}", facts, message, broker_name)
+    broker.dead_letter_listeners.append(dead)
+
+
+def _message_advisory(broker: Any, topic: str, facts: DeadLetter, message: Message, broker_name: str,
+                      properties: dict[str, str] | None = None) -> None:
+    """An advisory about one message (expired, dead-lettered), for those who listen."""
+    if not broker.has_subscribers(topic):
+        return
+    row = message.to_row(0)
+    del row["body"], row["dest_id"], row["seq"]
+    advisory = _advisory({DESTINATION_HEADER: f"{facts.kind}://{facts.name}",
+                          MESSAGE_HEADER: json.dumps(row, separators=(",", ":"))}, True, "", broker_name)
+    if properties:
+        advisory.properties.update(properties)
+    broker.publish(topic, advisory)
+
+
+def message_of(header: str) -> Message:
+    """The message an advisory's MESSAGE_HEADER describes (with an empty body)."""
+    return Message.from_row({**json.loads(header), "body": b"", "seq": 0})
 
 
 # -- consumers, producers, connections ------------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import datetime
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 from weakref import WeakKeyDictionary
 
@@ -127,6 +128,35 @@ CRON_RECORDS = "activemq.scheduled-cron"
 _restored: "WeakKeyDictionary[Any, bool]" = WeakKeyDictionary()
 
 
+@dataclass(eq=False)
+class Job:
+    """A scheduled delivery waiting outside any queue (a delayed topic message, a cron
+    job), as the scheduler management topic lists and removes it."""
+
+    job_id: str
+    due: int                   # the next delivery (ms)
+    message: Message
+    kind: str                  # "queue" or "topic"
+    destination: str
+    cancel: Callable[[], None]     # removes it for good (its record too)
+    cron: bool = False
+
+
+_jobs: "WeakKeyDictionary[Any, set[Job]]" = WeakKeyDictionary()
+
+
+def _waiting(broker: "Broker") -> set[Job]:
+    found = _jobs.get(broker)
+    if found is None:
+        found = _jobs[broker] = set()
+    return found
+
+
+def waiting_jobs(broker: "Broker") -> list[Job]:
+    """The broker's delayed topic messages and cron jobs."""
+    return list(_waiting(broker))
+
+
 def _message_doc(message: Message) -> dict[str, Any]:
     row = message.to_row(0)
     row["body"] = base64.b64encode(message.body).decode()
@@ -168,14 +198,25 @@ def route(broker: "Broker", clock: Any, topic: str | None, queue: Queue | None,
 
 
 def _publish_later(broker: "Broker", clock: Any, topic: str, message: Message, record: str | None) -> None:
-    delay = max(0, message.visible_at - broker.now_ms()) / 1000.0
+    due = message.visible_at
     message.visible_at = 0
+    waiting = _waiting(broker)
 
     def publish() -> None:
+        waiting.discard(entry)
         if record is not None:
             broker.drop_record(SCHEDULED_TOPIC_RECORDS, record)
         broker.publish(topic, message)
-    clock.callLater(delay, publish)
+
+    def cancel() -> None:
+        waiting.discard(entry)
+        if call.active():
+            call.cancel()
+        if record is not None:
+            broker.drop_record(SCHEDULED_TOPIC_RECORDS, record)
+    call = clock.callLater(max(0, due - broker.now_ms()) / 1000.0, publish)
+    entry = Job(message.headers.get("scheduledJobId", message.message_id), due, message, "topic", topic, cancel)
+    waiting.add(entry)
 
 
 class _CronJob:
@@ -187,12 +228,26 @@ class _CronJob:
         if record is None and message.persistent:
             record = f"{message.message_id}@{job.get('topic', job.get('queue'))}"
         self.record = record
+        kind = "topic" if "topic" in job else "queue"
+        self.entry = Job(message.headers["scheduledJobId"], job["next"], message, kind, job[kind], self.cancel,
+                         cron=True)
+        self.call: Any = None
 
     def arm(self) -> None:
         if self.record is not None:
             self.broker.put_record(CRON_RECORDS, self.record,
                                    {**self.job, "message": _message_doc(self.message)})
-        self.clock.callLater(max(0, self.job["next"] - self.broker.now_ms()) / 1000.0, self.fire)
+        self.entry.due = self.job["next"]
+        _waiting(self.broker).add(self.entry)
+        self.call = self.clock.callLater(max(0, self.job["next"] - self.broker.now_ms()) / 1000.0, self.fire)
+
+    def cancel(self) -> None:
+        """The job is removed: no more firings, and its record goes."""
+        _waiting(self.broker).discard(self.entry)
+        if self.call is not None and self.call.active():
+            self.call.cancel()
+        if self.record is not None:
+            self.broker.drop_record(CRON_RECORDS, self.record)
 
     def fire(self) -> None:
         """Deliver this firing's copies (new ids, scheduledJobId the job's) and re-arm at

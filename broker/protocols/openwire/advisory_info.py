@@ -25,8 +25,16 @@ def _client_id(code: int, text: str) -> Struct:
 
 
 def data_structure(h: dict[str, str]) -> Struct:
-    """The DestinationInfo, ConsumerInfo, ProducerInfo, ConnectionInfo or RemoveInfo an
-    advisory message is about."""
+    """The DestinationInfo, ConsumerInfo, ProducerInfo, ConnectionInfo, RemoveInfo or
+    message an advisory message is about."""
+    about = h.get(a.MESSAGE_HEADER)
+    if about is not None:
+        # An Expired / MessageDLQd advisory: the message itself, as it was sent.
+        from broker.protocols.openwire.convert import to_openwire   # convert imports this module
+        message = a.message_of(about)
+        out = to_openwire(message, _destination(h[a.DESTINATION_HEADER]), 0, message.timestamp)
+        out["content"] = None        # its body cleared, as ActiveMQ's (getText() is null)
+        return out
     added = h[a.OPERATION_HEADER] == a.ADD
     base = {"command_id": 0, "response_required": False}
     consumer, producer, connection = h.get(a.CONSUMER_HEADER), h.get(a.PRODUCER_HEADER), h.get(a.CONNECTION_HEADER)

@@ -31,7 +31,7 @@ from broker.protocols.activemq.inactivity import InactivityMonitor
 from broker.protocols.activemq.output import CommitOrderedOutput
 from broker.protocols.activemq.scheduling import BadHeader, route, scheduled_copies
 from broker.protocols.activemq.transactions import TransactionError, Transactions
-from broker.protocols.openwire import access
+from broker.protocols.openwire import access, scheduler
 from broker.protocols.openwire import primitives as p
 from broker.protocols.openwire import schema as s
 from broker.protocols.openwire.codec import MAX_VERSION, FrameParser, OpenWireError, Struct, encode
@@ -635,6 +635,9 @@ class OpenWireProtocol(Protocol):
         access.check_write(self, targets, self.transactions.find(_tx_key(tx_id)) if tx_id is not None else None)
         now = self.broker.now_ms()
         message = to_engine(command, now, origin=self)
+        if scheduler.addressed(targets):
+            scheduler.manage(self, command, message)
+            return
         copies = [message]
         if message.properties:   # scheduling is asked for by properties only
             try:

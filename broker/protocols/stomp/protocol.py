@@ -32,7 +32,7 @@ from broker.protocols.activemq.inactivity import InactivityMonitor
 from broker.protocols.activemq.output import CommitOrderedOutput
 from broker.protocols.activemq.scheduling import BadHeader, route, scheduled_copies
 from broker.protocols.activemq.transactions import Transaction, TransactionError, Transactions
-from broker.protocols.stomp import access
+from broker.protocols.stomp import access, scheduler
 from broker.protocols.stomp.codec import FrameParser, encode
 from broker.protocols.stomp.convert import message_from_send
 from broker.protocols.stomp.frame import Frame, FrameError
@@ -467,6 +467,9 @@ class StompProtocol(Protocol):
     def on_send(self, frame: Frame) -> None:
         targets = self._destinations(frame)
         access.check_send(self, frame, targets)
+        if scheduler.addressed(targets):
+            scheduler.manage(self, frame)
+            return
         h = frame.headers
         now = self.broker.now_ms()
         try:
