@@ -55,9 +55,19 @@ def message_id_text(mid: Struct | None) -> str:
         raise JmsError("Message without a message id")
     if mid.text_view:
         return mid.text_view
-    if mid.producer_id is None:
+    producer = mid.producer_id
+    if producer is None:
         raise JmsError("Message id without a producer id")
-    return f"{id_text(mid.producer_id)}:{mid.producer_sequence_id}"
+    last = _LAST_PRODUCER
+    if producer is not last[0]:
+        # The codec gives the same ProducerId struct back for the same bytes (and never
+        # changes it), so a producer's run of messages renders its id once.
+        last[0], last[1] = producer, id_text(producer) + ":"
+    return last[1] + str(mid.producer_sequence_id)
+
+
+# The last ProducerId a message id named, and its text with the separator.
+_LAST_PRODUCER: list = [None, ""]
 
 
 def message_id_struct(text: str, broker_seq: int) -> Struct:

@@ -96,6 +96,7 @@ class OpenWireProtocol(Protocol):
         self._negotiation_timer: Any = None
         # Security (see access.py): who logged in, and the admission bookkeeping.
         self.identity: Any = None
+        self.granted = access.Granted()   # authorization checks passed (access.py)
         self.counted_user = False
         self.address: str | None = None
         self.connect_timer: Any = None
@@ -213,20 +214,21 @@ class OpenWireProtocol(Protocol):
             return
         if not self.negotiated and command.type != s.WIRE_FORMAT_INFO:
             raise OpenWireError(f"{command.type_name} before WireFormatInfo")
+        self.run_handler(command, self._run, command)
+
+    def _run(self, command: Struct) -> None:
         handler = _HANDLERS.get(command.type)
+        if handler is None:
+            raise JmsError(f"Unsupported command: {command.type_name}")
+        if self.identity is None and command.type not in _BEFORE_LOGIN:
+            access.logged_in(self, command)
+        handler(self, command)
 
-        def run() -> None:
-            if handler is None:
-                raise JmsError(f"Unsupported command: {command.type_name}")
-            if command.type not in _BEFORE_LOGIN:
-                access.logged_in(self, command)
-            handler(self, command)
-        self.run_handler(command, run)
-
-    def run_handler(self, command: Struct, handler: Callable[[], None]) -> None:
-        """Run what `command` asks for; its JMS failures become ExceptionResponses."""
+    def run_handler(self, command: Struct, handler: Callable[..., None], *args: Any) -> None:
+        """Run what `command` asks for (`handler(*args)`); its JMS failures become
+        ExceptionResponses."""
         try:
-            handler()
+            handler(*args)
         except JmsError as exc:
             self.refuse(command, exc.exception, str(exc))
         except TransactionError as exc:
@@ -699,8 +701,9 @@ class OpenWireProtocol(Protocol):
 
     def _route(self, targets: list[dest.Destination], queues: dict[dest.Destination, Queue],
                message: Message) -> None:
-        for i, d in enumerate(targets):
-            m = message if i == len(targets) - 1 else message.copy()
+        last = targets[-1]
+        for d in targets:
+            m = message if d is last else message.copy()
             route(self.broker, self.factory.clock, d.name if d.is_topic else None, queues.get(d), m)
 
     @staticmethod
