@@ -370,6 +370,75 @@ def encode_dispatch(head: bytes, message: Struct, redelivery_counter: int, versi
     return bytes(out)
 
 
+# Message dispatchers: (version, message type, field names) -> compiled function.
+_DISPATCHERS: dict[tuple[int, int, tuple[str, ...]], Any] = {}
+_ABSENT = {s.BOOL: b"\x00", s.BYTE: b"\x00", s.INT: b"\x00" * 4, s.LONG: b"\x00" * 8}
+
+
+def message_dispatcher(version: int, code: int, names: tuple[str, ...]) -> Any:
+    """A function `(head, *values)` giving the frame `encode_dispatch(head, message,
+    message.redelivery_counter, version)` gives for a message of type `code` whose fields
+    `names` hold `values` and whose other fields are absent, without building the message.
+
+    A broker dispatches every message it delivers: the fields it never sets are encoded
+    once, here, as constant bytes."""
+    key = (version, code, names)
+    run = _DISPATCHERS.get(key)
+    if run is not None:
+        return run
+    given = set(names)
+    if "redelivery_counter" not in given or not given <= {f.name for f in s.SCHEMA[code].fields}:
+        raise ValueError(f"not fields of {s.SCHEMA[code].name}: {names}")
+    fields = [f for f in s.SCHEMA[code].fields if f.since <= version]
+    namespace: dict[str, Any] = {"T": _encoders(version), "STRINGS": _ENCODED_STRINGS,
+                                 "encoded_string": _encoded_string, "INT": _INT.pack}
+    lines = [f"def run(head, {', '.join('v_' + n for n in names)}):",
+             "    o = bytearray(head)"]
+    constant = bytearray([1, code])
+
+    def flush() -> None:
+        if constant:
+            lines.append(f"    o += {bytes(constant)!r}")
+            constant.clear()
+    for i, run_fields in _runs(fields):
+        f = run_fields[0]
+        if not any(x.name in given for x in run_fields):
+            if f.kind in _ABSENT:
+                constant.extend(b"".join(_ABSENT[x.kind] for x in run_fields))
+            elif f.kind == s.MAGIC:
+                constant.extend(MAGIC)
+            else:
+                constant.append(0)   # an absent string, byte array, object, array or throwable
+            continue
+        flush()
+        var = f"v_{f.name}"
+        if f.kind in _FIXED:
+            namespace[f"F{i}"] = struct.Struct(">" + "".join(
+                "B" if x.kind == s.BYTE else _FIXED[x.kind][0] for x in run_fields))
+            values = [("0" if x.name not in given
+                       else f"1 if v_{x.name} else 0" if x.kind == s.BOOL
+                       else f"(v_{x.name} or 0) & 0xFF" if x.kind == s.BYTE
+                       else f"v_{x.name} or 0") for x in run_fields]
+            lines.append(f"    o += F{i}.pack({', '.join(values)})")
+        elif f.kind == s.STRING:
+            lines += [f"    if {var} is None: o.append(0)",
+                      f"    else: o += STRINGS.get({var}) or encoded_string({var})"]
+        elif f.kind == s.BYTES:
+            lines += [f"    if {var} is None: o.append(0)",
+                      "    else:", "        o.append(1)", f"        o += INT(len({var}))", f"        o += {var}"]
+        elif f.kind == s.OBJECT:
+            lines += [f"    if {var} is None: o.append(0)",
+                      "    else:", "        o.append(1)", f"        o.append({var}.type)",
+                      f"        T[{var}.type](o, {var})"]
+        else:
+            raise ValueError(f"{f.name}: only fixed-size fields, strings, byte arrays and objects")
+    flush()
+    lines += ["    o += INT(v_redelivery_counter or 0)", "    o[0:4] = INT(len(o) - 4)", "    return bytes(o)"]
+    exec("\n".join(lines), namespace)  # noqa: S102 - source built from SCHEMA and `names` only
+    run = _DISPATCHERS[key] = namespace["run"]
+    return run
+
+
 def decode(body: bytes, version: int = MAX_VERSION) -> Struct | None:
     """One frame without its size prefix; None for the null object (type 0)."""
     return _decode_at(body, 0, len(body), version)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from typing import Any
 
 from broker.engine.message import Message
 from broker.protocols.activemq import advisories
@@ -19,7 +20,7 @@ from broker.protocols.openwire.advisory_info import data_structure
 from broker.protocols.openwire import primitives as p
 from broker.protocols.openwire import properties as props
 from broker.protocols.openwire import schema as s
-from broker.protocols.openwire.codec import Struct
+from broker.protocols.openwire.codec import Struct, encode_dispatch, message_dispatcher
 
 KIND_HEADER = "amq-msg-type"
 _KINDS = {s.BYTES_MESSAGE: "bytes", s.MAP_MESSAGE: "map", s.STREAM_MESSAGE: "stream",
@@ -253,8 +254,17 @@ def _check_typed_body(code: int, body: bytes) -> None:
 
 
 # -- out -----------------------------------------------------------------------------------------
-def to_openwire(message: Message, destination: Struct, broker_seq: int, now: int) -> Struct:
-    """An engine message as the nested message of a MessageDispatch."""
+# The fields of a dispatched message that the broker sets, in the order `_dispatch_values`
+# gives them; every other field of the message is absent (command id 0, no response asked).
+DISPATCH_FIELDS = ("producer_id", "destination", "message_id", "group_id", "group_sequence",
+                   "correlation_id", "persistent", "expiration", "priority", "reply_to", "timestamp",
+                   "type", "content", "marshalled_properties", "original_destination",
+                   "redelivery_counter", "arrival", "broker_in_time", "broker_out_time")
+
+
+def _dispatch_values(message: Message, destination: Struct, broker_seq: int,
+                     now: int) -> tuple[int, tuple[Any, ...]]:
+    """The message type code and the DISPATCH_FIELDS values of an engine message."""
     h = message.headers
     code = _CODES.get(h.get(KIND_HEADER, ""), s.TEXT_MESSAGE)
     if code == s.TEXT_MESSAGE:
@@ -270,21 +280,33 @@ def to_openwire(message: Message, destination: Struct, broker_seq: int, now: int
     if not h.keys().isdisjoint(_HEADER_PROPERTIES):
         for name in _HEADER_PROPERTIES.keys() & h.keys():
             typed[name] = props.typed(h[name], _HEADER_PROPERTIES[name])
-    marshalled = p.encode_map(typed) if typed else None
     original = h.get("original-destination")
     reply_to = h.get("reply-to")
     group_seq = h.get("JMSXGroupSeq")
-    out = Struct(code, command_id=0, response_required=False, producer_id=mid.producer_id,
-                 destination=destination, message_id=mid, group_id=message.group_id,
-                 group_sequence=int(group_seq) if group_seq and group_seq.isdigit() else 0,
-                 correlation_id=h.get("correlation-id"), persistent=message.persistent,
-                 expiration=message.expires, priority=message.priority,
-                 reply_to=reply_to_struct(reply_to) if reply_to else None,
-                 timestamp=message.timestamp, type=h.get("type"), content=content,
-                 marshalled_properties=marshalled,
-                 original_destination=reply_to_struct(original) if original else None,
-                 redelivery_counter=max(0, message.delivery_count - 1),
-                 arrival=message.timestamp, broker_in_time=message.timestamp, broker_out_time=now)
-    if code == s.MESSAGE and h.get(advisories.OPERATION_HEADER):
-        out["data_structure"] = data_structure(h)
+    return code, (mid.producer_id, destination, mid, message.group_id,
+                  int(group_seq) if group_seq and group_seq.isdigit() else 0,
+                  h.get("correlation-id"), message.persistent, message.expires, message.priority,
+                  reply_to_struct(reply_to) if reply_to else None, message.timestamp, h.get("type"),
+                  content, p.encode_map(typed) if typed else None,
+                  reply_to_struct(original) if original else None,
+                  max(0, message.delivery_count - 1), message.timestamp, message.timestamp, now)
+
+
+def to_openwire(message: Message, destination: Struct, broker_seq: int, now: int) -> Struct:
+    """An engine message as the nested message of a MessageDispatch."""
+    code, values = _dispatch_values(message, destination, broker_seq, now)
+    out = Struct(code, command_id=0, response_required=False, **dict(zip(DISPATCH_FIELDS, values)))
+    if code == s.MESSAGE and message.headers.get(advisories.OPERATION_HEADER):
+        out["data_structure"] = data_structure(message.headers)
     return out
+
+
+def dispatch_frame(message: Message, destination: Struct, head: bytes, broker_seq: int, now: int,
+                   version: int) -> bytes:
+    """The MessageDispatch frame of an engine message: what `encode_dispatch(head,
+    to_openwire(...))` gives, without building the nested message's struct."""
+    code, values = _dispatch_values(message, destination, broker_seq, now)
+    if code == s.MESSAGE:   # an advisory's data structure, or a message without a body: rare
+        nested = to_openwire(message, destination, broker_seq, now)
+        return encode_dispatch(head, nested, nested.redelivery_counter, version)
+    return message_dispatcher(version, code, DISPATCH_FIELDS)(head, *values)
