@@ -16,6 +16,8 @@ TEXT = st.text(max_size=12)
 MESSAGE_IDS = st.one_of(
     st.builds(lambda c, sess, v, seq: f"ID:{c}:{sess}:{v}:{seq}", st.sampled_from(["host-1-2-1:1", "x"]),
               st.integers(0, 5), st.integers(0, 5), st.integers(0, 2 ** 40)),
+    st.sampled_from(["ID:a:1:1: 5", "ID:a:1:1:+5", "ID:a:1:1:\u0663", "ID:a:1:1:1_0", "ID:a:x:1:5",
+                     "ID:a:1:1:", ":5", "a:b:c"]),
     TEXT, st.uuids().map(str))
 HEADERS = st.dictionaries(
     st.sampled_from(["correlation-id", "type", "reply-to", "JMSXGroupSeq", "original-destination",

@@ -370,6 +370,13 @@ def encode_dispatch(head: bytes, message: Struct, redelivery_counter: int, versi
     return bytes(out)
 
 
+def encode_object(value: Struct, version: int) -> bytes:
+    """A present object field: flag, type code, fields."""
+    out = bytearray((1, value.type))
+    _encoders(version)[value.type](out, value)
+    return bytes(out)
+
+
 # Message dispatchers: (version, message type, field names) -> compiled function.
 _DISPATCHERS: dict[tuple[int, int, tuple[str, ...]], Any] = {}
 _ABSENT = {s.BOOL: b"\x00", s.BYTE: b"\x00", s.INT: b"\x00" * 4, s.LONG: b"\x00" * 8}
@@ -379,6 +386,7 @@ def message_dispatcher(version: int, code: int, names: tuple[str, ...]) -> Any:
     """A function `(head, *values)` giving the frame `encode_dispatch(head, message,
     message.redelivery_counter, version)` gives for a message of type `code` whose fields
     `names` hold `values` and whose other fields are absent, without building the message.
+    The value of an object field may be a struct or its encoding (`encode_object`).
 
     A broker dispatches every message it delivers: the fields it never sets are encoded
     once, here, as constant bytes."""
@@ -427,7 +435,9 @@ def message_dispatcher(version: int, code: int, names: tuple[str, ...]) -> Any:
             lines += [f"    if {var} is None: o.append(0)",
                       "    else:", "        o.append(1)", f"        o += INT(len({var}))", f"        o += {var}"]
         elif f.kind == s.OBJECT:
+            # An object may come encoded already (its flag, type code and fields).
             lines += [f"    if {var} is None: o.append(0)",
+                      f"    elif {var}.__class__ is bytes: o += {var}",
                       "    else:", "        o.append(1)", f"        o.append({var}.type)",
                       f"        T[{var}.type](o, {var})"]
         else:

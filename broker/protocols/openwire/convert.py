@@ -20,7 +20,7 @@ from broker.protocols.openwire.advisory_info import data_structure
 from broker.protocols.openwire import primitives as p
 from broker.protocols.openwire import properties as props
 from broker.protocols.openwire import schema as s
-from broker.protocols.openwire.codec import Struct, encode_dispatch, message_dispatcher
+from broker.protocols.openwire.codec import Struct, encode_dispatch, encode_object, message_dispatcher
 
 KIND_HEADER = "amq-msg-type"
 _KINDS = {s.BYTES_MESSAGE: "bytes", s.MAP_MESSAGE: "map", s.STREAM_MESSAGE: "stream",
@@ -75,12 +75,7 @@ def message_id_struct(text: str, broker_seq: int) -> Struct:
     """A MessageId for an engine message id; ids another door made (an SQS UUID) travel in
     `textView`, each with a producer id of its own so the client's duplicate check passes."""
     prefix, _, seq = text.rpartition(":")
-    producer = _PRODUCER_IDS.get(prefix)
-    if producer is None:
-        producer = _producer_id(prefix)
-        if len(_PRODUCER_IDS) >= 1024:
-            _PRODUCER_IDS.clear()
-        _PRODUCER_IDS[prefix] = producer
+    producer = _producer_of(prefix)
     if producer is not False:
         try:
             return Struct(s.MESSAGE_ID, text_view=None, producer_id=producer,
@@ -95,6 +90,51 @@ def message_id_struct(text: str, broker_seq: int) -> Struct:
 # The messages of one producer share its ProducerId (the prefix of their ids), read once;
 # False for a prefix that names none. Dispatches only encode it, never change it.
 _PRODUCER_IDS: dict[str, Struct | bool] = {}
+
+
+def _producer_of(prefix: str) -> Struct | bool:
+    producer = _PRODUCER_IDS.get(prefix)
+    if producer is None:
+        producer = _producer_id(prefix)
+        if len(_PRODUCER_IDS) >= 1024:
+            _PRODUCER_IDS.clear()
+        _PRODUCER_IDS[prefix] = producer
+    return producer
+
+
+def _encoded_ids(text: str, broker_seq: int, version: int) -> tuple[Struct | bytes, Struct | bytes]:
+    """The ProducerId and MessageId of `message_id_struct(text, broker_seq)`, encoded as
+    object fields (`codec.encode_object`): a producer's are encoded once, and only the
+    sequence numbers, the MessageId's last fields, are written for each message."""
+    prefix, _, seq = text.rpartition(":")
+    key = (prefix, version)
+    found = _ENCODED_IDS.get(key)
+    if found is None:
+        producer = _producer_of(prefix)
+        found = False
+        if producer is not False:
+            mid = Struct(s.MESSAGE_ID, text_view=None, producer_id=producer, producer_sequence_id=0,
+                         broker_sequence_id=0)
+            found = (encode_object(producer, version), encode_object(mid, version)[:-_SEQUENCES.size])
+        if len(_ENCODED_IDS) >= 1024:
+            _ENCODED_IDS.clear()
+        _ENCODED_IDS[key] = found
+    if found is not False:
+        try:
+            number = int(seq)
+        except ValueError:
+            pass
+        else:
+            return found[0], found[1] + _SEQUENCES.pack(number, broker_seq)
+    mid = message_id_struct(text, broker_seq)
+    return mid.producer_id, mid
+
+
+# (message id prefix, version) -> the encoded ProducerId, and the MessageId up to its
+# producer and broker sequence numbers (two longs, its last fields); False for a prefix
+# that names no producer.
+_ENCODED_IDS: dict[tuple[str, int], tuple[bytes, bytes] | bool] = {}
+_SEQUENCES = struct.Struct(">qq")
 
 
 def _producer_id(prefix: str) -> Struct | bool:
@@ -262,9 +302,10 @@ DISPATCH_FIELDS = ("producer_id", "destination", "message_id", "group_id", "grou
                    "redelivery_counter", "arrival", "broker_in_time", "broker_out_time")
 
 
-def _dispatch_values(message: Message, destination: Struct, broker_seq: int,
-                     now: int) -> tuple[int, tuple[Any, ...]]:
-    """The message type code and the DISPATCH_FIELDS values of an engine message."""
+def _dispatch_values(message: Message, destination: Struct, broker_seq: int, now: int,
+                     version: int | None = None) -> tuple[int, tuple[Any, ...]]:
+    """The message type code and the DISPATCH_FIELDS values of an engine message; with a
+    `version`, its ids come encoded for it."""
     h = message.headers
     code = _CODES.get(h.get(KIND_HEADER, ""), s.TEXT_MESSAGE)
     if code == s.TEXT_MESSAGE:
@@ -273,7 +314,11 @@ def _dispatch_values(message: Message, destination: Struct, broker_seq: int,
         content = None
     else:
         content = message.body
-    mid = message_id_struct(message.message_id, broker_seq)
+    if version is None:
+        mid = message_id_struct(message.message_id, broker_seq)
+        producer_id: Struct | bytes = mid.producer_id
+    else:
+        producer_id, mid = _encoded_ids(message.message_id, broker_seq, version)
     typed = props.to_jms(message.properties, message.types) if message.properties else {}
     if message.dead_letter is not None:
         h = {**dead_letter_headers(message.dead_letter), **h}
@@ -283,7 +328,7 @@ def _dispatch_values(message: Message, destination: Struct, broker_seq: int,
     original = h.get("original-destination")
     reply_to = h.get("reply-to")
     group_seq = h.get("JMSXGroupSeq")
-    return code, (mid.producer_id, destination, mid, message.group_id,
+    return code, (producer_id, destination, mid, message.group_id,
                   int(group_seq) if group_seq and group_seq.isdigit() else 0,
                   h.get("correlation-id"), message.persistent, message.expires, message.priority,
                   reply_to_struct(reply_to) if reply_to else None, message.timestamp, h.get("type"),
@@ -305,8 +350,14 @@ def dispatch_frame(message: Message, destination: Struct, head: bytes, broker_se
                    version: int) -> bytes:
     """The MessageDispatch frame of an engine message: what `encode_dispatch(head,
     to_openwire(...))` gives, without building the nested message's struct."""
-    code, values = _dispatch_values(message, destination, broker_seq, now)
+    code, values = _dispatch_values(message, destination, broker_seq, now, version)
     if code == s.MESSAGE:   # an advisory's data structure, or a message without a body: rare
         nested = to_openwire(message, destination, broker_seq, now)
         return encode_dispatch(head, nested, nested.redelivery_counter, version)
-    return message_dispatcher(version, code, DISPATCH_FIELDS)(head, *values)
+    run = _DISPATCHERS.get((version, code))
+    if run is None:
+        run = _DISPATCHERS[version, code] = message_dispatcher(version, code, DISPATCH_FIELDS)
+    return run(head, *values)
+
+
+_DISPATCHERS: dict[tuple[int, int], Any] = {}
