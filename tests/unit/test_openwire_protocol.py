@@ -68,3 +68,44 @@ def test_mutated_command_streams_never_escape(frames: list[bytes], data: st.Data
     other.dataReceived(encode(Struct(s.CONNECTION_INFO, command_id=1, response_required=True,
                                      connection_id=Struct(s.CONNECTION_ID, value="ID:unit-2:1"))))
     assert replies(other_transport)[-1].type == s.RESPONSE
+
+
+def test_a_send_after_its_queue_went_away_finds_the_queue_of_the_moment() -> None:
+    """The queues a producer's destination names are remembered, never past their life:
+    a deleted queue is made again, a deleted temporary queue refuses the send."""
+    clock = Clock()
+    broker = Broker(None, clock)
+    factory = OpenWireFactory(broker, Config(), clock)
+    protocol, transport = connected(factory)
+    protocol.dataReceived(encode(Struct(s.CONNECTION_INFO, command_id=1, response_required=True,
+                                        connection_id=Struct(s.CONNECTION_ID, value=CONN))))
+    protocol.dataReceived(text(2, "one"))
+    first = broker.queue("unit.q")
+    broker.delete_queue("unit.q")
+    protocol.dataReceived(text(3, "two"))
+    again = broker.queue("unit.q", create=False)
+    assert again is not None and again is not first and again.ready_count == 1
+
+    temp = "ID:unit-1:1:1"
+    temp_dest = Struct(s.TEMP_QUEUE, physical_name=temp)
+    protocol.dataReceived(encode(Struct(s.DESTINATION_INFO, command_id=4, response_required=True,
+                                        connection_id=Struct(s.CONNECTION_ID, value=CONN),
+                                        destination=temp_dest, operation_type=0)))
+
+    def to_temp(seq: int) -> bytes:
+        return encode(Struct(s.TEXT_MESSAGE, command_id=seq, response_required=True, producer_id=PRODUCER,
+                             destination=temp_dest,
+                             message_id=Struct(s.MESSAGE_ID, producer_id=PRODUCER, producer_sequence_id=seq),
+                             persistent=False, priority=4, content=text_content("t")))
+    protocol.dataReceived(to_temp(5))
+    assert broker.queue(temp, create=False).ready_count == 1
+    protocol.dataReceived(encode(Struct(s.DESTINATION_INFO, command_id=6, response_required=True,
+                                        connection_id=Struct(s.CONNECTION_ID, value=CONN),
+                                        destination=temp_dest, operation_type=1)))
+    transport.clear()
+    protocol.dataReceived(to_temp(7))
+    (refused,) = replies(transport)
+    assert refused.type == s.EXCEPTION_RESPONSE
+    assert refused.exception == ("javax.jms.InvalidDestinationException",
+                                 f"Cannot publish to a deleted Destination: temp-queue://{temp}")
+    assert broker.queue(temp, create=False) is None

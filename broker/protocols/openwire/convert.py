@@ -261,10 +261,10 @@ def to_engine(cmd: Struct, now: int, origin: object = None) -> Message:
         headers["reply-to"] = reply_to_header(cmd.reply_to)
     if cmd.group_sequence:
         headers["JMSXGroupSeq"] = str(cmd.group_sequence)
-    return Message(message_id=message_id_text(cmd.message_id), body=body, properties=properties,
-                   types=types, headers=headers, persistent=bool(cmd.persistent),
-                   priority=max(0, min(9, cmd.priority or 0)), timestamp=cmd.timestamp or now,
-                   expires=max(0, cmd.expiration or 0), group_id=cmd.group_id, origin=origin)
+    # Positional, in field order (as Message.copy): one is built per message sent.
+    return Message(message_id_text(cmd.message_id), body, properties, types, headers, bool(cmd.persistent),
+                   max(0, min(9, cmd.priority or 0)), cmd.timestamp or now, max(0, cmd.expiration or 0),
+                   cmd.group_id, None, origin)
 
 
 # Producers often send the same property set again and again (the engine never changes a

@@ -87,7 +87,7 @@ class OpenWireProtocol(Protocol):
         self.windowed_producers: set[tuple[Any, ...]] = set()
         # Producers with a destination, as advisories name them: key -> (id, destinations).
         self.producers: dict[tuple[Any, ...], tuple[str, list[dest.Destination]]] = {}
-        self._parsed: dict[Any, list[dest.Destination]] = {}
+        self._parsed: dict[Any, list[Any]] = {}   # see _plan
         self.transactions = Transactions()
         self.temp_queues: dict[str, Queue] = {}
         self.temp_topics: set[str] = set()
@@ -622,17 +622,37 @@ class OpenWireProtocol(Protocol):
     # -- sends ---------------------------------------------------------------------------------------
     def _targets(self, d: Struct | None) -> list[dest.Destination]:
         """A producer names the same few destinations over and over: parse each once."""
+        return self._plan(d)[0]
+
+    def _plan(self, d: Struct | None) -> list[Any]:
+        """[targets, their queues or None]: what `_targets` and `_send_queues` keep."""
         key = (d.type, d.physical_name) if d is not None else None
         found = self._parsed.get(key)
         if found is None:
-            found = destinations(d)
+            found = [destinations(d), None]
             if len(self._parsed) >= 64:
                 self._parsed.clear()
             self._parsed[key] = found
         return found
 
+    def _send_queues(self, plan: list[Any]) -> dict[dest.Destination, Queue]:
+        """The queues a send's targets name, as `_queue` gives them: those found last time
+        while the broker still holds the same ones under their names (a deleted queue is
+        made again, or a deleted temporary one refused, by `_queue`)."""
+        queues = plan[1]
+        if queues is not None:
+            held = self.broker.queues
+            for d, queue in queues.items():
+                if held.get(d.name) is not queue:
+                    break
+            else:
+                return queues
+        queues = plan[1] = {d: self._queue(d) for d in plan[0] if not d.is_topic}
+        return queues
+
     def on_message(self, command: Struct) -> None:
-        targets = self._targets(command.destination)
+        plan = self._plan(command.destination)
+        targets = plan[0]
         tx_id = command.transaction_id
         access.check_write(self, targets, self.transactions.find(_tx_key(tx_id)) if tx_id is not None else None)
         now = self.broker.now_ms()
@@ -643,7 +663,7 @@ class OpenWireProtocol(Protocol):
                 copies = scheduled_copies(message, message.properties, now, self._scheduled_id(message))
             except BadHeader as exc:
                 raise JmsError(str(exc)) from None
-        queues = {d: self._queue(d) for d in targets if not d.is_topic}
+        queues = self._send_queues(plan)
         if not self._admitted(command, targets, queues, message.persistent):
             return
         if command.transaction_id is not None:
