@@ -249,13 +249,14 @@ def _decoder_lines(code: int, fields: list[s.Field], namespace: dict[str, Any]) 
                       "        c = d[p + 1]",
                       f"        if c not in A{i}: raise OpenWireError(f'data type {{c}} is not allowed here')",
                       "        seen = LAST.get(c)",
-                      "        if seen is not None and depth < MAX_DEPTH and d.startswith(seen[0], p + 2):",
+                      "        if seen is not None and depth < seen[2] and d.startswith(seen[0], p + 2):",
                       f"            out[{key}] = seen[1]",
                       "            p += 2 + len(seen[0])",
                       "        else:",
                       "            q = p + 2",
                       f"            out[{key}], p = T[c](d, q, depth + 1)",
-                      f"            if c in LEAVES: LAST[c] = (d[q:p], out[{key}])",
+                      "            k = KEPT.get(c)",
+                      f"            if k: LAST[c] = (d[q:p], out[{key}], k)",
                       "    else:", f"        out[{key}] = None", "        p += 1"]
         elif f.kind == s.MAGIC:
             lines += ["    r = Reader(d, version)", "    r.pos = p", "    r.magic()", "    p = r.pos"]
@@ -302,12 +303,16 @@ def _encoder_lines(code: int, fields: list[s.Field], namespace: dict[str, Any]) 
     return lines
 
 
-# Ids and destinations hold nothing but strings and numbers, and every frame of a
-# connection repeats the same few (its producer id twice in each message): the last one
-# read of each type is kept with its bytes, and the same bytes give the same (shared,
-# never changed) struct back without reading them again.
-_LEAVES = frozenset({s.CONNECTION_ID, s.SESSION_ID, s.CONSUMER_ID, s.PRODUCER_ID, s.BROKER_ID}
-                    | s.DESTINATIONS)
+# Ids and destinations hold nothing but strings, numbers and ids, and every frame of a
+# connection repeats the same few (its producer id twice in each message, an ack the same
+# message id as its first and last): the last one read of each type is kept with its
+# bytes, and the same bytes give the same (shared, never changed) struct back without
+# reading them again. Each type maps to the depth below which a kept struct may be given
+# back: where reading its bytes again could not pass the nesting limit (a MessageId holds
+# a ProducerId one level further down).
+_KEPT = {code: MAX_DEPTH for code in {s.CONNECTION_ID, s.SESSION_ID, s.CONSUMER_ID, s.PRODUCER_ID,
+                                      s.BROKER_ID} | s.DESTINATIONS}
+_KEPT[s.MESSAGE_ID] = MAX_DEPTH - 1
 
 
 def _table(cache: dict[int, dict[int, Any]], version: int, make_lines: Any) -> dict[int, Any]:
@@ -317,7 +322,7 @@ def _table(cache: dict[int, dict[int, Any]], version: int, make_lines: Any) -> d
     if table is not None:
         return table
     table = {}
-    last: dict[int, tuple[bytes, Struct]] = {}
+    last: dict[int, tuple[bytes, Struct, int]] = {}
     for code, spec in s.SCHEMA.items():
         fields = [f for f in spec.fields if f.since <= version]
         namespace: dict[str, Any] = {
@@ -325,7 +330,7 @@ def _table(cache: dict[int, dict[int, Any]], version: int, make_lines: Any) -> d
             "OpenWireError": OpenWireError, "decode_utf": decode_utf, "int_at": _INT.unpack_from,
             "INT": _INT.pack, "STRINGS": _ENCODED_STRINGS, "encoded_string": _encoded_string,
             "put_array": _put_array, "put_throwable": _put_throwable, "Reader": _Reader,
-            "version": version, "LAST": last, "LEAVES": _LEAVES}
+            "version": version, "LAST": last, "KEPT": _KEPT}
         source = "\n".join(make_lines(code, fields, namespace))
         exec(source, namespace)  # noqa: S102 - source built from SCHEMA only
         table[code] = namespace["run"]
