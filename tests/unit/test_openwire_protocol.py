@@ -109,3 +109,34 @@ def test_a_send_after_its_queue_went_away_finds_the_queue_of_the_moment() -> Non
     assert refused.exception == ("javax.jms.InvalidDestinationException",
                                  f"Cannot publish to a deleted Destination: temp-queue://{temp}")
     assert broker.queue(temp, create=False) is None
+
+
+class _CountingTransport(StringTransport):
+    """Counts transport writes, and drops what is written once the connection is closing
+    (as a TCP transport does after loseConnection)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, data: bytes) -> None:
+        if self.disconnecting:
+            return
+        self.writes += 1
+        super().write(data)
+
+
+def test_what_one_read_makes_the_broker_write_goes_out_in_one_write_in_order() -> None:
+    factory = OpenWireFactory(Broker(None, Clock()), Config(), Clock())
+    protocol = factory.buildProtocol(None)
+    transport = _CountingTransport()
+    protocol.makeConnection(transport)
+    protocol.dataReceived(encode(Struct(s.WIRE_FORMAT_INFO, version=12, marshalled_properties=p.encode_map({}))))
+    protocol.dataReceived(encode(Struct(s.CONNECTION_INFO, command_id=1, response_required=True,
+                                        connection_id=Struct(s.CONNECTION_ID, value=CONN))))
+    transport.clear()
+    transport.writes = 0
+    protocol.dataReceived(b"".join(text(seq, "x") for seq in range(2, 7))
+                          + encode(Struct(s.SHUTDOWN_INFO, command_id=7, response_required=False)))
+    assert transport.writes == 1 and transport.disconnecting
+    assert [(c.type, c.correlation_id) for c in replies(transport)] == [(s.RESPONSE, n) for n in range(2, 7)]

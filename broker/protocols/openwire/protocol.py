@@ -54,6 +54,8 @@ INVALID_DESTINATION = "javax.jms.InvalidDestinationException"
 # Commands held behind a send that waits for room before the broker stops reading the
 # connection (the client then blocks in its socket, as with ActiveMQ).
 HOLD_LIMIT = 16
+# Bytes gathered for one transport write while a read is handled, at most.
+BATCH_BYTES = 65536
 
 
 def _key(ident: Struct) -> tuple[Any, ...]:
@@ -93,6 +95,9 @@ class OpenWireProtocol(Protocol):
         self.temp_topics: set[str] = set()
         self.monitor: InactivityMonitor | None = None
         self.output = CommitOrderedOutput(self.broker, self._write)
+        # What the broker writes while a read is handled, written once at its end (_write).
+        self._batch: list[bytes] | None = None
+        self._batched = 0
         self._negotiation_timer: Any = None
         # Security (see access.py): who logged in, and the admission bookkeeping.
         self.identity: Any = None
@@ -181,7 +186,15 @@ class OpenWireProtocol(Protocol):
             self.monitor.read()
         if self.closing:
             return
-        self._handle_all(self.parser.feed(data))
+        if self._batch is not None:   # a read inside a read: the outer one writes
+            self._handle_all(self.parser.feed(data))
+            return
+        self._batch = []
+        try:
+            self._handle_all(self.parser.feed(data))
+        finally:
+            self._flush_batch()
+            self._batch = None
 
     def _handle_all(self, commands: Iterable[Struct | None]) -> None:
         try:
@@ -259,11 +272,34 @@ class OpenWireProtocol(Protocol):
         self.output.write(encode(command, self.version), after_commit)
 
     def _write(self, data: bytes) -> None:
+        """Write now, or, while a read is handled, with everything else it makes the broker
+        write (one transport write per read: the dispatches its acks let out, its answers)."""
         if self.lost:
             return
+        batch = self._batch
+        if batch is None:
+            self._transport_write(data)
+            return
+        batch.append(data)
+        self._batched += len(data)
+        if self._batched >= BATCH_BYTES:
+            self._flush_batch()
+
+    def _flush_batch(self) -> None:
+        batch = self._batch
+        if batch:
+            self._batch, self._batched = [], 0
+            if not self.lost:
+                self._transport_write(batch[0] if len(batch) == 1 else b"".join(batch))
+
+    def _transport_write(self, data: bytes) -> None:
         if self.monitor is not None:
             self.monitor.wrote()
         self.transport.write(data)
+
+    def _lose_connection(self) -> None:
+        self._flush_batch()
+        self.transport.loseConnection()
 
     def respond(self, command: Struct) -> None:
         if command.get("response_required"):
@@ -392,7 +428,7 @@ class OpenWireProtocol(Protocol):
 
     def on_shutdown(self, command: Struct) -> None:
         self.closing = True
-        self.output.when_flushed(self.transport.loseConnection)
+        self.output.when_flushed(self._lose_connection)
 
     def on_remove(self, command: Struct) -> None:
         target = command.object_id
