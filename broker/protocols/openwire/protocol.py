@@ -97,7 +97,7 @@ class OpenWireProtocol(Protocol):
         self.output = CommitOrderedOutput(self.broker, self._write)
         # What the broker writes while a read is handled, written once at its end (_write).
         self._batch: list[bytes] | None = None
-        self._batched = 0
+        self._batch_size = 0
         self._negotiation_timer: Any = None
         # Security (see access.py): who logged in, and the admission bookkeeping.
         self.identity: Any = None
@@ -174,6 +174,9 @@ class OpenWireProtocol(Protocol):
 
     def resumeProducing(self) -> None:
         self.paused = False
+        self._batched(self._dispatch_all)
+
+    def _dispatch_all(self) -> None:
         for consumer in list(self.consumers.values()):
             consumer.dispatch()
 
@@ -186,12 +189,16 @@ class OpenWireProtocol(Protocol):
             self.monitor.read()
         if self.closing:
             return
-        if self._batch is not None:   # a read inside a read: the outer one writes
-            self._handle_all(self.parser.feed(data))
+        self._batched(self._handle_all, self.parser.feed(data))
+
+    def _batched(self, action: Callable[..., None], *args: Any) -> None:
+        """Run `action(*args)` gathering what it writes into one transport write (_write)."""
+        if self._batch is not None:   # inside another batch: that one writes
+            action(*args)
             return
         self._batch = []
         try:
-            self._handle_all(self.parser.feed(data))
+            action(*args)
         finally:
             self._flush_batch()
             self._batch = None
@@ -272,8 +279,9 @@ class OpenWireProtocol(Protocol):
         self.output.write(encode(command, self.version), after_commit)
 
     def _write(self, data: bytes) -> None:
-        """Write now, or, while a read is handled, with everything else it makes the broker
-        write (one transport write per read: the dispatches its acks let out, its answers)."""
+        """Write now, or, while a read is handled (or the consumers are dispatched to once
+        the transport drained), with everything else that makes the broker write: one
+        transport write per read (the dispatches its acks let out, its answers)."""
         if self.lost:
             return
         batch = self._batch
@@ -281,14 +289,14 @@ class OpenWireProtocol(Protocol):
             self._transport_write(data)
             return
         batch.append(data)
-        self._batched += len(data)
-        if self._batched >= BATCH_BYTES:
+        self._batch_size += len(data)
+        if self._batch_size >= BATCH_BYTES:
             self._flush_batch()
 
     def _flush_batch(self) -> None:
         batch = self._batch
         if batch:
-            self._batch, self._batched = [], 0
+            self._batch, self._batch_size = [], 0
             if not self.lost:
                 self._transport_write(batch[0] if len(batch) == 1 else b"".join(batch))
 
