@@ -232,8 +232,8 @@ def to_engine(cmd: Struct, now: int, origin: object = None) -> Message:
                            "send a TextMessage, BytesMessage or MapMessage instead")
     if code == s.BLOB_MESSAGE:
         raise JmsError("BlobMessage is not supported")
-    content = cmd.content
-    if content is not None and cmd.compressed:
+    content = cmd["content"]
+    if content is not None and cmd["compressed"]:
         if code == s.BYTES_MESSAGE:
             # Its uncompressed length comes first, and only that much of the stream counts.
             if len(content) < 4:
@@ -251,20 +251,28 @@ def to_engine(cmd: Struct, now: int, origin: object = None) -> Message:
             _check_typed_body(code, body)
     properties: dict[str, str | bytes] = {}
     types = None
-    if cmd.marshalled_properties:
-        properties, types = _properties(cmd.marshalled_properties)
-    if cmd.correlation_id is not None:
-        headers["correlation-id"] = cmd.correlation_id
-    if cmd.get("type") is not None:   # JMSType (`cmd.type` is the command's type code)
-        headers["type"] = cmd["type"]
-    if cmd.reply_to is not None:
-        headers["reply-to"] = reply_to_header(cmd.reply_to)
-    if cmd.group_sequence:
-        headers["JMSXGroupSeq"] = str(cmd.group_sequence)
-    # Positional, in field order (as Message.copy): one is built per message sent.
-    return Message(message_id_text(cmd.message_id), body, properties, types, headers, bool(cmd.persistent),
-                   max(0, min(9, cmd.priority or 0)), cmd.timestamp or now, max(0, cmd.expiration or 0),
-                   cmd.group_id, None, origin)
+    marshalled = cmd["marshalled_properties"]
+    if marshalled:
+        properties, types = _properties(marshalled)
+    correlation = cmd["correlation_id"]
+    if correlation is not None:
+        headers["correlation-id"] = correlation
+    jms_type = cmd["type"]   # JMSType (`cmd.type` is the command's type code)
+    if jms_type is not None:
+        headers["type"] = jms_type
+    reply_to = cmd["reply_to"]
+    if reply_to is not None:
+        headers["reply-to"] = reply_to_header(reply_to)
+    group_sequence = cmd["group_sequence"]
+    if group_sequence:
+        headers["JMSXGroupSeq"] = str(group_sequence)
+    # Fields read as items and the Message built positionally, in field order (as
+    # Message.copy): this runs once per message sent.
+    priority = cmd["priority"] or 0
+    expires = cmd["expiration"] or 0
+    return Message(message_id_text(cmd["message_id"]), body, properties, types, headers,
+                   bool(cmd["persistent"]), 0 if priority < 0 else 9 if priority > 9 else priority,
+                   cmd["timestamp"] or now, expires if expires > 0 else 0, cmd["group_id"], None, origin)
 
 
 # Producers often send the same property set again and again (the engine never changes a
