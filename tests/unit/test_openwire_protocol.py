@@ -140,3 +140,53 @@ def test_what_one_read_makes_the_broker_write_goes_out_in_one_write_in_order() -
                           + encode(Struct(s.SHUTDOWN_INFO, command_id=7, response_required=False)))
     assert transport.writes == 1 and transport.disconnecting
     assert [(c.type, c.correlation_id) for c in replies(transport)] == [(s.RESPONSE, n) for n in range(2, 7)]
+
+
+def test_acks_reach_the_consumer_their_id_names_now() -> None:
+    """A run of acks looks its consumer up once; a consumer closed and opened again under
+    the same id gets the acks sent after that, and a closed one's acks settle nothing."""
+    clock = Clock()
+    broker = Broker(None, clock)
+    factory = OpenWireFactory(broker, Config(), clock)
+    protocol, transport = connected(factory)
+    protocol.dataReceived(encode(Struct(s.CONNECTION_INFO, command_id=1, response_required=True,
+                                        connection_id=Struct(s.CONNECTION_ID, value=CONN))))
+    for seq in range(2, 6):
+        protocol.dataReceived(text(seq, f"m{seq}", rr=False))
+    queue = broker.queue("unit.q")
+    ids = [Struct(s.CONSUMER_ID, connection_id=CONN, session_id=1, value=v) for v in (1, 2)]
+
+    def subscribe(consumer_id: Struct, command_id: int) -> list[Struct]:
+        transport.clear()
+        protocol.dataReceived(encode(Struct(
+            s.CONSUMER_INFO, command_id=command_id, response_required=True, consumer_id=consumer_id,
+            destination=Struct(s.QUEUE, physical_name="unit.q"), prefetch_size=2)))
+        return [c for c in replies(transport) if c.type == s.MESSAGE_DISPATCH]
+
+    def ack(consumer_id: Struct, dispatch: Struct, command_id: int) -> None:
+        mid = dispatch.message.message_id
+        protocol.dataReceived(encode(Struct(
+            s.MESSAGE_ACK, command_id=command_id, response_required=False, destination=dispatch.destination,
+            consumer_id=consumer_id, ack_type=2, first_message_id=mid, last_message_id=mid, message_count=1)))
+
+    first = subscribe(ids[0], 10)
+    second = subscribe(ids[1], 11)
+    assert len(first) == 2 and len(second) == 2 and queue.inflight_count == 4
+    ack(ids[0], first[0], 12)
+    ack(ids[1], second[0], 13)
+    ack(ids[0], second[1], 14)       # not one of consumer 1's: settles nothing
+    assert queue.inflight_count == 2
+    transport.clear()
+    protocol.dataReceived(encode(Struct(s.REMOVE_INFO, command_id=15, response_required=True, object_id=ids[0])))
+    (moved,) = [c for c in replies(transport) if c.type == s.MESSAGE_DISPATCH]   # to consumer 2
+    assert moved.consumer_id == ids[1] and queue.inflight_count == 2 and queue.ready_count == 0
+    ack(ids[0], first[1], 16)        # its consumer is gone: nothing to settle
+    assert queue.inflight_count == 2
+    protocol.dataReceived(text(20, "m20", rr=False))
+    assert queue.ready_count == 1
+    again = subscribe(ids[0], 17)
+    assert len(again) == 1 and queue.inflight_count == 3
+    ack(ids[0], again[0], 18)
+    ack(ids[1], second[1], 19)
+    ack(ids[1], moved, 21)
+    assert queue.inflight_count == 0 and queue.ready_count == 0

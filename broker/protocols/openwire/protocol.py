@@ -90,6 +90,11 @@ class OpenWireProtocol(Protocol):
         # Producers with a destination, as advisories name them: key -> (id, destinations).
         self.producers: dict[tuple[Any, ...], tuple[str, list[dest.Destination]]] = {}
         self._parsed: dict[Any, list[Any]] = {}   # see _plan
+        self._last_destination: Struct | None = None
+        self._last_plan: list[Any] = []
+        # The consumer the last ack named, and the ConsumerId struct it named it with.
+        self._acking_id: Struct | None = None
+        self._acking: OpenWireConsumer | None = None
         self.transactions = Transactions()
         self.temp_queues: dict[str, Queue] = {}
         self.temp_topics: set[str] = set()
@@ -625,7 +630,12 @@ class OpenWireProtocol(Protocol):
 
     # -- acks ----------------------------------------------------------------------------------------
     def on_message_ack(self, ack: Struct) -> None:
-        consumer = self.consumers.get(_key(ack.consumer_id)) if ack.consumer_id else None
+        consumer = self._acking
+        if ack.consumer_id is not self._acking_id or consumer is None or consumer.closed:
+            # The codec gives the same ConsumerId struct for the same bytes: a consumer's
+            # run of acks looks it up once. A closed consumer has left self.consumers.
+            consumer = self.consumers.get(_key(ack.consumer_id)) if ack.consumer_id else None
+            self._acking_id, self._acking = ack.consumer_id, consumer
         if consumer is None or consumer.browser:
             return
         leases = consumer.leases_between(ack.first_message_id, ack.last_message_id)
@@ -670,6 +680,8 @@ class OpenWireProtocol(Protocol):
 
     def _plan(self, d: Struct | None) -> list[Any]:
         """[targets, their queues or None]: what `_targets` and `_send_queues` keep."""
+        if d is self._last_destination and d is not None:
+            return self._last_plan   # the codec gave the same struct for the same bytes
         key = (d.type, d.physical_name) if d is not None else None
         found = self._parsed.get(key)
         if found is None:
@@ -677,6 +689,7 @@ class OpenWireProtocol(Protocol):
             if len(self._parsed) >= 64:
                 self._parsed.clear()
             self._parsed[key] = found
+        self._last_destination, self._last_plan = d, found
         return found
 
     def _send_queues(self, plan: list[Any]) -> dict[dest.Destination, Queue]:
