@@ -2,6 +2,8 @@
 dataReceived, a bad connection is aborted, and the engine keeps serving others."""
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import given, settings, strategies as st
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
@@ -26,6 +28,16 @@ def connected(factory: OpenWireFactory) -> tuple[object, StringTransport]:
     protocol.dataReceived(encode(Struct(s.WIRE_FORMAT_INFO, version=12,
                                         marshalled_properties=p.encode_map({}))))
     return protocol, transport
+
+
+def logged_in() -> tuple[Broker, Any, StringTransport]:
+    """A broker on a clock of its own, and a connection that sent its ConnectionInfo."""
+    clock = Clock()
+    broker = Broker(None, clock)
+    protocol, transport = connected(OpenWireFactory(broker, Config(), clock))
+    protocol.dataReceived(encode(Struct(s.CONNECTION_INFO, command_id=1, response_required=True,
+                                        connection_id=Struct(s.CONNECTION_ID, value=CONN))))
+    return broker, protocol, transport
 
 
 def text(seq: int, body: str, rr: bool = True) -> bytes:
@@ -73,12 +85,7 @@ def test_mutated_command_streams_never_escape(frames: list[bytes], data: st.Data
 def test_a_send_after_its_queue_went_away_finds_the_queue_of_the_moment() -> None:
     """The queues a producer's destination names are remembered, never past their life:
     a deleted queue is made again, a deleted temporary queue refuses the send."""
-    clock = Clock()
-    broker = Broker(None, clock)
-    factory = OpenWireFactory(broker, Config(), clock)
-    protocol, transport = connected(factory)
-    protocol.dataReceived(encode(Struct(s.CONNECTION_INFO, command_id=1, response_required=True,
-                                        connection_id=Struct(s.CONNECTION_ID, value=CONN))))
+    broker, protocol, transport = logged_in()
     protocol.dataReceived(text(2, "one"))
     first = broker.queue("unit.q")
     broker.delete_queue("unit.q")
@@ -145,12 +152,7 @@ def test_what_one_read_makes_the_broker_write_goes_out_in_one_write_in_order() -
 def test_acks_reach_the_consumer_their_id_names_now() -> None:
     """A run of acks looks its consumer up once; a consumer closed and opened again under
     the same id gets the acks sent after that, and a closed one's acks settle nothing."""
-    clock = Clock()
-    broker = Broker(None, clock)
-    factory = OpenWireFactory(broker, Config(), clock)
-    protocol, transport = connected(factory)
-    protocol.dataReceived(encode(Struct(s.CONNECTION_INFO, command_id=1, response_required=True,
-                                        connection_id=Struct(s.CONNECTION_ID, value=CONN))))
+    broker, protocol, transport = logged_in()
     for seq in range(2, 6):
         protocol.dataReceived(text(seq, f"m{seq}", rr=False))
     queue = broker.queue("unit.q")
