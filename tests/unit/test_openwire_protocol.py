@@ -2,6 +2,8 @@
 dataReceived, a bad connection is aborted, and the engine keeps serving others."""
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import given, settings, strategies as st
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
@@ -26,6 +28,16 @@ def connected(factory: OpenWireFactory) -> tuple[object, StringTransport]:
     protocol.dataReceived(encode(Struct(s.WIRE_FORMAT_INFO, version=12,
                                         marshalled_properties=p.encode_map({}))))
     return protocol, transport
+
+
+def logged_in() -> tuple[Broker, Any, StringTransport]:
+    """A broker on a clock of its own, and a connection that sent its ConnectionInfo."""
+    clock = Clock()
+    broker = Broker(None, clock)
+    protocol, transport = connected(OpenWireFactory(broker, Config(), clock))
+    protocol.dataReceived(encode(Struct(s.CONNECTION_INFO, command_id=1, response_required=True,
+                                        connection_id=Struct(s.CONNECTION_ID, value=CONN))))
+    return broker, protocol, transport
 
 
 def text(seq: int, body: str, rr: bool = True) -> bytes:
@@ -68,3 +80,115 @@ def test_mutated_command_streams_never_escape(frames: list[bytes], data: st.Data
     other.dataReceived(encode(Struct(s.CONNECTION_INFO, command_id=1, response_required=True,
                                      connection_id=Struct(s.CONNECTION_ID, value="ID:unit-2:1"))))
     assert replies(other_transport)[-1].type == s.RESPONSE
+
+
+def test_a_send_after_its_queue_went_away_finds_the_queue_of_the_moment() -> None:
+    """The queues a producer's destination names are remembered, never past their life:
+    a deleted queue is made again, a deleted temporary queue refuses the send."""
+    broker, protocol, transport = logged_in()
+    protocol.dataReceived(text(2, "one"))
+    first = broker.queue("unit.q")
+    broker.delete_queue("unit.q")
+    protocol.dataReceived(text(3, "two"))
+    again = broker.queue("unit.q", create=False)
+    assert again is not None and again is not first and again.ready_count == 1
+
+    temp = "ID:unit-1:1:1"
+    temp_dest = Struct(s.TEMP_QUEUE, physical_name=temp)
+    protocol.dataReceived(encode(Struct(s.DESTINATION_INFO, command_id=4, response_required=True,
+                                        connection_id=Struct(s.CONNECTION_ID, value=CONN),
+                                        destination=temp_dest, operation_type=0)))
+
+    def to_temp(seq: int) -> bytes:
+        return encode(Struct(s.TEXT_MESSAGE, command_id=seq, response_required=True, producer_id=PRODUCER,
+                             destination=temp_dest,
+                             message_id=Struct(s.MESSAGE_ID, producer_id=PRODUCER, producer_sequence_id=seq),
+                             persistent=False, priority=4, content=text_content("t")))
+    protocol.dataReceived(to_temp(5))
+    assert broker.queue(temp, create=False).ready_count == 1
+    protocol.dataReceived(encode(Struct(s.DESTINATION_INFO, command_id=6, response_required=True,
+                                        connection_id=Struct(s.CONNECTION_ID, value=CONN),
+                                        destination=temp_dest, operation_type=1)))
+    transport.clear()
+    protocol.dataReceived(to_temp(7))
+    (refused,) = replies(transport)
+    assert refused.type == s.EXCEPTION_RESPONSE
+    assert refused.exception == ("javax.jms.InvalidDestinationException",
+                                 f"Cannot publish to a deleted Destination: temp-queue://{temp}")
+    assert broker.queue(temp, create=False) is None
+
+
+class _CountingTransport(StringTransport):
+    """Counts transport writes, and drops what is written once the connection is closing
+    (as a TCP transport does after loseConnection)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, data: bytes) -> None:
+        if self.disconnecting:
+            return
+        self.writes += 1
+        super().write(data)
+
+
+def test_what_one_read_makes_the_broker_write_goes_out_in_one_write_in_order() -> None:
+    factory = OpenWireFactory(Broker(None, Clock()), Config(), Clock())
+    protocol = factory.buildProtocol(None)
+    transport = _CountingTransport()
+    protocol.makeConnection(transport)
+    protocol.dataReceived(encode(Struct(s.WIRE_FORMAT_INFO, version=12, marshalled_properties=p.encode_map({}))))
+    protocol.dataReceived(encode(Struct(s.CONNECTION_INFO, command_id=1, response_required=True,
+                                        connection_id=Struct(s.CONNECTION_ID, value=CONN))))
+    transport.clear()
+    transport.writes = 0
+    protocol.dataReceived(b"".join(text(seq, "x") for seq in range(2, 7))
+                          + encode(Struct(s.SHUTDOWN_INFO, command_id=7, response_required=False)))
+    assert transport.writes == 1 and transport.disconnecting
+    assert [(c.type, c.correlation_id) for c in replies(transport)] == [(s.RESPONSE, n) for n in range(2, 7)]
+
+
+def test_acks_reach_the_consumer_their_id_names_now() -> None:
+    """A run of acks looks its consumer up once; a consumer closed and opened again under
+    the same id gets the acks sent after that, and a closed one's acks settle nothing."""
+    broker, protocol, transport = logged_in()
+    for seq in range(2, 6):
+        protocol.dataReceived(text(seq, f"m{seq}", rr=False))
+    queue = broker.queue("unit.q")
+    ids = [Struct(s.CONSUMER_ID, connection_id=CONN, session_id=1, value=v) for v in (1, 2)]
+
+    def subscribe(consumer_id: Struct, command_id: int) -> list[Struct]:
+        transport.clear()
+        protocol.dataReceived(encode(Struct(
+            s.CONSUMER_INFO, command_id=command_id, response_required=True, consumer_id=consumer_id,
+            destination=Struct(s.QUEUE, physical_name="unit.q"), prefetch_size=2)))
+        return [c for c in replies(transport) if c.type == s.MESSAGE_DISPATCH]
+
+    def ack(consumer_id: Struct, dispatch: Struct, command_id: int) -> None:
+        mid = dispatch.message.message_id
+        protocol.dataReceived(encode(Struct(
+            s.MESSAGE_ACK, command_id=command_id, response_required=False, destination=dispatch.destination,
+            consumer_id=consumer_id, ack_type=2, first_message_id=mid, last_message_id=mid, message_count=1)))
+
+    first = subscribe(ids[0], 10)
+    second = subscribe(ids[1], 11)
+    assert len(first) == 2 and len(second) == 2 and queue.inflight_count == 4
+    ack(ids[0], first[0], 12)
+    ack(ids[1], second[0], 13)
+    ack(ids[0], second[1], 14)       # not one of consumer 1's: settles nothing
+    assert queue.inflight_count == 2
+    transport.clear()
+    protocol.dataReceived(encode(Struct(s.REMOVE_INFO, command_id=15, response_required=True, object_id=ids[0])))
+    (moved,) = [c for c in replies(transport) if c.type == s.MESSAGE_DISPATCH]   # to consumer 2
+    assert moved.consumer_id == ids[1] and queue.inflight_count == 2 and queue.ready_count == 0
+    ack(ids[0], first[1], 16)        # its consumer is gone: nothing to settle
+    assert queue.inflight_count == 2
+    protocol.dataReceived(text(20, "m20", rr=False))
+    assert queue.ready_count == 1
+    again = subscribe(ids[0], 17)
+    assert len(again) == 1 and queue.inflight_count == 3
+    ack(ids[0], again[0], 18)
+    ack(ids[1], second[1], 19)
+    ack(ids[1], moved, 21)
+    assert queue.inflight_count == 0 and queue.ready_count == 0

@@ -119,11 +119,43 @@ def _target(d: dest.Destination) -> Target:
 
 
 def _check(protocol: "OpenWireProtocol", operation: Operation, targets: list[dest.Destination]) -> None:
+    security, identity = protocol.factory.security, protocol.identity
+    if identity is None or not security.map.configured:
+        return   # every client may do everything (shared.authorize's rule)
+    pairs = tuple((_target(d), shared.exists(protocol.broker, d)) for d in targets)
+    granted = protocol.granted
+    if not granted.valid(security, identity):
+        granted.reset(security, identity)
+    elif (operation, pairs) in granted.checks:
+        return
     try:
-        shared.authorize(protocol.factory.security, protocol.identity, operation,
-                         ((_target(d), shared.exists(protocol.broker, d)) for d in targets))
+        shared.authorize(security, identity, operation, pairs)
     except NotAuthorized as exc:
         raise JmsError(exc.message, SECURITY_EXCEPTION) from None
+    granted.checks.add((operation, pairs))
+
+
+class Granted:
+    """The checks a connection passed, so a producer's every send does not ask the map
+    again: valid while the map, the users and groups (swapped together by a reload) and
+    the connection's identity stay the same objects. Whether a destination exists is part
+    of each check, so a send that would create it again asks for "create" again."""
+
+    __slots__ = ("basis", "checks")
+    LIMIT = 256
+
+    def __init__(self) -> None:
+        self.basis: tuple[Any, Any, Any] = (None, None, None)
+        self.checks: set[tuple[Operation, tuple[tuple[Target, bool], ...]]] = set()
+
+    def valid(self, security: Any, identity: Any) -> bool:
+        m, directory, who = self.basis
+        return (m is security.map and directory is security.directory and who is identity
+                and len(self.checks) < self.LIMIT)
+
+    def reset(self, security: Any, identity: Any) -> None:
+        self.basis = (security.map, security.directory, identity)
+        self.checks.clear()
 
 
 def check_write(protocol: "OpenWireProtocol", targets: list[dest.Destination], tx: Any = None) -> None:

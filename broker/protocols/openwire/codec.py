@@ -249,13 +249,14 @@ def _decoder_lines(code: int, fields: list[s.Field], namespace: dict[str, Any]) 
                       "        c = d[p + 1]",
                       f"        if c not in A{i}: raise OpenWireError(f'data type {{c}} is not allowed here')",
                       "        seen = LAST.get(c)",
-                      "        if seen is not None and depth < MAX_DEPTH and d.startswith(seen[0], p + 2):",
+                      "        if seen is not None and depth < seen[2] and d.startswith(seen[0], p + 2):",
                       f"            out[{key}] = seen[1]",
                       "            p += 2 + len(seen[0])",
                       "        else:",
                       "            q = p + 2",
                       f"            out[{key}], p = T[c](d, q, depth + 1)",
-                      f"            if c in LEAVES: LAST[c] = (d[q:p], out[{key}])",
+                      "            k = KEPT.get(c)",
+                      f"            if k: LAST[c] = (d[q:p], out[{key}], k)",
                       "    else:", f"        out[{key}] = None", "        p += 1"]
         elif f.kind == s.MAGIC:
             lines += ["    r = Reader(d, version)", "    r.pos = p", "    r.magic()", "    p = r.pos"]
@@ -302,12 +303,16 @@ def _encoder_lines(code: int, fields: list[s.Field], namespace: dict[str, Any]) 
     return lines
 
 
-# Ids and destinations hold nothing but strings and numbers, and every frame of a
-# connection repeats the same few (its producer id twice in each message): the last one
-# read of each type is kept with its bytes, and the same bytes give the same (shared,
-# never changed) struct back without reading them again.
-_LEAVES = frozenset({s.CONNECTION_ID, s.SESSION_ID, s.CONSUMER_ID, s.PRODUCER_ID, s.BROKER_ID}
-                    | s.DESTINATIONS)
+# Ids and destinations hold nothing but strings, numbers and ids, and every frame of a
+# connection repeats the same few (its producer id twice in each message, an ack the same
+# message id as its first and last): the last one read of each type is kept with its
+# bytes, and the same bytes give the same (shared, never changed) struct back without
+# reading them again. Each type maps to the depth below which a kept struct may be given
+# back: where reading its bytes again could not pass the nesting limit (a MessageId holds
+# a ProducerId one level further down).
+_KEPT = {code: MAX_DEPTH for code in {s.CONNECTION_ID, s.SESSION_ID, s.CONSUMER_ID, s.PRODUCER_ID,
+                                      s.BROKER_ID} | s.DESTINATIONS}
+_KEPT[s.MESSAGE_ID] = MAX_DEPTH - 1
 
 
 def _table(cache: dict[int, dict[int, Any]], version: int, make_lines: Any) -> dict[int, Any]:
@@ -317,7 +322,7 @@ def _table(cache: dict[int, dict[int, Any]], version: int, make_lines: Any) -> d
     if table is not None:
         return table
     table = {}
-    last: dict[int, tuple[bytes, Struct]] = {}
+    last: dict[int, tuple[bytes, Struct, int]] = {}
     for code, spec in s.SCHEMA.items():
         fields = [f for f in spec.fields if f.since <= version]
         namespace: dict[str, Any] = {
@@ -325,7 +330,7 @@ def _table(cache: dict[int, dict[int, Any]], version: int, make_lines: Any) -> d
             "OpenWireError": OpenWireError, "decode_utf": decode_utf, "int_at": _INT.unpack_from,
             "INT": _INT.pack, "STRINGS": _ENCODED_STRINGS, "encoded_string": _encoded_string,
             "put_array": _put_array, "put_throwable": _put_throwable, "Reader": _Reader,
-            "version": version, "LAST": last, "LEAVES": _LEAVES}
+            "version": version, "LAST": last, "KEPT": _KEPT}
         source = "\n".join(make_lines(code, fields, namespace))
         exec(source, namespace)  # noqa: S102 - source built from SCHEMA only
         table[code] = namespace["run"]
@@ -368,6 +373,85 @@ def encode_dispatch(head: bytes, message: Struct, redelivery_counter: int, versi
     out += _INT.pack(redelivery_counter)
     out[0:4] = _INT.pack(len(out) - 4)
     return bytes(out)
+
+
+def encode_object(value: Struct, version: int) -> bytes:
+    """A present object field: flag, type code, fields."""
+    out = bytearray((1, value.type))
+    _encoders(version)[value.type](out, value)
+    return bytes(out)
+
+
+# Message dispatchers: (version, message type, field names) -> compiled function.
+_DISPATCHERS: dict[tuple[int, int, tuple[str, ...]], Any] = {}
+_ABSENT = {s.BOOL: b"\x00", s.BYTE: b"\x00", s.INT: b"\x00" * 4, s.LONG: b"\x00" * 8}
+
+
+def message_dispatcher(version: int, code: int, names: tuple[str, ...]) -> Any:
+    """A function `(head, *values)` giving the frame `encode_dispatch(head, message,
+    message.redelivery_counter, version)` gives for a message of type `code` whose fields
+    `names` hold `values` and whose other fields are absent, without building the message.
+    The value of an object field may be a struct or its encoding (`encode_object`).
+
+    A broker dispatches every message it delivers: the fields it never sets are encoded
+    once, here, as constant bytes."""
+    key = (version, code, names)
+    run = _DISPATCHERS.get(key)
+    if run is not None:
+        return run
+    given = set(names)
+    if "redelivery_counter" not in given or not given <= {f.name for f in s.SCHEMA[code].fields}:
+        raise ValueError(f"not fields of {s.SCHEMA[code].name}: {names}")
+    fields = [f for f in s.SCHEMA[code].fields if f.since <= version]
+    namespace: dict[str, Any] = {"T": _encoders(version), "STRINGS": _ENCODED_STRINGS,
+                                 "encoded_string": _encoded_string, "INT": _INT.pack}
+    lines = [f"def run(head, {', '.join('v_' + n for n in names)}):",
+             "    o = bytearray(head)"]
+    constant = bytearray([1, code])
+
+    def flush() -> None:
+        if constant:
+            lines.append(f"    o += {bytes(constant)!r}")
+            constant.clear()
+    for i, run_fields in _runs(fields):
+        f = run_fields[0]
+        if not any(x.name in given for x in run_fields):
+            if f.kind in _ABSENT:
+                constant.extend(b"".join(_ABSENT[x.kind] for x in run_fields))
+            elif f.kind == s.MAGIC:
+                constant.extend(MAGIC)
+            else:
+                constant.append(0)   # an absent string, byte array, object, array or throwable
+            continue
+        flush()
+        var = f"v_{f.name}"
+        if f.kind in _FIXED:
+            namespace[f"F{i}"] = struct.Struct(">" + "".join(
+                "B" if x.kind == s.BYTE else _FIXED[x.kind][0] for x in run_fields))
+            values = [("0" if x.name not in given
+                       else f"1 if v_{x.name} else 0" if x.kind == s.BOOL
+                       else f"(v_{x.name} or 0) & 0xFF" if x.kind == s.BYTE
+                       else f"v_{x.name} or 0") for x in run_fields]
+            lines.append(f"    o += F{i}.pack({', '.join(values)})")
+        elif f.kind == s.STRING:
+            lines += [f"    if {var} is None: o.append(0)",
+                      f"    else: o += STRINGS.get({var}) or encoded_string({var})"]
+        elif f.kind == s.BYTES:
+            lines += [f"    if {var} is None: o.append(0)",
+                      "    else:", "        o.append(1)", f"        o += INT(len({var}))", f"        o += {var}"]
+        elif f.kind == s.OBJECT:
+            # An object may come encoded already (its flag, type code and fields).
+            lines += [f"    if {var} is None: o.append(0)",
+                      f"    elif {var}.__class__ is bytes: o += {var}",
+                      "    else:", "        o.append(1)", f"        o.append({var}.type)",
+                      f"        T[{var}.type](o, {var})"]
+        else:
+            raise ValueError(f"{f.name}: only fixed-size fields, strings, byte arrays and objects")
+    flush()
+    lines += ["    o += INT(v_redelivery_counter or 0)", "    o[0:4] = INT(len(o) - 4)", "    return bytes(o)"]
+    exec("\n".join(lines), namespace)  # noqa: S102 - source built from SCHEMA and `names` only
+    run = _DISPATCHERS[key] = namespace["run"]
+    return run
 
 
 def decode(body: bytes, version: int = MAX_VERSION) -> Struct | None:

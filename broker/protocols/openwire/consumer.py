@@ -16,8 +16,8 @@ from broker.engine.selector import Selector
 from broker.protocols.activemq import destinations as dest
 from broker.protocols.activemq.consumers import DoorConsumer
 from broker.protocols.openwire import schema as s
-from broker.protocols.openwire.codec import Struct, dispatch_head, encode_dispatch
-from broker.protocols.openwire.convert import destination_struct, to_openwire
+from broker.protocols.openwire.codec import Struct, dispatch_head
+from broker.protocols.openwire.convert import destination_struct, dispatch_frame
 
 if TYPE_CHECKING:
     from broker.protocols.openwire.protocol import OpenWireProtocol
@@ -73,15 +73,14 @@ class OpenWireConsumer(DoorConsumer):
     def send(self, queue: Any, message: Message, seq: int, after_commit: bool = False) -> None:
         destination = self.message_destination(queue, message)
         protocol = self.protocol
-        nested = to_openwire(message, destination, seq, protocol.broker.now_ms())
         if destination is self.destination:
             head = self._head
             if head is None:
                 head = self._head = dispatch_head(self.consumer_id, destination, protocol.version)
         else:
             head = dispatch_head(self.consumer_id, destination, protocol.version)
-        protocol.output.write(encode_dispatch(head, nested, nested.redelivery_counter, protocol.version),
-                              after_commit)
+        protocol.output.write(dispatch_frame(message, destination, head, seq, protocol.broker.now_ms(),
+                                             protocol.version), after_commit)
 
     def message_destination(self, queue: Any, message: Message) -> Struct:
         """Where the message was sent: the consumer's own destination unless it is a

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from typing import Any
 
 from broker.engine.message import Message
 from broker.protocols.activemq import advisories
@@ -19,7 +20,7 @@ from broker.protocols.openwire.advisory_info import data_structure
 from broker.protocols.openwire import primitives as p
 from broker.protocols.openwire import properties as props
 from broker.protocols.openwire import schema as s
-from broker.protocols.openwire.codec import Struct
+from broker.protocols.openwire.codec import Struct, encode_dispatch, encode_object, message_dispatcher
 
 KIND_HEADER = "amq-msg-type"
 _KINDS = {s.BYTES_MESSAGE: "bytes", s.MAP_MESSAGE: "map", s.STREAM_MESSAGE: "stream",
@@ -55,21 +56,26 @@ def message_id_text(mid: Struct | None) -> str:
         raise JmsError("Message without a message id")
     if mid.text_view:
         return mid.text_view
-    if mid.producer_id is None:
+    producer = mid.producer_id
+    if producer is None:
         raise JmsError("Message id without a producer id")
-    return f"{id_text(mid.producer_id)}:{mid.producer_sequence_id}"
+    last = _LAST_PRODUCER
+    if producer is not last[0]:
+        # The codec gives the same ProducerId struct back for the same bytes (and never
+        # changes it), so a producer's run of messages renders its id once.
+        last[0], last[1] = producer, id_text(producer) + ":"
+    return last[1] + str(mid.producer_sequence_id)
+
+
+# The last ProducerId a message id named, and its text with the separator.
+_LAST_PRODUCER: list = [None, ""]
 
 
 def message_id_struct(text: str, broker_seq: int) -> Struct:
     """A MessageId for an engine message id; ids another door made (an SQS UUID) travel in
     `textView`, each with a producer id of its own so the client's duplicate check passes."""
     prefix, _, seq = text.rpartition(":")
-    producer = _PRODUCER_IDS.get(prefix)
-    if producer is None:
-        producer = _producer_id(prefix)
-        if len(_PRODUCER_IDS) >= 1024:
-            _PRODUCER_IDS.clear()
-        _PRODUCER_IDS[prefix] = producer
+    producer = _producer_of(prefix)
     if producer is not False:
         try:
             return Struct(s.MESSAGE_ID, text_view=None, producer_id=producer,
@@ -84,6 +90,51 @@ def message_id_struct(text: str, broker_seq: int) -> Struct:
 # The messages of one producer share its ProducerId (the prefix of their ids), read once;
 # False for a prefix that names none. Dispatches only encode it, never change it.
 _PRODUCER_IDS: dict[str, Struct | bool] = {}
+
+
+def _producer_of(prefix: str) -> Struct | bool:
+    producer = _PRODUCER_IDS.get(prefix)
+    if producer is None:
+        producer = _producer_id(prefix)
+        if len(_PRODUCER_IDS) >= 1024:
+            _PRODUCER_IDS.clear()
+        _PRODUCER_IDS[prefix] = producer
+    return producer
+
+
+def _encoded_ids(text: str, broker_seq: int, version: int) -> tuple[Struct | bytes, Struct | bytes]:
+    """The ProducerId and MessageId of `message_id_struct(text, broker_seq)`, encoded as
+    object fields (`codec.encode_object`): a producer's are encoded once, and only the
+    sequence numbers, the MessageId's last fields, are written for each message."""
+    prefix, _, seq = text.rpartition(":")
+    key = (prefix, version)
+    found = _ENCODED_IDS.get(key)
+    if found is None:
+        producer = _producer_of(prefix)
+        found = False
+        if producer is not False:
+            mid = Struct(s.MESSAGE_ID, text_view=None, producer_id=producer, producer_sequence_id=0,
+                         broker_sequence_id=0)
+            found = (encode_object(producer, version), encode_object(mid, version)[:-_SEQUENCES.size])
+        if len(_ENCODED_IDS) >= 1024:
+            _ENCODED_IDS.clear()
+        _ENCODED_IDS[key] = found
+    if found is not False:
+        try:
+            number = int(seq)
+        except ValueError:
+            pass
+        else:
+            return found[0], found[1] + _SEQUENCES.pack(number, broker_seq)
+    mid = message_id_struct(text, broker_seq)
+    return mid.producer_id, mid
+
+
+# (message id prefix, version) -> the encoded ProducerId, and the MessageId up to its
+# producer and broker sequence numbers (two longs, its last fields); False for a prefix
+# that names no producer.
+_ENCODED_IDS: dict[tuple[str, int], tuple[bytes, bytes] | bool] = {}
+_SEQUENCES = struct.Struct(">qq")
 
 
 def _producer_id(prefix: str) -> Struct | bool:
@@ -181,8 +232,8 @@ def to_engine(cmd: Struct, now: int, origin: object = None) -> Message:
                            "send a TextMessage, BytesMessage or MapMessage instead")
     if code == s.BLOB_MESSAGE:
         raise JmsError("BlobMessage is not supported")
-    content = cmd.content
-    if content is not None and cmd.compressed:
+    content = cmd["content"]
+    if content is not None and cmd["compressed"]:
         if code == s.BYTES_MESSAGE:
             # Its uncompressed length comes first, and only that much of the stream counts.
             if len(content) < 4:
@@ -200,20 +251,28 @@ def to_engine(cmd: Struct, now: int, origin: object = None) -> Message:
             _check_typed_body(code, body)
     properties: dict[str, str | bytes] = {}
     types = None
-    if cmd.marshalled_properties:
-        properties, types = _properties(cmd.marshalled_properties)
-    if cmd.correlation_id is not None:
-        headers["correlation-id"] = cmd.correlation_id
-    if cmd.get("type") is not None:   # JMSType (`cmd.type` is the command's type code)
-        headers["type"] = cmd["type"]
-    if cmd.reply_to is not None:
-        headers["reply-to"] = reply_to_header(cmd.reply_to)
-    if cmd.group_sequence:
-        headers["JMSXGroupSeq"] = str(cmd.group_sequence)
-    return Message(message_id=message_id_text(cmd.message_id), body=body, properties=properties,
-                   types=types, headers=headers, persistent=bool(cmd.persistent),
-                   priority=max(0, min(9, cmd.priority or 0)), timestamp=cmd.timestamp or now,
-                   expires=max(0, cmd.expiration or 0), group_id=cmd.group_id, origin=origin)
+    marshalled = cmd["marshalled_properties"]
+    if marshalled:
+        properties, types = _properties(marshalled)
+    correlation = cmd["correlation_id"]
+    if correlation is not None:
+        headers["correlation-id"] = correlation
+    jms_type = cmd["type"]   # JMSType (`cmd.type` is the command's type code)
+    if jms_type is not None:
+        headers["type"] = jms_type
+    reply_to = cmd["reply_to"]
+    if reply_to is not None:
+        headers["reply-to"] = reply_to_header(reply_to)
+    group_sequence = cmd["group_sequence"]
+    if group_sequence:
+        headers["JMSXGroupSeq"] = str(group_sequence)
+    # Fields read as items and the Message built positionally, in field order (as
+    # Message.copy): this runs once per message sent.
+    priority = cmd["priority"] or 0
+    expires = cmd["expiration"] or 0
+    return Message(message_id_text(cmd["message_id"]), body, properties, types, headers,
+                   bool(cmd["persistent"]), 0 if priority < 0 else 9 if priority > 9 else priority,
+                   cmd["timestamp"] or now, expires if expires > 0 else 0, cmd["group_id"], None, origin)
 
 
 # Producers often send the same property set again and again (the engine never changes a
@@ -243,8 +302,18 @@ def _check_typed_body(code: int, body: bytes) -> None:
 
 
 # -- out -----------------------------------------------------------------------------------------
-def to_openwire(message: Message, destination: Struct, broker_seq: int, now: int) -> Struct:
-    """An engine message as the nested message of a MessageDispatch."""
+# The fields of a dispatched message that the broker sets, in the order `_dispatch_values`
+# gives them; every other field of the message is absent (command id 0, no response asked).
+DISPATCH_FIELDS = ("producer_id", "destination", "message_id", "group_id", "group_sequence",
+                   "correlation_id", "persistent", "expiration", "priority", "reply_to", "timestamp",
+                   "type", "content", "marshalled_properties", "original_destination",
+                   "redelivery_counter", "arrival", "broker_in_time", "broker_out_time")
+
+
+def _dispatch_values(message: Message, destination: Struct, broker_seq: int, now: int,
+                     version: int | None = None) -> tuple[int, tuple[Any, ...]]:
+    """The message type code and the DISPATCH_FIELDS values of an engine message; with a
+    `version`, its ids come encoded for it."""
     h = message.headers
     code = _CODES.get(h.get(KIND_HEADER, ""), s.TEXT_MESSAGE)
     if code == s.TEXT_MESSAGE:
@@ -253,28 +322,50 @@ def to_openwire(message: Message, destination: Struct, broker_seq: int, now: int
         content = None
     else:
         content = message.body
-    mid = message_id_struct(message.message_id, broker_seq)
+    if version is None:
+        mid = message_id_struct(message.message_id, broker_seq)
+        producer_id: Struct | bytes = mid.producer_id
+    else:
+        producer_id, mid = _encoded_ids(message.message_id, broker_seq, version)
     typed = props.to_jms(message.properties, message.types) if message.properties else {}
     if message.dead_letter is not None:
         h = {**dead_letter_headers(message.dead_letter), **h}
     if not h.keys().isdisjoint(_HEADER_PROPERTIES):
         for name in _HEADER_PROPERTIES.keys() & h.keys():
             typed[name] = props.typed(h[name], _HEADER_PROPERTIES[name])
-    marshalled = p.encode_map(typed) if typed else None
     original = h.get("original-destination")
     reply_to = h.get("reply-to")
     group_seq = h.get("JMSXGroupSeq")
-    out = Struct(code, command_id=0, response_required=False, producer_id=mid.producer_id,
-                 destination=destination, message_id=mid, group_id=message.group_id,
-                 group_sequence=int(group_seq) if group_seq and group_seq.isdigit() else 0,
-                 correlation_id=h.get("correlation-id"), persistent=message.persistent,
-                 expiration=message.expires, priority=message.priority,
-                 reply_to=reply_to_struct(reply_to) if reply_to else None,
-                 timestamp=message.timestamp, type=h.get("type"), content=content,
-                 marshalled_properties=marshalled,
-                 original_destination=reply_to_struct(original) if original else None,
-                 redelivery_counter=max(0, message.delivery_count - 1),
-                 arrival=message.timestamp, broker_in_time=message.timestamp, broker_out_time=now)
-    if code == s.MESSAGE and h.get(advisories.OPERATION_HEADER):
-        out["data_structure"] = data_structure(h)
+    return code, (producer_id, destination, mid, message.group_id,
+                  int(group_seq) if group_seq and group_seq.isdigit() else 0,
+                  h.get("correlation-id"), message.persistent, message.expires, message.priority,
+                  reply_to_struct(reply_to) if reply_to else None, message.timestamp, h.get("type"),
+                  content, p.encode_map(typed) if typed else None,
+                  reply_to_struct(original) if original else None,
+                  max(0, message.delivery_count - 1), message.timestamp, message.timestamp, now)
+
+
+def to_openwire(message: Message, destination: Struct, broker_seq: int, now: int) -> Struct:
+    """An engine message as the nested message of a MessageDispatch."""
+    code, values = _dispatch_values(message, destination, broker_seq, now)
+    out = Struct(code, command_id=0, response_required=False, **dict(zip(DISPATCH_FIELDS, values)))
+    if code == s.MESSAGE and message.headers.get(advisories.OPERATION_HEADER):
+        out["data_structure"] = data_structure(message.headers)
     return out
+
+
+def dispatch_frame(message: Message, destination: Struct, head: bytes, broker_seq: int, now: int,
+                   version: int) -> bytes:
+    """The MessageDispatch frame of an engine message: what `encode_dispatch(head,
+    to_openwire(...))` gives, without building the nested message's struct."""
+    code, values = _dispatch_values(message, destination, broker_seq, now, version)
+    if code == s.MESSAGE:   # an advisory's data structure, or a message without a body: rare
+        nested = to_openwire(message, destination, broker_seq, now)
+        return encode_dispatch(head, nested, nested.redelivery_counter, version)
+    run = _DISPATCHERS.get((version, code))
+    if run is None:
+        run = _DISPATCHERS[version, code] = message_dispatcher(version, code, DISPATCH_FIELDS)
+    return run(head, *values)
+
+
+_DISPATCHERS: dict[tuple[int, int], Any] = {}

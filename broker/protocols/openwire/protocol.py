@@ -54,6 +54,8 @@ INVALID_DESTINATION = "javax.jms.InvalidDestinationException"
 # Commands held behind a send that waits for room before the broker stops reading the
 # connection (the client then blocks in its socket, as with ActiveMQ).
 HOLD_LIMIT = 16
+# Bytes gathered for one transport write while a read is handled, at most.
+BATCH_BYTES = 65536
 
 
 def _key(ident: Struct) -> tuple[Any, ...]:
@@ -87,15 +89,24 @@ class OpenWireProtocol(Protocol):
         self.windowed_producers: set[tuple[Any, ...]] = set()
         # Producers with a destination, as advisories name them: key -> (id, destinations).
         self.producers: dict[tuple[Any, ...], tuple[str, list[dest.Destination]]] = {}
-        self._parsed: dict[Any, list[dest.Destination]] = {}
+        self._parsed: dict[Any, list[Any]] = {}   # see _plan
+        self._last_destination: Struct | None = None
+        self._last_plan: list[Any] = []
+        # The consumer the last ack named, and the ConsumerId struct it named it with.
+        self._acking_id: Struct | None = None
+        self._acking: OpenWireConsumer | None = None
         self.transactions = Transactions()
         self.temp_queues: dict[str, Queue] = {}
         self.temp_topics: set[str] = set()
         self.monitor: InactivityMonitor | None = None
         self.output = CommitOrderedOutput(self.broker, self._write)
+        # What the broker writes while a read is handled, written once at its end (_write).
+        self._batch: list[bytes] | None = None
+        self._batch_size = 0
         self._negotiation_timer: Any = None
         # Security (see access.py): who logged in, and the admission bookkeeping.
         self.identity: Any = None
+        self.granted = access.Granted()   # authorization checks passed (access.py)
         self.counted_user = False
         self.address: str | None = None
         self.connect_timer: Any = None
@@ -168,6 +179,9 @@ class OpenWireProtocol(Protocol):
 
     def resumeProducing(self) -> None:
         self.paused = False
+        self._batched(self._dispatch_all)
+
+    def _dispatch_all(self) -> None:
         for consumer in list(self.consumers.values()):
             consumer.dispatch()
 
@@ -180,7 +194,19 @@ class OpenWireProtocol(Protocol):
             self.monitor.read()
         if self.closing:
             return
-        self._handle_all(self.parser.feed(data))
+        self._batched(self._handle_all, self.parser.feed(data))
+
+    def _batched(self, action: Callable[..., None], *args: Any) -> None:
+        """Run `action(*args)` gathering what it writes into one transport write (_write)."""
+        if self._batch is not None:   # inside another batch: that one writes
+            action(*args)
+            return
+        self._batch = []
+        try:
+            action(*args)
+        finally:
+            self._flush_batch()
+            self._batch = None
 
     def _handle_all(self, commands: Iterable[Struct | None]) -> None:
         try:
@@ -213,20 +239,21 @@ class OpenWireProtocol(Protocol):
             return
         if not self.negotiated and command.type != s.WIRE_FORMAT_INFO:
             raise OpenWireError(f"{command.type_name} before WireFormatInfo")
+        self.run_handler(command, self._run, command)
+
+    def _run(self, command: Struct) -> None:
         handler = _HANDLERS.get(command.type)
+        if handler is None:
+            raise JmsError(f"Unsupported command: {command.type_name}")
+        if self.identity is None and command.type not in _BEFORE_LOGIN:
+            access.logged_in(self, command)
+        handler(self, command)
 
-        def run() -> None:
-            if handler is None:
-                raise JmsError(f"Unsupported command: {command.type_name}")
-            if command.type not in _BEFORE_LOGIN:
-                access.logged_in(self, command)
-            handler(self, command)
-        self.run_handler(command, run)
-
-    def run_handler(self, command: Struct, handler: Callable[[], None]) -> None:
-        """Run what `command` asks for; its JMS failures become ExceptionResponses."""
+    def run_handler(self, command: Struct, handler: Callable[..., None], *args: Any) -> None:
+        """Run what `command` asks for (`handler(*args)`); its JMS failures become
+        ExceptionResponses."""
         try:
-            handler()
+            handler(*args)
         except JmsError as exc:
             self.refuse(command, exc.exception, str(exc))
         except TransactionError as exc:
@@ -257,11 +284,35 @@ class OpenWireProtocol(Protocol):
         self.output.write(encode(command, self.version), after_commit)
 
     def _write(self, data: bytes) -> None:
+        """Write now, or, while a read is handled (or the consumers are dispatched to once
+        the transport drained), with everything else that makes the broker write: one
+        transport write per read (the dispatches its acks let out, its answers)."""
         if self.lost:
             return
+        batch = self._batch
+        if batch is None:
+            self._transport_write(data)
+            return
+        batch.append(data)
+        self._batch_size += len(data)
+        if self._batch_size >= BATCH_BYTES:
+            self._flush_batch()
+
+    def _flush_batch(self) -> None:
+        batch = self._batch
+        if batch:
+            self._batch, self._batch_size = [], 0
+            if not self.lost:
+                self._transport_write(batch[0] if len(batch) == 1 else b"".join(batch))
+
+    def _transport_write(self, data: bytes) -> None:
         if self.monitor is not None:
             self.monitor.wrote()
         self.transport.write(data)
+
+    def _lose_connection(self) -> None:
+        self._flush_batch()
+        self.transport.loseConnection()
 
     def respond(self, command: Struct) -> None:
         if command.get("response_required"):
@@ -390,7 +441,7 @@ class OpenWireProtocol(Protocol):
 
     def on_shutdown(self, command: Struct) -> None:
         self.closing = True
-        self.output.when_flushed(self.transport.loseConnection)
+        self.output.when_flushed(self._lose_connection)
 
     def on_remove(self, command: Struct) -> None:
         target = command.object_id
@@ -579,7 +630,12 @@ class OpenWireProtocol(Protocol):
 
     # -- acks ----------------------------------------------------------------------------------------
     def on_message_ack(self, ack: Struct) -> None:
-        consumer = self.consumers.get(_key(ack.consumer_id)) if ack.consumer_id else None
+        consumer = self._acking
+        if ack.consumer_id is not self._acking_id or consumer is None or consumer.closed:
+            # The codec gives the same ConsumerId struct for the same bytes: a consumer's
+            # run of acks looks it up once. A closed consumer has left self.consumers.
+            consumer = self.consumers.get(_key(ack.consumer_id)) if ack.consumer_id else None
+            self._acking_id, self._acking = ack.consumer_id, consumer
         if consumer is None or consumer.browser:
             return
         leases = consumer.leases_between(ack.first_message_id, ack.last_message_id)
@@ -620,17 +676,40 @@ class OpenWireProtocol(Protocol):
     # -- sends ---------------------------------------------------------------------------------------
     def _targets(self, d: Struct | None) -> list[dest.Destination]:
         """A producer names the same few destinations over and over: parse each once."""
+        return self._plan(d)[0]
+
+    def _plan(self, d: Struct | None) -> list[Any]:
+        """[targets, their queues or None]: what `_targets` and `_send_queues` keep."""
+        if d is self._last_destination and d is not None:
+            return self._last_plan   # the codec gave the same struct for the same bytes
         key = (d.type, d.physical_name) if d is not None else None
         found = self._parsed.get(key)
         if found is None:
-            found = destinations(d)
+            found = [destinations(d), None]
             if len(self._parsed) >= 64:
                 self._parsed.clear()
             self._parsed[key] = found
+        self._last_destination, self._last_plan = d, found
         return found
 
+    def _send_queues(self, plan: list[Any]) -> dict[dest.Destination, Queue]:
+        """The queues a send's targets name, as `_queue` gives them: those found last time
+        while the broker still holds the same ones under their names (a deleted queue is
+        made again, or a deleted temporary one refused, by `_queue`)."""
+        queues = plan[1]
+        if queues is not None:
+            held = self.broker.queues
+            for d, queue in queues.items():
+                if held.get(d.name) is not queue:
+                    break
+            else:
+                return queues
+        queues = plan[1] = {d: self._queue(d) for d in plan[0] if not d.is_topic}
+        return queues
+
     def on_message(self, command: Struct) -> None:
-        targets = self._targets(command.destination)
+        plan = self._plan(command.destination)
+        targets = plan[0]
         tx_id = command.transaction_id
         access.check_write(self, targets, self.transactions.find(_tx_key(tx_id)) if tx_id is not None else None)
         now = self.broker.now_ms()
@@ -644,7 +723,7 @@ class OpenWireProtocol(Protocol):
                 copies = scheduled_copies(message, message.properties, now, self._scheduled_id(message))
             except BadHeader as exc:
                 raise JmsError(str(exc)) from None
-        queues = {d: self._queue(d) for d in targets if not d.is_topic}
+        queues = self._send_queues(plan)
         if not self._admitted(command, targets, queues, message.persistent):
             return
         if command.transaction_id is not None:
@@ -702,8 +781,9 @@ class OpenWireProtocol(Protocol):
 
     def _route(self, targets: list[dest.Destination], queues: dict[dest.Destination, Queue],
                message: Message) -> None:
-        for i, d in enumerate(targets):
-            m = message if i == len(targets) - 1 else message.copy()
+        last = targets[-1]
+        for d in targets:
+            m = message if d is last else message.copy()
             route(self.broker, self.factory.clock, d.name if d.is_topic else None, queues.get(d), m)
 
     @staticmethod
