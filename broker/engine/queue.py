@@ -352,9 +352,13 @@ class Queue:
         self._scan_idle = False
 
     # -- sending ------------------------------------------------------------------
-    def enqueue(self, message: Message) -> Message:
-        """Accept a message; returns the message kept (an earlier one for a FIFO duplicate)."""
-        now = self._now()
+    def enqueue(self, message: Message, now: int | None = None) -> Message:
+        """Accept a message; returns the message kept (an earlier one for a FIFO duplicate).
+
+        `now`: the time of the caller's reactor turn, when it has already read it (a topic
+        publication enqueues into every subscription at one instant)."""
+        if now is None:
+            now = self._now()
         if self.settings.dedup_window_ms and message.dedup_id is not None:
             seen = self._check_dedup(message.dedup_id, now)
             if seen is not None:
@@ -414,19 +418,22 @@ class Queue:
         if (not consumer.auto_ack or consumer.selector is not None or consumer.credit <= 0
                 or not self._nothing_before(message, now)):
             return False
-        self._deliver_alone(message, consumer, now, shared=True)
+        # As `_deliver_alone`, spelled out: this runs once per subscription per publication.
+        self._dispatching = True
+        try:
+            consumer.deliver(self, message, None)
+        finally:
+            self._dispatching = False
+        if self._again:
+            self.dispatch()
         return True
 
-    def _deliver_alone(self, message: Message, consumer: Consumer, now: int,
-                       shared: bool = False) -> None:
+    def _deliver_alone(self, message: Message, consumer: Consumer, now: int) -> None:
         """One delivery outside a dispatch pass; anything it causes to be enqueued here
         waits for the pass that follows, as it would inside one."""
         self._dispatching = True
         try:
-            if shared:
-                consumer.deliver(self, message, None)
-            else:
-                self._deliver(message, consumer, now)
+            self._deliver(message, consumer, now)
         finally:
             self._dispatching = False
         if self._again:
@@ -668,9 +675,15 @@ class Queue:
         settings = self.settings
         pop = heapq.heappop
         while heap:
+            # One plain consumer (a topic subscription's, most queues'): what `_pick` would
+            # choose is known once its credit is.
+            only = consumers[0] if len(consumers) == 1 and not self._prioritized else None
+            if only is not None:
+                if only.credit <= 0:
+                    break
             # An exclusive consumer at its credit limit blocks everyone else: stop here
             # rather than scan (and skip) SCAN_LIMIT messages on every send.
-            if consumers and self._prioritized and consumers[0].exclusive:
+            elif consumers and self._prioritized and consumers[0].exclusive:
                 if consumers[0].credit <= 0:
                     break
             else:
@@ -690,7 +703,11 @@ class Queue:
                 self._parked.setdefault(message.group_id, []).append(message)
                 self._parked_count += 1
                 continue
-            target = self._pick(message)
+            if only is not None and only.selector is None and message.group_id is None:
+                target = only
+                self._rr = 0
+            else:
+                target = self._pick(message)
             if target is None:
                 skipped.append(message)
                 if len(skipped) >= SCAN_LIMIT:

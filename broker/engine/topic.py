@@ -50,19 +50,19 @@ class Topic:
                 sum(1 for q in targets if q.durable) + sum(1 for q in extra if q.durable) > 1):
             message.content_id = new_content_id()
         shared: Message | None = None
-        now = 0
+        now = targets[0].broker.now_ms() if targets else 0
+        name = self.name
         for queue in targets:
             if not queue.durable:
                 if shared is None:
-                    now = queue.broker.now_ms()
                     shared = self._delivered_copy(message, now)
                 if queue.deliver_shared(shared, now):
                     continue
             copy = message.copy()
-            copy.topic = self.name
-            queue.enqueue(copy)
+            copy.topic = name
+            queue.enqueue(copy, now)
         for queue in extra:
-            queue.enqueue(message.copy())
+            queue.enqueue(message.copy(), now or None)
         return len(targets) + len(extra)
 
     def _delivered_copy(self, message: Message, now: int) -> Message:
