@@ -375,7 +375,7 @@ class Queue:
         self.depth_bytes += len(message.body)
         if self.settings.dedup_window_ms and message.dedup_id is not None:
             self._dedup[message.dedup_id] = (now + self.settings.dedup_window_ms, message)
-        if not self._hand_over(message, now):
+        if self._ready.items or not self._hand_over(message, now):
             self._admit(message, now)
         return message
 
@@ -418,22 +418,19 @@ class Queue:
         if (not consumer.auto_ack or consumer.selector is not None or consumer.credit <= 0
                 or not self._nothing_before(message, now)):
             return False
-        # As `_deliver_alone`, spelled out: this runs once per subscription per publication.
-        self._dispatching = True
-        try:
-            consumer.deliver(self, message, None)
-        finally:
-            self._dispatching = False
-        if self._again:
-            self.dispatch()
+        self._deliver_alone(message, consumer, now, shared=True)
         return True
 
-    def _deliver_alone(self, message: Message, consumer: Consumer, now: int) -> None:
+    def _deliver_alone(self, message: Message, consumer: Consumer, now: int,
+                       shared: bool = False) -> None:
         """One delivery outside a dispatch pass; anything it causes to be enqueued here
         waits for the pass that follows, as it would inside one."""
         self._dispatching = True
         try:
-            self._deliver(message, consumer, now)
+            if shared:
+                consumer.deliver(self, message, None)
+            else:
+                self._deliver(message, consumer, now)
         finally:
             self._dispatching = False
         if self._again:
@@ -659,8 +656,9 @@ class Queue:
                 self._dispatch_pass()
         finally:
             self._dispatching = False
-        self._page_in()
-        self._page_in_timed()
+        if self._store is not None:
+            self._page_in()
+            self._page_in_timed()
         if self._starved:
             self._scan()
 
@@ -669,6 +667,10 @@ class Queue:
         ready = self._ready
         heap = ready.items
         if not consumers or not heap:
+            return
+        if len(consumers) == 1 and not self._prioritized and consumers[0].credit <= 0:
+            # Its only consumer is full (a lagging subscriber): every arrival asks again.
+            self._starved = False
             return
         now = self._now()
         skipped: list[Message] = []
