@@ -45,7 +45,9 @@ class Topic:
         message at once and keeps nothing of it (auto-ack, in memory, nothing queued) all
         get one shared copy instead of one each."""
         self.published += 1
-        targets = [sub.queue for sub in self.subscriptions if sub.wants(message)]
+        # Most subscriptions want everything: `wants` is asked only of the others.
+        targets = [sub.queue for sub in self.subscriptions
+                   if (sub.selector is None and not sub.no_local) or sub.wants(message)]
         if new_content_id is not None and message.persistent and (
                 sum(1 for q in targets if q.durable) + sum(1 for q in extra if q.durable) > 1):
             message.content_id = new_content_id()
