@@ -51,6 +51,8 @@ class Topic:
         if new_content_id is not None and message.persistent and (
                 sum(1 for q in targets if q.durable) + sum(1 for q in extra if q.durable) > 1):
             message.content_id = new_content_id()
+        if message.encodings is None and len(targets) + len(extra) > 1:
+            message.encodings = {}
         shared: Message | None = None
         now = targets[0].broker.now_ms() if targets else 0
         name = self.name

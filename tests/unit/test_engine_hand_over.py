@@ -149,6 +149,24 @@ def test_subscribers_that_keep_state_get_their_own_copy(other: dict[str, Any]):
     assert (lease is None) == other["auto_ack"]
 
 
+def test_the_copies_of_a_publication_share_one_cache_of_encodings():
+    b = make_broker()
+    fast, lagging = Recorder("fast", auto_ack=True), Recorder("lagging", auto_ack=True, credit=0)
+    b.subscribe_topic("t", fast)
+    sub = b.subscribe_topic("t", lagging)
+    original = msg("x")
+    b.publish("t", original)
+    lagging.credit = 1
+    sub.queue.dispatch()
+    ((shared, _),), ((own, _),) = fast.got, lagging.got
+    assert own is not shared
+    assert shared.encodings == {} and own.encodings is shared.encodings is original.encodings
+    alone = msg("y")
+    b.unsubscribe_topic(sub)
+    b.publish("t", alone)
+    assert alone.encodings is None      # one delivery: nothing to share
+
+
 def test_a_queued_subscription_keeps_its_order():
     b = make_broker()
     c = Recorder(auto_ack=True, credit=1)

@@ -52,13 +52,18 @@ def message_frame(message: Message, version: str, destination: str, subscription
         local_reply_to = None if reply_to is None else localize(reply_to)
         key = (message.message_id, version, destination, redelivered, local_reply_to,
                message.persistent, message.priority, message.expires, message.timestamp)
-        entry = _SHARED.get(key)
+        # The copies' own cache when the engine gave them one (it lives as long as they
+        # do, so a subscriber's backlog deeper than the bounded cache still finds it).
+        cache = message.encodings
+        if cache is None:
+            cache = _SHARED
+        entry = cache.get(key)
         if (entry is None or entry[0] is not message.properties or entry[1] is not message.headers
                 or entry[2] is not message.dead_letter or entry[3] is not message.body):
             entry = _shared_part(message, version, destination, redelivered, localize)
-            if len(_SHARED) >= _MAX_ENTRIES:
-                _SHARED.clear()
-            _SHARED[key] = entry
+            if len(cache) >= _MAX_ENTRIES:
+                cache.clear()
+            cache[key] = entry
         if reply_to is None:
             _last = (message, version, destination, redelivered, entry)
     lines, body = entry[4], entry[5]
