@@ -29,23 +29,35 @@ def _connect(factory: StompFactory) -> tuple[Any, StringTransport]:
     return protocol, transport
 
 
-def run(destination: str, consumers: int, messages: int, batch: int, body: int) -> dict[str, float]:
-    """Send `messages` non-persistent SENDs, `batch` per read, to `consumers` subscribers."""
+def run(destination: str, consumers: int, messages: int, batch: int, body: int,
+        lagging: bool = False) -> dict[str, float]:
+    """Send `messages` non-persistent SENDs, `batch` per read, to `consumers` subscribers.
+
+    `lagging`: every subscriber's transport is paused while a read is handled and resumed
+    after it, as a subscriber that cannot keep up is: its messages wait in its queue."""
     clock = Clock()
     factory = StompFactory(Broker(None, clock), Config(), clock)
     producer, producer_out = _connect(factory)
     outs = []
+    subscribers = []
     for i in range(consumers):
         consumer, out = _connect(factory)
         consumer.dataReceived(f"SUBSCRIBE\nid:{i}\ndestination:{destination}\n\n\0".encode())
         outs.append(out)
+        subscribers.append(consumer)
     frame = (f"SEND\ndestination:{destination}\ncontent-type:text/plain\n"
              f"content-length:{body}\n\n").encode() + b"x" * body + b"\0\n"
     chunk = frame * batch
     received = 0
     start = time.process_time()
     for _ in range(messages // batch):
+        if lagging:
+            for consumer in subscribers:
+                consumer.pauseProducing()
         producer.dataReceived(chunk)
+        if lagging:
+            for consumer in subscribers:
+                consumer.resumeProducing()
         clock.advance(0)
         for out in outs:
             received += out.io.tell()
@@ -65,10 +77,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--body", type=int, default=100, help="body bytes")
     parser.add_argument("--repeat", type=int, default=3, help="runs per scenario; the best is kept")
     args = parser.parse_args(argv)
-    scenarios = {"fanout4": ("/topic/bench", 4), "queue_1_1": ("/queue/bench", 1)}
+    scenarios = {"fanout4": ("/topic/bench", 4, False), "fanout4_lagging": ("/topic/bench", 4, True),
+                 "queue_1_1": ("/queue/bench", 1, False)}
     results = {}
-    for name, (destination, consumers) in scenarios.items():
-        runs = [run(destination, consumers, args.messages, args.batch, args.body)
+    for name, (destination, consumers, lagging) in scenarios.items():
+        runs = [run(destination, consumers, args.messages, args.batch, args.body, lagging)
                 for _ in range(args.repeat)]
         results[name] = min(runs, key=lambda r: r["us_per_message"])
     print(json.dumps(results, indent=1))

@@ -81,6 +81,10 @@ class Message:
     # A digest of the body a door reports with every delivery (SQS's MD5OfBody), kept once
     # computed; not stored: after a restart it is computed again on first use.
     body_digest: str | None = None
+    # Doors' encodings of this content (keyed and checked by each door), shared by the
+    # copies as the content is: a fan-out encodes a message once for all its copies, however
+    # far apart their deliveries are. Set before copying (`Topic.publish` does).
+    encodings: dict[Any, Any] | None = None
 
     @property
     def stored(self) -> bool:
@@ -99,7 +103,7 @@ class Message:
                        self.persistent, self.priority, self.timestamp, self.expires,
                        self.group_id, self.dedup_id, self.origin, self.topic, 0,
                        self.visible_at, 0, 0, State.READY, None, False, self.dead_letter,
-                       self.content_id, self.body_digest)
+                       self.content_id, self.body_digest, self.encodings)
 
     # -- store rows -------------------------------------------------------
     def to_row(self, dest_id: int) -> dict[str, Any]:

@@ -352,9 +352,13 @@ class Queue:
         self._scan_idle = False
 
     # -- sending ------------------------------------------------------------------
-    def enqueue(self, message: Message) -> Message:
-        """Accept a message; returns the message kept (an earlier one for a FIFO duplicate)."""
-        now = self._now()
+    def enqueue(self, message: Message, now: int | None = None) -> Message:
+        """Accept a message; returns the message kept (an earlier one for a FIFO duplicate).
+
+        `now`: the time of the caller's reactor turn, when it has already read it (a topic
+        publication enqueues into every subscription at one instant)."""
+        if now is None:
+            now = self._now()
         if self.settings.dedup_window_ms and message.dedup_id is not None:
             seen = self._check_dedup(message.dedup_id, now)
             if seen is not None:
@@ -371,7 +375,7 @@ class Queue:
         self.depth_bytes += len(message.body)
         if self.settings.dedup_window_ms and message.dedup_id is not None:
             self._dedup[message.dedup_id] = (now + self.settings.dedup_window_ms, message)
-        if not self._hand_over(message, now):
+        if self._ready.items or not self._hand_over(message, now):
             self._admit(message, now)
         return message
 
@@ -652,8 +656,9 @@ class Queue:
                 self._dispatch_pass()
         finally:
             self._dispatching = False
-        self._page_in()
-        self._page_in_timed()
+        if self._store is not None:
+            self._page_in()
+            self._page_in_timed()
         if self._starved:
             self._scan()
 
@@ -663,14 +668,24 @@ class Queue:
         heap = ready.items
         if not consumers or not heap:
             return
+        if len(consumers) == 1 and not self._prioritized and consumers[0].credit <= 0:
+            # Its only consumer is full (a lagging subscriber): every arrival asks again.
+            self._starved = False
+            return
         now = self._now()
         skipped: list[Message] = []
         settings = self.settings
         pop = heapq.heappop
         while heap:
+            # One plain consumer (a topic subscription's, most queues'): what `_pick` would
+            # choose is known once its credit is.
+            only = consumers[0] if len(consumers) == 1 and not self._prioritized else None
+            if only is not None:
+                if only.credit <= 0:
+                    break
             # An exclusive consumer at its credit limit blocks everyone else: stop here
             # rather than scan (and skip) SCAN_LIMIT messages on every send.
-            if consumers and self._prioritized and consumers[0].exclusive:
+            elif consumers and self._prioritized and consumers[0].exclusive:
                 if consumers[0].credit <= 0:
                     break
             else:
@@ -690,7 +705,11 @@ class Queue:
                 self._parked.setdefault(message.group_id, []).append(message)
                 self._parked_count += 1
                 continue
-            target = self._pick(message)
+            if only is not None and only.selector is None and message.group_id is None:
+                target = only
+                self._rr = 0
+            else:
+                target = self._pick(message)
             if target is None:
                 skipped.append(message)
                 if len(skipped) >= SCAN_LIMIT:

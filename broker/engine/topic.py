@@ -45,24 +45,28 @@ class Topic:
         message at once and keeps nothing of it (auto-ack, in memory, nothing queued) all
         get one shared copy instead of one each."""
         self.published += 1
-        targets = [sub.queue for sub in self.subscriptions if sub.wants(message)]
+        # Most subscriptions want everything: `wants` is asked only of the others.
+        targets = [sub.queue for sub in self.subscriptions
+                   if (sub.selector is None and not sub.no_local) or sub.wants(message)]
         if new_content_id is not None and message.persistent and (
                 sum(1 for q in targets if q.durable) + sum(1 for q in extra if q.durable) > 1):
             message.content_id = new_content_id()
+        if message.encodings is None and len(targets) + len(extra) > 1:
+            message.encodings = {}
         shared: Message | None = None
-        now = 0
+        now = targets[0].broker.now_ms() if targets else 0
+        name = self.name
         for queue in targets:
             if not queue.durable:
                 if shared is None:
-                    now = queue.broker.now_ms()
                     shared = self._delivered_copy(message, now)
                 if queue.deliver_shared(shared, now):
                     continue
             copy = message.copy()
-            copy.topic = self.name
-            queue.enqueue(copy)
+            copy.topic = name
+            queue.enqueue(copy, now)
         for queue in extra:
-            queue.enqueue(message.copy())
+            queue.enqueue(message.copy(), now or None)
         return len(targets) + len(extra)
 
     def _delivered_copy(self, message: Message, now: int) -> Message:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from broker.engine.consumer import Lease
 from broker.engine.message import Message, State
@@ -147,6 +149,24 @@ def test_subscribers_that_keep_state_get_their_own_copy(other: dict[str, Any]):
     assert (lease is None) == other["auto_ack"]
 
 
+def test_the_copies_of_a_publication_share_one_cache_of_encodings():
+    b = make_broker()
+    fast, lagging = Recorder("fast", auto_ack=True), Recorder("lagging", auto_ack=True, credit=0)
+    b.subscribe_topic("t", fast)
+    sub = b.subscribe_topic("t", lagging)
+    original = msg("x")
+    b.publish("t", original)
+    lagging.credit = 1
+    sub.queue.dispatch()
+    ((shared, _),), ((own, _),) = fast.got, lagging.got
+    assert own is not shared
+    assert shared.encodings == {} and own.encodings is shared.encodings is original.encodings
+    alone = msg("y")
+    b.unsubscribe_topic(sub)
+    b.publish("t", alone)
+    assert alone.encodings is None      # one delivery: nothing to share
+
+
 def test_a_queued_subscription_keeps_its_order():
     b = make_broker()
     c = Recorder(auto_ack=True, credit=1)
@@ -160,3 +180,42 @@ def test_a_queued_subscription_keeps_its_order():
     c.credit = 1
     sub.queue.dispatch()
     assert c.bodies == ["1", "2", "3"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(
+    st.tuples(st.just("send"), st.integers(0, 9), st.sampled_from([None, "g1", "g2"]),
+              st.sampled_from([None, "1"])),
+    st.tuples(st.just("credit"), st.integers(0, 3)),
+    st.tuples(st.just("ack")),
+    st.tuples(st.just("expire")),
+), max_size=40), st.booleans(), st.booleans(), st.sampled_from([None, "k = '1'"]))
+def test_a_single_plain_consumer_gets_what_the_general_dispatch_gives(
+        steps: list[tuple[Any, ...]], auto_ack: bool, fifo: bool, selector: str | None):
+    """A queue with one consumer picks it without a scan; a consumer with a priority
+    (alone as well) goes through the general pick: both get the same messages in the same
+    order, with the same delivery state, whatever arrives, expires or is acked between."""
+    runs = []
+    for priority in (0, 1):
+        b = make_broker()
+        q = b.queue("q", QueueSettings(fifo=fifo))
+        c = Recorder(credit=0, auto_ack=auto_ack, selector=selector, priority=priority)
+        q.add_consumer(c)
+        assert q._prioritized == bool(priority)
+        for i, step in enumerate(steps):
+            if step[0] == "send":
+                _, priority_of, group, k = step
+                q.enqueue(stamped(b, str(i), priority=priority_of, group_id=group,
+                                  expires=b.now_ms() + 5 if priority_of == 9 else 0,
+                                  properties={} if k is None else {"k": k}))
+            elif step[0] == "credit":
+                c.credit += step[1]
+                q.dispatch()
+            elif step[0] == "ack" and c.pending:
+                q.ack(c.pending.pop(0))
+            elif step[0] == "expire":
+                advance(b, 10)
+        runs.append(([(m.body, m.priority, m.delivery_count, m.state, lease is None)
+                      for m, lease in c.got], q.stats()))
+    fast, general = runs
+    assert fast == general

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
@@ -105,3 +107,36 @@ def test_cached_message_frame_equals_the_encoded_headers(version: str, index: in
             for shared in (True, False):
                 assert message_frame(copy, version, "/topic/t", sub, redelivered, ack, localize,
                                      shared) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4), st.booleans(), st.sampled_from(["1.0", "1.1", "1.2"]),
+                          st.sampled_from(["/topic/t", "/topic/u"]), st.sampled_from([None, "s1", "a:b"]),
+                          st.sampled_from([None, "7"]), st.booleans(), st.booleans()),
+                min_size=1, max_size=12), st.booleans())
+def test_message_frames_in_any_order_equal_the_encoded_headers(
+        deliveries: list[tuple[int, bool, str, str, str | None, str | None, bool, bool]],
+        own_cache: bool) -> None:
+    """Deliveries of the same message objects (a fan-out's shared copy) and of their
+    copies, to any destination, version and connection, in any order, with the copies'
+    own cache of encodings (as a topic publication gives them) or without: each frame is
+    what encoding its headers gives, whatever was encoded before it."""
+    messages = _messages()
+    if own_cache:
+        for message in messages:
+            message.encodings = {}
+    copies = [m.copy() for m in messages]
+
+    def localizer(own: bool) -> Any:
+        return (lambda name: name.replace("ID:c:1", "local")) if own else (lambda name: name)
+
+    for index, same, version, destination, sub, ack, redelivered, own in deliveries:
+        message = messages[index] if same else copies[index]
+        localize = localizer(own)
+        headers = message_headers(message, destination, sub, redelivered)
+        if "reply-to" in headers:
+            headers["reply-to"] = localize(headers["reply-to"])
+        if ack is not None:
+            headers["ack"] = ack
+        expected = encode(Frame("MESSAGE", headers, message_body(message)), version)
+        assert message_frame(message, version, destination, sub, redelivered, ack, localize) == expected

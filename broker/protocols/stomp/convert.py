@@ -20,6 +20,7 @@ SYSTEM_HEADERS = ("correlation-id", "type", "reply-to")
 # Binary attribute survives a trip through a STOMP client and back.
 TYPES_HEADER = "mqgate-attribute-types"
 _SKIPPED = _DROPPED | {TYPES_HEADER}
+_NOTHING_DECLARED: dict[str, str] = {}
 
 
 def message_from_send(headers: dict[str, str], body: bytes, message_id: str, now: int,
@@ -38,7 +39,8 @@ def message_from_send(headers: dict[str, str], body: bytes, message_id: str, now
         if "content-length" in headers:
             props["content-length"] = headers["content-length"]
     types: dict[str, str] | None = None
-    declared = _parse_types(headers.get(TYPES_HEADER))
+    raw_types = headers.get(TYPES_HEADER)
+    declared = _parse_types(raw_types) if raw_types else _NOTHING_DECLARED
     for name, value in headers.items():
         if name in _SKIPPED:
             continue
@@ -56,14 +58,15 @@ def message_from_send(headers: dict[str, str], body: bytes, message_id: str, now
                 except ValueError:
                     del types[name]
         props[name] = value
-    priority = int_value(headers, "priority", DEFAULT_PRIORITY)
-    return Message(message_id=message_id, body=body, properties=props, types=types,
-                   headers=system, persistent=headers.get("persistent", "").lower() == "true",
-                   priority=max(0, min(9, priority)), timestamp=now,
-                   # 0 or less never expires, as in ActiveMQ
-                   expires=max(0, int_value(headers, "expires", 0)),
-                   group_id=headers.get("JMSXGroupID"),
-                   origin=origin)
+    # Most SENDs name neither: their defaults are known without a look at the header.
+    priority = int_value(headers, "priority", DEFAULT_PRIORITY) if "priority" in headers else DEFAULT_PRIORITY
+    # 0 or less never expires, as in ActiveMQ
+    expires = max(0, int_value(headers, "expires", 0)) if "expires" in headers else 0
+    persistent = headers.get("persistent")
+    # Positional, in field order (as `Message.copy`): one per SEND.
+    return Message(message_id, body, props, types, system,
+                   persistent is not None and persistent.lower() == "true",
+                   max(0, min(9, priority)), now, expires, headers.get("JMSXGroupID"), None, origin)
 
 
 def _parse_types(raw: str | None) -> dict[str, str]:

@@ -23,6 +23,9 @@ _SHARED: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 # Headers a delivery sets itself: a message carrying one as a property is rare and is
 # encoded in full, so the per-delivery value keeps the place ActiveMQ gives it.
 _PER_DELIVERY = ("subscription", "ack")
+# (message, version, destination, redelivered, entry) of the last cached encoding: the
+# deliveries of one fan-out follow each other, so most find it here without a key.
+_last: tuple[Any, ...] = (None, None, None, None, None)
 
 
 def message_frame(message: Message, version: str, destination: str, subscription: str | None,
@@ -32,19 +35,37 @@ def message_frame(message: Message, version: str, destination: str, subscription
 
     `shared`: other deliveries of the same content are likely (a topic's copies); a
     message a queue hands to one consumer is encoded directly, skipping the cache."""
-    reply_to = message.headers.get("reply-to")
-    if not shared or (reply_to is None and "reply-to" in message.properties):
+    if not shared:
         return _full_frame(message, version, destination, subscription, redelivered, ack, localize)
-    local_reply_to = None if reply_to is None else localize(reply_to)
-    key = (message.message_id, version, destination, redelivered, local_reply_to,
-           message.persistent, message.priority, message.expires, message.timestamp)
-    entry = _SHARED.get(key)
-    if (entry is None or entry[0] is not message.properties or entry[1] is not message.headers
-            or entry[2] is not message.dead_letter or entry[3] is not message.body):
-        entry = _shared_part(message, version, destination, redelivered, localize)
-        if len(_SHARED) >= _MAX_ENTRIES:
-            _SHARED.clear()
-        _SHARED[key] = entry
+    global _last
+    last = _last
+    reply_to = message.headers.get("reply-to")
+    if (reply_to is None and last[0] is message and last[1] == version
+            and last[2] == destination and last[3] == redelivered):
+        # The same message object again (the one copy a fan-out shares), without a
+        # reply-to to localize per connection: the entry found for it last time.
+        entry = last[4]
+    else:
+        if reply_to is None and "reply-to" in message.properties:
+            return _full_frame(message, version, destination, subscription, redelivered, ack,
+                               localize)
+        local_reply_to = None if reply_to is None else localize(reply_to)
+        key = (message.message_id, version, destination, redelivered, local_reply_to,
+               message.persistent, message.priority, message.expires, message.timestamp)
+        # The copies' own cache when the engine gave them one (it lives as long as they
+        # do, so a subscriber's backlog deeper than the bounded cache still finds it).
+        cache = message.encodings
+        if cache is None:
+            cache = _SHARED
+        entry = cache.get(key)
+        if (entry is None or entry[0] is not message.properties or entry[1] is not message.headers
+                or entry[2] is not message.dead_letter or entry[3] is not message.body):
+            entry = _shared_part(message, version, destination, redelivered, localize)
+            if len(cache) >= _MAX_ENTRIES:
+                cache.clear()
+            cache[key] = entry
+        if reply_to is None:
+            _last = (message, version, destination, redelivered, entry)
     lines, body = entry[4], entry[5]
     if lines is None:
         return _full_frame(message, version, destination, subscription, redelivered, ack, localize)

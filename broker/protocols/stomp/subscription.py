@@ -40,6 +40,9 @@ class StompSubscription(DoorConsumer):
         # (kind, name) of what it consumes, as consumer advisories name it; its advisory id.
         self.advised: list[tuple[str, str]] = []
         self.advisory_id = ""
+        # The last topic queue and topic a message came from, and its outbound destination:
+        # the same for every message of a subscription's topic (see `deliver`).
+        self._topic_destination: tuple[Any, str | None, str] | None = None
 
     @property  # type: ignore[override]
     def credit(self) -> int:
@@ -50,9 +53,6 @@ class StompSubscription(DoorConsumer):
     def deliver(self, queue: Any, message: Message, lease: Lease | None) -> None:
         protocol = self.protocol
         version = protocol.version
-        # Topic subscriptions (durable ones included) never flag redeliveries, as ActiveMQ.
-        fan_out = getattr(queue, "kind", "queue") == "subscription"
-        redelivered = message.delivery_count > 1 and not fan_out
         ack = None
         if lease is not None:
             if version == "1.2":
@@ -60,12 +60,25 @@ class StompSubscription(DoorConsumer):
             else:
                 key = message.message_id
             self.pending[key] = lease
-        frame = message_frame(message, version, protocol.outbound_destination(self, queue, message),
-                              self.id, redelivered, ack, protocol.outbound_reply_to,
-                              shared=fan_out)
+        if getattr(queue, "kind", "queue") == "subscription":
+            # A topic's copy: its destination depends only on the queue and the topic it
+            # was published on (see `outbound_destination`), so it is kept between messages.
+            # Topic subscriptions (durable ones included) never flag redeliveries, as ActiveMQ.
+            known = self._topic_destination
+            topic = message.topic
+            if known is not None and known[0] is queue and known[1] == topic:
+                destination = known[2]
+            else:
+                destination = protocol.outbound_destination(self, queue, message)
+                self._topic_destination = (queue, topic, destination)
+            frame = message_frame(message, version, destination, self.id, False, ack,
+                                  protocol.outbound_reply_to)
+        else:
+            frame = message_frame(message, version, protocol.outbound_destination(self, queue, message),
+                                  self.id, message.delivery_count > 1, ack,
+                                  protocol.outbound_reply_to, shared=False)
         # A held delivery leaves once its count is stored, so a crash redelivers it flagged.
-        protocol.send_encoded(frame, after_commit=lease is not None and message.persistent
-                              and queue.durable)
+        protocol.output.write(frame, lease is not None and message.persistent and queue.durable)
 
     def reorder(self) -> None:
         """Put pending leases back in delivery order (tokens grow with every delivery)."""
