@@ -195,3 +195,32 @@ def test_a_full_store_refuses_persistent_sends_in_activemqs_words_and_keeps_serv
     consumer.send("SUBSCRIBE", {"destination": queue, "id": "1", "ack": "auto"})
     assert [consumer.expect("MESSAGE").body for _ in range(2)] == [b"after", b"kept"]
     consumer.nothing(wait=0.5)
+
+
+@pytest.mark.parametrize("transacted", [False, True], ids=["plain", "transaction"])
+def test_a_persistent_send_without_a_receipt_is_told_when_the_full_store_refuses_it(capped_broker, store_url,
+                                                                                    transacted):
+    """Nothing asked for a receipt, yet the store refused what was sent: the producer gets
+    ActiveMQ's ERROR (no receipt-id) instead of losing the message silently, and the
+    connection keeps serving."""
+    disk = Disk(store_url)
+    queue = "/queue/" + unique()
+    producer = stomp(capped_broker.stomp_port)
+    if not disk.sqlite:
+        assert producer.roundtrip("SEND", {"destination": queue, "persistent": "true"}, b"m0").command == "RECEIPT"
+        disk.set_full(True)
+    headers = {"destination": queue, "persistent": "true"}
+    if transacted:
+        producer.send("BEGIN", {"transaction": "tx1"})
+        headers["transaction"] = "tx1"
+    sends = 1 if not disk.sqlite else 40         # 40 × 64 KiB cannot fit under the 1 MiB cap
+    for i in range(sends):
+        producer.send("SEND", headers, f"n{i}".encode() + b"." * BIG)
+    if transacted:
+        producer.send("COMMIT", {"transaction": "tx1"})
+    error = producer.expect("ERROR", timeout=20)
+    assert error.headers["message"].startswith("Persistent store is Full, 100% of "), error.headers
+    assert "receipt-id" not in error.headers
+    assert error.body.decode().startswith("javax.jms.ResourceAllocationException: ")
+    # Still serving: a non-persistent send is taken and answered.
+    assert producer.roundtrip("SEND", {"destination": queue + ".other"}, b"np").command == "RECEIPT"

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from twisted.internet import defer
 from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import Protocol
+from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from broker.auth.authorization import NotAuthorized
@@ -85,6 +86,9 @@ class StompProtocol(Protocol):
         self._message_count = 0
         self._consumer_count = 0     # numbers the consumer ids advisories give subscriptions
         self._receipts_waiting = 0
+        # Persistent frames sent without a receipt, watched for a store that refuses them.
+        self._unreceipted: Frame | None = None
+        self._unreceipted_more = False
         # Producer flow control: frames that wait for a destination to have room again
         # (reading from the client is paused meanwhile); None when not waiting.
         self._held_frames: list[Frame] | None = None
@@ -276,6 +280,8 @@ class StompProtocol(Protocol):
         if receipt is None or (not durable and not self._receipts_waiting):
             if receipt is not None:
                 self.send_frame(Frame("RECEIPT", {"receipt-id": receipt}))
+            elif durable and frame.command not in ("ACK", "NACK"):
+                self._watch_unreceipted(frame)
             if then is not None:
                 then()
             return
@@ -291,16 +297,40 @@ class StompProtocol(Protocol):
 
         def failed(failure: Any) -> None:
             self._receipts_waiting -= 1
-            if self.lost:
-                return
-            if failure.check(Refused):
-                # The store filled up before the message was written: ActiveMQ's words.
-                text = self._refused_send(failure.value.refusal, frame)
-                self.send_error(text, f"{RESOURCE_ALLOCATION}: {text}", frame, fatal=False)
-            else:
-                self.send_error("Could not store the message", failure.getErrorMessage(), frame, fatal=False)
+            if not self.lost:
+                self._store_failed(failure, frame)
         # An ACK's receipt waits for its delete, which a full store still commits.
         self.broker.committed(refusable=frame.command not in ("ACK", "NACK")).addCallbacks(sent, failed)
+
+    def _store_failed(self, failure: Any, frame: Frame) -> None:
+        if failure.check(Refused):
+            # The store filled up before the message was written: ActiveMQ's words.
+            text = self._refused_send(failure.value.refusal, frame)
+            self.send_error(text, f"{RESOURCE_ALLOCATION}: {text}", frame, fatal=False)
+        else:
+            self.send_error("Could not store the message", failure.getErrorMessage(), frame, fatal=False)
+
+    def _watch_unreceipted(self, frame: Frame) -> None:
+        """A persistent SEND (or COMMIT) that asked for no receipt is still told, by an
+        ERROR, when the store refuses what it wrote, as ActiveMQ reports a failed send that
+        wanted no response. One watch per store transaction: the frames made while it waits
+        are watched again once it fires, since they may have gone into the next one."""
+        if self._unreceipted is not None:
+            self._unreceipted, self._unreceipted_more = frame, True
+            return
+        self._unreceipted, self._unreceipted_more = frame, False
+
+        def settled(result: Any) -> None:
+            last, more = self._unreceipted, self._unreceipted_more
+            self._unreceipted = None
+            if self.lost:
+                return
+            assert last is not None
+            if isinstance(result, Failure):
+                self._store_failed(result, last)
+            if more:
+                self._watch_unreceipted(last)
+        self.broker.committed().addBoth(settled)
 
     # -- CONNECT ----------------------------------------------------------------------------------
     def on_connect(self, frame: Frame) -> None:
