@@ -465,13 +465,17 @@ class Store:
             except Exception:  # already broken: nothing more to release
                 pass
 
-    def _statement(self, key: Any, build: Callable[[], Any]) -> tuple[str, tuple[str, ...] | None]:
-        """SQL text for this dialect and, for positional paramstyles, the parameter order."""
+    def _statement(self, key: Any, build: Callable[[], Any],
+                   expected: Callable[[], tuple[str, ...]] | None = None) -> tuple[str, tuple[str, ...] | None]:
+        """SQL text for this dialect and, for positional paramstyles, the parameter order
+        (which must be `expected()`, when given)."""
         found = self._sql.get(key)
         if found is None:
             assert self._engine is not None
             compiled = build().compile(dialect=self._engine.dialect)
             order = tuple(compiled.positiontup) if compiled.positional else None
+            if order is not None and expected is not None and order != expected():
+                raise AssertionError(f"unexpected parameter order for {key!r}: {order!r}")
             found = self._sql[key] = (str(compiled), order)
         return found
 
@@ -480,8 +484,30 @@ class Store:
         # both drivers take as they are, so SQLAlchemy's per-statement work buys nothing here.
         sql, order = self._statement(key, build)
         args: list[Any] = [tuple(p[k] for k in order) for p in params] if order is not None else params
+        self._dbapi_call(cursor.executemany, sql, args)
+
+    def _insert_messages(self, cursor: Any, rows: list[Row]) -> None:
+        """Message rows in multi-row INSERTs of 64, 32, ... 1 rows (a batch of 10: 8 + 2):
+        a statement per row would cost SQLite a step, and the writer thread a release and
+        a retake of the GIL, each; and seven statement shapes at most stay prepared."""
+        done = 0
+        while done < len(rows):
+            size = min(_INSERT_CHUNK, 1 << ((len(rows) - done).bit_length() - 1))
+            chunk = rows[done:done + size]
+            done += size
+            sql, order = self._statement(("insert", size), partial(_multi_insert, size), lambda: tuple(
+                f"{column}_{i}" for i in range(size) for column in _MESSAGE_COLUMNS))
+            if order is not None:
+                args: Any = tuple(row[column] for row in chunk for column in _MESSAGE_COLUMNS)
+            else:
+                args = {f"{column}_{i}": row[column] for i, row in enumerate(chunk) for column in _MESSAGE_COLUMNS}
+            self._dbapi_call(cursor.execute, sql, args)
+
+    def _dbapi_call(self, call: Callable[[str, Any], Any], sql: str, args: Any) -> None:
+        """A DBAPI call, its errors raised as SQLAlchemy's (which tell a full disk or a
+        lost connection apart the same way for both drivers)."""
         try:
-            cursor.executemany(sql, args)
+            call(sql, args)
         except Exception as exc:
             dbapi = self._engine.dialect.loaded_dbapi if self._engine is not None else None
             if dbapi is not None and isinstance(exc, dbapi.Error):
@@ -550,7 +576,7 @@ class Store:
             cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             try:
                 if rows:
-                    self._executemany(cursor, "insert", messages.insert, rows)
+                    self._insert_messages(cursor, rows)
                 if batch.updates:
                     params = [{"b_seq": seq, **{c: v[c] for c in MESSAGE_STATE_COLUMNS if c in v}}
                               for seq, v in batch.updates.items()]
@@ -570,6 +596,21 @@ class Store:
         ids, self._pending_release = self._pending_release, []
         if ids:
             paging.drop_unreferenced(conn, ids)
+
+
+# Rows per multi-row INSERT at most: 64 x 15 columns stays under SQLite's oldest default
+# limit of 999 parameters per statement.
+_INSERT_CHUNK = 64
+
+
+_MESSAGE_COLUMNS = tuple(c.name for c in messages.c)
+
+
+def _multi_insert(size: int) -> Any:
+    """INSERT of `size` message rows, the parameters of row i named <column>_<i>, which a
+    positional dialect numbers row by row in column order (checked when compiled)."""
+    return messages.insert().values([{c: bindparam(f"{c}_{i}") for c in _MESSAGE_COLUMNS}
+                                     for i in range(size)])
 
 
 def _group_by_columns(params: list[Row]) -> dict[tuple[str, ...], list[Row]]:
