@@ -571,6 +571,28 @@ def test_random_operations_on_a_paged_queue_match_a_sorted_list(store_url, seed)
 
 
 @pytest_twisted.inlineCallbacks
+def test_a_retention_sweep_that_found_nothing_still_finds_what_came_or_moved_back_after_it(store_url):
+    store, _ = yield opened(store_url)
+    store.put_destination(dest_row(1, "q"))
+    for seq in range(1, 51):
+        store.insert(message_row(seq, priority=4, timestamp=1000 + seq))
+    yield store.committed()
+    now = 10**12
+    # Rows 41..50 are after the horizon; none is older than 1040.
+    assert (yield store.expire(1, (-4, 40), 1040, now, 1000)) == 0
+    # The horizon moves back (the window shrank): rows 1..40 are on disk only again.
+    assert (yield store.expire(1, (-4, 0), 1040, now, 1000)) == 40
+    assert (yield store.expire(1, (-4, 0), 1045, now, 1000)) == 5
+    assert (yield store.expire(1, (-4, 0), 1045, now, 1000)) == 0
+    # An old message written after a sweep that found nothing (a redriven one keeps its age).
+    store.insert(message_row(60, priority=4, timestamp=7))
+    yield store.committed()
+    assert (yield store.expire(1, (-4, 0), 1045, now, 1000)) == 1
+    yield store.close()
+    assert sql(store_url, "SELECT seq FROM messages ORDER BY seq") == [(s,) for s in range(46, 51)]
+
+
+@pytest_twisted.inlineCallbacks
 def test_retention_deletes_a_deep_backlog_in_the_database(store_url):
     clock = Clock()
     clock.advance(T0)
