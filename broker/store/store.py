@@ -257,6 +257,7 @@ class Store:
         until the cutoff reaches it, and while the horizon does not move back, the next
         sweeps know there is nothing to delete (rows written since lower the floor as they
         are written: this thread writes them all)."""
+        after = (after[0], after[1])    # the engine's key, as a tuple whatever it came as
         floor = self._retention_floor.get(dest_id)
         if floor is not None and after >= floor[0] and cutoff < floor[1]:
             return 0
