@@ -116,6 +116,14 @@ def expire(conn: Connection, dest_id: int, after: Key, cutoff: int, now: int, li
     return deleted
 
 
+def oldest_after(conn: Connection, dest_id: int, after: Key) -> int | None:
+    """The oldest timestamp among a queue's rows after `after` in delivery order, whatever
+    their time (None: no such row)."""
+    found = [conn.execute(select(func.min(_c.timestamp)).where(_c.dest_id == dest_id, condition)).scalar()
+             for condition in _after(after)]
+    return min((t for t in found if t is not None), default=None)
+
+
 def expire_dead(conn: Connection, dest_id: int, after: Key, ready_cutoff: int, now: int,
                 limit: int, rewrite: Any) -> list[Key | None]:
     """JMS expiry of the part of a queue's backlog that is on disk, in batches, without

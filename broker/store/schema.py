@@ -45,11 +45,14 @@ messages = Table(
     # A queue's messages that wait for a time (delays, visibility deadlines), in time
     # order: read a page at a time ahead of their time, and at start.
     Index("ix_messages_timed", "dest_id", "visible_at", "seq"),
-    Index("ix_messages_transient", "transient"),
+    # Partial (only the rows that have them): an ordinary message pays for neither.
+    Index("ix_messages_transient", "transient", sqlite_where=text("transient = 1"),
+          postgresql_where=text("transient = 1")),
     # Messages with a JMS expiry, per queue: the periodic sweep finds those past it on disk.
     Index("ix_messages_expires", "dest_id", "expires", sqlite_where=text("expires > 0"),
           postgresql_where=text("expires > 0")),
-    Index("ix_messages_content", "content_id"),
+    Index("ix_messages_content", "content_id", sqlite_where=text("content_id IS NOT NULL"),
+          postgresql_where=text("content_id IS NOT NULL")),
 )
 
 # A body written once for every copy of a fan-out; deleted with the last copy that names it.

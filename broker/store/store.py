@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 from functools import partial
 from dataclasses import dataclass
@@ -157,6 +158,10 @@ class Store:
         self._conn: Connection | None = None
         self._sql: dict[Any, tuple[str, tuple[str, ...] | None]] = {}
         self._pending_release: list[int] = []
+        # Writer thread only: per queue, a position in its delivery order and the oldest
+        # timestamp of any row after it, found by a retention sweep that deleted nothing
+        # and lowered by every row written since (see _expire_blocking).
+        self._retention_floor: dict[int, tuple[paging.Key, float]] = {}
 
     # -- life cycle ---------------------------------------------------------
     def _call_in_thread(self, done: Callable[[bool, Any], None], fn: Callable[..., Any],
@@ -243,14 +248,39 @@ class Store:
                limit: int) -> defer.Deferred[int]:
         """Delete a batch of a queue's on-disk rows whose retention ended (see
         paging.expire), on the writer thread, in a transaction of its own."""
-        return self._in_thread(self._transaction, paging.expire, dest_id, after, cutoff, now, limit)
+        return self._in_thread(self._expire_blocking, dest_id, after, cutoff, now, limit)
+
+    def _expire_blocking(self, dest_id: int, after: paging.Key, cutoff: int, now: int, limit: int) -> int:
+        """Writer thread. A sweep runs every second for each queue with a backlog on disk,
+        and with a long retention it finds nothing for days while reading the whole backlog
+        each time. So a sweep that deleted nothing notes the oldest timestamp after `after`;
+        until the cutoff reaches it, and while the horizon does not move back, the next
+        sweeps know there is nothing to delete (rows written since lower the floor as they
+        are written: this thread writes them all)."""
+        after = (after[0], after[1])    # the engine's key, as a tuple whatever it came as
+        floor = self._retention_floor.get(dest_id)
+        if floor is not None and after >= floor[0] and cutoff < floor[1]:
+            return 0
+        deleted: int = self._transaction(paging.expire, dest_id, after, cutoff, now, limit)
+        if deleted:
+            self._retention_floor.pop(dest_id, None)
+        else:
+            oldest = self._transaction(paging.oldest_after, dest_id, after)
+            self._retention_floor[dest_id] = (after, math.inf if oldest is None else oldest)
+        return deleted
 
     def expire_dead(self, dest_id: int, after: paging.Key, ready_cutoff: int, now: int, limit: int,
                     rewrite: Callable[[Row, int], Row | None]) -> defer.Deferred[list[paging.Key | None]]:
         """Move (or delete) a batch of a queue's on-disk rows whose expiry passed (see
         paging.expire_dead), on the writer thread, in a transaction of its own."""
-        return self._in_thread(self._transaction, paging.expire_dead, dest_id, after, ready_cutoff,
+        return self._in_thread(self._moving, paging.expire_dead, dest_id, after, ready_cutoff,
                                now, limit, rewrite)
+
+    def _moving(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Writer thread: fn in a transaction of its own, which may move rows to other
+        queues with their timestamps: no retention floor holds after it."""
+        self._retention_floor.clear()
+        return self._transaction(fn, *args)
 
     def usage(self) -> defer.Deferred[int]:
         """Bytes the database holds (free pages it will reuse not counted)."""
@@ -465,13 +495,17 @@ class Store:
             except Exception:  # already broken: nothing more to release
                 pass
 
-    def _statement(self, key: Any, build: Callable[[], Any]) -> tuple[str, tuple[str, ...] | None]:
-        """SQL text for this dialect and, for positional paramstyles, the parameter order."""
+    def _statement(self, key: Any, build: Callable[[], Any],
+                   expected: Callable[[], tuple[str, ...]] | None = None) -> tuple[str, tuple[str, ...] | None]:
+        """SQL text for this dialect and, for positional paramstyles, the parameter order
+        (which must be `expected()`, when given)."""
         found = self._sql.get(key)
         if found is None:
             assert self._engine is not None
             compiled = build().compile(dialect=self._engine.dialect)
             order = tuple(compiled.positiontup) if compiled.positional else None
+            if order is not None and expected is not None and order != expected():
+                raise AssertionError(f"unexpected parameter order for {key!r}: {order!r}")
             found = self._sql[key] = (str(compiled), order)
         return found
 
@@ -480,8 +514,38 @@ class Store:
         # both drivers take as they are, so SQLAlchemy's per-statement work buys nothing here.
         sql, order = self._statement(key, build)
         args: list[Any] = [tuple(p[k] for k in order) for p in params] if order is not None else params
+        self._dbapi_call(cursor.executemany, sql, args)
+
+    def _lower_floors(self, rows: list[Row]) -> None:
+        floors = self._retention_floor
+        if floors:
+            for row in rows:
+                floor = floors.get(row["dest_id"])
+                if floor is not None and row["timestamp"] < floor[1]:
+                    floors[row["dest_id"]] = (floor[0], row["timestamp"])
+
+    def _insert_messages(self, cursor: Any, rows: list[Row]) -> None:
+        """Message rows in multi-row INSERTs of 64, 32, ... 1 rows (a batch of 10: 8 + 2):
+        a statement per row would cost SQLite a step, and the writer thread a release and
+        a retake of the GIL, each; and seven statement shapes at most stay prepared."""
+        done = 0
+        while done < len(rows):
+            size = min(_INSERT_CHUNK, 1 << ((len(rows) - done).bit_length() - 1))
+            chunk = rows[done:done + size]
+            done += size
+            sql, order = self._statement(("insert", size), partial(_multi_insert, size), lambda: tuple(
+                f"{column}_{i}" for i in range(size) for column in _MESSAGE_COLUMNS))
+            if order is not None:
+                args: Any = tuple(row[column] for row in chunk for column in _MESSAGE_COLUMNS)
+            else:
+                args = {f"{column}_{i}": row[column] for i, row in enumerate(chunk) for column in _MESSAGE_COLUMNS}
+            self._dbapi_call(cursor.execute, sql, args)
+
+    def _dbapi_call(self, call: Callable[[str, Any], Any], sql: str, args: Any) -> None:
+        """A DBAPI call, its errors raised as SQLAlchemy's (which tell a full disk or a
+        lost connection apart the same way for both drivers)."""
         try:
-            cursor.executemany(sql, args)
+            call(sql, args)
         except Exception as exc:
             dbapi = self._engine.dialect.loaded_dbapi if self._engine is not None else None
             if dbapi is not None and isinstance(exc, dbapi.Error):
@@ -532,6 +596,8 @@ class Store:
 
     def _write_transaction(self, conn: Connection, batch: Batch) -> None:
         with conn.begin():
+            if batch.destination_ops:
+                self._retention_floor.clear()
             for op, arg in batch.destination_ops:
                 _DEST_OPS[op](conn, arg)
             if batch.records:
@@ -550,7 +616,8 @@ class Store:
             cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             try:
                 if rows:
-                    self._executemany(cursor, "insert", messages.insert, rows)
+                    self._lower_floors(rows)
+                    self._insert_messages(cursor, rows)
                 if batch.updates:
                     params = [{"b_seq": seq, **{c: v[c] for c in MESSAGE_STATE_COLUMNS if c in v}}
                               for seq, v in batch.updates.items()]
@@ -570,6 +637,21 @@ class Store:
         ids, self._pending_release = self._pending_release, []
         if ids:
             paging.drop_unreferenced(conn, ids)
+
+
+# Rows per multi-row INSERT at most: 64 x 15 columns stays under SQLite's oldest default
+# limit of 999 parameters per statement.
+_INSERT_CHUNK = 64
+
+
+_MESSAGE_COLUMNS = tuple(c.name for c in messages.c)
+
+
+def _multi_insert(size: int) -> Any:
+    """INSERT of `size` message rows, the parameters of row i named <column>_<i>, which a
+    positional dialect numbers row by row in column order (checked when compiled)."""
+    return messages.insert().values([{c: bindparam(f"{c}_{i}") for c in _MESSAGE_COLUMNS}
+                                     for i in range(size)])
 
 
 def _group_by_columns(params: list[Row]) -> dict[tuple[str, ...], list[Row]]:

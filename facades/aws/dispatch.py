@@ -10,7 +10,6 @@ with plain values.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +21,7 @@ from twisted.python.failure import Failure
 
 from facades.aws import json_protocol, query_protocol, rest_json
 from facades.aws.errors import AwsError, Protocol, common_error
+from facades.aws.ids import random_uuid
 from facades.aws.service import AwsRequestContext, AwsService, Handler, Params, unknown_operation
 from facades.aws.sigv4 import Principal, SignedRequest, SigV4Verifier, credential_scope
 
@@ -100,7 +100,7 @@ class AwsDispatcher:
         integration calling a service as its configured identity): the
         request is then not authenticated again.
         """
-        request_id = str(uuid.uuid4())
+        request_id = random_uuid()
         rest: tuple[AwsService, str | None, dict[str, str]] | None = None
         if "x-amz-target" in request.headers:
             protocol: Protocol = "json"

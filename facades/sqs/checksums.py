@@ -24,7 +24,12 @@ _BINARY_TRANSPORT = b"\x02"
 
 
 def md5_of_body(body: str) -> str:
-    return hashlib.md5(body.encode("utf-8"), usedforsecurity=False).hexdigest()
+    return md5_of_bytes(body.encode("utf-8"))
+
+
+def md5_of_bytes(data: bytes) -> str:
+    """MD5OfMessageBody of a body already encoded as UTF-8."""
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
 def md5_of_message_attributes(attributes: Mapping[str, Mapping[str, Any]] | None) -> str | None:

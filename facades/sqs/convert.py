@@ -7,12 +7,12 @@ String attributes. The body is text, as SQS requires.
 from __future__ import annotations
 
 import hashlib
-import uuid
 from typing import Any
 
 from broker.engine.message import Message
+from facades.aws.ids import random_uuid
 from facades.aws.message_attributes import to_properties
-from facades.sqs.checksums import md5_of_body, md5_of_message_attributes
+from facades.sqs.checksums import md5_of_bytes, md5_of_message_attributes
 from facades.sqs.validation import INVALID_CHARACTER
 
 SYSTEM_NAMES = ("SenderId", "SentTimestamp", "ApproximateReceiveCount",
@@ -32,11 +32,12 @@ def to_engine(entry: dict[str, Any], sender: str, now: int, fifo: bool,
     dedup = entry.get("MessageDeduplicationId")
     if fifo and dedup is None and content_dedup:
         dedup = hashlib.sha256(body.encode("utf-8")).hexdigest()
-    message = Message(message_id=str(uuid.uuid4()), body=body.encode("utf-8"), properties=props,
+    data = body.encode("utf-8")
+    message = Message(message_id=random_uuid(), body=data, properties=props,
                       types=types, headers=headers, persistent=True, timestamp=now,
                       group_id=entry.get("MessageGroupId"), dedup_id=dedup if fifo else None,
                       # The body passed validation, so this is also what a receive reports.
-                      body_digest=md5_of_body(body))
+                      body_digest=md5_of_bytes(data))
     delay = entry.get("DelaySeconds")
     if delay is not None:
         # An explicit delay (0 included) overrides the queue's DelaySeconds.

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from twisted.internet import defer
+from twisted.python.failure import Failure
 
 from broker.engine.consumer import Lease
 from broker.engine.queue import Queue
@@ -127,19 +128,30 @@ def _received(state: SqsState, ctx: AwsRequestContext, queue: Queue, lease: Leas
     return out
 
 
-def _lease(state: SqsState, queue: Queue, handle: str) -> defer.Deferred[Lease | None]:
-    """The current lease a receipt handle names, or None when it is stale; a lease deep in
-    flight is read back from the store by the message it names."""
+def _settle(state: SqsState, queue: Queue, handle: str, then: Callable[[Lease | None], Any]) -> Any:
+    """then(the current lease a receipt handle names, or None when it is stale): at once
+    when the lease is in memory, the common case, which so costs no Deferred; for a lease
+    deep in flight, once it was read back from the store (a Deferred of then's result)."""
     validate_receipt_handle(handle)
     name, seq, token = receipts.decode(handle)
     if name != queue.name:
         raise sqs_error("ReceiptHandleIsInvalid", f'The input receipt handle "{handle}" is not a valid receipt handle.')
 
-    def current(lease: Lease | None) -> Lease | None:
+    def current(lease: Lease | None) -> Any:
         # A lease restored at start or read back from disk (consumer None) is held by
         # whoever received it last: their handle counts.
-        return lease if lease is not None and (lease.token == token or lease.consumer is None) else None
+        return then(lease if lease is not None and (lease.token == token or lease.consumer is None) else None)
+    lease = queue.lease_for(seq)
+    if lease is not None:
+        return current(lease)
     return queue.find_lease(seq).addCallback(current)
+
+
+def _then(outcome: Any, next_step: Callable[[Any], defer.Deferred[Any]]) -> defer.Deferred[Any]:
+    """next_step(outcome), after it if outcome is still a Deferred."""
+    if isinstance(outcome, defer.Deferred):
+        return outcome.addCallback(next_step)
+    return next_step(outcome)
 
 
 def _ack(queue: Queue, lease: Lease | None) -> None:
@@ -150,43 +162,54 @@ def _ack(queue: Queue, lease: Lease | None) -> None:
 
 def delete_message(state: SqsState, ctx: AwsRequestContext, params: Params) -> defer.Deferred[Any]:
     queue = state.queue(params["QueueUrl"])
-    d = _lease(state, queue, params["ReceiptHandle"]).addCallback(lambda lease: _ack(queue, lease))
-    return d.addCallback(lambda _: _after_commit(state, None))
+    done = _settle(state, queue, params["ReceiptHandle"], lambda lease: _ack(queue, lease))
+    return _then(done, lambda _: _after_commit(state, None))
 
 
 def _batch(ctx: AwsRequestContext, operation: str, entries: list[Params],
-           one: Callable[[Params], defer.Deferred[Any]]) -> defer.Deferred[dict[str, Any]]:
+           one: Callable[[Params], Any]) -> defer.Deferred[dict[str, Any]]:
+    """Each entry through `one`, which settles it at once or returns a Deferred; the answer
+    lists the entries that succeeded and those that failed with an AwsError, in order,
+    once the last is settled (at once when none had to wait)."""
     validate_batch_entries(operation, entries)
-    outcomes: list[defer.Deferred[Any]] = []
-    for entry in entries:
+    outcomes: list[Failure | None] = []
+    waiting: list[defer.Deferred[Any]] = []
+    for index, entry in enumerate(entries):
         try:
-            outcomes.append(one(entry))
+            outcome = one(entry)
         except AwsError:
-            outcomes.append(defer.fail())
+            outcomes.append(Failure())
+            continue
+        outcomes.append(None)
+        if isinstance(outcome, defer.Deferred):
+            waiting.append(outcome.addCallbacks(
+                lambda _: None, lambda failure, i=index: outcomes.__setitem__(i, failure)))
 
-    def answer(results: list[tuple[bool, Any]]) -> dict[str, Any]:
+    def answer(_: Any = None) -> dict[str, Any]:
         successful, failed = [], []
-        for entry, (ok, result) in zip(entries, results):
-            if ok:
+        for entry, failure in zip(entries, outcomes):
+            if failure is None:
                 successful.append({"Id": entry["Id"]})
-            elif result.check(AwsError):
-                failed.append(result.value.as_batch_entry(entry["Id"], ctx.protocol))
+            elif failure.check(AwsError):
+                failed.append(failure.value.as_batch_entry(entry["Id"], ctx.protocol))
             else:
-                result.raiseException()
+                failure.raiseException()
         return {"Successful": successful, "Failed": failed}
-    return defer.DeferredList(outcomes, consumeErrors=True).addCallback(answer)
+    if not waiting:
+        return defer.maybeDeferred(answer)
+    return defer.gatherResults(waiting).addCallback(answer)
 
 
 def delete_message_batch(state: SqsState, ctx: AwsRequestContext, params: Params) -> defer.Deferred[Any]:
     queue = state.queue(params["QueueUrl"])
 
-    def one(entry: Params) -> defer.Deferred[Any]:
-        return _lease(state, queue, entry.get("ReceiptHandle") or "").addCallback(lambda lease: _ack(queue, lease))
+    def one(entry: Params) -> Any:
+        return _settle(state, queue, entry.get("ReceiptHandle") or "", lambda lease: _ack(queue, lease))
     d = _batch(ctx, "DeleteMessageBatch", params.get("Entries") or [], one)
     return d.addCallback(lambda result: _after_commit(state, result))
 
 
-def _change_visibility(state: SqsState, queue: Queue, handle: str, timeout: int) -> defer.Deferred[None]:
+def _change_visibility(state: SqsState, queue: Queue, handle: str, timeout: int) -> Any:
     validate_visibility_timeout(timeout)
 
     def change(lease: Lease | None) -> None:
@@ -198,19 +221,19 @@ def _change_visibility(state: SqsState, queue: Queue, handle: str, timeout: int)
         if (state.now_ms() + timeout * 1000) - lease.started > MAX_LEASE_S * 1000:
             raise visibility_limit_exceeded(timeout)
         queue.extend(lease, timeout * 1000)
-    return _lease(state, queue, handle).addCallback(change)
+    return _settle(state, queue, handle, change)
 
 
 def change_message_visibility(state: SqsState, ctx: AwsRequestContext, params: Params) -> defer.Deferred[Any]:
     queue = state.queue(params["QueueUrl"])
-    d = _change_visibility(state, queue, params["ReceiptHandle"], params["VisibilityTimeout"])
-    return d.addCallback(lambda _: _after_commit(state, None))
+    done = _change_visibility(state, queue, params["ReceiptHandle"], params["VisibilityTimeout"])
+    return _then(done, lambda _: _after_commit(state, None))
 
 
 def change_message_visibility_batch(state: SqsState, ctx: AwsRequestContext, params: Params) -> defer.Deferred[Any]:
     queue = state.queue(params["QueueUrl"])
 
-    def one(entry: Params) -> defer.Deferred[None]:
+    def one(entry: Params) -> Any:
         timeout = entry.get("VisibilityTimeout")
         if timeout is None:
             raise sqs_error("MissingParameter", "The request must contain the parameter VisibilityTimeout.")

@@ -180,8 +180,11 @@ def validate_message_body(body: str | None, *, parameter: str = "MessageBody") -
 
 
 def message_size(message: Mapping[str, Any]) -> int:
-    """Size of a SendMessage request or batch entry, as SQS limits it."""
-    return len(message.get("MessageBody", "").encode()) + attributes_size(message.get("MessageAttributes"))
+    """Size of a SendMessage request or batch entry, as SQS limits it (UTF-8 bytes; an
+    ASCII body, known as such without reading it, is as long as its text)."""
+    body = message.get("MessageBody", "")
+    return ((len(body) if body.isascii() else len(body.encode()))
+            + attributes_size(message.get("MessageAttributes")))
 
 
 def validate_message_attributes(attributes: Mapping[str, Mapping[str, Any]] | None) -> None:

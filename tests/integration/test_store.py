@@ -213,6 +213,28 @@ def test_rows_are_read_back_by_a_new_store(store_url):
 
 
 @pytest_twisted.inlineCallbacks
+def test_every_row_of_a_large_transaction_is_written_with_each_of_its_columns(store_url):
+    # 150 new messages in one transaction: multi-row INSERTs of 64 + 64 + 16 + 4 + 2 rows.
+    store, _ = yield opened(store_url)
+    store.put_destination(dest_row(1, "big"))
+    rows = [message_row(seq, expires=seq * 7, visible_at=seq * 3, dedup_id=f"d{seq}")
+            for seq in range(1, 151)]
+    for row in rows:
+        store.insert(dict(row))
+    yield store.committed()
+    yield store.close()
+
+    store2, snap = yield opened(store_url)
+    yield store2.close()
+    assert snap.counts == {1: 150}
+    stored = sql(store_url, "SELECT seq, dest_id, message_id, body, priority, timestamp, expires, "
+                 "visible_at, group_id, dedup_id, attrs FROM messages ORDER BY seq")
+    assert [tuple(r) for r in stored] == [
+        (r["seq"], 1, r["message_id"], r["body"], r["priority"], r["timestamp"], r["expires"],
+         r["visible_at"], r["group_id"], r["dedup_id"], r["attrs"]) for r in rows]
+
+
+@pytest_twisted.inlineCallbacks
 def test_records_are_kept_by_kind_and_name_in_the_order_they_changed(store_url):
     store, snap = yield opened(store_url)
     assert snap.records == {}
@@ -546,6 +568,28 @@ def test_random_operations_on_a_paged_queue_match_a_sorted_list(store_url, seed)
             assert len(q._ready) <= 4 and len(q._inflight) <= 8
     finally:
         yield b.stop()
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_retention_sweep_that_found_nothing_still_finds_what_came_or_moved_back_after_it(store_url):
+    store, _ = yield opened(store_url)
+    store.put_destination(dest_row(1, "q"))
+    for seq in range(1, 51):
+        store.insert(message_row(seq, priority=4, timestamp=1000 + seq))
+    yield store.committed()
+    now = 10**12
+    # Rows 41..50 are after the horizon; none is older than 1040.
+    assert (yield store.expire(1, (-4, 40), 1040, now, 1000)) == 0
+    # The horizon moves back (the window shrank): rows 1..40 are on disk only again.
+    assert (yield store.expire(1, (-4, 0), 1040, now, 1000)) == 40
+    assert (yield store.expire(1, (-4, 0), 1045, now, 1000)) == 5
+    assert (yield store.expire(1, (-4, 0), 1045, now, 1000)) == 0
+    # An old message written after a sweep that found nothing (a redriven one keeps its age).
+    store.insert(message_row(60, priority=4, timestamp=7))
+    yield store.committed()
+    assert (yield store.expire(1, (-4, 0), 1045, now, 1000)) == 1
+    yield store.close()
+    assert sql(store_url, "SELECT seq FROM messages ORDER BY seq") == [(s,) for s in range(46, 51)]
 
 
 @pytest_twisted.inlineCallbacks
