@@ -139,6 +139,8 @@ def test_scheduled_delivery(shared_broker: BrokerProcess, jms: JmsPrograms) -> N
     out = jms.run(url(shared_broker), "scheduled", unique())
     assert out["early"] == "null"
     assert out["later"] == "text:later"
+    assert out["job"] not in ("null", "")
+    assert out["forwarded"] == "text:later"
 
 
 @pytest.mark.parametrize("mode", ["sync", "async", "nonpersistent", "windowed"])

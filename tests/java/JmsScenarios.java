@@ -633,7 +633,13 @@ public class JmsScenarios {
         s.createProducer(q).send(m);
         MessageConsumer consumer = s.createConsumer(q);
         out("early", describe(consumer.receive(500)));
-        out("later", describe(consumer.receive(5000)));
+        Message later = consumer.receive(5000);
+        out("later", describe(later));
+        out("job", later == null ? "null" : String.valueOf(later.getStringProperty("scheduledJobId")));
+        // Sent on as it came (its schedule properties with it): delivered at once, not delayed again.
+        Queue onward = s.createQueue(name + ".onward");
+        if (later != null) s.createProducer(onward).send(later);
+        out("forwarded", describe(s.createConsumer(onward).receive(1000)));
         c.close();
     }
 

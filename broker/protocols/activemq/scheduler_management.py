@@ -25,7 +25,7 @@ from twisted.internet import defer
 from broker.engine import scheduled
 from broker.engine.message import Message
 from broker.protocols.activemq import destinations as dest
-from broker.protocols.activemq.scheduling import int_value, waiting_jobs
+from broker.protocols.activemq.scheduling import JOB_ID, int_value, waiting_jobs
 
 if TYPE_CHECKING:
     from broker.engine.broker import Broker
@@ -34,7 +34,6 @@ DESTINATION = "ActiveMQ.Scheduler.Management"
 ACTION = "AMQ_SCHEDULER_ACTION"
 BROWSE, REMOVE, REMOVEALL = "BROWSE", "REMOVE", "REMOVEALL"
 START_TIME, END_TIME = "ACTION_START_TIME", "ACTION_END_TIME"
-JOB_ID = "scheduledJobId"
 _PREFIX = DESTINATION.lower()
 _LENGTH = len(_PREFIX)
 

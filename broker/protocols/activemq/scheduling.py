@@ -31,6 +31,7 @@ MAX_MS = 2 ** 62
 # Each repeat of a scheduled message is stored as a message of its own.
 MAX_SCHEDULED_REPEAT = 10000
 CRON = "AMQ_SCHEDULED_CRON"
+JOB_ID = "scheduledJobId"
 NAMES = ("AMQ_SCHEDULED_DELAY", "AMQ_SCHEDULED_PERIOD", "AMQ_SCHEDULED_REPEAT", CRON)
 # Carries a cron message's plan from its send to its routing (after a commit, for a
 # transacted send); never delivered.
@@ -101,6 +102,10 @@ def scheduled_copies(message: Message, values: Mapping[str, object], now: int,
     `route` turns into a job."""
     if not values or values.keys().isdisjoint(NAMES):
         return [message]  # the common case, on every send
+    if JOB_ID in values:
+        # A job's own delivery sent on (a consumer forwarding what it got keeps the schedule
+        # properties): as ActiveMQ's scheduler, it goes straight through, not scheduled again.
+        return [message]
     delay, period, repeat = scheduling(values)
     cron = cron_entry(values)
     if cron:
@@ -108,13 +113,13 @@ def scheduled_copies(message: Message, values: Mapping[str, object], now: int,
         return [message]
     if delay <= 0 and not (period > 0 and repeat > 0):
         return [message]
-    message.headers["scheduledJobId"] = message.message_id
+    message.headers[JOB_ID] = message.message_id
     message.visible_at = now + delay if delay > 0 else 0
     copies = [message]
     for i in range(1, repeat + 1 if period > 0 else 1):
         extra = message.copy()
         extra.message_id = next_id()
-        extra.headers = {**message.headers, "scheduledJobId": message.message_id}
+        extra.headers = {**message.headers, JOB_ID: message.message_id}
         extra.visible_at = now + delay + i * period
         copies.append(extra)
     return copies
@@ -176,7 +181,7 @@ def route(broker: "Broker", clock: Any, topic: str | None, queue: Queue | None,
     plan = message.headers.get(_CRON_PLAN)
     if plan is not None:
         message.headers = {k: v for k, v in message.headers.items() if k != _CRON_PLAN}
-        message.headers["scheduledJobId"] = message.message_id
+        message.headers[JOB_ID] = message.message_id
         cron, delay, period, repeat = json.loads(plan)
         target = {"topic": topic} if topic is not None else {"queue": queue.name if queue else ""}
         job = {**target, "cron": cron, "delay": delay, "period": period, "repeat": repeat, "count": 0,
@@ -215,7 +220,7 @@ def _publish_later(broker: "Broker", clock: Any, topic: str, message: Message, r
         if record is not None:
             broker.drop_record(SCHEDULED_TOPIC_RECORDS, record)
     call = clock.callLater(max(0, due - broker.now_ms()) / 1000.0, publish)
-    entry = Job(message.headers.get("scheduledJobId", message.message_id), due, message, "topic", topic, cancel)
+    entry = Job(message.headers.get(JOB_ID, message.message_id), due, message, "topic", topic, cancel)
     waiting.add(entry)
 
 
@@ -229,7 +234,7 @@ class _CronJob:
             record = f"{message.message_id}@{job.get('topic', job.get('queue'))}"
         self.record = record
         kind = "topic" if "topic" in job else "queue"
-        self.entry = Job(message.headers["scheduledJobId"], job["next"], message, kind, job[kind], self.cancel,
+        self.entry = Job(message.headers[JOB_ID], job["next"], message, kind, job[kind], self.cancel,
                          cron=True)
         self.call: Any = None
 
