@@ -30,9 +30,9 @@ PG_URL = os.environ.get("MQGATE_TEST_PG", "postgresql+psycopg://postgres@127.0.0
 START_TIMEOUT = 30.0
 
 # The modules that take longest (broker restarts, JVMs, backlogs, waits for a cron minute or
-# an SQS retention period), longest first: under xdist they are handed out before the rest,
-# so that the many short modules fill the gaps and no worker is left finishing one of these
-# alone at the end.
+# an SQS retention period, long hypothesis runs), roughly longest first: under xdist they are
+# handed out before the rest, so that the many short modules fill the gaps and no worker is
+# left finishing one of these alone at the end.
 SLOW_MODULES = (
     "integration/test_backlog.py",
     "integration/test_sns_restart.py",
@@ -50,6 +50,11 @@ SLOW_MODULES = (
     "integration/test_openwire_flow_control.py",
     "integration/test_security_tls.py",
     "integration/test_openwire_interop.py",
+    "unit/test_auth_fuzz.py",
+    "unit/test_stomp_fast_path.py",
+    "unit/test_engine_timeline.py",
+    "unit/test_aws_json_protocol.py",
+    "unit/test_openwire_compiled_codec.py",
 )
 
 
