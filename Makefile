@@ -29,8 +29,12 @@ $(JS_STAMP): tests/js/package-lock.json
 	npm ci --prefix tests/js --no-audit --no-fund
 	touch $@
 
+# The suite mostly waits on brokers, JVMs and sockets, so it runs on TEST_WORKERS pytest-xdist
+# workers, a test module per worker at a time. `make test PYTEST_ARGS=-n0` runs it in one process.
+TEST_WORKERS ?= 4
+
 test: $(STAMP) java-deps $(JS_STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 # The OpenWire tests run ActiveMQ's own JMS client: a JDK and Debian's client jars.
 JAVA_DEPS := default-jdk-headless libactivemq-java libgeronimo-jms-1.1-spec-java \

@@ -3,6 +3,11 @@
 PostgreSQL tests run against 127.0.0.1:5432 (database `test`, or MQGATE_TEST_PG). Each
 test gets a schema of its own. Without PostgreSQL they are skipped with the reason, except
 in CI (CI=true), where an unreachable PostgreSQL is a failure.
+
+`make test` runs the suite on several pytest-xdist workers, a test module per worker at a
+time (`--dist loadfile`): every broker listens on ephemeral ports, works in its test's own
+temporary directory and, on PostgreSQL, in a schema of its own, so workers share nothing
+but the machine.
 """
 from __future__ import annotations
 
@@ -23,6 +28,43 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("MQGATE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 START_TIMEOUT = 30.0
+
+# The modules that take longest (broker restarts, JVMs, backlogs, waits for a cron minute or
+# an SQS retention period, long hypothesis runs), roughly longest first: under xdist they are
+# handed out before the rest, so that the many short modules fill the gaps and no worker is
+# left finishing one of these alone at the end.
+SLOW_MODULES = (
+    "integration/test_backlog.py",
+    "integration/test_sns_restart.py",
+    "integration/test_stomp_restart.py",
+    "integration/test_sqs_restart.py",
+    "integration/test_sns_http.py",
+    "integration/test_stomp_delivery.py",
+    "integration/test_sqs_timers.py",
+    "integration/test_openwire_jms.py",
+    "integration/test_security_config.py",
+    "integration/test_apigw_cli.py",
+    "integration/test_security_openwire.py",
+    "integration/test_sns_cli.py",
+    "integration/test_apigw_limits.py",
+    "integration/test_openwire_flow_control.py",
+    "integration/test_security_tls.py",
+    "integration/test_openwire_interop.py",
+    "unit/test_auth_fuzz.py",
+    "unit/test_stomp_fast_path.py",
+    "unit/test_engine_timeline.py",
+    "unit/test_aws_json_protocol.py",
+    "unit/test_openwire_compiled_codec.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On an xdist worker, put SLOW_MODULES first (the order within a module is kept:
+    `--dist loadfile` hands modules out in collection order, given `--no-loadscope-reorder`)."""
+    if not hasattr(config, "workerinput"):
+        return
+    rank = {f"tests/{name}": i for i, name in enumerate(SLOW_MODULES)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
 
 
 def _pg_admin_url() -> str:
