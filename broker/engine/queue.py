@@ -399,7 +399,11 @@ class Queue:
         target = self._pick(message)
         if target is None:
             return False
-        self._hold(message)
+        # An automatic ack takes the message before the consumer sees it (`_deliver`), so
+        # holding its memory would only be undone at once; a blocked broker still hears of
+        # it (`Broker.memory_freed`) as from any delivery.
+        if not target.auto_ack or self.broker._blocked:
+            self._hold(message)
         self._deliver_alone(message, target, now)
         return True
 
@@ -828,6 +832,13 @@ class Queue:
             for c in order:
                 if c.credit > 0 and self._matches(c, message):
                     return self._claim_group(group, c)
+            return None
+        if n == 1:
+            # The loop below with one consumer, without its index arithmetic.
+            c = consumers[0]
+            if c.credit > 0 and self._matches(c, message):
+                self._rr = 0
+                return self._claim_group(group, c)
             return None
         start = self._rr
         for i in range(n):
