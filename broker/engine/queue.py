@@ -407,11 +407,10 @@ class Queue:
         self._deliver_alone(message, target, now)
         return True
 
-    def deliver_shared(self, message: Message, now: int) -> bool:
-        """Fan-out: give `message`, the one copy every such subscription of a publication
-        shares, to this queue's only consumer if it acknowledges automatically (so keeps no
-        delivery state), has credit, has no selector and nothing waits before it. False: the
-        queue needs a copy of its own (`enqueue`)."""
+    def takes_shared(self, message: Message) -> bool:
+        """What `deliver_shared` asks of the queue and its consumer, whatever the copy's
+        times: a topic builds the shared copy only once a subscription may take it (a
+        lagging subscriber's has no credit)."""
         consumers = self._consumers
         if (len(consumers) != 1 or self._store is not None or message.group_id is not None
                 or self.settings.dedup_window_ms or self.settings.default_delay_ms):
@@ -419,9 +418,16 @@ class Queue:
         consumer = consumers[0]
         # A selector sees a message before its delivery (JMSXDeliveryCount 0): a consumer
         # with one gets a copy of its own.
-        if (not consumer.auto_ack or consumer.selector is not None or consumer.credit <= 0
-                or not self._nothing_before(message, now)):
+        return consumer.auto_ack and consumer.selector is None and consumer.credit > 0
+
+    def deliver_shared(self, message: Message, now: int) -> bool:
+        """Fan-out: give `message`, the one copy every such subscription of a publication
+        shares, to this queue's only consumer if it acknowledges automatically (so keeps no
+        delivery state), has credit, has no selector and nothing waits before it. False: the
+        queue needs a copy of its own (`enqueue`)."""
+        if not (self.takes_shared(message) and self._nothing_before(message, now)):
             return False
+        consumer = self._consumers[0]
         self._deliver_alone(message, consumer, now, shared=True)
         return True
 
