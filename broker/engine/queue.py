@@ -399,15 +399,18 @@ class Queue:
         target = self._pick(message)
         if target is None:
             return False
-        self._hold(message)
+        # An automatic ack takes the message before the consumer sees it (`_deliver`), so
+        # holding its memory would only be undone at once; a blocked broker still hears of
+        # it (`Broker.memory_freed`) as from any delivery.
+        if not target.auto_ack or self.broker._blocked:
+            self._hold(message)
         self._deliver_alone(message, target, now)
         return True
 
-    def deliver_shared(self, message: Message, now: int) -> bool:
-        """Fan-out: give `message`, the one copy every such subscription of a publication
-        shares, to this queue's only consumer if it acknowledges automatically (so keeps no
-        delivery state), has credit, has no selector and nothing waits before it. False: the
-        queue needs a copy of its own (`enqueue`)."""
+    def takes_shared(self, message: Message) -> bool:
+        """What `deliver_shared` asks of the queue and its consumer, whatever the copy's
+        times: a topic builds the shared copy only once a subscription may take it (a
+        lagging subscriber's has no credit)."""
         consumers = self._consumers
         if (len(consumers) != 1 or self._store is not None or message.group_id is not None
                 or self.settings.dedup_window_ms or self.settings.default_delay_ms):
@@ -415,9 +418,16 @@ class Queue:
         consumer = consumers[0]
         # A selector sees a message before its delivery (JMSXDeliveryCount 0): a consumer
         # with one gets a copy of its own.
-        if (not consumer.auto_ack or consumer.selector is not None or consumer.credit <= 0
-                or not self._nothing_before(message, now)):
+        return consumer.auto_ack and consumer.selector is None and consumer.credit > 0
+
+    def deliver_shared(self, message: Message, now: int) -> bool:
+        """Fan-out: give `message`, the one copy every such subscription of a publication
+        shares, to this queue's only consumer if it acknowledges automatically (so keeps no
+        delivery state), has credit, has no selector and nothing waits before it. False: the
+        queue needs a copy of its own (`enqueue`)."""
+        if not (self.takes_shared(message) and self._nothing_before(message, now)):
             return False
+        consumer = self._consumers[0]
         self._deliver_alone(message, consumer, now, shared=True)
         return True
 
@@ -828,6 +838,13 @@ class Queue:
             for c in order:
                 if c.credit > 0 and self._matches(c, message):
                     return self._claim_group(group, c)
+            return None
+        if n == 1:
+            # The loop below with one consumer, without its index arithmetic.
+            c = consumers[0]
+            if c.credit > 0 and self._matches(c, message):
+                self._rr = 0
+                return self._claim_group(group, c)
             return None
         start = self._rr
         for i in range(n):

@@ -57,7 +57,7 @@ class Topic:
         now = targets[0].broker.now_ms() if targets else 0
         name = self.name
         for queue in targets:
-            if not queue.durable:
+            if not queue.durable and (shared is not None or queue.takes_shared(message)):
                 if shared is None:
                     shared = self._delivered_copy(message, now)
                 if queue.deliver_shared(shared, now):

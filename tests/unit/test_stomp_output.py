@@ -88,6 +88,17 @@ def _messages() -> list[Message]:
     return [plain, typed, odd, dead, prop_reply]
 
 
+def _encoded(message: Message, version: str, destination: str, sub: str | None,
+             redelivered: bool, ack: str | None, localize: Any) -> bytes:
+    """The MESSAGE frame the general encoder gives the delivery's headers."""
+    headers = message_headers(message, destination, sub, redelivered)
+    if "reply-to" in headers:
+        headers["reply-to"] = localize(headers["reply-to"])
+    if ack is not None:
+        headers["ack"] = ack
+    return encode(Frame("MESSAGE", headers, message_body(message)), version)
+
+
 @pytest.mark.parametrize("version", ["1.0", "1.1", "1.2"])
 @pytest.mark.parametrize("index", range(5))
 def test_cached_message_frame_equals_the_encoded_headers(version: str, index: int) -> None:
@@ -98,12 +109,7 @@ def test_cached_message_frame_equals_the_encoded_headers(version: str, index: in
 
     for copy in (message, message.copy(), message.copy()):
         for sub, ack, redelivered in (("s1", "7", False), (None, None, True), ("a:b", None, False)):
-            headers = message_headers(copy, "/topic/t", sub, redelivered)
-            if "reply-to" in headers:
-                headers["reply-to"] = localize(headers["reply-to"])
-            if ack is not None:
-                headers["ack"] = ack
-            expected = encode(Frame("MESSAGE", headers, message_body(copy)), version)
+            expected = _encoded(copy, version, "/topic/t", sub, redelivered, ack, localize)
             for shared in (True, False):
                 assert message_frame(copy, version, "/topic/t", sub, redelivered, ack, localize,
                                      shared) == expected
@@ -133,10 +139,37 @@ def test_message_frames_in_any_order_equal_the_encoded_headers(
     for index, same, version, destination, sub, ack, redelivered, own in deliveries:
         message = messages[index] if same else copies[index]
         localize = localizer(own)
-        headers = message_headers(message, destination, sub, redelivered)
-        if "reply-to" in headers:
-            headers["reply-to"] = localize(headers["reply-to"])
-        if ack is not None:
-            headers["ack"] = ack
-        expected = encode(Frame("MESSAGE", headers, message_body(message)), version)
+        expected = _encoded(message, version, destination, sub, redelivered, ack, localize)
         assert message_frame(message, version, destination, sub, redelivered, ack, localize) == expected
+
+
+_NAMES = st.sampled_from(["color", "k:n", "a\\b", "line\nbreak", "destination", "ack", "reply-to",
+                          "content-type", "priority", "x\x00y", "amq-msg-type", "cr\r"])
+_KINDS = st.sampled_from(["bytes", "text", "map", "stream", "message"])
+_TEXTS = st.one_of(st.text(max_size=6), st.sampled_from(["ID:q:1", "v\nw", "\x01", "/queue/r"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_NAMES, st.one_of(_TEXTS, st.binary(max_size=2)), max_size=4),
+       st.dictionaries(_NAMES, _TEXTS, max_size=4),
+       st.booleans(), st.integers(0, 9), st.integers(0, 10**13), st.binary(max_size=4),
+       st.sampled_from(["1.0", "1.1", "1.2"]), st.sampled_from(["/queue/q", "/queue/a:b\n"]),
+       st.sampled_from([None, "s1", "a:b"]), st.sampled_from([None, "7", "ID:x:1"]), st.booleans(),
+       st.sampled_from(["ID:a:-1:1:1", "plain", "n\x00ul"]), st.one_of(st.none(), _KINDS))
+def test_a_queue_delivery_frame_equals_the_encoded_headers(
+        properties: dict[str, Any], headers: dict[str, str], persistent: bool, priority: int,
+        expires: int, body: bytes, version: str, destination: str, sub: str | None,
+        ack: str | None, redelivered: bool, message_id: str, kind: str | None) -> None:
+    """A queue delivery (encoded without the shared cache, most by the direct path) is
+    byte for byte what encoding its headers gives, whatever its names and values hold."""
+    if kind is not None:
+        headers["amq-msg-type"] = kind
+    message = Message(message_id, body, properties, headers=headers, persistent=persistent,
+                      priority=priority, expires=expires, timestamp=expires // 3)
+
+    def localize(name: str) -> str:
+        return name + "-local"
+
+    expected = _encoded(message, version, destination, sub, redelivered, ack, localize)
+    assert message_frame(message, version, destination, sub, redelivered, ack, localize,
+                         shared=False) == expected

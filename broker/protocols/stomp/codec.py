@@ -353,7 +353,7 @@ def _escape_12(text: str) -> str:
     return _escape_11(text).replace("\r", "\\r")
 
 
-_ESCAPES: dict[str, Callable[[str], str]] = {"1.1": _escape_11, "1.2": _escape_12}
+ESCAPES: dict[str, Callable[[str], str]] = {"1.1": _escape_11, "1.2": _escape_12}
 
 
 def encode(frame: Frame, version: str) -> bytes:
@@ -375,7 +375,7 @@ def encode(frame: Frame, version: str) -> bytes:
 def header_lines(headers: dict[str, str], version: str | None) -> str:
     """The `name:value` lines of `headers`, LF-separated, escaped as `version` wants
     (None: not escaped, as in the negotiation frames)."""
-    escape = None if version is None else _ESCAPES.get(version)
+    escape = None if version is None else ESCAPES.get(version)
     if escape is None:
         return "\n".join(map(":".join, headers.items()))
     return _escaped_lines(headers, escape)
@@ -383,7 +383,7 @@ def header_lines(headers: dict[str, str], version: str | None) -> str:
 
 def escape_value(text: str, version: str) -> str:
     """One header name or value as `version` writes it."""
-    escape = _ESCAPES.get(version)
+    escape = ESCAPES.get(version)
     return text if escape is None else escape(text)
 
 

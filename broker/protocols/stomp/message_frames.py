@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from broker.engine.message import Message
-from broker.protocols.stomp.codec import escape_value, header_lines
-from broker.protocols.stomp.convert import message_body, message_headers
+from broker.protocols.stomp.codec import ESCAPES, escape_value, header_lines
+from broker.protocols.stomp.convert import TYPES_HEADER, message_body, message_headers
 
 _MAX_ENTRIES = 4096
 # key -> (properties, headers, dead_letter, body, encoded head lines or None, frame body)
@@ -36,6 +36,9 @@ def message_frame(message: Message, version: str, destination: str, subscription
     `shared`: other deliveries of the same content are likely (a topic's copies); a
     message a queue hands to one consumer is encoded directly, skipping the cache."""
     if not shared:
+        frame = _direct_frame(message, version, destination, subscription, redelivered, ack)
+        if frame is not None:
+            return frame
         return _full_frame(message, version, destination, subscription, redelivered, ack, localize)
     global _last
     last = _last
@@ -116,3 +119,61 @@ def _full_frame(message: Message, version: str, destination: str, subscription: 
         headers["ack"] = ack
     return b"".join((b"MESSAGE\n", header_lines(headers, version).encode(), b"\n\n",
                      message_body(message), b"\0\n"))
+
+
+# Header names the general encoding places or drops itself; a message that carries one as
+# a header or property is encoded by it (its first occurrence wins there).
+_PLACED = frozenset(("subscription", "destination", "message-id", "persistent", "redelivered",
+                     "expires", "priority", "timestamp", "content-length", "ack", "reply-to",
+                     TYPES_HEADER))
+
+
+def _direct_frame(message: Message, version: str, destination: str, subscription: str | None,
+                  redelivered: bool, ack: str | None) -> bytes | None:
+    """A queue delivery's MESSAGE frame built in one string, without the header dict:
+    the same bytes as `_full_frame` for the common message (text properties, no typed
+    attributes, dead-letter facts, reply-to or header named as one the encoding places),
+    None for any other.
+
+    All names and values are joined with NUL between name and value and SOH between
+    lines, escaped in one call, and the separators turned into `:` and LF; the counts
+    prove no name or value held a separator (as `codec._escaped_lines`)."""
+    headers = message.headers
+    properties = message.properties
+    if (message.types or message.dead_letter is not None or not _PLACED.isdisjoint(headers)
+            or not _PLACED.isdisjoint(properties) or not headers.keys().isdisjoint(properties)):
+        return None
+    escape = ESCAPES.get(version)
+    if escape is None and version != "1.0":
+        return None
+    parts = ["" if subscription is None else "subscription\x00" + subscription + "\x01",
+             "destination\x00", destination, "\x01message-id\x00", message.message_id,
+             "\x01persistent\x00true" if message.persistent else "",
+             "\x01redelivered\x00true" if redelivered else "",
+             f"\x01expires\x00{message.expires}\x01priority\x00{message.priority}"
+             f"\x01timestamp\x00{message.timestamp}"]
+    lines = 5 + (subscription is not None) + message.persistent + redelivered
+    kind = headers.get("amq-msg-type")
+    for name, value in headers.items():
+        if name != "amq-msg-type":
+            parts += ("\x01", name, "\x00", value)
+    for name, value in properties.items():
+        if value.__class__ is not str:
+            return None
+        parts += ("\x01", name, "\x00", value)
+    lines += len(headers) + len(properties) - (kind is not None)
+    body = message.body
+    if kind == "bytes" or (kind is None and b"\0" in body):
+        # A text body holding U+0000 needs a length to reach the client whole.
+        parts.append(f"\x01content-length\x00{len(body)}")
+        lines += 1
+    if ack is not None:
+        parts += ("\x01ack\x00", ack)
+        lines += 1
+    text = "".join(parts)
+    if text.count("\x00") != lines or text.count("\x01") != lines - 1:
+        return None
+    if escape is not None:
+        text = escape(text)
+    return b"".join((b"MESSAGE\n", text.replace("\x00", ":").replace("\x01", "\n").encode(),
+                     b"\n\n", message_body(message) if kind is not None else body, b"\0\n"))
