@@ -13,6 +13,7 @@ from broker.config import Config
 from broker.engine.broker import Broker
 from broker.protocols.activemq.client_ids import client_ids
 from broker.protocols.activemq.redelivery import RedeliveryPolicies
+from broker.protocols.activemq.output import Gathering
 from broker.protocols.activemq import advisories
 from broker.protocols.activemq.scheduling import restore_scheduled
 from broker.protocols.openwire import access
@@ -46,6 +47,9 @@ class OpenWireFactory(Factory):
         restore_scheduled(broker, clock)
         advisories.install(broker, self.broker_name)
         self.connections: set[OpenWireProtocol] = set()
+        # Open while a connection's read is handled: the persistent deliveries it makes,
+        # to any connection of this door, share one commit wait per connection.
+        self.gathering = Gathering()
         self.url = ""
         # Loose encoding, no marshal cache, no stack traces: the client then speaks the
         # only form this door implements. Durations must be LONGs or the client drops us.

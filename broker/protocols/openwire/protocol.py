@@ -99,7 +99,7 @@ class OpenWireProtocol(Protocol):
         self.temp_queues: dict[str, Queue] = {}
         self.temp_topics: set[str] = set()
         self.monitor: InactivityMonitor | None = None
-        self.output = CommitOrderedOutput(self.broker, self._write)
+        self.output = CommitOrderedOutput(self.broker, self._write, factory.gathering)
         # What the broker writes while a read is handled, written once at its end (_write).
         self._batch: list[bytes] | None = None
         self._batch_size = 0
@@ -202,9 +202,14 @@ class OpenWireProtocol(Protocol):
             action(*args)
             return
         self._batch = []
+        gathering = self.factory.gathering
+        gathering.open()
         try:
             action(*args)
         finally:
+            # The deliveries held during the read ask for one commit wait (activemq/output.py):
+            # if it is already met, they join this read's write.
+            gathering.close()
             self._flush_batch()
             self._batch = None
 
