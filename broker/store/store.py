@@ -596,10 +596,10 @@ class Store:
 
     def _write_transaction(self, conn: Connection, batch: Batch) -> None:
         with conn.begin():
-            if batch.destination_ops:
-                self._retention_floor.clear()
             for op, arg in batch.destination_ops:
                 _DEST_OPS[op](conn, arg)
+                if op != "purge":   # a purge only deletes: what was the oldest can only get younger
+                    self._retention_floor.pop(arg["id"] if op == "put" else arg, None)
             if batch.records:
                 _write_records(conn, batch.records)
             dropped = batch.dropped

@@ -593,6 +593,41 @@ def test_a_retention_sweep_that_found_nothing_still_finds_what_came_or_moved_bac
 
 
 @pytest_twisted.inlineCallbacks
+def test_a_retention_sweep_that_found_nothing_is_not_repeated_when_another_queue_is_made(store_url):
+    """Making or changing another destination leaves a queue's noted floor, so a broker
+    where queues come and go does not read every deep backlog again each second (a sweep
+    holds the writer, and every commit behind it, for as long as it reads); a queue
+    dropped and made again is read afresh."""
+    store, _ = yield opened(store_url)
+    store.put_destination(dest_row(1, "q"))
+    for seq in range(1, 11):
+        store.insert(message_row(seq, priority=4, timestamp=1000 + seq))
+    yield store.committed()
+    now = 10**12
+    assert (yield store.expire(1, (-4, 0), 1000, now, 1000)) == 0
+    # An old row the writer did not write (so no floor was lowered for it): only a sweep
+    # that reads the backlog again finds it.
+    columns = ("dest_id, message_id, body, priority, expires, visible_at, delivery_count, first_delivery, "
+               "group_id, dedup_id, attrs, transient, content_id")
+    sql(store_url, f"INSERT INTO messages (seq, timestamp, {columns}) SELECT 99, 5, {columns} FROM messages "
+                   "WHERE seq = 10")
+    store.put_destination(dest_row(2, "other"))
+    store.put_destination(dest_row(2, "other", VisibilityTimeout="60"))
+    yield store.committed()
+    assert (yield store.expire(1, (-4, 0), 1000, now, 1000)) == 0
+    store.drop_destination(1)
+    yield store.committed()
+    store.put_destination(dest_row(1, "q"))
+    store.insert(message_row(20, priority=4, timestamp=1020))
+    yield store.committed()
+    sql(store_url, f"INSERT INTO messages (seq, timestamp, {columns}) SELECT 98, 5, {columns} FROM messages "
+                   "WHERE seq = 20")
+    assert (yield store.expire(1, (-4, 0), 1000, now, 1000)) == 1
+    yield store.close()
+    assert sql(store_url, "SELECT seq FROM messages ORDER BY seq") == [(20,)]
+
+
+@pytest_twisted.inlineCallbacks
 def test_retention_deletes_a_deep_backlog_in_the_database(store_url):
     clock = Clock()
     clock.advance(T0)
