@@ -570,13 +570,20 @@ def test_random_operations_on_a_paged_queue_match_a_sorted_list(store_url, seed)
         yield b.stop()
 
 
-@pytest_twisted.inlineCallbacks
-def test_a_retention_sweep_that_found_nothing_still_finds_what_came_or_moved_back_after_it(store_url):
+@defer.inlineCallbacks
+def _aged_queue(store_url: str, count: int) -> Any:
+    """An opened store whose queue 1 holds rows 1..count, each a millisecond younger."""
     store, _ = yield opened(store_url)
     store.put_destination(dest_row(1, "q"))
-    for seq in range(1, 51):
+    for seq in range(1, count + 1):
         store.insert(message_row(seq, priority=4, timestamp=1000 + seq))
     yield store.committed()
+    return store
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_retention_sweep_that_found_nothing_still_finds_what_came_or_moved_back_after_it(store_url):
+    store = yield _aged_queue(store_url, 50)
     now = 10**12
     # Rows 41..50 are after the horizon; none is older than 1040.
     assert (yield store.expire(1, (-4, 40), 1040, now, 1000)) == 0
@@ -598,11 +605,7 @@ def test_a_retention_sweep_that_found_nothing_is_not_repeated_when_another_queue
     where queues come and go does not read every deep backlog again each second (a sweep
     holds the writer, and every commit behind it, for as long as it reads); a queue
     dropped and made again is read afresh."""
-    store, _ = yield opened(store_url)
-    store.put_destination(dest_row(1, "q"))
-    for seq in range(1, 11):
-        store.insert(message_row(seq, priority=4, timestamp=1000 + seq))
-    yield store.committed()
+    store = yield _aged_queue(store_url, 10)
     now = 10**12
     assert (yield store.expire(1, (-4, 0), 1000, now, 1000)) == 0
     # An old row the writer did not write (so no floor was lowered for it): only a sweep
