@@ -24,6 +24,7 @@ from weakref import WeakKeyDictionary
 from broker.engine.message import DeadLetter, Message
 from broker.engine.queue import EXPIRED_CAUSE
 from broker.protocols.activemq import destinations as dest
+from broker.protocols.activemq.per_broker import PerBroker
 
 TEMP_QUEUE_TOPIC = "ActiveMQ.Advisory.TempQueue"
 TEMP_TOPIC_TOPIC = "ActiveMQ.Advisory.TempTopic"
@@ -151,14 +152,7 @@ class _Registry:
         return list(self.by_topic.get(topic, {}).values())
 
 
-_REGISTRIES: "WeakKeyDictionary[Any, _Registry]" = WeakKeyDictionary()
-
-
-def _registry(broker: Any) -> _Registry:
-    found = _REGISTRIES.get(broker)
-    if found is None:
-        found = _REGISTRIES[broker] = _Registry()
-    return found
+_registry: PerBroker[_Registry] = PerBroker(_Registry)
 
 
 # How ActiveMQ names each kind of destination in an advisory topic.
@@ -270,14 +264,7 @@ def live_temp_queues(broker: Any) -> list[str]:
 
 
 # Temporary topics are only names to the engine: the doors keep, per broker, which exist.
-_TEMP_TOPICS: "WeakKeyDictionary[Any, set[str]]" = WeakKeyDictionary()
-
-
-def live_temp_topics(broker: Any) -> set[str]:
-    found = _TEMP_TOPICS.get(broker)
-    if found is None:
-        found = _TEMP_TOPICS[broker] = set()
-    return found
+live_temp_topics: PerBroker[set[str]] = PerBroker(set)
 
 
 def temp_topic_added(broker: Any, name: str, origin: str, broker_name: str) -> None:

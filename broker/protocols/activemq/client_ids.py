@@ -8,7 +8,8 @@ knowing about each other.
 from __future__ import annotations
 
 from typing import Any
-from weakref import WeakKeyDictionary
+
+from broker.protocols.activemq.per_broker import PerBroker
 
 
 class ClientIds:
@@ -31,15 +32,8 @@ class ClientIds:
             del self._owners[client_id]
 
 
-_REGISTRIES: "WeakKeyDictionary[Any, ClientIds]" = WeakKeyDictionary()
-
-
-def client_ids(broker: Any) -> ClientIds:
-    """The registry of one engine Broker."""
-    found = _REGISTRIES.get(broker)
-    if found is None:
-        found = _REGISTRIES[broker] = ClientIds()
-    return found
+client_ids: PerBroker[ClientIds] = PerBroker(ClientIds)
+"""The registry of one engine Broker."""
 
 
 def already_connected(broker_name: str, client_id: str, remote: str | None = None) -> str:

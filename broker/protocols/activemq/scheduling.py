@@ -21,6 +21,7 @@ from cronsim import CronSim, CronSimError
 
 from broker.engine.message import Message
 from broker.engine.queue import Queue
+from broker.protocols.activemq.per_broker import PerBroker
 
 if TYPE_CHECKING:
     from broker.engine.broker import Broker
@@ -147,14 +148,7 @@ class Job:
     cron: bool = False
 
 
-_jobs: "WeakKeyDictionary[Any, set[Job]]" = WeakKeyDictionary()
-
-
-def _waiting(broker: "Broker") -> set[Job]:
-    found = _jobs.get(broker)
-    if found is None:
-        found = _jobs[broker] = set()
-    return found
+_waiting: PerBroker[set[Job]] = PerBroker(set)
 
 
 def waiting_jobs(broker: "Broker") -> list[Job]:
