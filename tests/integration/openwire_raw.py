@@ -76,12 +76,13 @@ class RawClient:
                      prefetch_size=prefetch)
         return consumer_id
 
-    def send_text(self, queue: str, text: str, seq: int) -> int:
-        return self.send_text_to(Struct(s.QUEUE, physical_name=queue), text, seq)
+    def send_text(self, queue: str, text: str, seq: int, rr: bool = True) -> int:
+        """A persistent TextMessage; `rr` False: an async send, answered by nothing."""
+        return self.send_text_to(Struct(s.QUEUE, physical_name=queue), text, seq, rr)
 
-    def send_text_to(self, destination: Struct, text: str, seq: int) -> int:
+    def send_text_to(self, destination: Struct, text: str, seq: int, rr: bool = True) -> int:
         producer = Struct(s.PRODUCER_ID, connection_id=self.conn, value=1, session_id=1)
-        return self.command(s.TEXT_MESSAGE, producer_id=producer, destination=destination,
+        return self.command(s.TEXT_MESSAGE, rr, producer_id=producer, destination=destination,
                             message_id=Struct(s.MESSAGE_ID, producer_id=producer, producer_sequence_id=seq,
                                               broker_sequence_id=0),
                             persistent=True, priority=4, content=text_content(text))

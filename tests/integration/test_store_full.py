@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 from twisted.internet import reactor, task
 
 from broker.protocols.openwire import schema as s
+from broker.protocols.openwire.codec import Struct
 from broker.store.store import Store, StoreFull
 from tests.conftest import BrokerProcess, unique
 from tests.integration.limits_support import running, stomp
@@ -222,5 +223,37 @@ def test_a_persistent_send_without_a_receipt_is_told_when_the_full_store_refuses
     assert error.headers["message"].startswith("Persistent store is Full, 100% of "), error.headers
     assert "receipt-id" not in error.headers
     assert error.body.decode().startswith("javax.jms.ResourceAllocationException: ")
-    # Still serving: a non-persistent send is taken and answered.
-    assert producer.roundtrip("SEND", {"destination": queue + ".other"}, b"np").command == "RECEIPT"
+    # Still serving: a non-persistent send is taken and answered (after the ERRORs of any
+    # later transaction the full store refused too).
+    producer.send("SEND", {"destination": queue + ".other", "receipt": "alive"}, b"np")
+    for _ in range(sends + 1):
+        frame = producer.recv()
+        if frame.command == "RECEIPT":
+            break
+        assert frame.headers["message"].startswith("Persistent store is Full, "), frame
+    assert frame.headers.get("receipt-id") == "alive"
+
+
+def test_a_jms_async_send_is_told_by_a_connection_error_when_the_full_store_refuses_it(capped_broker, store_url):
+    """An async persistent send wants no response, yet the store refused it: the JMS client
+    gets ActiveMQ's ConnectionError (its ExceptionListener hears of it) instead of losing
+    the message silently, and the connection keeps serving."""
+    disk = Disk(store_url)
+    queue = unique("jms-async")
+    jms = RawClient(capped_broker.openwire_port)
+    jms.open()
+    if not disk.sqlite:
+        jms.send_text(queue, "first", 1)
+        assert jms.read_until(s.RESPONSE, timeout=10) is not None
+        disk.set_full(True)
+    sends = 1 if not disk.sqlite else 40         # 40 × 64 KiB cannot fit under the 1 MiB cap
+    for i in range(sends):
+        jms.send_text(queue, f"n{i}" + "." * BIG, 10 + i, rr=False)
+    error = jms.read_until(s.CONNECTION_ERROR, timeout=20)
+    kind, text = tuple(error.exception)[:2]
+    assert kind == "javax.jms.ResourceAllocationException"
+    assert text.startswith("Persistent store is Full, 100% of ") and f"queue://{queue}" in text
+    # Still serving: a new session is answered.
+    sent = jms.command(s.SESSION_INFO, session_id=Struct(s.SESSION_ID, connection_id=jms.conn, value=2))
+    assert jms.read_until(s.RESPONSE, timeout=10).correlation_id == sent
+    jms.close()

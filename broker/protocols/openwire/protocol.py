@@ -25,6 +25,7 @@ from broker.engine.selector import InvalidSelector, parse as parse_selector
 from broker.protocols.activemq import advisories
 from broker.protocols.activemq import destinations as dest
 from broker.protocols.activemq.client_ids import already_connected
+from broker.protocols.activemq.commit_watch import CommitWatch
 from broker.protocols.activemq.consumers import browse
 from broker.protocols.activemq.flow_control import RESOURCE_ALLOCATION, refusal_text
 from broker.protocols.activemq.inactivity import InactivityMonitor
@@ -79,6 +80,8 @@ class OpenWireProtocol(Protocol):
         self.negotiated = False
         self.closing = False
         self.lost = False
+        # Persistent async sends, watched for a store that refuses them.
+        self._async_sends: CommitWatch[Struct] = CommitWatch(self._store_failed, lambda: not self.lost)
         self.paused = False
         self.peer = "?"
         self.connection_id: str | None = None
@@ -326,19 +329,22 @@ class OpenWireProtocol(Protocol):
 
     def respond_when_committed(self, command: Struct) -> None:
         if not command.get("response_required"):
+            if command.type in s.MESSAGE_TYPES:
+                self._async_sends.watch(self.broker, command)
             return
+        self.broker.committed().addCallbacks(lambda _: self.respond(command), self._store_failed,
+                                             errbackArgs=(command,))
 
-        def failed(failure: Any) -> None:
-            if failure.check(Refused) and command.get("destination") is not None:
-                # The store filled up before the message was written: ActiveMQ's answer.
-                d = self._targets(command.destination)[0]
-                producer = id_text(command.get("producer_id"))
-                self.refuse(command, RESOURCE_ALLOCATION, refusal_text(
-                    failure.value.refusal, "topic" if d.is_topic else "queue", d.name, producer))
-                return
-            self.refuse(command, "javax.jms.JMSException",
-                         "Could not store the message: " + failure.getErrorMessage())
-        self.broker.committed().addCallbacks(lambda _: self.respond(command), failed)
+    def _store_failed(self, failure: Any, command: Struct) -> None:
+        if failure.check(Refused) and command.get("destination") is not None:
+            # The store filled up before the message was written: ActiveMQ's answer.
+            d = self._targets(command.destination)[0]
+            producer = id_text(command.get("producer_id"))
+            self.refuse(command, RESOURCE_ALLOCATION, refusal_text(
+                failure.value.refusal, "topic" if d.is_topic else "queue", d.name, producer))
+            return
+        self.refuse(command, "javax.jms.JMSException",
+                    "Could not store the message: " + failure.getErrorMessage())
 
     # -- negotiation ------------------------------------------------------------------------------
     def on_wire_format(self, info: Struct) -> None:

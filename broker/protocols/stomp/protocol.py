@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, Callable
 from twisted.internet import defer
 from twisted.internet.interfaces import IPushProducer
 from twisted.internet.protocol import Protocol
-from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from broker.auth.authorization import NotAuthorized
@@ -27,6 +26,7 @@ from broker.engine.selector import InvalidSelector, parse as parse_selector
 from broker.protocols.activemq import advisories
 from broker.protocols.activemq import destinations as dest
 from broker.protocols.activemq.client_ids import already_connected
+from broker.protocols.activemq.commit_watch import CommitWatch
 from broker.protocols.activemq.consumers import browse
 from broker.protocols.activemq.flow_control import RESOURCE_ALLOCATION, refusal_text
 from broker.protocols.activemq.inactivity import InactivityMonitor
@@ -87,8 +87,7 @@ class StompProtocol(Protocol):
         self._consumer_count = 0     # numbers the consumer ids advisories give subscriptions
         self._receipts_waiting = 0
         # Persistent frames sent without a receipt, watched for a store that refuses them.
-        self._unreceipted: Frame | None = None
-        self._unreceipted_more = False
+        self._unreceipted: CommitWatch[Frame] = CommitWatch(self._store_failed, lambda: not self.lost)
         # Producer flow control: frames that wait for a destination to have room again
         # (reading from the client is paused meanwhile); None when not waiting.
         self._held_frames: list[Frame] | None = None
@@ -281,7 +280,7 @@ class StompProtocol(Protocol):
             if receipt is not None:
                 self.send_frame(Frame("RECEIPT", {"receipt-id": receipt}))
             elif durable and frame.command not in ("ACK", "NACK"):
-                self._watch_unreceipted(frame)
+                self._unreceipted.watch(self.broker, frame)
             if then is not None:
                 then()
             return
@@ -309,28 +308,6 @@ class StompProtocol(Protocol):
             self.send_error(text, f"{RESOURCE_ALLOCATION}: {text}", frame, fatal=False)
         else:
             self.send_error("Could not store the message", failure.getErrorMessage(), frame, fatal=False)
-
-    def _watch_unreceipted(self, frame: Frame) -> None:
-        """A persistent SEND (or COMMIT) that asked for no receipt is still told, by an
-        ERROR, when the store refuses what it wrote, as ActiveMQ reports a failed send that
-        wanted no response. One watch per store transaction: the frames made while it waits
-        are watched again once it fires, since they may have gone into the next one."""
-        if self._unreceipted is not None:
-            self._unreceipted, self._unreceipted_more = frame, True
-            return
-        self._unreceipted, self._unreceipted_more = frame, False
-
-        def settled(result: Any) -> None:
-            last, more = self._unreceipted, self._unreceipted_more
-            self._unreceipted = None
-            if self.lost:
-                return
-            assert last is not None
-            if isinstance(result, Failure):
-                self._store_failed(result, last)
-            if more:
-                self._watch_unreceipted(last)
-        self.broker.committed().addBoth(settled)
 
     # -- CONNECT ----------------------------------------------------------------------------------
     def on_connect(self, frame: Frame) -> None:
