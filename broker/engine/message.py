@@ -85,6 +85,9 @@ class Message:
     # copies as the content is: a fan-out encodes a message once for all its copies, however
     # far apart their deliveries are. Set before copying (`Topic.publish` does).
     encodings: dict[Any, Any] | None = None
+    # ms of the latest delivery: where the lease it started counts from, in memory or read
+    # back from the store (SQS's 12-hour visibility limit counts from the receive).
+    last_delivery: int = 0
 
     @property
     def stored(self) -> bool:
@@ -111,7 +114,7 @@ class Message:
                 "body": self.body, "priority": self.priority, "timestamp": self.timestamp,
                 "expires": self.expires, "visible_at": self.visible_at,
                 "delivery_count": self.delivery_count, "first_delivery": self.first_delivery,
-                "group_id": self.group_id, "dedup_id": self.dedup_id,
+                "last_delivery": self.last_delivery, "group_id": self.group_id, "dedup_id": self.dedup_id,
                 "attrs": self._attrs_json(), "transient": 0 if self.persistent else 1,
                 "content_id": self.content_id or None}
 
@@ -165,8 +168,9 @@ class Message:
                    row["timestamp"], row["expires"], row["group_id"], row["dedup_id"], None,
                    attrs.get("topic"), row["seq"], row["visible_at"], row["delivery_count"],
                    row["first_delivery"], State.READY, None, transient,
-                   DeadLetter(*attrs["dl"]) if "dl" in attrs else None, row.get("content_id") or 0)
+                   DeadLetter(*attrs["dl"]) if "dl" in attrs else None, row.get("content_id") or 0,
+                   None, None, row.get("last_delivery") or 0)
 
     def state_row(self) -> dict[str, Any]:
         return {"delivery_count": self.delivery_count, "visible_at": self.visible_at,
-                "first_delivery": self.first_delivery}
+                "first_delivery": self.first_delivery, "last_delivery": self.last_delivery}

@@ -154,8 +154,7 @@ class _Receiver(Consumer):
         """The request went away (its Deferred was cancelled): what it took goes back."""
         got, self.got = self.got, []
         self.finish()
-        for lease in got:
-            self.queue.release(lease)
+        self.queue.give_back(got)
 
 
 class Queue:
@@ -487,9 +486,11 @@ class Queue:
 
     def _orphan(self, message: Message, now: int) -> Lease:
         """A message in flight held by nobody known (restored from before a restart, or
-        read back from disk) until its deadline: its holder's receipt handle still counts."""
+        read back from disk) until its deadline: its holder's receipt handle still counts.
+        The lease started when it was delivered (a row from before that was stored has
+        none: from now on)."""
         lease = Lease(message, self, None, self.broker.next_token(), deadline=message.visible_at,
-                      started=now)
+                      started=message.last_delivery or now)
         message.state = State.INFLIGHT
         message.lease = lease
         self._inflight[message.seq] = lease
@@ -868,6 +869,7 @@ class Queue:
         message.delivery_count += 1
         if not message.first_delivery:
             message.first_delivery = now
+        message.last_delivery = now
         if consumer.auto_ack:
             self._gone(message)
             consumer.deliver(self, message, None)
@@ -970,6 +972,38 @@ class Queue:
         if dispatch:
             self.dispatch()
         return True
+
+    def give_back(self, leases: list[Lease]) -> None:
+        """A receive whose answer never reached its client: every message it leased is
+        visible again, wherever its lease is now: in memory at once; on disk only (past
+        the timeline's bound) once the lease is committed, read back by its seq as a
+        receipt handle would. A message whose delivery changed meanwhile (settled,
+        purged, delivered again) is left alone."""
+        on_disk = []
+        for lease in leases:
+            if self.is_current(lease):
+                self.release(lease, dispatch=False)
+            elif lease.message.lease is None and lease.message.state is State.INFLIGHT:
+                on_disk.append(lease)
+        if leases:
+            log.info("event=receive_abandoned queue=%s messages=%d on_disk=%d", self.name, len(leases),
+                     len(on_disk))
+        if on_disk and self._store is not None:
+            self._store.committed(refusable=False).addCallback(
+                lambda _: defer.gatherResults([self.find_lease(lease.message.seq).addCallback(
+                    partial(self._give_back_found, lease)) for lease in on_disk], consumeErrors=True)
+            ).addErrback(self._give_back_failed)
+        self.dispatch()
+
+    def _give_back_found(self, lost: Lease, found: Lease | None) -> None:
+        if (found is not None and not self.deleted
+                and found.message.delivery_count == lost.message.delivery_count
+                and found.deadline == lost.deadline):
+            self.release(found)
+
+    def _give_back_failed(self, failure: Any) -> None:
+        # Not committed, or its row not read: the message comes back at its deadline.
+        log.warning("event=give_back_failed queue=%s error=%s", self.name, failure.getErrorMessage())
 
     def extend(self, lease: Lease, lease_ms: int) -> bool:
         """Change a lease's remaining time (SQS ChangeMessageVisibility); 0 releases it."""

@@ -32,6 +32,8 @@ messages = Table(
     Column("visible_at", BigInteger, nullable=False),
     Column("delivery_count", Integer, nullable=False),
     Column("first_delivery", BigInteger, nullable=False),
+    # The latest delivery, where a lease's time counts from (0: not stored before 0007).
+    Column("last_delivery", BigInteger, nullable=False, server_default="0"),
     Column("group_id", String(256)),
     Column("dedup_id", String(256)),
     Column("attrs", Text, nullable=False),
@@ -71,4 +73,4 @@ records = Table(
     Column("data", Text, nullable=False),
 )
 
-MESSAGE_STATE_COLUMNS = ("delivery_count", "visible_at", "first_delivery")
+MESSAGE_STATE_COLUMNS = ("delivery_count", "visible_at", "first_delivery", "last_delivery")

@@ -170,10 +170,12 @@ class HttpServerProtocol(Protocol):
         if self._streaming is not None:
             self._streaming._end()
         # Cancelling lets a long-polling handler stop waiting for a client that will
-        # never read the answer.
+        # never read the answer, and one that waits for a commit (its Deferred fired and
+        # waits on another: cancel reaches that one) undo what the client will never hear
+        # of (an SQS receive gives its messages back).
         exchanges, self._exchanges = self._exchanges, deque()
         for exchange in exchanges:
-            if exchange.deferred is not None and not exchange.deferred.called:
+            if exchange.deferred is not None and exchange.response is None:
                 exchange.deferred.cancel()
 
     def dataReceived(self, data: bytes) -> None:  # noqa: N802

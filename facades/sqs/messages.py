@@ -95,12 +95,23 @@ def receive_message(state: SqsState, ctx: AwsRequestContext, params: Params) -> 
     # A zero visibility timeout leases with an immediate deadline (-1 in the engine).
     d = queue.receive(count, visibility * 1000 or -1, wait * 1000)
 
-    def answer(leases: list[Lease]) -> dict[str, Any]:
+    def answer(leases: list[Lease]) -> defer.Deferred[Any]:
         messages = [_received(state, ctx, queue, lease, system_names, attribute_names) for lease in leases]
-        return {"Messages": messages} if messages else {}
-    # The lease (receive count, visibility deadline) is committed before the answer, so a
-    # receipt handle the client holds stays good across a broker restart.
-    return d.addCallback(answer).addCallback(lambda result: _after_commit(state, result))
+        # The lease (receive count, visibility deadline) is committed before the answer, so
+        # a receipt handle the client holds stays good across a broker restart.
+        committed = _after_commit(state, {"Messages": messages} if messages else {})
+        return committed.addErrback(_abandoned, queue, leases) if leases else committed
+    # Cancelled while it waits (the client went away): the engine gives back what it took.
+    return d.addCallback(answer)
+
+
+def _abandoned(failure: Failure, queue: Queue, leases: list[Lease]) -> Failure:
+    """The client went away while its answer waited for the commit: the messages it would
+    have got are visible again at once, as those of a long poll cancelled before it took
+    them (nothing that never reached the client stays invisible)."""
+    if failure.check(defer.CancelledError):
+        queue.give_back(leases)
+    return failure
 
 
 def _received(state: SqsState, ctx: AwsRequestContext, queue: Queue, lease: Lease,

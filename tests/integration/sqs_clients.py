@@ -40,12 +40,12 @@ WAIT = 10.0     # upper bound for anything the broker should do "now"
 RETENTION = 60  # the smallest MessageRetentionPeriod SQS accepts
 
 
-def client_config(validate: bool = True) -> Config:
+def client_config(validate: bool = True, read_timeout: float = 30) -> Config:
     return Config(
         region_name=REGION,
         retries={"total_max_attempts": 1, "mode": "standard"},
         connect_timeout=5,
-        read_timeout=30,
+        read_timeout=read_timeout,
         parameter_validation=validate,
     )
 
@@ -62,15 +62,16 @@ def botocore_session(protocol: str) -> botocore.session.Session:
 
 
 def make_client(protocol: str, endpoint_url: str, access_key: str = ACCESS_KEY,
-                secret_key: str = SECRET_KEY, validate: bool = True) -> Any:
-    """A new SQS client speaking ``protocol`` to ``endpoint_url``."""
+                secret_key: str = SECRET_KEY, validate: bool = True, read_timeout: float = 30) -> Any:
+    """A new SQS client speaking ``protocol`` to ``endpoint_url`` (which gives up on an
+    answer, and closes its connection, after ``read_timeout`` seconds)."""
     session = boto3.session.Session(
         aws_access_key_id=access_key,
         aws_secret_access_key=secret_key,
         region_name=REGION,
         botocore_session=botocore_session(protocol),
     )
-    client = session.client("sqs", endpoint_url=endpoint_url, config=client_config(validate))
+    client = session.client("sqs", endpoint_url=endpoint_url, config=client_config(validate, read_timeout))
     expected = "query" if protocol == "query" else "json"
     assert client.meta.service_model.protocol == expected, client.meta.service_model.protocol
     return client

@@ -207,6 +207,21 @@ def test_a_client_that_goes_away_cancels_what_it_waits_for() -> None:
     assert app.cancelled == 2 and len(released) == 1
 
 
+def test_a_client_that_goes_away_cancels_an_answer_that_waits_on_another() -> None:
+    """A handler that has its result but waits before answering (for a commit): its
+    Deferred fired and waits on another, which the lost connection cancels."""
+    app = App()
+    inner: list[Deferred[WireResponse]] = []
+
+    def answer(request: WireRequest) -> Deferred[WireResponse]:
+        inner.append(app(request))
+        return succeed(None).addCallback(lambda _: inner[-1])
+    protocol, transport, _, _ = connect(answer)
+    protocol.dataReceived(post("later") + post("echo"))
+    protocol.connectionLost(Failure(ConnectionError()))
+    assert app.cancelled == 1 and responses(transport) == []
+
+
 def test_reading_pauses_while_too_many_answers_are_owed() -> None:
     protocol, transport, _, app = connect()
     protocol.dataReceived(post("later") * MAX_PIPELINED)

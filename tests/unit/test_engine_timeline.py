@@ -254,3 +254,50 @@ TestPagedTimelineModel = PagedTimelineModel.TestCase
 TestPagedTimelineModel.settings = settings(max_examples=150, stateful_step_count=50, deadline=None,
                                            derandomize=True, database=None,
                                            suppress_health_check=[HealthCheck.too_slow])
+
+
+def test_a_long_poll_abandoned_gives_back_the_leases_it_took_on_disk_too():
+    store, b, q = paged()
+    held = receive(q, 10, 60_000)                          # nothing yet: an empty answer
+    assert held == []
+    for i in range(WINDOW):
+        q.enqueue(msg(f"early{i}", persistent=True))
+    assert len(receive(q, WINDOW, 60_000)) == WINDOW       # the timeline's room, taken first
+    d = q.receive(10, 600_000, wait_ms=20_000)
+    for i in range(10):                                    # taken, the answer waits for the turn's end
+        q.enqueue(msg(f"m{i}", persistent=True))
+    assert q.inflight_count == WINDOW + 10 and q._timeline.out_leases == 10
+    d.cancel()                                             # ... and the client went away first
+    assert q.inflight_count == WINDOW and q.ready_count == 10
+    again = receive(q, 10, 30_000)
+    assert [lease.message.body.decode() for lease in again] == [f"m{i}" for i in range(10)]
+
+
+def test_leases_given_back_after_the_answer_was_built_are_visible_again_wherever_they_are():
+    store, b, q = paged()
+    for i in range(3 * WINDOW):
+        q.enqueue(msg(f"m{i}", persistent=True))
+    first = receive(q, WINDOW, 60_000)
+    lost = receive(q, WINDOW, 600_000)                    # past the timeline's bound: on disk only
+    assert q._timeline.out_leases == WINDOW
+    q.give_back(lost + first[:1])
+    assert q.inflight_count == WINDOW - 1 and q.ready_count == 2 * WINDOW + 1
+    got = receive(q, 3 * WINDOW, 30_000)
+    assert sorted(lease.message.body.decode() for lease in got) == sorted(
+        [f"m{i}" for i in range(WINDOW, 3 * WINDOW)] + ["m0"])
+
+
+def test_a_lease_read_back_from_disk_or_after_a_restart_started_when_it_was_received():
+    store, b, q = paged()
+    for i in range(2 * WINDOW):
+        q.enqueue(msg(f"m{i}", persistent=True))
+    received_at = b.now_ms()
+    leases = receive(q, 2 * WINDOW, 600_000)
+    deep = leases[-1].message.seq
+    assert q.lease_for(deep) is None, "the last lease lives on disk only"
+    advance(b, 5_000)
+    assert result_of(q.find_lease(deep)).started == received_at
+    b2 = restart(store)
+    advance(b2, 5_000)
+    q2 = b2.queues["q"]
+    assert {result_of(q2.find_lease(lease.message.seq)).started for lease in leases} == {received_at}
