@@ -979,6 +979,8 @@ class Queue:
         the timeline's bound) once the lease is committed, read back by its seq as a
         receipt handle would. A message whose delivery changed meanwhile (settled,
         purged, delivered again) is left alone."""
+        if self.deleted:
+            return
         on_disk = []
         for lease in leases:
             if self.is_current(lease):
@@ -996,8 +998,7 @@ class Queue:
         self.dispatch()
 
     def _give_back_found(self, lost: Lease, found: Lease | None) -> None:
-        if (found is not None and not self.deleted
-                and found.message.delivery_count == lost.message.delivery_count
+        if (found is not None and found.message.delivery_count == lost.message.delivery_count
                 and found.deadline == lost.deadline):
             self.release(found)
 
