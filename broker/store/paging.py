@@ -174,6 +174,14 @@ def timed_page(conn: Connection, dest_id: int, after: TimeKey, limit: int) -> li
     return found
 
 
+def job_waiting(conn: Connection, job_id: str, now: int) -> list[Row]:
+    """The rows of a scheduled job's deliveries that still wait for their time (never
+    delivered, due after `now`), in any queue, in time order: one range of the job index,
+    however many other rows wait."""
+    return _rows(conn, _select().where(_c.job_id == job_id, _c.visible_at > now, _c.delivery_count == 0)
+                 .order_by(_c.visible_at, _c.seq))
+
+
 def waiting(conn: Connection, dest_id: int, now: int, limit: int) -> tuple[list[Row], int, int]:
     """At start: a queue's first `limit` rows not deliverable before a time still to come
     (delayed messages, and leases whose visibility deadline outlives a restart, so an SQS

@@ -233,6 +233,11 @@ class Store:
         (see `page` for `since`)."""
         return self._read_after(since, paging.timed_page, dest_id, after, limit)
 
+    def job_waiting(self, job_id: str, now: int) -> defer.Deferred[list[Row]]:
+        """The waiting rows of a scheduled job (see paging.job_waiting), once everything
+        asked so far is committed."""
+        return self._read_after(None, paging.job_waiting, job_id, now)
+
     def leased(self, dest_id: int, seq: int, after: int) -> defer.Deferred[Row | None]:
         """The row of a message in flight whose deadline is after `after`, by seq, once
         everything asked so far is committed."""
