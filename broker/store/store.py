@@ -275,7 +275,7 @@ class Store:
         return deleted
 
     def expire_dead(self, dest_id: int, after: paging.Key, ready_cutoff: int, now: int, limit: int,
-                    rewrite: Callable[[Row, int], Row | None]) -> defer.Deferred[list[paging.Key | None]]:
+                    rewrite: Callable[[Row, int], Row | None]) -> defer.Deferred[list[tuple[paging.Key | None, Row]]]:
         """Move (or delete) a batch of a queue's on-disk rows whose expiry passed (see
         paging.expire_dead), on the writer thread, in a transaction of its own."""
         return self._in_thread(self._moving, paging.expire_dead, dest_id, after, ready_cutoff,

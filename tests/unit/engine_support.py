@@ -231,7 +231,7 @@ class MemoryStore:
             else:
                 self.rows[values["seq"]] = {**row, **values}
                 keys.append((-row["priority"], values["seq"]))
-        return defer.succeed(keys)
+        return defer.succeed(list(zip(keys, [{k: v for k, v in r.items() if k != "body"} for r in doomed])))
 
     def _ready(self, dest_id: int, after: Any, now: int) -> list[dict[str, Any]]:
         rows = [r for r in self.rows.values() if r["dest_id"] == dest_id and r["visible_at"] <= now
