@@ -61,5 +61,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_messages_job", "messages")
-    with op.batch_alter_table("messages") as batch:
-        batch.drop_column("job_id")
+    op.drop_column("messages", "job_id")
