@@ -73,7 +73,7 @@ def scheduling(values: Mapping[str, object]) -> tuple[int, int, int]:
         raise BadHeader("AMQ_SCHEDULED_REPEAT below 0 (repeat forever) is not supported")
     if repeat > MAX_SCHEDULED_REPEAT:
         raise BadHeader(f"AMQ_SCHEDULED_REPEAT above {MAX_SCHEDULED_REPEAT} is not supported")
-    if delay + repeat * period > MAX_MS:
+    if (delay if delay > 0 else period) + repeat * period > MAX_MS:    # the last delivery
         raise BadHeader("AMQ_SCHEDULED_DELAY and AMQ_SCHEDULED_PERIOD are out of range")
     return delay, period, repeat
 
