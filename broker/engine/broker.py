@@ -530,7 +530,12 @@ class Broker:
             origin = ("topic", message.topic or source.attrs.get("subscription", {}).get("topic", source.name))
         else:
             origin = ("queue", source.name)
-        moved = self._move_dead_letter(source, origin, message, cause)
+        self.tell_dead_letter(origin, message, cause, self._move_dead_letter(source, origin, message, cause))
+
+    def tell_dead_letter(self, origin: tuple[str, str], message: Message, cause: str, moved: bool) -> None:
+        """Tell the `dead_letter_listeners` of a message that left its queue as a dead
+        letter sent to `origin` (moved: whether a copy went to a dead-letter queue), in
+        memory or by the store on disk."""
         if self.dead_letter_listeners:
             facts = DeadLetter(*origin, cause, message.expires, message.persistent)
             for listener in list(self.dead_letter_listeners):

@@ -1105,8 +1105,9 @@ class Queue:
         rewrite = partial(_dead_letter_row, self.name, target_id, move, base)
         self._expiring = True
 
-        def done(keys: list[tuple[int, int] | None]) -> None:
+        def done(expired: list[tuple[tuple[int, int] | None, dict[str, Any]]]) -> None:
             self._expiring = False
+            keys = [key for key, _ in expired]
             if keys and not self.deleted:
                 window.paged_out = max(0, window.paged_out - len(keys))
                 self.depth_bytes = max(self.memory_bytes, self.depth_bytes - len(keys) * (
@@ -1114,6 +1115,11 @@ class Queue:
                 moved = [k for k in keys if k is not None]
                 if moved and target is not None and not target.deleted:
                     target.landed(min(moved), len(moved))
+            if broker.dead_letter_listeners:
+                # As for an expiry in memory (the Expired advisories): the rows, bodies aside.
+                for key, row in expired:
+                    broker.tell_dead_letter(("queue", self.name), Message.from_row({**row, "body": b""}),
+                                            EXPIRED_CAUSE, key is not None)
             self._page_in()
 
         def failed(failure: Any) -> None:

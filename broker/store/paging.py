@@ -125,14 +125,14 @@ def oldest_after(conn: Connection, dest_id: int, after: Key) -> int | None:
 
 
 def expire_dead(conn: Connection, dest_id: int, after: Key, ready_cutoff: int, now: int,
-                limit: int, rewrite: Any) -> list[Key | None]:
+                limit: int, rewrite: Any) -> list[tuple[Key | None, Row]]:
     """JMS expiry of the part of a queue's backlog that is on disk, in batches, without
     reading it: up to `limit` ready rows after `after` whose `expires` has passed (found
     by the expiry index; no body read) are moved, as `rewrite(row, i)` says (new seq,
     queue and dead-letter facts), or deleted where it says None. Returns, per row, the
-    key in delivery order it was moved to (None: deleted)."""
-    columns = (_c.seq, _c.priority, _c.transient, _c.attrs, _c.expires, _c.delivery_count,
-               _c.first_delivery)
+    key in delivery order it was moved to (None: deleted) and the row as it was (without
+    its body), for the expiry's listeners."""
+    columns = [c for c in messages.c if c.name != "body"]
     found: list[Row] = []
     for condition in _after(after):
         if len(found) >= limit:
@@ -156,7 +156,7 @@ def expire_dead(conn: Connection, dest_id: int, after: Key, ready_cutoff: int, n
     if gone:
         conn.execute(delete(messages).where(_c.seq.in_(bindparam("gone", expanding=True))), {"gone": gone})
         drop_unreferenced(conn)
-    return keys
+    return list(zip(keys, found))
 
 
 def timed_page(conn: Connection, dest_id: int, after: TimeKey, limit: int) -> list[Row]:
@@ -172,6 +172,14 @@ def timed_page(conn: Connection, dest_id: int, after: TimeKey, limit: int) -> li
         found += _rows(conn, base.where(condition).order_by(_c.visible_at, _c.seq)
                        .limit(limit - len(found)))
     return found
+
+
+def job_waiting(conn: Connection, job_id: str, now: int) -> list[Row]:
+    """The rows of a scheduled job's deliveries that still wait for their time (never
+    delivered, due after `now`), in any queue, in time order: one range of the job index,
+    however many other rows wait."""
+    return _rows(conn, _select().where(_c.job_id == job_id, _c.visible_at > now, _c.delivery_count == 0)
+                 .order_by(_c.visible_at, _c.seq))
 
 
 def waiting(conn: Connection, dest_id: int, now: int, limit: int) -> tuple[list[Row], int, int]:

@@ -41,6 +41,8 @@ messages = Table(
     Column("transient", Integer, nullable=False, server_default="0"),
     # The body lives in `contents` (shared by the copies of one fan-out); `body` is empty.
     Column("content_id", BigInteger, nullable=True),
+    # The scheduled job the message is a delivery of (Message.job_id); most rows have none.
+    Column("job_id", String(256), nullable=True),
     Index("ix_messages_dest_seq", "dest_id", "seq"),
     # A queue's head in delivery order (priority, then arrival), read a page at a time.
     Index("ix_messages_order", "dest_id", text("priority DESC"), "seq"),
@@ -55,6 +57,9 @@ messages = Table(
           postgresql_where=text("expires > 0")),
     Index("ix_messages_content", "content_id", sqlite_where=text("content_id IS NOT NULL"),
           postgresql_where=text("content_id IS NOT NULL")),
+    # A job's waiting deliveries, wherever they are (a scheduler's REMOVE by job id).
+    Index("ix_messages_job", "job_id", sqlite_where=text("job_id IS NOT NULL"),
+          postgresql_where=text("job_id IS NOT NULL")),
 )
 
 # A body written once for every copy of a fan-out; deleted with the last copy that names it.

@@ -233,6 +233,11 @@ class Store:
         (see `page` for `since`)."""
         return self._read_after(since, paging.timed_page, dest_id, after, limit)
 
+    def job_waiting(self, job_id: str, now: int) -> defer.Deferred[list[Row]]:
+        """The waiting rows of a scheduled job (see paging.job_waiting), once everything
+        asked so far is committed."""
+        return self._read_after(None, paging.job_waiting, job_id, now)
+
     def leased(self, dest_id: int, seq: int, after: int) -> defer.Deferred[Row | None]:
         """The row of a message in flight whose deadline is after `after`, by seq, once
         everything asked so far is committed."""
@@ -270,7 +275,7 @@ class Store:
         return deleted
 
     def expire_dead(self, dest_id: int, after: paging.Key, ready_cutoff: int, now: int, limit: int,
-                    rewrite: Callable[[Row, int], Row | None]) -> defer.Deferred[list[paging.Key | None]]:
+                    rewrite: Callable[[Row, int], Row | None]) -> defer.Deferred[list[tuple[paging.Key | None, Row]]]:
         """Move (or delete) a batch of a queue's on-disk rows whose expiry passed (see
         paging.expire_dead), on the writer thread, in a transaction of its own."""
         return self._in_thread(self._moving, paging.expire_dead, dest_id, after, ready_cutoff,

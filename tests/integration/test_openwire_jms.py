@@ -140,7 +140,10 @@ def test_scheduled_delivery(shared_broker: BrokerProcess, jms: JmsPrograms) -> N
     assert out["early"] == "null"
     assert out["later"] == "text:later"
     assert out["job"] not in ("null", "")
+    assert out["schedule"] == "null|null|null|null|yes", "ActiveMQ takes the schedule out of deliveries"
+    assert out["again"] == "text:later|null|null|null|null|yes"
     assert out["forwarded"] == "text:later"
+    assert out["resent"] == "text:resent|60000"
 
 
 @pytest.mark.parametrize("mode", ["sync", "async", "nonpersistent", "windowed"])

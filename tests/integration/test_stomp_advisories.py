@@ -51,3 +51,34 @@ def test_expired_and_dlqd_advisories(shared_broker: BrokerProcess) -> None:
         assert json.loads(about["attrs"])["p"] == {"tag": "x"}
         assert dlqd.headers["advisory-destination"] == f"queue://{name}" and "orignalMessageId" not in dlqd.headers
         other.nothing(0.3)
+
+
+def test_messages_that_expire_on_disk_only_are_advised_too(store_url: str, tmp_path) -> None:
+    """A queue keeping 4 messages in memory: the expired ones behind them are moved to the
+    DLQ by the database without being read, and still advised, as those in memory are."""
+    broker = BrokerProcess(store_url, tmp_path, extra=["--queue-window", "4"]).start()
+    name = unique("adv")
+    try:
+        with RawStomp(broker.stomp_port) as watcher, RawStomp(broker.stomp_port) as other:
+            watcher.connect("1.2")
+            other.connect("1.2")
+            watcher.roundtrip("SUBSCRIBE", {"destination": f"/topic/ActiveMQ.Advisory.Expired.Queue.{name}",
+                                            "id": "e"})
+            watcher.roundtrip("SUBSCRIBE", {"destination": f"/topic/ActiveMQ.Advisory.MessageDLQd.Queue.{name}",
+                                            "id": "d"})
+            for i in range(4):
+                other.roundtrip("SEND", {"destination": f"/queue/{name}", "persistent": "true"}, "kept")
+            expires = str(int(time.time() * 1000) + 300)
+            for i in range(10):
+                other.roundtrip("SEND", {"destination": f"/queue/{name}", "persistent": "true", "tag": str(i),
+                                         "expires": expires}, "soon gone")
+            got: dict[str, set[str]] = {"e": set(), "d": set()}
+            for _ in range(20):
+                frame = watcher.expect("MESSAGE")
+                about = json.loads(frame.headers["advisory-message"])
+                assert frame.headers["advisory-destination"] == f"queue://{name}"
+                got[frame.headers["subscription"]].add(json.loads(about["attrs"])["p"]["tag"])
+            assert got == {"e": {str(i) for i in range(10)}, "d": {str(i) for i in range(10)}}
+            watcher.nothing(0.3)
+    finally:
+        broker.kill()

@@ -50,6 +50,30 @@ def test_scheduled_period_and_repeat(shared_broker):
         assert times[0] >= 0.08 and times[-1] >= 0.65, times
         assert len({m.headers["message-id"] for m, _ in got}) == 4
         assert len({m.headers["scheduledJobId"] for m, _ in got}) == 1
+        assert not [k for m, _ in got for k in m.headers if k.startswith("AMQ_SCHEDULED_")]
+        client.listener.none(0.3)
+    finally:
+        client.close()
+
+
+def test_what_asks_for_no_schedule_is_not_a_job(shared_broker):
+    """As ActiveMQ's SchedulerBroker: a delay of 0 (or a period alone) is still a job, its
+    delivery carrying a job id and no schedule; a repeat alone is an ordinary property."""
+    q = "/queue/" + unique()
+    client = connect(shared_broker.stomp_port)
+    try:
+        client.subscribe_sync(q, "s")
+        start = time.monotonic()
+        client.send_sync(q, "period only", AMQ_SCHEDULED_PERIOD=500)   # delivered after the period
+        client.send_sync(q, "delay 0", AMQ_SCHEDULED_DELAY=0)
+        client.send_sync(q, "repeat only", AMQ_SCHEDULED_REPEAT=2)
+        first, second, third = (client.listener.get(timeout=5) for _ in range(3))
+        assert first.body == "delay 0" and first.headers["scheduledJobId"]
+        assert "AMQ_SCHEDULED_DELAY" not in first.headers
+        assert second.body == "repeat only" and "scheduledJobId" not in second.headers
+        assert second.headers["AMQ_SCHEDULED_REPEAT"] == "2"
+        assert third.body == "period only" and time.monotonic() - start >= 0.45
+        assert third.headers["scheduledJobId"] and "AMQ_SCHEDULED_PERIOD" not in third.headers
         client.listener.none(0.3)
     finally:
         client.close()

@@ -36,6 +36,12 @@ def test_browse_remove_and_remove_all_in_a_range(broker: BrokerProcess) -> None:
             assert m.headers["type"] == "Advisory" and m.headers.get("persistent") != "true"
             assert m.headers["scheduledJobId"] != m.headers["message-id"]
         jobs = {m.body: m.headers["scheduledJobId"] for m in mine}
+        # Each copy shows the job's schedule, as the JMS-sent ones do.
+        shown = {m.body: {k: v for k, v in m.headers.items() if k.startswith("AMQ_SCHEDULED_")} for m in mine}
+        assert shown == {"in an hour": {"AMQ_SCHEDULED_DELAY": str(HOUR)},
+                         "in two hours": {"AMQ_SCHEDULED_DELAY": str(2 * HOUR), "AMQ_SCHEDULED_PERIOD": "1000",
+                                          "AMQ_SCHEDULED_REPEAT": "3"},
+                         "each new year": {"AMQ_SCHEDULED_CRON": "0 0 1 1 *"}}
 
         client.send_sync(MANAGEMENT, "", AMQ_SCHEDULER_ACTION="REMOVE", scheduledJobId=jobs["in an hour"])
         now = int(time.time() * 1000)
@@ -51,8 +57,8 @@ def test_browse_remove_and_remove_all_in_a_range(broker: BrokerProcess) -> None:
     client = connect(broker.stomp_port)
     try:
         client.subscribe_sync(reply, "replies")
-        left = [m.body for m in _browse(client, reply) if m.headers.get("original-destination") == q]
-        assert left == ["each new year"]
+        left = [m for m in _browse(client, reply) if m.headers.get("original-destination") == q]
+        assert [(m.body, m.headers.get("AMQ_SCHEDULED_CRON")) for m in left] == [("each new year", "0 0 1 1 *")]
         client.send_sync(MANAGEMENT, "", AMQ_SCHEDULER_ACTION="REMOVEALL")
         assert _browse(client, reply) == []
     finally:
@@ -114,7 +120,12 @@ def test_jobs_on_disk_only_are_listed_and_removed(store_url: str, tmp_path) -> N
         broker.restart(hard=True)
         client = connect(broker.stomp_port)
         client.subscribe_sync(reply, "replies")
-        assert sorted(m.body for m in _browse(client, reply)) == kept
+        browsed = {m.body: m.headers for m in _browse(client, reply)}
+        assert sorted(browsed) == kept
+        assert browsed["m29"]["AMQ_SCHEDULED_DELAY"] == str(HOUR + 29 * 60_000)
+        # A job on disk only, removed by its id (found through the store's job index).
+        client.send_sync(MANAGEMENT, "", AMQ_SCHEDULER_ACTION="REMOVE", scheduledJobId=browsed["m25"]["scheduledJobId"])
+        assert sorted(m.body for m in _browse(client, reply)) == [k for k in kept if k != "m25"]
         client.close()
     finally:
         broker.kill()

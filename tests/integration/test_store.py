@@ -2,6 +2,7 @@
 migrations, group commit, what is read back, and the engine rebuilt from it."""
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
@@ -98,6 +99,55 @@ def test_a_database_from_a_newer_version_is_refused(store_url):
         yield newer.close()
     # nothing was touched
     assert sql(store_url, "SELECT version_num FROM alembic_version") == [("ffff_from_the_future",)]
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_scheduled_job_is_found_by_its_id_among_its_waiting_rows_only(store_url):
+    store, _ = yield opened(store_url)
+    store.put_destination(dest_row(1, "a"))
+    store.put_destination(dest_row(2, "b"))
+    store.insert(message_row(1, visible_at=5000, job_id="ID:job"))
+    store.insert(message_row(2, dest_id=2, visible_at=7000, job_id="ID:job"))
+    store.insert(message_row(3, visible_at=6000, job_id="ID:other"))
+    store.insert(message_row(4, visible_at=9000))
+    store.insert(message_row(5, visible_at=0, job_id="ID:job"))       # came due: delivered
+    store.insert(message_row(6, visible_at=8000, delivery_count=1, job_id="ID:job"))   # in flight
+    rows = yield store.job_waiting("ID:job", 1000)
+    assert [(r["seq"], r["dest_id"]) for r in rows] == [(1, 1), (2, 2)]
+    assert Message.from_row(rows[0]).job_id == "ID:job"
+    assert [r["seq"] for r in (yield store.job_waiting("ID:job", 6000))] == [2]
+    yield store.close()
+
+
+@pytest_twisted.inlineCallbacks
+def test_the_upgrade_names_the_job_of_each_waiting_row_and_holds_its_schedule_back(store_url):
+    """Rows a broker wrote before the job column: the job id came from their headers and
+    the schedule stayed among their properties."""
+    from broker.store.migrate import _alembic_config
+    from alembic import command
+
+    engine = create_engine(normalize_url(store_url))
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "0006")
+    engine.dispose()
+    old = {"p": {"AMQ_SCHEDULED_DELAY": "60000", "AMQ_SCHEDULED_REPEAT": "2", "x": "y"},
+           "t": {"AMQ_SCHEDULED_DELAY": "long", "AMQ_SCHEDULED_REPEAT": "int"},
+           "h": {"scheduledJobId": "ID:job"}}
+    redelivered = {"p": {}, "h": {"scheduledJobId": "ID:r:redelivery:1"}}
+    for seq, attrs, visible_at, count in ((1, old, 9000, 0), (2, redelivered, 9000, 1), (3, {"p": {}}, 9000, 0)):
+        sql(store_url, "INSERT INTO messages (seq, dest_id, message_id, body, priority, timestamp, expires, "
+            "visible_at, delivery_count, first_delivery, attrs, transient) VALUES "
+            f"({seq}, 1, 'ID:m-{seq}', '', 4, 1, 0, {visible_at}, {count}, 0, '{json.dumps(attrs)}', 0)")
+    store, _ = yield opened(store_url)
+    yield store.close()
+    rows = {r[0]: r[1] for r in sql(store_url, "SELECT seq, job_id FROM messages ORDER BY seq")}
+    assert rows == {1: "ID:job", 2: None, 3: None}
+    (attrs,) = sql(store_url, "SELECT attrs FROM messages WHERE seq = 1")[0]
+    m = Message.from_row({"attrs": attrs, "message_id": "m", "body": b"", "priority": 4, "timestamp": 1,
+                          "expires": 0, "group_id": None, "dedup_id": None, "seq": 1, "visible_at": 9000,
+                          "delivery_count": 0, "first_delivery": 0, "job_id": "ID:job"})
+    assert m.properties == {"x": "y"} and m.types is None
+    assert m.withheld == {"AMQ_SCHEDULED_DELAY": ["60000", "long"], "AMQ_SCHEDULED_REPEAT": ["2", "int"]}
 
 
 # -- group commit ----------------------------------------------------------------------------

@@ -623,24 +623,47 @@ public class JmsScenarios {
         c.close();
     }
 
-    /** AMQ_SCHEDULED_DELAY on a JMS message holds it back, as ActiveMQ's scheduler does. */
+    /** AMQ_SCHEDULED_DELAY on a JMS message holds it back, as ActiveMQ's scheduler does; its
+     * deliveries carry the job's id and none of its schedule. */
     static void scheduled() throws Exception {
         Connection c = connect(null);
         Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
         Queue q = s.createQueue(name);
         TextMessage m = s.createTextMessage("later");
         m.setLongProperty("AMQ_SCHEDULED_DELAY", 1500);
+        m.setLongProperty("AMQ_SCHEDULED_PERIOD", 200);
+        m.setIntProperty("AMQ_SCHEDULED_REPEAT", 1);
+        m.setStringProperty("kept", "yes");
         s.createProducer(q).send(m);
         MessageConsumer consumer = s.createConsumer(q);
         out("early", describe(consumer.receive(500)));
         Message later = consumer.receive(5000);
         out("later", describe(later));
         out("job", later == null ? "null" : String.valueOf(later.getStringProperty("scheduledJobId")));
-        // Sent on as it came (its schedule properties with it): delivered at once, not delayed again.
+        out("schedule", later == null ? "null" : schedule(later));
+        Message again = consumer.receive(5000);
+        out("again", describe(again) + "|" + (again == null ? "null" : schedule(again)));
+        // Sent on as it came: delivered at once.
         Queue onward = s.createQueue(name + ".onward");
         if (later != null) s.createProducer(onward).send(later);
         out("forwarded", describe(s.createConsumer(onward).receive(1000)));
+        // A message naming a job with a schedule of its own goes straight through, as in
+        // ActiveMQ (a job's delivery is never scheduled again), its properties as they are.
+        Queue resent = s.createQueue(name + ".resent");
+        TextMessage copy = s.createTextMessage("resent");
+        copy.setStringProperty("scheduledJobId", later == null ? "none" : later.getStringProperty("scheduledJobId"));
+        copy.setLongProperty("AMQ_SCHEDULED_DELAY", 60000);
+        s.createProducer(resent).send(copy);
+        Message got = s.createConsumer(resent).receive(1000);
+        out("resent", describe(got) + "|" + (got == null ? "null" : got.getObjectProperty("AMQ_SCHEDULED_DELAY")));
         c.close();
+    }
+
+    /** A delivered message's schedule properties and one user property, "|"-separated. */
+    static String schedule(Message m) throws JMSException {
+        return m.getObjectProperty("AMQ_SCHEDULED_DELAY") + "|" + m.getObjectProperty("AMQ_SCHEDULED_PERIOD")
+            + "|" + m.getObjectProperty("AMQ_SCHEDULED_REPEAT") + "|" + m.getObjectProperty("AMQ_SCHEDULED_CRON")
+            + "|" + m.getObjectProperty("kept");
     }
 
     /** throughput NAME COUNT SIZE MODE: produce then consume, print msg/s (mode: sync, async, windowed, nonpersistent). */

@@ -169,6 +169,7 @@ class MemoryStore:
         self.full_bytes = 0
         self.on_refused: Any = None
         self.timed_pages = 0
+        self.job_reads = 0
 
     def insert(self, row: dict[str, Any]) -> None:
         assert row["seq"] not in self.rows
@@ -230,7 +231,7 @@ class MemoryStore:
             else:
                 self.rows[values["seq"]] = {**row, **values}
                 keys.append((-row["priority"], values["seq"]))
-        return defer.succeed(keys)
+        return defer.succeed(list(zip(keys, [{k: v for k, v in r.items() if k != "body"} for r in doomed])))
 
     def _ready(self, dest_id: int, after: Any, now: int) -> list[dict[str, Any]]:
         rows = [r for r in self.rows.values() if r["dest_id"] == dest_id and r["visible_at"] <= now
@@ -254,6 +255,12 @@ class MemoryStore:
                    since: int | None = None) -> defer.Deferred[list[dict[str, Any]]]:
         self.timed_pages += 1
         return defer.succeed([dict(r) for r in self._timed(dest_id, after)[:limit]])
+
+    def job_waiting(self, job_id: str, now: int) -> defer.Deferred[list[dict[str, Any]]]:
+        self.job_reads += 1
+        rows = [r for r in self.rows.values() if r.get("job_id") == job_id and r["visible_at"] > now
+                and r["delivery_count"] == 0]
+        return defer.succeed([dict(r) for r in sorted(rows, key=lambda r: (r["visible_at"], r["seq"]))])
 
     def leased(self, dest_id: int, seq: int, after: int) -> defer.Deferred[dict[str, Any] | None]:
         r = self.rows.get(seq)

@@ -9,8 +9,8 @@ import pytest
 
 from broker.engine.broker import Broker
 from broker.engine.message import Message
-from broker.protocols.activemq.scheduling import (CRON_RECORDS, BadHeader, restore_scheduled, route,
-                                                  scheduled_copies)
+from broker.protocols.activemq.scheduling import (CRON_RECORDS, MAX_MS, BadHeader, restore_scheduled,
+                                                  route, scheduled_copies, scheduling)
 from broker.protocols.stomp.convert import message_from_send
 from tests.unit.engine_support import MemoryStore, Recorder, advance, make_broker, msg, result_of
 
@@ -92,11 +92,23 @@ def test_a_topic_cron_job_publishes_at_each_firing() -> None:
     assert watcher.bodies == ["tick"]
 
 
-def test_a_bad_cron_entry_is_refused_and_the_header_is_not_a_property() -> None:
+def test_a_bad_cron_entry_is_refused_and_a_good_one_is_held_back_from_deliveries() -> None:
     b = make_broker()
     for entry in ("every minute", "* * * * * *", "61 * * * *", "0 0 31 2 *"):
         with pytest.raises(BadHeader, match=re.escape(f"Invalid AMQ_SCHEDULED_CRON header: {entry}:")):
             scheduled_copies(msg("x"), {"AMQ_SCHEDULED_CRON": entry}, b.now_ms(), lambda: "unused")
-    message = message_from_send({"destination": "/queue/jobs", "AMQ_SCHEDULED_CRON": "* * * * *"}, b"x",
-                                "ID:1", b.now_ms())
-    assert "AMQ_SCHEDULED_CRON" not in message.properties
+    headers = {"destination": "/queue/jobs", "AMQ_SCHEDULED_CRON": "* * * * *"}
+    message = message_from_send(headers, b"x", "ID:1", b.now_ms())
+    [job] = scheduled_copies(message, headers, b.now_ms(), lambda: "unused")
+    assert "AMQ_SCHEDULED_CRON" not in job.properties
+    assert job.withheld == {"AMQ_SCHEDULED_CRON": ["* * * * *", None]}
+
+
+def test_a_schedule_whose_last_delivery_falls_past_the_stores_range_is_refused() -> None:
+    # Without a delay the first delivery comes after the period, so the last one after
+    # (repeat + 1) periods: the store's 64-bit times must hold it.
+    for values in ({"AMQ_SCHEDULED_PERIOD": str(MAX_MS), "AMQ_SCHEDULED_REPEAT": "1"},
+                   {"AMQ_SCHEDULED_DELAY": str(MAX_MS), "AMQ_SCHEDULED_PERIOD": "1", "AMQ_SCHEDULED_REPEAT": "1"}):
+        with pytest.raises(BadHeader, match="out of range"):
+            scheduling(values)
+    assert scheduling({"AMQ_SCHEDULED_PERIOD": str(MAX_MS // 2), "AMQ_SCHEDULED_REPEAT": "1"}) == (0, MAX_MS // 2, 1)

@@ -73,3 +73,22 @@ def test_a_cancelled_message_stays_cancelled_after_a_restart():
     b2 = restart(store)
     assert sorted(listed(b2)) == sorted(f"m{i}" for i in range(1, 11))
     check_counts(b2.queue("q"), delayed=10)
+
+
+def test_one_job_is_found_by_its_id_without_reading_the_other_waiting_rows():
+    store, b, q = paged()
+    now = b.now_ms()
+    for i in range(30):
+        q.enqueue(msg(f"other{i}", persistent=True, visible_at=now + 1000 + i))
+    # The job's three deliveries: one early enough to be in memory, two on disk only.
+    for body, at in (("job0", now + 500), ("job1", now + 50_000), ("job2", now + 60_000)):
+        q.enqueue(msg(body, persistent=True, visible_at=at, job_id="ID:job"))
+    assert q._timeline.out_delayed > 0, "part of the backlog is on disk only"
+    pages = store.timed_pages
+    entries = result_of(scheduled.of_job(b, "ID:job"))
+    assert sorted(e.message.body.decode() for e in entries) == ["job0", "job1", "job2"]
+    assert store.timed_pages == pages and store.job_reads == 1
+    assert all(scheduled.cancel(e) for e in entries)
+    assert result_of(scheduled.of_job(b, "ID:job")) == []
+    check_counts(q, delayed=30)
+    assert not any(r["job_id"] for r in store.rows.values())

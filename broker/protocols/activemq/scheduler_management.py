@@ -25,7 +25,7 @@ from twisted.internet import defer
 from broker.engine import scheduled
 from broker.engine.message import Message
 from broker.protocols.activemq import destinations as dest
-from broker.protocols.activemq.scheduling import JOB_ID, int_value, waiting_jobs
+from broker.protocols.activemq.scheduling import JOB_ID, int_value, shown_schedule, waiting_jobs
 
 if TYPE_CHECKING:
     from broker.engine.broker import Broker
@@ -77,27 +77,29 @@ def _text(values: Mapping[str, object], name: str) -> str | None:
 
 
 @defer.inlineCallbacks
-def _jobs(broker: "Broker") -> Any:
-    """Every scheduled job, by job id."""
+def _jobs(broker: "Broker", job_id: str | None = None) -> Any:
+    """Every scheduled job, by job id; with `job_id`, that job only (its deliveries on disk
+    found by the store's job index, not by reading every waiting row)."""
     jobs: dict[str, _Scheduled] = {}
 
     def add(job_id: str, rank: int, due: int, message: Message, destination: str,
             remove: Callable[[], Any]) -> None:
         jobs.setdefault(job_id, _Scheduled(job_id)).parts.append((rank, due, message, destination, remove))
 
-    entries = yield scheduled.delayed(broker)
+    entries = yield (scheduled.delayed(broker) if job_id is None else scheduled.of_job(broker, job_id))
     for entry in entries:
-        job_id = entry.message.headers.get(JOB_ID)
-        if job_id is not None:
-            add(job_id, 1, entry.due, entry.message, f"/queue/{entry.queue.name}",
+        if entry.message.job_id is not None:
+            add(entry.message.job_id, 1, entry.due, entry.message, f"/queue/{entry.queue.name}",
                 lambda e=entry: scheduled.cancel(e))
     for job in waiting_jobs(broker):
-        add(job.job_id, 0 if job.cron else 1, job.due, job.message, f"/{job.kind}/{job.destination}",
-            job.cancel)
+        if job_id is None or job.job_id == job_id:
+            add(job.job_id, 0 if job.cron else 1, job.due, job.message, f"/{job.kind}/{job.destination}",
+                job.cancel)
     return jobs
 
 
 def _browse_copy(job: _Scheduled, message_id: str, now: int) -> Message:
+    """The job's message as it was sent (its schedule too), as ActiveMQ's BROWSE shows it."""
     message, destination = job.shown()
     copy = message.copy()
     copy.message_id = message_id
@@ -107,6 +109,8 @@ def _browse_copy(job: _Scheduled, message_id: str, now: int) -> Message:
     copy.topic = None
     copy.dead_letter = None
     copy.content_id = 0
+    copy.job_id = copy.withheld = None
+    copy.properties, copy.types = shown_schedule(message)
     copy.headers = {**message.headers, JOB_ID: job.job_id, "type": "Advisory",
                     "original-destination": destination}
     return copy
@@ -142,13 +146,15 @@ def manage(broker: "Broker", request: Request, reply_to: list[dest.Destination] 
     to the store's current batch): BROWSE sends through `send` with ids from `next_id`."""
     if request.action not in (BROWSE, REMOVE, REMOVEALL):
         return None
-    jobs: dict[str, _Scheduled] = yield _jobs(broker)
+    if request.action == REMOVE and request.job_id is None:
+        return None
+    jobs: dict[str, _Scheduled] = yield _jobs(broker, request.job_id if request.action == REMOVE else None)
     if request.action == BROWSE and reply_to:
         now = broker.now_ms()
         for job in sorted(jobs.values(), key=lambda j: (j.due, j.job_id)):
             if request.in_range(job):
                 send(reply_to, _browse_copy(job, next_id(), now))
-    elif request.action == REMOVE and request.job_id is not None:
+    elif request.action == REMOVE:
         found = jobs.get(request.job_id)
         if found is not None:
             found.remove()

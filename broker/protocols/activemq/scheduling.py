@@ -1,6 +1,10 @@
 """ActiveMQ's scheduled delivery (`AMQ_SCHEDULED_DELAY`, `_PERIOD`, `_REPEAT`, `_CRON`), for
 STOMP headers and JMS properties alike: a scheduled message becomes one delayed engine
 message per delivery; a cron message becomes a job that re-arms itself at each cron time.
+As ActiveMQ's SchedulerBroker, a message asks for it with a delay, a period or a cron entry
+(even 0: it is then delivered at once), and every delivery carries the job's
+`scheduledJobId` and none of the `AMQ_SCHEDULED_*` properties; those stay with the job
+(`Message.withheld`), for the scheduler management's BROWSE.
 
 Cron follows ActiveMQ's scheduler (JobSchedulerImpl): the first firing is at the next cron
 time plus the delay (or, without one, the period); each firing delivers the message once,
@@ -34,6 +38,7 @@ MAX_SCHEDULED_REPEAT = 10000
 CRON = "AMQ_SCHEDULED_CRON"
 JOB_ID = "scheduledJobId"
 NAMES = ("AMQ_SCHEDULED_DELAY", "AMQ_SCHEDULED_PERIOD", "AMQ_SCHEDULED_REPEAT", CRON)
+_ASKING = ("AMQ_SCHEDULED_DELAY", "AMQ_SCHEDULED_PERIOD", CRON)
 # Carries a cron message's plan from its send to its routing (after a commit, for a
 # transacted send); never delivered.
 _CRON_PLAN = "activemq.cron-plan"
@@ -68,7 +73,7 @@ def scheduling(values: Mapping[str, object]) -> tuple[int, int, int]:
         raise BadHeader("AMQ_SCHEDULED_REPEAT below 0 (repeat forever) is not supported")
     if repeat > MAX_SCHEDULED_REPEAT:
         raise BadHeader(f"AMQ_SCHEDULED_REPEAT above {MAX_SCHEDULED_REPEAT} is not supported")
-    if delay + repeat * period > MAX_MS:
+    if (delay if delay > 0 else period) + repeat * period > MAX_MS:    # the last delivery
         raise BadHeader("AMQ_SCHEDULED_DELAY and AMQ_SCHEDULED_PERIOD are out of range")
     return delay, period, repeat
 
@@ -96,32 +101,67 @@ def cron_entry(values: Mapping[str, object]) -> str:
     return text
 
 
+def _schedules(values: Mapping[str, object]) -> bool:
+    """Whether the message asks to be scheduled: as ActiveMQ's SchedulerBroker, a cron entry,
+    a period or a delay (a repeat alone does not; an empty header counts as none)."""
+    return any(values.get(name) not in (None, "", b"") for name in _ASKING)
+
+
+def _withhold(message: Message) -> None:
+    """Take the schedule out of the message its consumers get, as ActiveMQ removes it from
+    a job's deliveries, and keep it for the scheduler's BROWSE (`shown_schedule`)."""
+    props, types = message.properties, message.types or {}
+    withheld = {name: [value.decode("latin-1") if isinstance(value, bytes) else value, types.get(name)]
+                for name in NAMES if (value := props.get(name)) is not None}
+    if withheld:
+        message.properties = {k: v for k, v in props.items() if k not in withheld}
+        message.types = {k: v for k, v in types.items() if k not in withheld} or None
+        message.withheld = withheld
+
+
+def shown_schedule(message: Message) -> tuple[dict[str, str | bytes], dict[str, str] | None]:
+    """The properties and their types as the job's message was sent (schedule included)."""
+    if not message.withheld:
+        return message.properties, message.types
+    types = dict(message.types or {})
+    props: dict[str, str | bytes] = dict(message.properties)
+    for name, (value, kind) in message.withheld.items():
+        props[name] = value
+        if kind is not None:
+            types[name] = kind
+    return props, types or None
+
+
 def scheduled_copies(message: Message, values: Mapping[str, object], now: int,
                      next_id: Callable[[], str]) -> list[Message]:
-    """The message as it is to be delivered: itself, or one delayed copy per delivery,
-    each carrying the `scheduledJobId` of the first; a cron message stays one message that
-    `route` turns into a job."""
+    """The message as it is to be delivered: itself, or one copy per delivery, each
+    carrying the `scheduledJobId` of the first and none of the schedule; a cron message
+    stays one message that `route` turns into a job."""
     if not values or values.keys().isdisjoint(NAMES):
         return [message]  # the common case, on every send
     if JOB_ID in values:
-        # A job's own delivery sent on (a consumer forwarding what it got keeps the schedule
-        # properties): as ActiveMQ's scheduler, it goes straight through, not scheduled again.
+        # A job's own delivery sent on, its schedule set again: as ActiveMQ's scheduler, it
+        # goes straight through, not scheduled again.
         return [message]
     delay, period, repeat = scheduling(values)
     cron = cron_entry(values)
+    if not _schedules(values):
+        return [message]
+    _withhold(message)
     if cron:
         message.headers[_CRON_PLAN] = json.dumps([cron, delay, period, repeat])
         return [message]
-    if delay <= 0 and not (period > 0 and repeat > 0):
-        return [message]
-    message.headers[JOB_ID] = message.message_id
-    message.visible_at = now + delay if delay > 0 else 0
+    message.headers[JOB_ID] = message.job_id = message.message_id
+    # As ActiveMQ's JobSchedulerImpl: the first delivery after the delay, or without one
+    # after the period; the repeats a period apart.
+    first = now + (delay if delay > 0 else period)
+    message.visible_at = first if first > now else 0
     copies = [message]
     for i in range(1, repeat + 1 if period > 0 else 1):
         extra = message.copy()
         extra.message_id = next_id()
         extra.headers = {**message.headers, JOB_ID: message.message_id}
-        extra.visible_at = now + delay + i * period
+        extra.visible_at = first + i * period
         copies.append(extra)
     return copies
 
@@ -165,7 +205,11 @@ def _message_doc(message: Message) -> dict[str, Any]:
 def _message_from_doc(doc: dict[str, Any]) -> Message:
     row = dict(doc)
     row["body"] = base64.b64decode(row["body"])
-    return Message.from_row(row)
+    message = Message.from_row(row)
+    # A document written before the schedule was held back and the job named in a field.
+    message.job_id = message.headers.get(JOB_ID)
+    _withhold(message)
+    return message
 
 
 def route(broker: "Broker", clock: Any, topic: str | None, queue: Queue | None,
@@ -175,7 +219,7 @@ def route(broker: "Broker", clock: Any, topic: str | None, queue: Queue | None,
     plan = message.headers.get(_CRON_PLAN)
     if plan is not None:
         message.headers = {k: v for k, v in message.headers.items() if k != _CRON_PLAN}
-        message.headers[JOB_ID] = message.message_id
+        message.headers[JOB_ID] = message.job_id = message.message_id
         cron, delay, period, repeat = json.loads(plan)
         target = {"topic": topic} if topic is not None else {"queue": queue.name if queue else ""}
         job = {**target, "cron": cron, "delay": delay, "period": period, "repeat": repeat, "count": 0,

@@ -11,8 +11,7 @@ from broker.protocols.activemq.scheduling import int_value
 # Headers the broker consumes or owns; never stored as user properties.
 _DROPPED = frozenset({"destination", "message-id", "redelivered", "subscription", "transaction",
                       "receipt", "content-length", "persistent", "priority", "expires",
-                      "amq-msg-type", "JMSXGroupID", "AMQ_SCHEDULED_DELAY", "AMQ_SCHEDULED_PERIOD",
-                      "AMQ_SCHEDULED_REPEAT", "AMQ_SCHEDULED_CRON", "ack", "timestamp"})
+                      "amq-msg-type", "JMSXGroupID", "ack", "timestamp"})
 _BODILESS = frozenset({"map", "stream", "message"})
 # Headers that are JMS message fields rather than properties.
 SYSTEM_HEADERS = ("correlation-id", "type", "reply-to")
