@@ -54,6 +54,12 @@ def statements(policy: str | None) -> list[dict[str, Any]]:
         document = json.loads(policy)
     except ValueError:
         return []
+    return document_statements(document)
+
+
+def document_statements(document: Any) -> list[dict[str, Any]]:
+    """The statements of a policy document already read from JSON (one a Lambda
+    authorizer returned); none for anything else."""
     found = document.get("Statement", []) if isinstance(document, dict) else []
     return [s for s in _as_list(found) if isinstance(s, dict)]
 

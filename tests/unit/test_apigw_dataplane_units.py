@@ -107,6 +107,16 @@ def test_resource_policy_judges_every_condition_as_iam_does() -> None:
         policy.check(only_from, arn, "abc", "10.1.2.3")
 
 
+def test_authorizer_policy_is_judged_as_iam_judges_it() -> None:
+    arn = "arn:aws:execute-api:us-east-1:000000000000:abc/prod/GET/pets"
+    authorizers.evaluate({"Statement": {"Effect": "allow", "Action": "Execute-API:*", "Resource": arn}}, arn)
+    office = {"Statement": [{"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "*",
+                             "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}]}
+    authorizers.evaluate(office, arn, "10.1.2.3")
+    with pytest.raises(GatewayError, match="not authorized"):
+        authorizers.evaluate(office, arn, "192.168.0.1")
+
+
 def test_authorizer_policy_evaluation() -> None:
     arn = "arn:aws:execute-api:us-east-1:000000000000:abc/prod/GET/pets"
     authorizers.evaluate({"Statement": [{"Effect": "Allow", "Action": "execute-api:Invoke",
