@@ -1,84 +1,111 @@
-"""Resource policies (an SQS queue's ``Policy``) as AWS evaluates them for a service
-that delivers into the resource, e.g. SNS sending a topic's messages to a queue.
+"""Resource policies (an SQS queue's ``Policy``, an API Gateway API's ``policy``) as IAM
+evaluates them, for every facade that keeps one.
 
-Only what such a delivery is judged by: statements whose principal is the service
-(``{"Service": "sns.amazonaws.com"}``) or everyone (``"*"`` / ``{"AWS": "*"}``), the
-action, the resource, and conditions on ``aws:SourceArn`` / ``aws:SourceAccount``
-(``ArnEquals``, ``ArnLike``, ``StringEquals``, ``StringLike`` and their ``Not`` forms).
-An explicit Deny wins over any Allow; nothing that allows means denied.
+A statement applies when its principal names the caller, one of its actions the action
+(case-blind), one of its resources the resource, and its conditions hold
+(`facades.aws.conditions`). An explicit ``Deny`` that applies wins; otherwise a request
+needs an ``Allow`` that applies. What is a facade's own (the caller it knows, the short
+forms of resources its policies may use, what an absent policy means, how a refusal
+reads) stays with the facade.
 """
 from __future__ import annotations
 
+import enum
 import json
-from fnmatch import fnmatchcase
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
-_OPERATORS = {
-    "ArnEquals": (False, False), "ArnLike": (True, False), "StringEquals": (False, False),
-    "StringLike": (True, False), "ArnNotEquals": (False, True), "ArnNotLike": (True, True),
-    "StringNotEquals": (False, True), "StringNotLike": (True, True),
-}
+from facades.aws.conditions import Context, conditions_hold, glob
 
 
-def _list(value: Any) -> list[Any]:
+class Decision(enum.Enum):
+    ALLOWED = "allowed"
+    DENIED = "denied"              # an explicit Deny applies
+    NOT_ALLOWED = "not allowed"    # no Allow applies (an implicit deny)
+
+
+def _same(pattern: str) -> str:
+    return pattern
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a statement is matched against. `principal` is the caller as a principal type
+    and value (``("Service", "sns.amazonaws.com")``), or None where the facade does not
+    judge principals; `resource_pattern` turns a facade's short form of a resource (API
+    Gateway's ``execute-api:/stage/GET/path``) into the ARN pattern it stands for."""
+    action: str
+    resource: str
+    context: Context = field(default_factory=dict)
+    principal: tuple[str, str] | None = None
+    resource_pattern: Callable[[str], str] = _same
+
+
+def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def _glob(pattern: str, value: str) -> bool:
-    # IAM's wildcards are * and ?; fnmatch's [...] classes are not IAM's, so escape them.
-    return fnmatchcase(value, pattern.replace("[", "[[]"))
+def statements(policy: str | None) -> list[dict[str, Any]]:
+    """The statements of a policy document; none for no policy or one that is not JSON."""
+    if not policy:
+        return []
+    try:
+        document = json.loads(policy)
+    except ValueError:
+        return []
+    return document_statements(document)
 
 
-def _names_principal(statement: dict[str, Any], service: str) -> bool:
-    principal = statement.get("Principal")
+def document_statements(document: Any) -> list[dict[str, Any]]:
+    """The statements of a policy document already read from JSON (one a Lambda
+    authorizer returned); none for anything else."""
+    found = document.get("Statement", []) if isinstance(document, dict) else []
+    return [s for s in _as_list(found) if isinstance(s, dict)]
+
+
+def _names_principal(principal: Any, caller: tuple[str, str]) -> bool:
     if principal == "*":
         return True
     if not isinstance(principal, dict):
         return False
-    return "*" in _list(principal.get("AWS", [])) or service in _list(principal.get("Service", []))
+    kind, name = caller
+    return "*" in _as_list(principal.get("AWS", [])) or name in _as_list(principal.get(kind, []))
 
 
-def _conditions_hold(conditions: Any, context: dict[str, str]) -> bool:
-    if conditions is None:
-        return True
-    if not isinstance(conditions, dict):
+def applies(statement: dict[str, Any], request: Request) -> bool:
+    """Whether `statement` speaks of `request` (its Effect aside)."""
+    if request.principal is not None and not _names_principal(statement.get("Principal"), request.principal):
         return False
-    for operator, tests in conditions.items():
-        if operator not in _OPERATORS or not isinstance(tests, dict):
-            return False   # a condition this evaluator cannot judge never holds
-        like, negated = _OPERATORS[operator]
-        for key, wanted in tests.items():
-            value = context.get(key.lower())
-            if value is None:
-                return False
-            hit = any(_glob(str(w), value) if like else str(w) == value for w in _list(wanted))
-            if hit == negated:
-                return False
-    return True
+    action = request.action.lower()
+    if not any(glob(str(a).lower(), action) for a in _as_list(statement.get("Action", []))):
+        return False
+    if not any(glob(request.resource_pattern(str(r)), request.resource)
+               for r in _as_list(statement.get("Resource", []))):
+        return False
+    return conditions_hold(statement.get("Condition"), request.context)
+
+
+def evaluate(policy: Iterable[dict[str, Any]], request: Request) -> Decision:
+    """IAM's verdict of the statements `policy` on `request`."""
+    allowed = False
+    for statement in policy:
+        if not applies(statement, request):
+            continue
+        effect = statement.get("Effect")
+        if effect == "Deny":
+            return Decision.DENIED
+        allowed = allowed or effect == "Allow"
+    return Decision.ALLOWED if allowed else Decision.NOT_ALLOWED
 
 
 def allows_delivery(policy: str, service: str, action: str, resource: str, source_arn: str,
                     source_account: str) -> bool:
-    """Whether the resource policy text lets `service` do `action` on `resource` on behalf
-    of the source (e.g. a topic ARN)."""
-    try:
-        document = json.loads(policy)
-    except ValueError:
-        return False
-    statements = document.get("Statement", []) if isinstance(document, dict) else []
-    context = {"aws:sourcearn": source_arn, "aws:sourceaccount": source_account}
-    allowed = False
-    for statement in _list(statements):
-        if not isinstance(statement, dict) or not _names_principal(statement, service):
-            continue
-        prefix = action.split(":", 1)[0] + ":*"
-        if not any(a in ("*", prefix) or _glob(str(a).lower(), action.lower()) for a in _list(statement.get("Action", []))):
-            continue
-        if not any(_glob(str(r), resource) for r in _list(statement.get("Resource", "*"))):
-            continue
-        if not _conditions_hold(statement.get("Condition"), context):
-            continue
-        if statement.get("Effect") == "Deny":
-            return False
-        allowed = allowed or statement.get("Effect") == "Allow"
-    return allowed
+    """Whether the resource policy text lets `service` (``sns.amazonaws.com``) do `action`
+    on `resource` on behalf of the source (e.g. a topic ARN), with ``aws:SourceArn`` and
+    ``aws:SourceAccount`` as the request's condition keys. A statement without
+    ``Resource`` names the resource its policy is attached to."""
+    found = [s if "Resource" in s else {**s, "Resource": resource} for s in statements(policy)]
+    request = Request(action, resource, {"aws:sourcearn": source_arn, "aws:sourceaccount": source_account},
+                      principal=("Service", service))
+    return evaluate(found, request) is Decision.ALLOWED

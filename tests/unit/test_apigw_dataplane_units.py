@@ -91,6 +91,32 @@ def test_resource_policy_source_ip_conditions() -> None:
     policy.check([], arn, "abc", "192.168.0.1")  # no policy: everyone
 
 
+def test_resource_policy_judges_every_condition_as_iam_does() -> None:
+    arn = policy.method_arn("us-east-1", "000000000000", "abc", "prod", "GET", "/pets")
+    statements = policy.parse(json.dumps({"Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": "Execute-API:invoke", "Resource": "execute-api:/prod/*"},
+        {"Effect": "Deny", "Principal": "*", "Action": "execute-api:Invoke", "Resource": "execute-api:/*",
+         "Condition": {"StringNotEquals": {"aws:SourceVpce": "vpce-1"}}}]}))
+    policy.check(statements[:1], arn, "abc", "10.1.2.3")   # actions are case-blind
+    with pytest.raises(GatewayError, match="explicit deny"):   # no VPC endpoint: the Deny applies
+        policy.check(statements, arn, "abc", "10.1.2.3")
+    only_from = policy.parse(json.dumps({"Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": "execute-api:Invoke", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:SourceVpce": "vpce-1"}, "IpAddressIfExists": {"aws:SourceIp": "10.0.0.0/8"}}}]}))
+    with pytest.raises(GatewayError):
+        policy.check(only_from, arn, "abc", "10.1.2.3")
+
+
+def test_authorizer_policy_is_judged_as_iam_judges_it() -> None:
+    arn = "arn:aws:execute-api:us-east-1:000000000000:abc/prod/GET/pets"
+    authorizers.evaluate({"Statement": {"Effect": "allow", "Action": "Execute-API:*", "Resource": arn}}, arn)
+    office = {"Statement": [{"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": "*",
+                             "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}]}
+    authorizers.evaluate(office, arn, "10.1.2.3")
+    with pytest.raises(GatewayError, match="not authorized"):
+        authorizers.evaluate(office, arn, "192.168.0.1")
+
+
 def test_authorizer_policy_evaluation() -> None:
     arn = "arn:aws:execute-api:us-east-1:000000000000:abc/prod/GET/pets"
     authorizers.evaluate({"Statement": [{"Effect": "Allow", "Action": "execute-api:Invoke",

@@ -28,6 +28,7 @@ from broker.protocols.activemq.client_ids import already_connected
 from broker.protocols.activemq.commit_watch import CommitWatch
 from broker.protocols.activemq.consumers import browse
 from broker.protocols.activemq.flow_control import RESOURCE_ALLOCATION, refusal_text
+from broker.protocols.activemq.gathered_writes import GatheredWrites
 from broker.protocols.activemq.inactivity import InactivityMonitor
 from broker.protocols.activemq.output import CommitOrderedOutput
 from broker.protocols.activemq.scheduling import BadHeader, route, scheduled_copies
@@ -55,8 +56,6 @@ INVALID_DESTINATION = "javax.jms.InvalidDestinationException"
 # Commands held behind a send that waits for room before the broker stops reading the
 # connection (the client then blocks in its socket, as with ActiveMQ).
 HOLD_LIMIT = 16
-# Bytes gathered for one transport write while a read is handled, at most.
-BATCH_BYTES = 65536
 
 
 def _key(ident: Struct) -> tuple[Any, ...]:
@@ -102,10 +101,11 @@ class OpenWireProtocol(Protocol):
         self.temp_queues: dict[str, Queue] = {}
         self.temp_topics: set[str] = set()
         self.monitor: InactivityMonitor | None = None
-        self.output = CommitOrderedOutput(self.broker, self._write, factory.gathering)
-        # What the broker writes while a read is handled, written once at its end (_write).
-        self._batch: list[bytes] | None = None
-        self._batch_size = 0
+        # What the broker writes while a read is handled (or the consumers are dispatched
+        # to once the transport drained) goes out in one transport call at its end
+        # (_batched); what it writes otherwise goes at once.
+        self._writes = GatheredWrites(self)
+        self.output = CommitOrderedOutput(self.broker, self._writes.write, factory.gathering)
         self._negotiation_timer: Any = None
         # Security (see access.py): who logged in, and the admission bookkeeping.
         self.identity: Any = None
@@ -200,11 +200,12 @@ class OpenWireProtocol(Protocol):
         self._batched(self._handle_all, self.parser.feed(data))
 
     def _batched(self, action: Callable[..., None], *args: Any) -> None:
-        """Run `action(*args)` gathering what it writes into one transport write (_write)."""
-        if self._batch is not None:   # inside another batch: that one writes
+        """Run `action(*args)` gathering what it writes into one transport write."""
+        writes = self._writes
+        if writes.gathering:   # inside another batch: that one writes
             action(*args)
             return
-        self._batch = []
+        writes.open()
         gathering = self.factory.gathering
         gathering.open()
         try:
@@ -213,8 +214,7 @@ class OpenWireProtocol(Protocol):
             # The deliveries held during the read ask for one commit wait (activemq/output.py):
             # if it is already met, they join this read's write.
             gathering.close()
-            self._flush_batch()
-            self._batch = None
+            writes.close()
 
     def _handle_all(self, commands: Iterable[Struct | None]) -> None:
         try:
@@ -291,35 +291,8 @@ class OpenWireProtocol(Protocol):
         committed what the broker did for it (a dispatch's delivery count)."""
         self.output.write(encode(command, self.version), after_commit)
 
-    def _write(self, data: bytes) -> None:
-        """Write now, or, while a read is handled (or the consumers are dispatched to once
-        the transport drained), with everything else that makes the broker write: one
-        transport write per read (the dispatches its acks let out, its answers)."""
-        if self.lost:
-            return
-        batch = self._batch
-        if batch is None:
-            self._transport_write(data)
-            return
-        batch.append(data)
-        self._batch_size += len(data)
-        if self._batch_size >= BATCH_BYTES:
-            self._flush_batch()
-
-    def _flush_batch(self) -> None:
-        batch = self._batch
-        if batch:
-            self._batch, self._batch_size = [], 0
-            if not self.lost:
-                self._transport_write(batch[0] if len(batch) == 1 else b"".join(batch))
-
-    def _transport_write(self, data: bytes) -> None:
-        if self.monitor is not None:
-            self.monitor.wrote()
-        self.transport.write(data)
-
     def _lose_connection(self) -> None:
-        self._flush_batch()
+        self._writes.flush()
         self.transport.loseConnection()
 
     def respond(self, command: Struct) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import traceback
+from functools import partial
 from typing import TYPE_CHECKING, Any, Callable
 
 from twisted.internet import defer
@@ -29,6 +30,7 @@ from broker.protocols.activemq.client_ids import already_connected
 from broker.protocols.activemq.commit_watch import CommitWatch
 from broker.protocols.activemq.consumers import browse
 from broker.protocols.activemq.flow_control import RESOURCE_ALLOCATION, refusal_text
+from broker.protocols.activemq.gathered_writes import GatheredWrites
 from broker.protocols.activemq.inactivity import InactivityMonitor
 from broker.protocols.activemq.output import CommitOrderedOutput
 from broker.protocols.activemq.scheduling import BadHeader, route, scheduled_copies
@@ -49,8 +51,6 @@ SUPPORTED_VERSIONS = ("1.0", "1.1", "1.2")
 # ActiveMQ checks a flag once per interval, so it drops a client somewhere between 1x and 2x;
 # a fixed 1.5x never drops a client that beats on time but a little late.
 HEARTBEAT_GRACE = 1.5
-# Output queued past this size goes to the transport at once rather than at the turn's end.
-_FLUSH_AT = 64 * 1024
 
 
 class StompError(Exception):
@@ -93,7 +93,10 @@ class StompProtocol(Protocol):
         self._held_frames: list[Frame] | None = None
         self._parsed_destinations: dict[str, tuple[dest.Destination, ...]] = {}
         self.monitor: InactivityMonitor | None = None   # heart-beats, when negotiated
-        self.output = CommitOrderedOutput(self.broker, self._write)
+        # Everything one reactor turn writes to this connection goes out in one
+        # writeSequence, handed over when the factory flushes (flush_output).
+        self._writes = GatheredWrites(self, partial(factory.output_pending, self))
+        self.output = CommitOrderedOutput(self.broker, self._writes.write)
         self.peer = "?"
         # Security (see access.py): who logged in, and the admission bookkeeping.
         self.identity: Identity | None = None
@@ -101,8 +104,6 @@ class StompProtocol(Protocol):
         self.address: str | None = None
         self.connect_timer: Any = None
         self._held: list[bytes] | None = None   # input waiting for a login to finish
-        self._pending_out: list[bytes] | None = None   # output of this reactor turn
-        self._pending_size = 0
 
     # -- connection life cycle ---------------------------------------------------------------
     def connectionMade(self) -> None:
@@ -221,32 +222,9 @@ class StompProtocol(Protocol):
         """`send_frame` for a frame already encoded for this connection's version."""
         self.output.write(data, after_commit)
 
-    def _write(self, data: bytes) -> None:
-        """Queue `data` for the transport: everything one reactor turn writes to this
-        connection goes out in one `writeSequence` (see `flush_output`)."""
-        if self.lost:
-            return
-        if self.monitor is not None:
-            self.monitor.wrote()
-        pending = self._pending_out
-        if pending is None:
-            self._pending_out = [data]
-            self._pending_size = len(data)
-            self.factory.output_pending(self)
-            return
-        pending.append(data)
-        self._pending_size += len(data)
-        # A big burst goes at once, so the transport can push back (pauseProducing) in time.
-        if self._pending_size >= _FLUSH_AT:
-            self.flush_output()
-
     def flush_output(self) -> None:
-        pending, self._pending_out = self._pending_out, None
-        if pending is not None and not self.lost:
-            if len(pending) == 1:
-                self.transport.write(pending[0])
-            else:
-                self.transport.writeSequence(pending)
+        """Hand this turn's output to the transport (the factory flushes)."""
+        self._writes.close()
 
     def _close(self) -> None:
         """Close the connection once what was written to it has gone to the transport."""

@@ -12,7 +12,6 @@ scopes) with PyJWT; the JWKS of each pool comes from ``--jwks POOL=FILE_OR_URL``
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import logging
 import re
@@ -27,6 +26,8 @@ from facades.apigateway.dataplane.errors import GatewayError
 from facades.apigateway.dataplane.integrations import Backends, lambda_function
 from facades.apigateway.dataplane.invocation import Invocation
 from facades.apigateway.dataplane.mapping import request_value
+from facades.apigateway.dataplane.policy import INVOKE
+from facades.aws import policy as iam_policy
 
 log = logging.getLogger("mqgate.apigateway")
 
@@ -38,28 +39,15 @@ def unauthorized() -> GatewayError:
     return GatewayError("UNAUTHORIZED", "Unauthorized")
 
 
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def evaluate(policy: Any, arn: str) -> None:
-    """Enforce an authorizer's policy document for ``arn``."""
-    statements = _as_list(policy.get("Statement", [])) if isinstance(policy, dict) else []
-    allowed = False
-    for statement in statements:
-        if not isinstance(statement, dict):
-            continue
-        actions = _as_list(statement.get("Action", []))
-        if not any(a == "*" or fnmatch.fnmatchcase("execute-api:Invoke", str(a)) for a in actions):
-            continue
-        if not any(fnmatch.fnmatchcase(arn, str(r)) for r in _as_list(statement.get("Resource", []))):
-            continue
-        effect = str(statement.get("Effect", "")).capitalize()
-        if effect == "Deny":
-            raise GatewayError("ACCESS_DENIED", "User is not authorized to access this resource with an explicit deny")
-        if effect == "Allow":
-            allowed = True
-    if not allowed:
+def evaluate(policy: Any, arn: str, source_ip: str | None = None) -> None:
+    """Enforce an authorizer's policy document for ``arn`` with the shared IAM evaluator;
+    API Gateway takes its ``Effect`` in any case (``allow``)."""
+    found = [{**s, "Effect": str(s.get("Effect", "")).capitalize()} for s in iam_policy.document_statements(policy)]
+    context = {} if source_ip is None else {"aws:sourceip": source_ip}
+    decision = iam_policy.evaluate(found, iam_policy.Request(INVOKE, arn, context))
+    if decision is iam_policy.Decision.DENIED:
+        raise GatewayError("ACCESS_DENIED", "User is not authorized to access this resource with an explicit deny")
+    if decision is iam_policy.Decision.NOT_ALLOWED:
         raise GatewayError("ACCESS_DENIED", "User is not authorized to access this resource")
 
 
@@ -104,7 +92,7 @@ class Authorizers:
             inv.authorizer = {"claims": claims}
         else:
             result = await self._lambda(inv, authorizer, arn, variables)
-            evaluate(result.get("policyDocument"), arn)
+            evaluate(result.get("policyDocument"), arn, inv.source_ip)
             context = result.get("context") if isinstance(result.get("context"), dict) else {}
             inv.principal_id = str(result.get("principalId", ""))
             inv.authorizer = {**{k: v for k, v in context.items()}, "principalId": inv.principal_id}
