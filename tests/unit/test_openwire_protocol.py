@@ -132,6 +132,9 @@ class _CountingTransport(StringTransport):
         self.writes += 1
         super().write(data)
 
+    def writeSequence(self, data: list[bytes]) -> None:  # noqa: N802
+        self.write(b"".join(data))
+
 
 def test_what_one_read_makes_the_broker_write_goes_out_in_one_write_in_order() -> None:
     factory = OpenWireFactory(Broker(None, Clock()), Config(), Clock())

@@ -26,6 +26,7 @@ from broker.protocols.activemq import advisories
 from broker.protocols.activemq import destinations as dest
 from broker.protocols.activemq.client_ids import already_connected
 from broker.protocols.activemq.commit_watch import CommitWatch
+from broker.sockets import send_now
 from broker.protocols.activemq.consumers import browse
 from broker.protocols.activemq.flow_control import RESOURCE_ALLOCATION, refusal_text
 from broker.protocols.activemq.inactivity import InactivityMonitor
@@ -299,7 +300,7 @@ class OpenWireProtocol(Protocol):
             return
         batch = self._batch
         if batch is None:
-            self._transport_write(data)
+            self._transport_write([data])
             return
         batch.append(data)
         self._batch_size += len(data)
@@ -311,12 +312,12 @@ class OpenWireProtocol(Protocol):
         if batch:
             self._batch, self._batch_size = [], 0
             if not self.lost:
-                self._transport_write(batch[0] if len(batch) == 1 else b"".join(batch))
+                self._transport_write(batch)
 
-    def _transport_write(self, data: bytes) -> None:
+    def _transport_write(self, chunks: list[bytes]) -> None:
         if self.monitor is not None:
             self.monitor.wrote()
-        self.transport.write(data)
+        send_now(self.transport, chunks)
 
     def _lose_connection(self) -> None:
         self._flush_batch()

@@ -18,6 +18,7 @@ from zope.interface import implementer
 from broker.auth.authorization import NotAuthorized
 from broker.auth.identity import Identity
 from broker.engine.broker import DestinationError
+from broker.sockets import send_now
 from broker.engine.consumer import Lease
 from broker.engine.limits import Refusal, Refused
 from broker.engine.message import Message
@@ -243,10 +244,7 @@ class StompProtocol(Protocol):
     def flush_output(self) -> None:
         pending, self._pending_out = self._pending_out, None
         if pending is not None and not self.lost:
-            if len(pending) == 1:
-                self.transport.write(pending[0])
-            else:
-                self.transport.writeSequence(pending)
+            send_now(self.transport, pending)
 
     def _close(self) -> None:
         """Close the connection once what was written to it has gone to the transport."""
