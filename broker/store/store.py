@@ -38,6 +38,10 @@ RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
 # After the database ran out of space, new persistent messages are refused at once for this
 # long before one transaction tries again to write them (space may have been freed).
 FULL_HOLD_S = 1.0
+# SQLite: how often the checkpointer thread copies the write-ahead log into the database,
+# and the log's size at which a commit does it itself (should that thread fall behind).
+CHECKPOINT_EVERY_S = 0.02
+WAL_BACKSTOP_PAGES = 2_000
 SQLITE_FULL = 13
 
 
@@ -117,6 +121,9 @@ def make_engine(url: str, sync: str, max_size: int = 0) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute(f"PRAGMA synchronous={sync.upper()}")
             cur.execute("PRAGMA busy_timeout=30000")
+            # The checkpointer thread moves the log into the database (Store._checkpoint), so
+            # a commit never does; past this many pages a commit still does, as a backstop.
+            cur.execute(f"PRAGMA wal_autocheckpoint={WAL_BACKSTOP_PAGES}")
             if max_size:
                 page = cur.execute("PRAGMA page_size").fetchone()[0]
                 cur.execute(f"PRAGMA max_page_count={max(1, max_size // page)}")
@@ -145,6 +152,10 @@ class Store:
         # second thread with its own connection, so a read never holds up a group commit.
         self._writer = _Worker("mqgate-store")
         self._reader = _Worker("mqgate-store-read")
+        self._checkpointer = _Worker("mqgate-store-checkpoint")
+        self._checkpoint_conn: Any = None
+        self._checkpointing = self._closing = False
+        self._last_checkpoint = 0.0
         self._read_conn: Connection | None = None
         self._batch = Batch()
         self._waiters: list[defer.Deferred[None]] = []
@@ -312,9 +323,14 @@ class Store:
 
     def close(self) -> defer.Deferred[None]:
         """Write what is pending, then stop the writer thread."""
+        self._closing = True
         d = self.committed()
 
         def stop(result: Any) -> Any:
+            self._checkpointer.stop()
+            conn, self._checkpoint_conn = self._checkpoint_conn, None
+            if conn is not None:
+                conn.close()
             self._reader.stop()
             self._writer.stop()
             self._drop_connection()
@@ -433,6 +449,38 @@ class Store:
             d.callback(None)
         if self._batch or self._waiters:
             self._flush()
+        self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        """Copy SQLite's write-ahead log into the database on a thread of its own, at most
+        every CHECKPOINT_EVERY_S: a commit that did it itself (SQLite's default, every 1,000
+        pages) held up every commit waiting behind it for the copy."""
+        if self._checkpointing or self._closing or self._engine is None or self._engine.dialect.name != "sqlite":
+            return
+        now = self._reactor.seconds()
+        if now - self._last_checkpoint < CHECKPOINT_EVERY_S:
+            return
+        self._checkpointing, self._last_checkpoint = True, now
+
+        def done(ok: bool, result: Any) -> None:
+            self._reactor.callFromThread(self._checkpointed, ok, result)  # type: ignore[attr-defined]
+        self._checkpointer.put(done, self._checkpoint_blocking, ())
+
+    def _checkpointed(self, ok: bool, result: Any) -> None:
+        self._checkpointing = False
+        if not ok:
+            log.warning("event=store_checkpoint_failed error=%r", result.getErrorMessage())
+
+    def _checkpoint_blocking(self) -> None:
+        if self._checkpoint_conn is None:
+            assert self._engine is not None
+            self._checkpoint_conn = self._engine.raw_connection()
+        cursor = self._checkpoint_conn.cursor()
+        try:
+            cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            cursor.fetchall()
+        finally:
+            cursor.close()
 
     def _failed(self, failure: Any, batch: Batch) -> None:
         waiters, self._writing = self._writing or [], None

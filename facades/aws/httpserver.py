@@ -37,7 +37,6 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import httptools
-from twisted.internet import tcp
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IProtocolNegotiationFactory, ISSLTransport
 from twisted.internet.protocol import Factory, Protocol
@@ -46,6 +45,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from broker.auth.limits import ConnectionCounter
+from broker.sockets import send_now
 from facades.aws.dispatch import WireRequest, WireResponse
 
 #: The request line and headers together, in bytes (twisted.web's limit, too).
@@ -346,7 +346,7 @@ class HttpServerProtocol(Protocol):
 
     def _write(self, exchange: _Exchange, response: WireResponse) -> None:
         head = self._head(exchange, response, len(response.body))
-        _send_now(self.transport, head if exchange.head or not response.body else head + response.body)
+        send_now(self.transport, [head if exchange.head or not response.body else head + response.body])
 
     def _stream(self, exchange: _Exchange, response: WireResponse) -> None:
         if exchange.http10:
@@ -460,21 +460,3 @@ def _date() -> str:
         _date_cache[0] = now
         _date_cache[1] = formatdate(now, usegmt=True)
     return _date_cache[1]
-
-
-def _send_now(transport: Any, data: bytes) -> None:
-    """Write `data`, straight to the socket when a plain TCP connection has nothing queued.
-
-    Twisted queues every write for the reactor's next pass, which costs two epoll updates
-    and a wake-up per answer on top of the send itself; an answer that fits the socket's
-    buffer is sent here instead, and whatever does not fit is queued as before."""
-    if (transport.__class__ is tcp.Server and transport.connected and not transport.disconnecting
-            and not transport._writeDisconnected and not getattr(transport, "TLS", False)
-            and not transport.dataBuffer
-            and not transport._tempDataBuffer):
-        sent = transport.writeSomeData(data)
-        if sent.__class__ is int:
-            if sent == len(data):
-                return
-            data = data[sent:]
-    transport.write(data)

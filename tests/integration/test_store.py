@@ -148,6 +148,39 @@ def test_the_upgrade_names_the_job_of_each_waiting_row_and_holds_its_schedule_ba
                           "delivery_count": 0, "first_delivery": 0, "job_id": "ID:job"})
     assert m.properties == {"x": "y"} and m.types is None
     assert m.withheld == {"AMQ_SCHEDULED_DELAY": ["60000", "long"], "AMQ_SCHEDULED_REPEAT": ["2", "int"]}
+# -- SQLite's write-ahead log -----------------------------------------------------------------
+
+@pytest_twisted.inlineCallbacks
+def test_sqlite_log_is_copied_into_the_database_beside_the_commits(tmp_path):
+    """A checkpointer thread copies the log into the database file while commits go on,
+    before the log reaches the size at which a commit would do it itself (and before
+    SQLite's default of 1,000 pages): a commit never waits for that copy."""
+    path = tmp_path / "wal.db"
+    store, _ = yield opened(f"sqlite:///{path}")
+    try:
+        store.put_destination(dest_row(1, "q"))
+        body = b"x" * 3000
+        seq = 0
+        for _ in range(30):             # about 500 pages of log: below every automatic checkpoint
+            for _ in range(10):
+                seq += 1
+                store.insert(message_row(seq, body=body))
+            yield store.committed()
+        written = seq * len(body)
+        # One more commit once the checkpointer may run again starts a copy; the file then
+        # holds what was written (polled for at most 5 s).
+        yield task.deferLater(reactor, 0.05, lambda: None)
+        seq += 1
+        store.insert(message_row(seq))
+        yield store.committed()
+        for _ in range(250):
+            if path.stat().st_size >= written:
+                break
+            yield task.deferLater(reactor, 0.02, lambda: None)
+        assert path.stat().st_size >= written
+    finally:
+        yield store.close()
+    assert sql(f"sqlite:///{path}", "SELECT count(*) FROM messages") == [(seq,)]
 
 
 # -- group commit ----------------------------------------------------------------------------

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
-from twisted.internet import tcp
 from twisted.internet.defer import CancelledError, Deferred, succeed
 from twisted.internet.protocol import Protocol
 from twisted.internet.task import Clock
@@ -14,7 +12,7 @@ from twisted.python.failure import Failure
 
 from broker.auth.limits import ConnectionCounter
 from facades.aws.dispatch import WireRequest, WireResponse
-from facades.aws.httpserver import MAX_HEAD, MAX_PIPELINED, HttpServerFactory, HttpServerProtocol, _send_now
+from facades.aws.httpserver import MAX_HEAD, MAX_PIPELINED, HttpServerFactory, HttpServerProtocol
 
 
 class App:
@@ -312,46 +310,3 @@ def test_an_upgrade_header_is_ignored_and_the_next_request_read() -> None:
                           + post("b", b"next"))
     assert [r.path for r in app.requests] == ["/a", "/b"]
     assert responses(transport)[1] == b"HTTP/1.1 200 OK echo:next"
-
-
-class _Selector:
-    """The reactor's reader/writer bookkeeping, all a TCP transport asks of it here."""
-
-    def __init__(self) -> None:
-        self.readers: set[Any] = set()
-        self.writers: set[Any] = set()
-
-    def addReader(self, r: Any) -> None:  # noqa: N802
-        self.readers.add(r)
-
-    def removeReader(self, r: Any) -> None:  # noqa: N802
-        self.readers.discard(r)
-
-    def addWriter(self, w: Any) -> None:  # noqa: N802
-        self.writers.add(w)
-
-    def removeWriter(self, w: Any) -> None:  # noqa: N802
-        self.writers.discard(w)
-
-
-def test_an_answer_is_sent_at_once_and_what_does_not_fit_is_queued_in_order():
-    ours, peer = socket.socketpair()
-    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
-    ours.setblocking(False)
-    selector = _Selector()
-    transport = tcp.Server(ours, Protocol(), ("127.0.0.1", 1), None, 0, selector)
-    _send_now(transport, b"small")
-    assert peer.recv(100) == b"small" and not selector.writers     # nothing left for the reactor
-    big = bytes(range(256)) * 4096
-    _send_now(transport, big)
-    _send_now(transport, b"after")          # something is queued: this one waits its turn
-    assert transport in selector.writers
-    received = b""
-    peer.settimeout(5)
-    while len(received) < len(big) + 5:
-        if transport in selector.writers:
-            transport.doWrite()
-        received += peer.recv(1 << 20)
-    assert received == big + b"after"
-    transport.connectionLost(Failure(ConnectionError()))
-    peer.close()

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Protocol
 
+from broker.sockets import send_now
+
 GATHER_BYTES = 64 * 1024
 
 
@@ -82,8 +84,6 @@ class GatheredWrites:
         connection = self._connection
         if connection.monitor is not None:
             connection.monitor.wrote()
-        if len(pieces) == 1:
-            connection.transport.write(pieces[0])
-        else:
-            # One call; WebSocket transports make each piece (a frame) a message of its own.
-            connection.transport.writeSequence(pieces)
+        # Straight to the socket when it can take it; WebSocket transports make each piece
+        # (a frame) a message of its own.
+        send_now(connection.transport, pieces)
