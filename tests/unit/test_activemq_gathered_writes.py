@@ -36,7 +36,7 @@ def test_writes_outside_a_stretch_go_at_once_and_inside_in_one_call() -> None:
     connection = Connection()
     writes = GatheredWrites(connection)
     writes.write(b"a")
-    assert connection.transport.calls == [("write", b"a")]
+    assert connection.transport.calls == [("writeSequence", [b"a"])]
     writes.open()
     writes.open()   # a nested stretch is the same stretch
     writes.write(b"b")
@@ -47,10 +47,10 @@ def test_writes_outside_a_stretch_go_at_once_and_inside_in_one_call() -> None:
     assert not writes.gathering and connection.monitor is not None and connection.monitor.writes == 2
     writes.open()
     writes.write(b"d")
-    writes.close()   # one piece: a plain write
+    writes.close()   # one piece: one call all the same
     writes.open()
     writes.close()   # nothing gathered: no call
-    assert connection.transport.calls[2:] == [("write", b"d")]
+    assert connection.transport.calls[2:] == [("writeSequence", [b"d"])]
 
 
 def test_first_write_of_a_turn_asks_for_a_flush_and_gathers_until_it() -> None:
@@ -78,7 +78,7 @@ def test_a_burst_goes_out_at_gather_bytes_and_gathering_goes_on() -> None:
     writes.write(b"tail")
     assert writes.gathering and asked == [True] and len(connection.transport.calls) == 1
     writes.close()
-    assert connection.transport.calls[1:] == [("write", b"tail")]
+    assert connection.transport.calls[1:] == [("writeSequence", [b"tail"])]
 
 
 def test_nothing_reaches_a_lost_transport() -> None:
