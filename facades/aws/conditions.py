@@ -13,29 +13,103 @@ the request does not carry makes a positive operator false and a negated one tru
 ``…IfExists`` true, ``ForAllValues:`` true and ``ForAnyValue:`` false. Keys are
 case-blind (the context's keys are in lower case). AWS refuses a policy with an
 operator it does not know; one reaching this evaluator never holds.
+
+Policy variables (a policy of ``Version`` 2012-10-17 only; older ones read them as
+text): ``${key}`` in the values of the string and ARN operators stands for the
+request's value of that key, taken as literal text (its ``*`` and ``?`` are no
+wildcards); ``${key, 'default'}`` stands for the default where the request has no
+single value of the key (``''`` in a default is one quote); ``${*}``, ``${?}`` and
+``${$}`` stand for those characters, literally. A variable without a value (no
+default) makes its test false, negated operators included, as IAM documents.
 """
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
-from fnmatch import fnmatchcase
+from functools import lru_cache
 from typing import Any
 
 # A request's condition keys (lower case) and their values (a list for a multivalued key).
 Context = Mapping[str, "str | Sequence[str]"]
 
 
-def glob(pattern: str, value: str) -> bool:
-    """IAM's wildcards: ``*`` and ``?``, nothing else (fnmatch's ``[...]`` is escaped)."""
-    return fnmatchcase(value, pattern.replace("[", "[[]"))
+# ``${...}``, or a colon outside one (where an ARN pattern is cut into its parts).
+_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+_ARN_TOKEN = re.compile(r"\$\{[^}]*\}|:")
+_DEFAULT = re.compile(r"\s*(.*?)\s*,\s*'((?:[^']|'')*)'\s*", re.DOTALL)
+_ESCAPES = frozenset("*?$")
 
 
-def _arn_like(pattern: str, value: str) -> bool:
+@lru_cache(maxsize=4096)
+def _wildcards(text: str) -> str:
+    """The regular expression of IAM's wildcards in `text`: ``*`` and ``?``, nothing else."""
+    return ".*".join(".".join(map(re.escape, part.split("?"))) for part in text.split("*"))
+
+
+def variable_value(inner: str, context: Context) -> str | None:
+    """What ``${inner}`` stands for in `context`; None for a key with no single value and
+    no default."""
+    if inner in _ESCAPES:
+        return inner
+    found = _DEFAULT.fullmatch(inner)
+    key, default = (found[1], found[2].replace("''", "'")) if found else (inner.strip(), None)
+    value = context.get(key.lower())
+    return value if isinstance(value, str) else default
+
+
+def _pieces(text: str, context: Context | None, regex: bool) -> str | None:
+    """`text` with its policy variables replaced by their values: as a regular expression
+    of its wildcards with the values as literal text (`regex`), or as plain text; None when
+    one has no value. Without a context (a policy older than 2012-10-17) ``${...}`` is text."""
+    def between(part: str) -> str:
+        return _wildcards(part) if regex else part
+
+    if context is None:
+        return between(text)
+    out, end = [], 0
+    for found in _VARIABLE.finditer(text):
+        value = variable_value(found[1], context)
+        if value is None:
+            return None
+        out += [between(text[end:found.start()]), re.escape(value) if regex else value]
+        end = found.end()
+    out.append(between(text[end:]))
+    return "".join(out)
+
+
+def substitute(text: str, context: Context | None) -> str | None:
+    """`text` with its policy variables replaced (no wildcards); None when one has no value."""
+    return _pieces(text, context, regex=False)
+
+
+def pattern(text: str, context: Context | None = None, start: int = 0) -> re.Pattern[str] | None:
+    """The IAM wildcard pattern `text` as a regular expression, its policy variables from
+    `start` on replaced by their values as literal text; None when one has no value."""
+    rest = _pieces(text[start:], context, regex=True)
+    return None if rest is None else re.compile(_wildcards(text[:start]) + rest, re.DOTALL)
+
+
+def glob(wanted: str, value: str) -> bool:
+    """IAM's wildcards: ``*`` and ``?``, nothing else."""
+    return re.fullmatch(_wildcards(wanted), value, re.DOTALL) is not None
+
+
+def arn_parts(text: str) -> list[str]:
+    """An ARN (pattern) cut at its first five colons, a colon inside ``${...}`` aside."""
+    cuts = [m.start() for m in _ARN_TOKEN.finditer(text) if m[0] == ":"][:5]
+    return [text[a + 1 if a >= 0 else 0:b] for a, b in zip([-1, *cuts], [*cuts, len(text)])]
+
+
+def _arn_like(value: str, wanted: str, context: Context | None) -> bool:
     # Each of an ARN's six colon-separated parts is matched on its own: a wildcard never
     # spans a colon, and a pattern must name all six parts (ArnEquals is the same test).
-    wanted, parts = pattern.split(":", 5), value.split(":", 5)
-    return len(wanted) == len(parts) == 6 and all(map(glob, wanted, parts))
+    wanted_parts, parts = arn_parts(wanted), value.split(":", 5)
+    if not len(wanted_parts) == len(parts) == 6:
+        return False
+    found = [pattern(w, context) for w in wanted_parts]
+    return all(p is not None and p.fullmatch(v) is not None for p, v in zip(found, parts))
 
 
 def _number(text: str) -> float | None:
@@ -71,38 +145,55 @@ def _ordered(parse: Callable[[str], Any], test: Callable[[Any, Any], bool]) -> C
     return compare
 
 
-def _comparisons(prefix: str, parse: Callable[[str], Any]) -> dict[str, tuple[Callable[[str, str], bool], bool]]:
+# A test of a request's value against one policy value, with the context its policy
+# variables are read from (None: the operator takes none, or the policy is too old).
+Compare = Callable[[str, str, "Context | None"], bool]
+
+
+def _plain(test: Callable[[str, str], bool]) -> Compare:
+    return lambda value, wanted, _context: test(value, wanted)
+
+
+def _equal(value: str, wanted: str, context: Context | None) -> bool:
+    return value == substitute(wanted, context)
+
+
+def _equal_folded(value: str, wanted: str, context: Context | None) -> bool:
+    found = substitute(wanted, context)
+    return found is not None and value.casefold() == found.casefold()
+
+
+def _like(value: str, wanted: str, context: Context | None) -> bool:
+    found = pattern(wanted, context)
+    return found is not None and found.fullmatch(value) is not None
+
+
+def _comparisons(prefix: str, parse: Callable[[str], Any]) -> dict[str, tuple[Compare, bool]]:
     return {
-        f"{prefix}Equals": (_ordered(parse, lambda a, b: a == b), False),
-        f"{prefix}NotEquals": (_ordered(parse, lambda a, b: a == b), True),
-        f"{prefix}LessThan": (_ordered(parse, lambda a, b: a < b), False),
-        f"{prefix}LessThanEquals": (_ordered(parse, lambda a, b: a <= b), False),
-        f"{prefix}GreaterThan": (_ordered(parse, lambda a, b: a > b), False),
-        f"{prefix}GreaterThanEquals": (_ordered(parse, lambda a, b: a >= b), False),
+        f"{prefix}Equals": (_plain(_ordered(parse, lambda a, b: a == b)), False),
+        f"{prefix}NotEquals": (_plain(_ordered(parse, lambda a, b: a == b)), True),
+        f"{prefix}LessThan": (_plain(_ordered(parse, lambda a, b: a < b)), False),
+        f"{prefix}LessThanEquals": (_plain(_ordered(parse, lambda a, b: a <= b)), False),
+        f"{prefix}GreaterThan": (_plain(_ordered(parse, lambda a, b: a > b)), False),
+        f"{prefix}GreaterThanEquals": (_plain(_ordered(parse, lambda a, b: a >= b)), False),
     }
 
 
-def _equal(value: str, wanted: str) -> bool:
-    return value == wanted
-
-
-def _equal_folded(value: str, wanted: str) -> bool:
-    return value.casefold() == wanted.casefold()
-
-
 # operator -> (does the request's value match one policy value, is the operator negated)
-OPERATORS: dict[str, tuple[Callable[[str, str], bool], bool]] = {
+OPERATORS: dict[str, tuple[Compare, bool]] = {
     "StringEquals": (_equal, False), "StringNotEquals": (_equal, True),
     "StringEqualsIgnoreCase": (_equal_folded, False), "StringNotEqualsIgnoreCase": (_equal_folded, True),
-    "StringLike": (lambda v, w: glob(w, v), False), "StringNotLike": (lambda v, w: glob(w, v), True),
+    "StringLike": (_like, False), "StringNotLike": (_like, True),
     **_comparisons("Numeric", _number),
     **_comparisons("Date", _date),
-    "Bool": (_equal_folded, False),
-    "BinaryEquals": (_equal, False),
-    "IpAddress": (_ip_in, False), "NotIpAddress": (_ip_in, True),
-    "ArnEquals": (lambda v, w: _arn_like(w, v), False), "ArnLike": (lambda v, w: _arn_like(w, v), False),
-    "ArnNotEquals": (lambda v, w: _arn_like(w, v), True), "ArnNotLike": (lambda v, w: _arn_like(w, v), True),
+    "Bool": (_plain(lambda v, w: v.casefold() == w.casefold()), False),
+    "BinaryEquals": (_plain(lambda v, w: v == w), False),
+    "IpAddress": (_plain(_ip_in), False), "NotIpAddress": (_plain(_ip_in), True),
+    "ArnEquals": (_arn_like, False), "ArnLike": (_arn_like, False),
+    "ArnNotEquals": (_arn_like, True), "ArnNotLike": (_arn_like, True),
 }
+#: The operators whose policy values may hold policy variables.
+_TAKE_VARIABLES = ("String", "Arn")
 
 
 def _text(value: Any) -> str:
@@ -114,7 +205,7 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def _test_holds(operator: str, key: str, wanted: Any, context: Context) -> bool:
+def _test_holds(operator: str, key: str, wanted: Any, context: Context, variables: bool) -> bool:
     qualifier, _, name = operator.rpartition(":")
     present = context.get(key.lower())
     values = None if present is None else [present] if isinstance(present, str) else list(present)
@@ -130,9 +221,12 @@ def _test_holds(operator: str, key: str, wanted: Any, context: Context) -> bool:
             return True
         return negated and qualifier == ""
     wanted_texts = [_text(w) for w in _as_list(wanted)]
+    scope = context if variables and name.startswith(_TAKE_VARIABLES) else None
+    if scope is not None and any(substitute(w, scope) is None for w in wanted_texts):
+        return False
 
     def holds(value: str) -> bool:
-        return any(compare(value, w) for w in wanted_texts) != negated
+        return any(compare(value, w, scope) for w in wanted_texts) != negated
 
     if qualifier == "ForAllValues":
         return all(map(holds, values))
@@ -141,8 +235,10 @@ def _test_holds(operator: str, key: str, wanted: Any, context: Context) -> bool:
     return all(map(holds, values))
 
 
-def conditions_hold(conditions: Any, context: Context) -> bool:
-    """Whether a statement's ``Condition`` element (None: none) holds for `context`."""
+def conditions_hold(conditions: Any, context: Context, variables: bool = False) -> bool:
+    """Whether a statement's ``Condition`` element (None: none) holds for `context`;
+    `variables`: its string and ARN values may hold policy variables (a policy of
+    ``Version`` 2012-10-17)."""
     if conditions is None:
         return True
     if not isinstance(conditions, dict):
@@ -151,6 +247,6 @@ def conditions_hold(conditions: Any, context: Context) -> bool:
         if not isinstance(tests, dict):
             return False
         for key, wanted in tests.items():
-            if not _test_holds(str(operator), str(key), wanted, context):
+            if not _test_holds(str(operator), str(key), wanted, context, variables):
                 return False
     return True

@@ -17,7 +17,7 @@ from broker.engine.message import Message
 from broker.engine.queue import Queue
 from facades.aws.access import may_use, not_authorized, visibility as _visibility
 from facades.aws.message_attributes import attributes_size
-from facades.aws.policy import allows_delivery
+from facades.aws.policy import Policy, allows_delivery, attached, parse
 from facades.aws.service import AwsRequestContext, Params
 from facades.sns.service import sns_error
 from facades.sns.state import SnsState
@@ -73,12 +73,21 @@ def guarded(security: Security, state: SnsState, action: str, handler: Handler) 
     return call
 
 
-def queue_accepts(queue: Queue, queue_arn: str, topic_arn: str) -> bool:
+def queue_policy_text(queue: Queue) -> str | None:
+    """The queue's SQS ``Policy`` attribute, if it has one."""
+    return queue.attrs.get("sqs", {}).get("Policy") or None
+
+
+def queue_policy(text: str, queue_arn: str) -> Policy:
+    """A queue's ``Policy`` text read as attached to the queue (what `queue_accepts` judges by)."""
+    return attached(parse(text), queue_arn)
+
+
+def queue_accepts(policy: Policy | None, queue_arn: str, topic_arn: str) -> bool:
     """Whether SNS may deliver the topic's messages into the queue: the queue's SQS
-    ``Policy`` must allow it, as on AWS; a queue without a policy accepts (its topic and
-    queue are the broker's own, in one account)."""
-    policy = queue.attrs.get("sqs", {}).get("Policy")
-    if not policy:
+    ``Policy`` (`queue_policy`) must allow it, as on AWS; a queue without a policy
+    (None) accepts (its topic and queue are the broker's own, in one account)."""
+    if policy is None:
         return True
     account = topic_arn.split(":")[4] if topic_arn.count(":") >= 5 else ""
     return allows_delivery(policy, "sns.amazonaws.com", "sqs:SendMessage", queue_arn, topic_arn, account)

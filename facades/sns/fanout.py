@@ -18,7 +18,8 @@ from broker.engine.broker import Broker
 from broker.engine.message import Message
 from facades.aws.message_attributes import attributes_of, to_properties
 from facades.sns import delivery_policy, filter_policy
-from facades.sns.access import fits, queue_accepts
+from facades.aws.policy import Policy
+from facades.sns.access import fits, queue_accepts, queue_policy, queue_policy_text
 from facades.sns.envelope import Publication, signed_later
 from facades.sns.push import Delivery, Pusher
 from facades.sns.sign_worker import SigningWorker
@@ -38,6 +39,8 @@ class Fanout:
                              partial(signed_later, worker=self.signing))
         self._current: tuple[Message, Publication] | None = None
         self._filters: dict[str, tuple[str, str, filter_policy.FilterPolicy]] = {}
+        # subscription -> (its queue's Policy text, that text read): read once, not per delivery.
+        self._queue_policies: dict[str, tuple[str, Policy]] = {}
         state.on_drop.append(self.forget)
 
     # -- publishing --------------------------------------------------------------------------
@@ -108,6 +111,17 @@ class Fanout:
             self._filters[sub.arn] = cached
         return cached[2].matches(publication.text_for(sub.protocol), publication.attributes)
 
+    def _queue_policy(self, sub: Subscription, text: str | None) -> Policy | None:
+        """The Policy of the subscription's queue, read again only when its text changed
+        (a SetQueueAttributes counts from the next delivery on)."""
+        if text is None:
+            return None
+        cached = self._queue_policies.get(sub.arn)
+        if cached is None or cached[0] != text:
+            cached = (text, queue_policy(text, sub.endpoint))
+            self._queue_policies[sub.arn] = cached
+        return cached[1]
+
     # -- delivering ------------------------------------------------------------------------
     def _deliver(self, sub: Subscription, publication: Publication, raw: Message | None) -> None:
         """``raw``: the raw SQS message whose stored body the queue copies share, if any."""
@@ -124,7 +138,9 @@ class Fanout:
                 message.message_id = str(uuid.uuid4())
             else:
                 message = self._queue_message(body, publication, sub.raw)
-            if (queue is None or not queue_accepts(queue, sub.endpoint, publication.topic_arn)
+            if (queue is None
+                    or not queue_accepts(self._queue_policy(sub, queue_policy_text(queue)), sub.endpoint,
+                                         publication.topic_arn)
                     or not fits(queue, message, publication.attributes if sub.raw else None)):
                 # A client-side failure (no queue, its policy refuses SNS, the message is
                 # larger than it takes): AWS does not retry it, and sends it to the
@@ -156,9 +172,10 @@ class Fanout:
                                   types=types, persistent=True, timestamp=self.broker.now_ms()))
 
     def forget(self, subscription: str) -> None:
-        """The subscription is gone: drop its pending deliveries and compiled filter."""
+        """The subscription is gone: drop its pending deliveries, compiled filter and queue policy."""
         self.pusher.forget(subscription)
         self._filters.pop(subscription, None)
+        self._queue_policies.pop(subscription, None)
 
     def dead_letter(self, delivery: Delivery) -> None:
         sub = self.state.subscriptions.get(delivery.subscription)

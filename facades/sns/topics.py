@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from facades.aws.policy import malformed, read
 from facades.aws.service import AwsRequestContext, Params
 from facades.sns import delivery_policy
 from facades.sns.service import invalid, sns_error
@@ -36,9 +37,11 @@ def _validate_attribute(name: str, value: str, fifo: bool) -> None:
             raise invalid("ContentBasedDeduplication")
     elif name == "Policy" and value:
         try:
-            json.loads(value)
+            document = json.loads(value)
         except ValueError:
             raise invalid("Policy Error: null") from None
+        if any(malformed(s) for s in read(document).statements):
+            raise invalid("Policy Error: null")
     elif name == "DisplayName" and len(value) > 100:
         raise invalid("DisplayName")
 

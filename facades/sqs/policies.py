@@ -2,9 +2,9 @@
 
 ``RedrivePolicy`` and ``RedriveAllowPolicy`` are checked as SQS checks them,
 with its messages (which quote the raw attribute value back). ``Policy`` is
-only checked for the outline of an IAM policy document — SQS refuses
-anything else with one generic message, and the broker does not evaluate
-IAM policies.
+checked for the outline of an IAM policy document and for statements IAM
+refuses (`facades.aws.policy.malformed`: ``Action`` with ``NotAction`` ...);
+SQS refuses anything else with one generic message.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from facades.aws.errors import AwsError
+from facades.aws.policy import malformed
 from facades.sqs.errors import sqs_error
 
 MAX_RECEIVE_COUNT = 1000
@@ -126,7 +127,7 @@ def validate_access_policy(raw: str) -> None:
         or document.get("Version", "2012-10-17") not in _POLICY_VERSIONS
         or not isinstance(statements, list)
         or not statements
-        or not all(isinstance(s, dict) and not set(s) - _STATEMENT_KEYS for s in statements)
+        or not all(isinstance(s, dict) and not set(s) - _STATEMENT_KEYS and not malformed(s) for s in statements)
     ):
         raise sqs_error("InvalidAttributeValue", "Invalid value for the parameter Policy.")
 

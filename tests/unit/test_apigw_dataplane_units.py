@@ -12,6 +12,7 @@ from facades.apigateway.dataplane.backend import BackendResponse
 from facades.apigateway.dataplane.cache import StageCache
 from facades.apigateway.dataplane.errors import GatewayError
 from facades.apigateway.dataplane.routing import Router
+from facades.aws.policy import Policy
 from facades.apigateway.dataplane.throttle import Throttles
 
 
@@ -86,9 +87,9 @@ def test_resource_policy_source_ip_conditions() -> None:
     with pytest.raises(GatewayError, match="explicit deny"):
         policy.check(statements, arn, "abc", "10.2.0.1")
     with pytest.raises(GatewayError) as refused:
-        policy.check(statements[:1], arn, "abc", "192.168.0.1")  # only the Allow, which does not apply
+        policy.check(Policy(statements.statements[:1]), arn, "abc", "192.168.0.1")  # only the Allow, which does not apply
     assert refused.value.status == 403 and "explicit" not in refused.value.message
-    policy.check([], arn, "abc", "192.168.0.1")  # no policy: everyone
+    policy.check(Policy(), arn, "abc", "192.168.0.1")  # no policy: everyone
 
 
 def test_resource_policy_judges_every_condition_as_iam_does() -> None:
@@ -97,7 +98,7 @@ def test_resource_policy_judges_every_condition_as_iam_does() -> None:
         {"Effect": "Allow", "Principal": "*", "Action": "Execute-API:invoke", "Resource": "execute-api:/prod/*"},
         {"Effect": "Deny", "Principal": "*", "Action": "execute-api:Invoke", "Resource": "execute-api:/*",
          "Condition": {"StringNotEquals": {"aws:SourceVpce": "vpce-1"}}}]}))
-    policy.check(statements[:1], arn, "abc", "10.1.2.3")   # actions are case-blind
+    policy.check(Policy(statements.statements[:1]), arn, "abc", "10.1.2.3")   # actions are case-blind
     with pytest.raises(GatewayError, match="explicit deny"):   # no VPC endpoint: the Deny applies
         policy.check(statements, arn, "abc", "10.1.2.3")
     only_from = policy.parse(json.dumps({"Statement": [

@@ -1,11 +1,12 @@
 """The shared IAM evaluator of resource policies: statement matching, Deny over Allow,
-principals, wildcards, and every condition operator as AWS documents it."""
+principals, wildcards, NotAction / NotResource / NotPrincipal, policy variables, and every
+condition operator as AWS documents it."""
 from __future__ import annotations
 
 import pytest
 
 from facades.aws.conditions import conditions_hold
-from facades.aws.policy import Decision, Request, evaluate, statements
+from facades.aws.policy import Decision, Policy, Request, evaluate, malformed, parse
 
 ARN = "arn:aws:sqs:us-east-1:111122223333:orders"
 
@@ -14,9 +15,10 @@ def stmt(effect: str = "Allow", **fields) -> dict:
     return {"Effect": effect, "Principal": "*", "Action": "sqs:SendMessage", "Resource": ARN, **fields}
 
 
-def decide(*policy: dict, principal=None, **context) -> Decision:
-    return evaluate(policy, Request("sqs:SendMessage", ARN, {k.lower(): v for k, v in context.items()},
-                                    principal=principal))
+def decide(*policy: dict, principal=None, variables: bool = False, action: str = "sqs:SendMessage",
+           **context) -> Decision:
+    return evaluate(Policy(policy, variables), Request(action, ARN, {k.lower(): v for k, v in context.items()},
+                                                       principal=principal))
 
 
 def test_deny_wins_and_nothing_allowing_is_not_allowed() -> None:
@@ -48,13 +50,104 @@ def test_principals() -> None:
 
 
 def test_statements_of_a_document() -> None:
-    assert statements(None) == [] and statements("not json") == [] and statements("[1]") == []
-    assert statements('{"Statement": {"Effect": "Allow"}}') == [{"Effect": "Allow"}]
-    assert statements('{"Statement": [{"Effect": "Deny"}, 3]}') == [{"Effect": "Deny"}]
+    assert parse(None) == Policy() and parse("not json") == Policy() and parse("[1]") == Policy()
+    assert parse('{"Statement": {"Effect": "Allow"}}') == Policy(({"Effect": "Allow"},), variables=False)
+    assert parse('{"Statement": [{"Effect": "Deny"}, 3]}').statements == ({"Effect": "Deny"},)
+    # Policy variables exist from the 2012-10-17 language on; older documents read ${...} as text.
+    assert parse('{"Version": "2012-10-17", "Statement": []}').variables
+    assert not parse('{"Version": "2008-10-17", "Statement": []}').variables
 
 
-def holds(operator: str, wanted, **context) -> bool:
-    return conditions_hold({operator: {"aws:Key": wanted}}, {k.lower(): v for k, v in context.items()})
+def without(statement: dict, *keys: str) -> dict:
+    return {k: v for k, v in statement.items() if k not in keys}
+
+
+def test_not_action_matches_every_other_action() -> None:
+    deny_all_but_receive = without(stmt("Deny", NotAction="sqs:Receive*"), "Action")
+    assert decide(stmt(), deny_all_but_receive) is Decision.DENIED
+    assert decide(stmt(Action="sqs:*"), deny_all_but_receive, action="sqs:ReceiveMessage") is Decision.ALLOWED
+    assert decide(without(stmt(NotAction=["SQS:delete*", "sqs:Purge*"]), "Action")) is Decision.ALLOWED  # case-blind
+    assert decide(without(stmt(NotAction="sqs:send*"), "Action")) is Decision.NOT_ALLOWED
+
+
+def test_not_resource_matches_every_other_resource() -> None:
+    assert decide(stmt(), without(stmt("Deny", NotResource="arn:aws:sqs:*:*:audit"), "Resource")) is Decision.DENIED
+    assert decide(stmt(), without(stmt("Deny", NotResource=["arn:aws:sqs:*:*:ord*"]), "Resource")) is Decision.ALLOWED
+    assert decide(without(stmt(NotResource="arn:aws:sqs:*:*:audit"), "Resource")) is Decision.ALLOWED
+
+
+def test_not_principal_denies_everyone_else() -> None:
+    sns, other = ("Service", "sns.amazonaws.com"), ("AWS", "arn:aws:iam::111122223333:root")
+    deny_others = without(stmt("Deny", NotPrincipal={"Service": "sns.amazonaws.com"}), "Principal")
+    assert decide(stmt(), deny_others, principal=sns) is Decision.ALLOWED
+    assert decide(stmt(), deny_others, principal=other) is Decision.DENIED
+    assert decide(stmt(), without(stmt("Deny", NotPrincipal="*"), "Principal"), principal=other) is Decision.ALLOWED
+    # A facade that does not judge principals: the Deny speaks of every caller.
+    assert decide(stmt(), deny_others) is Decision.DENIED
+
+
+@pytest.mark.parametrize("statement, reason", [
+    (stmt(NotAction="sqs:ReceiveMessage"), "Action and NotAction in one statement"),
+    (stmt(NotResource=ARN), "Resource and NotResource in one statement"),
+    (stmt("Deny", NotPrincipal="*"), "Principal and NotPrincipal in one statement"),
+    (without(stmt(), "Action"), "no Action or NotAction"),
+    (without(stmt(NotPrincipal={"AWS": "1"}), "Principal"), "NotPrincipal with Allow"),
+])
+def test_statements_iam_refuses_make_the_policy_allow_nothing(statement: dict, reason: str) -> None:
+    assert malformed(statement) == reason
+    assert decide(stmt(), statement) is Decision.NOT_ALLOWED
+    assert malformed(stmt()) is None and malformed(without(stmt("Deny", NotPrincipal="*"), "Principal")) is None
+
+
+def test_policy_variables_in_resources() -> None:
+    own = stmt(Resource="arn:aws:sqs:us-east-1:111122223333:${aws:username}")
+    assert decide(own, variables=True, **{"aws:username": "orders"}) is Decision.ALLOWED
+    assert decide(own, variables=True, **{"aws:username": "audit"}) is Decision.NOT_ALLOWED
+    assert decide(own, **{"aws:username": "orders"}) is Decision.NOT_ALLOWED          # 2008-10-17: text
+    # A variable with no value (absent, or a multivalued key) names no resource, not even in a Deny.
+    assert decide(own, variables=True) is Decision.NOT_ALLOWED
+    assert decide(own, variables=True, **{"aws:username": ["orders"]}) is Decision.NOT_ALLOWED
+    not_own = without(stmt("Deny", NotResource="arn:aws:sqs:us-east-1:111122223333:${aws:username}"), "Resource")
+    assert decide(stmt(), not_own, variables=True, **{"aws:username": "audit"}) is Decision.DENIED
+    assert decide(stmt(), not_own, variables=True, **{"aws:username": "orders"}) is Decision.ALLOWED
+    assert decide(stmt(), not_own, variables=True) is Decision.ALLOWED
+    # The value is literal text: its * is no wildcard.
+    assert decide(own, variables=True, **{"aws:username": "ord*"}) is Decision.NOT_ALLOWED
+    assert decide(stmt(Resource="arn:aws:sqs:*:*:${aws:username}*"), variables=True,
+                  **{"aws:username": "ord"}) is Decision.ALLOWED
+    # Only past the fifth colon: before it ${...} stays text.
+    assert decide(stmt(Resource="arn:aws:sqs:us-east-1:${aws:account}:orders"), variables=True,
+                  **{"aws:account": "111122223333"}) is Decision.NOT_ALLOWED
+
+
+def test_policy_variable_defaults_and_escapes() -> None:
+    default = stmt(Resource="arn:aws:sqs:us-east-1:111122223333:${aws:username, 'orders'}")
+    assert decide(default, variables=True) is Decision.ALLOWED
+    assert decide(default, variables=True, **{"aws:username": "audit"}) is Decision.NOT_ALLOWED
+    assert decide(stmt(Resource="arn:aws:sqs:us-east-1:111122223333:${ AWS:UserName ,'x'}"), variables=True,
+                  **{"aws:username": "orders"}) is Decision.ALLOWED
+    assert holds("StringEquals", "${aws:Missing, 'it''s'}", variables=True, **{"aws:key": "it's"})
+    assert holds("StringEquals", "a${*}b${?}c${$}", variables=True, **{"aws:key": "a*b?c$"})
+    assert not holds("StringLike", "a${*}", variables=True, **{"aws:key": "ab"})      # ${*} is a literal *
+    assert holds("StringLike", "a${*}*", variables=True, **{"aws:key": "a*b"})
+
+
+def test_policy_variables_in_conditions() -> None:
+    context = {"aws:key": "arn:aws:sns:us-east-1:1:orders", "aws:sourceaccount": "1", "aws:username": "orders"}
+    assert holds("StringLike", "*:${aws:username}", variables=True, **context)
+    assert holds("StringEqualsIgnoreCase", "ARN:AWS:SNS:US-EAST-1:1:${aws:username}", variables=True, **context)
+    assert holds("ArnEquals", "arn:aws:sns:*:${aws:SourceAccount}:${aws:username}", variables=True, **context)
+    assert not holds("ArnLike", "arn:aws:sns:*:${aws:SourceAccount}:${aws:username}", **context)   # 2008-10-17
+    # Only string and ARN operators take variables.
+    assert not holds("NumericEquals", "${aws:sourceaccount}", variables=True, **{"aws:key": "1", "aws:sourceaccount": "1"})
+    # A variable with no value makes the test false, a negated operator's too.
+    assert not holds("StringEquals", "${aws:nothing}", variables=True, **context)
+    assert not holds("StringNotEquals", "${aws:nothing}", variables=True, **context)
+    assert not holds("ArnNotLike", "arn:aws:sns:*:*:${aws:nothing}", variables=True, **context)
+
+
+def holds(operator: str, wanted, variables: bool = False, **context) -> bool:
+    return conditions_hold({operator: {"aws:Key": wanted}}, {k.lower(): v for k, v in context.items()}, variables)
 
 
 @pytest.mark.parametrize("operator, wanted, value, expected", [

@@ -226,6 +226,13 @@ STATEMENT = {"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage", "
         json.dumps({"Version": "4532-10-17", "Statement": [STATEMENT]}),
         json.dumps({"Version": "2012-10-17", "Statement": []}),
         json.dumps({"Version": "2012-10-17", "Statement": {**STATEMENT, "dummy": "value"}}),
+        # Elements that exclude each other, or none of Action / NotAction.
+        json.dumps({"Version": "2012-10-17", "Statement": {**STATEMENT, "NotAction": "sqs:ReceiveMessage"}}),
+        json.dumps({"Version": "2012-10-17", "Statement": {**STATEMENT, "NotResource": DLQ}}),
+        json.dumps({"Version": "2012-10-17", "Statement": {**STATEMENT, "NotPrincipal": {"AWS": "1"}}}),
+        json.dumps({"Version": "2012-10-17", "Statement": {k: w for k, w in STATEMENT.items() if k != "Action"}}),
+        json.dumps({"Version": "2012-10-17", "Statement": {"Effect": "Allow", "NotPrincipal": {"AWS": "1"},
+                                                           "Action": "sqs:*", "Resource": DLQ}}),
     ],
 )
 def test_invalid_access_policies(policy: str) -> None:
@@ -239,6 +246,8 @@ def test_valid_access_policies() -> None:
     for document in (
         {"Version": "2008-10-17", "Statement": STATEMENT},
         {"Id": "x", "Version": "2012-10-17", "Statement": [STATEMENT, {**STATEMENT, "Sid": "2"}]},
+        {"Version": "2012-10-17", "Statement": {"Effect": "Deny", "NotPrincipal": {"AWS": "1"},
+                                                "NotAction": "sqs:Get*", "NotResource": DLQ}},
     ):
         v.validate_queue_attributes({"Policy": json.dumps(document)}, fifo=False, creating=True)
 

@@ -42,7 +42,9 @@ def unauthorized() -> GatewayError:
 def evaluate(policy: Any, arn: str, source_ip: str | None = None) -> None:
     """Enforce an authorizer's policy document for ``arn`` with the shared IAM evaluator;
     API Gateway takes its ``Effect`` in any case (``allow``)."""
-    found = [{**s, "Effect": str(s.get("Effect", "")).capitalize()} for s in iam_policy.document_statements(policy)]
+    found = iam_policy.read(policy)
+    found = iam_policy.Policy(tuple({**s, "Effect": str(s.get("Effect", "")).capitalize()} for s in found.statements),
+                              found.variables)
     context = {} if source_ip is None else {"aws:sourceip": source_ip}
     decision = iam_policy.evaluate(found, iam_policy.Request(INVOKE, arn, context))
     if decision is iam_policy.Decision.DENIED:

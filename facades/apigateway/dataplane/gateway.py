@@ -34,6 +34,7 @@ from facades.apigateway.dataplane.throttle import Throttles
 from facades.apigateway.dataplane.usage import UsagePlans
 from facades.apigateway.state import ApiGatewayState
 from facades.aws.dispatch import AwsDispatcher, WireRequest, WireResponse
+from facades.aws.policy import Policy
 from facades.aws.sigv4 import SignedRequest, SigV4Verifier
 
 USER_REQUEST = "_user_request_"
@@ -142,7 +143,7 @@ class Gateway:
         stage = {"stageName": "test-invoke-stage", "variables": dict(params.get("stageVariables", {}))}
         deployed = Deployed(api_id=params["restApiId"], stage=stage, snapshot=snapshot,
                             router=Router(snapshot["resources"]),
-                            models=validation.Models(params["restApiId"], snapshot["models"]), policy=[])
+                            models=validation.Models(params["restApiId"], snapshot["models"]), policy=Policy())
         path, _, raw_query = (params.get("pathWithQueryString") or resource["path"]).partition("?")
         raw_headers = list(params.get("headers", {}).items())
         for name, values in params.get("multiValueHeaders", {}).items():

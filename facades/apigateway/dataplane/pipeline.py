@@ -31,6 +31,7 @@ from facades.apigateway.dataplane.templates import Input, TemplateError, render
 from facades.apigateway.dataplane.throttle import DEFAULT_BURST, DEFAULT_RATE, Throttles
 from facades.apigateway.dataplane.usage import UsagePlans
 from facades.aws.dispatch import WireResponse
+from facades.aws.policy import Policy
 from facades.aws.sigv4 import SigV4Verifier
 
 log = logging.getLogger("mqgate.apigateway")
@@ -58,7 +59,7 @@ class Deployed:
     snapshot: dict[str, Any]
     router: Router
     models: validation.Models
-    policy: list[dict[str, Any]]
+    policy: Policy
 
     @property
     def variables(self) -> dict[str, str]:

@@ -11,10 +11,10 @@ everyone, and the 403 a refusal gets.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from facades.apigateway.dataplane.errors import GatewayError
-from facades.aws.policy import Decision, Request, evaluate, statements
+from facades.aws import policy as iam_policy
+from facades.aws.policy import Decision, Policy, Request, evaluate
 
 INVOKE = "execute-api:Invoke"
 
@@ -23,9 +23,9 @@ def method_arn(region: str, account: str, api_id: str, stage: str, http_method: 
     return f"arn:aws:execute-api:{region}:{account}:{api_id}/{stage}/{http_method}{path}"
 
 
-def parse(policy: str | None) -> list[dict[str, Any]]:
-    """The statements of an API's ``policy``, read once per deployment."""
-    return statements(policy)
+def parse(policy: str | None) -> Policy:
+    """An API's ``policy``, read once per deployment."""
+    return iam_policy.parse(policy)
 
 
 def _short_form(arn: str, api_id: str) -> Callable[[str], str]:
@@ -40,7 +40,7 @@ def _short_form(arn: str, api_id: str) -> Callable[[str], str]:
     return pattern
 
 
-def check(policy: list[dict[str, Any]], arn: str, api_id: str, source_ip: str) -> None:
+def check(policy: Policy, arn: str, api_id: str, source_ip: str) -> None:
     """Raise AWS's 403 when the policy does not let an anonymous caller invoke ``arn``."""
     if not policy:
         return
