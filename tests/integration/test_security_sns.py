@@ -118,3 +118,44 @@ def test_delivery_to_sqs_follows_the_queue_policy(secure):
     assert bodies(queues["allowed"][0]) == ["audited"]
     # Deliveries happen before Publish answers: nothing arrived, nothing will.
     assert bodies(queues["other-topic"][0]) == []
+
+
+def _deny_all_but_reads(queue_arn: str) -> dict:
+    return {"Effect": "Deny", "Principal": "*", "NotAction": ["sqs:ReceiveMessage", "sqs:Get*"],
+            "Resource": queue_arn}
+
+
+def test_a_deny_with_not_action_refuses_the_delivery(secure):
+    admin, sqs = client(secure, "admin"), client(secure, "admin", "sqs")
+    topic = admin.create_topic(Name="audit")["TopicArn"]
+    arn = "arn:aws:sqs:us-east-1:000000000000:sns-not-action"
+    policy = _allow_sns(arn, topic)
+    policy["Statement"].append(_deny_all_but_reads(arn))
+    url, _ = _queue(secure, "sns-not-action", policy)
+    admin.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+    admin.publish(TopicArn=topic, Message="denied")
+    # Deliveries happen before Publish answers: nothing arrived, nothing will.
+    assert sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", []) == []
+
+
+def test_a_changed_queue_policy_counts_from_the_next_publish(secure):
+    admin, sqs = client(secure, "admin"), client(secure, "admin", "sqs")
+    topic = admin.create_topic(Name="audit")["TopicArn"]
+    arn = "arn:aws:sqs:us-east-1:000000000000:sns-changing"
+    allowing = _allow_sns(arn, topic)
+    denying = {**allowing, "Statement": [*allowing["Statement"], _deny_all_but_reads(arn)]}
+    url, _ = _queue(secure, "sns-changing", allowing)
+    admin.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+
+    def delivered(text: str) -> list[str]:
+        admin.publish(TopicArn=topic, Message=text)
+        found = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1, MaxNumberOfMessages=10).get("Messages", [])
+        for m in found:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        return [m["Body"] for m in found]
+
+    assert delivered("first") == ["first"]
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(denying)})
+    assert delivered("second") == []
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(allowing)})
+    assert delivered("third") == ["third"]
