@@ -77,6 +77,16 @@ def test_topic_attributes(sns):
                                  AttributeValue='{"http": {"defaultHealthyRetryPolicy": {"backoffFunction": "x"}}}')
     with expect_error(sns, "InvalidParameter", 400, "InvalidParameterException"):
         sns.set_topic_attributes(TopicArn=arn, AttributeName="ContentBasedDeduplication", AttributeValue="true")
+    # A topic policy IAM refuses (Action with NotAction in one statement) is refused; one with
+    # NotAction alone is taken.
+    statement = {"Effect": "Deny", "Principal": "*", "NotAction": "sns:Get*", "Resource": arn}
+    with expect_error(sns, "InvalidParameter", 400, "InvalidParameterException") as caught:
+        sns.set_topic_attributes(TopicArn=arn, AttributeName="Policy", AttributeValue=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{**statement, "Action": "sns:Publish"}]}))
+    assert caught["error"].response["Error"]["Message"] == "Invalid parameter: Policy Error: null"
+    taken = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    sns.set_topic_attributes(TopicArn=arn, AttributeName="Policy", AttributeValue=taken)
+    assert json.loads(sns.get_topic_attributes(TopicArn=arn)["Attributes"]["Policy"]) == json.loads(taken)
 
 
 def test_fifo_topic(sns):
