@@ -48,7 +48,7 @@ def _wildcards(text: str) -> str:
     return ".*".join(".".join(map(re.escape, part.split("?"))) for part in text.split("*"))
 
 
-def variable_value(inner: str, context: Context) -> str | None:
+def _variable_value(inner: str, context: Context) -> str | None:
     """What ``${inner}`` stands for in `context`; None for a key with no single value and
     no default."""
     if inner in _ESCAPES:
@@ -70,7 +70,7 @@ def _pieces(text: str, context: Context | None, regex: bool) -> str | None:
         return between(text)
     out, end = [], 0
     for found in _VARIABLE.finditer(text):
-        value = variable_value(found[1], context)
+        value = _variable_value(found[1], context)
         if value is None:
             return None
         out += [between(text[end:found.start()]), re.escape(value) if regex else value]
@@ -99,7 +99,7 @@ def glob(wanted: str, value: str) -> bool:
 def arn_parts(text: str) -> list[str]:
     """An ARN (pattern) cut at its first five colons, a colon inside ``${...}`` aside."""
     cuts = [m.start() for m in _ARN_TOKEN.finditer(text) if m[0] == ":"][:5]
-    return [text[a + 1 if a >= 0 else 0:b] for a, b in zip([-1, *cuts], [*cuts, len(text)])]
+    return [text[a + 1:b] for a, b in zip([-1, *cuts], [*cuts, len(text)])]
 
 
 def _arn_like(value: str, wanted: str, context: Context | None) -> bool:
