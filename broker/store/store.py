@@ -39,6 +39,8 @@ RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
 # long before one transaction tries again to write them (space may have been freed).
 FULL_HOLD_S = 1.0
 SQLITE_FULL = 13
+# Rows one transaction of a retention sweep deletes at most (see Store.expire).
+EXPIRE_SLICE = 1000
 
 
 class StoreError(RuntimeError):
@@ -244,11 +246,22 @@ class Store:
             return read()
         return self.committed().addBoth(lambda _: read())
 
+    @defer.inlineCallbacks
     def expire(self, dest_id: int, after: paging.Key, cutoff: int, now: int,
-               limit: int) -> defer.Deferred[int]:
-        """Delete a batch of a queue's on-disk rows whose retention ended (see
-        paging.expire), on the writer thread, in a transaction of its own."""
-        return self._in_thread(self._expire_blocking, dest_id, after, cutoff, now, limit)
+               limit: int) -> Any:
+        """Delete up to `limit` of a queue's on-disk rows whose retention ended (see
+        paging.expire), on the writer thread, in transactions of EXPIRE_SLICE rows at most:
+        each waits behind the group commits already asked for, so a sweep of a deep backlog
+        holds up a SendMessage or a RECEIPT for one slice's delete, not for the sweep's.
+        Fires with how many were deleted."""
+        deleted = 0
+        while deleted < limit:
+            size = min(EXPIRE_SLICE, limit - deleted)
+            gone = yield self._in_thread(self._expire_blocking, dest_id, after, cutoff, now, size)
+            deleted += gone
+            if gone < size:
+                break
+        return deleted
 
     def _expire_blocking(self, dest_id: int, after: paging.Key, cutoff: int, now: int, limit: int) -> int:
         """Writer thread. A sweep runs every second for each queue with a backlog on disk,
