@@ -1,9 +1,9 @@
 """How long a retention sweep of a deep backlog holds up every other commit.
 
-    python -m bench.sweep_stall [--store URL] [--messages N]
+    python -m bench.sweep_stall [--messages N] [--scenario NAME] [--store URL --scenario NAME]
 
 Fills queue 1 of a fresh store (a temporary SQLite file unless --store names an empty
-database) with N rows, then, while a probe commits one small write after another on
+database, e.g. a PostgreSQL schema of its own) with N rows, then, while a probe commits one small write after another on
 queue 2 (as SendMessage and STOMP receipts do), asks the store for retention sweeps as
 the engine does (a window of 1,000 rows in memory, up to 5,000 rows a sweep) and prints,
 per scenario, the longest and the 99th percentile wait of a probe commit, and the time
@@ -30,6 +30,7 @@ from broker.store.store import Store
 WINDOW = 1000
 SWEEP = 5000
 CHUNK = 5000
+SCENARIOS = ("young", "old", "buried")
 
 
 def _row(seq: int, dest_id: int, timestamp: int) -> dict[str, Any]:
@@ -96,28 +97,21 @@ def _scenario(url: str, count: int, name: str) -> Any:
 @defer.inlineCallbacks
 def _main(args: argparse.Namespace) -> Any:
     results = []
-    for name in ("young", "old", "buried"):
-        if args.store:
-            url = args.store
-        else:
-            url = f"sqlite:///{tempfile.mkdtemp(prefix='sweep-')}/mqgate.db"
+    for name in args.scenario or SCENARIOS:
+        url = args.store or f"sqlite:///{tempfile.mkdtemp(prefix='sweep-')}/mqgate.db"
         results.append((yield _scenario(url, args.messages, name)))
-        if args.store:
-            from sqlalchemy import create_engine, text
-
-            from broker.store.store import normalize_url
-            engine = create_engine(normalize_url(args.store))
-            with engine.begin() as conn:
-                conn.execute(text("DELETE FROM messages"))
-            engine.dispose()
     print(json.dumps(results, indent=1))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--store", help="an empty database (default: a temporary SQLite file)")
+    parser.add_argument("--store", help="an empty database for one --scenario (default: a "
+                                        "temporary SQLite file per scenario)")
+    parser.add_argument("--scenario", action="append", choices=SCENARIOS)
     parser.add_argument("--messages", type=int, default=200_000)
     args = parser.parse_args()
+    if args.store and len(args.scenario or SCENARIOS) != 1:
+        parser.error("--store takes one --scenario")
     done: list[Any] = []
     reactor.callWhenRunning(lambda: _main(args).addBoth(done.append).addBoth(lambda _: reactor.stop()))
     reactor.run()
