@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, case, delete, exists, func, select, update
+from sqlalchemy import Integer, bindparam, case, delete, exists, func, select, tuple_, update
 from sqlalchemy.engine import Connection
 
 from broker.store.schema import contents, messages
@@ -20,6 +20,8 @@ Row = dict[str, Any]
 Key = tuple[int, int]
 # A position in a queue's time order: (visible_at, seq).
 TimeKey = tuple[int, int]
+# A position in a queue's age order: (timestamp, seq).
+AgeKey = tuple[int, int]
 
 _c = messages.c
 
@@ -108,19 +110,37 @@ def _after_filter(key: Key) -> Any:
     return ((_c.priority + 0 == priority) & (_c.seq + 0 > seq)) | (_c.priority + 0 < priority)
 
 
-def expire(conn: Connection, dest_id: int, after: Key, cutoff: int, now: int, limit: int) -> int:
+def _by_index_only(conn: Connection) -> None:
+    """PostgreSQL, for the rest of this transaction: walk an index in its order and stop at
+    the LIMIT. Before it has statistics of a freshly filled table (autovacuum gathers them
+    within a minute or so) the planner guesses that a few rows match, and would read every
+    match into a bitmap and sort them: the whole expired backlog, for each slice."""
+    for setting in ("enable_bitmapscan", "enable_seqscan", "enable_sort"):
+        conn.exec_driver_sql(f"SET LOCAL {setting} = off")
+
+
+def expire(conn: Connection, dest_id: int, after: Key, cutoff: int, now: int, limit: int,
+           start: AgeKey | None = None) -> tuple[int, AgeKey | None]:
     """Delete up to `limit` ready rows of a queue after `after` in delivery order that were
     accepted before `cutoff` (its retention period ended): SQS retention for the part of a
     backlog that is on disk, without reading it. The rows are found oldest first by the
-    (queue, timestamp) index, so the statement reads what it deletes (and the few old rows
-    it leaves: the window's, those waiting for a time), not the backlog."""
-    chosen = (select(_c.seq).where(_c.dest_id == dest_id, _c.timestamp <= cutoff, _c.visible_at <= now,
-                                   _after_filter(after))
-              .limit(limit).scalar_subquery())
-    shared = conn.execute(delete(messages).where(_c.seq.in_(chosen)).returning(_c.content_id)).scalars().all()
-    if shared:
-        drop_unreferenced(conn, sorted({i for i in shared if i is not None}))
-    return len(shared)
+    (queue, timestamp, seq) index from after `start`, so the statement reads what it
+    deletes (and the few old rows it leaves: the window's, those waiting for a time), not
+    the backlog nor, on PostgreSQL, the index entries of rows deleted before (which stay
+    until a vacuum). Returns how many it deleted and the (timestamp, seq) of the last."""
+    if conn.dialect.name == "postgresql":
+        _by_index_only(conn)
+    query = select(_c.seq, _c.content_id, _c.timestamp).where(
+        _c.dest_id == dest_id, _c.timestamp <= cutoff, _c.visible_at <= now, _after_filter(after))
+    if start is not None:
+        query = query.where(tuple_(_c.timestamp, _c.seq) > tuple_(*start))
+    found = conn.execute(query.order_by(_c.timestamp, _c.seq).limit(limit)).all()
+    if not found:
+        return 0, None
+    conn.execute(delete(messages).where(_c.seq.in_(bindparam("gone", expanding=True))),
+                 {"gone": [row.seq for row in found]})
+    drop_unreferenced(conn, sorted({row.content_id for row in found if row.content_id is not None}))
+    return len(found), (found[-1].timestamp, found[-1].seq)
 
 
 def oldest_after(conn: Connection, dest_id: int, after: Key) -> int | None:

@@ -164,6 +164,12 @@ class Store:
         # timestamp of any row after it, found by a retention sweep that deleted nothing
         # and lowered by every row written since (see _expire_blocking).
         self._retention_floor: dict[int, tuple[paging.Key, float]] = {}
+        # Writer thread only: per queue, where in age order (timestamp, seq) the last
+        # retention slice stopped with more maybe behind it: the next one resumes there, so
+        # draining a deep expired backlog does not walk what was deleted before again.
+        # What it passed over (the window's rows, delayed and leased ones) is looked at
+        # again by the sweep that starts over once one reaches the end.
+        self._retention_resume: dict[int, paging.AgeKey] = {}
 
     # -- life cycle ---------------------------------------------------------
     def _call_in_thread(self, done: Callable[[bool, Any], None], fn: Callable[..., Any],
@@ -274,8 +280,11 @@ class Store:
         floor = self._retention_floor.get(dest_id)
         if floor is not None and after >= floor[0] and cutoff < floor[1]:
             return 0
-        deleted: int = self._transaction(paging.expire, dest_id, after, cutoff, now, limit)
-        if deleted:
+        start = self._retention_resume.pop(dest_id, None)
+        deleted, last = self._transaction(paging.expire, dest_id, after, cutoff, now, limit, start)
+        if deleted == limit:
+            self._retention_resume[dest_id] = last
+        if deleted or start is not None:
             self._retention_floor.pop(dest_id, None)
         else:
             oldest = self._transaction(paging.oldest_after, dest_id, after)
@@ -291,8 +300,10 @@ class Store:
 
     def _moving(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Writer thread: fn in a transaction of its own, which may move rows to other
-        queues with their timestamps: no retention floor holds after it."""
+        queues with their timestamps: no retention floor holds after it, and no sweep
+        resumes behind them."""
         self._retention_floor.clear()
+        self._retention_resume.clear()
         return self._transaction(fn, *args)
 
     def usage(self) -> defer.Deferred[int]:
@@ -613,6 +624,7 @@ class Store:
                 _DEST_OPS[op](conn, arg)
                 if op != "purge":   # a purge only deletes: what was the oldest can only get younger
                     self._retention_floor.pop(arg["id"] if op == "put" else arg, None)
+                    self._retention_resume.pop(arg["id"] if op == "put" else arg, None)
             if batch.records:
                 _write_records(conn, batch.records)
             dropped = batch.dropped

@@ -1,5 +1,5 @@
 """Messages by queue and age: the retention sweep finds the rows whose retention ended, and
-the oldest row behind a queue's window, by (queue, timestamp) instead of reading the whole
+the oldest row behind a queue's window, by (queue, timestamp, seq) instead of reading the whole
 backlog on the writer thread while every other commit waits.
 
 Revision ID: 0007
@@ -14,7 +14,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_messages_age", "messages", ["dest_id", "timestamp"])
+    op.create_index("ix_messages_age", "messages", ["dest_id", "timestamp", "seq"])
 
 
 def downgrade() -> None:
