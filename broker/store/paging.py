@@ -115,8 +115,8 @@ def _by_index_only(conn: Connection) -> None:
     the LIMIT. Before it has statistics of a freshly filled table (autovacuum gathers them
     within a minute or so) the planner guesses that a few rows match, and would read every
     match into a bitmap and sort them: the whole expired backlog, for each slice."""
-    for setting in ("enable_bitmapscan", "enable_seqscan", "enable_sort"):
-        conn.exec_driver_sql(f"SET LOCAL {setting} = off")
+    conn.exec_driver_sql("SELECT set_config('enable_bitmapscan', 'off', true), "
+                         "set_config('enable_seqscan', 'off', true), set_config('enable_sort', 'off', true)")
 
 
 def expire(conn: Connection, dest_id: int, after: Key, cutoff: int, now: int, limit: int,

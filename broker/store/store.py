@@ -40,7 +40,7 @@ RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
 FULL_HOLD_S = 1.0
 SQLITE_FULL = 13
 # Rows one transaction of a retention sweep deletes at most (see Store.expire).
-EXPIRE_SLICE = 500
+EXPIRE_SLICE = 1000
 
 
 class StoreError(RuntimeError):
