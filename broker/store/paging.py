@@ -130,17 +130,18 @@ def expire(conn: Connection, dest_id: int, after: Key, cutoff: int, now: int, li
     until a vacuum). Returns how many it deleted and the (timestamp, seq) of the last."""
     if conn.dialect.name == "postgresql":
         _by_index_only(conn)
-    query = select(_c.seq, _c.content_id, _c.timestamp).where(
-        _c.dest_id == dest_id, _c.timestamp <= cutoff, _c.visible_at <= now, _after_filter(after))
+    conditions = [_c.dest_id == dest_id, _c.timestamp <= cutoff, _c.visible_at <= now, _after_filter(after)]
     if start is not None:
-        query = query.where(tuple_(_c.timestamp, _c.seq) > tuple_(*start))
-    found = conn.execute(query.order_by(_c.timestamp, _c.seq).limit(limit)).all()
+        conditions.append(tuple_(_c.timestamp, _c.seq) > tuple_(*start))
+    found = conn.execute(select(_c.timestamp, _c.seq, _c.content_id).where(*conditions)
+                         .order_by(_c.timestamp, _c.seq).limit(limit)).all()
     if not found:
         return 0, None
-    conn.execute(delete(messages).where(_c.seq.in_(bindparam("gone", expanding=True))),
-                 {"gone": [row.seq for row in found]})
+    last = (found[-1].timestamp, found[-1].seq)
+    # The same rows, as the range of the index they were read from: no list of seqs.
+    conn.execute(delete(messages).where(*conditions, tuple_(_c.timestamp, _c.seq) <= tuple_(*last)))
     drop_unreferenced(conn, sorted({row.content_id for row in found if row.content_id is not None}))
-    return len(found), (found[-1].timestamp, found[-1].seq)
+    return len(found), last
 
 
 def oldest_after(conn: Connection, dest_id: int, after: Key) -> int | None:
