@@ -130,10 +130,10 @@ def expire(conn: Connection, dest_id: int, after: Key, cutoff: int, now: int, li
     until a vacuum). Returns how many it deleted and the (timestamp, seq) of the last."""
     if conn.dialect.name == "postgresql":
         _by_index_only(conn)
-    conditions = [_c.dest_id == dest_id, _c.timestamp <= cutoff, _c.visible_at <= now, _after_filter(after)]
+    conditions = [_c.dest_id == dest_id, _c.visible_at <= now, _after_filter(after)]
     if start is not None:
         conditions.append(tuple_(_c.timestamp, _c.seq) > tuple_(*start))
-    found = conn.execute(select(_c.timestamp, _c.seq, _c.content_id).where(*conditions)
+    found = conn.execute(select(_c.timestamp, _c.seq, _c.content_id).where(*conditions, _c.timestamp <= cutoff)
                          .order_by(_c.timestamp, _c.seq).limit(limit)).all()
     if not found:
         return 0, None
