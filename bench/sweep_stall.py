@@ -3,7 +3,8 @@
     python -m bench.sweep_stall [--messages N] [--scenario NAME] [--store URL --scenario NAME]
 
 Fills queue 1 of a fresh store (a temporary SQLite file unless --store names an empty
-database, e.g. a PostgreSQL schema of its own) with N rows, then, while a probe commits one small write after another on
+database, e.g. a PostgreSQL schema of its own) with N rows sent over time (ten a
+millisecond), then, while a probe commits one small write after another on
 queue 2 (as SendMessage and STOMP receipts do), asks the store for retention sweeps as
 the engine does (a window of 1,000 rows in memory, up to 5,000 rows a sweep) and prints,
 per scenario, the longest and the 99th percentile wait of a probe commit, and the time
@@ -69,8 +70,9 @@ def _scenario(url: str, count: int, name: str) -> Any:
     store.put_destination({"id": 2, "kind": "queue", "name": "probe", "created_at": 0, "attrs": {}})
     now, retention = 10**10, 60_000
     old, young = now - 2 * retention, now - retention // 2
-    stamp = {"young": lambda s: young, "old": lambda s: old,
-             "buried": lambda s: old if s > count - SWEEP else young}[name]
+    # A backlog sent over time, ten messages a millisecond (as batches of ten arrive).
+    stamp = {"young": lambda s: young - (count - s) // 10, "old": lambda s: old - (count - s) // 10,
+             "buried": lambda s: old + s // 10 if s > count - SWEEP else young - (count - s) // 10}[name]
     yield _fill(store, count, stamp)
     stop, waits = [False], []
     probe = _probe(store, stop, waits)
