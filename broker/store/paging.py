@@ -105,7 +105,7 @@ def _after(key: Key) -> list[Any]:
 def _after_filter(key: Key) -> Any:
     """The rows after `key` in delivery order, as a test of each row found another way:
     `+ 0` keeps both databases from reading the order index for it, so a query by age
-    walks the (queue, timestamp) index instead of the whole backlog after `key`."""
+    walks the (queue, timestamp, seq) index instead of the whole backlog after `key`."""
     priority, seq = -key[0], key[1]
     return ((_c.priority + 0 == priority) & (_c.seq + 0 > seq)) | (_c.priority + 0 < priority)
 
@@ -124,8 +124,8 @@ def expire(conn: Connection, dest_id: int, after: Key, cutoff: int, now: int, li
     """Delete up to `limit` ready rows of a queue after `after` in delivery order that were
     accepted before `cutoff` (its retention period ended): SQS retention for the part of a
     backlog that is on disk, without reading it. The rows are found oldest first by the
-    (queue, timestamp, seq) index from after `start`, so the statement reads what it
-    deletes (and the few old rows it leaves: the window's, those waiting for a time), not
+    (queue, timestamp, seq) index from after `start`, so its statements read what they
+    delete (and the few old rows they leave: the window's, those waiting for a time), not
     the backlog nor, on PostgreSQL, the index entries of rows deleted before (which stay
     until a vacuum). Returns how many it deleted and the (timestamp, seq) of the last."""
     if conn.dialect.name == "postgresql":
