@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, case, delete, exists, func, select, update
+from sqlalchemy import Integer, bindparam, case, delete, exists, func, select, tuple_, update
 from sqlalchemy.engine import Connection
 
 from broker.store.schema import contents, messages
@@ -20,6 +20,8 @@ Row = dict[str, Any]
 Key = tuple[int, int]
 # A position in a queue's time order: (visible_at, seq).
 TimeKey = tuple[int, int]
+# A position in a queue's age order: (timestamp, seq).
+AgeKey = tuple[int, int]
 
 _c = messages.c
 
@@ -100,28 +102,53 @@ def _after(key: Key) -> list[Any]:
     return [(_c.priority == priority) & (_c.seq > seq), _c.priority < priority]
 
 
-def expire(conn: Connection, dest_id: int, after: Key, cutoff: int, now: int, limit: int) -> int:
+def _after_filter(key: Key) -> Any:
+    """The rows after `key` in delivery order, as a test of each row found another way:
+    `+ 0` keeps both databases from reading the order index for it, so a query by age
+    walks the (queue, timestamp, seq) index instead of the whole backlog after `key`."""
+    priority, seq = -key[0], key[1]
+    return ((_c.priority + 0 == priority) & (_c.seq + 0 > seq)) | (_c.priority + 0 < priority)
+
+
+def _by_index_only(conn: Connection) -> None:
+    """PostgreSQL, for the rest of this transaction: walk an index in its order and stop at
+    the LIMIT. Before it has statistics of a freshly filled table (autovacuum gathers them
+    within a minute or so) the planner guesses that a few rows match, and would read every
+    match into a bitmap and sort them: the whole expired backlog, for each slice."""
+    conn.exec_driver_sql("SELECT set_config('enable_bitmapscan', 'off', true), "
+                         "set_config('enable_seqscan', 'off', true), set_config('enable_sort', 'off', true)")
+
+
+def expire(conn: Connection, dest_id: int, after: Key, cutoff: int, now: int, limit: int,
+           start: AgeKey | None = None) -> tuple[int, AgeKey | None]:
     """Delete up to `limit` ready rows of a queue after `after` in delivery order that were
     accepted before `cutoff` (its retention period ended): SQS retention for the part of a
-    backlog that is on disk, in batches, without reading it."""
-    deleted = 0
-    for condition in _after(after):
-        if deleted >= limit:
-            break
-        chosen = (select(_c.seq).where(_c.dest_id == dest_id, condition, _c.visible_at <= now,
-                                       _c.timestamp <= cutoff).limit(limit - deleted).scalar_subquery())
-        deleted += conn.execute(delete(messages).where(_c.seq.in_(chosen))).rowcount
-    if deleted:
-        drop_unreferenced(conn)
-    return deleted
+    backlog that is on disk, without reading it. The rows are found oldest first by the
+    (queue, timestamp, seq) index from after `start`, so its statements read what they
+    delete (and the few old rows they leave: the window's, those waiting for a time), not
+    the backlog nor, on PostgreSQL, the index entries of rows deleted before (which stay
+    until a vacuum). Returns how many it deleted and the (timestamp, seq) of the last."""
+    if conn.dialect.name == "postgresql":
+        _by_index_only(conn)
+    conditions = [_c.dest_id == dest_id, _c.visible_at <= now, _after_filter(after)]
+    if start is not None:
+        conditions.append(tuple_(_c.timestamp, _c.seq) > tuple_(*start))
+    found = conn.execute(select(_c.timestamp, _c.seq, _c.content_id).where(*conditions, _c.timestamp <= cutoff)
+                         .order_by(_c.timestamp, _c.seq).limit(limit)).all()
+    if not found:
+        return 0, None
+    last = (found[-1].timestamp, found[-1].seq)
+    # The same rows, as the range of the index they were read from: no list of seqs.
+    conn.execute(delete(messages).where(*conditions, tuple_(_c.timestamp, _c.seq) <= tuple_(*last)))
+    drop_unreferenced(conn, sorted({row.content_id for row in found if row.content_id is not None}))
+    return len(found), last
 
 
 def oldest_after(conn: Connection, dest_id: int, after: Key) -> int | None:
     """The oldest timestamp among a queue's rows after `after` in delivery order, whatever
-    their time (None: no such row)."""
-    found = [conn.execute(select(func.min(_c.timestamp)).where(_c.dest_id == dest_id, condition)).scalar()
-             for condition in _after(after)]
-    return min((t for t in found if t is not None), default=None)
+    their time (None: no such row): the first such row of the (queue, timestamp) index."""
+    return conn.execute(select(_c.timestamp).where(_c.dest_id == dest_id, _after_filter(after))
+                        .order_by(_c.timestamp).limit(1)).scalar()
 
 
 def expire_dead(conn: Connection, dest_id: int, after: Key, ready_cutoff: int, now: int,

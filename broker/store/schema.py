@@ -49,6 +49,10 @@ messages = Table(
     # A queue's messages that wait for a time (delays, visibility deadlines), in time
     # order: read a page at a time ahead of their time, and at start.
     Index("ix_messages_timed", "dest_id", "visible_at", "seq"),
+    # A queue's messages by age: the retention sweep finds those whose retention ended
+    # (and the oldest on disk) without reading the rest of a deep backlog, and resumes
+    # after the last it deleted.
+    Index("ix_messages_age", "dest_id", "timestamp", "seq"),
     # Partial (only the rows that have them): an ordinary message pays for neither.
     Index("ix_messages_transient", "transient", sqlite_where=text("transient = 1"),
           postgresql_where=text("transient = 1")),

@@ -43,6 +43,8 @@ FULL_HOLD_S = 1.0
 CHECKPOINT_EVERY_S = 0.02
 WAL_BACKSTOP_PAGES = 2_000
 SQLITE_FULL = 13
+# Rows one transaction of a retention sweep deletes at most (see Store.expire).
+EXPIRE_SLICE = 1000
 
 
 class StoreError(RuntimeError):
@@ -173,6 +175,12 @@ class Store:
         # timestamp of any row after it, found by a retention sweep that deleted nothing
         # and lowered by every row written since (see _expire_blocking).
         self._retention_floor: dict[int, tuple[paging.Key, float]] = {}
+        # Writer thread only: per queue, where in age order (timestamp, seq) the last
+        # retention slice stopped with more maybe behind it: the next one resumes there, so
+        # draining a deep expired backlog does not walk what was deleted before again.
+        # What it passed over (the window's rows, delayed and leased ones) is looked at
+        # again by the sweep that starts over once one reaches the end.
+        self._retention_resume: dict[int, paging.AgeKey] = {}
 
     # -- life cycle ---------------------------------------------------------
     def _call_in_thread(self, done: Callable[[bool, Any], None], fn: Callable[..., Any],
@@ -260,11 +268,22 @@ class Store:
             return read()
         return self.committed().addBoth(lambda _: read())
 
+    @defer.inlineCallbacks
     def expire(self, dest_id: int, after: paging.Key, cutoff: int, now: int,
-               limit: int) -> defer.Deferred[int]:
-        """Delete a batch of a queue's on-disk rows whose retention ended (see
-        paging.expire), on the writer thread, in a transaction of its own."""
-        return self._in_thread(self._expire_blocking, dest_id, after, cutoff, now, limit)
+               limit: int) -> Any:
+        """Delete up to `limit` of a queue's on-disk rows whose retention ended (see
+        paging.expire), on the writer thread, in transactions of EXPIRE_SLICE rows at most:
+        each waits behind the group commits already asked for, so a sweep of a deep backlog
+        holds up a SendMessage or a RECEIPT for one slice's delete, not for the sweep's.
+        Fires with how many were deleted."""
+        deleted = 0
+        while deleted < limit:
+            size = min(EXPIRE_SLICE, limit - deleted)
+            gone = yield self._in_thread(self._expire_blocking, dest_id, after, cutoff, now, size)
+            deleted += gone
+            if gone < size:
+                break
+        return deleted
 
     def _expire_blocking(self, dest_id: int, after: paging.Key, cutoff: int, now: int, limit: int) -> int:
         """Writer thread. A sweep runs every second for each queue with a backlog on disk,
@@ -277,8 +296,11 @@ class Store:
         floor = self._retention_floor.get(dest_id)
         if floor is not None and after >= floor[0] and cutoff < floor[1]:
             return 0
-        deleted: int = self._transaction(paging.expire, dest_id, after, cutoff, now, limit)
-        if deleted:
+        start = self._retention_resume.pop(dest_id, None)
+        deleted, last = self._transaction(paging.expire, dest_id, after, cutoff, now, limit, start)
+        if deleted == limit:
+            self._retention_resume[dest_id] = last
+        if deleted or start is not None:
             self._retention_floor.pop(dest_id, None)
         else:
             oldest = self._transaction(paging.oldest_after, dest_id, after)
@@ -294,8 +316,10 @@ class Store:
 
     def _moving(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Writer thread: fn in a transaction of its own, which may move rows to other
-        queues with their timestamps: no retention floor holds after it."""
+        queues with their timestamps: no retention floor holds after it, and no sweep
+        resumes behind them."""
         self._retention_floor.clear()
+        self._retention_resume.clear()
         return self._transaction(fn, *args)
 
     def usage(self) -> defer.Deferred[int]:
@@ -653,6 +677,7 @@ class Store:
                 _DEST_OPS[op](conn, arg)
                 if op != "purge":   # a purge only deletes: what was the oldest can only get younger
                     self._retention_floor.pop(arg["id"] if op == "put" else arg, None)
+                    self._retention_resume.pop(arg["id"] if op == "put" else arg, None)
             if batch.records:
                 _write_records(conn, batch.records)
             dropped = batch.dropped

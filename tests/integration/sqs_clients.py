@@ -38,6 +38,8 @@ SECRET_KEY = "test"
 
 WAIT = 10.0     # upper bound for anything the broker should do "now"
 RETENTION = 60  # the smallest MessageRetentionPeriod SQS accepts
+DEEP = 600          # messages of the deep retention probe queue (see conftest.py)
+DEEP_WINDOW = 50    # of which the probes' broker keeps this many in memory
 
 
 def client_config(validate: bool = True, read_timeout: float = 30) -> Config:

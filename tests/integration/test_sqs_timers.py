@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import pg_available, unique
-from tests.integration.sqs_clients import (PROTOCOLS, RETENTION, create_queue, expect_error, make_client,
-                                           queue_attributes, receive, receive_until, sqs_client)
+from tests.integration.sqs_clients import (DEEP, PROTOCOLS, RETENTION, create_queue, expect_error, make_client,
+                                           queue_attributes, receive, receive_until, sqs_client, wait_until)
 
 # Starts the MessageRetentionPeriod probes early (see tests/integration/conftest.py).
 pytestmark = pytest.mark.usefixtures("sqs_retention_probes")
@@ -280,3 +280,33 @@ def test_zz_message_retention_period_expires_messages(sqs_retention_probes, db):
     assert queue_attributes(client, url, "ApproximateNumberOfMessages")["ApproximateNumberOfMessages"] == "0"
     # the default 4 days kept the other one
     assert [m["Body"] for m in receive(client, probe["keeper"])] == ["long-lived"]
+
+
+@pytest.mark.parametrize("db", ["sqlite", "postgresql"])
+def test_zz_retention_deletes_a_deep_backlog_on_disk(sqs_retention_probes, db):
+    """A queue of DEEP messages past their retention, most on disk behind the window, with
+    fresh messages behind them: the old ones are deleted in the store (gone from the
+    count, never received), the fresh ones stay."""
+    if db == "postgresql":
+        pg_available()
+    probe = sqs_retention_probes[db]
+    client, url = probe["client"], probe["deep"]
+    # Fresh messages go behind the old ones on disk, young enough to outlive the check.
+    halfway = probe["sent_at"] + RETENTION / 2 - time.monotonic()
+    if halfway > 0:
+        time.sleep(halfway)
+    fresh = [f"fresh-{i}" for i in range(20)]
+    client.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": b} for i, b in enumerate(fresh[:10])])
+    client.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": b} for i, b in enumerate(fresh[10:])])
+    if time.monotonic() < probe["sent_at"] + RETENTION - 2:
+        assert queue_attributes(client, url, "ApproximateNumberOfMessages") == {
+            "ApproximateNumberOfMessages": str(DEEP + len(fresh))}
+    expired = probe["sent_at"] + RETENTION + 1 - time.monotonic()
+    if expired > 0:
+        time.sleep(expired)
+    # The sweep runs every second.
+    wait_until(lambda: queue_attributes(client, url, "ApproximateNumberOfMessages") == {
+        "ApproximateNumberOfMessages": str(len(fresh))}, interval=0.2)
+    got = receive_until(client, url, len(fresh))
+    assert sorted(m["Body"] for m in got) == sorted(fresh)
+    assert receive(client, url) == []

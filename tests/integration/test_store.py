@@ -18,7 +18,7 @@ from broker.engine.message import Message
 from broker.engine.selector import parse
 from broker.engine.settings import QueueSettings
 from broker.store.migrate import SCRIPT_LOCATION, SchemaTooNew
-from broker.store.store import Store, StoreError, normalize_url
+from broker.store.store import EXPIRE_SLICE, Store, StoreError, normalize_url
 
 T0 = 1_700_000_000.0   # seconds; the engine's fake clock starts here
 
@@ -735,3 +735,92 @@ def test_retention_deletes_a_deep_backlog_in_the_database(store_url):
         assert sql(store_url, "SELECT count(*) FROM messages") == [(0,)]
     finally:
         yield b.stop()
+
+
+def _statements(store: Store, matching: str) -> list[tuple[str, Any]]:
+    """The statements the store's connections send from now on that contain `matching`."""
+    seen: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        if matching in statement:
+            seen.append((statement, parameters))
+    event.listen(store._engine, "before_cursor_execute", record)
+    return seen
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_retention_sweep_finds_old_rows_by_age_without_reading_the_backlog(store_url):
+    """Its statements (the rows to delete, their delete, and the oldest row behind the
+    window) walk the (queue, timestamp, seq) index, so a deep backlog of young messages costs
+    the writer thread, and every commit waiting behind it, nothing to sweep."""
+    store, _ = yield opened(store_url)
+    store.put_destination(dest_row(1, "q"))
+    for seq in range(1, 3001):      # young, then ten redriven ones that kept their age
+        store.insert(message_row(seq, priority=4, timestamp=7 if seq > 2990 else 10**6 + seq))
+    yield store.committed()
+    if store_url.startswith("postgresql"):
+        sql(store_url, "ANALYZE messages")          # as autovacuum does after such a fill
+    seen = _statements(store, "FROM messages")
+    assert (yield store.expire(1, (-4, 100), 1000, 10**12, 5000)) == 10
+    assert (yield store.expire(1, (-4, 100), 1000, 10**12, 5000)) == 0     # then its oldest
+    yield store.close()
+    sweep = [(s, p) for s, p in seen if "messages.timestamp" in s]     # the rest go by seq
+    assert len(sweep) == 4      # read and delete, read again, the oldest
+    engine = create_engine(normalize_url(store_url))
+    try:
+        with engine.begin() as conn:
+            for statement, params in sweep:
+                if conn.dialect.name == "sqlite":
+                    plan = " ".join(r[3] for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params))
+                    assert "USING INDEX ix_messages_age" in plan and "SCAN messages" not in plan, plan
+                    ends = "(timestamp,seq)<"
+                else:
+                    plan = " ".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + statement, params))
+                    assert "ix_messages_age" in plan and "Seq Scan on messages" not in plan, plan
+                    ends = "ROW("
+                if statement.startswith("DELETE"):     # the range it read, not all that is old
+                    assert ends in plan, plan
+    finally:
+        engine.dispose()
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_retention_sweep_deletes_in_slices_with_other_commits_between_them(store_url):
+    """A sweep deletes at most EXPIRE_SLICE rows a transaction, and a commit asked while it
+    runs (a SendMessage, a RECEIPT) is written after the slice under way, not after the
+    whole sweep."""
+    store = yield _aged_queue(store_url, 2 * EXPIRE_SLICE + 20)
+    store.put_destination(dest_row(2, "other"))
+    yield store.committed()
+    left: list[int] = []            # queue 1's rows as each transaction commits
+
+    def count(conn: Any) -> None:
+        left.append(conn.exec_driver_sql("SELECT count(*) FROM messages WHERE dest_id = 1").scalar())
+    event.listen(store._engine, "commit", count)
+    order: list[str] = []
+    sweep = store.expire(1, (-4, 0), 10**9, 10**12, 5000)
+    sweep.addCallback(lambda n: order.append(f"swept {n}"))
+    store.insert(message_row(10**6, dest_id=2))
+    yield store.committed().addCallback(lambda _: order.append("sent"))
+    yield sweep
+    yield store.close()
+    assert order == ["sent", f"swept {2 * EXPIRE_SLICE + 20}"]
+    assert left == [EXPIRE_SLICE + 20, EXPIRE_SLICE + 20, 20, 0]
+    assert sql(store_url, "SELECT seq FROM messages") == [(10**6,)]
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_retention_sweep_resumes_where_the_last_stopped_and_starts_over_at_the_end(store_url):
+    """Sweeps that find a full slice resume after its last row (a drained backlog is not
+    walked again); an old row written behind that point is found once one reaches the end."""
+    store = yield _aged_queue(store_url, 10)
+    now = 10**12
+    assert (yield store.expire(1, (-4, 0), 2000, now, 4)) == 4
+    store.insert(message_row(60, priority=4, timestamp=7))      # redriven: keeps its age
+    yield store.committed()
+    assert sql(store_url, "SELECT seq FROM messages ORDER BY seq") == [(s,) for s in (*range(5, 11), 60)]
+    assert (yield store.expire(1, (-4, 0), 2000, now, 4)) == 4
+    assert (yield store.expire(1, (-4, 0), 2000, now, 4)) == 2   # the end: the next starts over
+    assert (yield store.expire(1, (-4, 0), 2000, now, 4)) == 1
+    yield store.close()
+    assert sql(store_url, "SELECT count(*) FROM messages") == [(0,)]
