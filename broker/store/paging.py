@@ -22,6 +22,8 @@ Key = tuple[int, int]
 TimeKey = tuple[int, int]
 # A position in a queue's age order: (timestamp, seq).
 AgeKey = tuple[int, int]
+# A position in a queue's expiry order: (expires, seq).
+ExpiryKey = tuple[int, int]
 
 _c = messages.c
 
@@ -96,16 +98,10 @@ def ready_page(conn: Connection, dest_id: int, after: Key | None, now: int, limi
     return found
 
 
-def _after(key: Key) -> list[Any]:
-    """Conditions for the rows after `key` in delivery order, one index range each."""
-    priority, seq = -key[0], key[1]
-    return [(_c.priority == priority) & (_c.seq > seq), _c.priority < priority]
-
-
 def _after_filter(key: Key) -> Any:
     """The rows after `key` in delivery order, as a test of each row found another way:
-    `+ 0` keeps both databases from reading the order index for it, so a query by age
-    walks the (queue, timestamp, seq) index instead of the whole backlog after `key`."""
+    `+ 0` keeps both databases from reading the order index for it, so a query by age or
+    by expiry walks its own index instead of the whole backlog after `key`."""
     priority, seq = -key[0], key[1]
     return ((_c.priority + 0 == priority) & (_c.seq + 0 > seq)) | (_c.priority + 0 < priority)
 
@@ -152,22 +148,27 @@ def oldest_after(conn: Connection, dest_id: int, after: Key) -> int | None:
 
 
 def expire_dead(conn: Connection, dest_id: int, after: Key, ready_cutoff: int, now: int,
-                limit: int, rewrite: Any) -> list[tuple[Key | None, Row]]:
-    """JMS expiry of the part of a queue's backlog that is on disk, in batches, without
-    reading it: up to `limit` ready rows after `after` whose `expires` has passed (found
-    by the expiry index; no body read) are moved, as `rewrite(row, i)` says (new seq,
-    queue and dead-letter facts), or deleted where it says None. Returns, per row, the
-    key in delivery order it was moved to (None: deleted) and the row as it was (without
-    its body), for the expiry's listeners."""
+                limit: int, rewrite: Any, start: ExpiryKey | None = None
+                ) -> tuple[list[tuple[Key | None, Row]], ExpiryKey | None]:
+    """JMS expiry of the part of a queue's backlog that is on disk, a slice at a time,
+    without reading it: up to `limit` ready rows after `after` in delivery order whose
+    `expires` has passed, the first ones in expiry order after `start` = (expires, seq)
+    (found by the (queue, expires, seq) index, so a slice reads what it moves, not the
+    rest of the expired backlog; no body read), are moved as `rewrite(row, i)` says (new
+    seq, queue and dead-letter facts), or deleted where it says None. Returns, per row,
+    the key in delivery order it was moved to (None: deleted) and the row as it was
+    (without its body), for the expiry's listeners; and the (expires, seq) of the last."""
+    if conn.dialect.name == "postgresql":
+        _by_index_only(conn)
     columns = [c for c in messages.c if c.name != "body"]
-    found: list[Row] = []
-    for condition in _after(after):
-        if len(found) >= limit:
-            break
-        query = (select(*columns).where(_c.dest_id == dest_id, _c.expires > 0, _c.expires <= now,
-                                        condition, _c.visible_at <= ready_cutoff)
-                 .order_by(_c.priority.desc(), _c.seq).limit(limit - len(found)))
-        found += [dict(r._mapping) for r in conn.execute(query)]
+    conditions = [_c.dest_id == dest_id, _c.expires > 0, _c.expires <= now, _after_filter(after),
+                  _c.visible_at <= ready_cutoff]
+    if start is not None:
+        conditions.append(tuple_(_c.expires, _c.seq) > tuple_(*start))
+    found = [dict(r._mapping) for r in conn.execute(
+        select(*columns).where(*conditions).order_by(_c.expires, _c.seq).limit(limit))]
+    if not found:
+        return [], None
     moves, gone, keys = [], [], []
     for i, row in enumerate(found):
         values = rewrite(row, i)
@@ -183,7 +184,7 @@ def expire_dead(conn: Connection, dest_id: int, after: Key, ready_cutoff: int, n
     if gone:
         conn.execute(delete(messages).where(_c.seq.in_(bindparam("gone", expanding=True))), {"gone": gone})
         drop_unreferenced(conn)
-    return list(zip(keys, found))
+    return list(zip(keys, found)), (found[-1]["expires"], found[-1]["seq"])
 
 
 def timed_page(conn: Connection, dest_id: int, after: TimeKey, limit: int) -> list[Row]:

@@ -56,8 +56,9 @@ messages = Table(
     # Partial (only the rows that have them): an ordinary message pays for neither.
     Index("ix_messages_transient", "transient", sqlite_where=text("transient = 1"),
           postgresql_where=text("transient = 1")),
-    # Messages with a JMS expiry, per queue: the periodic sweep finds those past it on disk.
-    Index("ix_messages_expires", "dest_id", "expires", sqlite_where=text("expires > 0"),
+    # Messages with a JMS expiry, per queue, in expiry order: the periodic sweep finds those
+    # past it on disk and moves them in slices, each resuming after the last it moved.
+    Index("ix_messages_expires", "dest_id", "expires", "seq", sqlite_where=text("expires > 0"),
           postgresql_where=text("expires > 0")),
     Index("ix_messages_content", "content_id", sqlite_where=text("content_id IS NOT NULL"),
           postgresql_where=text("content_id IS NOT NULL")),

@@ -43,8 +43,14 @@ FULL_HOLD_S = 1.0
 CHECKPOINT_EVERY_S = 0.02
 WAL_BACKSTOP_PAGES = 2_000
 SQLITE_FULL = 13
-# Rows one transaction of a retention sweep deletes at most (see Store.expire).
+# Rows one transaction of a retention sweep deletes, or of a JMS expiry sweep moves, at
+# most (see Store.expire and Store.expire_dead).
 EXPIRE_SLICE = 1000
+
+
+def _numbered(rewrite: Callable[[Row, int], Row | None], offset: int, row: Row, i: int) -> Row | None:
+    """A slice's `rewrite`, numbering its rows after the `offset` rows of the slices before."""
+    return rewrite(row, offset + i)
 
 
 class StoreError(RuntimeError):
@@ -307,12 +313,33 @@ class Store:
             self._retention_floor[dest_id] = (after, math.inf if oldest is None else oldest)
         return deleted
 
+    @defer.inlineCallbacks
     def expire_dead(self, dest_id: int, after: paging.Key, ready_cutoff: int, now: int, limit: int,
-                    rewrite: Callable[[Row, int], Row | None]) -> defer.Deferred[list[tuple[paging.Key | None, Row]]]:
-        """Move (or delete) a batch of a queue's on-disk rows whose expiry passed (see
-        paging.expire_dead), on the writer thread, in a transaction of its own."""
-        return self._in_thread(self._moving, paging.expire_dead, dest_id, after, ready_cutoff,
-                               now, limit, rewrite)
+                    rewrite: Callable[[Row, int], Row | None]) -> Any:
+        """Move (or delete) up to `limit` of a queue's on-disk rows whose expiry passed (see
+        paging.expire_dead), on the writer thread, in transactions of EXPIRE_SLICE rows at
+        most, each resuming after the last row the one before moved: as for retention, the
+        commits asked meanwhile are written between two slices. `rewrite` numbers the rows
+        across slices. Fires with what paging.expire_dead returns, for all slices in order.
+        A slice that fails after others were committed ends the batch with those (the next
+        sweep meets its cause again, first); a first slice's failure is the batch's."""
+        done: list[tuple[paging.Key | None, Row]] = []
+        start: paging.ExpiryKey | None = None
+        while len(done) < limit:
+            size = min(EXPIRE_SLICE, limit - len(done))
+            numbered = partial(_numbered, rewrite, len(done))
+            try:
+                moved, start = yield self._in_thread(self._moving, paging.expire_dead, dest_id, after,
+                                                     ready_cutoff, now, size, numbered, start)
+            except Exception as e:
+                if not done:
+                    raise
+                log.warning("event=expire_stopped dest=%d moved=%d error=%s", dest_id, len(done), e)
+                break
+            done += moved
+            if len(moved) < size:
+                break
+        return done
 
     def _moving(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Writer thread: fn in a transaction of its own, which may move rows to other

@@ -654,14 +654,34 @@ def test_random_operations_on_a_paged_queue_match_a_sorted_list(store_url, seed)
 
 
 @defer.inlineCallbacks
-def _aged_queue(store_url: str, count: int) -> Any:
-    """An opened store whose queue 1 holds rows 1..count, each a millisecond younger."""
+def _aged_queue(store_url: str, count: int, **kw: Any) -> Any:
+    """An opened store whose queue 1 holds rows 1..count, each a millisecond younger (and
+    with the columns of `kw`)."""
     store, _ = yield opened(store_url)
     store.put_destination(dest_row(1, "q"))
     for seq in range(1, count + 1):
-        store.insert(message_row(seq, priority=4, timestamp=1000 + seq))
+        store.insert(message_row(seq, priority=4, timestamp=1000 + seq, **kw))
     yield store.committed()
     return store
+
+
+def _left_at_each_commit(store: Store, dest_id: int) -> list[int]:
+    """The rows of `dest_id` as each transaction of the store commits, from now on."""
+    left: list[int] = []
+
+    def count(conn: Any) -> None:
+        left.append(conn.exec_driver_sql(f"SELECT count(*) FROM messages WHERE dest_id = {dest_id}").scalar())
+    event.listen(store._engine, "commit", count)
+    return left
+
+
+@defer.inlineCallbacks
+def _commit_during(store: Store, sweep: defer.Deferred[Any], order: list[str]) -> Any:
+    """Ask a commit (a send to queue 2) while `sweep` runs; note in `order` when each ends."""
+    store.insert(message_row(10**6, dest_id=2))
+    yield store.committed().addCallback(lambda _: order.append("sent"))
+    yield sweep
+    yield store.close()
 
 
 @pytest_twisted.inlineCallbacks
@@ -792,18 +812,11 @@ def test_a_retention_sweep_deletes_in_slices_with_other_commits_between_them(sto
     store = yield _aged_queue(store_url, 2 * EXPIRE_SLICE + 20)
     store.put_destination(dest_row(2, "other"))
     yield store.committed()
-    left: list[int] = []            # queue 1's rows as each transaction commits
-
-    def count(conn: Any) -> None:
-        left.append(conn.exec_driver_sql("SELECT count(*) FROM messages WHERE dest_id = 1").scalar())
-    event.listen(store._engine, "commit", count)
+    left = _left_at_each_commit(store, 1)
     order: list[str] = []
     sweep = store.expire(1, (-4, 0), 10**9, 10**12, 5000)
     sweep.addCallback(lambda n: order.append(f"swept {n}"))
-    store.insert(message_row(10**6, dest_id=2))
-    yield store.committed().addCallback(lambda _: order.append("sent"))
-    yield sweep
-    yield store.close()
+    yield _commit_during(store, sweep, order)
     assert order == ["sent", f"swept {2 * EXPIRE_SLICE + 20}"]
     assert left == [EXPIRE_SLICE + 20, EXPIRE_SLICE + 20, 20, 0]
     assert sql(store_url, "SELECT seq FROM messages") == [(10**6,)]
@@ -824,3 +837,34 @@ def test_a_retention_sweep_resumes_where_the_last_stopped_and_starts_over_at_the
     assert (yield store.expire(1, (-4, 0), 2000, now, 4)) == 1
     yield store.close()
     assert sql(store_url, "SELECT count(*) FROM messages") == [(0,)]
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_jms_expiry_sweep_moves_in_slices_with_other_commits_between_them(store_url):
+    """Expired rows on disk are moved to the dead-letter queue (or deleted) at most
+    EXPIRE_SLICE a transaction, in expiry order, each slice after the last row the one
+    before moved; a commit asked meanwhile (a RECEIPT, a SendMessage) is written after the
+    slice under way, not after the batch. The engine gets every row back in order, with the
+    key it was moved to, its new seqs numbered across the slices."""
+    total = 2 * EXPIRE_SLICE + 20
+    store = yield _aged_queue(store_url, total, expires=5000)
+    store.put_destination(dest_row(2, "other"))
+    store.put_destination(dest_row(3, "dlq"))
+    yield store.committed()
+    left = _left_at_each_commit(store, 1)
+
+    def rewrite(row: dict[str, Any], i: int) -> dict[str, Any] | None:
+        if row["seq"] % 7 == 0:
+            return None                         # dropped, as a non-persistent one
+        return {"seq": 10**5 + i, "dest_id": 3, "expires": 0}
+    order: list[str] = []
+    moved: list[Any] = []
+    sweep = store.expire_dead(1, (-4, 0), 10**12, 10**12, 5000, rewrite)
+    sweep.addCallback(lambda found: order.append(f"expired {len(found)}") or moved.extend(found))
+    yield _commit_during(store, sweep, order)
+    assert order == ["sent", f"expired {total}"]
+    assert left == [EXPIRE_SLICE + 20, EXPIRE_SLICE + 20, 20, 0]
+    assert [row["seq"] for _, row in moved] == list(range(1, total + 1))
+    assert [key for key, _ in moved] == [None if s % 7 == 0 else (-4, 10**5 + s - 1) for s in range(1, total + 1)]
+    kept = sql(store_url, "SELECT seq FROM messages WHERE dest_id = 3 ORDER BY seq")
+    assert kept == [(10**5 + s - 1,) for s in range(1, total + 1) if s % 7]

@@ -219,7 +219,8 @@ class MemoryStore:
     def expire_dead(self, dest_id: int, after: Any, ready_cutoff: int, now: int, limit: int,
                     rewrite: Any) -> defer.Deferred[list[Any]]:
         keys: list[Any] = []
-        doomed = [r for r in self._ready(dest_id, after, ready_cutoff) if 0 < r["expires"] <= now][:limit]
+        doomed = sorted((r for r in self._ready(dest_id, after, ready_cutoff) if 0 < r["expires"] <= now),
+                        key=lambda r: (r["expires"], r["seq"]))[:limit]
         try:
             moves = [rewrite(dict(row), i) for i, row in enumerate(doomed)]
         except Exception:
