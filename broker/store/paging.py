@@ -106,7 +106,7 @@ def _after_filter(key: Key) -> Any:
     return ((_c.priority + 0 == priority) & (_c.seq + 0 > seq)) | (_c.priority + 0 < priority)
 
 
-def _by_index_only(conn: Connection) -> None:
+def by_index_only(conn: Connection) -> None:
     """PostgreSQL, for the rest of this transaction: walk an index in its order and stop at
     the LIMIT. Before it has statistics of a freshly filled table (autovacuum gathers them
     within a minute or so) the planner guesses that a few rows match, and would read every
@@ -125,7 +125,7 @@ def expire(conn: Connection, dest_id: int, after: Key, cutoff: int, now: int, li
     the backlog nor, on PostgreSQL, the index entries of rows deleted before (which stay
     until a vacuum). Returns how many it deleted and the (timestamp, seq) of the last."""
     if conn.dialect.name == "postgresql":
-        _by_index_only(conn)
+        by_index_only(conn)
     conditions = [_c.dest_id == dest_id, _c.visible_at <= now, _after_filter(after)]
     if start is not None:
         conditions.append(tuple_(_c.timestamp, _c.seq) > tuple_(*start))
@@ -159,7 +159,7 @@ def expire_dead(conn: Connection, dest_id: int, after: Key, ready_cutoff: int, n
     the key in delivery order it was moved to (None: deleted) and the row as it was
     (without its body), for the expiry's listeners; and the (expires, seq) of the last."""
     if conn.dialect.name == "postgresql":
-        _by_index_only(conn)
+        by_index_only(conn)
     columns = [c for c in messages.c if c.name != "body"]
     conditions = [_c.dest_id == dest_id, _c.expires > 0, _c.expires <= now, _after_filter(after),
                   _c.visible_at <= ready_cutoff]

@@ -18,6 +18,7 @@ from broker.engine.message import Message
 from broker.engine.selector import parse
 from broker.engine.settings import QueueSettings
 from broker.store.migrate import SCRIPT_LOCATION, SchemaTooNew
+from broker.store.paging import by_index_only
 from broker.store.store import EXPIRE_SLICE, Store, StoreError, normalize_url
 
 T0 = 1_700_000_000.0   # seconds; the engine's fake clock starts here
@@ -786,22 +787,31 @@ def test_a_retention_sweep_finds_old_rows_by_age_without_reading_the_backlog(sto
     yield store.close()
     sweep = [(s, p) for s, p in seen if "messages.timestamp" in s]     # the rest go by seq
     assert len(sweep) == 4      # read and delete, read again, the oldest
+    for statement, plan in _plans(store_url, sweep, "ix_messages_age"):
+        if statement.startswith("DELETE"):     # the range it read, not all that is old
+            assert "(timestamp,seq)<" in plan or "ROW(" in plan, plan
+
+
+def _plans(store_url: str, statements: list[tuple[str, Any]], index: str) -> list[tuple[str, str]]:
+    """Each statement with its plan (under the settings of the store's transaction),
+    asserted to walk `index`, not the table."""
+    plans = []
     engine = create_engine(normalize_url(store_url))
     try:
         with engine.begin() as conn:
-            for statement, params in sweep:
+            if conn.dialect.name == "postgresql":
+                by_index_only(conn)
+            for statement, params in statements:
                 if conn.dialect.name == "sqlite":
                     plan = " ".join(r[3] for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params))
-                    assert "USING INDEX ix_messages_age" in plan and "SCAN messages" not in plan, plan
-                    ends = "(timestamp,seq)<"
+                    assert f"USING INDEX {index}" in plan and "SCAN messages" not in plan, plan
                 else:
                     plan = " ".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + statement, params))
-                    assert "ix_messages_age" in plan and "Seq Scan on messages" not in plan, plan
-                    ends = "ROW("
-                if statement.startswith("DELETE"):     # the range it read, not all that is old
-                    assert ends in plan, plan
+                    assert index in plan and "Seq Scan on messages" not in plan, plan
+                plans.append((statement, plan))
     finally:
         engine.dispose()
+    return plans
 
 
 @pytest_twisted.inlineCallbacks
@@ -868,3 +878,28 @@ def test_a_jms_expiry_sweep_moves_in_slices_with_other_commits_between_them(stor
     assert [key for key, _ in moved] == [None if s % 7 == 0 else (-4, 10**5 + s - 1) for s in range(1, total + 1)]
     kept = sql(store_url, "SELECT seq FROM messages WHERE dest_id = 3 ORDER BY seq")
     assert kept == [(10**5 + s - 1,) for s in range(1, total + 1) if s % 7]
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_jms_expiry_slice_reads_the_expiry_index_in_its_order(store_url):
+    """A slice's read walks the (queue, expires, seq) index from after the last row the
+    slice before moved and stops at its limit: no sort of the whole expired backlog, for
+    each slice, and no read of the rest of the backlog."""
+    store, _ = yield opened(store_url)
+    store.put_destination(dest_row(1, "q"))
+    store.put_destination(dest_row(3, "dlq"))
+    for seq in range(1, 3001):      # most never expire; the last 1,200 did
+        store.insert(message_row(seq, priority=4, expires=5000 + seq % 3 if seq > 1800 else 0))
+    yield store.committed()
+    if store_url.startswith("postgresql"):
+        sql(store_url, "ANALYZE messages")
+    seen = _statements(store, "FROM messages")
+    moved = yield store.expire_dead(1, (-4, 100), 10**12, 10**12, 5000,
+                                    lambda row, i: {"seq": 10**5 + i, "dest_id": 3, "expires": 0})
+    yield store.close()
+    assert [row["expires"] for _, row in moved] == sorted(row["expires"] for _, row in moved)
+    assert len(moved) == 1200
+    reads = [(s, p) for s, p in seen if s.startswith("SELECT") and "messages.expires" in s]
+    assert len(reads) == 2      # a full slice, then the rest after it
+    for _, plan in _plans(store_url, reads, "ix_messages_expires"):
+        assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
