@@ -1,4 +1,4 @@
-"""How long a retention sweep of a deep backlog holds up every other commit.
+"""How long a retention or JMS expiry sweep of a deep backlog holds up every other commit.
 
     python -m bench.sweep_stall [--messages N] [--scenario NAME] [--store URL --scenario NAME]
 
@@ -13,7 +13,9 @@ the sweeps took:
 - young: nothing's retention ended (a queue's first sweep: before, a read of the whole
   backlog to find nothing, then another for its oldest row);
 - old: every row's retention ended (sweeps back to back until the queue is empty);
-- buried: only the last 5,000 rows (messages moved back with their age) are past it.
+- buried: only the last 5,000 rows (messages moved back with their age) are past it;
+- expired: every row's JMS expiry passed: the engine's expiry sweeps (5,000 rows each, the
+  engine's move of each row to the dead-letter queue, queue 3) until the queue is empty.
 """
 from __future__ import annotations
 
@@ -25,26 +27,30 @@ from typing import Any
 
 from twisted.internet import defer, reactor, task
 
+from functools import partial
+
+from broker.engine.dead_letters import ExpiryMove
 from broker.engine.message import Message
+from broker.engine.queue import _dead_letter_row
 from broker.store.store import Store
 
 WINDOW = 1000
 SWEEP = 5000
 CHUNK = 5000
-SCENARIOS = ("young", "old", "buried")
+SCENARIOS = ("young", "old", "buried", "expired")
 
 
-def _row(seq: int, dest_id: int, timestamp: int) -> dict[str, Any]:
+def _row(seq: int, dest_id: int, timestamp: int, expires: int = 0) -> dict[str, Any]:
     message = Message(message_id=f"ID:{seq}", body=b"x" * 100, persistent=True,
-                      timestamp=timestamp, seq=seq)
+                      timestamp=timestamp, expires=expires, seq=seq)
     return message.to_row(dest_id)
 
 
 @defer.inlineCallbacks
-def _fill(store: Store, count: int, timestamp: Any) -> Any:
+def _fill(store: Store, count: int, timestamp: Any, ttl: int) -> Any:
     for low in range(1, count + 1, CHUNK):
         for seq in range(low, min(count, low + CHUNK - 1) + 1):
-            store.insert(_row(seq, 1, timestamp(seq)))
+            store.insert(_row(seq, 1, timestamp(seq), timestamp(seq) + ttl if ttl else 0))
         yield store.committed()
 
 
@@ -68,12 +74,15 @@ def _scenario(url: str, count: int, name: str) -> Any:
     yield store.open()
     store.put_destination({"id": 1, "kind": "queue", "name": "deep", "created_at": 0, "attrs": {}})
     store.put_destination({"id": 2, "kind": "queue", "name": "probe", "created_at": 0, "attrs": {}})
+    store.put_destination({"id": 3, "kind": "queue", "name": "ActiveMQ.DLQ", "created_at": 0, "attrs": {}})
     now, retention = 10**10, 60_000
     old, young = now - 2 * retention, now - retention // 2
     # A backlog sent over time, ten messages a millisecond (as batches of ten arrive).
     stamp = {"young": lambda s: young - (count - s) // 10, "old": lambda s: old - (count - s) // 10,
-             "buried": lambda s: old + s // 10 if s > count - SWEEP else young - (count - s) // 10}[name]
-    yield _fill(store, count, stamp)
+             "buried": lambda s: old + s // 10 if s > count - SWEEP else young - (count - s) // 10,
+             "expired": lambda s: old - (count - s) // 10}[name]
+    # "expired": sent with a time to live of a minute, all past it.
+    yield _fill(store, count, stamp, retention if name == "expired" else 0)
     stop, waits = [False], []
     probe = _probe(store, stop, waits)
     yield task.deferLater(reactor, 0.3, lambda: None)
@@ -81,7 +90,12 @@ def _scenario(url: str, count: int, name: str) -> Any:
     began = time.perf_counter()
     deleted, sweeps = 0, 0
     while True:
-        gone = yield store.expire(1, (-4, WINDOW), now - retention, now, SWEEP)
+        if name == "expired":
+            rewrite = partial(_dead_letter_row, "deep", 3, ExpiryMove("ActiveMQ.DLQ", False, False),
+                              10**8 + deleted)
+            gone = len((yield store.expire_dead(1, (-4, WINDOW), now, now, SWEEP, rewrite)))
+        else:
+            gone = yield store.expire(1, (-4, WINDOW), now - retention, now, SWEEP)
         deleted, sweeps = deleted + gone, sweeps + 1
         if gone < SWEEP:
             break
