@@ -903,3 +903,22 @@ def test_a_jms_expiry_slice_reads_the_expiry_index_in_its_order(store_url):
     assert len(reads) == 2      # a full slice, then the rest after it
     for _, plan in _plans(store_url, reads, "ix_messages_expires"):
         assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_jms_expiry_slice_that_fails_after_others_ends_the_batch_with_theirs(store_url):
+    """The slices before a failed one are committed, so the engine gets their rows (its
+    counts and listeners must hear of them); the failure's cause (a dead-letter queue still
+    to be made) comes first in the next batch, whose first slice fails with it."""
+    store = yield _aged_queue(store_url, EXPIRE_SLICE + 10, expires=5000)
+
+    def rewrite(row: dict[str, Any], i: int) -> None:
+        if row["seq"] > EXPIRE_SLICE + 5:
+            raise LookupError("no dead-letter queue yet")
+        return None
+    moved = yield store.expire_dead(1, (-4, 0), 10**12, 10**12, 5000, rewrite)
+    assert [row["seq"] for _, row in moved] == list(range(1, EXPIRE_SLICE + 1))
+    with pytest.raises(LookupError):
+        yield store.expire_dead(1, (-4, 0), 10**12, 10**12, 5000, rewrite)
+    yield store.close()
+    assert sql(store_url, "SELECT count(*) FROM messages") == [(10,)]
