@@ -10,7 +10,8 @@ from typing import Any
 from hypothesis import given, settings, strategies as st
 
 from broker.protocols.openwire import schema as s
-from broker.protocols.openwire.codec import (MAGIC, MAX_DEPTH, FrameParser, OpenWireError, Struct, decode,
+from broker.protocols.openwire.codec import (MAGIC, MAX_DEPTH, SENT_FIELDS, FrameParser, OpenWireError, Struct,
+                                             _decoders, _sent_decoders, decode,
                                              dispatch_head, encode, encode_dispatch)
 from broker.protocols.openwire.convert import message_id_struct
 from broker.protocols.openwire.primitives import decode_utf, encode_utf
@@ -276,3 +277,38 @@ def test_frames_read_in_place_decode_as_each_frame_alone(frames: list[bytes],
     except OpenWireError:
         got.append(("error", None))
     assert got == expected
+
+
+def _sent_messages() -> st.SearchStrategy[Struct]:
+    """Message commands with only the fields a producer sets (SENT_FIELDS), or any field."""
+    def shaped(message: Struct, only_sent: bool) -> Struct:
+        if only_sent:
+            for name in [k for k in message if k not in SENT_FIELDS]:
+                del message[name]
+        return message
+    return st.builds(shaped, st.sampled_from(sorted(s.MESSAGE_TYPES)).flatmap(_structs), st.booleans())
+
+
+@settings(max_examples=400, deadline=None)
+@given(_sent_messages(), st.integers(1, 12), st.data())
+def test_messages_as_producers_send_them_decode_as_the_general_reading(
+        message: Struct, version: int, data: st.DataObject) -> None:
+    """The functions for a producer's message give what the plain reading gives (or an
+    error where it fails) for the messages they take, mutated, cut short or not; a
+    message they do not take is read by the general function."""
+    body = bytearray(encode(message, version)[4:])
+    if all(k in SENT_FIELDS for k in message) and data.draw(st.booleans()):
+        sent = _sent_decoders(version)[message.type](bytes(body), 1)
+        assert sent is not None and sent[1] == len(body)
+        assert sent[0] == plain_decode(bytes(body), version)
+    for _ in range(data.draw(st.integers(0, 4))):
+        body[data.draw(st.integers(0, len(body) - 1))] = data.draw(st.integers(0, 255))
+    body = body[:data.draw(st.integers(1, len(body)))]
+    assert _outcome(decode, bytes(body), version) == _outcome(plain_decode, bytes(body), version)
+    try:
+        sent = _sent_decoders(version)[body[0]](bytes(body), 1) if body[0] in s.MESSAGE_TYPES else None
+    except (OpenWireError, IndexError, struct.error, UnicodeDecodeError):
+        sent = None
+    if sent is not None:
+        general = _decoders(version)[body[0]](bytes(body), 1, 0)
+        assert sent == general and sent[0].type == general[0].type

@@ -212,61 +212,106 @@ def _decoder_lines(code: int, fields: list[s.Field], namespace: dict[str, Any]) 
              "    if depth > MAX_DEPTH: raise OpenWireError('objects nested too deep')",
              "    end = len(d)", "    out = new(Struct)", f"    out.type = {code}"]
     for i, run in _runs(fields):
-        f = run[0]
-        key = repr(f.name)
-        if f.kind in _FIXED:
-            namespace[f"F{i}"] = struct.Struct(">" + "".join(_FIXED[x.kind][0] for x in run))
-            names = [f"v{k}" for k in range(len(run))]
-            lines += [f"    {', '.join(names)}, = F{i}.unpack_from(d, p)",
-                      f"    p += {sum(_FIXED[x.kind][1] for x in run)}"]
-            for name, x in zip(names, run):
-                if x.kind == s.BOOL:
-                    lines += [f"    if {name} > 1: raise OpenWireError('invalid boolean')",
-                              f"    out[{x.name!r}] = {name} == 1"]
-                else:
-                    lines.append(f"    out[{x.name!r}] = {name}")
-        elif f.kind == s.STRING:
-            lines += ["    if d[p]:",
-                      "        e = p + 3 + (d[p + 1] << 8 | d[p + 2])",
-                      "        if e > end: raise OpenWireError('frame truncated')",
-                      "        t = d[p + 3:e]",
-                      f"        out[{key}] = t.decode() if t.isascii() else decode_utf(t)",
-                      "        p = e",
-                      "    else:", f"        out[{key}] = None", "        p += 1"]
-        elif f.kind == s.BYTES:
-            lines += ["    if d[p]:",
-                      "        n, = int_at(d, p + 1)",
-                      "        e = p + 5 + n",
-                      "        if n < 0 or e > end: raise OpenWireError('frame truncated')",
-                      f"        out[{key}] = d[p + 5:e]",
-                      "        p = e",
-                      "    else:", f"        out[{key}] = None", "        p += 1"]
-        elif f.kind == s.OBJECT:
-            namespace[f"A{i}"] = f.allowed
-            lines += ["    b = d[p]",
-                      "    if b:",
-                      "        if b > 1: raise OpenWireError(f'invalid boolean {b}')",
-                      "        c = d[p + 1]",
-                      f"        if c not in A{i}: raise OpenWireError(f'data type {{c}} is not allowed here')",
-                      "        seen = LAST.get(c)",
-                      "        if seen is not None and depth < seen[2] and d.startswith(seen[0], p + 2):",
-                      f"            out[{key}] = seen[1]",
-                      "            p += 2 + len(seen[0])",
-                      "        else:",
-                      "            q = p + 2",
-                      f"            out[{key}], p = T[c](d, q, depth + 1)",
-                      "            k = KEPT.get(c)",
-                      f"            if k: LAST[c] = (d[q:p], out[{key}], k)",
-                      "    else:", f"        out[{key}] = None", "        p += 1"]
-        elif f.kind == s.MAGIC:
-            lines += ["    r = Reader(d, version)", "    r.pos = p", "    r.magic()", "    p = r.pos"]
+        if run[0].kind in _FIXED:
+            lines += _fixed_lines(i, run, namespace, "raise OpenWireError('invalid boolean')")
         else:
-            # Arrays and throwables are rare (and mostly absent): a _Reader reads those.
-            namespace[f"A{i}"] = f.allowed
-            call = f"r.array(A{i}, depth)" if f.kind == s.ARRAY else "r.throwable(depth)"
-            lines += ["    if d[p]:", "        r = Reader(d, version)", "        r.pos = p",
-                      f"        out[{key}] = {call}", "        p = r.pos",
-                      "    else:", f"        out[{key}] = None", "        p += 1"]
+            lines += _field_lines(i, run[0], namespace)
+    return lines + ["    return out, p"]
+
+
+def _fixed_lines(i: int, run: list[s.Field], namespace: dict[str, Any], bad: str) -> list[str]:
+    """Fixed-size fields next to each other, read with one struct format; a boolean above 1
+    runs `bad`. A field of another kind in the run is an empty one (see _sent_lines): its
+    flag byte must be 0, or `bad` runs."""
+    namespace[f"F{i}"] = struct.Struct(">" + "".join(_FIXED[x.kind][0] if x.kind in _FIXED else "B"
+                                                     for x in run))
+    names = [f"v{k}" for k in range(len(run))]
+    lines = [f"    {', '.join(names)}, = F{i}.unpack_from(d, p)",
+             f"    p += {sum(_FIXED[x.kind][1] if x.kind in _FIXED else 1 for x in run)}"]
+    for name, x in zip(names, run):
+        if x.kind == s.BOOL:
+            lines += [f"    if {name} > 1: {bad}", f"    out[{x.name!r}] = {name} == 1"]
+        elif x.kind in _FIXED:
+            lines.append(f"    out[{x.name!r}] = {name}")
+        else:
+            lines += [f"    if {name}: {bad}", f"    out[{x.name!r}] = None"]
+    return lines
+
+
+def _field_lines(i: int, f: s.Field, namespace: dict[str, Any]) -> list[str]:
+    """One field that is not of a fixed size, read in place."""
+    key = repr(f.name)
+    if f.kind == s.STRING:
+        return ["    if d[p]:",
+                "        e = p + 3 + (d[p + 1] << 8 | d[p + 2])",
+                "        if e > end: raise OpenWireError('frame truncated')",
+                "        t = d[p + 3:e]",
+                f"        out[{key}] = t.decode() if t.isascii() else decode_utf(t)",
+                "        p = e",
+                "    else:", f"        out[{key}] = None", "        p += 1"]
+    if f.kind == s.BYTES:
+        return ["    if d[p]:",
+                "        n, = int_at(d, p + 1)",
+                "        e = p + 5 + n",
+                "        if n < 0 or e > end: raise OpenWireError('frame truncated')",
+                f"        out[{key}] = d[p + 5:e]",
+                "        p = e",
+                "    else:", f"        out[{key}] = None", "        p += 1"]
+    if f.kind == s.OBJECT:
+        namespace[f"A{i}"] = f.allowed
+        return ["    b = d[p]",
+                "    if b:",
+                "        if b > 1: raise OpenWireError(f'invalid boolean {b}')",
+                "        c = d[p + 1]",
+                f"        if c not in A{i}: raise OpenWireError(f'data type {{c}} is not allowed here')",
+                "        seen = LAST.get(c)",
+                "        if seen is not None and depth < seen[2] and d.startswith(seen[0], p + 2):",
+                f"            out[{key}] = seen[1]",
+                "            p += 2 + len(seen[0])",
+                "        else:",
+                "            q = p + 2",
+                f"            out[{key}], p = T[c](d, q, depth + 1)",
+                "            k = KEPT.get(c)",
+                f"            if k: LAST[c] = (d[q:p], out[{key}], k)",
+                "    else:", f"        out[{key}] = None", "        p += 1"]
+    if f.kind == s.MAGIC:
+        return ["    r = Reader(d, version)", "    r.pos = p", "    r.magic()", "    p = r.pos"]
+    # Arrays and throwables are rare (and mostly absent): a _Reader reads those.
+    namespace[f"A{i}"] = f.allowed
+    call = f"r.array(A{i}, depth)" if f.kind == s.ARRAY else "r.throwable(depth)"
+    return ["    if d[p]:", "        r = Reader(d, version)", "        r.pos = p",
+            f"        out[{key}] = {call}", "        p = r.pos",
+            "    else:", f"        out[{key}] = None", "        p += 1"]
+
+
+# The fields a JMS producer's message may carry; ActiveMQ's client leaves every other one
+# of a message command empty (the broker's and the bridges' fields, groups, reply-to ...).
+SENT_FIELDS = frozenset({"command_id", "response_required", "producer_id", "destination",
+                         "transaction_id", "message_id", "correlation_id", "persistent",
+                         "expiration", "priority", "timestamp", "type", "content",
+                         "marshalled_properties", "group_sequence", "compressed",
+                         "redelivery_counter", "arrival", "recieved_by_df_bridge", "droppable",
+                         "broker_in_time", "broker_out_time", "jmsx_group_first_for_consumer"})
+
+
+def _sent_lines(code: int, fields: list[s.Field], namespace: dict[str, Any]) -> list[str]:
+    """A top-level message command as a producer sends it, or None for any other frame
+    (a field outside SENT_FIELDS present, an invalid boolean, a read that fails), which
+    the type's general function then reads: the same struct as that one gives, with the
+    empty fields' flags read together with the fixed-size fields next to them."""
+    lines = ["def run(d, p):", "    depth = 0", "    end = len(d)", "    out = new(Struct)",
+             f"    out.type = {code}"]
+    i = 0
+    while i < len(fields):
+        j = i
+        while j < len(fields) and (fields[j].kind in _FIXED or fields[j].name not in SENT_FIELDS):
+            j += 1
+        if j > i:
+            lines += _fixed_lines(i, fields[i:j], namespace, "return None")
+            i = j
+        else:
+            lines += _field_lines(i, fields[i], namespace)
+            i += 1
     return lines + ["    return out, p"]
 
 
@@ -321,10 +366,19 @@ def _table(cache: dict[int, dict[int, Any]], version: int, make_lines: Any) -> d
     table = cache.get(version)
     if table is not None:
         return table
-    table = {}
-    last: dict[int, tuple[bytes, Struct, int]] = {}
-    for code, spec in s.SCHEMA.items():
-        fields = [f for f in spec.fields if f.since <= version]
+    table: dict[int, Any] = {}
+    _compile(table, s.SCHEMA, version, make_lines, table)
+    cache[version] = table
+    return table
+
+
+def _compile(into: dict[int, Any], codes: Any, version: int, make_lines: Any,
+             table: dict[int, Any]) -> None:
+    """One function per type of `codes` from `make_lines`, calling nested types' functions
+    through `table`; the decoders of a version share the structs kept of its ids."""
+    last = _SEEN.setdefault(version, {})
+    for code in codes:
+        fields = [f for f in s.SCHEMA[code].fields if f.since <= version]
         namespace: dict[str, Any] = {
             "Struct": Struct, "new": _new_struct, "T": table, "MAGIC": MAGIC, "MAX_DEPTH": MAX_DEPTH,
             "OpenWireError": OpenWireError, "decode_utf": decode_utf, "int_at": _INT.unpack_from,
@@ -333,13 +387,26 @@ def _table(cache: dict[int, dict[int, Any]], version: int, make_lines: Any) -> d
             "version": version, "LAST": last, "KEPT": _KEPT}
         source = "\n".join(make_lines(code, fields, namespace))
         exec(source, namespace)  # noqa: S102 - source built from SCHEMA only
-        table[code] = namespace["run"]
-    cache[version] = table
-    return table
+        into[code] = namespace["run"]
+
+
+# Per version: the last struct read of each kept type, with its bytes (see _KEPT).
+_SEEN: dict[int, dict[int, tuple[bytes, Struct, int]]] = {}
+# Per version: the message commands' functions for what a producer sends (_sent_lines).
+_SENT: dict[int, dict[int, Any]] = {}
 
 
 def _decoders(version: int) -> dict[int, Any]:
     return _DECODERS.get(version) or _table(_DECODERS, version, _decoder_lines)
+
+
+def _sent_decoders(version: int) -> dict[int, Any]:
+    table = _SENT.get(version)
+    if table is None:
+        table = {}
+        _compile(table, s.MESSAGE_TYPES, version, _sent_lines, _decoders(version))
+        _SENT[version] = table
+    return table
 
 
 def _encoders(version: int) -> dict[int, Any]:
@@ -467,6 +534,16 @@ def _decode_at(data: bytes, start: int, end: int, version: int) -> Struct | None
     code = data[start]
     if code == 0:
         return None
+    sent = (_SENT.get(version) or _sent_decoders(version)).get(code)
+    if sent is not None:
+        # A message as producers send it, read with its empty fields together; any other
+        # (or a bad one) is read by the general function, which reports what is wrong.
+        try:
+            found = sent(data, start + 1)
+        except (UnicodeDecodeError, struct.error, IndexError, OpenWireError):
+            found = None
+        if found is not None and found[1] == end:
+            return found[0]
     decoder = _decoders(version).get(code)
     if decoder is None:
         raise OpenWireError(f"unknown command type {code}")
