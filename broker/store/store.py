@@ -629,9 +629,9 @@ class Store:
                     floors[row["dest_id"]] = (floor[0], row["timestamp"])
 
     def _insert_messages(self, cursor: Any, rows: list[Row]) -> None:
-        """Message rows in multi-row INSERTs of 64, 32, ... 1 rows (a batch of 10: 8 + 2):
+        """Message rows in multi-row INSERTs of _INSERT_CHUNK, ... 2, 1 rows (a batch of 10: 8 + 2):
         a statement per row would cost SQLite a step, and the writer thread a release and
-        a retake of the GIL, each; and seven statement shapes at most stay prepared."""
+        a retake of the GIL, each; and a few statement shapes at most stay prepared."""
         done = 0
         while done < len(rows):
             size = min(_INSERT_CHUNK, 1 << ((len(rows) - done).bit_length() - 1))
@@ -744,12 +744,10 @@ class Store:
             paging.drop_unreferenced(conn, ids)
 
 
-# Rows per multi-row INSERT at most: 64 x 15 columns stays under SQLite's oldest default
-# limit of 999 parameters per statement.
-_INSERT_CHUNK = 64
-
-
 _MESSAGE_COLUMNS = tuple(c.name for c in messages.c)
+# Rows per multi-row INSERT at most: a power of two whose parameters stay under SQLite's
+# oldest default limit of 999 per statement, however many columns a message row has.
+_INSERT_CHUNK = 1 << ((999 // len(_MESSAGE_COLUMNS)).bit_length() - 1)
 
 
 def _multi_insert(size: int) -> Any:

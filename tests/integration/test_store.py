@@ -3,6 +3,7 @@ migrations, group commit, what is read back, and the engine rebuilt from it."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 import pytest_twisted
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine
 from twisted.internet import defer, reactor, task
 from twisted.internet.task import Clock
 
@@ -298,15 +300,24 @@ def test_rows_are_read_back_by_a_new_store(store_url):
 
 @pytest_twisted.inlineCallbacks
 def test_every_row_of_a_large_transaction_is_written_with_each_of_its_columns(store_url):
-    # 150 new messages in one transaction: multi-row INSERTs of 64 + 64 + 16 + 4 + 2 rows.
-    store, _ = yield opened(store_url)
-    store.put_destination(dest_row(1, "big"))
-    rows = [message_row(seq, expires=seq * 7, visible_at=seq * 3, dedup_id=f"d{seq}")
-            for seq in range(1, 151)]
-    for row in rows:
-        store.insert(dict(row))
-    yield store.committed()
-    yield store.close()
+    # 150 new messages in one transaction: multi-row INSERTs of 32 x 4 + 16 + 4 + 2 rows,
+    # within the 999 parameters a statement may have on SQLite builds older than 3.32.
+    def oldest_sqlite_limit(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+    if store_url.startswith("sqlite"):
+        event.listen(Engine, "connect", oldest_sqlite_limit)
+    try:
+        store, _ = yield opened(store_url)
+        store.put_destination(dest_row(1, "big"))
+        rows = [message_row(seq, expires=seq * 7, visible_at=seq * 3, dedup_id=f"d{seq}")
+                for seq in range(1, 151)]
+        for row in rows:
+            store.insert(dict(row))
+        yield store.committed()
+        yield store.close()
+    finally:
+        if event.contains(Engine, "connect", oldest_sqlite_limit):
+            event.remove(Engine, "connect", oldest_sqlite_limit)
 
     store2, snap = yield opened(store_url)
     yield store2.close()
