@@ -12,7 +12,7 @@ from facades.apigateway.dataplane.backend import BackendResponse
 from facades.apigateway.dataplane.cache import StageCache
 from facades.apigateway.dataplane.errors import GatewayError
 from facades.apigateway.dataplane.routing import Router
-from facades.aws.policy import Policy
+from facades.aws.policy import Policy, parse as parse_policy
 from facades.apigateway.dataplane.throttle import Throttles
 
 
@@ -77,7 +77,7 @@ def test_stage_cache_ttl_eviction_and_flush() -> None:
 
 def test_resource_policy_source_ip_conditions() -> None:
     arn = policy.method_arn("us-east-1", "000000000000", "abc", "prod", "GET", "/pets")
-    statements = policy.parse(json.dumps({"Statement": [
+    statements = parse_policy(json.dumps({"Statement": [
         {"Effect": "Allow", "Principal": "*", "Action": "execute-api:Invoke", "Resource": "execute-api:/*",
          "Condition": {"IpAddress": {"aws:SourceIp": ["10.0.0.0/8"]}}},
         {"Effect": "Deny", "Principal": "*", "Action": "execute-api:Invoke",
@@ -94,14 +94,14 @@ def test_resource_policy_source_ip_conditions() -> None:
 
 def test_resource_policy_judges_every_condition_as_iam_does() -> None:
     arn = policy.method_arn("us-east-1", "000000000000", "abc", "prod", "GET", "/pets")
-    statements = policy.parse(json.dumps({"Statement": [
+    statements = parse_policy(json.dumps({"Statement": [
         {"Effect": "Allow", "Principal": "*", "Action": "Execute-API:invoke", "Resource": "execute-api:/prod/*"},
         {"Effect": "Deny", "Principal": "*", "Action": "execute-api:Invoke", "Resource": "execute-api:/*",
          "Condition": {"StringNotEquals": {"aws:SourceVpce": "vpce-1"}}}]}))
     policy.check(Policy(statements.statements[:1]), arn, "abc", "10.1.2.3")   # actions are case-blind
     with pytest.raises(GatewayError, match="explicit deny"):   # no VPC endpoint: the Deny applies
         policy.check(statements, arn, "abc", "10.1.2.3")
-    only_from = policy.parse(json.dumps({"Statement": [
+    only_from = parse_policy(json.dumps({"Statement": [
         {"Effect": "Allow", "Principal": "*", "Action": "execute-api:Invoke", "Resource": "*",
          "Condition": {"StringEquals": {"aws:SourceVpce": "vpce-1"}, "IpAddressIfExists": {"aws:SourceIp": "10.0.0.0/8"}}}]}))
     with pytest.raises(GatewayError):

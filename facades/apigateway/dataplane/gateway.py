@@ -34,7 +34,7 @@ from facades.apigateway.dataplane.throttle import Throttles
 from facades.apigateway.dataplane.usage import UsagePlans
 from facades.apigateway.state import ApiGatewayState
 from facades.aws.dispatch import AwsDispatcher, WireRequest, WireResponse
-from facades.aws.policy import Policy
+from facades.aws.policy import Policy, parse as parse_policy
 from facades.aws.sigv4 import SignedRequest, SigV4Verifier
 
 USER_REQUEST = "_user_request_"
@@ -106,7 +106,7 @@ class Gateway:
             compiled = Deployed(api_id=api_id, stage=stage, snapshot=snapshot,
                                 router=Router(snapshot["resources"]),
                                 models=validation.Models(api_id, snapshot["models"]),
-                                policy=policy.parse(snapshot["api"].get("policy")))
+                                policy=parse_policy(snapshot["api"].get("policy")))
         if len(self._deployed) > 10_000:
             self._deployed.clear()
         self._deployed[key] = compiled

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from facades.apigateway.dataplane.errors import GatewayError
-from facades.aws import policy as iam_policy
 from facades.aws.policy import Decision, Policy, Request, evaluate
 
 INVOKE = "execute-api:Invoke"
@@ -21,11 +20,6 @@ INVOKE = "execute-api:Invoke"
 
 def method_arn(region: str, account: str, api_id: str, stage: str, http_method: str, path: str) -> str:
     return f"arn:aws:execute-api:{region}:{account}:{api_id}/{stage}/{http_method}{path}"
-
-
-def parse(policy: str | None) -> Policy:
-    """An API's ``policy``, read once per deployment."""
-    return iam_policy.parse(policy)
 
 
 def _short_form(arn: str, api_id: str) -> Callable[[str], str]:
