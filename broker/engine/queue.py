@@ -337,7 +337,8 @@ class Queue:
                 self._ready.gone(message.seq)
             if self._scan_gone is not None:
                 self._scan_gone.add(message.seq)
-        self._unhold(message)
+        if self._held:   # an automatic ack's message was never held (`_hand_over`)
+            self._unhold(message)
         self.depth_bytes -= len(message.body)
 
     def _to_disk(self, message: Message) -> None:
@@ -841,11 +842,12 @@ class Queue:
                     return self._claim_group(group, c)
             return None
         if n == 1:
-            # The loop below with one consumer, without its index arithmetic.
+            # The loop below with one consumer, without its index arithmetic (nor, as most
+            # consumers have no selector and most messages no group, their calls).
             c = consumers[0]
-            if c.credit > 0 and self._matches(c, message):
+            if c.credit > 0 and (c.selector is None or self._matches(c, message)):
                 self._rr = 0
-                return self._claim_group(group, c)
+                return c if group is None else self._claim_group(group, c)
             return None
         start = self._rr
         for i in range(n):

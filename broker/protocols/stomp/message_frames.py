@@ -135,9 +135,10 @@ def _direct_frame(message: Message, version: str, destination: str, subscription
     attributes, dead-letter facts, reply-to or header named as one the encoding places),
     None for any other.
 
-    All names and values are joined with NUL between name and value and SOH between
-    lines, escaped in one call, and the separators turned into `:` and LF; the counts
-    prove no name or value held a separator (as `codec._escaped_lines`)."""
+    Only what varies per message is looked at: the `subscription` and `destination`
+    lines come escaped from a cache, numbers need no escaping, and the user headers are
+    joined as they are written and escaped only when they hold a character to escape
+    (most hold none); the message id is escaped on its own."""
     headers = message.headers
     properties = message.properties
     if (message.types or message.dead_letter is not None or not _PLACED.isdisjoint(headers)
@@ -146,34 +147,61 @@ def _direct_frame(message: Message, version: str, destination: str, subscription
     escape = ESCAPES.get(version)
     if escape is None and version != "1.0":
         return None
-    parts = ["" if subscription is None else "subscription\x00" + subscription + "\x01",
-             "destination\x00", destination, "\x01message-id\x00", message.message_id,
-             "\x01persistent\x00true" if message.persistent else "",
-             "\x01redelivered\x00true" if redelivered else "",
-             f"\x01expires\x00{message.expires}\x01priority\x00{message.priority}"
-             f"\x01timestamp\x00{message.timestamp}"]
-    lines = 5 + (subscription is not None) + message.persistent + redelivered
+    key = (subscription, destination, version)
+    head = _HEADS.get(key)
+    if head is None:
+        head = _head(key)
     kind = headers.get("amq-msg-type")
-    for name, value in headers.items():
-        if name != "amq-msg-type":
-            parts += ("\x01", name, "\x00", value)
-    for name, value in properties.items():
-        if value.__class__ is not str:
-            return None
-        parts += ("\x01", name, "\x00", value)
-    lines += len(headers) + len(properties) - (kind is not None)
+    # The system headers (but the message type), then the properties: most messages have
+    # no system header but their type.
+    items = list(properties.items())
+    if len(headers) > (kind is not None):
+        items[:0] = [item for item in headers.items() if item[0] != "amq-msg-type"]
+    message_id = message.message_id
+    if items:
+        for item in items:
+            if item[1].__class__ is not str:
+                return None
+        user = "\n".join(map(":".join, items))
+        if escape is not None:
+            message_id = escape(message_id)
+            # Escaped already when no name or value holds a `:`, LF, backslash or CR.
+            if (user.count(":") != len(items) or user.count("\n") != len(items) - 1
+                    or "\\" in user or "\r" in user):
+                user = "\n".join(escape(name) + ":" + escape(value) for name, value in items)
+        user += "\n"
+    else:
+        user = ""
+        if escape is not None:
+            message_id = escape(message_id)
     body = message.body
-    if kind == "bytes" or (kind is None and b"\0" in body):
+    length = ""
+    if kind == "bytes" or (kind is None and body.find(b"\0") >= 0):
         # A text body holding U+0000 needs a length to reach the client whole.
-        parts.append(f"\x01content-length\x00{len(body)}")
-        lines += 1
+        length = f"content-length:{len(body)}\n"
     if ack is not None:
-        parts += ("\x01ack\x00", ack)
-        lines += 1
-    text = "".join(parts)
-    if text.count("\x00") != lines or text.count("\x01") != lines - 1:
-        return None
-    if escape is not None:
-        text = escape(text)
-    return b"".join((b"MESSAGE\n", text.replace("\x00", ":").replace("\x01", "\n").encode(),
-                     b"\n\n", message_body(message) if kind is not None else body, b"\0\n"))
+        length += "ack:" + (ack if escape is None else escape(ack)) + "\n"
+    text = (f"{head}message-id:{message_id}\n{_FLAGS[message.persistent][redelivered]}"
+            f"expires:{message.expires}\npriority:{message.priority}\ntimestamp:{message.timestamp}"
+            f"\n{user}{length}\n")
+    if kind is not None and kind != "bytes":
+        body = message_body(message)
+    return b"".join((text.encode(), body, b"\0\n"))
+
+
+# The `persistent` and `redelivered` lines, by their flags.
+_FLAGS = (("", "redelivered:true\n"), ("persistent:true\n", "persistent:true\nredelivered:true\n"))
+# (subscription, destination, version) -> `MESSAGE` and those two header lines, escaped.
+_HEADS: dict[tuple[str | None, str, str], str] = {}
+
+
+def _head(key: tuple[str | None, str, str]) -> str:
+    subscription, destination, version = key
+    head = "MESSAGE\n"
+    if subscription is not None:
+        head += "subscription:" + escape_value(subscription, version) + "\n"
+    head += "destination:" + escape_value(destination, version) + "\n"
+    if len(_HEADS) >= _MAX_ENTRIES:
+        _HEADS.clear()
+    _HEADS[key] = head
+    return head

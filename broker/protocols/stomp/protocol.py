@@ -20,7 +20,7 @@ from broker.auth.authorization import NotAuthorized
 from broker.auth.identity import Identity
 from broker.engine.broker import DestinationError
 from broker.engine.consumer import Lease
-from broker.engine.limits import Refusal, Refused
+from broker.engine.limits import ADMITTED, Refusal, Refused
 from broker.engine.message import Message
 from broker.engine.queue import Queue
 from broker.engine.selector import InvalidSelector, parse as parse_selector
@@ -462,7 +462,8 @@ class StompProtocol(Protocol):
             copies = scheduled_copies(message, h, now, self._next_message_id)
         except (BadHeader, ValueError) as exc:
             raise StompError(str(exc)) from None
-        if not self._admitted(frame, targets, message.persistent):
+        queues = self._admitted(frame, targets, message.persistent)
+        if queues is None:
             return
         if "reply-to" in message.headers:
             reply_to = dest.globalize(message.headers["reply-to"], self.connection_id)
@@ -475,17 +476,29 @@ class StompProtocol(Protocol):
             self._receipt(frame, durable=False)
             return
         for m in copies:
-            self._deliver_send(targets, m)
+            self._deliver_send(targets, m, queues)
         self._receipt(frame, durable=message.persistent)
 
     # -- producer flow control ------------------------------------------------------------------------
-    def _admitted(self, frame: Frame, targets: list[dest.Destination], persistent: bool) -> bool:
-        """Whether every destination has room for the message now. A full one either
+    def _admitted(self, frame: Frame, targets: list[dest.Destination],
+                  persistent: bool) -> list[Queue | None] | None:
+        """Whether every destination has room for the message now: the queue of each
+        (None for a topic), resolved once for the send, or None. A full one either
         refuses (an ERROR, as ActiveMQ's sendFailIfNoSpace) or makes this client wait: its
         input is paused, and this frame and what follows are handled once there is room."""
+        queues: list[Queue | None] = []
+        admit = self.broker.admit
+        size = len(frame.body)
         for d in targets:
-            kind, name = ("topic", self._topic_name(d)) if d.is_topic else ("queue", self._queue_for(d).name)
-            admission = self.broker.admit(kind, name, len(frame.body), persistent)
+            if d.is_topic:
+                kind, name, queue = "topic", self._topic_name(d), None
+            else:
+                queue = self._queue_for(d)
+                kind, name = "queue", queue.name
+            queues.append(queue)
+            admission = admit(kind, name, size, persistent)
+            if admission is ADMITTED:
+                continue
             if admission.refused is not None:
                 text = self._refusal(admission.refused, kind, d.name)
                 raise StompError(text, f"{RESOURCE_ALLOCATION}: {text}")
@@ -493,8 +506,8 @@ class StompProtocol(Protocol):
                 self._held_frames = [frame]
                 self.transport.pauseProducing()
                 admission.wait.addCallback(lambda _: self._resume_input())
-                return False
-        return True
+                return None
+        return queues
 
     def _refusal(self, refusal: Refusal, kind: str, name: str) -> str:
         return refusal_text(refusal, kind, name, f"ID:{self.connection_id}:-1:1")
@@ -520,15 +533,27 @@ class StompProtocol(Protocol):
         if not self.closing:
             self.transport.resumeProducing()
 
-    def _deliver_send(self, targets: list[dest.Destination], message: Message) -> None:
-        if len(targets) > 1:
-            self.broker.share_content(message)
-        for i, d in enumerate(targets):
-            m = message if i == len(targets) - 1 else message.copy()
+    def _deliver_send(self, targets: list[dest.Destination], message: Message,
+                      queues: list[Queue | None] | None = None) -> None:
+        """Route the message to each destination; `queues`: each target's queue as the
+        send's admission resolved it (else resolved here)."""
+        broker, clock = self.broker, self.factory.clock
+        if len(targets) == 1:
+            # The common send: one destination, no copy.
+            d = targets[0]
             if d.is_topic:
-                route(self.broker, self.factory.clock, self._topic_name(d), None, m)
+                route(broker, clock, self._topic_name(d), None, message)
             else:
-                route(self.broker, self.factory.clock, None, self._queue_for(d), m)
+                route(broker, clock, None, queues[0] if queues else self._queue_for(d), message)
+            return
+        broker.share_content(message)
+        last = len(targets) - 1
+        for i, d in enumerate(targets):
+            m = message if i == last else message.copy()
+            if d.is_topic:
+                route(broker, clock, self._topic_name(d), None, m)
+            else:
+                route(broker, clock, None, queues[i] if queues else self._queue_for(d), m)
 
     # -- SUBSCRIBE / UNSUBSCRIBE ---------------------------------------------------------------
     def on_subscribe(self, frame: Frame) -> None:

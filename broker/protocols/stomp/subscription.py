@@ -43,6 +43,9 @@ class StompSubscription(DoorConsumer):
         # The last topic queue and topic a message came from, and its outbound destination:
         # the same for every message of a subscription's topic (see `deliver`).
         self._topic_destination: tuple[Any, str | None, str] | None = None
+        # The last queue a message came from and its outbound destination, which depends
+        # on the queue only (and the connection's temporary queues, when it has any).
+        self._queue_destination: tuple[Any, str] | None = None
 
     @property  # type: ignore[override]
     def credit(self) -> int:
@@ -74,9 +77,14 @@ class StompSubscription(DoorConsumer):
             frame = message_frame(message, version, destination, self.id, False, ack,
                                   protocol.outbound_reply_to)
         else:
-            frame = message_frame(message, version, protocol.outbound_destination(self, queue, message),
-                                  self.id, message.delivery_count > 1, ack,
-                                  protocol.outbound_reply_to, shared=False)
+            known = self._queue_destination
+            if known is not None and known[0] is queue and not protocol.temp_queues:
+                destination = known[1]
+            else:
+                destination = protocol.outbound_destination(self, queue, message)
+                self._queue_destination = (queue, destination)
+            frame = message_frame(message, version, destination, self.id, message.delivery_count > 1,
+                                  ack, protocol.outbound_reply_to, shared=False)
         # A held delivery leaves once its count is stored, so a crash redelivers it flagged.
         protocol.output.write(frame, lease is not None and message.persistent and queue.durable)
 
