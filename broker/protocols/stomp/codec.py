@@ -12,10 +12,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import methodcaller
 
 from broker.protocols.stomp.frame import CLIENT_COMMANDS, Frame, FrameError
 
 HEARTBEAT = b"\n"
+_EOL = (10, 13)   # the bytes a heart-beat is made of (LF, or CR LF)
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class Limits:
 _NEGOTIATION = frozenset({"CONNECT", "STOMP", "CONNECTED"})
 
 _HEAD_END = re.compile(rb"\n\r?\n")
+_NAME_VALUE = methodcaller("split", ":", 1)
 _ESCAPE_SEQUENCE = re.compile(r"\\(.?)", re.DOTALL)
 _UNESCAPES: dict[str, dict[str, str]] = {
     "1.1": {"\\": "\\", "n": "\n", "c": ":"},
@@ -76,7 +79,8 @@ class FrameParser:
             while start < len(buf):
                 head = self._head
                 if head is None:
-                    start = self._skip_heartbeats(start)
+                    if buf[start] in _EOL:
+                        start = self._skip_heartbeats(start)
                     if self._fast and self._scanned == 0:
                         fast = self._fast_send(start)
                         if fast is not None:
@@ -115,21 +119,33 @@ class FrameParser:
         limits = self._limits
         if head_end < 0 or head_end - start > limits.max_header_line:
             return None
-        raw = buf[start + 5:head_end]
-        if b"\r" in raw or b"\\" in raw or raw.count(b"\n") >= limits.max_headers:
-            return None
         try:
-            lines = raw.decode().split("\n")
+            text = buf[start + 5:head_end].decode()
         except UnicodeDecodeError:
             return None
-        trim = self.version == "1.0"
-        headers: dict[str, str] = {}
-        for line in lines:
-            name, colon, value = line.partition(":")
-            if not colon:
+        # (Tested on the text: `in` on bytes tries the operand as an integer first, and
+        # pays for the exception that raises.)
+        if "\r" in text or "\\" in text:
+            return None
+        lines = text.split("\n")
+        if len(lines) > limits.max_headers:
+            return None
+        if self.version == "1.0":
+            headers: dict[str, str] = {}
+            for line in lines:
+                name, colon, value = line.partition(":")
+                if not colon:
+                    return None
+                if name not in headers:
+                    headers[name] = value.strip()
+        else:
+            try:
+                # Each line split at its first colon, in C; a line without one fails.
+                headers = dict(map(_NAME_VALUE, lines))
+            except ValueError:
                 return None
-            if name not in headers:
-                headers[name] = value.strip() if trim else value
+            if len(headers) != len(lines):
+                return None   # a repeated header: the first value counts (the general path)
         length = headers.get("content-length")
         if length is None or len(length) > 9 or not (length.isascii() and length.isdigit()):
             return None
@@ -137,7 +153,10 @@ class FrameParser:
         end = body_start + int(length)
         if end - body_start > limits.max_body or len(buf) <= end or buf[end]:
             return None
-        return Frame("SEND", headers, bytes(buf[body_start:end])), end + 1
+        # The LF clients put after the NUL is a heart-beat: skipped here rather than by
+        # `_skip_heartbeats`, as the next frame starts.
+        after = end + 2 if len(buf) > end + 1 and buf[end + 1] == 10 else end + 1
+        return Frame("SEND", headers, bytes(buf[body_start:end])), after
 
     def _skip_heartbeats(self, start: int) -> int:
         """Skip the EOLs between frames, which are heart-beats."""

@@ -15,6 +15,7 @@ _DROPPED = frozenset({"destination", "message-id", "redelivered", "subscription"
 _BODILESS = frozenset({"map", "stream", "message"})
 # Headers that are JMS message fields rather than properties.
 SYSTEM_HEADERS = ("correlation-id", "type", "reply-to")
+_SYSTEM = frozenset(SYSTEM_HEADERS)
 # Header whose value lists the declared type of typed properties, so an SQS Number or
 # Binary attribute survives a trip through a STOMP client and back.
 TYPES_HEADER = "mqgate-attribute-types"
@@ -43,10 +44,10 @@ def message_from_send(headers: dict[str, str], body: bytes, message_id: str, now
     for name, value in headers.items():
         if name in _SKIPPED:
             continue
-        if name in SYSTEM_HEADERS:
+        if name in _SYSTEM:
             system[name] = value
             continue
-        kind_of = declared.get(name)
+        kind_of = declared.get(name) if declared else None
         if kind_of is not None:
             types = types or {}
             types[name] = kind_of
@@ -58,14 +59,15 @@ def message_from_send(headers: dict[str, str], body: bytes, message_id: str, now
                     del types[name]
         props[name] = value
     # Most SENDs name neither: their defaults are known without a look at the header.
-    priority = int_value(headers, "priority", DEFAULT_PRIORITY) if "priority" in headers else DEFAULT_PRIORITY
+    priority = (max(0, min(9, int_value(headers, "priority", DEFAULT_PRIORITY))) if "priority" in headers
+                else DEFAULT_PRIORITY)
     # 0 or less never expires, as in ActiveMQ
     expires = max(0, int_value(headers, "expires", 0)) if "expires" in headers else 0
     persistent = headers.get("persistent")
     # Positional, in field order (as `Message.copy`): one per SEND.
     return Message(message_id, body, props, types, system,
                    persistent is not None and persistent.lower() == "true",
-                   max(0, min(9, priority)), now, expires, headers.get("JMSXGroupID"), None, origin)
+                   priority, now, expires, headers.get("JMSXGroupID"), None, origin)
 
 
 def _parse_types(raw: str | None) -> dict[str, str]:

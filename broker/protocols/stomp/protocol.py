@@ -477,7 +477,8 @@ class StompProtocol(Protocol):
             return
         for m in copies:
             self._deliver_send(targets, m, queues)
-        self._receipt(frame, durable=message.persistent)
+        if message.persistent or "receipt" in h:   # else `_receipt` has nothing to do
+            self._receipt(frame, durable=message.persistent)
 
     # -- producer flow control ------------------------------------------------------------------------
     def _admitted(self, frame: Frame, targets: list[dest.Destination],
