@@ -70,17 +70,23 @@ def run(destination: str, consumers: int, messages: int, batch: int, body: int,
             "us_per_message": spent / sent * 1e6, "us_per_delivery": spent / deliveries * 1e6}
 
 
+# name -> (destination, subscribers, lagging)
+SCENARIOS = {"fanout4": ("/topic/bench", 4, False), "fanout4_lagging": ("/topic/bench", 4, True),
+             "queue_1_1": ("/queue/bench", 1, False)}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.stomp_hotpath", description=__doc__)
     parser.add_argument("--messages", type=int, default=50_000)
     parser.add_argument("--batch", type=int, default=50, help="SEND frames per read")
     parser.add_argument("--body", type=int, default=100, help="body bytes")
     parser.add_argument("--repeat", type=int, default=3, help="runs per scenario; the best is kept")
+    parser.add_argument("--scenario", choices=sorted(SCENARIOS), action="append",
+                        help="run only this scenario (repeatable; default: all)")
     args = parser.parse_args(argv)
-    scenarios = {"fanout4": ("/topic/bench", 4, False), "fanout4_lagging": ("/topic/bench", 4, True),
-                 "queue_1_1": ("/queue/bench", 1, False)}
     results = {}
-    for name, (destination, consumers, lagging) in scenarios.items():
+    for name in args.scenario or SCENARIOS:
+        destination, consumers, lagging = SCENARIOS[name]
         runs = [run(destination, consumers, args.messages, args.batch, args.body, lagging)
                 for _ in range(args.repeat)]
         results[name] = min(runs, key=lambda r: r["us_per_message"])

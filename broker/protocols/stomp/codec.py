@@ -369,7 +369,8 @@ def _escape_11(text: str) -> str:
 
 
 def _escape_12(text: str) -> str:
-    return _escape_11(text).replace("\r", "\\r")
+    # _escape_11's replacements spelled out: one call less for every MESSAGE.
+    return text.replace("\\", "\\\\").replace("\n", "\\n").replace(":", "\\c").replace("\r", "\\r")
 
 
 ESCAPES: dict[str, Callable[[str], str]] = {"1.1": _escape_11, "1.2": _escape_12}

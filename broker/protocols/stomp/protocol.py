@@ -458,7 +458,7 @@ class StompProtocol(Protocol):
         h = frame.headers
         now = self.broker.now_ms()
         try:
-            message = message_from_send(h, frame.body, self._next_message_id(), now, origin=self)
+            message = message_from_send(h, frame.body, self._next_message_id(), now, self)
             copies = scheduled_copies(message, h, now, self._next_message_id)
         except (BadHeader, ValueError) as exc:
             raise StompError(str(exc)) from None
