@@ -540,12 +540,16 @@ class StompProtocol(Protocol):
         send's admission resolved it (else resolved here)."""
         broker, clock = self.broker, self.factory.clock
         if len(targets) == 1:
-            # The common send: one destination, no copy.
+            # The common send: one destination (a queue the admission found), no copy.
+            queue = queues[0] if queues else None
+            if queue is not None:
+                route(broker, clock, None, queue, message)
+                return
             d = targets[0]
             if d.is_topic:
                 route(broker, clock, self._topic_name(d), None, message)
             else:
-                route(broker, clock, None, queues[0] if queues else self._queue_for(d), message)
+                route(broker, clock, None, self._queue_for(d), message)
             return
         broker.share_content(message)
         last = len(targets) - 1
