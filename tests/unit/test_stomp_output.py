@@ -155,7 +155,8 @@ _TEXTS = st.one_of(st.text(max_size=6), st.sampled_from(["ID:q:1", "v\nw", "\x01
        st.booleans(), st.integers(0, 9), st.integers(0, 10**13), st.binary(max_size=4),
        st.sampled_from(["1.0", "1.1", "1.2"]), st.sampled_from(["/queue/q", "/queue/a:b\n"]),
        st.sampled_from([None, "s1", "a:b"]), st.sampled_from([None, "7", "ID:x:1"]), st.booleans(),
-       st.sampled_from(["ID:a:-1:1:1", "plain", "n\x00ul"]), st.one_of(st.none(), _KINDS))
+       st.sampled_from(["ID:a:-1:1:1", "ID:a:-1:1:2", "plain", "n\x00ul", "x\\y:1", "p:q\nr",
+                        "c\r:1", "e:\r", ":"]), st.one_of(st.none(), _KINDS))
 def test_a_queue_delivery_frame_equals_the_encoded_headers(
         properties: dict[str, Any], headers: dict[str, str], persistent: bool, priority: int,
         expires: int, body: bytes, version: str, destination: str, sub: str | None,

@@ -152,28 +152,40 @@ def _direct_frame(message: Message, version: str, destination: str, subscription
     if head is None:
         head = _head(key)
     kind = headers.get("amq-msg-type")
+    for value in properties.values():
+        if value.__class__ is not str:
+            return None
     # The system headers (but the message type), then the properties: most messages have
     # no system header but their type.
-    items = list(properties.items())
+    items: Any = properties.items()
     if len(headers) > (kind is not None):
-        items[:0] = [item for item in headers.items() if item[0] != "amq-msg-type"]
+        items = [item for item in headers.items() if item[0] != "amq-msg-type"]
+        items += properties.items()
     message_id = message.message_id
-    if items:
-        for item in items:
-            if item[1].__class__ is not str:
-                return None
+    count = len(items)
+    if count:
         user = "\n".join(map(":".join, items))
-        if escape is not None:
-            message_id = escape(message_id)
-            # Escaped already when no name or value holds a `:`, LF, backslash or CR.
-            if (user.count(":") != len(items) or user.count("\n") != len(items) - 1
-                    or "\\" in user or "\r" in user):
-                user = "\n".join(escape(name) + ":" + escape(value) for name, value in items)
+        # Escaped already when no name or value holds a `:`, LF, backslash or CR.
+        if escape is not None and (user.count(":") != count or user.count("\n") != count - 1
+                                   or "\\" in user or "\r" in user):
+            user = "\n".join(escape(name) + ":" + escape(value) for name, value in items)
         user += "\n"
     else:
         user = ""
-        if escape is not None:
+    if escape is not None:
+        # A message id is its producer's prefix (the same for all its messages) and a
+        # number after the last colon: the prefix is escaped once.
+        prefix, colon, rest = message_id.rpartition(":")
+        if not colon or "\\" in rest or "\n" in rest or "\r" in rest:
             message_id = escape(message_id)
+        else:
+            prefixes = _ID_PREFIXES[version]
+            escaped = prefixes.get(prefix)
+            if escaped is None:
+                if len(prefixes) >= _MAX_ENTRIES:
+                    prefixes.clear()
+                escaped = prefixes[prefix] = escape(prefix + colon)
+            message_id = escaped + rest
     body = message.body
     length = ""
     if kind == "bytes" or (kind is None and body.find(b"\0") >= 0):
@@ -181,14 +193,27 @@ def _direct_frame(message: Message, version: str, destination: str, subscription
         length = f"content-length:{len(body)}\n"
     if ack is not None:
         length += "ack:" + (ack if escape is None else escape(ack)) + "\n"
-    text = (f"{head}message-id:{message_id}\n{_FLAGS[message.persistent][redelivered]}"
-            f"expires:{message.expires}\npriority:{message.priority}\ntimestamp:{message.timestamp}"
-            f"\n{user}{length}\n")
+    expires, priority, timestamp = message.expires, message.priority, message.timestamp
+    global _stamp
+    stamp = _stamp
+    if stamp[0] != timestamp:
+        # The messages of one burst mostly share their millisecond.
+        stamp = _stamp = (timestamp, f"timestamp:{timestamp}\n")
+    times = (_DEFAULT_TIMES if expires == 0 and priority == 4
+             else f"expires:{expires}\npriority:{priority}\n")
+    text = (f"{head}message-id:{message_id}\n{_FLAGS[message.persistent][redelivered]}{times}"
+            f"{stamp[1]}{user}{length}\n")
     if kind is not None and kind != "bytes":
         body = message_body(message)
     return b"".join((text.encode(), body, b"\0\n"))
 
 
+# The `expires` and `priority` lines of most messages (no expiry, the default priority).
+_DEFAULT_TIMES = "expires:0\npriority:4\n"
+# The last timestamp encoded and its line.
+_stamp: tuple[int, str] = (0, "timestamp:0\n")
+# version -> message id prefix (before its last colon) -> the prefix and colon escaped.
+_ID_PREFIXES: dict[str, dict[str, str]] = {"1.1": {}, "1.2": {}}
 # The `persistent` and `redelivered` lines, by their flags.
 _FLAGS = (("", "redelivered:true\n"), ("persistent:true\n", "persistent:true\nredelivered:true\n"))
 # (subscription, destination, version) -> `MESSAGE` and those two header lines, escaped.
