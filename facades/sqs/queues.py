@@ -124,9 +124,17 @@ def purge_queue(state: SqsState, ctx: AwsRequestContext, params: Params) -> None
     return None
 
 
+def _missing(parameter: str) -> Exception:
+    """SQS's answer to a required list or map sent empty (the Query protocol leaves it out)."""
+    return sqs_error("MissingParameter", f"The request must contain the parameter {parameter}.")
+
+
 def tag_queue(state: SqsState, ctx: AwsRequestContext, params: Params) -> None:
     queue = state.queue(params["QueueUrl"])
-    tags = {**queue.attrs.get("tags", {}), **(params.get("Tags") or {})}
+    added = params.get("Tags") or {}
+    if not added:
+        raise _missing("Tags")
+    tags = {**queue.attrs.get("tags", {}), **added}
     if len(tags) > MAX_TAGS:
         raise sqs_error("InvalidParameterValue", f"Too many tags added for queue {queue.name}.")
     state.broker.update_queue(queue, attrs={**queue.attrs, "tags": tags})
@@ -136,6 +144,8 @@ def tag_queue(state: SqsState, ctx: AwsRequestContext, params: Params) -> None:
 def untag_queue(state: SqsState, ctx: AwsRequestContext, params: Params) -> None:
     queue = state.queue(params["QueueUrl"])
     remove = set(params.get("TagKeys") or [])
+    if not remove:
+        raise _missing("TagKeys")
     tags = {k: v for k, v in queue.attrs.get("tags", {}).items() if k not in remove}
     state.broker.update_queue(queue, attrs={**queue.attrs, "tags": tags})
     return None
@@ -168,8 +178,7 @@ def add_permission(state: SqsState, ctx: AwsRequestContext, params: Params) -> N
     label = params["Label"]
     accounts, actions = params.get("AWSAccountIds") or [], params.get("Actions") or []
     if not accounts or not actions:
-        missing = "AWSAccountIds" if not accounts else "Actions"
-        raise sqs_error("MissingParameter", f"The request must contain the parameter {missing}.")
+        raise _missing("AWSAccountIds" if not accounts else "Actions")
     for action in actions:
         if action not in PERMISSION_ACTIONS:
             raise sqs_error("InvalidParameterValue",

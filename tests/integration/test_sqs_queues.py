@@ -343,6 +343,18 @@ def test_tags(sqs):
     assert sqs.list_queue_tags(QueueUrl=url).get("Tags", {}) == {}
 
 
+def test_tag_errors_leave_the_tags_as_they_were(sqs):
+    url = sqs.create_queue(QueueName=name(), tags={"team": "core"})["QueueUrl"]
+    with expect_error(sqs, "MissingParameter") as caught:
+        sqs.tag_queue(QueueUrl=url, Tags={})
+    assert caught["error"].response["Error"]["Message"] == "The request must contain the parameter Tags."
+    with expect_error(sqs, "MissingParameter"):
+        sqs.untag_queue(QueueUrl=url, TagKeys=[])
+    with expect_error(sqs, "InvalidParameterValue"):
+        sqs.tag_queue(QueueUrl=url, Tags={f"k{i}": "v" for i in range(50)})     # 51 with "team"
+    assert sqs.list_queue_tags(QueueUrl=url)["Tags"] == {"team": "core"}
+
+
 def test_untagged_queue_lists_no_tags(sqs):
     url = create_queue(sqs, name())
     assert sqs.list_queue_tags(QueueUrl=url).get("Tags", {}) == {}
