@@ -202,9 +202,10 @@ class Queue:
         self._parked_count = 0
         self._group_owner: dict[str, Consumer] = {}
         self._group_busy: dict[str, int] = {}
-        # FIFO: the consumer that took a free group's head. While it holds the group it may
-        # take the group's next messages in order (one ReceiveMessage gets several messages
-        # of a group, as on SQS); anyone else waits until the group is free.
+        # FIFO: the receive (one ReceiveMessage) that took a free group's head. It may take
+        # the group's next messages in order, as on SQS; every other receive or consumer
+        # waits until the group is free. A push consumer takes a group's messages one at a
+        # time, so a redelivery comes back before what follows it.
         self._group_holder: dict[str, Consumer] = {}
         self._dedup: OrderedDict[str, tuple[int, Message]] = OrderedDict()
         self._dispatching = False
@@ -905,7 +906,7 @@ class Queue:
         group = message.group_id
         if group is not None and self.settings.fifo:
             busy = self._group_busy.get(group, 0)
-            if not busy:
+            if not busy and isinstance(consumer, _Receiver):
                 self._group_holder[group] = consumer
             self._group_busy[group] = busy + 1
         self._write(message, "update")
