@@ -202,6 +202,11 @@ class Queue:
         self._parked_count = 0
         self._group_owner: dict[str, Consumer] = {}
         self._group_busy: dict[str, int] = {}
+        # FIFO: the receive (one ReceiveMessage) that took a free group's head. It may take
+        # the group's next messages in order, as on SQS; every other receive or consumer
+        # waits until the group is free. A push consumer takes a group's messages one at a
+        # time, so a redelivery comes back before what follows it.
+        self._group_holder: dict[str, Consumer] = {}
         self._dedup: OrderedDict[str, tuple[int, Message]] = OrderedDict()
         self._dispatching = False
         self._again = False
@@ -713,6 +718,10 @@ class Queue:
                 self._dead_letter(message, "max deliveries exceeded", now)
                 continue
             if message.group_id is not None and settings.fifo and self._group_busy.get(message.group_id):
+                holder = self._held_by(message)
+                if holder is not None:
+                    self._deliver(message, holder, now)
+                    continue
                 message.state = State.PARKED
                 self._parked.setdefault(message.group_id, []).append(message)
                 self._parked_count += 1
@@ -857,6 +866,17 @@ class Queue:
                 return self._claim_group(group, c)
         return None
 
+    def _held_by(self, message: Message) -> Consumer | None:
+        """The consumer holding the busy FIFO group of `message`, if it may take it now:
+        still attached, with credit and a selector that matches, and with nothing of the
+        group parked before it (which would come first)."""
+        group = message.group_id
+        holder = self._group_holder.get(group)  # type: ignore[arg-type]
+        if (holder is None or group in self._parked or holder.credit <= 0
+                or holder not in self._consumers or not self._matches(holder, message)):
+            return None
+        return holder
+
     def _claim_group(self, group: str | None, consumer: Consumer) -> Consumer:
         if group is not None and not self.settings.fifo and not isinstance(consumer, _Receiver):
             self._group_owner[group] = consumer
@@ -885,8 +905,12 @@ class Queue:
         message.state = State.INFLIGHT
         message.lease = lease
         self._inflight[message.seq] = lease
-        if message.group_id is not None and self.settings.fifo:
-            self._group_busy[message.group_id] = self._group_busy.get(message.group_id, 0) + 1
+        group = message.group_id
+        if group is not None and self.settings.fifo:
+            busy = self._group_busy.get(group, 0)
+            if not busy and isinstance(consumer, _Receiver):
+                self._group_holder[group] = consumer
+            self._group_busy[group] = busy + 1
         self._write(message, "update")
         if lease.deadline:
             # Past the timeline's bound the lease lives on disk only, by its deadline.
@@ -943,6 +967,7 @@ class Queue:
                 self._group_busy[group] = left
             else:
                 self._group_busy.pop(group, None)
+                self._group_holder.pop(group, None)
                 parked = self._parked.pop(group, [])
                 self._parked_count -= len(parked)
                 for m in parked:

@@ -26,7 +26,8 @@ from facades.sns.state import SnsState
 RIGHTS: dict[str, Operation] = {
     "Publish": WRITE, "PublishBatch": WRITE,
     "CreateTopic": CREATE, "DeleteTopic": REMOVE,
-    "SetTopicAttributes": ADMIN, "TagResource": ADMIN, "UntagResource": ADMIN,
+    "SetTopicAttributes": ADMIN, "AddPermission": ADMIN, "RemovePermission": ADMIN,
+    "TagResource": ADMIN, "UntagResource": ADMIN,
     "Subscribe": ADMIN, "Unsubscribe": ADMIN, "SetSubscriptionAttributes": ADMIN,
 }
 #: Actions that only look at a topic: any right on it will do.

@@ -26,6 +26,8 @@ _TOPIC_ACTIONS = {
     "ListTopics": topics.list_topics,
     "GetTopicAttributes": topics.get_topic_attributes,
     "SetTopicAttributes": topics.set_topic_attributes,
+    "AddPermission": topics.add_permission,
+    "RemovePermission": topics.remove_permission,
     "TagResource": topics.tag_resource,
     "UntagResource": topics.untag_resource,
     "ListTagsForResource": topics.list_tags_for_resource,

@@ -144,18 +144,21 @@ def _check_numeric(operand: Any) -> None:
 
 
 # -- matching ------------------------------------------------------------------------------
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
+def _number(text: str) -> float | None:
+    """A Number attribute's value as a number (None: not a finite number)."""
+    try:
+        number = float(text)
+    except ValueError:
         return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            return None
-        return number if math.isfinite(number) else None
-    return None
+    return number if math.isfinite(number) else None
+
+
+def _numeric(value: Any) -> float | None:
+    """What a numeric condition compares: a number (a Number attribute, a JSON number in the
+    body), never a string that spells one, as SNS matches by type."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
 
 
 def _condition(condition: Any) -> Matcher:
@@ -168,7 +171,7 @@ def _condition(condition: Any) -> Matcher:
         return lambda v: isinstance(v, str) and v == condition
     if isinstance(condition, (int, float)):
         target = float(condition)
-        return lambda v: _number(v) == target
+        return lambda v: _numeric(v) == target
     (kind, operand), = condition.items()
     if kind == "prefix":
         return lambda v: isinstance(v, str) and v.startswith(operand)
@@ -181,7 +184,7 @@ def _condition(condition: Any) -> Matcher:
         checks = [(_OPERATORS[operand[i]], float(operand[i + 1])) for i in range(0, len(operand), 2)]
 
         def numeric(v: Any) -> bool:
-            number = _number(v)
+            number = _numeric(v)
             return number is not None and all(op(number, bound) for op, bound in checks)
         return numeric
     if kind == "anything-but":
@@ -211,7 +214,7 @@ def _anything_but(operand: Any) -> Matcher:
     def anything_but(v: Any) -> bool:
         if isinstance(v, str) and v in strings:
             return False
-        number = _number(v) if numbers else None
+        number = _numeric(v) if numbers else None
         return number is None or number not in numbers
     return anything_but
 

@@ -1,4 +1,4 @@
-"""SNS actions on topics: create, delete, list, attributes, tags."""
+"""SNS actions on topics: create, delete, list, attributes, permissions, tags."""
 from __future__ import annotations
 
 import json
@@ -11,6 +11,9 @@ from facades.sns.service import invalid, sns_error
 from facades.sns.state import FIFO_TOPIC_NAME, TOPIC_NAME, SnsState, Topic
 
 PAGE_SIZE = 100
+# The actions AddPermission may grant on a topic.
+POLICY_ACTIONS = frozenset({"GetTopicAttributes", "SetTopicAttributes", "AddPermission", "RemovePermission",
+                            "DeleteTopic", "Subscribe", "ListSubscriptionsByTopic", "Publish", "Receive"})
 MAX_TAGS = 50
 _FEEDBACK = {f"{p}{k}" for p in ("Application", "Firehose", "HTTP", "Lambda", "SQS")
              for k in ("SuccessFeedbackRoleArn", "SuccessFeedbackSampleRate", "FailureFeedbackRoleArn")}
@@ -115,6 +118,51 @@ def default_policy(topic: Topic) -> str:
                        "Resource": topic.arn,
                        "Condition": {"StringEquals": {"AWS:SourceOwner": topic.owner}}}]},
         separators=(",", ":"))
+
+
+def _policy_document(topic: Topic) -> dict[str, Any]:
+    """The topic's policy as a document whose statements are a list."""
+    document = json.loads(topic.attributes.get("Policy") or default_policy(topic))
+    statements = document.get("Statement") or []
+    document["Statement"] = statements if isinstance(statements, list) else [statements]
+    return document
+
+
+def _one_or_list(values: list[str]) -> str | list[str]:
+    """A policy element as SNS writes it: a single value bare, several as a list."""
+    return values[0] if len(values) == 1 else values
+
+
+def add_permission(state: SnsState, ctx: AwsRequestContext, params: Params) -> Any:
+    """A statement labelled `Label` letting the accounts call the actions on the topic."""
+    topic = state.topic(params["TopicArn"])
+    label = params["Label"]
+    accounts, actions = params.get("AWSAccountId") or [], params.get("ActionName") or []
+    if not accounts or not actions:
+        raise invalid("AWSAccountId" if not accounts else "ActionName")
+    policy = _policy_document(topic)
+    if any(s.get("Sid") == label for s in policy["Statement"]):
+        raise sns_error("InvalidParameter", "Statement already exists")
+    if not set(actions) <= POLICY_ACTIONS:
+        raise sns_error("InvalidParameter", "Policy statement action out of service scope!")
+    policy["Statement"].append({
+        "Sid": label, "Effect": "Allow",
+        "Principal": {"AWS": _one_or_list([f"arn:aws:iam::{a}:root" for a in accounts])},
+        "Action": _one_or_list([f"SNS:{a}" for a in actions]),
+        "Resource": topic.arn})
+    topic.attributes["Policy"] = json.dumps(policy, separators=(",", ":"))
+    state.save_topic(topic)
+    return state.committed(None)
+
+
+def remove_permission(state: SnsState, ctx: AwsRequestContext, params: Params) -> Any:
+    """Drop the statement labelled `Label` (none: nothing changes, as on SNS)."""
+    topic = state.topic(params["TopicArn"])
+    policy = _policy_document(topic)
+    policy["Statement"] = [s for s in policy["Statement"] if s.get("Sid") != params["Label"]]
+    topic.attributes["Policy"] = json.dumps(policy, separators=(",", ":"))
+    state.save_topic(topic)
+    return state.committed(None)
 
 
 def get_topic_attributes(state: SnsState, ctx: AwsRequestContext, params: Params) -> dict[str, Any]:

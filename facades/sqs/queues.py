@@ -19,6 +19,9 @@ MAX_TAGS = 50
 PERMISSION_ACTIONS = frozenset({"*", "SendMessage", "ReceiveMessage", "DeleteMessage", "ChangeMessageVisibility",
                                 "GetQueueAttributes", "GetQueueUrl", "ListDeadLetterSourceQueues",
                                 "PurgeQueue", "ListQueueTags"})
+# Actions only a queue's owner may call: AddPermission cannot grant them.
+OWNER_ACTIONS = frozenset({"AddPermission", "CreateQueue", "DeleteQueue", "RemovePermission",
+                           "SetQueueAttributes", "TagQueue", "UntagQueue"})
 
 
 def _check_dead_letter_target(state: SqsState, attributes: dict[str, str]) -> None:
@@ -124,9 +127,17 @@ def purge_queue(state: SqsState, ctx: AwsRequestContext, params: Params) -> None
     return None
 
 
+def _missing(parameter: str) -> Exception:
+    """SQS's answer to a required list or map sent empty (the Query protocol leaves it out)."""
+    return sqs_error("MissingParameter", f"The request must contain the parameter {parameter}.")
+
+
 def tag_queue(state: SqsState, ctx: AwsRequestContext, params: Params) -> None:
     queue = state.queue(params["QueueUrl"])
-    tags = {**queue.attrs.get("tags", {}), **(params.get("Tags") or {})}
+    added = params.get("Tags") or {}
+    if not added:
+        raise _missing("Tags")
+    tags = {**queue.attrs.get("tags", {}), **added}
     if len(tags) > MAX_TAGS:
         raise sqs_error("InvalidParameterValue", f"Too many tags added for queue {queue.name}.")
     state.broker.update_queue(queue, attrs={**queue.attrs, "tags": tags})
@@ -136,6 +147,8 @@ def tag_queue(state: SqsState, ctx: AwsRequestContext, params: Params) -> None:
 def untag_queue(state: SqsState, ctx: AwsRequestContext, params: Params) -> None:
     queue = state.queue(params["QueueUrl"])
     remove = set(params.get("TagKeys") or [])
+    if not remove:
+        raise _missing("TagKeys")
     tags = {k: v for k, v in queue.attrs.get("tags", {}).items() if k not in remove}
     state.broker.update_queue(queue, attrs={**queue.attrs, "tags": tags})
     return None
@@ -158,9 +171,17 @@ def list_dead_letter_source_queues(state: SqsState, ctx: AwsRequestContext, para
     return out
 
 
-def _policy(queue: Queue) -> dict[str, Any]:
+def _policy(state: SqsState, ctx: AwsRequestContext, queue: Queue) -> dict[str, Any]:
+    """The queue's policy, or the one SQS starts when AddPermission finds none."""
     raw = queue.attrs.get("sqs", {}).get("Policy")
-    return json.loads(raw) if raw else {"Version": "2012-10-17", "Statement": []}
+    if raw:
+        return json.loads(raw)
+    return {"Version": "2012-10-17", "Id": f"{state.arn(ctx, queue.name)}/SQSDefaultPolicy", "Statement": []}
+
+
+def _one_or_list(values: list[str]) -> str | list[str]:
+    """A policy element as SQS writes it: a single value bare, several as a list."""
+    return values[0] if len(values) == 1 else values
 
 
 def add_permission(state: SqsState, ctx: AwsRequestContext, params: Params) -> None:
@@ -168,21 +189,21 @@ def add_permission(state: SqsState, ctx: AwsRequestContext, params: Params) -> N
     label = params["Label"]
     accounts, actions = params.get("AWSAccountIds") or [], params.get("Actions") or []
     if not accounts or not actions:
-        missing = "AWSAccountIds" if not accounts else "Actions"
-        raise sqs_error("MissingParameter", f"The request must contain the parameter {missing}.")
+        raise _missing("AWSAccountIds" if not accounts else "Actions")
     for action in actions:
         if action not in PERMISSION_ACTIONS:
+            reason = ("Only the queue owner is allowed to invoke this action." if action in OWNER_ACTIONS
+                      else "Please refer to the appropriate WSDL for a list of valid actions.")
             raise sqs_error("InvalidParameterValue",
-                            f"Value SQS:{action} for parameter ActionName is invalid. "
-                            "Reason: Please refer to the appropriate WSDL for a list of valid actions.")
-    policy = _policy(queue)
+                            f"Value SQS:{action} for parameter ActionName is invalid. Reason: {reason}")
+    policy = _policy(state, ctx, queue)
     if any(s.get("Sid") == label for s in policy["Statement"]):
         raise sqs_error("InvalidParameterValue",
                         f"Value {label} for parameter Label is invalid. Reason: Already exists.")
     policy["Statement"].append({
         "Sid": label, "Effect": "Allow",
-        "Principal": {"AWS": [f"arn:aws:iam::{a}:root" for a in accounts]},
-        "Action": [f"SQS:{a}" for a in actions],
+        "Principal": {"AWS": _one_or_list([f"arn:aws:iam::{a}:root" for a in accounts])},
+        "Action": _one_or_list([f"SQS:{a}" for a in actions]),
         "Resource": state.arn(ctx, queue.name)})
     _store_policy(state, queue, policy)
     return None
@@ -191,7 +212,7 @@ def add_permission(state: SqsState, ctx: AwsRequestContext, params: Params) -> N
 def remove_permission(state: SqsState, ctx: AwsRequestContext, params: Params) -> None:
     queue = state.queue(params["QueueUrl"])
     label = params["Label"]
-    policy = _policy(queue)
+    policy = _policy(state, ctx, queue)
     kept = [s for s in policy["Statement"] if s.get("Sid") != label]
     if len(kept) == len(policy["Statement"]):
         raise sqs_error("InvalidParameterValue",

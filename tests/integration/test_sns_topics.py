@@ -273,3 +273,32 @@ def test_query_wire_format(shared_broker):
     assert status == 404
     assert '<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">' in body
     assert "<Type>Sender</Type><Code>NotFound</Code><Message>Topic does not exist</Message>" in body
+
+
+def test_add_and_remove_permission(sns):
+    arn = sns.create_topic(Name=unique("perm"))["TopicArn"]
+    sns.add_permission(TopicArn=arn, Label="pub", AWSAccountId=["999999999999"], ActionName=["Publish"])
+    policy = json.loads(sns.get_topic_attributes(TopicArn=arn)["Attributes"]["Policy"])
+    assert policy["Id"] == "__default_policy_ID"                     # the default statement stays
+    assert [s["Sid"] for s in policy["Statement"]] == ["__default_statement_ID", "pub"]
+    assert policy["Statement"][1] == {"Sid": "pub", "Effect": "Allow",
+                                      "Principal": {"AWS": "arn:aws:iam::999999999999:root"},
+                                      "Action": "SNS:Publish", "Resource": arn}
+    sns.add_permission(TopicArn=arn, Label="two", AWSAccountId=["888888888888", "999999999999"],
+                       ActionName=["Publish", "Subscribe"])
+    two = json.loads(sns.get_topic_attributes(TopicArn=arn)["Attributes"]["Policy"])["Statement"][2]
+    assert two["Action"] == ["SNS:Publish", "SNS:Subscribe"] and len(two["Principal"]["AWS"]) == 2
+
+    with expect_error(sns, "InvalidParameter") as caught:
+        sns.add_permission(TopicArn=arn, Label="pub", AWSAccountId=["999999999999"], ActionName=["Publish"])
+    assert caught["error"].response["Error"]["Message"] == "Statement already exists"
+    with expect_error(sns, "InvalidParameter") as caught:
+        sns.add_permission(TopicArn=arn, Label="bad", AWSAccountId=["999999999999"], ActionName=["FlyAway"])
+    assert caught["error"].response["Error"]["Message"] == "Policy statement action out of service scope!"
+    with expect_error(sns, "NotFound", 404):
+        sns.add_permission(TopicArn=arn + "-gone", Label="x", AWSAccountId=["999999999999"], ActionName=["Publish"])
+
+    sns.remove_permission(TopicArn=arn, Label="pub")
+    sns.remove_permission(TopicArn=arn, Label="never-added")
+    policy = json.loads(sns.get_topic_attributes(TopicArn=arn)["Attributes"]["Policy"])
+    assert [s["Sid"] for s in policy["Statement"]] == ["__default_statement_ID", "two"]

@@ -76,9 +76,23 @@ def test_group_unblocks_when_visibility_expires_and_order_is_kept(sqs, url):
 def test_receive_takes_several_messages_of_one_group_in_order(sqs, url):
     for i in range(4):
         send(sqs, url, f"m{i}", "G")
-    got = receive(sqs, url, max_messages=10)
-    assert [m["Body"] for m in got] == [f"m{i}" for i in range(len(got))]
-    assert got
+    # As on SQS: a free group's head and the messages behind it, up to MaxNumberOfMessages
+    got = receive(sqs, url, max_messages=3)
+    assert [m["Body"] for m in got] == ["m0", "m1", "m2"]
+    # ...while another receive gets nothing of the group until those are settled
+    assert receive(sqs, url, max_messages=10) == []
+    for m in got:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    assert [m["Body"] for m in receive(sqs, url, max_messages=10)] == ["m3"]
+
+
+def test_other_groups_are_served_while_one_is_held(sqs, url):
+    for body in ("g1", "g2", "g3"):
+        send(sqs, url, body, "G")
+    send(sqs, url, "h1", "H")
+    first = receive(sqs, url, max_messages=2, visibility=30)
+    assert [m["Body"] for m in first] == ["g1", "g2"]
+    assert [m["Body"] for m in receive(sqs, url, max_messages=10, visibility=30)] == ["h1"]
 
 
 def test_deduplication_by_id(sqs, url):

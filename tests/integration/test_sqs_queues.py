@@ -343,6 +343,18 @@ def test_tags(sqs):
     assert sqs.list_queue_tags(QueueUrl=url).get("Tags", {}) == {}
 
 
+def test_tag_errors_leave_the_tags_as_they_were(sqs):
+    url = sqs.create_queue(QueueName=name(), tags={"team": "core"})["QueueUrl"]
+    with expect_error(sqs, "MissingParameter") as caught:
+        sqs.tag_queue(QueueUrl=url, Tags={})
+    assert caught["error"].response["Error"]["Message"] == "The request must contain the parameter Tags."
+    with expect_error(sqs, "MissingParameter"):
+        sqs.untag_queue(QueueUrl=url, TagKeys=[])
+    with expect_error(sqs, "InvalidParameterValue"):
+        sqs.tag_queue(QueueUrl=url, Tags={f"k{i}": "v" for i in range(50)})     # 51 with "team"
+    assert sqs.list_queue_tags(QueueUrl=url)["Tags"] == {"team": "core"}
+
+
 def test_untagged_queue_lists_no_tags(sqs):
     url = create_queue(sqs, name())
     assert sqs.list_queue_tags(QueueUrl=url).get("Tags", {}) == {}
@@ -363,8 +375,14 @@ def test_add_and_remove_permission(sqs):
                        Actions=["SendMessage"])
     sqs.add_permission(QueueUrl=url, Label="recv", AWSAccountIds=["111122223333", "444455556666"],
                        Actions=["ReceiveMessage", "DeleteMessage"])
+    policy = json.loads(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"]["Policy"])
+    assert policy["Id"] == f"{arn}/SQSDefaultPolicy"
     statements = {s["Sid"]: s for s in _statements(sqs, url)}
     assert set(statements) == {"send-only", "recv"}
+    # as SQS writes them: one account or action bare, several as a list
+    assert statements["send-only"]["Action"] == "SQS:SendMessage"
+    assert statements["recv"]["Principal"]["AWS"] == ["arn:aws:iam::111122223333:root",
+                                                      "arn:aws:iam::444455556666:root"]
     send = statements["send-only"]
     assert send["Effect"] == "Allow"
     assert send["Resource"] == arn
@@ -389,3 +407,8 @@ def test_add_permission_rejects_unknown_action(sqs):
     url = create_queue(sqs, name())
     with expect_error(sqs, "InvalidParameterValue"):
         sqs.add_permission(QueueUrl=url, Label="bad", AWSAccountIds=["111122223333"], Actions=["FlyToTheMoon"])
+    with expect_error(sqs, "InvalidParameterValue") as caught:
+        sqs.add_permission(QueueUrl=url, Label="bad", AWSAccountIds=["111122223333"], Actions=["DeleteQueue"])
+    assert caught["error"].response["Error"]["Message"] == (
+        "Value SQS:DeleteQueue for parameter ActionName is invalid. "
+        "Reason: Only the queue owner is allowed to invoke this action.")

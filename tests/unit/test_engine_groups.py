@@ -20,28 +20,29 @@ def test_fifo_group_is_blocked_while_a_message_is_in_flight():
     b = make_broker()
     q = b.create_queue("q.fifo", FIFO)
     grouped(q, "a1 a2 b1 a3 b2 c1")
-    got = result_of(q.receive(10, 30_000))
-    assert bodies(got) == ["a1", "b1", "c1"]     # one per group, other groups flow
-    check_counts(q, ready=3, inflight=3)
+    a1, a2 = got = result_of(q.receive(2, 30_000))
+    assert bodies(got) == ["a1", "a2"]          # a free group's messages, in order
+    others = result_of(q.receive(10, 30_000))
+    assert bodies(others) == ["b1", "b2", "c1"]   # a3 waits behind its group, the others flow
+    check_counts(q, ready=1, inflight=5)
     assert result_of(q.receive(10, 30_000)) == []
-    a1, b1, c1 = got
     assert q.ack(a1)
-    assert bodies(result_of(q.receive(10, 30_000))) == ["a2"]
-    assert q.ack(c1)
-    assert result_of(q.receive(10, 30_000)) == []
-    check_counts(q, ready=2, inflight=2)
+    assert result_of(q.receive(10, 30_000)) == []  # a2 still holds the group
+    assert q.ack(a2)
+    assert bodies(result_of(q.receive(10, 30_000))) == ["a3"]
+    check_counts(q, ready=0, inflight=4)
 
 
 def test_fifo_redelivers_the_group_head_before_the_rest():
     b = make_broker()
     q = b.create_queue("q.fifo", FIFO)
     grouped(q, "a1 a2 a3")
-    (a1,) = result_of(q.receive(10, 1_000))
+    (a1,) = result_of(q.receive(1, 1_000))
     advance(b, 1_000)                      # visibility timeout
-    (again,) = result_of(q.receive(10, 1_000))
+    (again,) = result_of(q.receive(1, 1_000))
     assert again.message.body == b"a1" and again.message.delivery_count == 2
     assert q.release(again)                # ChangeMessageVisibility 0
-    (third,) = result_of(q.receive(10, 1_000))
+    (third,) = result_of(q.receive(1, 1_000))
     assert third.message.body == b"a1"
     assert q.ack(third)
     order = []
@@ -83,7 +84,7 @@ def test_fifo_consumer_leaving_unblocks_and_keeps_order():
     grouped(q, "a1 a2")
     q.remove_consumer(c1)
     check_counts(q, ready=2, inflight=0)
-    assert bodies(result_of(q.receive(10, 1_000))) == ["a1"]
+    assert bodies(result_of(q.receive(10, 1_000))) == ["a1", "a2"]
 
 
 def test_fifo_messages_without_a_group_are_not_blocked():
@@ -98,7 +99,7 @@ def test_fifo_purge_while_group_in_flight():
     b = make_broker()
     q = b.create_queue("q.fifo", FIFO)
     grouped(q, "a1 a2 a3")
-    (a1,) = result_of(q.receive(10, 1_000))
+    (a1,) = result_of(q.receive(1, 1_000))
     assert q.purge(include_inflight=False) == 2
     check_counts(q, ready=0, inflight=1)
     assert q.ack(a1)
@@ -110,7 +111,7 @@ def test_fifo_max_deliveries_moves_the_head_and_unblocks_the_group():
     b = make_broker()
     q = b.create_queue("q.fifo", QueueSettings(fifo=True, max_deliveries=1, dead_letter="dlq.fifo"))
     grouped(q, "a1 a2")
-    result_of(q.receive(10, 1_000))
+    result_of(q.receive(1, 1_000))
     advance(b, 1_000)
     assert bodies(result_of(q.receive(10, 1_000))) == ["a2"]
     assert ready_bodies(b.queues["dlq.fifo"]) == ["a1"]
@@ -326,7 +327,7 @@ def test_dedup_window_and_fifo_order_survive_a_restart():
     q = b.create_queue("q.fifo", FIFO)
     for name in ("a1", "a2", "a3"):
         q.enqueue(stamped(b, name, persistent=True, group_id="a", dedup_id=name))
-    (a1,) = result_of(q.receive(10, 30_000))
+    (a1,) = result_of(q.receive(1, 30_000))
     b2 = make_broker(store)
     b2.clock.advance(b.clock.seconds() - b2.clock.seconds() + 10)
     result_of(b2.start())
@@ -336,7 +337,7 @@ def test_dedup_window_and_fifo_order_survive_a_restart():
     # a1's visibility is still running: the group stays blocked behind it
     assert result_of(q2.receive(10, 30_000)) == []
     advance(b2, 20_000)
-    got = result_of(q2.receive(10, 30_000))
+    got = result_of(q2.receive(1, 30_000))
     assert bodies(got) == ["a1"] and got[0].message.delivery_count == 2
     advance(b2, 300_000)
     assert q2.enqueue(stamped(b2, "new", persistent=True, group_id="b", dedup_id="a2")).body == b"new"

@@ -142,10 +142,10 @@ def test_purge_drops_delayed_messages_on_disk_and_keeps_deep_leases():
 
 def test_a_fifo_group_blocked_by_a_lease_stays_blocked_however_many_are_in_flight():
     store, b, q = paged(fifo=True)
-    for g in range(10):
-        for i in range(2):
+    for i in range(2):
+        for g in range(10):
             q.enqueue(msg(f"g{g}-{i}", persistent=True, group_id=f"g{g}"))
-    first = receive(q, 10, 30_000)
+    first = receive(q, 10, 30_000)        # every group's head (the receive is then full)
     assert sorted(lease.message.body.decode() for lease in first) == [f"g{g}-0" for g in range(10)]
     assert receive(q, 10, 30_000) == [], "every group has a message in flight"
     lease = result_of(q.find_lease(first[3].message.seq))

@@ -110,3 +110,18 @@ def test_nested_keys_count_toward_the_limit_in_body_scope():
         parse(json.dumps({"a": {"b": ["1"], "c": ["1"], "d": ["1"]}, "e": ["1"], "f": ["1"], "g": ["1"]}),
               "MessageBody")
     parse(json.dumps({"a": {"b": ["1"], "c": ["1"]}, "e": ["1"], "f": ["1"], "g": ["1"]}), "MessageBody")
+
+
+@pytest.mark.parametrize("policy,matches", [
+    ({"price": [100]}, False),
+    ({"price": [{"numeric": [">", 0]}]}, False),
+    ({"price": [{"anything-but": [100]}]}, True),
+    ({"price": ["100"]}, True),
+])
+def test_numeric_conditions_compare_numbers_not_strings_that_spell_them(policy, matches):
+    """SNS matches by type: a String attribute "100" is not the number 100."""
+    attributes = {"price": {"DataType": "String", "StringValue": "100"}}
+    assert parse(json.dumps(policy)).matches("", attributes) is matches
+    assert parse(json.dumps(policy), "MessageBody").matches(json.dumps({"price": "100"}), {}) is matches
+    numbers = {"price": {"DataType": "Number", "StringValue": "100"}}
+    assert parse(json.dumps(policy)).matches("", numbers) is (not matches)

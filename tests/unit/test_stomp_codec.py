@@ -133,7 +133,7 @@ def test_content_length_with_leading_zeros() -> None:
 
 def test_content_length_body_must_be_followed_by_nul() -> None:
     error = parse_error(b"SEND\ncontent-length:3\n\nabcd\0")
-    assert error.message == "Expected null terminator after 3 content bytes"
+    assert error.message == "content-length bytes were read and there was no trailing null byte"
 
 
 @pytest.mark.parametrize("value", ["abc", "-1", "", "1.5", "+5", "0x10", "\u0663", "1 0"])

@@ -299,8 +299,8 @@ class FrameParser:
                 return None, 0
             if buf[end]:
                 raise FrameError(
-                    f"Expected null terminator after {length} content bytes",
-                    "The byte after a content-length body must be NUL.",
+                    "content-length bytes were read and there was no trailing null byte",
+                    f"The byte after the {length} bytes of a content-length body must be NUL.",
                 )
         else:
             end = buf.find(b"\0", start + self._scanned)

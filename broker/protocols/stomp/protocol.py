@@ -296,10 +296,12 @@ class StompProtocol(Protocol):
         common = [v for v in SUPPORTED_VERSIONS if v in accepted]
         if not common:
             supported = ",".join(SUPPORTED_VERSIONS)
-            body = (f"The client accepts STOMP version(s) {h.get('accept-version', '')!r}; "
-                    f"this broker speaks {supported}.").encode()
+            # ActiveMQ's words (StompCodec), with the `version` header STOMP 1.2 asks for.
+            text = (f"Invalid Protocol version[{h.get('accept-version', '1.0')}], supported versions are: "
+                    f"[{', '.join(reversed(SUPPORTED_VERSIONS))}]")
+            body = text.encode()
             self.send_frame(Frame("ERROR", {"version": supported, "content-type": "text/plain",
-                                            "message": "Supported protocol versions are " + supported,
+                                            "message": text,
                                             **({"receipt-id": h["receipt"]} if "receipt" in h else {}),
                                             "content-length": str(len(body))}, body))
             log.warning("event=stomp_error remote=%s connection=%s fatal=True message=%r",
@@ -578,7 +580,8 @@ class StompProtocol(Protocol):
             try:
                 selector = parse_selector(h["selector"])
             except InvalidSelector as exc:
-                raise StompError(f"javax.jms.InvalidSelectorException: {exc}") from None
+                # ActiveMQ's message is the selector itself; the body says what is wrong.
+                raise StompError(h["selector"], f"javax.jms.InvalidSelectorException: {exc}") from None
         try:
             prefetch = int(h.get("activemq.prefetchSize") or self.factory.prefetch)
             priority = int(h.get("activemq.priority") or 0)
