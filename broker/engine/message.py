@@ -14,6 +14,9 @@ from enum import IntEnum
 from typing import Any
 
 DEFAULT_PRIORITY = 4
+# The header holding a grouped message's sequence in its group (JMS's JMSXGroupSeq): 1 opens
+# the group anew, a negative number closes it (see Queue._pick).
+GROUP_SEQUENCE = "JMSXGroupSeq"
 
 # json.dumps(obj, separators=...) builds a new encoder on every call; this one is reused.
 _encode_json = json.JSONEncoder(separators=(",", ":")).encode

@@ -22,7 +22,7 @@ from twisted.internet import defer
 from broker.engine.dead_letters import ExpiryMove
 from broker.engine.consumer import Consumer, Lease
 from broker.engine.delays import Timeline, is_lease
-from broker.engine.message import DeadLetter, Message, State
+from broker.engine.message import GROUP_SEQUENCE, DeadLetter, Message, State
 from broker.engine.paging import Window, order_key, row_key
 from broker.engine.settings import QueueSettings
 
@@ -841,8 +841,16 @@ class Queue:
         group = message.group_id
         if group is not None and not self.settings.fifo:
             owner = self._group_owner.get(group)
-            if owner is not None:
-                return owner if owner.credit > 0 and self._matches(owner, message) else None
+            # As ActiveMQ: the group's first message (sequence 1) may go to any consumer,
+            # which then owns the group; the owner's taking a message whose sequence is
+            # negative closes the group, so its next message may go to anyone.
+            sequence = message.headers.get(GROUP_SEQUENCE) if owner is not None else None
+            if owner is not None and sequence != "1":
+                if owner.credit <= 0 or not self._matches(owner, message):
+                    return None
+                if sequence is not None and sequence.startswith("-"):
+                    del self._group_owner[group]
+                return owner
         n = len(consumers)
         if self._prioritized:
             order = consumers[:1] if consumers[0].exclusive else consumers

@@ -262,6 +262,32 @@ def test_group_moves_when_its_consumer_leaves(shared_broker):
         second.close()
 
 
+def test_a_negative_group_sequence_closes_the_group(shared_broker):
+    """As ActiveMQ: JMSXGroupSeq -1 is the group's last message; the next one may go to
+    any consumer (here the other one, as the owner still holds what it was given)."""
+    port = shared_broker.stomp_port
+    q = "/queue/" + unique()
+    first, second = connect(port), connect(port)
+    try:
+        # the owner can hold two unacknowledged messages: g1 and g2 fill it
+        first.subscribe_sync(q, "f", ack="client-individual", **{"activemq.prefetchSize": "2"})
+        first.send_sync(q, "g1", JMSXGroupID="G")
+        assert first.listener.get().body == "g1"
+        second.subscribe_sync(q, "s", ack="client-individual")
+        first.send_sync(q, "g2", JMSXGroupID="G", JMSXGroupSeq="-1")
+        last = first.listener.get()
+        assert last.body == "g2" and "JMSXGroupSeq" not in last.headers
+        second.none()
+        first.send_sync(q, "h1", JMSXGroupID="G")
+        first.send_sync(q, "h2", JMSXGroupID="G")
+        # the full owner no longer holds the group up: it has a new owner
+        assert [m.body for m in second.everything()] == ["h1", "h2"]
+        first.none()
+    finally:
+        first.close()
+        second.close()
+
+
 # -- consumer priority and exclusive consumers -------------------------------------------------------
 def test_consumer_priority(shared_broker):
     port = shared_broker.stomp_port

@@ -180,6 +180,23 @@ def test_jms_headers_and_user_properties_pass_through(shared_broker):
         assert int(h["expires"]) > time.time() * 1000
 
 
+def test_send_headers_named_as_jms_fields_set_the_field(shared_broker):
+    """As ActiveMQ's setObjectProperty: JMSType is the type, JMSXGroupSeq the group's
+    sequence (which a STOMP consumer never sees), JMSPriority the priority, and so on;
+    none of them comes back as a property."""
+    q = "/queue/" + unique()
+    with _subscribed(shared_broker.stomp_port, q) as c:
+        _send_raw(shared_broker.stomp_port, q, b"x", **{
+            "type": "overridden", "JMSType": "OrderPlaced", "JMSCorrelationID": "c-9",
+            "JMSXGroupID": "g1", "JMSXGroupSeq": "1", "JMSPriority": "8",
+            "JMSDeliveryMode": "PERSISTENT", "JMSRedelivered": "true", "JMSXDeliveryCount": "5"})
+        h = c.expect("MESSAGE").headers
+        assert h["type"] == "OrderPlaced" and h["correlation-id"] == "c-9"
+        assert h["priority"] == "8" and h["persistent"] == "true"
+        assert "redelivered" not in h
+        assert not {name for name in h if name.startswith("JMS")}, h
+
+
 def test_broker_owned_send_headers_are_removed(shared_broker):
     q = "/queue/" + unique()
     with _subscribed(shared_broker.stomp_port, q) as c:

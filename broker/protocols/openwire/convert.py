@@ -12,7 +12,7 @@ import struct
 import zlib
 from typing import Any
 
-from broker.engine.message import Message
+from broker.engine.message import GROUP_SEQUENCE, Message
 from broker.protocols.activemq import advisories
 from broker.protocols.activemq import destinations as dest
 from broker.protocols.activemq.dead_letters import dead_letter_headers
@@ -265,7 +265,7 @@ def to_engine(cmd: Struct, now: int, origin: object = None) -> Message:
         headers["reply-to"] = reply_to_header(reply_to)
     group_sequence = cmd["group_sequence"]
     if group_sequence:
-        headers["JMSXGroupSeq"] = str(group_sequence)
+        headers[GROUP_SEQUENCE] = str(group_sequence)
     # Fields read as items and the Message built positionally, in field order (as
     # Message.copy): this runs once per message sent.
     priority = cmd["priority"] or 0
@@ -335,9 +335,9 @@ def _dispatch_values(message: Message, destination: Struct, broker_seq: int, now
             typed[name] = props.typed(h[name], _HEADER_PROPERTIES[name])
     original = h.get("original-destination")
     reply_to = h.get("reply-to")
-    group_seq = h.get("JMSXGroupSeq")
+    group_seq = h.get(GROUP_SEQUENCE)
     return code, (producer_id, destination, mid, message.group_id,
-                  int(group_seq) if group_seq and group_seq.isdigit() else 0,
+                  int(group_seq) if group_seq and group_seq.lstrip("-").isdigit() else 0,
                   h.get("correlation-id"), message.persistent, message.expires, message.priority,
                   reply_to_struct(reply_to) if reply_to else None, message.timestamp, h.get("type"),
                   content, p.encode_map(typed) if typed else None,

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import base64
 
-from broker.engine.message import DEFAULT_PRIORITY, Message
+from broker.engine.message import DEFAULT_PRIORITY, GROUP_SEQUENCE, Message
 from broker.protocols.activemq.dead_letters import dead_letter_headers
 from broker.protocols.activemq.scheduling import int_value
 
+# SEND headers named as JMS fields set the field, as ActiveMQ's `setObjectProperty` does,
+# instead of becoming properties (JMSXGroupID is the group; JMSTimestamp, JMSRedelivered and
+# JMSXDeliveryCount are the broker's to set).
+_JMS_FIELDS = frozenset({"JMSType", "JMSCorrelationID", GROUP_SEQUENCE, "JMSPriority", "JMSExpiration",
+                         "JMSDeliveryMode", "JMSTimestamp", "JMSRedelivered", "JMSXDeliveryCount"})
 # Headers the broker consumes or owns; never stored as user properties.
 _DROPPED = frozenset({"destination", "message-id", "redelivered", "subscription", "transaction",
                       "receipt", "content-length", "persistent", "priority", "expires",
-                      "amq-msg-type", "JMSXGroupID", "ack", "timestamp"})
+                      "amq-msg-type", "JMSXGroupID", "ack", "timestamp"}) | _JMS_FIELDS
 _BODILESS = frozenset({"map", "stream", "message"})
 # Headers that are JMS message fields rather than properties.
 SYSTEM_HEADERS = ("correlation-id", "type", "reply-to")
@@ -64,10 +69,50 @@ def message_from_send(headers: dict[str, str], body: bytes, message_id: str, now
     # 0 or less never expires, as in ActiveMQ
     expires = max(0, int_value(headers, "expires", 0)) if "expires" in headers else 0
     persistent = headers.get("persistent")
+    durable = persistent is not None and persistent.lower() == "true"
+    if not _JMS_FIELDS.isdisjoint(headers):
+        priority, expires, durable = _jms_fields(headers, system, props, priority, expires, durable)
     # Positional, in field order (as `Message.copy`): one per SEND.
-    return Message(message_id, body, props, types, system,
-                   persistent is not None and persistent.lower() == "true",
+    return Message(message_id, body, props, types, system, durable,
                    priority, now, expires, headers.get("JMSXGroupID"), None, origin)
+
+
+def _jms_fields(headers: dict[str, str], system: dict[str, str], props: dict[str, str | bytes],
+                priority: int, expires: int, durable: bool) -> tuple[int, int, bool]:
+    """Apply the SEND headers named as JMS fields (after the STOMP headers, so they win, as
+    in ActiveMQ). A value the field cannot take is kept as a String property instead."""
+    for name in _JMS_FIELDS.intersection(headers):
+        value = headers[name]
+        if name == "JMSType":
+            system["type"] = value
+        elif name == "JMSCorrelationID":
+            system["correlation-id"] = value
+        elif name in (GROUP_SEQUENCE, "JMSPriority", "JMSExpiration"):
+            number = _integer(value)
+            if number is None:
+                props[name] = value
+            elif name == GROUP_SEQUENCE:
+                system[GROUP_SEQUENCE] = str(number)
+            elif name == "JMSPriority":
+                priority = max(0, min(9, number))
+            else:
+                expires = max(0, number)
+        elif name == "JMSDeliveryMode":
+            mode = value.strip().upper()
+            if mode in ("2", "PERSISTENT", "TRUE"):
+                durable = True
+            elif mode in ("1", "NON_PERSISTENT", "FALSE"):
+                durable = False
+            else:
+                props[name] = value
+    return priority, expires, durable
+
+
+def _integer(text: str) -> int | None:
+    try:
+        return int(text.strip())
+    except ValueError:
+        return None
 
 
 def _parse_types(raw: str | None) -> dict[str, str]:
@@ -99,7 +144,8 @@ def message_headers(message: Message, destination: str, subscription: str | None
     headers = message.headers
     if headers:
         for name, value in headers.items():
-            if name != "amq-msg-type":
+            # The group sequence is a JMS field ActiveMQ never shows a STOMP consumer.
+            if name != "amq-msg-type" and name != GROUP_SEQUENCE:
                 h.setdefault(name, value)
     dead = message.dead_letter
     if dead is not None:

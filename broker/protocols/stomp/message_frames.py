@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from broker.engine.message import Message
+from broker.engine.message import GROUP_SEQUENCE, Message
 from broker.protocols.stomp.codec import ESCAPES, escape_value, header_lines
 from broker.protocols.stomp.convert import TYPES_HEADER, message_body, message_headers
 
@@ -125,7 +125,7 @@ def _full_frame(message: Message, version: str, destination: str, subscription: 
 # a header or property is encoded by it (its first occurrence wins there).
 _PLACED = frozenset(("subscription", "destination", "message-id", "persistent", "redelivered",
                      "expires", "priority", "timestamp", "content-length", "ack", "reply-to",
-                     TYPES_HEADER))
+                     TYPES_HEADER, GROUP_SEQUENCE))
 
 
 def _direct_frame(message: Message, version: str, destination: str, subscription: str | None,
