@@ -309,7 +309,7 @@ def _compile_dumper(shape: Shape) -> _Codec:
         texts = frozenset(name for name, member in shape.members.items() if member.type_name == "string")
 
         def dump_structure(value: Any) -> Any:
-            if not isinstance(value, Mapping):
+            if value.__class__ is not dict and not isinstance(value, Mapping):   # a dict: no ABC check
                 raise _DumpError(f"expected a mapping for {shape.name}")
             if not known.issuperset(value):
                 raise _DumpError(f"{shape.name} has no member(s) {sorted(set(value) - known)}")

@@ -41,8 +41,10 @@ def _sender(ctx: AwsRequestContext) -> str:
 
 
 def _enqueue(state: SqsState, ctx: AwsRequestContext, queue: Queue, entry: Params,
-             limits: QueueLimits) -> dict[str, Any]:
-    message = convert.to_engine(entry, _sender(ctx), state.now_ms(), limits.fifo,
+             limits: QueueLimits, now: int, entry_id: str | None = None) -> dict[str, Any]:
+    """Send one message (a SendMessage or a batch entry, validated) at `now`; its result,
+    which names `entry_id` first when it is a batch entry's."""
+    message = convert.to_engine(entry, _sender(ctx), now, limits.fifo,
                                 limits.content_based_deduplication)
     # SQS does not hold a sender: a full queue answers as AWS does when it throttles.
     refused = state.broker.admit("queue", queue.name, len(message.body), message.persistent,
@@ -50,7 +52,7 @@ def _enqueue(state: SqsState, ctx: AwsRequestContext, queue: Queue, entry: Param
     if refused is not None:
         raise common_error("ServiceUnavailable") if refused.resource == "store" else sqs_error("RequestThrottled")
     kept = queue.enqueue(message)
-    return convert.sent_result(kept, message.body_digest, entry, limits.fifo)
+    return convert.sent_result(kept, message.body_digest, entry, limits.fifo, entry_id)
 
 
 def _after_commit(state: SqsState, result: Any, sends: bool = False) -> defer.Deferred[Any]:
@@ -61,19 +63,23 @@ def send_message(state: SqsState, ctx: AwsRequestContext, params: Params) -> def
     queue = state.queue(params["QueueUrl"])
     limits = _limits(queue)
     validate_send_message(params, limits)
-    return _after_commit(state, _enqueue(state, ctx, queue, params, limits), sends=True)
+    return _after_commit(state, _enqueue(state, ctx, queue, params, limits, state.now_ms()), sends=True)
 
 
 def send_message_batch(state: SqsState, ctx: AwsRequestContext, params: Params) -> defer.Deferred[Any]:
     queue = state.queue(params["QueueUrl"])
     limits = _limits(queue)
     entries = params.get("Entries") or []
-    validate_send_batch(entries, limits)
+    sizes = validate_send_batch(entries, limits)
+    # The entries of one request are sent at one time, as one request is.
+    now = state.now_ms()
     successful, failed = [], []
-    for index, entry in enumerate(entries, 1):
+    for index, entry in enumerate(entries):
         try:
-            validate_send_message(entry, limits, entry_prefix=f"SendMessageBatchRequestEntry.{index}")
-            successful.append({"Id": entry["Id"], **_enqueue(state, ctx, queue, entry, limits)})
+            if not limits.fifo:   # a FIFO batch's entries were validated with the batch
+                validate_send_message(entry, limits, entry_prefix=f"SendMessageBatchRequestEntry.{index + 1}",
+                                      size=sizes[index])
+            successful.append(_enqueue(state, ctx, queue, entry, limits, now, entry["Id"]))
         except AwsError as error:
             failed.append(error.as_batch_entry(entry["Id"], ctx.protocol))
     return _after_commit(state, {"Successful": successful, "Failed": failed}, sends=True)

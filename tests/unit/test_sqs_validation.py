@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given, strategies as st
 
 from facades.aws.errors import AwsError
 from facades.aws.message_attributes import attributes_size
@@ -283,6 +284,13 @@ def test_characters_outside_xml_are_invalid_contents(character: str) -> None:
 
 def test_characters_inside_xml_are_fine() -> None:
     v.validate_message_body("\t\n\r \ud7ff\ue000\ufffd\U00010000\U0010ffff ü 😀")
+
+
+@given(st.binary(max_size=64) | st.text(st.characters(max_codepoint=0x7F), max_size=64).map(str.encode))
+def test_the_ascii_fast_path_agrees_with_the_full_pattern(data: bytes) -> None:
+    """is_xml_ascii (a deletion pass) says yes exactly for the ASCII the XML pattern allows."""
+    expected = data.isascii() and v.INVALID_CHARACTER.search(data.decode("ascii")) is None
+    assert v.is_xml_ascii(data) == expected
 
 
 @pytest.mark.parametrize(
