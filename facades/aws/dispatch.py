@@ -184,6 +184,7 @@ class AwsDispatcher:
             client_address=request.client_address,
             headers=request.headers,
             identity=principal.identity,
+            escape_free=protocol == "json" and b"\\" not in request.body,
         )
         service.complete_params(ctx, params)
         if operation.input_shape is not None:

@@ -65,6 +65,10 @@ class AwsRequestContext:
     """Lower-case request headers (e.g. ``x-amzn-trace-id`` for AWSTraceHeader)."""
     identity: Any = None
     """The portal's avatar (``broker.auth.identity.Identity``) the authorization map checks."""
+    escape_free: bool = False
+    """True when no string in the params holds a control character, known without looking
+    at them: a JSON body without a backslash has no escape sequence, and JSON allows no
+    control character raw. Checks of text (an SQS message body) then skip their scan."""
 
     @property
     def base_url(self) -> str:

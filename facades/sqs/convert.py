@@ -12,7 +12,7 @@ from typing import Any
 from broker.engine.message import Message
 from facades.aws.ids import random_uuid
 from facades.aws.message_attributes import to_properties
-from facades.sqs.checksums import md5_of_bytes, md5_of_message_attributes
+from facades.sqs.checksums import md5_of_body, md5_of_bytes, md5_of_message_attributes
 from facades.sqs.validation import INVALID_CHARACTER, is_xml_ascii
 
 SYSTEM_NAMES = ("SenderId", "SentTimestamp", "ApproximateReceiveCount",
@@ -38,7 +38,8 @@ def to_engine(entry: dict[str, Any], sender: str, now: int, fifo: bool,
     message = Message(message_id=random_uuid(), body=data, properties=props,
                       types=types, headers=headers, persistent=True, timestamp=now,
                       group_id=entry.get("MessageGroupId"), dedup_id=dedup if fifo else None,
-                      # The body passed validation, so this is also what a receive reports.
+                      # The body passed validation, so this is also what a receive reports
+                      # (and a receive takes the body as valid text: `body_and_digest`).
                       body_digest=md5_of_bytes(data))
     delay = entry.get("DelaySeconds")
     if delay is not None:
@@ -84,13 +85,23 @@ def sequence_number(message: Message) -> str:
     return f"{message.seq:020d}"
 
 
-def body_text(message: Message) -> str:
-    """The body as SQS text: other doors may have sent bytes SQS cannot carry (invalid
-    UTF-8, control characters), which become U+FFFD rather than a broken reply."""
+def body_and_digest(message: Message) -> tuple[str, str]:
+    """The body as SQS text, and its MD5OfBody. Other doors may have sent bytes SQS cannot
+    carry (invalid UTF-8, control characters), which become U+FFFD rather than a broken
+    reply. A body SQS carries as it is (any sent through SQS) keeps its digest on the
+    message, which so also vouches for it: later receives decode it unchecked."""
     body = message.body
+    digest = message.body_digest
+    if digest is not None:
+        return body.decode("utf-8"), digest
     if is_xml_ascii(body):   # the common body, checked at C speed
-        return body.decode("ascii")
-    return INVALID_CHARACTER.sub("\ufffd", body.decode("utf-8", errors="replace"))
+        text = body.decode("ascii")
+    else:
+        text = INVALID_CHARACTER.sub("\ufffd", body.decode("utf-8", errors="replace"))
+        if text.encode("utf-8") != body:
+            return text, md5_of_body(text)
+    message.body_digest = digest = md5_of_bytes(body)
+    return text, digest
 
 
 def sent_result(message: Message, body_digest: str | None, entry: dict[str, Any], fifo: bool,

@@ -18,7 +18,7 @@ from facades.aws.message_attributes import attributes_of
 from facades.aws.service import AwsRequestContext, Params
 from facades.sqs import convert, receipts
 from facades.sqs import queue_attributes as qa
-from facades.sqs.checksums import md5_of_body, md5_of_message_attributes
+from facades.sqs.checksums import md5_of_message_attributes
 from facades.sqs.errors import sqs_error
 from facades.sqs.state import SqsState
 from facades.sqs.validation import (QueueLimits, validate_batch_entries, validate_receipt_handle,
@@ -62,7 +62,7 @@ def _after_commit(state: SqsState, result: Any, sends: bool = False) -> defer.De
 def send_message(state: SqsState, ctx: AwsRequestContext, params: Params) -> defer.Deferred[Any]:
     queue = state.queue(params["QueueUrl"])
     limits = _limits(queue)
-    validate_send_message(params, limits)
+    validate_send_message(params, limits, escape_free=ctx.escape_free)
     return _after_commit(state, _enqueue(state, ctx, queue, params, limits, state.now_ms()), sends=True)
 
 
@@ -70,7 +70,7 @@ def send_message_batch(state: SqsState, ctx: AwsRequestContext, params: Params) 
     queue = state.queue(params["QueueUrl"])
     limits = _limits(queue)
     entries = params.get("Entries") or []
-    sizes = validate_send_batch(entries, limits)
+    sizes = validate_send_batch(entries, limits, escape_free=ctx.escape_free)
     # The entries of one request are sent at one time, as one request is.
     now = state.now_ms()
     successful, failed = [], []
@@ -78,7 +78,7 @@ def send_message_batch(state: SqsState, ctx: AwsRequestContext, params: Params) 
         try:
             if not limits.fifo:   # a FIFO batch's entries were validated with the batch
                 validate_send_message(entry, limits, entry_prefix=f"SendMessageBatchRequestEntry.{index + 1}",
-                                      size=sizes[index])
+                                      size=sizes[index], escape_free=ctx.escape_free)
             successful.append(_enqueue(state, ctx, queue, entry, limits, now, entry["Id"]))
         except AwsError as error:
             failed.append(error.as_batch_entry(entry["Id"], ctx.protocol))
@@ -123,10 +123,7 @@ def _abandoned(failure: Failure, queue: Queue, leases: list[Lease]) -> Failure:
 def _received(state: SqsState, ctx: AwsRequestContext, queue: Queue, lease: Lease,
               system_names: list[str], attribute_names: list[str]) -> dict[str, Any]:
     message = lease.message
-    body = convert.body_text(message)
-    digest = message.body_digest
-    if digest is None:
-        digest = message.body_digest = md5_of_body(body)
+    body, digest = convert.body_and_digest(message)
     source = message.headers.get("dead-letter-source")
     out: dict[str, Any] = {
         "MessageId": message.message_id,
@@ -138,7 +135,7 @@ def _received(state: SqsState, ctx: AwsRequestContext, queue: Queue, lease: Leas
                                        state.arn(ctx, source) if source else None)
     if system:
         out["Attributes"] = system
-    attributes = convert.wanted_attributes(attributes_of(message), attribute_names)
+    attributes = convert.wanted_attributes(attributes_of(message), attribute_names) if attribute_names else None
     if attributes:
         out["MessageAttributes"] = attributes
         out["MD5OfMessageAttributes"] = md5_of_message_attributes(attributes)

@@ -179,12 +179,14 @@ def is_xml_ascii(data: bytes) -> bool:
     return data.isascii() and len(data.translate(None, _INVALID_ASCII)) == len(data)
 
 
-def validate_message_body(body: str | None, *, parameter: str = "MessageBody") -> None:
-    """Present, non-empty, and only characters SQS can store."""
+def validate_message_body(body: str | None, *, parameter: str = "MessageBody", escape_free: bool = False) -> None:
+    """Present, non-empty, and only characters SQS can store. `escape_free`: the body is
+    known to hold no control character (`AwsRequestContext.escape_free`), so ASCII is
+    valid as it is."""
     if not body:
         raise sqs_error("MissingParameter", f"The request must contain the parameter {parameter}.")
     if body.isascii():
-        valid = is_xml_ascii(body.encode("ascii"))
+        valid = escape_free or is_xml_ascii(body.encode("ascii"))
     else:
         valid = INVALID_CHARACTER.search(body) is None
     if not valid:
@@ -309,17 +311,18 @@ def validate_fifo_id(value: str, parameter: str) -> None:
 
 def validate_send_message(
     message: Mapping[str, Any], queue: QueueLimits, *, entry_prefix: str | None = None,
-    size: int | None = None,
+    size: int | None = None, escape_free: bool = False,
 ) -> None:
     """A SendMessage request, or one SendMessageBatch entry.
 
     ``entry_prefix`` (``"SendMessageBatchRequestEntry.3"``) names the entry
     in messages that AWS words with the entry's path. ``size`` is its
     :func:`message_size` when the caller has it already (a batch's entries
-    were all measured for the batch's total).
+    were all measured for the batch's total). ``escape_free`` as for
+    :func:`validate_message_body`.
     """
     body_parameter = f"{entry_prefix}.MessageBody" if entry_prefix else "MessageBody"
-    validate_message_body(message.get("MessageBody"), parameter=body_parameter)
+    validate_message_body(message.get("MessageBody"), parameter=body_parameter, escape_free=escape_free)
     delay = message.get("DelaySeconds")
     validate_delay_seconds(delay)
     validate_message_attributes(message.get("MessageAttributes"))
@@ -387,7 +390,8 @@ def validate_batch_entries(operation: str, entries: Sequence[Mapping[str, Any]])
 
 
 def validate_send_batch(
-    entries: Sequence[Mapping[str, Any]], queue: QueueLimits, *, limit: int = MAX_MESSAGE_SIZE
+    entries: Sequence[Mapping[str, Any]], queue: QueueLimits, *, limit: int = MAX_MESSAGE_SIZE,
+    escape_free: bool = False,
 ) -> list[int]:
     """The request-level checks of SendMessageBatch; returns each entry's
     :func:`message_size`, for the entry's own check.
@@ -407,7 +411,8 @@ def validate_send_batch(
         )
     if queue.fifo:
         for index, (entry, size) in enumerate(zip(entries, sizes), 1):
-            validate_send_message(entry, queue, entry_prefix=f"SendMessageBatchRequestEntry.{index}", size=size)
+            validate_send_message(entry, queue, entry_prefix=f"SendMessageBatchRequestEntry.{index}", size=size,
+                                  escape_free=escape_free)
     return sizes
 
 
