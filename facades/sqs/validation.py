@@ -324,9 +324,14 @@ def validate_send_message(
     body_parameter = f"{entry_prefix}.MessageBody" if entry_prefix else "MessageBody"
     validate_message_body(message.get("MessageBody"), parameter=body_parameter, escape_free=escape_free)
     delay = message.get("DelaySeconds")
-    validate_delay_seconds(delay)
-    validate_message_attributes(message.get("MessageAttributes"))
-    validate_message_system_attributes(message.get("MessageSystemAttributes"))
+    if delay is not None:   # the checks of what most messages lack are not called at all
+        validate_delay_seconds(delay)
+    attributes = message.get("MessageAttributes")
+    if attributes:
+        validate_message_attributes(attributes)
+    system = message.get("MessageSystemAttributes")
+    if system:
+        validate_message_system_attributes(system)
     group_id = message.get("MessageGroupId")
     dedup_id = message.get("MessageDeduplicationId")
     if group_id is not None:
