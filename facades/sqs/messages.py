@@ -181,10 +181,10 @@ def delete_message(state: SqsState, ctx: AwsRequestContext, params: Params) -> d
 
 
 def _batch(ctx: AwsRequestContext, operation: str, entries: list[Params],
-           one: Callable[[Params], Any]) -> defer.Deferred[dict[str, Any]]:
+           one: Callable[[Params], Any]) -> dict[str, Any] | defer.Deferred[dict[str, Any]]:
     """Each entry through `one`, which settles it at once or returns a Deferred; the answer
     lists the entries that succeeded and those that failed with an AwsError, in order,
-    once the last is settled (at once when none had to wait)."""
+    once the last is settled (at once, and no Deferred, when none had to wait)."""
     validate_batch_entries(operation, entries)
     outcomes: list[Failure | None] = []
     waiting: list[defer.Deferred[Any]] = []
@@ -210,7 +210,7 @@ def _batch(ctx: AwsRequestContext, operation: str, entries: list[Params],
                 failure.raiseException()
         return {"Successful": successful, "Failed": failed}
     if not waiting:
-        return defer.maybeDeferred(answer)
+        return answer()
     return defer.gatherResults(waiting).addCallback(answer)
 
 
@@ -219,8 +219,8 @@ def delete_message_batch(state: SqsState, ctx: AwsRequestContext, params: Params
 
     def one(entry: Params) -> Any:
         return _settle(state, queue, entry.get("ReceiptHandle") or "", lambda lease: _ack(queue, lease))
-    d = _batch(ctx, "DeleteMessageBatch", params.get("Entries") or [], one)
-    return d.addCallback(lambda result: _after_commit(state, result))
+    done = _batch(ctx, "DeleteMessageBatch", params.get("Entries") or [], one)
+    return _then(done, lambda result: _after_commit(state, result))
 
 
 def _change_visibility(state: SqsState, queue: Queue, handle: str, timeout: int) -> Any:
@@ -252,5 +252,5 @@ def change_message_visibility_batch(state: SqsState, ctx: AwsRequestContext, par
         if timeout is None:
             raise sqs_error("MissingParameter", "The request must contain the parameter VisibilityTimeout.")
         return _change_visibility(state, queue, entry.get("ReceiptHandle") or "", timeout)
-    d = _batch(ctx, "ChangeMessageVisibilityBatch", params.get("Entries") or [], one)
-    return d.addCallback(lambda result: _after_commit(state, result))
+    done = _batch(ctx, "ChangeMessageVisibilityBatch", params.get("Entries") or [], one)
+    return _then(done, lambda result: _after_commit(state, result))
