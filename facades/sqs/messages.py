@@ -5,6 +5,7 @@ the engine with the visibility timeout as the lease's deadline.
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Callable
 
 from twisted.internet import defer
@@ -150,15 +151,16 @@ def _settle(state: SqsState, queue: Queue, handle: str, then: Callable[[Lease | 
     name, seq, token = receipts.decode(handle)
     if name != queue.name:
         raise sqs_error("ReceiptHandleIsInvalid", f'The input receipt handle "{handle}" is not a valid receipt handle.')
-
-    def current(lease: Lease | None) -> Any:
-        # A lease restored at start or read back from disk (consumer None) is held by
-        # whoever received it last: their handle counts.
-        return then(lease if lease is not None and (lease.token == token or lease.consumer is None) else None)
     lease = queue.lease_for(seq)
     if lease is not None:
-        return current(lease)
-    return queue.find_lease(seq).addCallback(current)
+        return then(_held(lease, token))
+    return queue.find_lease(seq).addCallback(lambda found: then(_held(found, token)))
+
+
+def _held(lease: Lease | None, token: int) -> Lease | None:
+    """`lease` if a receipt handle with `token` holds it. A lease restored at start or read
+    back from disk (consumer None) is held by whoever received it last: their handle counts."""
+    return lease if lease is not None and (lease.token == token or lease.consumer is None) else None
 
 
 def _then(outcome: Any, next_step: Callable[[Any], defer.Deferred[Any]]) -> defer.Deferred[Any]:
@@ -216,9 +218,10 @@ def _batch(ctx: AwsRequestContext, operation: str, entries: list[Params],
 
 def delete_message_batch(state: SqsState, ctx: AwsRequestContext, params: Params) -> defer.Deferred[Any]:
     queue = state.queue(params["QueueUrl"])
+    ack = partial(_ack, queue)
 
     def one(entry: Params) -> Any:
-        return _settle(state, queue, entry.get("ReceiptHandle") or "", lambda lease: _ack(queue, lease))
+        return _settle(state, queue, entry.get("ReceiptHandle") or "", ack)
     done = _batch(ctx, "DeleteMessageBatch", params.get("Entries") or [], one)
     return _then(done, lambda result: _after_commit(state, result))
 
