@@ -99,6 +99,9 @@ class AwsService:
     """Operations an unsigned request may call even when signatures are enforced."""
     rest_model: ServiceModel | None = None
     """Model of a REST-JSON service (API Gateway); routed by method and URI."""
+    _operations: dict[tuple[str, str], OperationModel] = field(default_factory=dict, init=False, repr=False,
+                                                              compare=False)
+    """`operation`'s answers (botocore's own cache costs more per request than a dict)."""
 
     @property
     def model(self) -> ServiceModel:
@@ -131,9 +134,12 @@ class AwsService:
         return name in self.model.operation_names
 
     def operation(self, protocol: Protocol, name: str) -> OperationModel:
-        model = {"json": self.json_model, "query": self.query_model, "rest-json": self.rest_model}[protocol]
-        assert model is not None
-        return model.operation_model(name)
+        found = self._operations.get((protocol, name))
+        if found is None:
+            model = {"json": self.json_model, "query": self.query_model, "rest-json": self.rest_model}[protocol]
+            assert model is not None
+            found = self._operations[(protocol, name)] = model.operation_model(name)
+        return found
 
     # -- hooks ---------------------------------------------------------
 
