@@ -60,9 +60,9 @@ def wanted_attributes(attributes: dict[str, dict[str, Any]], names: list[str]) -
 
 
 def system_attributes(message: Message, names: list[str], account: str, dlq_source_arn: str | None) -> dict[str, str]:
-    if not names:   # most receives ask for none
-        return {}
     wanted = set(SYSTEM_NAMES) if "All" in names else set(names)
+    if not wanted:
+        return {}
     values: dict[str, str] = {
         "SenderId": message.headers.get("SenderId", account),
         "SentTimestamp": str(message.timestamp),

@@ -125,21 +125,23 @@ def _received(state: SqsState, ctx: AwsRequestContext, queue: Queue, lease: Leas
               system_names: list[str], attribute_names: list[str]) -> dict[str, Any]:
     message = lease.message
     body, digest = convert.body_and_digest(message)
-    source = message.headers.get("dead-letter-source")
     out: dict[str, Any] = {
         "MessageId": message.message_id,
         "ReceiptHandle": receipts.encode(queue.name, message.seq, lease.token),
         "MD5OfBody": digest,
         "Body": body,
     }
-    system = convert.system_attributes(message, system_names, ctx.account_id,
-                                       state.arn(ctx, source) if source else None)
-    if system:
-        out["Attributes"] = system
-    attributes = convert.wanted_attributes(attributes_of(message), attribute_names) if attribute_names else None
-    if attributes:
-        out["MessageAttributes"] = attributes
-        out["MD5OfMessageAttributes"] = md5_of_message_attributes(attributes)
+    if system_names:   # most receives ask for neither kind of attribute
+        source = message.headers.get("dead-letter-source")
+        system = convert.system_attributes(message, system_names, ctx.account_id,
+                                           state.arn(ctx, source) if source else None)
+        if system:
+            out["Attributes"] = system
+    if attribute_names:
+        attributes = convert.wanted_attributes(attributes_of(message), attribute_names)
+        if attributes:
+            out["MessageAttributes"] = attributes
+            out["MD5OfMessageAttributes"] = md5_of_message_attributes(attributes)
     return out
 
 
