@@ -89,6 +89,11 @@ class AwsDispatcher:
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     ) -> None:
         self._services = list(services)
+        # X-Amz-Target prefix -> the first service answering to it, as `_route_json` looks for it.
+        self._json_targets: dict[str, AwsService] = {}
+        for service in self._services:
+            if service.target_prefix is not None:
+                self._json_targets.setdefault(service.target_prefix, service)
         self._verifier = verifier
         self._default_region = default_region
         self._max_body_size = max_body_size
@@ -223,9 +228,9 @@ class AwsDispatcher:
 
     def _route_json(self, target: str) -> tuple[AwsService, str]:
         prefix, _, action = target.partition(".")
-        for service in self._services:
-            if service.target_prefix is not None and service.target_prefix == prefix and action:
-                return service, action
+        service = self._json_targets.get(prefix)
+        if service is not None and action:
+            return service, action
         raise unknown_operation(target, "json")
 
     def _route_query(

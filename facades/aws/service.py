@@ -131,7 +131,11 @@ class AwsService:
         return None if self.query_model is None else self.query_model.metadata.get("xmlNamespace")
 
     def has_operation(self, name: str) -> bool:
-        return name in self.model.operation_names
+        return name in self._operation_names
+
+    @cached_property
+    def _operation_names(self) -> frozenset[str]:
+        return frozenset(self.model.operation_names)
 
     def operation(self, protocol: Protocol, name: str) -> OperationModel:
         found = self._operations.get((protocol, name))
