@@ -504,3 +504,19 @@ def test_list_max_results() -> None:
     v.validate_max_results(None)
     v.validate_max_results(1000)
     assert refused(lambda: v.validate_max_results(0))[0] == "InvalidParameterValue"
+
+
+@given(st.lists(st.none() | st.sampled_from(["a", "b", "A-1", "x_y", "", " ", "a b", "é", "a" * 80, "a" * 81]),
+                min_size=1, max_size=10))
+def test_batch_entry_ids_are_judged_as_one_entry_at_a_time_judges_them(ids: list[str | None]) -> None:
+    """The one-match road for good batches refuses what the entry-by-entry check refuses."""
+    entries = [{} if entry_id is None else {"Id": entry_id} for entry_id in ids]
+
+    def outcome(check: Callable[[], object]) -> tuple[str, str] | None:
+        try:
+            check()
+        except AwsError as error:
+            return error.query_code, error.message_for("json")
+        return None
+    assert outcome(lambda: v.validate_batch_entries("DeleteMessageBatch", entries)) == outcome(
+        lambda: v._check_entry_ids("DeleteMessageBatchRequestEntry", entries))
