@@ -35,7 +35,9 @@ DEFAULT_MAX_BODY_SIZE = 4 * 1024 * 1024
 _log = Logger()
 
 
-@dataclass(frozen=True)
+# Not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__, ~3x
+# the cost of a plain one, and one is built for every request.
+@dataclass
 class WireRequest:
     method: str
     scheme: str
@@ -53,7 +55,8 @@ class WireRequest:
     events, which show them as the client wrote them."""
 
 
-@dataclass(frozen=True)
+# Not frozen, as WireRequest: one is built for every request.
+@dataclass
 class WireResponse:
     status: int
     headers: dict[str, str]
@@ -64,7 +67,8 @@ class WireResponse:
     into; fires when done."""
 
 
-@dataclass(frozen=True)
+# Not frozen, as WireRequest: one is built for every request.
+@dataclass
 class _Call:
     """A request that made it past every check and is ready for its handler."""
 
@@ -85,6 +89,11 @@ class AwsDispatcher:
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     ) -> None:
         self._services = list(services)
+        # X-Amz-Target prefix -> the first service answering to it, as `_route_json` looks for it.
+        self._json_targets: dict[str, AwsService] = {}
+        for service in self._services:
+            if service.target_prefix is not None:
+                self._json_targets.setdefault(service.target_prefix, service)
         self._verifier = verifier
         self._default_region = default_region
         self._max_body_size = max_body_size
@@ -184,6 +193,7 @@ class AwsDispatcher:
             client_address=request.client_address,
             headers=request.headers,
             identity=principal.identity,
+            escape_free=protocol == "json" and b"\\" not in request.body,
         )
         service.complete_params(ctx, params)
         if operation.input_shape is not None:
@@ -218,9 +228,9 @@ class AwsDispatcher:
 
     def _route_json(self, target: str) -> tuple[AwsService, str]:
         prefix, _, action = target.partition(".")
-        for service in self._services:
-            if service.target_prefix is not None and service.target_prefix == prefix and action:
-                return service, action
+        service = self._json_targets.get(prefix)
+        if service is not None and action:
+            return service, action
         raise unknown_operation(target, "json")
 
     def _route_query(

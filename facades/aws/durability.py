@@ -18,5 +18,8 @@ def after_commit(broker: Broker, result: Any, sends: bool = True) -> defer.Defer
     def refused(failure: Any) -> Any:
         failure.trap(Refused)
         raise common_error("ServiceUnavailable")
-    d = broker.committed(refusable=sends).addCallback(lambda _: result)
-    return d.addErrback(refused) if sends else d
+    # One addCallbacks, not addCallback then addErrback: the callback cannot fail, and a
+    # commit that already happened (no store) runs the chain once, not twice.
+    if sends:
+        return broker.committed(refusable=True).addCallbacks(lambda _: result, refused)
+    return broker.committed(refusable=False).addCallback(lambda _: result)

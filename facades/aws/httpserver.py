@@ -220,7 +220,11 @@ class HttpServerProtocol(Protocol):
         if self._head_size > MAX_HEAD:
             raise BadRequest("request head too large")
         self._raw_headers.append((name, value))
-        key = name.decode("latin-1").lower()
+        key = _HEADER_KEYS.get(name)
+        if key is None:
+            key = name.decode("latin-1").lower()
+            if len(_HEADER_KEYS) < MAX_HEADER_KEYS:
+                _HEADER_KEYS[name] = key
         headers = self._headers
         if key in headers:
             headers[key] = f"{headers[key]},{value.decode('latin-1')}"
@@ -449,6 +453,10 @@ class HttpServerFactory(Factory):
         if self.connections is not None:
             self.connections.release_address(address)
 
+
+#: Header names as sent -> their lower-case text: clients send the same few in every request.
+_HEADER_KEYS: dict[bytes, str] = {}
+MAX_HEADER_KEYS = 512
 
 _date_cache: list[Any] = [0, ""]
 

@@ -10,18 +10,20 @@ from __future__ import annotations
 import os
 
 _CHUNK = 4096
-_pool = b""
-_at = _CHUNK
+# The pool is kept as hex text: a UUID is then five slices of it, with the version digit
+# written as "4" and the variant digit looked up (its two high bits set to 10).
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+_pool = ""
+_at = 0
 
 
 def random_uuid() -> str:
     """A version 4 UUID, lower-case hex with dashes, as `str(uuid.uuid4())` spells it."""
     global _pool, _at
-    if _at >= len(_pool):
-        _pool, _at = os.urandom(_CHUNK), 0
-    raw = bytearray(_pool[_at:_at + 16])
-    _at += 16
-    raw[6] = raw[6] & 0x0F | 0x40   # version 4
-    raw[8] = raw[8] & 0x3F | 0x80   # RFC 4122 variant
-    h = raw.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    at = _at
+    if at >= len(_pool):
+        _pool, at = os.urandom(_CHUNK).hex(), 0
+    pool = _pool
+    _at = at + 32
+    return (f"{pool[at:at + 8]}-{pool[at + 8:at + 12]}-4{pool[at + 13:at + 16]}-"
+            f"{_VARIANT[pool[at + 16]]}{pool[at + 17:at + 20]}-{pool[at + 20:at + 32]}")

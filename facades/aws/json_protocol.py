@@ -309,7 +309,16 @@ def _compile_dumper(shape: Shape) -> _Codec:
         texts = frozenset(name for name, member in shape.members.items() if member.type_name == "string")
 
         def dump_structure(value: Any) -> Any:
-            if not isinstance(value, Mapping):
+            if value.__class__ is dict:
+                if texts.issuperset(value):
+                    # Text members only, each a str (most result entries): the document
+                    # is the value itself, no copy.
+                    for item in value.values():
+                        if item.__class__ is not str:
+                            break
+                    else:
+                        return value
+            elif not isinstance(value, Mapping):
                 raise _DumpError(f"expected a mapping for {shape.name}")
             if not known.issuperset(value):
                 raise _DumpError(f"{shape.name} has no member(s) {sorted(set(value) - known)}")

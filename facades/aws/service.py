@@ -40,7 +40,9 @@ Result = Union[Mapping[str, Any], None]
 Handler = Callable[["AwsRequestContext", Params], Union[Result, "Deferred[Result]"]]
 
 
-@dataclass(frozen=True)
+# Not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__, ~3x
+# the cost of a plain one, and one is built for every request.
+@dataclass
 class AwsRequestContext:
     """Per-request facts a handler may need besides its params."""
 
@@ -65,6 +67,10 @@ class AwsRequestContext:
     """Lower-case request headers (e.g. ``x-amzn-trace-id`` for AWSTraceHeader)."""
     identity: Any = None
     """The portal's avatar (``broker.auth.identity.Identity``) the authorization map checks."""
+    escape_free: bool = False
+    """True when no string in the params holds a control character, known without looking
+    at them: a JSON body without a backslash has no escape sequence, and JSON allows no
+    control character raw. Checks of text (an SQS message body) then skip their scan."""
 
     @property
     def base_url(self) -> str:
@@ -93,6 +99,9 @@ class AwsService:
     """Operations an unsigned request may call even when signatures are enforced."""
     rest_model: ServiceModel | None = None
     """Model of a REST-JSON service (API Gateway); routed by method and URI."""
+    _operations: dict[tuple[str, str], OperationModel] = field(default_factory=dict, init=False, repr=False,
+                                                              compare=False)
+    """`operation`'s answers (botocore's own cache costs more per request than a dict)."""
 
     @property
     def model(self) -> ServiceModel:
@@ -122,12 +131,19 @@ class AwsService:
         return None if self.query_model is None else self.query_model.metadata.get("xmlNamespace")
 
     def has_operation(self, name: str) -> bool:
-        return name in self.model.operation_names
+        return name in self._operation_names
+
+    @cached_property
+    def _operation_names(self) -> frozenset[str]:
+        return frozenset(self.model.operation_names)
 
     def operation(self, protocol: Protocol, name: str) -> OperationModel:
-        model = {"json": self.json_model, "query": self.query_model, "rest-json": self.rest_model}[protocol]
-        assert model is not None
-        return model.operation_model(name)
+        found = self._operations.get((protocol, name))
+        if found is None:
+            model = {"json": self.json_model, "query": self.query_model, "rest-json": self.rest_model}[protocol]
+            assert model is not None
+            found = self._operations[(protocol, name)] = model.operation_model(name)
+        return found
 
     # -- hooks ---------------------------------------------------------
 

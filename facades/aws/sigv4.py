@@ -42,7 +42,9 @@ T = TypeVar("T")
 ALGORITHM = "AWS4-HMAC-SHA256"
 
 
-@dataclass(frozen=True)
+# Not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__, ~3x
+# the cost of a plain one, and one is built for every request.
+@dataclass
 class SignedRequest:
     """What a signature covers, as received (no Twisted types)."""
 
@@ -58,7 +60,8 @@ class SignedRequest:
     body: bytes
 
 
-@dataclass(frozen=True)
+# Not frozen, as SignedRequest: one is built for every request.
+@dataclass
 class Principal:
     """Who sent the request, and what its credential scope says."""
 
@@ -70,7 +73,8 @@ class Principal:
     """The portal's avatar: the user (and groups) the authorization map checks."""
 
 
-@dataclass(frozen=True)
+# Not frozen, as SignedRequest: one is built for every request.
+@dataclass
 class _Signature:
     access_key: str
     date: str
@@ -170,12 +174,7 @@ def _read_signature(request: SignedRequest, *, strict: bool) -> _Signature | Non
 
 
 def _from_header(authorization: str, request: SignedRequest, strict: bool) -> _Signature | None:
-    algorithm, _, rest = authorization.strip().partition(" ")
-    fields = {}
-    for part in rest.split(","):
-        name, sep, value = part.strip().partition("=")
-        if sep:
-            fields[name] = value
+    algorithm, fields = authorization_fields(authorization)
     return _signature(
         algorithm,
         fields.get("Credential"),
@@ -185,6 +184,35 @@ def _from_header(authorization: str, request: SignedRequest, strict: bool) -> _S
         presigned=False,
         strict=strict,
     )
+
+
+def _split_authorization(authorization: str) -> tuple[str, dict[str, str]]:
+    algorithm, _, rest = authorization.strip().partition(" ")
+    fields = {}
+    for part in rest.split(","):
+        name, sep, value = part.strip().partition("=")
+        if sep:
+            fields[name] = value
+    return algorithm, fields
+
+
+#: An Authorization header's algorithm and fields but its Signature, by all of the header
+#: before ", Signature=": the same in every request of a client for a day.
+_heads: dict[str, tuple[str, dict[str, str]]] = {}
+
+
+def authorization_fields(authorization: str) -> tuple[str, dict[str, str]]:
+    """The algorithm and the ``name=value`` fields of an Authorization header. Those of the
+    header as botocore writes it, its Signature last, are split once per client and day."""
+    head, sep, signature = authorization.rpartition(", Signature=")
+    if not sep or "," in signature or " " not in head.strip():
+        return _split_authorization(authorization)
+    found = _heads.get(head)
+    if found is None:
+        if len(_heads) >= 1024:
+            _heads.clear()
+        found = _heads[head] = _split_authorization(head)
+    return found[0], {**found[1], "Signature": signature.rstrip()}
 
 
 def _from_query(query: Mapping[str, str], strict: bool) -> _Signature | None:
@@ -249,8 +277,9 @@ def _sign(request: SignedRequest, signature: _Signature, secret: str) -> str:
     date = timestamp[0:8]
     string_to_sign = (f"{ALGORITHM}\n{timestamp}\n{date}/{signature.region}/{signature.service}/aws4_request\n"
                       f"{hashlib.sha256(canonical.encode('utf-8')).hexdigest()}")
-    key = _signing_key(secret, date, signature.region, signature.service)
-    return hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+    mac = _signer(secret, date, signature.region, signature.service).copy()
+    mac.update(string_to_sign.encode("utf-8"))
+    return mac.hexdigest()
 
 
 def botocore_canonical_request(request: SignedRequest, signature: _Signature) -> str:
@@ -278,34 +307,57 @@ _HOST_BREAKERS = re.compile(r"[/?#\\@\[\]]")
 
 def plain_canonical_request(request: SignedRequest, signature: _Signature) -> str | None:
     """The canonical request of a plain request, written directly; ``None`` for any other."""
-    names = signature.signed_headers
-    if (request.query or not _PLAIN_PATH.fullmatch(request.path) or "host" not in names
-            or _HOST_BREAKERS.search(request.host) or len(set(names)) != len(names)):
+    if request.query:
         return None
+    layout = _plain_layout(request.path, request.host, signature.signed_headers)
+    if layout is None:
+        return None
+    names, signed = layout
     headers = request.headers
-    lines = []
-    for name in sorted(names):
-        if name != name.lower() or name != name.strip() or not name or name in _UNSIGNABLE:
-            return None
-        lines.append(f"{name}:{' '.join(headers.get(name, '').split())}")
+    lines = "\n".join([f"{name}:{' '.join(headers.get(name, '').split())}" for name in names])
     checksum = headers.get("x-amz-content-sha256", "") if "x-amz-content-sha256" in names \
         else hashlib.sha256(request.body).hexdigest()
-    return (f"{request.method.upper()}\n{request.path or '/'}\n\n" + "\n".join(lines)
-            + f"\n\n{';'.join(sorted(names))}\n{checksum}")
+    return f"{request.method.upper()}\n{request.path or '/'}\n\n{lines}\n\n{signed}\n{checksum}"
 
 
-_signing_keys: dict[tuple[str, str, str, str], bytes] = {}
+_Layout = tuple[tuple[str, ...], str] | None
+#: `_plain_layout` by (path, host, signed header names): the same in every request a client
+#: sends to one queue URL, so each request only fills in its header values.
+_layouts: dict[tuple[str, str, tuple[str, ...]], _Layout] = {}
 
 
-def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
-    """SigV4's derived key, cached: it changes once a day per key, region and service."""
+def _plain_layout(path: str, host: str, names: tuple[str, ...]) -> _Layout:
+    """The signed header names in canonical order and the SignedHeaders line, when a request
+    with this path, host and signed headers is plain; None when it is not."""
+    key = (path, host, names)
+    if key in _layouts:
+        return _layouts[key]
+    layout: _Layout = None
+    if (_PLAIN_PATH.fullmatch(path) and "host" in names and not _HOST_BREAKERS.search(host)
+            and len(set(names)) == len(names)
+            and all(name and name == name.lower() and name == name.strip() and name not in _UNSIGNABLE
+                    for name in names)):
+        ordered = tuple(sorted(names))
+        layout = (ordered, ";".join(ordered))
+    if len(_layouts) >= 1024:
+        _layouts.clear()
+    _layouts[key] = layout
+    return layout
+
+
+_signers: dict[tuple[str, str, str, str], hmac.HMAC] = {}
+
+
+def _signer(secret: str, date: str, region: str, service: str) -> hmac.HMAC:
+    """An HMAC keyed with SigV4's derived key, cached: the key changes once a day per key,
+    region and service, and a copy of a keyed HMAC signs for a quarter less than keying a new one."""
     cache_key = (secret, date, region, service)
-    key = _signing_keys.get(cache_key)
-    if key is None:
+    signer = _signers.get(cache_key)
+    if signer is None:
         key = f"AWS4{secret}".encode("utf-8")
         for part in (date, region, service, "aws4_request"):
-            key = hmac.new(key, part.encode("utf-8"), hashlib.sha256).digest()
-        if len(_signing_keys) >= 1024:
-            _signing_keys.clear()
-        _signing_keys[cache_key] = key
-    return key
+            key = hmac.digest(key, part.encode("utf-8"), "sha256")
+        if len(_signers) >= 1024:
+            _signers.clear()
+        signer = _signers[cache_key] = hmac.new(key, digestmod="sha256")
+    return signer

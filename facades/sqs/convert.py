@@ -12,8 +12,8 @@ from typing import Any
 from broker.engine.message import Message
 from facades.aws.ids import random_uuid
 from facades.aws.message_attributes import to_properties
-from facades.sqs.checksums import md5_of_bytes, md5_of_message_attributes
-from facades.sqs.validation import INVALID_CHARACTER
+from facades.sqs.checksums import md5_of_body, md5_of_bytes, md5_of_message_attributes
+from facades.sqs.validation import INVALID_CHARACTER, is_xml_ascii
 
 SYSTEM_NAMES = ("SenderId", "SentTimestamp", "ApproximateReceiveCount",
                 "ApproximateFirstReceiveTimestamp", "SequenceNumber", "MessageDeduplicationId",
@@ -24,9 +24,11 @@ def to_engine(entry: dict[str, Any], sender: str, now: int, fifo: bool,
               content_dedup: bool) -> Message:
     """A SendMessage request (or batch entry) as an engine message."""
     body: str = entry["MessageBody"]
-    props, types = to_properties(entry.get("MessageAttributes"))
+    attributes = entry.get("MessageAttributes")
+    props, types = to_properties(attributes) if attributes else ({}, None)
     headers = {"SenderId": sender}
-    trace = (entry.get("MessageSystemAttributes") or {}).get("AWSTraceHeader")
+    system = entry.get("MessageSystemAttributes")
+    trace = system.get("AWSTraceHeader") if system else None
     if trace is not None:
         headers["AWSTraceHeader"] = trace["StringValue"]
     dedup = entry.get("MessageDeduplicationId")
@@ -36,7 +38,8 @@ def to_engine(entry: dict[str, Any], sender: str, now: int, fifo: bool,
     message = Message(message_id=random_uuid(), body=data, properties=props,
                       types=types, headers=headers, persistent=True, timestamp=now,
                       group_id=entry.get("MessageGroupId"), dedup_id=dedup if fifo else None,
-                      # The body passed validation, so this is also what a receive reports.
+                      # The body passed validation, so this is also what a receive reports
+                      # (and a receive takes the body as valid text: `body_and_digest`).
                       body_digest=md5_of_bytes(data))
     delay = entry.get("DelaySeconds")
     if delay is not None:
@@ -82,27 +85,39 @@ def sequence_number(message: Message) -> str:
     return f"{message.seq:020d}"
 
 
-def body_text(message: Message) -> str:
-    """The body as SQS text: other doors may have sent bytes SQS cannot carry (invalid
-    UTF-8, control characters), which become U+FFFD rather than a broken reply."""
+def body_and_digest(message: Message) -> tuple[str, str]:
+    """The body as SQS text, and its MD5OfBody. Other doors may have sent bytes SQS cannot
+    carry (invalid UTF-8, control characters), which become U+FFFD rather than a broken
+    reply. A body SQS carries as it is (any sent through SQS) keeps its digest on the
+    message, which so also vouches for it: later receives decode it unchecked."""
     body = message.body
-    if body.isascii():
+    digest = message.body_digest
+    if digest is not None:
+        return body.decode("utf-8"), digest
+    if is_xml_ascii(body):   # the common body, checked at C speed
         text = body.decode("ascii")
-        if text.isprintable():   # the common body, checked at C speed
-            return text
-    return INVALID_CHARACTER.sub("\ufffd", body.decode("utf-8", errors="replace"))
+    else:
+        text = INVALID_CHARACTER.sub("\ufffd", body.decode("utf-8", errors="replace"))
+        if text.encode("utf-8") != body:
+            return text, md5_of_body(text)
+    message.body_digest = digest = md5_of_bytes(body)
+    return text, digest
 
 
-def sent_result(message: Message, body_digest: str | None, entry: dict[str, Any], fifo: bool) -> dict[str, Any]:
+def sent_result(message: Message, body_digest: str | None, entry: dict[str, Any], fifo: bool,
+                entry_id: str | None = None) -> dict[str, Any]:
     """SendMessage's answer: ids and the digests the SDKs verify. `message` is the one the
-    queue kept (an earlier one for a deduplicated FIFO send); `body_digest` is the sent body's."""
-    out: dict[str, Any] = {"MessageId": message.message_id, "MD5OfMessageBody": body_digest}
-    md5_attrs = md5_of_message_attributes(entry.get("MessageAttributes"))
-    if md5_attrs:
-        out["MD5OfMessageAttributes"] = md5_attrs
-    md5_system = md5_of_message_attributes(entry.get("MessageSystemAttributes"))
-    if md5_system:
-        out["MD5OfMessageSystemAttributes"] = md5_system
+    queue kept (an earlier one for a deduplicated FIFO send); `body_digest` is the sent body's.
+    A batch entry's (`entry_id`) names the entry first, as SendMessageBatchResultEntry does."""
+    out: dict[str, Any] = ({"MessageId": message.message_id, "MD5OfMessageBody": body_digest}
+                           if entry_id is None else
+                           {"Id": entry_id, "MessageId": message.message_id, "MD5OfMessageBody": body_digest})
+    attributes = entry.get("MessageAttributes")
+    if attributes:
+        out["MD5OfMessageAttributes"] = md5_of_message_attributes(attributes)
+    system = entry.get("MessageSystemAttributes")
+    if system:
+        out["MD5OfMessageSystemAttributes"] = md5_of_message_attributes(system)
     if fifo:
         out["SequenceNumber"] = sequence_number(message)
     return out

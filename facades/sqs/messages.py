@@ -5,6 +5,7 @@ the engine with the visibility timeout as the lease's deadline.
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Callable
 
 from twisted.internet import defer
@@ -18,7 +19,7 @@ from facades.aws.message_attributes import attributes_of
 from facades.aws.service import AwsRequestContext, Params
 from facades.sqs import convert, receipts
 from facades.sqs import queue_attributes as qa
-from facades.sqs.checksums import md5_of_body, md5_of_message_attributes
+from facades.sqs.checksums import md5_of_message_attributes
 from facades.sqs.errors import sqs_error
 from facades.sqs.state import SqsState
 from facades.sqs.validation import (QueueLimits, validate_batch_entries, validate_receipt_handle,
@@ -41,8 +42,10 @@ def _sender(ctx: AwsRequestContext) -> str:
 
 
 def _enqueue(state: SqsState, ctx: AwsRequestContext, queue: Queue, entry: Params,
-             limits: QueueLimits) -> dict[str, Any]:
-    message = convert.to_engine(entry, _sender(ctx), state.now_ms(), limits.fifo,
+             limits: QueueLimits, now: int, entry_id: str | None = None) -> dict[str, Any]:
+    """Send one message (a SendMessage or a batch entry, validated) at `now`; its result,
+    which names `entry_id` first when it is a batch entry's."""
+    message = convert.to_engine(entry, _sender(ctx), now, limits.fifo,
                                 limits.content_based_deduplication)
     # SQS does not hold a sender: a full queue answers as AWS does when it throttles.
     refused = state.broker.admit("queue", queue.name, len(message.body), message.persistent,
@@ -50,7 +53,7 @@ def _enqueue(state: SqsState, ctx: AwsRequestContext, queue: Queue, entry: Param
     if refused is not None:
         raise common_error("ServiceUnavailable") if refused.resource == "store" else sqs_error("RequestThrottled")
     kept = queue.enqueue(message)
-    return convert.sent_result(kept, message.body_digest, entry, limits.fifo)
+    return convert.sent_result(kept, message.body_digest, entry, limits.fifo, entry_id)
 
 
 def _after_commit(state: SqsState, result: Any, sends: bool = False) -> defer.Deferred[Any]:
@@ -60,20 +63,24 @@ def _after_commit(state: SqsState, result: Any, sends: bool = False) -> defer.De
 def send_message(state: SqsState, ctx: AwsRequestContext, params: Params) -> defer.Deferred[Any]:
     queue = state.queue(params["QueueUrl"])
     limits = _limits(queue)
-    validate_send_message(params, limits)
-    return _after_commit(state, _enqueue(state, ctx, queue, params, limits), sends=True)
+    validate_send_message(params, limits, escape_free=ctx.escape_free)
+    return _after_commit(state, _enqueue(state, ctx, queue, params, limits, state.now_ms()), sends=True)
 
 
 def send_message_batch(state: SqsState, ctx: AwsRequestContext, params: Params) -> defer.Deferred[Any]:
     queue = state.queue(params["QueueUrl"])
     limits = _limits(queue)
     entries = params.get("Entries") or []
-    validate_send_batch(entries, limits)
+    sizes = validate_send_batch(entries, limits, escape_free=ctx.escape_free)
+    # The entries of one request are sent at one time, as one request is.
+    now = state.now_ms()
     successful, failed = [], []
-    for index, entry in enumerate(entries, 1):
+    for index, entry in enumerate(entries):
         try:
-            validate_send_message(entry, limits, entry_prefix=f"SendMessageBatchRequestEntry.{index}")
-            successful.append({"Id": entry["Id"], **_enqueue(state, ctx, queue, entry, limits)})
+            if not limits.fifo:   # a FIFO batch's entries were validated with the batch
+                validate_send_message(entry, limits, entry_prefix=f"SendMessageBatchRequestEntry.{index + 1}",
+                                      size=sizes[index], escape_free=ctx.escape_free)
+            successful.append(_enqueue(state, ctx, queue, entry, limits, now, entry["Id"]))
         except AwsError as error:
             failed.append(error.as_batch_entry(entry["Id"], ctx.protocol))
     return _after_commit(state, {"Successful": successful, "Failed": failed}, sends=True)
@@ -117,25 +124,24 @@ def _abandoned(failure: Failure, queue: Queue, leases: list[Lease]) -> Failure:
 def _received(state: SqsState, ctx: AwsRequestContext, queue: Queue, lease: Lease,
               system_names: list[str], attribute_names: list[str]) -> dict[str, Any]:
     message = lease.message
-    body = convert.body_text(message)
-    digest = message.body_digest
-    if digest is None:
-        digest = message.body_digest = md5_of_body(body)
-    source = message.headers.get("dead-letter-source")
+    body, digest = convert.body_and_digest(message)
     out: dict[str, Any] = {
         "MessageId": message.message_id,
         "ReceiptHandle": receipts.encode(queue.name, message.seq, lease.token),
         "MD5OfBody": digest,
         "Body": body,
     }
-    system = convert.system_attributes(message, system_names, ctx.account_id,
-                                       state.arn(ctx, source) if source else None)
-    if system:
-        out["Attributes"] = system
-    attributes = convert.wanted_attributes(attributes_of(message), attribute_names)
-    if attributes:
-        out["MessageAttributes"] = attributes
-        out["MD5OfMessageAttributes"] = md5_of_message_attributes(attributes)
+    if system_names:   # most receives ask for neither kind of attribute
+        source = message.headers.get("dead-letter-source")
+        system = convert.system_attributes(message, system_names, ctx.account_id,
+                                           state.arn(ctx, source) if source else None)
+        if system:
+            out["Attributes"] = system
+    if attribute_names:
+        attributes = convert.wanted_attributes(attributes_of(message), attribute_names)
+        if attributes:
+            out["MessageAttributes"] = attributes
+            out["MD5OfMessageAttributes"] = md5_of_message_attributes(attributes)
     return out
 
 
@@ -147,15 +153,16 @@ def _settle(state: SqsState, queue: Queue, handle: str, then: Callable[[Lease | 
     name, seq, token = receipts.decode(handle)
     if name != queue.name:
         raise sqs_error("ReceiptHandleIsInvalid", f'The input receipt handle "{handle}" is not a valid receipt handle.')
-
-    def current(lease: Lease | None) -> Any:
-        # A lease restored at start or read back from disk (consumer None) is held by
-        # whoever received it last: their handle counts.
-        return then(lease if lease is not None and (lease.token == token or lease.consumer is None) else None)
     lease = queue.lease_for(seq)
     if lease is not None:
-        return current(lease)
-    return queue.find_lease(seq).addCallback(current)
+        return then(_held(lease, token))
+    return queue.find_lease(seq).addCallback(lambda found: then(_held(found, token)))
+
+
+def _held(lease: Lease | None, token: int) -> Lease | None:
+    """`lease` if a receipt handle with `token` holds it. A lease restored at start or read
+    back from disk (consumer None) is held by whoever received it last: their handle counts."""
+    return lease if lease is not None and (lease.token == token or lease.consumer is None) else None
 
 
 def _then(outcome: Any, next_step: Callable[[Any], defer.Deferred[Any]]) -> defer.Deferred[Any]:
@@ -178,10 +185,10 @@ def delete_message(state: SqsState, ctx: AwsRequestContext, params: Params) -> d
 
 
 def _batch(ctx: AwsRequestContext, operation: str, entries: list[Params],
-           one: Callable[[Params], Any]) -> defer.Deferred[dict[str, Any]]:
+           one: Callable[[Params], Any]) -> dict[str, Any] | defer.Deferred[dict[str, Any]]:
     """Each entry through `one`, which settles it at once or returns a Deferred; the answer
     lists the entries that succeeded and those that failed with an AwsError, in order,
-    once the last is settled (at once when none had to wait)."""
+    once the last is settled (at once, and no Deferred, when none had to wait)."""
     validate_batch_entries(operation, entries)
     outcomes: list[Failure | None] = []
     waiting: list[defer.Deferred[Any]] = []
@@ -207,17 +214,18 @@ def _batch(ctx: AwsRequestContext, operation: str, entries: list[Params],
                 failure.raiseException()
         return {"Successful": successful, "Failed": failed}
     if not waiting:
-        return defer.maybeDeferred(answer)
+        return answer()
     return defer.gatherResults(waiting).addCallback(answer)
 
 
 def delete_message_batch(state: SqsState, ctx: AwsRequestContext, params: Params) -> defer.Deferred[Any]:
     queue = state.queue(params["QueueUrl"])
+    ack = partial(_ack, queue)
 
     def one(entry: Params) -> Any:
-        return _settle(state, queue, entry.get("ReceiptHandle") or "", lambda lease: _ack(queue, lease))
-    d = _batch(ctx, "DeleteMessageBatch", params.get("Entries") or [], one)
-    return d.addCallback(lambda result: _after_commit(state, result))
+        return _settle(state, queue, entry.get("ReceiptHandle") or "", ack)
+    done = _batch(ctx, "DeleteMessageBatch", params.get("Entries") or [], one)
+    return _then(done, lambda result: _after_commit(state, result))
 
 
 def _change_visibility(state: SqsState, queue: Queue, handle: str, timeout: int) -> Any:
@@ -249,5 +257,5 @@ def change_message_visibility_batch(state: SqsState, ctx: AwsRequestContext, par
         if timeout is None:
             raise sqs_error("MissingParameter", "The request must contain the parameter VisibilityTimeout.")
         return _change_visibility(state, queue, entry.get("ReceiptHandle") or "", timeout)
-    d = _batch(ctx, "ChangeMessageVisibilityBatch", params.get("Entries") or [], one)
-    return d.addCallback(lambda result: _after_commit(state, result))
+    done = _batch(ctx, "ChangeMessageVisibilityBatch", params.get("Entries") or [], one)
+    return _then(done, lambda result: _after_commit(state, result))

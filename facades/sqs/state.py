@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
@@ -53,6 +54,7 @@ class SqsState:
         return self.broker.queue(parts[5], create=False)
 
 
+@lru_cache(maxsize=1024)   # every request names its queue by URL: split each URL once
 def name_from_url(url: str) -> str:
     path = urlsplit(url).path if "://" in url else url
     name = path.rstrip("/").rsplit("/", 1)[-1]

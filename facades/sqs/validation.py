@@ -44,11 +44,14 @@ FIFO_SUFFIX = ".fifo"
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")
 _FIFO_QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,75}\.fifo")
 _BATCH_ENTRY_ID = re.compile(r"[A-Za-z0-9_-]{1,80}")
+_BATCH_ENTRY_IDS = re.compile(r"[A-Za-z0-9_-]{1,80}(?: [A-Za-z0-9_-]{1,80})*")   # joined by spaces
 _FIFO_ID = re.compile(r"[A-Za-z0-9!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]{1,128}")
 _ATTRIBUTE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 _INTEGER = re.compile(r"-?\d+")
 # XML 1.0 characters, which is what SQS stores and returns.
 INVALID_CHARACTER = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# The ASCII characters that are not XML 1.0 characters: the C0 controls but tab, LF and CR.
+_INVALID_ASCII = bytes(c for c in range(0x20) if c not in (0x09, 0x0A, 0x0D))
 
 _INTEGER_ATTRIBUTES = {
     "DelaySeconds": (0, MAX_DELAY_SECONDS),
@@ -79,7 +82,9 @@ _SYSTEM_ATTRIBUTES_FOR_SENDS = frozenset(
 _DATA_TYPE_PREFIXES = ("String", "Number", "Binary")
 
 
-@dataclass(frozen=True)
+# Not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__, ~3x
+# the cost of a plain one, and one is built for every request.
+@dataclass
 class QueueLimits:
     """The settings of a queue that decide whether a message is acceptable."""
 
@@ -170,12 +175,24 @@ def validate_attribute_names(names: Sequence[str]) -> None:
 # -- messages ---------------------------------------------------------------
 
 
-def validate_message_body(body: str | None, *, parameter: str = "MessageBody") -> None:
-    """Present, non-empty, and only characters SQS can store."""
+def is_xml_ascii(data: bytes) -> bool:
+    """Whether `data` is ASCII made of XML 1.0 characters only (most bodies are): a
+    deletion pass in C, several times cheaper per character than `str.isprintable` or
+    the full pattern, which the rest (non-ASCII text) still goes through."""
+    return data.isascii() and len(data.translate(None, _INVALID_ASCII)) == len(data)
+
+
+def validate_message_body(body: str | None, *, parameter: str = "MessageBody", escape_free: bool = False) -> None:
+    """Present, non-empty, and only characters SQS can store. `escape_free`: the body is
+    known to hold no control character (`AwsRequestContext.escape_free`), so ASCII is
+    valid as it is."""
     if not body:
         raise sqs_error("MissingParameter", f"The request must contain the parameter {parameter}.")
-    # Printable ASCII, most bodies, is all allowed: checked in C before the full pattern.
-    if not (body.isascii() and body.isprintable()) and INVALID_CHARACTER.search(body):
+    if body.isascii():
+        valid = escape_free or is_xml_ascii(body.encode("ascii"))
+    else:
+        valid = INVALID_CHARACTER.search(body) is None
+    if not valid:
         raise sqs_error("InvalidMessageContents", INVALID_CHARACTERS)
 
 
@@ -296,19 +313,28 @@ def validate_fifo_id(value: str, parameter: str) -> None:
 
 
 def validate_send_message(
-    message: Mapping[str, Any], queue: QueueLimits, *, entry_prefix: str | None = None
+    message: Mapping[str, Any], queue: QueueLimits, *, entry_prefix: str | None = None,
+    size: int | None = None, escape_free: bool = False,
 ) -> None:
     """A SendMessage request, or one SendMessageBatch entry.
 
     ``entry_prefix`` (``"SendMessageBatchRequestEntry.3"``) names the entry
-    in messages that AWS words with the entry's path.
+    in messages that AWS words with the entry's path. ``size`` is its
+    :func:`message_size` when the caller has it already (a batch's entries
+    were all measured for the batch's total). ``escape_free`` as for
+    :func:`validate_message_body`.
     """
     body_parameter = f"{entry_prefix}.MessageBody" if entry_prefix else "MessageBody"
-    validate_message_body(message.get("MessageBody"), parameter=body_parameter)
+    validate_message_body(message.get("MessageBody"), parameter=body_parameter, escape_free=escape_free)
     delay = message.get("DelaySeconds")
-    validate_delay_seconds(delay)
-    validate_message_attributes(message.get("MessageAttributes"))
-    validate_message_system_attributes(message.get("MessageSystemAttributes"))
+    if delay is not None:   # the checks of what most messages lack are not called at all
+        validate_delay_seconds(delay)
+    attributes = message.get("MessageAttributes")
+    if attributes:
+        validate_message_attributes(attributes)
+    system = message.get("MessageSystemAttributes")
+    if system:
+        validate_message_system_attributes(system)
     group_id = message.get("MessageGroupId")
     dedup_id = message.get("MessageDeduplicationId")
     if group_id is not None:
@@ -333,7 +359,8 @@ def validate_send_message(
         raise _invalid_value(
             dedup_id, "MessageDeduplicationId", "The request include parameter that is not valid for this queue type."
         )
-    size = message_size(message)
+    if size is None:
+        size = message_size(message)
     if size > queue.maximum_message_size:
         raise _invalid_parameter(
             f"One or more parameters are invalid. Reason: Message must be shorter than "
@@ -358,6 +385,18 @@ def validate_batch_entries(operation: str, entries: Sequence[Mapping[str, Any]])
             "TooManyEntriesInBatchRequest",
             f"Maximum number of entries per request are {MAX_BATCH_ENTRIES}. You have sent {len(entries)}.",
         )
+    ids = [entry.get("Id") for entry in entries]
+    # Most batches are fine: all their ids checked by one match (an id with a space in it
+    # shows as one space too many), then none is looked at again.
+    if None not in ids and len(set(ids)) == len(ids):
+        joined = " ".join(ids)
+        if joined.count(" ") == len(ids) - 1 and _BATCH_ENTRY_IDS.fullmatch(joined):
+            return
+    _check_entry_ids(entry_name, entries)
+
+
+def _check_entry_ids(entry_name: str, entries: Sequence[Mapping[str, Any]]) -> None:
+    """The first entry whose id is missing, malformed or repeated, refused as SQS does."""
     seen: set[str] = set()
     for index, entry in enumerate(entries, 1):
         entry_id = entry.get("Id")
@@ -371,9 +410,11 @@ def validate_batch_entries(operation: str, entries: Sequence[Mapping[str, Any]])
 
 
 def validate_send_batch(
-    entries: Sequence[Mapping[str, Any]], queue: QueueLimits, *, limit: int = MAX_MESSAGE_SIZE
-) -> None:
-    """The request-level checks of SendMessageBatch.
+    entries: Sequence[Mapping[str, Any]], queue: QueueLimits, *, limit: int = MAX_MESSAGE_SIZE,
+    escape_free: bool = False,
+) -> list[int]:
+    """The request-level checks of SendMessageBatch; returns each entry's
+    :func:`message_size`, for the entry's own check.
 
     The total-size limit is SQS's request limit, not the queue's
     MaximumMessageSize (a queue limited to 1 KiB still takes a batch of
@@ -381,15 +422,18 @@ def validate_send_batch(
     :func:`validate_send_message`.
     """
     validate_batch_entries("SendMessageBatch", entries)
-    total = sum(message_size(entry) for entry in entries)
+    sizes = [message_size(entry) for entry in entries]
+    total = sum(sizes)
     if total > limit:
         raise sqs_error(
             "BatchRequestTooLong",
             f"Batch requests cannot be longer than {limit} bytes. You have sent {total} bytes.",
         )
     if queue.fifo:
-        for index, entry in enumerate(entries, 1):
-            validate_send_message(entry, queue, entry_prefix=f"SendMessageBatchRequestEntry.{index}")
+        for index, (entry, size) in enumerate(zip(entries, sizes), 1):
+            validate_send_message(entry, queue, entry_prefix=f"SendMessageBatchRequestEntry.{index}", size=size,
+                                  escape_free=escape_free)
+    return sizes
 
 
 def validate_receipt_handle(receipt_handle: str | None) -> None:

@@ -146,6 +146,17 @@ def test_handler_gets_typed_params_and_context(protocol: str) -> None:
     assert response["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"] == ctx.request_id
 
 
+@pytest.mark.parametrize(("protocol", "body", "escape_free"), [
+    ("json", "hello", True), ("json", 'say "hi"', False), ("json", "a\x01b", False), ("query", "hello", False)])
+def test_only_json_without_escapes_is_known_free_of_control_characters(protocol: str, body: str,
+                                                                       escape_free: bool) -> None:
+    record = Recorder()
+    d = dispatcher({"SendMessage": record({"MessageId": "m-1", "MD5OfMessageBody": "abc"})})
+    client(d, protocol).send_message(QueueUrl=f"{ENDPOINT}/123456789012/orders", MessageBody=body)
+    ctx, params = record.calls[0]
+    assert params["MessageBody"] == body and ctx.escape_free is escape_free
+
+
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_deferred_results_are_awaited(protocol: str) -> None:
     d = dispatcher({"GetQueueUrl": lambda ctx, p: succeed({"QueueUrl": "u"})})

@@ -185,3 +185,13 @@ def test_the_common_requests_take_the_short_road() -> None:
     request = received(signed())
     signature = _read_signature(request, strict=True)
     assert signature is not None and plain_canonical_request(request, signature) is not None
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["AWS4-HMAC-SHA256", " ", ",", ", ", "Signature=", ", Signature=", "Credential=",
+                                 "a", "=", "SignedHeaders=host;x-amz-date", "\t"]), max_size=12).map("".join))
+def test_authorization_fields_are_read_as_a_plain_split_reads_them(header: str) -> None:
+    """The cached head of a header gives the fields splitting the whole header gives."""
+    from facades.aws.sigv4 import _split_authorization, authorization_fields
+    assert authorization_fields(header) == _split_authorization(header)
+    assert authorization_fields(header) == _split_authorization(header)   # from the cache

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given, strategies as st
 
 from facades.aws.errors import AwsError
 from facades.aws.message_attributes import attributes_size
@@ -285,6 +286,13 @@ def test_characters_inside_xml_are_fine() -> None:
     v.validate_message_body("\t\n\r \ud7ff\ue000\ufffd\U00010000\U0010ffff ü 😀")
 
 
+@given(st.binary(max_size=64) | st.text(st.characters(max_codepoint=0x7F), max_size=64).map(str.encode))
+def test_the_ascii_fast_path_agrees_with_the_full_pattern(data: bytes) -> None:
+    """is_xml_ascii (a deletion pass) says yes exactly for the ASCII the XML pattern allows."""
+    expected = data.isascii() and v.INVALID_CHARACTER.search(data.decode("ascii")) is None
+    assert v.is_xml_ascii(data) == expected
+
+
 @pytest.mark.parametrize(
     ("message", "limits", "code", "text"),
     [
@@ -496,3 +504,19 @@ def test_list_max_results() -> None:
     v.validate_max_results(None)
     v.validate_max_results(1000)
     assert refused(lambda: v.validate_max_results(0))[0] == "InvalidParameterValue"
+
+
+@given(st.lists(st.none() | st.sampled_from(["a", "b", "A-1", "x_y", "", " ", "a b", " a", "a ", "é", "a" * 80, "a" * 81])
+                | st.text(max_size=4), min_size=1, max_size=10))
+def test_batch_entry_ids_are_judged_as_one_entry_at_a_time_judges_them(ids: list[str | None]) -> None:
+    """The one-match road for good batches refuses what the entry-by-entry check refuses."""
+    entries = [{} if entry_id is None else {"Id": entry_id} for entry_id in ids]
+
+    def outcome(check: Callable[[], object]) -> tuple[str, str] | None:
+        try:
+            check()
+        except AwsError as error:
+            return error.query_code, error.message_for("json")
+        return None
+    assert outcome(lambda: v.validate_batch_entries("DeleteMessageBatch", entries)) == outcome(
+        lambda: v._check_entry_ids("DeleteMessageBatchRequestEntry", entries))
