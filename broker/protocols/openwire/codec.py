@@ -24,6 +24,7 @@ _INT = struct.Struct(">i")
 _LONG = struct.Struct(">q")
 _SHORT = struct.Struct(">h")
 _USHORT = struct.Struct(">H")
+_SEQUENCES = struct.Struct(">qq")   # a MessageId's producer and broker sequence numbers, its last fields
 
 
 class OpenWireError(ValueError):
@@ -298,13 +299,45 @@ def _sent_lines(code: int, fields: list[s.Field], namespace: dict[str, Any]) -> 
     """A top-level message command as a producer sends it, or None for any other frame
     (a field outside SENT_FIELDS present, an invalid boolean, a read that fails), which
     the type's general function then reads: the same struct as that one gives, with the
-    empty fields' flags read together with the fixed-size fields next to them."""
+    empty fields' flags read together with the fixed-size fields next to them.
+
+    A producer's messages differ in their MessageId's sequence numbers only, up to it:
+    the bytes from the ProducerId to those numbers are kept from the last message read
+    (with what they gave: ids and a destination, shared as `_KEPT` shares them), and a
+    message that starts with the same bytes takes those values without reading them."""
+    names = [f.name for f in fields]
+    start, end = names.index("producer_id"), names.index("message_id") + 1
+    namespace.update(PREFIX=[None], SEQUENCES=_SEQUENCES.unpack_from, update=dict.update)
+    shared = names[start:end - 1]
     lines = ["def run(d, p):", "    depth = 0", "    end = len(d)", "    out = new(Struct)",
              f"    out.type = {code}"]
-    i = 0
-    while i < len(fields):
+    lines += _sent_field_lines(fields, 0, start, namespace)
+    lines += ["    kept = PREFIX[0]",
+              "    if kept is not None and d.startswith(kept[0], p):",
+              "        p += len(kept[0])",
+              "        ps, bs = SEQUENCES(d, p)",
+              "        p += 16"]
+    lines += [f"        out[{name!r}] = kept[{k + 1}]" for k, name in enumerate(shared)]
+    lines += ["        m = new(Struct)", f"        m.type = {s.MESSAGE_ID}", f"        update(m, kept[{len(shared) + 1}])",
+              "        m['producer_sequence_id'] = ps", "        m['broker_sequence_id'] = bs",
+              "        out['message_id'] = m",
+              "    else:",
+              "        first = p"]
+    lines += ["    " + line for line in _sent_field_lines(fields, start, end, namespace)]
+    # Kept only when what the bytes gave may be shared: no transaction id (not a `_KEPT` type).
+    lines += ["        m = out['message_id']",
+              "        if m is not None and out['transaction_id'] is None:",
+              f"            PREFIX[0] = (d[first:p - 16], {', '.join(f'out[{n!r}]' for n in shared)}, dict(m))"]
+    lines += _sent_field_lines(fields, end, len(fields), namespace)
+    return lines + ["    return out, p"]
+
+
+def _sent_field_lines(fields: list[s.Field], i: int, stop: int, namespace: dict[str, Any]) -> list[str]:
+    """The lines of `_sent_lines` reading fields[i:stop]."""
+    lines = []
+    while i < stop:
         j = i
-        while j < len(fields) and (fields[j].kind in _FIXED or fields[j].name not in SENT_FIELDS):
+        while j < stop and (fields[j].kind in _FIXED or fields[j].name not in SENT_FIELDS):
             j += 1
         if j > i:
             lines += _fixed_lines(i, fields[i:j], namespace, "return None")
@@ -312,7 +345,7 @@ def _sent_lines(code: int, fields: list[s.Field], namespace: dict[str, Any]) -> 
         else:
             lines += _field_lines(i, fields[i], namespace)
             i += 1
-    return lines + ["    return out, p"]
+    return lines
 
 
 def _encoder_lines(code: int, fields: list[s.Field], namespace: dict[str, Any]) -> list[str]:
