@@ -212,12 +212,7 @@ def _decoder_lines(code: int, fields: list[s.Field], namespace: dict[str, Any]) 
     lines = ["def run(d, p, depth):",
              "    if depth > MAX_DEPTH: raise OpenWireError('objects nested too deep')",
              "    end = len(d)", "    out = new(Struct)", f"    out.type = {code}"]
-    for i, run in _runs(fields):
-        if run[0].kind in _FIXED:
-            lines += _fixed_lines(i, run, namespace, "raise OpenWireError('invalid boolean')")
-        else:
-            lines += _field_lines(i, run[0], namespace)
-    return lines + ["    return out, p"]
+    return lines + _general_field_lines(fields, 0, len(fields), namespace) + ["    return out, p"]
 
 
 def _fixed_lines(i: int, run: list[s.Field], namespace: dict[str, Any], bad: str) -> list[str]:
@@ -302,34 +297,73 @@ def _sent_lines(code: int, fields: list[s.Field], namespace: dict[str, Any]) -> 
     empty fields' flags read together with the fixed-size fields next to them.
 
     A producer's messages differ in their MessageId's sequence numbers only, up to it:
-    the bytes from the ProducerId to those numbers are kept from the last message read
-    (with what they gave: ids and a destination, shared as `_KEPT` shares them), and a
-    message that starts with the same bytes takes those values without reading them."""
-    names = [f.name for f in fields]
-    start, end = names.index("producer_id"), names.index("message_id") + 1
-    namespace.update(PREFIX=[None], SEQUENCES=_SEQUENCES.unpack_from, update=dict.update)
-    shared = names[start:end - 1]
+    those bytes are read once (`_kept_prefix_lines`)."""
     lines = ["def run(d, p):", "    depth = 0", "    end = len(d)", "    out = new(Struct)",
              f"    out.type = {code}"]
+    names = [f.name for f in fields]
+    start, end = names.index("producer_id"), names.index("message_id") + 1
     lines += _sent_field_lines(fields, 0, start, namespace)
-    lines += ["    kept = PREFIX[0]",
-              "    if kept is not None and d.startswith(kept[0], p):",
-              "        p += len(kept[0])",
-              "        ps, bs = SEQUENCES(d, p)",
-              "        p += 16"]
+    lines += _kept_prefix_lines(fields, start, end, namespace, _sent_field_lines, relay=False)
+    lines += _sent_field_lines(fields, end, len(fields), namespace)
+    return lines + ["    return out, p"]
+
+
+def _ack_lines(code: int, fields: list[s.Field], namespace: dict[str, Any]) -> list[str]:
+    """A MessageAck as the general function reads it, with a consumer's run of acks read
+    as `_kept_prefix_lines` says: they differ from their first MessageId's sequence
+    numbers on (its last MessageId the same as its first, for one message)."""
+    lines = ["def run(d, p):", "    depth = 0", "    end = len(d)", "    out = new(Struct)",
+             f"    out.type = {code}"]
+    names = [f.name for f in fields]
+    start, end = names.index("destination"), names.index("first_message_id") + 1
+    lines += _general_field_lines(fields, 0, start, namespace)
+    lines += _kept_prefix_lines(fields, start, end, namespace, _general_field_lines, relay=True)
+    lines += _general_field_lines(fields, end, len(fields), namespace)
+    return lines + ["    return out, p"]
+
+
+def _kept_prefix_lines(fields: list[s.Field], start: int, end: int, namespace: dict[str, Any],
+                       read: Any, relay: bool) -> list[str]:
+    """Reading fields[start:end], the last a MessageId, from the bytes kept of the last
+    command read: a client's commands of one kind (a producer's messages, a consumer's
+    acks) differ from their MessageId's sequence numbers on. When the bytes up to those
+    numbers are the same as last time, the fields take what they gave then (ids and a
+    destination, shared as `_KEPT` shares them) and a new MessageId gets the numbers;
+    otherwise `read` reads them, and what they gave is kept unless it holds a transaction
+    id (not a `_KEPT` type). `relay`: the MessageId becomes `LAST`'s, as reading it would
+    have made it, so a MessageId of the same bytes after it is the same struct."""
+    names = [f.name for f in fields]
+    shared, mid = names[start:end - 1], names[end - 1]
+    namespace.update(PREFIX=[None], SEQUENCES=_SEQUENCES.unpack_from, update=dict.update)
+    lines = ["    kept = PREFIX[0]",
+             "    if kept is not None and d.startswith(kept[0], p):",
+             "        p += len(kept[0])",
+             "        ps, bs = SEQUENCES(d, p)",
+             "        p += 16"]
     lines += [f"        out[{name!r}] = kept[{k + 1}]" for k, name in enumerate(shared)]
     lines += ["        m = new(Struct)", f"        m.type = {s.MESSAGE_ID}", f"        update(m, kept[{len(shared) + 1}])",
               "        m['producer_sequence_id'] = ps", "        m['broker_sequence_id'] = bs",
-              "        out['message_id'] = m",
-              "    else:",
-              "        first = p"]
-    lines += ["    " + line for line in _sent_field_lines(fields, start, end, namespace)]
-    # Kept only when what the bytes gave may be shared: no transaction id (not a `_KEPT` type).
-    lines += ["        m = out['message_id']",
+              f"        out[{mid!r}] = m"]
+    if relay:
+        lines.append(f"        LAST[{s.MESSAGE_ID}] = (d[p - kept[-1]:p], m, KEPT[{s.MESSAGE_ID}])")
+    lines += ["    else:", "        first = p"]
+    lines += ["    " + line for line in read(fields, start, end, namespace)]
+    size = f", len(LAST[{s.MESSAGE_ID}][0])" if relay else ""
+    lines += [f"        m = out[{mid!r}]",
               "        if m is not None and out['transaction_id'] is None:",
-              f"            PREFIX[0] = (d[first:p - 16], {', '.join(f'out[{n!r}]' for n in shared)}, dict(m))"]
-    lines += _sent_field_lines(fields, end, len(fields), namespace)
-    return lines + ["    return out, p"]
+              f"            PREFIX[0] = (d[first:p - 16], {''.join(f'out[{n!r}], ' for n in shared)}dict(m){size})"]
+    return lines
+
+
+def _general_field_lines(fields: list[s.Field], i: int, stop: int, namespace: dict[str, Any]) -> list[str]:
+    """The lines of `_decoder_lines` reading fields[i:stop]."""
+    lines = []
+    for k, run in _runs(fields[i:stop]):
+        if run[0].kind in _FIXED:
+            lines += _fixed_lines(i + k, run, namespace, "raise OpenWireError('invalid boolean')")
+        else:
+            lines += _field_lines(i + k, run[0], namespace)
+    return lines
 
 
 def _sent_field_lines(fields: list[s.Field], i: int, stop: int, namespace: dict[str, Any]) -> list[str]:
@@ -425,7 +459,7 @@ def _compile(into: dict[int, Any], codes: Any, version: int, make_lines: Any,
 
 # Per version: the last struct read of each kept type, with its bytes (see _KEPT).
 _SEEN: dict[int, dict[int, tuple[bytes, Struct, int]]] = {}
-# Per version: the message commands' functions for what a producer sends (_sent_lines).
+# Per version: the functions for what a producer sends (_sent_lines) and a consumer acks (_ack_lines).
 _SENT: dict[int, dict[int, Any]] = {}
 
 
@@ -438,6 +472,7 @@ def _sent_decoders(version: int) -> dict[int, Any]:
     if table is None:
         table = {}
         _compile(table, s.MESSAGE_TYPES, version, _sent_lines, _decoders(version))
+        _compile(table, (s.MESSAGE_ACK,), version, _ack_lines, _decoders(version))
         _SENT[version] = table
     return table
 
