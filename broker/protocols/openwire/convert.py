@@ -310,10 +310,10 @@ DISPATCH_FIELDS = ("producer_id", "destination", "message_id", "group_id", "grou
                    "redelivery_counter", "arrival", "broker_in_time", "broker_out_time")
 
 
-def _dispatch_values(message: Message, destination: Struct, broker_seq: int, now: int,
+def _dispatch_values(message: Message, destination: Struct | bytes, broker_seq: int, now: int,
                      version: int | None = None) -> tuple[int, tuple[Any, ...]]:
     """The message type code and the DISPATCH_FIELDS values of an engine message; with a
-    `version`, its ids come encoded for it."""
+    `version`, its ids come encoded for it (and the destination may)."""
     h = message.headers
     code = _CODES.get(h.get(KIND_HEADER, ""), s.TEXT_MESSAGE)
     if code == s.TEXT_MESSAGE:
@@ -355,10 +355,11 @@ def to_openwire(message: Message, destination: Struct, broker_seq: int, now: int
 
 
 def dispatch_frame(message: Message, destination: Struct, head: bytes, broker_seq: int, now: int,
-                   version: int) -> bytes:
+                   version: int, encoded_destination: bytes | None = None) -> bytes:
     """The MessageDispatch frame of an engine message: what `encode_dispatch(head,
-    to_openwire(...))` gives, without building the nested message's struct."""
-    code, values = _dispatch_values(message, destination, broker_seq, now, version)
+    to_openwire(...))` gives, without building the nested message's struct.
+    `encoded_destination`: `destination` as `codec.encode_object` encodes it, if known."""
+    code, values = _dispatch_values(message, encoded_destination or destination, broker_seq, now, version)
     if code == s.MESSAGE:   # an advisory's data structure, or a message without a body: rare
         nested = to_openwire(message, destination, broker_seq, now)
         return encode_dispatch(head, nested, nested.redelivery_counter, version)
