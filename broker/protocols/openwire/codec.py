@@ -296,50 +296,43 @@ def _sent_lines(code: int, fields: list[s.Field], namespace: dict[str, Any]) -> 
     the type's general function then reads: the same struct as that one gives, with the
     empty fields' flags read together with the fixed-size fields next to them.
 
-    A producer's messages differ in their MessageId's sequence numbers only, up to it:
-    those bytes are read once (`_kept_prefix_lines`)."""
-    lines = ["def run(d, p):", "    depth = 0", "    end = len(d)", "    out = new(Struct)",
-             f"    out.type = {code}"]
-    names = [f.name for f in fields]
-    start, end = names.index("producer_id"), names.index("message_id") + 1
-    lines += _sent_field_lines(fields, 0, start, namespace)
-    lines += _kept_prefix_lines(fields, start, end, namespace, _sent_field_lines, relay=False)
-    lines += _sent_field_lines(fields, end, len(fields), namespace)
-    return lines + ["    return out, p"]
+    A producer's messages differ from their MessageId's sequence numbers on: the bytes up
+    to them are read once (`_kept_run_lines`)."""
+    return _kept_run_lines(code, fields, namespace, "producer_id", "message_id", _sent_field_lines, False)
 
 
 def _ack_lines(code: int, fields: list[s.Field], namespace: dict[str, Any]) -> list[str]:
-    """A MessageAck as the general function reads it, with a consumer's run of acks read
-    as `_kept_prefix_lines` says: they differ from their first MessageId's sequence
-    numbers on (its last MessageId the same as its first, for one message)."""
+    """A MessageAck as the general function reads it; a consumer's acks differ from their
+    first MessageId's sequence numbers on (the last MessageId is the same as the first,
+    for one message): the bytes up to them are read once (`_kept_run_lines`)."""
+    return _kept_run_lines(code, fields, namespace, "destination", "first_message_id",
+                           _general_field_lines, True)
+
+
+def _kept_run_lines(code: int, fields: list[s.Field], namespace: dict[str, Any], first: str, mid: str,
+                    read: Any, relay: bool) -> list[str]:
+    """A function reading a command of type `code` with `read` (a function giving the lines
+    that read fields[i:stop]), except for the fields from `first` to `mid`, a MessageId,
+    which come from the bytes kept of the last such command read: a client's commands of
+    one kind (a producer's messages, a consumer's acks) differ from their MessageId's
+    sequence numbers on. When the bytes up to those numbers are the same as last time,
+    the fields take what they gave then (ids and a destination, shared as `_KEPT` shares
+    them) and a new MessageId gets the numbers; otherwise `read` reads them, and what they
+    gave is kept unless it holds a transaction id (not a `_KEPT` type). `relay`: the
+    MessageId becomes `LAST`'s, as reading it would have made it, so a MessageId of the
+    same bytes after it is the same struct."""
+    names = [f.name for f in fields]
+    start, end = names.index(first), names.index(mid) + 1
+    shared = names[start:end - 1]
+    namespace.update(PREFIX=[None], SEQUENCES=_SEQUENCES.unpack_from, update=dict.update)
     lines = ["def run(d, p):", "    depth = 0", "    end = len(d)", "    out = new(Struct)",
              f"    out.type = {code}"]
-    names = [f.name for f in fields]
-    start, end = names.index("destination"), names.index("first_message_id") + 1
-    lines += _general_field_lines(fields, 0, start, namespace)
-    lines += _kept_prefix_lines(fields, start, end, namespace, _general_field_lines, relay=True)
-    lines += _general_field_lines(fields, end, len(fields), namespace)
-    return lines + ["    return out, p"]
-
-
-def _kept_prefix_lines(fields: list[s.Field], start: int, end: int, namespace: dict[str, Any],
-                       read: Any, relay: bool) -> list[str]:
-    """Reading fields[start:end], the last a MessageId, from the bytes kept of the last
-    command read: a client's commands of one kind (a producer's messages, a consumer's
-    acks) differ from their MessageId's sequence numbers on. When the bytes up to those
-    numbers are the same as last time, the fields take what they gave then (ids and a
-    destination, shared as `_KEPT` shares them) and a new MessageId gets the numbers;
-    otherwise `read` reads them, and what they gave is kept unless it holds a transaction
-    id (not a `_KEPT` type). `relay`: the MessageId becomes `LAST`'s, as reading it would
-    have made it, so a MessageId of the same bytes after it is the same struct."""
-    names = [f.name for f in fields]
-    shared, mid = names[start:end - 1], names[end - 1]
-    namespace.update(PREFIX=[None], SEQUENCES=_SEQUENCES.unpack_from, update=dict.update)
-    lines = ["    kept = PREFIX[0]",
-             "    if kept is not None and d.startswith(kept[0], p):",
-             "        p += len(kept[0])",
-             "        ps, bs = SEQUENCES(d, p)",
-             "        p += 16"]
+    lines += read(fields, 0, start, namespace)
+    lines += ["    kept = PREFIX[0]",
+              "    if kept is not None and d.startswith(kept[0], p):",
+              "        p += len(kept[0])",
+              "        ps, bs = SEQUENCES(d, p)",
+              "        p += 16"]
     lines += [f"        out[{name!r}] = kept[{k + 1}]" for k, name in enumerate(shared)]
     lines += ["        m = new(Struct)", f"        m.type = {s.MESSAGE_ID}", f"        update(m, kept[{len(shared) + 1}])",
               "        m['producer_sequence_id'] = ps", "        m['broker_sequence_id'] = bs",
@@ -352,7 +345,8 @@ def _kept_prefix_lines(fields: list[s.Field], start: int, end: int, namespace: d
     lines += [f"        m = out[{mid!r}]",
               "        if m is not None and out['transaction_id'] is None:",
               f"            PREFIX[0] = (d[first:p - 16], {''.join(f'out[{n!r}], ' for n in shared)}dict(m){size})"]
-    return lines
+    lines += read(fields, end, len(fields), namespace)
+    return lines + ["    return out, p"]
 
 
 def _general_field_lines(fields: list[s.Field], i: int, stop: int, namespace: dict[str, Any]) -> list[str]:
