@@ -648,22 +648,30 @@ class OpenWireProtocol(Protocol):
             tx.acks.append((consumer, leases, kind, cause))
             consumer.dispatch()
             return
-        self._settle(consumer, leases, kind, cause)
-        consumer.dispatch()
+        if not self._settle(consumer, leases, kind, cause)[1]:
+            consumer.dispatch()
 
     def _settle(self, consumer: OpenWireConsumer, leases: list[Lease], kind: int,
-                cause: str | None) -> bool:
-        """Apply a consuming ack; True when a persistent message was removed."""
+                cause: str | None) -> tuple[bool, bool]:
+        """Apply a consuming ack: whether a persistent message was removed, and whether
+        the consumer's every queue has dispatched since its credit came back (an ack
+        dispatches its queue: for a consumer of one queue, a second pass would find
+        nothing more to do)."""
         durable = False
-        for lease in consumer.take(leases):
+        taken = consumer.take(leases)
+        queues = consumer.queues
+        dispatched = bool(taken) and len(queues) == 1
+        for lease in taken:
             durable = durable or lease.message.persistent
             if kind == POISON:
                 self.factory.redelivery.give_up(lease, cause or "Delivery poisoned by the client")
+                dispatched = False
             elif kind == EXPIRED:
                 lease.queue.dead_letter(lease, EXPIRED_CAUSE)
+                dispatched = False
             else:
-                lease.queue.ack(lease)
-        return durable
+                dispatched = lease.queue.ack(lease) and dispatched and lease.queue is queues[0]
+        return durable, dispatched
 
     # -- sends ---------------------------------------------------------------------------------------
     def _targets(self, d: Struct | None) -> list[dest.Destination]:
@@ -818,8 +826,10 @@ class OpenWireProtocol(Protocol):
                 self._route(targets, queues, message)
                 durable = durable or message.persistent
             for consumer, leases, ack_kind, cause in tx.acks:
-                durable = self._settle(consumer, leases, ack_kind, cause) or durable
-                consumer.dispatch()
+                removed, dispatched = self._settle(consumer, leases, ack_kind, cause)
+                durable = durable or removed
+                if not dispatched:
+                    consumer.dispatch()
             if durable:
                 self.respond_when_committed(info)
                 return
