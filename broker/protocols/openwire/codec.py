@@ -215,10 +215,12 @@ def _decoder_lines(code: int, fields: list[s.Field], namespace: dict[str, Any]) 
     return lines + _general_field_lines(fields, 0, len(fields), namespace) + ["    return out, p"]
 
 
-def _fixed_lines(i: int, run: list[s.Field], namespace: dict[str, Any], bad: str) -> list[str]:
+def _fixed_lines(i: int, run: list[s.Field], namespace: dict[str, Any], bad: str,
+                 blank: bool = False) -> list[str]:
     """Fixed-size fields next to each other, read with one struct format; a boolean above 1
     runs `bad`. A field of another kind in the run is an empty one (see _sent_lines): its
-    flag byte must be 0, or `bad` runs."""
+    flag byte must be 0, or `bad` runs; it is set to None unless `blank` (the struct
+    starts with every field None)."""
     namespace[f"F{i}"] = struct.Struct(">" + "".join(_FIXED[x.kind][0] if x.kind in _FIXED else "B"
                                                      for x in run))
     names = [f"v{k}" for k in range(len(run))]
@@ -230,7 +232,9 @@ def _fixed_lines(i: int, run: list[s.Field], namespace: dict[str, Any], bad: str
         elif x.kind in _FIXED:
             lines.append(f"    out[{x.name!r}] = {name}")
         else:
-            lines += [f"    if {name}: {bad}", f"    out[{x.name!r}] = None"]
+            lines.append(f"    if {name}: {bad}")
+            if not blank:
+                lines.append(f"    out[{x.name!r}] = None")
     return lines
 
 
@@ -298,7 +302,8 @@ def _sent_lines(code: int, fields: list[s.Field], namespace: dict[str, Any]) -> 
 
     A producer's messages differ from their MessageId's sequence numbers on: the bytes up
     to them are read once (`_kept_run_lines`)."""
-    return _kept_run_lines(code, fields, namespace, "producer_id", "message_id", _sent_field_lines, False)
+    return _kept_run_lines(code, fields, namespace, "producer_id", "message_id", _sent_field_lines,
+                           relay=False, blank=True)
 
 
 def _ack_lines(code: int, fields: list[s.Field], namespace: dict[str, Any]) -> list[str]:
@@ -306,11 +311,11 @@ def _ack_lines(code: int, fields: list[s.Field], namespace: dict[str, Any]) -> l
     first MessageId's sequence numbers on (the last MessageId is the same as the first,
     for one message): the bytes up to them are read once (`_kept_run_lines`)."""
     return _kept_run_lines(code, fields, namespace, "destination", "first_message_id",
-                           _general_field_lines, True)
+                           _general_field_lines, relay=True, blank=False)
 
 
 def _kept_run_lines(code: int, fields: list[s.Field], namespace: dict[str, Any], first: str, mid: str,
-                    read: Any, relay: bool) -> list[str]:
+                    read: Any, relay: bool, blank: bool) -> list[str]:
     """A function reading a command of type `code` with `read` (a function giving the lines
     that read fields[i:stop]), except for the fields from `first` to `mid`, a MessageId,
     which come from the bytes kept of the last such command read: a client's commands of
@@ -320,13 +325,17 @@ def _kept_run_lines(code: int, fields: list[s.Field], namespace: dict[str, Any],
     them) and a new MessageId gets the numbers; otherwise `read` reads them, and what they
     gave is kept unless it holds a transaction id (not a `_KEPT` type). `relay`: the
     MessageId becomes `LAST`'s, as reading it would have made it, so a MessageId of the
-    same bytes after it is the same struct."""
+    same bytes after it is the same struct. `blank`: the struct starts as a copy of every
+    field None (a copy of a dict's table, which the fields then fill without the table
+    growing as it would one field at a time: worth it for the many fields of a message),
+    and `read` leaves the empty fields as they are."""
     names = [f.name for f in fields]
     start, end = names.index(first), names.index(mid) + 1
     shared = names[start:end - 1]
-    namespace.update(PREFIX=[None], SEQUENCES=_SEQUENCES.unpack_from, update=dict.update)
+    namespace.update(PREFIX=[None], SEQUENCES=_SEQUENCES.unpack_from, update=dict.update,
+                     BLANK=dict.fromkeys(names))
     lines = ["def run(d, p):", "    depth = 0", "    end = len(d)", "    out = new(Struct)",
-             f"    out.type = {code}"]
+             *(["    update(out, BLANK)"] if blank else []), f"    out.type = {code}"]
     lines += read(fields, 0, start, namespace)
     lines += ["    kept = PREFIX[0]",
               "    if kept is not None and d.startswith(kept[0], p):",
@@ -368,7 +377,7 @@ def _sent_field_lines(fields: list[s.Field], i: int, stop: int, namespace: dict[
         while j < stop and (fields[j].kind in _FIXED or fields[j].name not in SENT_FIELDS):
             j += 1
         if j > i:
-            lines += _fixed_lines(i, fields[i:j], namespace, "return None")
+            lines += _fixed_lines(i, fields[i:j], namespace, "return None", blank=True)
             i = j
         else:
             lines += _field_lines(i, fields[i], namespace)
