@@ -327,22 +327,24 @@ def _dispatch_values(message: Message, destination: Struct | bytes, broker_seq: 
         producer_id: Struct | bytes = mid.producer_id
     else:
         producer_id, mid = _encoded_ids(message.message_id, broker_seq, version)
-    typed = props.to_jms(message.properties, message.types) if message.properties else {}
+    typed = props.to_jms(message.properties, message.types) if message.properties else None
     if message.dead_letter is not None:
         h = {**dead_letter_headers(message.dead_letter), **h}
     if not h.keys().isdisjoint(_HEADER_PROPERTIES):
+        typed = typed if typed is not None else {}
         for name in _HEADER_PROPERTIES.keys() & h.keys():
             typed[name] = props.typed(h[name], _HEADER_PROPERTIES[name])
     original = h.get("original-destination")
     reply_to = h.get("reply-to")
     group_seq = h.get("JMSXGroupSeq")
+    count = message.delivery_count
     return code, (producer_id, destination, mid, message.group_id,
                   int(group_seq) if group_seq and group_seq.isdigit() else 0,
                   h.get("correlation-id"), message.persistent, message.expires, message.priority,
                   reply_to_struct(reply_to) if reply_to else None, message.timestamp, h.get("type"),
                   content, p.encode_map(typed) if typed else None,
                   reply_to_struct(original) if original else None,
-                  max(0, message.delivery_count - 1), message.timestamp, message.timestamp, now)
+                  count - 1 if count > 1 else 0, message.timestamp, message.timestamp, now)
 
 
 def to_openwire(message: Message, destination: Struct, broker_seq: int, now: int) -> Struct:
