@@ -107,8 +107,10 @@ def _encoded_ids(text: str, broker_seq: int, version: int) -> tuple[Struct | byt
     object fields (`codec.encode_object`): a producer's are encoded once, and only the
     sequence numbers, the MessageId's last fields, are written for each message."""
     prefix, _, seq = text.rpartition(":")
-    key = (prefix, version)
-    found = _ENCODED_IDS.get(key)
+    encoded = _ENCODED_IDS.get(version)
+    if encoded is None:
+        encoded = _ENCODED_IDS[version] = {}
+    found = encoded.get(prefix)
     if found is None:
         producer = _producer_of(prefix)
         found = False
@@ -116,9 +118,9 @@ def _encoded_ids(text: str, broker_seq: int, version: int) -> tuple[Struct | byt
             mid = Struct(s.MESSAGE_ID, text_view=None, producer_id=producer, producer_sequence_id=0,
                          broker_sequence_id=0)
             found = (encode_object(producer, version), encode_object(mid, version)[:-_SEQUENCES.size])
-        if len(_ENCODED_IDS) >= 1024:
-            _ENCODED_IDS.clear()
-        _ENCODED_IDS[key] = found
+        if len(encoded) >= 1024:
+            encoded.clear()
+        encoded[prefix] = found
     if found is not False:
         try:
             number = int(seq)
@@ -130,10 +132,10 @@ def _encoded_ids(text: str, broker_seq: int, version: int) -> tuple[Struct | byt
     return mid.producer_id, mid
 
 
-# (message id prefix, version) -> the encoded ProducerId, and the MessageId up to its
+# version -> message id prefix -> the encoded ProducerId, and the MessageId up to its
 # producer and broker sequence numbers (two longs, its last fields); False for a prefix
 # that names no producer.
-_ENCODED_IDS: dict[tuple[str, int], tuple[bytes, bytes] | bool] = {}
+_ENCODED_IDS: dict[int, dict[str, tuple[bytes, bytes] | bool]] = {}
 _SEQUENCES = struct.Struct(">qq")
 
 
