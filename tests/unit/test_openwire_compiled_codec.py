@@ -312,3 +312,59 @@ def test_messages_as_producers_send_them_decode_as_the_general_reading(
     if sent is not None:
         general = _decoders(version)[body[0]](bytes(body), 1, 0)
         assert sent == general and sent[0].type == general[0].type
+
+
+@settings(max_examples=300, deadline=None)
+@given(_sent_messages(), st.integers(1, 12),
+       st.lists(st.tuples(st.integers(-2**63, 2**63 - 1), st.integers(-2**63, 2**63 - 1),
+                          st.none() | st.binary(max_size=8)), min_size=1, max_size=4),
+       st.data())
+def test_a_producers_run_of_messages_decodes_as_the_general_reading(
+        message: Struct, version: int, runs: list[tuple[int, int, bytes | None]],
+        data: st.DataObject) -> None:
+    """Messages that differ from the one read before only from their MessageId's sequence
+    numbers on take the ids kept from it: what the plain reading gives (or the same error,
+    mutated or cut short past the kept bytes)."""
+    if message.get("message_id") is None:
+        message["message_id"] = Struct(s.MESSAGE_ID, text_view=None, producer_id=None,
+                                       producer_sequence_id=0, broker_sequence_id=0)
+    for producer_seq, broker_seq, content in runs:
+        message["message_id"] = Struct(s.MESSAGE_ID, **{**message["message_id"], "producer_sequence_id": producer_seq,
+                                                       "broker_sequence_id": broker_seq})
+        message["content"] = content
+        body = encode(message, version)[4:]
+        expected = plain_decode(body, version)
+        assert decode(body, version) == expected
+        mutated = bytearray(body)
+        for _ in range(data.draw(st.integers(0, 2))):
+            mutated[data.draw(st.integers(len(body) // 2, len(body) - 1))] = data.draw(st.integers(0, 255))
+        mutated = mutated[:data.draw(st.integers(1, len(mutated)))]
+        assert _outcome(decode, bytes(mutated), version) == _outcome(plain_decode, bytes(mutated), version)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_structs(s.MESSAGE_ACK), st.integers(1, 12),
+       st.lists(st.tuples(st.integers(-2**63, 2**63 - 1), st.integers(-2**63, 2**63 - 1), st.booleans()),
+                min_size=1, max_size=4),
+       st.data())
+def test_a_consumers_run_of_acks_decodes_as_the_general_reading(
+        ack: Struct, version: int, runs: list[tuple[int, int, bool]], data: st.DataObject) -> None:
+    """Acks that differ from the one read before only from their first MessageId's
+    sequence numbers on (the last one the same, or not) read as the plain reading reads
+    them, mutated or cut short past the kept bytes."""
+    if ack.get("first_message_id") is None:
+        ack["first_message_id"] = Struct(s.MESSAGE_ID, text_view=None, producer_id=None,
+                                         producer_sequence_id=0, broker_sequence_id=0)
+    for producer_seq, broker_seq, same in runs:
+        ack["first_message_id"] = Struct(s.MESSAGE_ID, **{**ack["first_message_id"],
+                                                          "producer_sequence_id": producer_seq,
+                                                          "broker_sequence_id": broker_seq})
+        if same:
+            ack["last_message_id"] = ack["first_message_id"]
+        body = encode(ack, version)[4:]
+        assert decode(body, version) == plain_decode(body, version)
+        mutated = bytearray(body)
+        for _ in range(data.draw(st.integers(0, 2))):
+            mutated[data.draw(st.integers(len(body) // 2, len(body) - 1))] = data.draw(st.integers(0, 255))
+        mutated = mutated[:data.draw(st.integers(1, len(mutated)))]
+        assert _outcome(decode, bytes(mutated), version) == _outcome(plain_decode, bytes(mutated), version)

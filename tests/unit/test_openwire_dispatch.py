@@ -9,7 +9,8 @@ from hypothesis import given, settings, strategies as st
 from broker.engine.message import DeadLetter, Message
 from broker.protocols.activemq import advisories
 from broker.protocols.openwire import schema as s
-from broker.protocols.openwire.codec import MAX_VERSION, FrameParser, Struct, dispatch_head, encode_dispatch
+from broker.protocols.openwire.codec import (MAX_VERSION, FrameParser, Struct, dispatch_head, encode_dispatch,
+                                             encode_object)
 from broker.protocols.openwire.convert import KIND_HEADER, dispatch_frame, to_openwire
 
 TEXT = st.text(max_size=12)
@@ -53,6 +54,9 @@ def test_the_direct_dispatch_is_the_general_one(message: Message, destination: S
     nested = to_openwire(message, destination, seq, now)
     expected = encode_dispatch(head, nested, nested.redelivery_counter, version)
     assert dispatch_frame(message, destination, head, seq, now, version) == expected
+    # A consumer's own destination comes encoded once (OpenWireConsumer.send).
+    encoded = encode_object(destination, version)
+    assert dispatch_frame(message, destination, head, seq, now, version, encoded) == expected
 
 
 def test_an_advisory_keeps_its_data_structure() -> None:
@@ -65,5 +69,7 @@ def test_an_advisory_keeps_its_data_structure() -> None:
     frame = dispatch_frame(message, destination, head, 5, 1000, MAX_VERSION)
     nested = to_openwire(message, destination, 5, 1000)
     assert frame == encode_dispatch(head, nested, 0, MAX_VERSION)
+    assert dispatch_frame(message, destination, head, 5, 1000, MAX_VERSION,
+                          encode_object(destination, MAX_VERSION)) == frame
     (dispatch,) = FrameParser().feed(frame)
     assert dispatch.message.type == s.MESSAGE and dispatch.message.message_id.broker_sequence_id == 5

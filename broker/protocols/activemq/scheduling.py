@@ -213,9 +213,10 @@ def _message_from_doc(doc: dict[str, Any]) -> Message:
 
 
 def route(broker: "Broker", clock: Any, topic: str | None, queue: Queue | None,
-          message: Message) -> None:
+          message: Message, now: int | None = None) -> None:
     """Deliver one message to a queue, or publish it to a topic (when its delay is up); a
-    cron message starts its job instead."""
+    cron message starts its job instead. `now`: the time of this reactor turn, if the
+    caller has read it already."""
     plan = message.headers.get(_CRON_PLAN)
     if plan is not None:
         message.headers = {k: v for k, v in message.headers.items() if k != _CRON_PLAN}
@@ -228,7 +229,7 @@ def route(broker: "Broker", clock: Any, topic: str | None, queue: Queue | None,
         return
     if topic is None:
         assert queue is not None
-        queue.enqueue(message)
+        queue.enqueue(message, now)
         return
     if message.visible_at > broker.now_ms():
         name = None

@@ -24,6 +24,7 @@ _INT = struct.Struct(">i")
 _LONG = struct.Struct(">q")
 _SHORT = struct.Struct(">h")
 _USHORT = struct.Struct(">H")
+_SEQUENCES = struct.Struct(">qq")   # a MessageId's producer and broker sequence numbers, its last fields
 
 
 class OpenWireError(ValueError):
@@ -211,18 +212,15 @@ def _decoder_lines(code: int, fields: list[s.Field], namespace: dict[str, Any]) 
     lines = ["def run(d, p, depth):",
              "    if depth > MAX_DEPTH: raise OpenWireError('objects nested too deep')",
              "    end = len(d)", "    out = new(Struct)", f"    out.type = {code}"]
-    for i, run in _runs(fields):
-        if run[0].kind in _FIXED:
-            lines += _fixed_lines(i, run, namespace, "raise OpenWireError('invalid boolean')")
-        else:
-            lines += _field_lines(i, run[0], namespace)
-    return lines + ["    return out, p"]
+    return lines + _general_field_lines(fields, 0, len(fields), namespace) + ["    return out, p"]
 
 
-def _fixed_lines(i: int, run: list[s.Field], namespace: dict[str, Any], bad: str) -> list[str]:
+def _fixed_lines(i: int, run: list[s.Field], namespace: dict[str, Any], bad: str,
+                 blank: bool = False) -> list[str]:
     """Fixed-size fields next to each other, read with one struct format; a boolean above 1
     runs `bad`. A field of another kind in the run is an empty one (see _sent_lines): its
-    flag byte must be 0, or `bad` runs."""
+    flag byte must be 0, or `bad` runs; it is set to None unless `blank` (the struct
+    starts with every field None)."""
     namespace[f"F{i}"] = struct.Struct(">" + "".join(_FIXED[x.kind][0] if x.kind in _FIXED else "B"
                                                      for x in run))
     names = [f"v{k}" for k in range(len(run))]
@@ -234,7 +232,9 @@ def _fixed_lines(i: int, run: list[s.Field], namespace: dict[str, Any], bad: str
         elif x.kind in _FIXED:
             lines.append(f"    out[{x.name!r}] = {name}")
         else:
-            lines += [f"    if {name}: {bad}", f"    out[{x.name!r}] = None"]
+            lines.append(f"    if {name}: {bad}")
+            if not blank:
+                lines.append(f"    out[{x.name!r}] = None")
     return lines
 
 
@@ -298,21 +298,91 @@ def _sent_lines(code: int, fields: list[s.Field], namespace: dict[str, Any]) -> 
     """A top-level message command as a producer sends it, or None for any other frame
     (a field outside SENT_FIELDS present, an invalid boolean, a read that fails), which
     the type's general function then reads: the same struct as that one gives, with the
-    empty fields' flags read together with the fixed-size fields next to them."""
+    empty fields' flags read together with the fixed-size fields next to them.
+
+    A producer's messages differ from their MessageId's sequence numbers on: the bytes up
+    to them are read once (`_kept_run_lines`)."""
+    return _kept_run_lines(code, fields, namespace, "producer_id", "message_id", _sent_field_lines,
+                           relay=False, blank=True)
+
+
+def _ack_lines(code: int, fields: list[s.Field], namespace: dict[str, Any]) -> list[str]:
+    """A MessageAck as the general function reads it; a consumer's acks differ from their
+    first MessageId's sequence numbers on (the last MessageId is the same as the first,
+    for one message): the bytes up to them are read once (`_kept_run_lines`)."""
+    return _kept_run_lines(code, fields, namespace, "destination", "first_message_id",
+                           _general_field_lines, relay=True, blank=False)
+
+
+def _kept_run_lines(code: int, fields: list[s.Field], namespace: dict[str, Any], first: str, mid: str,
+                    read: Any, relay: bool, blank: bool) -> list[str]:
+    """A function reading a command of type `code` with `read` (a function giving the lines
+    that read fields[i:stop]), except for the fields from `first` to `mid`, a MessageId,
+    which come from the bytes kept of the last such command read: a client's commands of
+    one kind (a producer's messages, a consumer's acks) differ from their MessageId's
+    sequence numbers on. When the bytes up to those numbers are the same as last time,
+    the fields take what they gave then (ids and a destination, shared as `_KEPT` shares
+    them) and a new MessageId gets the numbers; otherwise `read` reads them, and what they
+    gave is kept unless it holds a transaction id (not a `_KEPT` type). `relay`: the
+    MessageId becomes `LAST`'s, as reading it would have made it, so a MessageId of the
+    same bytes after it is the same struct. `blank`: the struct starts as a copy of every
+    field None (a copy of a dict's table, which the fields then fill without the table
+    growing as it would one field at a time: worth it for the many fields of a message),
+    and `read` leaves the empty fields as they are."""
+    names = [f.name for f in fields]
+    start, end = names.index(first), names.index(mid) + 1
+    shared = names[start:end - 1]
+    namespace.update(PREFIX=[None], SEQUENCES=_SEQUENCES.unpack_from, update=dict.update,
+                     BLANK=dict.fromkeys(names))
     lines = ["def run(d, p):", "    depth = 0", "    end = len(d)", "    out = new(Struct)",
-             f"    out.type = {code}"]
-    i = 0
-    while i < len(fields):
+             *(["    update(out, BLANK)"] if blank else []), f"    out.type = {code}"]
+    lines += read(fields, 0, start, namespace)
+    lines += ["    kept = PREFIX[0]",
+              "    if kept is not None and d.startswith(kept[0], p):",
+              "        p += len(kept[0])",
+              "        ps, bs = SEQUENCES(d, p)",
+              "        p += 16"]
+    lines += [f"        out[{name!r}] = kept[{k + 1}]" for k, name in enumerate(shared)]
+    lines += ["        m = new(Struct)", f"        m.type = {s.MESSAGE_ID}", f"        update(m, kept[{len(shared) + 1}])",
+              "        m['producer_sequence_id'] = ps", "        m['broker_sequence_id'] = bs",
+              f"        out[{mid!r}] = m"]
+    if relay:
+        lines.append(f"        LAST[{s.MESSAGE_ID}] = (d[p - kept[-1]:p], m, KEPT[{s.MESSAGE_ID}])")
+    lines += ["    else:", "        first = p"]
+    lines += ["    " + line for line in read(fields, start, end, namespace)]
+    size = f", len(LAST[{s.MESSAGE_ID}][0])" if relay else ""
+    lines += [f"        m = out[{mid!r}]",
+              "        if m is not None and out['transaction_id'] is None:",
+              f"            PREFIX[0] = (d[first:p - 16], {''.join(f'out[{n!r}], ' for n in shared)}dict(m){size})"]
+    lines += read(fields, end, len(fields), namespace)
+    return lines + ["    return out, p"]
+
+
+def _general_field_lines(fields: list[s.Field], i: int, stop: int, namespace: dict[str, Any]) -> list[str]:
+    """The lines of `_decoder_lines` reading fields[i:stop]."""
+    lines = []
+    for k, run in _runs(fields[i:stop]):
+        if run[0].kind in _FIXED:
+            lines += _fixed_lines(i + k, run, namespace, "raise OpenWireError('invalid boolean')")
+        else:
+            lines += _field_lines(i + k, run[0], namespace)
+    return lines
+
+
+def _sent_field_lines(fields: list[s.Field], i: int, stop: int, namespace: dict[str, Any]) -> list[str]:
+    """The lines of `_sent_lines` reading fields[i:stop]."""
+    lines = []
+    while i < stop:
         j = i
-        while j < len(fields) and (fields[j].kind in _FIXED or fields[j].name not in SENT_FIELDS):
+        while j < stop and (fields[j].kind in _FIXED or fields[j].name not in SENT_FIELDS):
             j += 1
         if j > i:
-            lines += _fixed_lines(i, fields[i:j], namespace, "return None")
+            lines += _fixed_lines(i, fields[i:j], namespace, "return None", blank=True)
             i = j
         else:
             lines += _field_lines(i, fields[i], namespace)
             i += 1
-    return lines + ["    return out, p"]
+    return lines
 
 
 def _encoder_lines(code: int, fields: list[s.Field], namespace: dict[str, Any]) -> list[str]:
@@ -392,7 +462,7 @@ def _compile(into: dict[int, Any], codes: Any, version: int, make_lines: Any,
 
 # Per version: the last struct read of each kept type, with its bytes (see _KEPT).
 _SEEN: dict[int, dict[int, tuple[bytes, Struct, int]]] = {}
-# Per version: the message commands' functions for what a producer sends (_sent_lines).
+# Per version: the functions for what a producer sends (_sent_lines) and a consumer acks (_ack_lines).
 _SENT: dict[int, dict[int, Any]] = {}
 
 
@@ -405,6 +475,7 @@ def _sent_decoders(version: int) -> dict[int, Any]:
     if table is None:
         table = {}
         _compile(table, s.MESSAGE_TYPES, version, _sent_lines, _decoders(version))
+        _compile(table, (s.MESSAGE_ACK,), version, _ack_lines, _decoders(version))
         _SENT[version] = table
     return table
 

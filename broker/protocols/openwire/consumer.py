@@ -16,7 +16,7 @@ from broker.engine.selector import Selector
 from broker.protocols.activemq import destinations as dest
 from broker.protocols.activemq.consumers import DoorConsumer
 from broker.protocols.openwire import schema as s
-from broker.protocols.openwire.codec import Struct, dispatch_head
+from broker.protocols.openwire.codec import Struct, dispatch_head, encode_object
 from broker.protocols.openwire.convert import destination_struct, dispatch_frame
 
 if TYPE_CHECKING:
@@ -46,10 +46,10 @@ class OpenWireConsumer(DoorConsumer):
         self.pull_timer: Any = None
         self.closed = False
         # One destination, no wildcard: every dispatch names the consumer's own, and
-        # starts with the same bytes (encoded once).
+        # starts with the same bytes (encoded once, with the destination's encoding).
         self.plain_destination = (len(targets) == 1 and "*" not in targets[0].name
                                   and ">" not in targets[0].name)
-        self._head: bytes | None = None
+        self._head: tuple[bytes, bytes] | None = None
 
     @property  # type: ignore[override]
     def credit(self) -> int:
@@ -71,16 +71,21 @@ class OpenWireConsumer(DoorConsumer):
         self.send(queue, message, lease.token, after_commit=message.persistent and queue.durable)
 
     def send(self, queue: Any, message: Message, seq: int, after_commit: bool = False) -> None:
-        destination = self.message_destination(queue, message)
         protocol = self.protocol
-        if destination is self.destination:
+        version = protocol.version
+        if self.plain_destination:
+            destination = self.destination
             head = self._head
             if head is None:
-                head = self._head = dispatch_head(self.consumer_id, destination, protocol.version)
+                head = self._head = (dispatch_head(self.consumer_id, destination, version),
+                                     encode_object(destination, version))
+            frame = dispatch_frame(message, destination, head[0], seq, protocol.broker.now_ms(), version,
+                                   head[1])
         else:
-            head = dispatch_head(self.consumer_id, destination, protocol.version)
-        protocol.output.write(dispatch_frame(message, destination, head, seq, protocol.broker.now_ms(),
-                                             protocol.version), after_commit)
+            destination = self.message_destination(queue, message)
+            frame = dispatch_frame(message, destination, dispatch_head(self.consumer_id, destination, version),
+                                   seq, protocol.broker.now_ms(), version)
+        protocol.output.write(frame, after_commit)
 
     def message_destination(self, queue: Any, message: Message) -> Struct:
         """Where the message was sent: the consumer's own destination unless it is a

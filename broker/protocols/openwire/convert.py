@@ -107,8 +107,10 @@ def _encoded_ids(text: str, broker_seq: int, version: int) -> tuple[Struct | byt
     object fields (`codec.encode_object`): a producer's are encoded once, and only the
     sequence numbers, the MessageId's last fields, are written for each message."""
     prefix, _, seq = text.rpartition(":")
-    key = (prefix, version)
-    found = _ENCODED_IDS.get(key)
+    encoded = _ENCODED_IDS.get(version)
+    if encoded is None:
+        encoded = _ENCODED_IDS[version] = {}
+    found = encoded.get(prefix)
     if found is None:
         producer = _producer_of(prefix)
         found = False
@@ -116,9 +118,9 @@ def _encoded_ids(text: str, broker_seq: int, version: int) -> tuple[Struct | byt
             mid = Struct(s.MESSAGE_ID, text_view=None, producer_id=producer, producer_sequence_id=0,
                          broker_sequence_id=0)
             found = (encode_object(producer, version), encode_object(mid, version)[:-_SEQUENCES.size])
-        if len(_ENCODED_IDS) >= 1024:
-            _ENCODED_IDS.clear()
-        _ENCODED_IDS[key] = found
+        if len(encoded) >= 1024:
+            encoded.clear()
+        encoded[prefix] = found
     if found is not False:
         try:
             number = int(seq)
@@ -130,10 +132,10 @@ def _encoded_ids(text: str, broker_seq: int, version: int) -> tuple[Struct | byt
     return mid.producer_id, mid
 
 
-# (message id prefix, version) -> the encoded ProducerId, and the MessageId up to its
+# version -> message id prefix -> the encoded ProducerId, and the MessageId up to its
 # producer and broker sequence numbers (two longs, its last fields); False for a prefix
 # that names no producer.
-_ENCODED_IDS: dict[tuple[str, int], tuple[bytes, bytes] | bool] = {}
+_ENCODED_IDS: dict[int, dict[str, tuple[bytes, bytes] | bool]] = {}
 _SEQUENCES = struct.Struct(">qq")
 
 
@@ -310,10 +312,10 @@ DISPATCH_FIELDS = ("producer_id", "destination", "message_id", "group_id", "grou
                    "redelivery_counter", "arrival", "broker_in_time", "broker_out_time")
 
 
-def _dispatch_values(message: Message, destination: Struct, broker_seq: int, now: int,
+def _dispatch_values(message: Message, destination: Struct | bytes, broker_seq: int, now: int,
                      version: int | None = None) -> tuple[int, tuple[Any, ...]]:
     """The message type code and the DISPATCH_FIELDS values of an engine message; with a
-    `version`, its ids come encoded for it."""
+    `version`, its ids come encoded for it (and the destination may)."""
     h = message.headers
     code = _CODES.get(h.get(KIND_HEADER, ""), s.TEXT_MESSAGE)
     if code == s.TEXT_MESSAGE:
@@ -327,22 +329,24 @@ def _dispatch_values(message: Message, destination: Struct, broker_seq: int, now
         producer_id: Struct | bytes = mid.producer_id
     else:
         producer_id, mid = _encoded_ids(message.message_id, broker_seq, version)
-    typed = props.to_jms(message.properties, message.types) if message.properties else {}
+    typed = props.to_jms(message.properties, message.types) if message.properties else None
     if message.dead_letter is not None:
         h = {**dead_letter_headers(message.dead_letter), **h}
     if not h.keys().isdisjoint(_HEADER_PROPERTIES):
+        typed = typed if typed is not None else {}
         for name in _HEADER_PROPERTIES.keys() & h.keys():
             typed[name] = props.typed(h[name], _HEADER_PROPERTIES[name])
     original = h.get("original-destination")
     reply_to = h.get("reply-to")
     group_seq = h.get(GROUP_SEQUENCE)
+    count = message.delivery_count
     return code, (producer_id, destination, mid, message.group_id,
                   int(group_seq) if group_seq and group_seq.lstrip("-").isdigit() else 0,
                   h.get("correlation-id"), message.persistent, message.expires, message.priority,
                   reply_to_struct(reply_to) if reply_to else None, message.timestamp, h.get("type"),
                   content, p.encode_map(typed) if typed else None,
                   reply_to_struct(original) if original else None,
-                  max(0, message.delivery_count - 1), message.timestamp, message.timestamp, now)
+                  count - 1 if count > 1 else 0, message.timestamp, message.timestamp, now)
 
 
 def to_openwire(message: Message, destination: Struct, broker_seq: int, now: int) -> Struct:
@@ -355,10 +359,11 @@ def to_openwire(message: Message, destination: Struct, broker_seq: int, now: int
 
 
 def dispatch_frame(message: Message, destination: Struct, head: bytes, broker_seq: int, now: int,
-                   version: int) -> bytes:
+                   version: int, encoded_destination: bytes | None = None) -> bytes:
     """The MessageDispatch frame of an engine message: what `encode_dispatch(head,
-    to_openwire(...))` gives, without building the nested message's struct."""
-    code, values = _dispatch_values(message, destination, broker_seq, now, version)
+    to_openwire(...))` gives, without building the nested message's struct.
+    `encoded_destination`: `destination` as `codec.encode_object` encodes it, if known."""
+    code, values = _dispatch_values(message, encoded_destination or destination, broker_seq, now, version)
     if code == s.MESSAGE:   # an advisory's data structure, or a message without a body: rare
         nested = to_openwire(message, destination, broker_seq, now)
         return encode_dispatch(head, nested, nested.redelivery_counter, version)

@@ -18,7 +18,7 @@ from zope.interface import implementer
 
 from broker.engine.broker import DestinationError
 from broker.engine.consumer import Lease
-from broker.engine.limits import Refused
+from broker.engine.limits import ADMITTED, Refused
 from broker.engine.message import Message
 from broker.engine.queue import EXPIRED_CAUSE, Queue
 from broker.engine.selector import InvalidSelector, parse as parse_selector
@@ -69,6 +69,22 @@ def _tx_key(tx: Struct) -> str:
     return f"TX:{conn}:{tx.value}"
 
 
+class _SendPlan:
+    """What sends to one destination need, worked out once: a producer names the same
+    few destinations over and over."""
+
+    __slots__ = ("targets", "names", "addressed", "queues")
+
+    def __init__(self, targets: list[dest.Destination]) -> None:
+        self.targets = targets
+        self.names = [d.name for d in targets]
+        # A send to ActiveMQ's scheduler management destination manages jobs instead.
+        self.addressed = scheduler.addressed(targets)
+        # Each target's queue (None: a topic) as last found, checked before each use
+        # (OpenWireProtocol._send_queues).
+        self.queues: list[Queue | None] | None = None
+
+
 @implementer(IPushProducer)
 class OpenWireProtocol(Protocol):
     def __init__(self, factory: "OpenWireFactory") -> None:
@@ -91,9 +107,9 @@ class OpenWireProtocol(Protocol):
         self.windowed_producers: set[tuple[Any, ...]] = set()
         # Producers with a destination, as advisories name them: key -> (id, destinations).
         self.producers: dict[tuple[Any, ...], tuple[str, list[dest.Destination]]] = {}
-        self._parsed: dict[Any, list[Any]] = {}   # see _plan
+        self._parsed: dict[Any, _SendPlan] = {}   # see _plan
         self._last_destination: Struct | None = None
-        self._last_plan: list[Any] = []
+        self._last_plan: _SendPlan | None = None
         # The consumer the last ack named, and the ConsumerId struct it named it with.
         self._acking_id: Struct | None = None
         self._acking: OpenWireConsumer | None = None
@@ -224,10 +240,17 @@ class OpenWireProtocol(Protocol):
                 if self.held is not None:
                     self.held.append(command)
                     continue
-                if self.waiting is not None and command is not None and not _consumes_only(command):
+                if command is None:
+                    continue
+                if self.waiting is not None and not _consumes_only(command):
                     self._hold_behind_send(command)
                     continue
-                self._handle(command)
+                if not self.negotiated and command.type != s.WIRE_FORMAT_INFO:
+                    raise OpenWireError(f"{command.type_name} before WireFormatInfo")
+                handler = _HANDLERS.get(command.type)
+                if handler is None or (self.identity is None and command.type not in _BEFORE_LOGIN):
+                    handler = _refused
+                self.run_handler(command, handler, self, command)
         except (OpenWireError, p.PrimitiveError) as exc:
             log.warning("event=bad_frame door=openwire remote=%s reason=%r", self.peer, str(exc))
             self.abort()
@@ -241,21 +264,6 @@ class OpenWireProtocol(Protocol):
         held, self.held = self.held, None
         if held:
             self._handle_all(held)
-
-    def _handle(self, command: Struct | None) -> None:
-        if command is None:
-            return
-        if not self.negotiated and command.type != s.WIRE_FORMAT_INFO:
-            raise OpenWireError(f"{command.type_name} before WireFormatInfo")
-        self.run_handler(command, self._run, command)
-
-    def _run(self, command: Struct) -> None:
-        handler = _HANDLERS.get(command.type)
-        if handler is None:
-            raise JmsError(f"Unsupported command: {command.type_name}")
-        if self.identity is None and command.type not in _BEFORE_LOGIN:
-            access.logged_in(self, command)
-        handler(self, command)
 
     def run_handler(self, command: Struct, handler: Callable[..., None], *args: Any) -> None:
         """Run what `command` asks for (`handler(*args)`); its JMS failures become
@@ -640,65 +648,77 @@ class OpenWireProtocol(Protocol):
             tx.acks.append((consumer, leases, kind, cause))
             consumer.dispatch()
             return
-        self._settle(consumer, leases, kind, cause)
-        consumer.dispatch()
+        if not self._settle(consumer, leases, kind, cause)[1]:
+            consumer.dispatch()
 
     def _settle(self, consumer: OpenWireConsumer, leases: list[Lease], kind: int,
-                cause: str | None) -> bool:
-        """Apply a consuming ack; True when a persistent message was removed."""
+                cause: str | None) -> tuple[bool, bool]:
+        """Apply a consuming ack: whether a persistent message was removed, and whether
+        the consumer's every queue has dispatched since its credit came back (an ack
+        dispatches its queue: for a consumer of one queue, a second pass would find
+        nothing more to do)."""
         durable = False
-        for lease in consumer.take(leases):
+        taken = consumer.take(leases)
+        queues = consumer.queues
+        dispatched = bool(taken) and len(queues) == 1
+        for lease in taken:
             durable = durable or lease.message.persistent
             if kind == POISON:
                 self.factory.redelivery.give_up(lease, cause or "Delivery poisoned by the client")
+                dispatched = False
             elif kind == EXPIRED:
                 lease.queue.dead_letter(lease, EXPIRED_CAUSE)
+                dispatched = False
             else:
-                lease.queue.ack(lease)
-        return durable
+                dispatched = lease.queue.ack(lease) and dispatched and lease.queue is queues[0]
+        return durable, dispatched
 
     # -- sends ---------------------------------------------------------------------------------------
     def _targets(self, d: Struct | None) -> list[dest.Destination]:
         """A producer names the same few destinations over and over: parse each once."""
-        return self._plan(d)[0]
+        return self._plan(d).targets
 
-    def _plan(self, d: Struct | None) -> list[Any]:
-        """[targets, their queues or None]: what `_targets` and `_send_queues` keep."""
+    def _plan(self, d: Struct | None) -> _SendPlan:
+        """What sends to `d` need, kept per destination (see _SendPlan)."""
         if d is self._last_destination and d is not None:
-            return self._last_plan   # the codec gave the same struct for the same bytes
+            return self._last_plan   # type: ignore[return-value]  # the codec gave the same struct for the same bytes
         key = (d.type, d.physical_name) if d is not None else None
         found = self._parsed.get(key)
         if found is None:
-            found = [destinations(d), None]
+            found = _SendPlan(destinations(d))
             if len(self._parsed) >= 64:
                 self._parsed.clear()
             self._parsed[key] = found
         self._last_destination, self._last_plan = d, found
         return found
 
-    def _send_queues(self, plan: list[Any]) -> dict[dest.Destination, Queue]:
-        """The queues a send's targets name, as `_queue` gives them: those found last time
-        while the broker still holds the same ones under their names (a deleted queue is
-        made again, or a deleted temporary one refused, by `_queue`)."""
-        queues = plan[1]
+    def _send_queues(self, plan: _SendPlan) -> list[Queue | None]:
+        """The queues a send's targets name (None for a topic), as `_queue` gives them:
+        those found last time while the broker still holds the same ones under their names
+        (a deleted queue is made again, or a deleted temporary one refused, by `_queue`)."""
+        queues = plan.queues
         if queues is not None:
             held = self.broker.queues
-            for d, queue in queues.items():
-                if held.get(d.name) is not queue:
+            for name, queue in zip(plan.names, queues):
+                if queue is not None and held.get(name) is not queue:
                     break
             else:
                 return queues
-        queues = plan[1] = {d: self._queue(d) for d in plan[0] if not d.is_topic}
+        queues = plan.queues = self._queues(plan.targets)
         return queues
+
+    def _queues(self, targets: list[dest.Destination]) -> list[Queue | None]:
+        """The queue of each target as `_queue` gives it, None for a topic."""
+        return [None if d.is_topic else self._queue(d) for d in targets]
 
     def on_message(self, command: Struct) -> None:
         plan = self._plan(command.destination)
-        targets = plan[0]
+        targets = plan.targets
         tx_id = command.transaction_id
         access.check_write(self, targets, self.transactions.find(_tx_key(tx_id)) if tx_id is not None else None)
         now = self.broker.now_ms()
         message = to_engine(command, now, origin=self)
-        if scheduler.addressed(targets):
+        if plan.addressed:
             scheduler.manage(self, command, message)
             return
         copies = [message]
@@ -708,37 +728,42 @@ class OpenWireProtocol(Protocol):
             except BadHeader as exc:
                 raise JmsError(str(exc)) from None
         queues = self._send_queues(plan)
-        if not self._admitted(command, targets, queues, message.persistent):
+        if not self._admitted(command, plan, queues, message.persistent):
             return
-        if command.transaction_id is not None:
-            tx = self.transactions.get(_tx_key(command.transaction_id))
+        if tx_id is not None:
+            tx = self.transactions.get(_tx_key(tx_id))
             tx.sends.extend((targets, m) for m in copies)
             self.respond(command)
             self._producer_ack(command)
             return
         for m in copies:
-            self._route(targets, queues, m)
-        self._producer_ack(command)
+            self._route(targets, queues, m, now)
+        if self.windowed_producers:
+            self._producer_ack(command)
         if message.persistent:
             self.respond_when_committed(command)
-        else:
+        elif command.response_required:
             self.respond(command)
 
     # -- producer flow control ------------------------------------------------------------------------
-    def _admitted(self, command: Struct, targets: list[dest.Destination],
-                  queues: dict[dest.Destination, Queue], persistent: bool) -> bool:
+    def _admitted(self, command: Struct, plan: _SendPlan, queues: list[Queue | None],
+                  persistent: bool) -> bool:
         """Whether every destination has room for the message now. A full one refuses
         (sendFailIfNoSpace: ActiveMQ's ResourceAllocationException) or makes the send wait:
         it is handled again once there is room, and only then answered (its Response, or
         the ProducerAck a windowed producer needs to send more), so the client blocks as
         with ActiveMQ. Until then the connection's other commands wait behind it, except
         those that only consume, so a consumer on the same connection can make the room."""
-        size = len(command.content or b"")
-        for d in targets:
-            kind, name = ("topic", d.name) if d.is_topic else ("queue", queues[d].name)
-            admission = self.broker.admit(kind, name, size, persistent)
+        content = command.content
+        size = len(content) if content is not None else 0
+        admit = self.broker.admit
+        for name, queue in zip(plan.names, queues):
+            kind = "topic" if queue is None else "queue"
+            admission = admit(kind, name if queue is None else queue.name, size, persistent)
+            if admission is ADMITTED:
+                continue
             if admission.refused is not None:
-                raise JmsError(refusal_text(admission.refused, kind, d.name, id_text(command.producer_id)),
+                raise JmsError(refusal_text(admission.refused, kind, name, id_text(command.producer_id)),
                                RESOURCE_ALLOCATION)
             if admission.wait is not None:
                 self.waiting = [command]
@@ -763,12 +788,16 @@ class OpenWireProtocol(Protocol):
             self.reading_paused = False
             self.transport.resumeProducing()
 
-    def _route(self, targets: list[dest.Destination], queues: dict[dest.Destination, Queue],
-               message: Message) -> None:
-        last = targets[-1]
-        for d in targets:
-            m = message if d is last else message.copy()
-            route(self.broker, self.factory.clock, d.name if d.is_topic else None, queues.get(d), m)
+    def _route(self, targets: list[dest.Destination], queues: list[Queue | None], message: Message,
+               now: int | None = None) -> None:
+        """Deliver `message` to each target (`queues`: theirs, None for a topic), a copy to
+        each but the last; `now`, the time of this reactor turn if already read."""
+        broker, clock = self.broker, self.factory.clock
+        last = len(targets) - 1
+        for i, d in enumerate(targets):
+            queue = queues[i]
+            route(broker, clock, d.name if queue is None else None, queue,
+                  message if i == last else message.copy(), now)
 
     @staticmethod
     def _scheduled_id(message: Message) -> Callable[[], str]:
@@ -791,14 +820,16 @@ class OpenWireProtocol(Protocol):
             durable = False
             for targets, message in tx.sends:
                 try:
-                    queues = {d: self._queue(d) for d in targets if not d.is_topic}
+                    queues = self._queues(targets)
                 except JmsError:
                     continue  # its temporary queue is gone: ActiveMQ drops it too
                 self._route(targets, queues, message)
                 durable = durable or message.persistent
             for consumer, leases, ack_kind, cause in tx.acks:
-                durable = self._settle(consumer, leases, ack_kind, cause) or durable
-                consumer.dispatch()
+                removed, dispatched = self._settle(consumer, leases, ack_kind, cause)
+                durable = durable or removed
+                if not dispatched:
+                    consumer.dispatch()
             if durable:
                 self.respond_when_committed(info)
                 return
@@ -821,6 +852,13 @@ class OpenWireProtocol(Protocol):
             raise JmsError(f"No durable subscription exists for clientID: {client_id} and "
                            f"subscriptionName: {name}", INVALID_DESTINATION)
         self.respond(info)
+
+
+def _refused(protocol: OpenWireProtocol, command: Struct) -> None:
+    """The handler of a command the broker does not take (now): raises its refusal."""
+    if command.type not in _HANDLERS:
+        raise JmsError(f"Unsupported command: {command.type_name}")
+    access.logged_in(protocol, command)
 
 
 def _consumes_only(command: Struct) -> bool:

@@ -34,8 +34,7 @@ def manage(protocol: "OpenWireProtocol", command: Struct, message: Message) -> N
         access.check_write(protocol, reply)
 
     def send(targets: list[dest.Destination], copy: Message) -> None:
-        queues = {d: protocol._queue(d) for d in targets if not d.is_topic}
-        protocol._route(targets, queues, copy)
+        protocol._route(targets, protocol._queues(targets), copy)
 
     def failed(failure: Any) -> None:
         log.warning("event=scheduler_management_failed door=openwire error=%s", failure.getErrorMessage())
