@@ -69,6 +69,17 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+def grant(label: str, accounts: list[str], service: str, actions: list[str], resource: str) -> dict[str, Any]:
+    """The statement an AddPermission writes (SQS and SNS alike): the accounts' roots
+    allowed the service's actions on the resource, a single account or action bare and
+    several as a list, as AWS writes them."""
+    principals = [f"arn:aws:iam::{a}:root" for a in accounts]
+    granted = [f"{service}:{a}" for a in actions]
+    return {"Sid": label, "Effect": "Allow",
+            "Principal": {"AWS": principals[0] if len(principals) == 1 else principals},
+            "Action": granted[0] if len(granted) == 1 else granted, "Resource": resource}
+
+
 def parse(policy: str | None) -> Policy:
     """A policy document's text read; no statements for no policy or one that is not JSON."""
     if not policy:

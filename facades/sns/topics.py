@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from facades.aws.policy import malformed, read
+from facades.aws.policy import grant, malformed, read
 from facades.aws.service import AwsRequestContext, Params
 from facades.sns import delivery_policy
 from facades.sns.service import invalid, sns_error
@@ -128,10 +128,6 @@ def _policy_document(topic: Topic) -> dict[str, Any]:
     return document
 
 
-def _one_or_list(values: list[str]) -> str | list[str]:
-    """A policy element as SNS writes it: a single value bare, several as a list."""
-    return values[0] if len(values) == 1 else values
-
 
 def add_permission(state: SnsState, ctx: AwsRequestContext, params: Params) -> Any:
     """A statement labelled `Label` letting the accounts call the actions on the topic."""
@@ -145,11 +141,7 @@ def add_permission(state: SnsState, ctx: AwsRequestContext, params: Params) -> A
         raise sns_error("InvalidParameter", "Statement already exists")
     if not set(actions) <= POLICY_ACTIONS:
         raise sns_error("InvalidParameter", "Policy statement action out of service scope!")
-    policy["Statement"].append({
-        "Sid": label, "Effect": "Allow",
-        "Principal": {"AWS": _one_or_list([f"arn:aws:iam::{a}:root" for a in accounts])},
-        "Action": _one_or_list([f"SNS:{a}" for a in actions]),
-        "Resource": topic.arn})
+    policy["Statement"].append(grant(label, accounts, "SNS", actions, topic.arn))
     topic.attributes["Policy"] = json.dumps(policy, separators=(",", ":"))
     state.save_topic(topic)
     return state.committed(None)

@@ -5,6 +5,7 @@ import json
 from typing import Any
 
 from broker.engine.queue import Queue
+from facades.aws.policy import grant
 from facades.aws.service import AwsRequestContext, Params
 from facades.sqs import queue_attributes as qa
 from facades.sqs.errors import sqs_error
@@ -179,10 +180,6 @@ def _policy(state: SqsState, ctx: AwsRequestContext, queue: Queue) -> dict[str, 
     return {"Version": "2012-10-17", "Id": f"{state.arn(ctx, queue.name)}/SQSDefaultPolicy", "Statement": []}
 
 
-def _one_or_list(values: list[str]) -> str | list[str]:
-    """A policy element as SQS writes it: a single value bare, several as a list."""
-    return values[0] if len(values) == 1 else values
-
 
 def add_permission(state: SqsState, ctx: AwsRequestContext, params: Params) -> None:
     queue = state.queue(params["QueueUrl"])
@@ -200,11 +197,7 @@ def add_permission(state: SqsState, ctx: AwsRequestContext, params: Params) -> N
     if any(s.get("Sid") == label for s in policy["Statement"]):
         raise sqs_error("InvalidParameterValue",
                         f"Value {label} for parameter Label is invalid. Reason: Already exists.")
-    policy["Statement"].append({
-        "Sid": label, "Effect": "Allow",
-        "Principal": {"AWS": _one_or_list([f"arn:aws:iam::{a}:root" for a in accounts])},
-        "Action": _one_or_list([f"SQS:{a}" for a in actions]),
-        "Resource": state.arn(ctx, queue.name)})
+    policy["Statement"].append(grant(label, accounts, "SQS", actions, state.arn(ctx, queue.name)))
     _store_policy(state, queue, policy)
     return None
 
