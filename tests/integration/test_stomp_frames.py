@@ -89,7 +89,7 @@ def test_lowercase_command_is_unknown(shared_broker):
 
 
 @pytest.mark.parametrize("payload, fragment", [
-    (b"SEND\ndestination:/queue/cl\ncontent-length:3\n\nabcdef\0", "null terminator"),
+    (b"SEND\ndestination:/queue/cl\ncontent-length:3\n\nabcdef\0", "trailing null byte"),
     (b"SEND\ndestination:/queue/cl\ncontent-length:abc\n\nabc\0", "content-length"),
     (b"SEND\ndestination:/queue/cl\ncontent-length:-1\n\nabc\0", "content-length"),
     (b"SEND\ndestination:/queue/cl\nno colon here\n\nabc\0", "header"),
@@ -189,7 +189,7 @@ def test_connection_limit(small_limits_broker):
     ("SUBSCRIBE", {"id": "1"}, "destination"),
     ("SEND", {"destination": "/unknown/x"}, "destination"),
     ("SEND", {"destination": "/queue/"}, "destination"),
-    ("SUBSCRIBE", {"destination": "/queue/sel", "id": "2", "selector": "a = = 1"}, "selector"),
+    ("SUBSCRIBE", {"destination": "/queue/sel", "id": "2", "selector": "a = = 1"}, "a = = 1"),
     ("COMMIT", {"transaction": "never-begun"}, "transaction"),
     ("ABORT", {"transaction": "never-begun"}, "transaction"),
     ("SEND", {"destination": "/queue/tx", "transaction": "never-begun"}, "transaction"),
