@@ -218,7 +218,8 @@ def test_non_fatal_errors_keep_the_connection(shared_broker, command, headers, f
         assert c.roundtrip("BEGIN", {"transaction": "ok"}).command == "RECEIPT"
 
 
-def test_values_the_store_cannot_hold_do_not_fail_other_clients(shared_broker):
+@pytest.mark.parametrize("header", ["expires", "JMSExpiration"])
+def test_values_the_store_cannot_hold_do_not_fail_other_clients(shared_broker, header):
     """A persistent SEND with an out-of-range number is refused at the door: it never
     reaches the group commit, where it would fail everyone else's sends in that batch."""
     port = shared_broker.stomp_port
@@ -227,7 +228,7 @@ def test_values_the_store_cannot_hold_do_not_fail_other_clients(shared_broker):
         bad.connect("1.2")
         good.connect("1.2")
         for i in range(5):
-            bad.send("SEND", {"destination": q, "persistent": "true", "expires": str(2 ** 70)}, "bad")
+            bad.send("SEND", {"destination": q, "persistent": "true", header: str(2 ** 70)}, "bad")
             good.send("SEND", {"destination": q, "persistent": "true", "receipt": f"g{i}"}, f"good{i}")
         answers = [good.recv() for _ in range(5)]
         assert [(f.command, f.headers.get("receipt-id")) for f in answers] == \

@@ -6,13 +6,16 @@ import base64
 
 from broker.engine.message import DEFAULT_PRIORITY, GROUP_SEQUENCE, Message
 from broker.protocols.activemq.dead_letters import dead_letter_headers
-from broker.protocols.activemq.scheduling import int_value
+from broker.protocols.activemq.scheduling import BadHeader, int_value
 
 # SEND headers named as JMS fields set the field, as ActiveMQ's `setObjectProperty` does,
 # instead of becoming properties (JMSXGroupID is the group; JMSTimestamp, JMSRedelivered and
 # JMSXDeliveryCount are the broker's to set).
 _JMS_FIELDS = frozenset({"JMSType", "JMSCorrelationID", GROUP_SEQUENCE, "JMSPriority", "JMSExpiration",
                          "JMSDeliveryMode", "JMSTimestamp", "JMSRedelivered", "JMSXDeliveryCount"})
+# JMSDeliveryMode as ActiveMQ reads it: the JMS constant, its name, or a boolean.
+_DELIVERY_MODES = {"2": True, "PERSISTENT": True, "TRUE": True,
+                   "1": False, "NON_PERSISTENT": False, "FALSE": False}
 # Headers the broker consumes or owns; never stored as user properties.
 _DROPPED = frozenset({"destination", "message-id", "redelivered", "subscription", "transaction",
                       "receipt", "content-length", "persistent", "priority", "expires",
@@ -71,48 +74,35 @@ def message_from_send(headers: dict[str, str], body: bytes, message_id: str, now
     persistent = headers.get("persistent")
     durable = persistent is not None and persistent.lower() == "true"
     if not _JMS_FIELDS.isdisjoint(headers):
-        priority, expires, durable = _jms_fields(headers, system, props, priority, expires, durable)
+        priority, expires, durable = _jms_fields(headers, system, priority, expires, durable)
     # Positional, in field order (as `Message.copy`): one per SEND.
     return Message(message_id, body, props, types, system, durable,
                    priority, now, expires, headers.get("JMSXGroupID"), None, origin)
 
 
-def _jms_fields(headers: dict[str, str], system: dict[str, str], props: dict[str, str | bytes],
-                priority: int, expires: int, durable: bool) -> tuple[int, int, bool]:
+def _jms_fields(headers: dict[str, str], system: dict[str, str], priority: int, expires: int,
+                durable: bool) -> tuple[int, int, bool]:
     """Apply the SEND headers named as JMS fields (after the STOMP headers, so they win, as
-    in ActiveMQ). A value the field cannot take is kept as a String property instead."""
+    in ActiveMQ). A value the field cannot take refuses the SEND (BadHeader), as ActiveMQ
+    does; numbers are read by `int_value`, so none the store cannot hold gets through."""
     for name in _JMS_FIELDS.intersection(headers):
         value = headers[name]
         if name == "JMSType":
             system["type"] = value
         elif name == "JMSCorrelationID":
             system["correlation-id"] = value
-        elif name in (GROUP_SEQUENCE, "JMSPriority", "JMSExpiration"):
-            number = _integer(value)
-            if number is None:
-                props[name] = value
-            elif name == GROUP_SEQUENCE:
-                system[GROUP_SEQUENCE] = str(number)
-            elif name == "JMSPriority":
-                priority = max(0, min(9, number))
-            else:
-                expires = max(0, number)
+        elif name == GROUP_SEQUENCE:
+            system[GROUP_SEQUENCE] = str(int_value(headers, name, 0))
+        elif name == "JMSPriority":
+            priority = max(0, min(9, int_value(headers, name, priority)))
+        elif name == "JMSExpiration":
+            expires = max(0, int_value(headers, name, expires))
         elif name == "JMSDeliveryMode":
             mode = value.strip().upper()
-            if mode in ("2", "PERSISTENT", "TRUE"):
-                durable = True
-            elif mode in ("1", "NON_PERSISTENT", "FALSE"):
-                durable = False
-            else:
-                props[name] = value
+            if mode not in _DELIVERY_MODES:
+                raise BadHeader(f"Invalid {name} header: {value[:100]}")
+            durable = _DELIVERY_MODES[mode]
     return priority, expires, durable
-
-
-def _integer(text: str) -> int | None:
-    try:
-        return int(text.strip())
-    except ValueError:
-        return None
 
 
 def _parse_types(raw: str | None) -> dict[str, str]:

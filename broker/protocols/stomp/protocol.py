@@ -119,9 +119,7 @@ class StompProtocol(Protocol):
         if self.monitor is not None:
             self.monitor.stop()
         self.transactions.clear()
-        for sub in list(self.subscriptions.values()):
-            self._drop_subscription(sub)
-        self.subscriptions.clear()
+        self._drop_subscriptions()
         if self.session_open:
             advisories.connection_changed(self.broker, self.connection_id, False, self.factory.broker_name)
         for name in list(self.temp_queues):
@@ -823,9 +821,18 @@ class StompProtocol(Protocol):
             sub.reorder()
 
     # -- DISCONNECT ----------------------------------------------------------------------------------
+    def _drop_subscriptions(self) -> None:
+        for sub in list(self.subscriptions.values()):
+            self._drop_subscription(sub)
+        self.subscriptions.clear()
+
     def on_disconnect(self, frame: Frame) -> None:
         receipt = frame.headers.get("receipt")
         self.closing = True
+        # As ActiveMQ, the session's consumers go before the RECEIPT: nothing sent after it
+        # reaches this connection (an automatic ack would lose it), and what it held
+        # unacknowledged is back in its queue by then.
+        self._drop_subscriptions()
 
         def close(_: Any = None) -> None:
             if self.lost:
