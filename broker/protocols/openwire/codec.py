@@ -303,7 +303,7 @@ def _sent_lines(code: int, fields: list[s.Field], namespace: dict[str, Any]) -> 
     A producer's messages differ from their MessageId's sequence numbers on: the bytes up
     to them are read once (`_kept_run_lines`)."""
     return _kept_run_lines(code, fields, namespace, "producer_id", "message_id", _sent_field_lines,
-                           relay=False, blank=True)
+                           relay=False, blank=True, rest=_sent_rest_lines)
 
 
 def _ack_lines(code: int, fields: list[s.Field], namespace: dict[str, Any]) -> list[str]:
@@ -315,7 +315,7 @@ def _ack_lines(code: int, fields: list[s.Field], namespace: dict[str, Any]) -> l
 
 
 def _kept_run_lines(code: int, fields: list[s.Field], namespace: dict[str, Any], first: str, mid: str,
-                    read: Any, relay: bool, blank: bool) -> list[str]:
+                    read: Any, relay: bool, blank: bool, rest: Any = None) -> list[str]:
     """A function reading a command of type `code` with `read` (a function giving the lines
     that read fields[i:stop]), except for the fields from `first` to `mid`, a MessageId,
     which come from the bytes kept of the last such command read: a client's commands of
@@ -325,10 +325,11 @@ def _kept_run_lines(code: int, fields: list[s.Field], namespace: dict[str, Any],
     them) and a new MessageId gets the numbers; otherwise `read` reads them, and what they
     gave is kept unless it holds a transaction id (not a `_KEPT` type). `relay`: the
     MessageId becomes `LAST`'s, as reading it would have made it, so a MessageId of the
-    same bytes after it is the same struct. `blank`: the struct starts as a copy of every
-    field None (a copy of a dict's table, which the fields then fill without the table
-    growing as it would one field at a time: worth it for the many fields of a message),
-    and `read` leaves the empty fields as they are."""
+    same bytes after it is the same struct. `blank`: the struct starts as a copy of BLANK,
+    every field None but those `rest` may take from it (a copy of a dict's table, which
+    the fields then fill without the table growing as it would one field at a time: worth
+    it for the many fields of a message), and `read` leaves the empty fields as they are. `rest`: the function giving the lines
+    that read the fields after the MessageId, if not `read`."""
     names = [f.name for f in fields]
     start, end = names.index(first), names.index(mid) + 1
     shared = names[start:end - 1]
@@ -354,7 +355,7 @@ def _kept_run_lines(code: int, fields: list[s.Field], namespace: dict[str, Any],
     lines += [f"        m = out[{mid!r}]",
               "        if m is not None and out['transaction_id'] is None:",
               f"            PREFIX[0] = (d[first:p - 16], {''.join(f'out[{n!r}], ' for n in shared)}dict(m){size})"]
-    lines += read(fields, end, len(fields), namespace)
+    lines += (rest or read)(fields, end, len(fields), namespace)
     return lines + ["    return out, p"]
 
 
@@ -372,16 +373,70 @@ def _general_field_lines(fields: list[s.Field], i: int, stop: int, namespace: di
 def _sent_field_lines(fields: list[s.Field], i: int, stop: int, namespace: dict[str, Any]) -> list[str]:
     """The lines of `_sent_lines` reading fields[i:stop]."""
     lines = []
+    for a, b, run in _sent_pieces(fields, i, stop):
+        if run:
+            lines += _fixed_lines(a, fields[a:b], namespace, "return None", blank=True)
+        else:
+            lines += _field_lines(a, fields[a], namespace)
+    return lines
+
+
+def _sent_pieces(fields: list[s.Field], i: int, stop: int) -> Iterator[tuple[int, int, bool]]:
+    """How `_sent_field_lines` reads fields[i:stop], piece by piece: (first, stop, True)
+    for a run of fixed-size and empty fields (read with one struct format), (first,
+    first + 1, False) for any other field."""
     while i < stop:
         j = i
         while j < stop and (fields[j].kind in _FIXED or fields[j].name not in SENT_FIELDS):
             j += 1
         if j > i:
-            lines += _fixed_lines(i, fields[i:j], namespace, "return None", blank=True)
+            yield i, j, True
             i = j
         else:
-            lines += _field_lines(i, fields[i], namespace)
+            yield i, i + 1, False
             i += 1
+
+
+# The fields of a producer's message that change from one message to the next (or may: a
+# time to live gives each its own expiration); the ones between them are mostly the same
+# bytes message after message (a client sets them the same way each time).
+VARYING_FIELDS = frozenset({"command_id", "expiration", "timestamp", "content", "marshalled_properties"})
+
+
+def _sent_rest_lines(fields: list[s.Field], i: int, stop: int, namespace: dict[str, Any]) -> list[str]:
+    """The lines of `_sent_lines` reading fields[i:stop], those after the MessageId, which
+    hold no object but empty ones. The runs of fixed-size fields among them that hold no
+    VARYING_FIELDS, with the strings next to them, are read again only when their bytes
+    differ from the last time: the values read then are BLANK's (each struct starts as a
+    copy of it; the empty fields stay None there), and their bytes are kept with them."""
+    if any(f.kind == s.OBJECT and f.name in SENT_FIELDS for f in fields[i:stop]):
+        raise ValueError("an object after the MessageId")
+    lines: list[str] = []
+    group: list[tuple[int, int, bool]] = []
+
+    def flush() -> None:
+        if not any(run for _, _, run in group):   # strings alone: as quickly read as compared
+            for a, b, _ in group:
+                lines.extend(_sent_field_lines(fields, a, b, namespace))
+        else:
+            first, last = group[0][0], group[-1][1]
+            kept = f"R{first}"   # [the group's bytes last read, or None]
+            namespace[kept] = [None]
+            lines.extend([f"    r = {kept}[0]", "    if r is not None and d.startswith(r, p):",
+                          "        p += len(r)", "    else:", "        q = p"])
+            lines.extend("    " + line for line in _sent_field_lines(fields, first, last, namespace))
+            lines.append(f"        {kept}[0] = d[q:p]")
+            lines.extend(f"        BLANK[{f.name!r}] = out[{f.name!r}]" for f in fields[first:last]
+                         if f.kind in _FIXED or f.name in SENT_FIELDS)
+        group.clear()
+
+    for a, b, run in _sent_pieces(fields, i, stop):
+        if any(f.name in VARYING_FIELDS for f in fields[a:b]):
+            flush()
+            lines.extend(_sent_field_lines(fields, a, b, namespace))
+        else:
+            group.append((a, b, run))
+    flush()
     return lines
 
 
