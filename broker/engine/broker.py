@@ -159,16 +159,23 @@ class Broker:
         if self._blocked and self._recheck_call is None:
             self._recheck_call = self.clock.callLater(0, self._recheck)
 
+    def unlimited(self, size: int) -> bool:
+        """Whether `admit` lets any send of `size` bytes go on, whatever its destination: no
+        policy, store limit or full store, and room under the memory limit (the common case,
+        which a door checks once for a send to several destinations)."""
+        store = self.store
+        return not (self.policies or self.store_limit or (store is not None and store.full)) and (
+            not self.memory_limit or self.memory_used + size <= self.memory_limit)
+
     def admit(self, kind: str, name: str, size: int, persistent: bool,
               can_wait: bool = True) -> Admission:
         """May a door send `size` bytes to the queue or topic `name` now? Go on, wait for
         the Deferred (then ask again), or refuse (the door renders the refusal). A door
         that cannot hold its sender (`can_wait` False) is refused where others would wait."""
+        if self.unlimited(size):
+            return ADMITTED
         store = self.store
         full = store is not None and store.full
-        if not (self.policies or self.store_limit or full) and (
-                not self.memory_limit or self.memory_used + size <= self.memory_limit):
-            return ADMITTED
         if persistent and store is not None and self.store_limit and self.store_used >= self.store_limit:
             self._note_limit("store", name, f"used={self.store_used} limit={self.store_limit}")
             return Admission(refused=Refusal("store", self.store_limit))

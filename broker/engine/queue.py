@@ -364,7 +364,9 @@ class Queue:
         publication enqueues into every subscription at one instant)."""
         if now is None:
             now = self._now()
-        if self.settings.dedup_window_ms and message.dedup_id is not None:
+        settings = self.settings
+        dedup = settings.dedup_window_ms and message.dedup_id is not None
+        if dedup:
             seen = self._check_dedup(message.dedup_id, now)
             if seen is not None:
                 return seen
@@ -374,13 +376,14 @@ class Queue:
         if not message.timestamp:
             # Retention counts from acceptance; a message without one would expire at once.
             message.timestamp = now
-        if not message.visible_at and self.settings.default_delay_ms:
-            message.visible_at = now + self.settings.default_delay_ms
+        if not message.visible_at and settings.default_delay_ms:
+            message.visible_at = now + settings.default_delay_ms
         self._write(message, "insert")
         self.depth_bytes += len(message.body)
-        if self.settings.dedup_window_ms and message.dedup_id is not None:
-            self._dedup[message.dedup_id] = (now + self.settings.dedup_window_ms, message)
-        if self._ready.items or not self._hand_over(message, now):
+        if dedup:
+            self._dedup[message.dedup_id] = (now + settings.dedup_window_ms, message)
+        # Without a consumer (a producer filling the queue) there is nobody to hand it to.
+        if self._ready.items or not self._consumers or not self._hand_over(message, now):
             self._admit(message, now)
         return message
 

@@ -229,11 +229,8 @@ def text_content(text: str) -> bytes:
 def to_engine(cmd: Struct, now: int, origin: object = None) -> Message:
     """A producer's message as an engine message (routing is the caller's)."""
     code = cmd.type
-    if code == s.OBJECT_MESSAGE:
-        raise JmsError("ObjectMessage is not supported: mqgate never deserializes Java objects; "
-                           "send a TextMessage, BytesMessage or MapMessage instead")
-    if code == s.BLOB_MESSAGE:
-        raise JmsError("BlobMessage is not supported")
+    if code in _REFUSED:
+        raise JmsError(_REFUSED[code])
     content = cmd["content"]
     if content is not None and cmd["compressed"]:
         if code == s.BYTES_MESSAGE:
@@ -243,19 +240,21 @@ def to_engine(cmd: Struct, now: int, origin: object = None) -> Message:
             content = _inflate(content[4:])[:max(0, _INT.unpack_from(content)[0])]
         else:
             content = _inflate(content)
-    headers: dict[str, str] = {}
+    headers: dict[str, str]
     if code == s.TEXT_MESSAGE:
+        headers = {}
         body = text_of(content).encode("utf-8") if content is not None else b""
     else:
-        headers[KIND_HEADER] = _KINDS[code]
+        headers = {KIND_HEADER: _KINDS[code]}
         body = content or b""
-        if code in (s.MAP_MESSAGE, s.STREAM_MESSAGE) and body:
+        if body and code in _TYPED_BODIES:
             _check_typed_body(code, body)
-    properties: dict[str, str | bytes] = {}
-    types = None
+    properties: dict[str, str | bytes]
     marshalled = cmd["marshalled_properties"]
     if marshalled:
         properties, types = _properties(marshalled)
+    else:
+        properties, types = {}, None
     correlation = cmd["correlation_id"]
     if correlation is not None:
         headers["correlation-id"] = correlation
@@ -275,6 +274,14 @@ def to_engine(cmd: Struct, now: int, origin: object = None) -> Message:
     return Message(message_id_text(cmd["message_id"]), body, properties, types, headers,
                    bool(cmd["persistent"]), 0 if priority < 0 else 9 if priority > 9 else priority,
                    cmd["timestamp"] or now, expires if expires > 0 else 0, cmd["group_id"], None, origin)
+
+
+# Message kinds a producer may not send, and why.
+_REFUSED = {s.OBJECT_MESSAGE: "ObjectMessage is not supported: mqgate never deserializes Java objects; "
+                              "send a TextMessage, BytesMessage or MapMessage instead",
+            s.BLOB_MESSAGE: "BlobMessage is not supported"}
+# Bodies of typed values, checked as they come in.
+_TYPED_BODIES = frozenset({s.MAP_MESSAGE, s.STREAM_MESSAGE})
 
 
 # Producers often send the same property set again and again (the engine never changes a
