@@ -83,10 +83,8 @@ class AuthorizationMap:
         # A map never changes (a reload builds a new one), so what it says about a
         # destination can be remembered: producers name the same few over and over.
         self._seen: dict[tuple[str, Target], frozenset[str]] = {}
-
-    @property
-    def configured(self) -> bool:
-        return bool(self.entries) or self.temp is not None
+        # Whether it restricts anything, asked on every send.
+        self.configured = bool(entries) or temp is not None
 
     def groups_for(self, operation: Operation, target: Target) -> frozenset[str] | None:
         """Groups allowed to do `operation` on `target`; None when nothing restricts it."""

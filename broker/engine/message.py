@@ -4,6 +4,9 @@ A `Message` is one copy of a message in one queue: the content is shared between
 (fan-out copies share the body bytes), the delivery state (seq, delivery count, visibility)
 is per queue. Properties keep their declared type next to the text value, so an attribute
 one door cannot express (an SQS Number, a JMS long) travels through and comes back out.
+
+A message's `properties`, `types` and `headers` dicts are never changed in place (a new
+dict replaces one): copies share them, and so may messages a door builds alike.
 """
 from __future__ import annotations
 

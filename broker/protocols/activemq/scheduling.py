@@ -149,9 +149,10 @@ def scheduled_copies(message: Message, values: Mapping[str, object], now: int,
         return [message]
     _withhold(message)
     if cron:
-        message.headers[_CRON_PLAN] = json.dumps([cron, delay, period, repeat])
+        message.headers = {**message.headers, _CRON_PLAN: json.dumps([cron, delay, period, repeat])}
         return [message]
-    message.headers[JOB_ID] = message.job_id = message.message_id
+    message.headers = {**message.headers, JOB_ID: message.message_id}
+    message.job_id = message.message_id
     # As ActiveMQ's JobSchedulerImpl: the first delivery after the delay, or without one
     # after the period; the repeats a period apart.
     first = now + (delay if delay > 0 else period)

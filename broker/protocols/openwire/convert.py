@@ -240,33 +240,34 @@ def to_engine(cmd: Struct, now: int, origin: object = None) -> Message:
             content = _inflate(content[4:])[:max(0, _INT.unpack_from(content)[0])]
         else:
             content = _inflate(content)
-    headers: dict[str, str]
     if code == s.TEXT_MESSAGE:
-        headers = {}
         body = text_of(content).encode("utf-8") if content is not None else b""
     else:
-        headers = {KIND_HEADER: _KINDS[code]}
         body = content or b""
         if body and code in _TYPED_BODIES:
             _check_typed_body(code, body)
-    properties: dict[str, str | bytes]
+    # Messages share the dicts of what they have alike (a message's are never changed in
+    # place): most have no properties and no header but their kind.
+    properties: dict[str, str | bytes] = _NO_PROPERTIES
+    types = None
     marshalled = cmd["marshalled_properties"]
     if marshalled:
         properties, types = _properties(marshalled)
-    else:
-        properties, types = {}, None
+    headers = _KIND_HEADERS[code]
     correlation = cmd["correlation_id"]
-    if correlation is not None:
-        headers["correlation-id"] = correlation
     jms_type = cmd["type"]   # JMSType (`cmd.type` is the command's type code)
-    if jms_type is not None:
-        headers["type"] = jms_type
     reply_to = cmd["reply_to"]
-    if reply_to is not None:
-        headers["reply-to"] = reply_to_header(reply_to)
     group_sequence = cmd["group_sequence"]
-    if group_sequence:
-        headers[GROUP_SEQUENCE] = str(group_sequence)
+    if correlation is not None or jms_type is not None or reply_to is not None or group_sequence:
+        headers = dict(headers)
+        if correlation is not None:
+            headers["correlation-id"] = correlation
+        if jms_type is not None:
+            headers["type"] = jms_type
+        if reply_to is not None:
+            headers["reply-to"] = reply_to_header(reply_to)
+        if group_sequence:
+            headers[GROUP_SEQUENCE] = str(group_sequence)
     # Fields read as items and the Message built positionally, in field order (as
     # Message.copy): this runs once per message sent.
     priority = cmd["priority"] or 0
@@ -282,6 +283,11 @@ _REFUSED = {s.OBJECT_MESSAGE: "ObjectMessage is not supported: mqgate never dese
             s.BLOB_MESSAGE: "BlobMessage is not supported"}
 # Bodies of typed values, checked as they come in.
 _TYPED_BODIES = frozenset({s.MAP_MESSAGE, s.STREAM_MESSAGE})
+# What the messages without properties, and those without other headers than their kind,
+# share (never changed: see to_engine).
+_NO_PROPERTIES: dict[str, str | bytes] = {}
+_KIND_HEADERS: dict[int, dict[str, str]] = {code: {KIND_HEADER: kind} for code, kind in _KINDS.items()}
+_KIND_HEADERS[s.TEXT_MESSAGE] = {}
 
 
 # Producers often send the same property set again and again (the engine never changes a
