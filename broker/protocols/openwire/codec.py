@@ -648,28 +648,20 @@ def message_dispatcher(version: int, code: int, names: tuple[str, ...]) -> Any:
 
 
 def decode(body: bytes, version: int = MAX_VERSION) -> Struct | None:
-    """One frame without its size prefix; None for the null object (type 0)."""
-    return _decode_at(body, 0, len(body), version)
+    """One frame without its size prefix; None for the null object (type 0): what a
+    FrameParser gives for it."""
+    parser = FrameParser(max(1, len(body)))
+    parser.version = version
+    return next(parser.feed(_INT.pack(len(body)) + body))
 
 
 def _decode_at(data: bytes, start: int, end: int, version: int) -> Struct | None:
-    """The frame at data[start:end], read in place. A field that runs past `end` (into the
-    next frame) leaves the reading past it, so it fails as a truncated frame all the same."""
-    if start >= end:
-        raise OpenWireError("frame truncated")
+    """The frame at data[start:end] (not empty), read in place by its type's general
+    function. A field that runs past `end` (into the next frame) leaves the reading past
+    it, so it fails as a truncated frame all the same."""
     code = data[start]
     if code == 0:
         return None
-    sent = (_SENT.get(version) or _sent_decoders(version)).get(code)
-    if sent is not None:
-        # A message as producers send it, read with its empty fields together; any other
-        # (or a bad one) is read by the general function, which reports what is wrong.
-        try:
-            found = sent(data, start + 1)
-        except (UnicodeDecodeError, struct.error, IndexError, OpenWireError):
-            found = None
-        if found is not None and found[1] == end:
-            return found[0]
     decoder = _decoders(version).get(code)
     if decoder is None:
         raise OpenWireError(f"unknown command type {code}")
@@ -713,8 +705,24 @@ class FrameParser:
                     raise OpenWireError(f"frame size {size} is out of range (max {self.max_frame})")
                 if len(data) - pos - 4 < size:
                     break
-                command = _decode_at(data, pos + 4, pos + 4 + size, self.version)
-                pos += 4 + size
+                start = pos + 4
+                end = start + size
+                version = self.version
+                sent = (_SENT.get(version) or _sent_decoders(version)).get(data[start])
+                if sent is not None:
+                    # A message as producers send it, read with its empty fields together;
+                    # any other (or a bad one) is read by the general function, which
+                    # reports what is wrong.
+                    try:
+                        found = sent(data, start + 1)
+                    except (UnicodeDecodeError, struct.error, IndexError, OpenWireError):
+                        found = None
+                    if found is not None and found[1] == end:
+                        pos = end
+                        yield found[0]
+                        continue
+                command = _decode_at(data, start, end, version)
+                pos = end
                 yield command
         finally:
             self._buf = bytearray(data[pos:])
