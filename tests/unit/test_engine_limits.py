@@ -5,8 +5,9 @@ memory-only queues hold their senders."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
-from broker.engine.limits import LimitError, Policy, parse_size
+from broker.engine.limits import ADMITTED, LimitError, Policy, parse_size
 from tests.unit.engine_support import MemoryStore, Recorder, advance, make_broker, msg, result_of
 
 
@@ -121,3 +122,29 @@ def test_a_deleted_queue_gives_its_memory_back():
     b.delete_queue("a")
     b.delete_queue("tmp")
     assert b.memory_used == 100
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.booleans(), st.integers(0, 3), st.integers(0, 3000), st.integers(0, 3000), st.booleans(),
+       st.lists(st.tuples(st.sampled_from(["queue", "topic"]), st.sampled_from(["a", "a.b", "c"]),
+                          st.booleans()), min_size=1, max_size=4),
+       st.integers(0, 2000))
+def test_a_send_that_no_limit_applies_to_is_admitted_to_every_destination(
+        stored: bool, policies: int, memory_limit: int, memory_used: int, store_full: bool,
+        sends: list[tuple[str, str, bool]], size: int) -> None:
+    """`unlimited`, which a door asks once for a send to several destinations (and `admit`
+    first), never says yes where the rest of `admit` would hold or refuse a send to one."""
+    b = limited(MemoryStore() if stored else None, memory_limit=memory_limit,
+                policies=[Policy(queue="a.>", topic="a", max_messages=1, max_bytes=100)][:policies])
+    b.memory_used = memory_used
+    if stored:
+        b.store.full = store_full
+    for kind, name, persistent in sends:
+        if kind == "queue":
+            b.create_queue(name).enqueue(msg("x" * 50, persistent=persistent))
+    if b.unlimited(size):
+        for kind, name, persistent in sends:
+            assert b.admit(kind, name, size, persistent) is ADMITTED
+        b.unlimited = lambda size: False   # admit's rules without the shortcut
+        for kind, name, persistent in sends:
+            assert b.admit(kind, name, size, persistent).ok

@@ -10,6 +10,8 @@ from twisted.internet.testing import StringTransport
 
 from broker.config import Config
 from broker.engine.broker import Broker
+from broker.protocols.activemq.scheduling import JOB_ID
+from broker.protocols.openwire import convert
 from broker.protocols.openwire import primitives as p
 from broker.protocols.openwire import schema as s
 from broker.protocols.openwire.codec import FrameParser, Struct, encode
@@ -198,3 +200,38 @@ def test_acks_reach_the_consumer_their_id_names_now() -> None:
     ack(ids[1], second[1], 19)
     ack(ids[1], moved, 21)
     assert queue.inflight_count == 0 and queue.ready_count == 0
+
+
+_SCHEDULES = {"plain": None, "correlated": None,
+              "delayed": {"AMQ_SCHEDULED_DELAY": (p.LONG, 1000)},
+              "repeated": {"AMQ_SCHEDULED_DELAY": (p.LONG, 1000), "AMQ_SCHEDULED_PERIOD": (p.LONG, 500),
+                           "AMQ_SCHEDULED_REPEAT": (p.INTEGER, 2)},
+              "cron": {"AMQ_SCHEDULED_CRON": (p.STRING, "* * * * *")}}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(sorted(_SCHEDULES)), min_size=1, max_size=8))
+def test_messages_sent_alike_share_dicts_no_send_changes(kinds: list[str]) -> None:
+    """Messages without properties, and without other headers than their kind, share
+    those dicts; a scheduled send among them (which adds headers) changes none of them:
+    each message holds the headers of its own send."""
+    broker, protocol, _ = logged_in()
+    kept = (dict(convert._NO_PROPERTIES), {k: dict(v) for k, v in convert._KIND_HEADERS.items()})
+    for seq, kind in enumerate(kinds, start=2):
+        schedule = _SCHEDULES[kind]
+        protocol.dataReceived(encode(Struct(
+            s.BYTES_MESSAGE, command_id=seq, response_required=False, producer_id=PRODUCER,
+            destination=Struct(s.QUEUE, physical_name="unit.q"),
+            message_id=Struct(s.MESSAGE_ID, producer_id=PRODUCER, producer_sequence_id=seq),
+            persistent=False, priority=4, content=b"x", correlation_id="c" if kind == "correlated" else None,
+            marshalled_properties=p.encode_map(schedule) if schedule else None)))
+    assert (convert._NO_PROPERTIES, convert._KIND_HEADERS) == kept
+    queue = broker.queue("unit.q")
+    for m in queue.browse() + [m for m in queue._held.values() if m.job_id]:
+        expected = {convert.KIND_HEADER: "bytes"}
+        if m.job_id:
+            expected[JOB_ID] = m.job_id
+        elif m.message_id.endswith(tuple(f":{seq}" for seq, kind in enumerate(kinds, start=2)
+                                         if kind == "correlated")):
+            expected["correlation-id"] = "c"
+        assert m.headers == expected
