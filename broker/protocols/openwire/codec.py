@@ -322,7 +322,8 @@ def _kept_run_lines(code: int, fields: list[s.Field], namespace: dict[str, Any],
     one kind (a producer's messages, a consumer's acks) differ from their MessageId's
     sequence numbers on. When the bytes up to those numbers are the same as last time,
     the fields take what they gave then (ids and a destination, shared as `_KEPT` shares
-    them) and a new MessageId gets the numbers; otherwise `read` reads them, and what they
+    them; with `blank`, from BLANK, where they are kept too) and a new MessageId gets the
+    numbers; otherwise `read` reads them, and what they
     gave is kept unless it holds a transaction id (not a `_KEPT` type). `relay`: the
     MessageId becomes `LAST`'s, as reading it would have made it, so a MessageId of the
     same bytes after it is the same struct. `blank`: the struct starts as a copy of BLANK,
@@ -343,7 +344,8 @@ def _kept_run_lines(code: int, fields: list[s.Field], namespace: dict[str, Any],
               "        p += len(kept[0])",
               "        ps, bs = SEQUENCES(d, p)",
               "        p += 16"]
-    lines += [f"        out[{name!r}] = kept[{k + 1}]" for k, name in enumerate(shared)]
+    if not blank:   # (with `blank`, BLANK holds them: set with PREFIX below)
+        lines += [f"        out[{name!r}] = kept[{k + 1}]" for k, name in enumerate(shared)]
     lines += ["        m = new(Struct)", f"        m.type = {s.MESSAGE_ID}", f"        update(m, kept[{len(shared) + 1}])",
               "        m['producer_sequence_id'] = ps", "        m['broker_sequence_id'] = bs",
               f"        out[{mid!r}] = m"]
@@ -355,6 +357,8 @@ def _kept_run_lines(code: int, fields: list[s.Field], namespace: dict[str, Any],
     lines += [f"        m = out[{mid!r}]",
               "        if m is not None and out['transaction_id'] is None:",
               f"            PREFIX[0] = (d[first:p - 16], {''.join(f'out[{n!r}], ' for n in shared)}dict(m){size})"]
+    if blank:
+        lines += [f"            BLANK[{n!r}] = out[{n!r}]" for n in shared]
     lines += (rest or read)(fields, end, len(fields), namespace)
     return lines + ["    return out, p"]
 

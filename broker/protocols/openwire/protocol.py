@@ -739,7 +739,9 @@ class OpenWireProtocol(Protocol):
             except BadHeader as exc:
                 raise JmsError(str(exc)) from None
         queues = self._send_queues(plan)
-        if not self._admitted(command, plan, queues, message.persistent):
+        content = command["content"]
+        size = len(content) if content is not None else 0
+        if not (self.broker.unlimited(size) or self._admitted(command, plan, queues, message.persistent, size)):
             return
         if tx_id is not None:
             tx = self.transactions.get(_tx_key(tx_id))
@@ -758,19 +760,15 @@ class OpenWireProtocol(Protocol):
 
     # -- producer flow control ------------------------------------------------------------------------
     def _admitted(self, command: Struct, plan: _SendPlan, queues: list[Queue | None],
-                  persistent: bool) -> bool:
+                  persistent: bool, size: int) -> bool:
         """Whether every destination has room for the message now. A full one refuses
         (sendFailIfNoSpace: ActiveMQ's ResourceAllocationException) or makes the send wait:
         it is handled again once there is room, and only then answered (its Response, or
         the ProducerAck a windowed producer needs to send more), so the client blocks as
         with ActiveMQ. Until then the connection's other commands wait behind it, except
-        those that only consume, so a consumer on the same connection can make the room."""
-        content = command["content"]
-        size = len(content) if content is not None else 0
-        broker = self.broker
-        if broker.unlimited(size):
-            return True
-        admit = broker.admit
+        those that only consume, so a consumer on the same connection can make the room.
+        Asked once `Broker.unlimited` did not let the send (of `size` bytes) through."""
+        admit = self.broker.admit
         for name, queue in zip(plan.names, queues):
             kind = "topic" if queue is None else "queue"
             admission = admit(kind, name if queue is None else queue.name, size, persistent)
