@@ -490,6 +490,7 @@ class StompProtocol(Protocol):
         queues: list[Queue | None] = []
         admit = self.broker.admit
         size = len(frame.body)
+        unlimited = self.broker.unlimited(size)   # no destination is asked then
         for d in targets:
             if d.is_topic:
                 kind, name, queue = "topic", self._topic_name(d), None
@@ -497,6 +498,8 @@ class StompProtocol(Protocol):
                 queue = self._queue_for(d)
                 kind, name = "queue", queue.name
             queues.append(queue)
+            if unlimited:
+                continue
             admission = admit(kind, name, size, persistent)
             if admission is ADMITTED:
                 continue
