@@ -37,15 +37,16 @@ _STATEMENT_KEYS = {
 }
 
 
-def validate_redrive_policy(raw: str, *, source_fifo: bool) -> None:
+def validate_redrive_policy(raw: str, *, source_fifo: bool) -> str:
     """``RedrivePolicy``: ``""`` removes it; otherwise a JSON object with a
-    dead-letter queue ARN of the same queue type and 1–1000 receives.
+    dead-letter queue ARN of the same queue type and 1–1000 receives, returned
+    as SQS shows it (compact, the count a number even when given as a string).
 
     Whether the dead-letter queue exists is the engine's to say
     ("Reason: Dead letter target does not exist.").
     """
     if raw == "":
-        return
+        return raw
     document = _json_object(raw)
     if document is None:
         raise sqs_error(
@@ -72,17 +73,19 @@ def validate_redrive_policy(raw: str, *, source_fifo: bool) -> None:
         raise invalid("Only SQS queues are valid resources for deadLetterTargetArn.")
     if target.endswith(".fifo") != source_fifo:
         raise invalid("Dead-letter queue must be same type of queue as the source..")
+    return _compact({"deadLetterTargetArn": target, "maxReceiveCount": count})
 
 
-def validate_redrive_allow_policy(raw: str) -> None:
-    """``RedriveAllowPolicy``: which source queues may use this one as DLQ."""
+def validate_redrive_allow_policy(raw: str) -> str:
+    """``RedriveAllowPolicy``: which source queues may use this one as DLQ, returned as
+    SQS shows it (compact JSON)."""
     unsupported = sqs_error(
         "InvalidAttributeValue",
         "Invalid value for the parameter RedriveAllowPolicy. Reason: Amazon SQS can't create the redrive "
         "allow policy, as it\u2019s in an unsupported format.",
     )
     if raw == "":
-        return
+        return raw
     document = _json_object(raw)
     if (
         document is None
@@ -111,6 +114,7 @@ def validate_redrive_allow_policy(raw: str) -> None:
             raise invalid(f"The maximum number of source queue ARNs you can specify is {MAX_REDRIVE_SOURCE_ARNS}.")
     elif arns is not None:
         raise invalid("To specify one or more source queue ARNs, you must set redrivePermission to byQueue.")
+    return _compact(document)
 
 
 def validate_access_policy(raw: str) -> None:
@@ -130,6 +134,10 @@ def validate_access_policy(raw: str) -> None:
         or not all(isinstance(s, dict) and not set(s) - _STATEMENT_KEYS and not malformed(s) for s in statements)
     ):
         raise sqs_error("InvalidAttributeValue", "Invalid value for the parameter Policy.")
+
+
+def _compact(document: dict[str, Any]) -> str:
+    return json.dumps(document, separators=(",", ":"))
 
 
 def _json_object(raw: str) -> dict[str, Any] | None:

@@ -38,7 +38,7 @@ def create_queue(state: SqsState, ctx: AwsRequestContext, params: Params) -> dic
     attributes: dict[str, str] = dict(params.get("Attributes") or {})
     fifo = is_fifo_request(attributes)
     validate_queue_name(name, fifo=fifo)
-    validate_queue_attributes(attributes, fifo=fifo, creating=True)
+    given, attributes = attributes, validate_queue_attributes(attributes, fifo=fifo, creating=True)
     tags = dict(params.get("tags") or {})
     existing = state.broker.queue(name, create=False)
     if existing is not None:
@@ -50,7 +50,7 @@ def create_queue(state: SqsState, ctx: AwsRequestContext, params: Params) -> dic
     deleted = state.deleted_at.get(name)
     if deleted is not None and state.now_ms() - deleted < RECREATE_WAIT_MS:
         raise sqs_error("QueueDeletedRecently")
-    _check_dead_letter_target(state, attributes)
+    _check_dead_letter_target(state, given)
     attributes.pop("FifoQueue", None)
     state.broker.create_queue(name, settings=qa.settings_for(attributes, fifo),
                               attrs={"sqs": attributes, "tags": tags})
@@ -108,8 +108,9 @@ def set_queue_attributes(state: SqsState, ctx: AwsRequestContext, params: Params
     queue = state.queue(params["QueueUrl"])
     attributes: dict[str, str] = dict(params.get("Attributes") or {})
     fifo = qa.is_fifo(queue)
-    validate_queue_attributes(attributes, fifo=fifo, creating=False)
+    kept = validate_queue_attributes(attributes, fifo=fifo, creating=False)
     _check_dead_letter_target(state, attributes)
+    attributes = kept
     own = {**queue.attrs.get("sqs", {}), **attributes}
     own = {k: v for k, v in own.items() if v != "" or k not in ("RedrivePolicy", "Policy", "RedriveAllowPolicy")}
     state.broker.update_queue(queue, settings=qa.settings_for(own, fifo), attrs={**queue.attrs, "sqs": own})

@@ -117,13 +117,17 @@ def validate_queue_name(name: str, *, fifo: bool) -> None:
         )
 
 
-def validate_queue_attributes(attributes: Mapping[str, str], *, fifo: bool, creating: bool) -> None:
-    """Names and values of CreateQueue/SetQueueAttributes ``Attributes``.
+def validate_queue_attributes(attributes: Mapping[str, str], *, fifo: bool, creating: bool) -> dict[str, str]:
+    """Names and values of CreateQueue/SetQueueAttributes ``Attributes``, returned as SQS
+    keeps them: booleans in lower case, integers without a sign or leading zeros, the
+    redrive documents as compact JSON with a numeric ``maxReceiveCount`` (what
+    GetQueueAttributes shows and what CreateQueue compares an existing queue with).
 
     Read-only, unknown, FIFO-only-on-a-standard-queue and (outside
     CreateQueue) ``FifoQueue`` itself are all ``InvalidAttributeName``,
     as SQS answers for any attribute that cannot be set.
     """
+    kept: dict[str, str] = {}
     for name, value in attributes.items():
         settable = name in _SETTABLE_ATTRIBUTES
         if (
@@ -132,7 +136,7 @@ def validate_queue_attributes(attributes: Mapping[str, str], *, fifo: bool, crea
             or (name == "FifoQueue" and not creating)
         ):
             raise sqs_error("InvalidAttributeName", f"Unknown Attribute {name}.")
-        _validate_attribute_value(name, value, fifo=fifo)
+        kept[name] = _validate_attribute_value(name, value, fifo=fifo)
     if (
         attributes.get("SqsManagedSseEnabled", "").lower() == "true"
         and attributes.get("KmsMasterKeyId")
@@ -142,26 +146,31 @@ def validate_queue_attributes(attributes: Mapping[str, str], *, fifo: bool, crea
             "You can use one type of server-side encryption (SSE) at one time. "
             "You can either enable KMS SSE or SQS SSE.",
         )
+    return kept
 
 
-def _validate_attribute_value(name: str, value: str, *, fifo: bool) -> None:
+def _validate_attribute_value(name: str, value: str, *, fifo: bool) -> str:
+    """The value as SQS keeps it, or InvalidAttributeValue."""
     invalid = sqs_error("InvalidAttributeValue", f"Invalid value for the parameter {name}.")
     if name in _INTEGER_ATTRIBUTES:
         low, high = _INTEGER_ATTRIBUTES[name]
         if not _INTEGER.fullmatch(value) or not low <= int(value) <= high:
             raise invalid
-    elif name in _BOOLEAN_ATTRIBUTES:
+        return str(int(value))
+    if name in _BOOLEAN_ATTRIBUTES:
         if value.lower() not in ("true", "false"):
             raise invalid
-    elif name in _CHOICE_ATTRIBUTES:
+        return value.lower()
+    if name in _CHOICE_ATTRIBUTES:
         if value not in _CHOICE_ATTRIBUTES[name]:
             raise invalid
     elif name == "RedrivePolicy":
-        validate_redrive_policy(value, source_fifo=fifo)
+        return validate_redrive_policy(value, source_fifo=fifo)
     elif name == "RedriveAllowPolicy":
-        validate_redrive_allow_policy(value)
+        return validate_redrive_allow_policy(value)
     elif name == "Policy":
         validate_access_policy(value)
+    return value
 
 
 def validate_attribute_names(names: Sequence[str]) -> None:

@@ -306,6 +306,25 @@ def test_redrive_allow_policy_and_policy_round_trip(sqs):
     assert json.loads(attrs["Policy"]) == json.loads(policy)
 
 
+def test_attributes_come_back_as_sqs_keeps_them(sqs):
+    """SQS parses what it is given: booleans in any case come back in lower case, integers
+    without leading zeros, and a RedrivePolicy whose maxReceiveCount was a string comes back
+    as compact JSON with a number (code that compares the count with an int relies on it)."""
+    dlq = create_queue(sqs, name("dlq"))
+    url = sqs.create_queue(QueueName=name() + ".fifo", Attributes={
+        "FifoQueue": "True", "ContentBasedDeduplication": "TRUE", "DelaySeconds": "05"})["QueueUrl"]
+    attrs = queue_attributes(sqs, url)
+    assert (attrs["ContentBasedDeduplication"], attrs["DelaySeconds"]) == ("true", "5")
+    source = sqs.create_queue(QueueName=name(), Attributes={"RedrivePolicy": json.dumps(
+        {"maxReceiveCount": "7", "deadLetterTargetArn": queue_arn(sqs, dlq)})})["QueueUrl"]
+    policy = queue_attributes(sqs, source, "RedrivePolicy")["RedrivePolicy"]
+    assert policy == f'{{"deadLetterTargetArn":"{queue_arn(sqs, dlq)}","maxReceiveCount":7}}'
+    allow = '{ "redrivePermission": "byQueue", "sourceQueueArns": ["%s"] }' % queue_arn(sqs, source)
+    sqs.set_queue_attributes(QueueUrl=dlq, Attributes={"RedriveAllowPolicy": allow})
+    assert queue_attributes(sqs, dlq, "RedriveAllowPolicy")["RedriveAllowPolicy"] == \
+        f'{{"redrivePermission":"byQueue","sourceQueueArns":["{queue_arn(sqs, source)}"]}}'
+
+
 # ---------------------------------------------------------------------------------------------
 # PurgeQueue
 # ---------------------------------------------------------------------------------------------

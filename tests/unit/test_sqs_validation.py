@@ -172,7 +172,14 @@ def test_valid_redrive_policies() -> None:
         ({"deadLetterTargetArn": DLQ, "maxReceiveCount": "1000"}, False),
         ({"deadLetterTargetArn": DLQ + ".fifo", "maxReceiveCount": 1}, True),
     ):
-        v.validate_queue_attributes({"RedrivePolicy": json.dumps(policy)}, fifo=fifo, creating=True)
+        kept = v.validate_queue_attributes({"RedrivePolicy": json.dumps(policy)}, fifo=fifo, creating=True)
+        assert json.loads(kept["RedrivePolicy"]) == {**policy, "maxReceiveCount": int(policy["maxReceiveCount"])}
+
+
+def test_attributes_are_kept_in_the_form_sqs_shows() -> None:
+    kept = v.validate_queue_attributes({"DelaySeconds": "007", "SqsManagedSseEnabled": "FALSE",
+                                        "RedrivePolicy": "", "Policy": ""}, fifo=False, creating=True)
+    assert kept == {"DelaySeconds": "7", "SqsManagedSseEnabled": "false", "RedrivePolicy": "", "Policy": ""}
 
 
 UNSUPPORTED_ALLOW = (
