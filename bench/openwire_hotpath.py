@@ -14,7 +14,6 @@ two versions of the door and the engine on a busy machine.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import time
 from typing import Any
@@ -28,7 +27,7 @@ from broker.protocols.openwire import primitives as p
 from broker.protocols.openwire import schema as s
 from broker.protocols.openwire.codec import FrameParser, Struct, encode
 from broker.protocols.openwire.factory import OpenWireFactory
-from broker.service import GC_THRESHOLD
+from broker.service import settle_collector
 
 CONN = "ID:bench-41867-1796435102984-1:1"
 QUEUE = "bench.openwire"
@@ -145,9 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--body", type=int, default=1024, help="body bytes")
     parser.add_argument("--repeat", type=int, default=3, help="runs per scenario; the best is kept")
     args = parser.parse_args(argv)
-    gc.collect()   # the collector set up as `mqgate serve` sets it
-    gc.freeze()
-    gc.set_threshold(GC_THRESHOLD, 20, 20)
+    settle_collector()
     results = {}
     for name, persistent in (("persistent", True), ("non_persistent", False)):
         runs = [run(args.messages, args.batch, args.body, persistent) for _ in range(args.repeat)]

@@ -18,6 +18,7 @@ from bench.openwire_hotpath import _connect, message_frame
 from broker.config import Config
 from broker.engine.broker import Broker
 from broker.protocols.openwire.factory import OpenWireFactory
+from broker.service import settle_collector
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -33,6 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     payload = b"x" * 1024
     chunks = [b"".join(message_frame(i + j, payload, False) for j in range(args.batch))
               for i in range(1, args.messages + 1, args.batch)]
+    settle_collector()
     if args.build_only:
         return
     for chunk in chunks:

@@ -23,6 +23,7 @@ from twisted.internet.testing import StringTransport
 from broker.auth.security import Security
 from broker.config import Config
 from broker.engine.broker import Broker
+from broker.service import settle_collector
 from facades.site import build_port
 
 KEY, SECRET = "AKIDHOTPATH", "hotpath-secret"
@@ -97,6 +98,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--repeat", type=int, default=3, help="runs per scenario; the best is kept")
     args = parser.parse_args(argv)
+    settle_collector()
     results = {}
     for scenario in ("send", "batch", "drain"):
         runs = [run(scenario, args.requests) for _ in range(args.repeat)]
