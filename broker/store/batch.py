@@ -66,6 +66,17 @@ class Batch:
                 runs.append([seq, seq])
         return [(low, high) for low, high in runs]
 
+    def update_groups(self, columns: tuple[str, ...]) -> dict[tuple[tuple[str, Any], ...], list[int]]:
+        """The updated seqs by the values they take (each a tuple of (column, value), in the
+        order of `columns`, those an update does not set left out), seqs in order: one
+        receive's leases all take the same receive count, times and deadline, so one
+        statement per group writes them rather than one per row."""
+        groups: dict[tuple[tuple[str, Any], ...], list[int]] = {}
+        for seq in sorted(self.updates):
+            values = self.updates[seq]
+            groups.setdefault(tuple([(c, values[c]) for c in columns if c in values]), []).append(seq)
+        return groups
+
     def put_destination(self, row: Row) -> None:
         self.destination_ops.append(("put", row))
 
