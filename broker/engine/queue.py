@@ -654,7 +654,10 @@ class Queue:
             # The head is on its way from disk: wait for it rather than answer empty.
             wait_ms = max(wait_ms, PAGE_WAIT_MS)
         if receiver.got or wait_ms <= 0 or self.deleted:
-            self.remove_consumer(receiver, release=False)
+            # What `remove_consumer` does but its dispatch, which would find nothing new:
+            # the one just made gave every consumer what it could take, and a receiver
+            # (neither prioritized nor a group's owner) held nothing back from the others.
+            self._consumers.remove(receiver)
             return defer.succeed(receiver.got)
         receiver.deferred = defer.Deferred(lambda _: receiver.abandon())
         receiver.timer = self.broker.clock.callLater(wait_ms / 1000.0, receiver.finish)
