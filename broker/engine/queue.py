@@ -985,13 +985,16 @@ class Queue:
                     self._place(m)
         return message
 
-    def ack(self, lease: Lease) -> bool:
-        """The consumer is done with the message: delete it. False for a stale lease."""
+    def ack(self, lease: Lease, dispatch: bool = True) -> bool:
+        """The consumer is done with the message: delete it. False for a stale lease.
+        Not `dispatch`: the caller dispatches once after a batch of acks (what they free,
+        a FIFO group's next message, is delivered then)."""
         if not self.is_current(lease):
             return False
         self._gone(self._end_lease(lease))
         self.dequeued += 1
-        self.dispatch()
+        if dispatch:
+            self.dispatch()
         return True
 
     def release(self, lease: Lease, delay_ms: int = 0, dispatch: bool = True,
