@@ -618,7 +618,10 @@ class Store:
         # both drivers take as they are, so SQLAlchemy's per-statement work buys nothing here.
         sql, order = self._statement(key, build)
         args: list[Any] = [tuple(p[k] for k in order) for p in params] if order is not None else params
-        self._dbapi_call(cursor.executemany, sql, args)
+        if len(args) == 1:   # one row (a drain's deletes: one range): no executemany set-up
+            self._dbapi_call(cursor.execute, sql, args[0])
+        else:
+            self._dbapi_call(cursor.executemany, sql, args)
 
     def _lower_floors(self, rows: list[Row]) -> None:
         floors = self._retention_floor
