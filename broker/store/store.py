@@ -655,10 +655,9 @@ class Store:
         of 10). The list is padded to a power of two with its last seq
         again, which changes nothing (it names the same row) and keeps few statement
         shapes prepared; a group past _IN_CHUNK seqs takes several statements."""
-        for key, seqs in batch.update_groups(_STATE_COLUMNS).items():
-            if not key:   # updates that set no state column: nothing to write
+        for (cols, values), seqs in batch.update_groups(_STATE_COLUMNS).items():
+            if not cols:   # updates that set no state column: nothing to write
                 continue
-            cols = tuple(c for c, _ in key)
             for start in range(0, len(seqs), _IN_CHUNK):
                 chunk = seqs[start:start + _IN_CHUNK]
                 size = 1 << (len(chunk) - 1).bit_length()
@@ -666,9 +665,9 @@ class Store:
                 sql, order = self._statement(("update", cols, size), partial(_state_update, cols, size),
                                              lambda: (*cols, *_SEQ_NAMES[:size]))
                 if order is not None:
-                    args: Any = (*(v for _, v in key), *chunk)
+                    args: Any = (*values, *chunk)
                 else:
-                    args = dict(key)
+                    args = dict(zip(cols, values))
                     args.update(zip(_SEQ_NAMES, chunk))
                 self._dbapi_call(cursor.execute, sql, args)
 
