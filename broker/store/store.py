@@ -652,9 +652,9 @@ class Store:
         """The batch's state updates, a statement per group of rows that take the same
         values (`Batch.update_groups`) naming them by `seq IN (...)`: a receive of 10 is
         one statement, not an executemany of 10 rows (on PostgreSQL one round trip instead
-        of 10). The list is padded to a power of two with its last seq
-        again, which changes nothing (it names the same row) and keeps few statement
-        shapes prepared; a group past _IN_CHUNK seqs takes several statements."""
+        of 10). The list is padded to a power of two with its last seq again, which changes
+        nothing (it names the same row) and keeps few statement shapes prepared; a group
+        past _IN_CHUNK seqs takes several statements."""
         for (cols, values), seqs in batch.update_groups(_STATE_COLUMNS).items():
             if not cols:   # updates that set no state column: nothing to write
                 continue

@@ -230,7 +230,7 @@ def delete_message_batch(state: SqsState, ctx: AwsRequestContext, params: Params
     finally:
         queue.dispatch()
     if isinstance(done, defer.Deferred):   # and once after those that waited for their lease
-        done.addCallback(_dispatched, queue)
+        done.addBoth(_dispatched, queue)
     return _then(done, lambda result: _after_commit(state, result))
 
 
