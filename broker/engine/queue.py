@@ -657,7 +657,10 @@ class Queue:
             # The head is on its way from disk: wait for it rather than answer empty.
             wait_ms = max(wait_ms, PAGE_WAIT_MS)
         if receiver.got or wait_ms <= 0 or self.deleted:
-            self.remove_consumer(receiver, release=False)
+            # What `remove_consumer` does but its dispatch, which would find nothing new:
+            # the one just made gave every consumer what it could take, and a receiver
+            # (neither prioritized nor a group's owner) held nothing back from the others.
+            self._consumers.remove(receiver)
             return defer.succeed(receiver.got)
         receiver.deferred = defer.Deferred(lambda _: receiver.abandon())
         receiver.timer = self.broker.clock.callLater(wait_ms / 1000.0, receiver.finish)
@@ -985,13 +988,16 @@ class Queue:
                     self._place(m)
         return message
 
-    def ack(self, lease: Lease) -> bool:
-        """The consumer is done with the message: delete it. False for a stale lease."""
+    def ack(self, lease: Lease, dispatch: bool = True) -> bool:
+        """The consumer is done with the message: delete it. False for a stale lease.
+        Not `dispatch`: the caller dispatches once after a batch of acks (what they free,
+        a FIFO group's next message, is delivered then)."""
         if not self.is_current(lease):
             return False
         self._gone(self._end_lease(lease))
         self.dequeued += 1
-        self.dispatch()
+        if dispatch:
+            self.dispatch()
         return True
 
     def release(self, lease: Lease, delay_ms: int = 0, dispatch: bool = True,

@@ -11,6 +11,7 @@ answered before its commit) never reaches the disk.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 Row = dict[str, Any]
@@ -65,6 +66,28 @@ class Batch:
             else:
                 runs.append([seq, seq])
         return [(low, high) for low, high in runs]
+
+    def update_groups(self, columns: tuple[str, ...]) -> dict[tuple[tuple[str, ...], tuple[Any, ...]], list[int]]:
+        """The updated seqs by the values they take, (the columns of `columns` an update
+        sets, their values in that order), seqs in order: one receive's leases all take the
+        same receive count, times and deadline, so one statement per group writes them
+        rather than one per row."""
+        # The values of every column at C speed (itemgetter of one name gives no tuple).
+        pick = itemgetter(*columns) if len(columns) > 1 else lambda values: (values[columns[0]],)
+        groups: dict[tuple[tuple[str, ...], tuple[Any, ...]], list[int]] = {}
+        for seq in sorted(self.updates):
+            values = self.updates[seq]
+            try:
+                key = (columns, pick(values))   # the usual update sets them all
+            except KeyError:
+                cols = tuple(c for c in columns if c in values)
+                key = (cols, tuple(values[c] for c in cols))
+            found = groups.get(key)
+            if found is None:
+                groups[key] = [seq]
+            else:
+                found.append(seq)
+        return groups
 
     def put_destination(self, row: Row) -> None:
         self.destination_ops.append(("put", row))

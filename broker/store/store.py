@@ -618,7 +618,10 @@ class Store:
         # both drivers take as they are, so SQLAlchemy's per-statement work buys nothing here.
         sql, order = self._statement(key, build)
         args: list[Any] = [tuple(p[k] for k in order) for p in params] if order is not None else params
-        self._dbapi_call(cursor.executemany, sql, args)
+        if len(args) == 1:   # one row (a drain's deletes: one range): no executemany set-up
+            self._dbapi_call(cursor.execute, sql, args[0])
+        else:
+            self._dbapi_call(cursor.executemany, sql, args)
 
     def _lower_floors(self, rows: list[Row]) -> None:
         floors = self._retention_floor
@@ -644,6 +647,29 @@ class Store:
             else:
                 args = {f"{column}_{i}": row[column] for i, row in enumerate(chunk) for column in _MESSAGE_COLUMNS}
             self._dbapi_call(cursor.execute, sql, args)
+
+    def _update_states(self, cursor: Any, batch: Batch) -> None:
+        """The batch's state updates, a statement per group of rows that take the same
+        values (`Batch.update_groups`) naming them by `seq IN (...)`: a receive of 10 is
+        one statement, not an executemany of 10 rows (on PostgreSQL one round trip instead
+        of 10). The list is padded to a power of two with its last seq again, which changes
+        nothing (it names the same row) and keeps few statement shapes prepared; a group
+        past _IN_CHUNK seqs takes several statements."""
+        for (cols, values), seqs in batch.update_groups(_STATE_COLUMNS).items():
+            if not cols:   # updates that set no state column: nothing to write
+                continue
+            for start in range(0, len(seqs), _IN_CHUNK):
+                chunk = seqs[start:start + _IN_CHUNK]
+                size = 1 << (len(chunk) - 1).bit_length()
+                chunk += [chunk[-1]] * (size - len(chunk))
+                sql, order = self._statement(("update", cols, size), partial(_state_update, cols, size),
+                                             lambda: (*cols, *_SEQ_NAMES[:size]))
+                if order is not None:
+                    args: Any = (*values, *chunk)
+                else:
+                    args = dict(zip(cols, values))
+                    args.update(zip(_SEQ_NAMES, chunk))
+                self._dbapi_call(cursor.execute, sql, args)
 
     def _dbapi_call(self, call: Callable[[str, Any], Any], sql: str, args: Any) -> None:
         """A DBAPI call, its errors raised as SQLAlchemy's (which tell a full disk or a
@@ -724,12 +750,7 @@ class Store:
                     self._lower_floors(rows)
                     self._insert_messages(cursor, rows)
                 if batch.updates:
-                    params = [{"b_seq": seq, **{c: v[c] for c in MESSAGE_STATE_COLUMNS if c in v}}
-                              for seq, v in batch.updates.items()]
-                    for cols, group in _group_by_columns(params).items():
-                        self._executemany(cursor, ("update", cols), lambda cols=cols: (
-                            update(messages).where(messages.c.seq == bindparam("b_seq"))
-                            .values({c: bindparam(c) for c in cols})), group)
+                    self._update_states(cursor, batch)
                 if batch.deletes:
                     self._executemany(cursor, "delete", lambda: delete(messages).where(
                         messages.c.seq.between(bindparam("b_low"), bindparam("b_high"))),
@@ -757,11 +778,19 @@ def _multi_insert(size: int) -> Any:
                                      for i in range(size)])
 
 
-def _group_by_columns(params: list[Row]) -> dict[tuple[str, ...], list[Row]]:
-    groups: dict[tuple[str, ...], list[Row]] = {}
-    for p in params:
-        groups.setdefault(tuple(sorted(k for k in p if k != "b_seq")), []).append(p)
-    return groups
+# Seqs per UPDATE ... WHERE seq IN (...) at most: a power of two that, with the state
+# columns, stays under SQLite's oldest default limit of 999 parameters per statement.
+_IN_CHUNK = 512
+_SEQ_NAMES = tuple(f"s_{i}" for i in range(_IN_CHUNK))
+# The state columns in table order, which is the order of an UPDATE's SET clause.
+_STATE_COLUMNS = tuple(c for c in _MESSAGE_COLUMNS if c in MESSAGE_STATE_COLUMNS)
+
+
+def _state_update(cols: tuple[str, ...], size: int) -> Any:
+    """UPDATE of the state columns `cols` of the `size` rows named by seq (parameters s_<i>),
+    which a positional dialect takes values first, then seqs (checked when compiled)."""
+    return (update(messages).where(messages.c.seq.in_([bindparam(name) for name in _SEQ_NAMES[:size]]))
+            .values({c: bindparam(c) for c in cols}))
 
 
 def _put_destination(conn: Connection, row: Row) -> None:

@@ -18,10 +18,13 @@ except ImportError:  # pragma: no cover - orjson is a dependency; this keeps it 
 # orjson reads integers past 64 bits as floats; a document with a float, read from a body
 # with a run of 19 digits or more, is read again by `json`. The run is found by mapping every
 # digit to 1 and everything else to 0 and looking for nineteen 1s: a C-speed scan (where a
-# regular expression costs ~15 ns a byte), yet a pass over the whole body, so it is only
-# made for the few documents with a float in them.
+# regular expression costs ~15 ns a byte), yet a pass over the whole body (~0.5 ns a byte),
+# so past _SCAN_FIRST bytes it is only made for the few documents with a float in them;
+# below, it costs less than looking for a float through the document (a DeleteMessageBatch
+# of 10: 0.5 us against 2) and goes first.
 _DIGITS_AS_ONES = bytes(0x31 if 0x30 <= i <= 0x39 else 0x30 for i in range(256))
 _LONG_NUMBER = b"1" * 19
+_SCAN_FIRST = 2048
 # json.dumps(obj, options) builds a new encoder on every call; this one is reused.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
@@ -44,7 +47,10 @@ def loads(body: bytes) -> Any:
         except orjson.JSONDecodeError:
             pass
         else:
-            if not _has_float(document) or _LONG_NUMBER not in body.translate(_DIGITS_AS_ONES):
+            if len(body) <= _SCAN_FIRST:
+                if _LONG_NUMBER not in body.translate(_DIGITS_AS_ONES) or not _has_float(document):
+                    return document
+            elif not _has_float(document) or _LONG_NUMBER not in body.translate(_DIGITS_AS_ONES):
                 return document
     return json.loads(body)
 

@@ -247,12 +247,21 @@ def _compile_parser(shape: Shape) -> _Codec:
     kind = shape.type_name
     if kind == "structure":
         members = [(name, _parser(member)) for name, member in shape.members.items()]
+        # A str is its own parse for a string member: a value of such members only, each a
+        # str (most batch entries: an Id and a receipt handle or a body), is its own parse.
+        texts = frozenset(name for name, member in shape.members.items() if member.type_name == "string")
 
         def parse_structure(value: object) -> Any:
             if value is None:
                 return ABSENT
             if value.__class__ is not dict:
                 return _parse_structure(shape, value)  # raises the right error
+            if texts.issuperset(value):  # type: ignore[arg-type]
+                for item in value.values():  # type: ignore[attr-defined]
+                    if item.__class__ is not str:
+                        break
+                else:
+                    return value
             parsed = {}
             for name, parse in members:
                 if name in value:  # type: ignore[operator]

@@ -172,10 +172,10 @@ def _then(outcome: Any, next_step: Callable[[Any], defer.Deferred[Any]]) -> defe
     return next_step(outcome)
 
 
-def _ack(queue: Queue, lease: Lease | None) -> None:
+def _ack(queue: Queue, lease: Lease | None, dispatch: bool = True) -> None:
     # A stale handle succeeds without deleting, as on SQS.
     if lease is not None:
-        queue.ack(lease)
+        queue.ack(lease, dispatch)
 
 
 def delete_message(state: SqsState, ctx: AwsRequestContext, params: Params) -> defer.Deferred[Any]:
@@ -220,12 +220,23 @@ def _batch(ctx: AwsRequestContext, operation: str, entries: list[Params],
 
 def delete_message_batch(state: SqsState, ctx: AwsRequestContext, params: Params) -> defer.Deferred[Any]:
     queue = state.queue(params["QueueUrl"])
-    ack = partial(_ack, queue)
+    # The queue dispatches once after the batch's acks rather than after each.
+    ack = partial(_ack, queue, dispatch=False)
 
     def one(entry: Params) -> Any:
         return _settle(state, queue, entry.get("ReceiptHandle") or "", ack)
-    done = _batch(ctx, "DeleteMessageBatch", params.get("Entries") or [], one)
+    try:
+        done = _batch(ctx, "DeleteMessageBatch", params.get("Entries") or [], one)
+    finally:
+        queue.dispatch()
+    if isinstance(done, defer.Deferred):   # and once after those that waited for their lease
+        done.addBoth(_dispatched, queue)
     return _then(done, lambda result: _after_commit(state, result))
+
+
+def _dispatched(result: Any, queue: Queue) -> Any:
+    queue.dispatch()
+    return result
 
 
 def _change_visibility(state: SqsState, queue: Queue, handle: str, timeout: int) -> Any:

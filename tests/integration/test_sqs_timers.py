@@ -226,6 +226,23 @@ def test_concurrent_long_polls_each_get_one_message(engine_sqs, shared_broker):
     assert sorted(bodies) == ["m0", "m1", "m2"]         # no message twice
 
 
+def test_a_long_poll_behind_a_fifo_group_in_flight_gets_its_next_message_once_a_batch_deletes_it(
+        engine_sqs, shared_broker):
+    # The batch's acks make one dispatch between them: the group they free still reaches
+    # the long poll waiting for it, at once.
+    url = engine_sqs.create_queue(QueueName=unique("t") + ".fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    for body in ("g1", "g2"):
+        engine_sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId="G", MessageDeduplicationId=body)
+    [head] = receive(engine_sqs, url, max_messages=1, visibility=30)
+    thread, out = _receive_in_thread(make_client("json", shared_broker.aws_url), url, wait=3)
+    time.sleep(0.3)
+    engine_sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": "0", "ReceiptHandle": head["ReceiptHandle"]}])
+    thread.join(5)
+    assert "error" not in out, out.get("error")
+    assert [m["Body"] for m in out["messages"]] == ["g2"]
+    assert out["elapsed"] < 2.0, out["elapsed"]
+
+
 # ---------------------------------------------------------------------------------------------
 # DelaySeconds
 # ---------------------------------------------------------------------------------------------

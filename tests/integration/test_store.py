@@ -330,6 +330,62 @@ def test_every_row_of_a_large_transaction_is_written_with_each_of_its_columns(st
 
 
 @pytest_twisted.inlineCallbacks
+def test_a_receive_of_10_writes_its_leases_in_one_statement(store_url):
+    b = Broker(Store(store_url, reactor), reactor)
+    yield b.start()
+    try:
+        q = b.create_queue("drain")
+        for i in range(10):
+            q.enqueue(Message(message_id=f"ID:{i}", body=b"x", persistent=True))
+        yield b.committed()
+        statements: list[str] = []   # the writer's hot statements go straight to the DBAPI cursor
+        call = b.store._dbapi_call
+        b.store._dbapi_call = lambda execute, stmt, args: (statements.append(stmt), call(execute, stmt, args))[1]
+        leases = yield q.receive(10, 30_000)
+        yield b.committed()
+        updates = [s for s in statements if s.lstrip().upper().startswith("UPDATE MESSAGES")]
+        assert len(leases) == 10 and len(updates) == 1, updates
+        deadline = leases[0].deadline
+        assert sql(store_url, "SELECT delivery_count, visible_at, count(*) FROM messages "
+                   "GROUP BY delivery_count, visible_at") == [(1, deadline, 10)]
+    finally:
+        yield b.stop()
+
+
+@pytest_twisted.inlineCallbacks
+def test_state_updates_of_many_rows_set_each_row_as_its_own_update_would(store_url):
+    # Rows that share their new values are written by one statement per group (past 512
+    # rows, as the first turn's 700, several): each row still ends with exactly the values
+    # of its own updates.
+    import random
+
+    rnd = random.Random(7)
+    store, _ = yield opened(store_url)
+    store.put_destination(dest_row(1, "states"))
+    seqs = range(1, 1201)
+    for seq in seqs:
+        store.insert(message_row(seq))
+    yield store.committed()
+    expected = {seq: (0, 0, 0, 0) for seq in seqs}
+    for turn in range(3):
+        for seq in rnd.sample(seqs, 700):
+            values = ({"delivery_count": rnd.randint(1, 2), "visible_at": rnd.choice((0, 500)),
+                       "first_delivery": 7, "last_delivery": rnd.choice((7, 9))} if turn else
+                      {"delivery_count": 1, "visible_at": 3, "first_delivery": 7, "last_delivery": 7})
+            if rnd.random() < 0.1:
+                del values["visible_at"]
+            store.update(seq, values)
+            old = dict(zip(("delivery_count", "visible_at", "first_delivery", "last_delivery"), expected[seq]))
+            old.update(values)
+            expected[seq] = tuple(old.values())
+        yield store.committed()
+    yield store.close()
+    stored = sql(store_url, "SELECT seq, delivery_count, visible_at, first_delivery, last_delivery "
+                 "FROM messages ORDER BY seq")
+    assert {r[0]: tuple(r[1:]) for r in stored} == expected
+
+
+@pytest_twisted.inlineCallbacks
 def test_records_are_kept_by_kind_and_name_in_the_order_they_changed(store_url):
     store, snap = yield opened(store_url)
     assert snap.records == {}

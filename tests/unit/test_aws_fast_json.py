@@ -39,6 +39,20 @@ def test_dumps_writes_what_the_standard_library_writes(document: Any) -> None:
                  st.sampled_from([b"NaN", b"[1e400]", b'"\\ud800"', b'\xff\xfe{\x00}\x00',
                                   b"123456789012345678901234567890", b'{"a":1,"a":2}'])))
 def test_loads_reads_what_the_standard_library_reads(body: bytes) -> None:
+    _loads_as_the_standard_library(body)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_DOCUMENTS, st.lists(st.sampled_from([1.5, 2.5e-3, 123456789012345678901, -(2**64)]), max_size=3),
+       st.sampled_from([0, fast_json._SCAN_FIRST]))
+def test_loads_reads_short_and_long_bodies_as_the_standard_library_does(
+        document: Any, numbers: list[Any], padding: int) -> None:
+    # Short bodies are scanned for long digit runs first, long ones looked through for a
+    # float first: either way, the standard library's answer.
+    _loads_as_the_standard_library(json.dumps([document, *numbers, " " * padding]).encode())
+
+
+def _loads_as_the_standard_library(body: bytes) -> None:
     ok, expected = _stdlib_loads(body)
     try:
         got = (True, fast_json.loads(body))

@@ -43,6 +43,21 @@ def test_many_delayed_messages_keep_a_bounded_timeline_and_come_due_in_time_orde
     assert q.delayed_count == 0 and store.rows == {}
 
 
+def test_a_drain_acking_before_the_deadlines_leaves_the_timeline_no_bigger():
+    # Leases settled early leave stale entries in the timeline's heap, dropped once they
+    # reach its top as the next leases are timed: a long drain (SQS receive 10 + delete 10)
+    # within one visibility timeout must not pile them up.
+    _, b, q = paged(window=1000)
+    for _ in range(300):
+        for i in range(10):
+            q.enqueue(msg(f"m{i}", persistent=True))
+        leases = receive(q, 10, 30_000)
+        assert len(leases) == 10
+        for lease in leases:
+            assert q.ack(lease)
+    assert len(q._timeline.items) <= 20 and len(q._timeline) == 0
+
+
 def test_delayed_messages_join_a_deep_ready_queue_in_their_place():
     store, b, q = paged()
     now = b.now_ms()

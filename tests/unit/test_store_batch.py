@@ -1,6 +1,8 @@
 """The coalescing rules of a store Batch: what one group-committed transaction will write."""
 from __future__ import annotations
 
+from hypothesis import given, strategies as st
+
 from broker.store.batch import Batch
 
 
@@ -150,6 +152,40 @@ def test_deletes_are_written_as_runs_of_consecutive_seqs():
         b.delete(seq)
     assert b.delete_ranges() == [(1, 3), (5, 5), (7, 8), (10, 10)]
     assert Batch().delete_ranges() == []
+
+
+STATE = ("visible_at", "delivery_count", "first_delivery", "last_delivery")
+
+
+def test_updates_taking_the_same_values_are_one_group_in_seq_order():
+    b = Batch()
+    for seq in (12, 10, 11):    # a receive of 3: one lease each, the same values
+        b.update(seq, {"delivery_count": 1, "visible_at": 900, "first_delivery": 10, "last_delivery": 10})
+    b.update(4, {"visible_at": 0, "delivery_count": 2, "first_delivery": 5, "last_delivery": 8})
+    b.update(2, {"visible_at": 0})
+    assert b.update_groups(STATE) == {
+        (STATE, (900, 1, 10, 10)): [10, 11, 12],
+        (STATE, (0, 2, 5, 8)): [4],
+        (("visible_at",), (0,)): [2],
+    }
+
+
+@given(st.lists(st.tuples(st.integers(1, 30), st.dictionaries(st.sampled_from(STATE), st.integers(0, 2)))))
+def test_update_groups_set_each_row_as_its_own_updates_would(updates):
+    b = Batch()
+    for seq, values in updates:
+        b.update(seq, values)
+    # The general rule: each row takes the values of its updates, in the order they came.
+    expected: dict[int, dict[str, int]] = {}
+    for seq, values in updates:
+        expected.setdefault(seq, {}).update(values)
+    applied: dict[int, dict[str, int]] = {}
+    for (cols, values), seqs in b.update_groups(STATE).items():
+        assert seqs == sorted(set(seqs)) and list(cols) == [c for c in STATE if c in cols]
+        for seq in seqs:
+            assert seq not in applied
+            applied[seq] = dict(zip(cols, values))
+    assert applied == expected
 
 
 def test_a_full_database_gets_the_batch_without_its_new_messages_then_what_frees_space():
