@@ -200,9 +200,11 @@ class QueueModel(RuleBasedStateMachine):
             holders = {id(lease.consumer) for lease in held}
             assert len(holders) <= 1, f"group {group} is in flight to {len(holders)} holders"
             if held:
+                # A message never delivered waits behind the group's deliveries; one given
+                # back (released, its lease over) may wait behind later ones still held.
                 last = max(lease.message.seq for lease in held)
-                waiting = [m for m in self._messages(self.q)
-                           if m.group_id == group and m.state is not State.INFLIGHT]
+                waiting = [m for m in self._messages(self.q) if m.group_id == group
+                           and m.state is not State.INFLIGHT and not m.delivery_count]
                 assert all(m.seq > last for m in waiting), \
                     f"group {group}: a message delivered before an earlier one of its group"
 
