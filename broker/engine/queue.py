@@ -628,8 +628,9 @@ class Queue:
             self._consumers.sort(key=lambda c: (not c.exclusive, -c.priority))
         self.dispatch()
 
-    def remove_consumer(self, consumer: Consumer, release: bool = True) -> None:
-        """Detach a consumer; its unacked messages go back to the head of the queue."""
+    def remove_consumer(self, consumer: Consumer, release: bool = True, dispatch: bool = True) -> None:
+        """Detach a consumer; its unacked messages go back to the head of the queue. Not
+        `dispatch`: the caller knows a pass would find nothing new to deliver."""
         try:
             self._consumers.remove(consumer)
         except ValueError:
@@ -642,7 +643,8 @@ class Queue:
                           key=lambda lease: lease.message.seq)
             for lease in held:
                 self.release(lease, dispatch=False)
-        self.dispatch()
+        if dispatch:
+            self.dispatch()
 
     def receive(self, max_messages: int, lease_ms: int, wait_ms: int = 0) -> defer.Deferred[list[Lease]]:
         """Pull up to max_messages, leasing them for lease_ms; long-poll up to wait_ms."""
@@ -657,10 +659,9 @@ class Queue:
             # The head is on its way from disk: wait for it rather than answer empty.
             wait_ms = max(wait_ms, PAGE_WAIT_MS)
         if receiver.got or wait_ms <= 0 or self.deleted:
-            # What `remove_consumer` does but its dispatch, which would find nothing new:
-            # the one just made gave every consumer what it could take, and a receiver
-            # (neither prioritized nor a group's owner) held nothing back from the others.
-            self._consumers.remove(receiver)
+            # No dispatch: the one just made gave every consumer what it could take, and a
+            # receiver (neither prioritized nor a group's owner) held nothing back from the others.
+            self.remove_consumer(receiver, release=False, dispatch=False)
             return defer.succeed(receiver.got)
         receiver.deferred = defer.Deferred(lambda _: receiver.abandon())
         receiver.timer = self.broker.clock.callLater(wait_ms / 1000.0, receiver.finish)
