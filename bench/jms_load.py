@@ -3,9 +3,11 @@
     python -m bench.jms_load [--count N] [--size BYTES] [--targets mqgate activemq] [--repeat N]
 
 For each target and send mode (persistent with synchronous sends, persistent with async
-sends, non-persistent) one JVM sends COUNT messages of SIZE bytes to a fresh queue, then
-consumes them (AUTO_ACKNOWLEDGE, default prefetch); the send and receive rates are the
-best of --repeat runs. The result becomes the "JMS (OpenWire)" section of
+sends, non-persistent) one JVM first sends and consumes as many messages untimed (a
+warm-up round on another queue, so the JIT has compiled the client's send path and both
+brokers run warm), then sends COUNT messages of SIZE bytes to a fresh queue and consumes
+them (AUTO_ACKNOWLEDGE, default prefetch); the send and receive rates are the best of
+--repeat runs. The result becomes the "JMS (OpenWire)" section of
 docs/benchmarks.md (kept when bench.run_all rewrites the file).
 """
 from __future__ import annotations
@@ -49,7 +51,7 @@ def compile_program(workdir: Path) -> str:
 def run_mode(classpath: str, port: int, mode: str, count: int, size: int) -> dict[str, float]:
     queue = f"bench.jms.{mode}.{uuid.uuid4().hex[:8]}"
     done = subprocess.run(["java", "-cp", classpath, "JmsScenarios", f"tcp://127.0.0.1:{port}",
-                           "throughput", queue, str(count), str(size), mode],
+                           "throughput", queue, str(count), str(size), mode, str(count)],
                           capture_output=True, text=True, timeout=600)
     out = dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
     if done.returncode != 0 or out.get("received") != str(count):
@@ -92,7 +94,8 @@ def render(section: dict) -> list[str]:
            "- Versions: " + "; ".join(f"{n}: {t.get('version', '?')}" for n, t in targets.items()
                                       if not t.get("unavailable")) + f"; {section.get('java')}",
            f"- Load: ActiveMQ's JMS client 5.17.2 (Debian libactivemq-java), one connection, "
-           f"{section.get('size')}-byte BytesMessages, AUTO_ACKNOWLEDGE, default URL; "
+           f"{section.get('size')}-byte BytesMessages, AUTO_ACKNOWLEDGE, default URL; each "
+           "timed round follows an untimed warm-up round of as many messages in the same JVM; "
            "best of the repeated runs. Both brokers share the 2 cores with the client JVM; "
            "figures move by up to 2x from run to run, so compare within one run.", ""]
     header = "| Scenario | unit | ActiveMQ | mqgate | mqgate / ActiveMQ | goal |"

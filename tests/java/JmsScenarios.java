@@ -666,22 +666,39 @@ public class JmsScenarios {
             + "|" + m.getObjectProperty("kept");
     }
 
-    /** throughput NAME COUNT SIZE MODE: produce then consume, print msg/s (mode: sync, async, windowed, nonpersistent). */
+    /**
+     * throughput NAME COUNT SIZE MODE [WARMUP]: produce then consume, print msg/s (mode: sync,
+     * async, windowed, nonpersistent). WARMUP messages first go through NAME.warmup the same
+     * way, untimed, so the figures are the JVM's and the broker's steady state, not the JIT's.
+     */
     static void throughput() throws Exception {
         int count = Integer.parseInt(extra[0]);
         int size = Integer.parseInt(extra[1]);
         String mode = extra[2];
+        int warmup = extra.length > 3 ? Integer.parseInt(extra[3]) : 0;
         ActiveMQConnectionFactory factory = new ActiveMQConnectionFactory(url);
         factory.setUseAsyncSend(mode.equals("async") || mode.equals("windowed"));
         if (mode.equals("windowed")) factory.setProducerWindowSize(64 * 1024);   // ProducerAck flow control
         Connection c = factory.createConnection();
         c.start();
         Session s = c.createSession(false, Session.AUTO_ACKNOWLEDGE);
-        Queue q = s.createQueue(name);
-        MessageProducer p = s.createProducer(q);
-        p.setDeliveryMode(mode.equals("nonpersistent") ? DeliveryMode.NON_PERSISTENT : DeliveryMode.PERSISTENT);
+        int deliveryMode = mode.equals("nonpersistent") ? DeliveryMode.NON_PERSISTENT : DeliveryMode.PERSISTENT;
         byte[] body = new byte[size];
         Arrays.fill(body, (byte) 'x');
+        if (warmup > 0 && produceAndConsume(s, s.createQueue(name + ".warmup"), deliveryMode, body, warmup)[2] != warmup)
+            throw new java.lang.IllegalStateException("the warm-up round lost messages");
+        double[] run = produceAndConsume(s, s.createQueue(name), deliveryMode, body, count);
+        out("sent", count);
+        out("received", (int) run[2]);
+        out("send_rate", String.format("%.0f", count / run[0]));
+        out("receive_rate", String.format("%.0f", run[2] / run[1]));
+        c.close();
+    }
+
+    /** Send count messages to q, then receive them: {send seconds, receive seconds, received}. */
+    static double[] produceAndConsume(Session s, Queue q, int deliveryMode, byte[] body, int count) throws JMSException {
+        MessageProducer p = s.createProducer(q);
+        p.setDeliveryMode(deliveryMode);
         long start = System.nanoTime();
         for (int i = 0; i < count; i++) {
             BytesMessage m = s.createBytesMessage();
@@ -689,16 +706,14 @@ public class JmsScenarios {
             p.send(m);
         }
         double sendSeconds = (System.nanoTime() - start) / 1e9;
+        p.close();
         MessageConsumer consumer = s.createConsumer(q);
         start = System.nanoTime();
         int got = 0;
         while (got < count && consumer.receive(10000) != null) got++;
         double receiveSeconds = (System.nanoTime() - start) / 1e9;
-        out("sent", count);
-        out("received", got);
-        out("send_rate", String.format("%.0f", count / sendSeconds));
-        out("receive_rate", String.format("%.0f", got / receiveSeconds));
-        c.close();
+        consumer.close();
+        return new double[] {sendSeconds, receiveSeconds, got};
     }
 
     interface Step { void run() throws Exception; }
