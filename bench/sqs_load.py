@@ -7,6 +7,9 @@ Scenarios (each bounded by a message count and a deadline):
   batch_16    SendMessageBatch of 10, 16 connections
   drain_10    receive 10 + DeleteMessageBatch with 10 messages queued: cycles of
               (untimed SendMessageBatch of 10, timed receive + delete), 1 connection
+  drain_16    fill a queue with batches (16 connections, untimed), then drain it with
+              receive 10 + DeleteMessageBatch on 16 connections: the broker's capacity
+              to drain, where drain_10 is one client's round trips
   drain_deep  fill a queue to a large depth with batches (16 connections), then
               receive 10 + DeleteMessageBatch for a while with 1 connection,
               then with 8 connections
@@ -294,6 +297,17 @@ def sc_drain10(target: SqsTarget, scale: Scale) -> dict:
     return out
 
 
+def sc_drain16(target: SqsTarget, scale: Scale) -> dict:
+    url = _queue(target, "drain16")
+    fill = run_load(target, url, "batch", 16, scale.pick(4000, 1000), scale.pick(60, 30))
+    drain = run_load(target, url, "drain", 16, fill["ok"], scale.pick(30, 10))
+    out = {"msgs": drain["ok"], "rate": drain["rate"], "gen_cpu_pct": drain["gen_cpu_pct"]}
+    error = fill.get("error") or drain.get("error")
+    if error:
+        out["error"] = error
+    return out
+
+
 def sc_drain_deep(target: SqsTarget, scale: Scale, depth: int | None = None) -> dict:
     depth = depth or scale.pick(100_000, 10_000)
     url = _queue(target, "deep")
@@ -378,6 +392,8 @@ SCENARIOS = {
     "batch_16": ("SendMessageBatch (10), 16 connections", lambda t, s: sc_batch(t, s, 16)),
     "drain_10": ("Receive 10 + DeleteMessageBatch, 10 queued, 1 connection",
                  lambda t, s: sc_drain10(t, s)),
+    "drain_16": ("Fill, then receive 10 + DeleteMessageBatch on 16 connections",
+                 lambda t, s: sc_drain16(t, s)),
     "drain_deep": ("Fill to depth, then receive 10 + DeleteMessageBatch",
                    lambda t, s: sc_drain_deep(t, s)),
     "longpoll": ("Long-poll (WaitTimeSeconds=20) wake-up latency", lambda t, s: sc_longpoll(t, s)),
