@@ -85,7 +85,8 @@ class Message:
     # The copies of one fan-out to several stored queues share one stored body.
     content_id: int = 0
     # A digest of the body a door reports with every delivery (SQS's MD5OfBody), kept once
-    # computed; not stored: after a restart it is computed again on first use.
+    # computed, and stored with the row when the door computed it as it took the message
+    # in: a message paged back in or restored is not hashed again.
     body_digest: str | None = None
     # Doors' encodings of this content (keyed and checked by each door), shared by the
     # copies as the content is: a fan-out encodes a message once for all its copies, however
@@ -129,7 +130,7 @@ class Message:
                 "delivery_count": self.delivery_count, "first_delivery": self.first_delivery,
                 "last_delivery": self.last_delivery, "group_id": self.group_id, "dedup_id": self.dedup_id,
                 "attrs": self._attrs_json(), "transient": 0 if self.persistent else 1,
-                "content_id": self.content_id or None, "job_id": self.job_id}
+                "content_id": self.content_id or None, "job_id": self.job_id, "body_md5": self.body_digest}
 
     def _attrs_json(self) -> str:
         # Messages without properties (most STOMP traffic) share a few header sets: their
@@ -185,7 +186,7 @@ class Message:
                    attrs.get("topic"), row["seq"], row["visible_at"], row["delivery_count"],
                    row["first_delivery"], State.READY, None, transient,
                    DeadLetter(*attrs["dl"]) if "dl" in attrs else None, row.get("content_id") or 0,
-                   None, None, row.get("last_delivery") or 0, row.get("job_id"), attrs.get("w"))
+                   row.get("body_md5"), None, row.get("last_delivery") or 0, row.get("job_id"), attrs.get("w"))
 
     def state_row(self) -> dict[str, Any]:
         return {"delivery_count": self.delivery_count, "visible_at": self.visible_at,

@@ -43,6 +43,8 @@ messages = Table(
     Column("content_id", BigInteger, nullable=True),
     # The scheduled job the message is a delivery of (Message.job_id); most rows have none.
     Column("job_id", String(256), nullable=True),
+    # The body's digest where a door computed one as it took the message in (Message.body_digest).
+    Column("body_md5", String(32), nullable=True),
     Index("ix_messages_dest_seq", "dest_id", "seq"),
     # A queue's head in delivery order (priority, then arrival), read a page at a time.
     Index("ix_messages_order", "dest_id", text("priority DESC"), "seq"),
