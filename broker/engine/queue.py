@@ -342,7 +342,7 @@ class Queue:
                 self._ready.gone(message.seq)
             if self._scan_gone is not None:
                 self._scan_gone.add(message.seq)
-        if self._held:   # an automatic ack's message was never held (`_hand_over`)
+        if self._held:   # an automatic ack's message was never held (`hand_over`)
             self._unhold(message)
         self.depth_bytes -= len(message.body)
 
@@ -383,76 +383,65 @@ class Queue:
         if dedup:
             self._dedup[message.dedup_id] = (now + settings.dedup_window_ms, message)
         # Without a consumer (a producer filling the queue) there is nobody to hand it to.
-        if self._ready.items or not self._consumers or not self._hand_over(message, now):
+        if self._ready.items or not self._consumers or not self.hand_over(message, now):
             self._admit(message, now)
         return message
 
-    def _nothing_before(self, message: Message, now: int) -> bool:
-        """Whether an arrival may skip the window: nothing ready waits before it (in memory
-        or on disk), no dispatch is under way, and a dispatch pass would deliver it as it is
-        (not delayed, expired, over its delivery limit or held by a FIFO group)."""
-        settings = self.settings
-        return not (self._dispatching or self._ready.items or self._ready.horizon is not None
-                    or not self._consumers or message.visible_at > now
-                    or message.expires and message.expires <= now
-                    or settings.retention_ms and message.timestamp + settings.retention_ms <= now
-                    or settings.max_deliveries and message.delivery_count >= settings.max_deliveries
-                    or message.group_id is not None and settings.fifo)
-
-    def _hand_over(self, message: Message, now: int) -> bool:
+    def hand_over(self, message: Message, now: int, taker: Consumer | None = None) -> bool:
         """Deliver an arrival straight to a consumer with credit when nothing waits before
-        it: what a dispatch pass would do, without the window's insert and removal."""
-        if not self._nothing_before(message, now):
+        it (in memory or on disk), no dispatch is under way, and a dispatch pass would
+        deliver it as it is (not delayed, expired, over its delivery limit or held by a FIFO
+        group): what that pass would do, without the window's insert and removal.
+
+        `taker`: the message is a publication's copy shared by the subscriptions, to give
+        without a lease to this consumer, the one `shared_consumer` named. Anything the
+        delivery causes to be enqueued here waits for the pass that follows, as it would
+        inside one. False: nothing was delivered."""
+        settings = self.settings
+        if (self._dispatching or self._ready.items or self._ready.horizon is not None
+                or not self._consumers or message.visible_at > now
+                or message.expires and message.expires <= now
+                or settings.retention_ms and message.timestamp + settings.retention_ms <= now
+                or settings.max_deliveries and message.delivery_count >= settings.max_deliveries
+                or message.group_id is not None and settings.fifo):
             return False
-        target = self._pick(message)
+        target = taker
         if target is None:
-            return False
-        # An automatic ack takes the message before the consumer sees it (`_deliver`), so
-        # holding its memory would only be undone at once; a blocked broker still hears of
-        # it (`Broker.memory_freed`) as from any delivery.
-        if not target.auto_ack or self.broker._blocked:
-            self._hold(message)
-        self._deliver_alone(message, target, now)
-        return True
-
-    def takes_shared(self, message: Message) -> bool:
-        """What `deliver_shared` asks of the queue and its consumer, whatever the copy's
-        times: a topic builds the shared copy only once a subscription may take it (a
-        lagging subscriber's has no credit)."""
-        consumers = self._consumers
-        if (len(consumers) != 1 or self._store is not None or message.group_id is not None
-                or self.settings.dedup_window_ms or self.settings.default_delay_ms):
-            return False
-        consumer = consumers[0]
-        # A selector sees a message before its delivery (JMSXDeliveryCount 0): a consumer
-        # with one gets a copy of its own.
-        return consumer.auto_ack and consumer.selector is None and consumer.credit > 0
-
-    def deliver_shared(self, message: Message, now: int) -> bool:
-        """Fan-out: give `message`, the one copy every such subscription of a publication
-        shares, to this queue's only consumer if it acknowledges automatically (so keeps no
-        delivery state), has credit, has no selector and nothing waits before it. False: the
-        queue needs a copy of its own (`enqueue`)."""
-        if not (self.takes_shared(message) and self._nothing_before(message, now)):
-            return False
-        consumer = self._consumers[0]
-        self._deliver_alone(message, consumer, now, shared=True)
-        return True
-
-    def _deliver_alone(self, message: Message, consumer: Consumer, now: int,
-                       shared: bool = False) -> None:
-        """One delivery outside a dispatch pass; anything it causes to be enqueued here
-        waits for the pass that follows, as it would inside one."""
+            target = self._pick(message)
+            if target is None:
+                return False
+            # An automatic ack takes the message before the consumer sees it (`_deliver`),
+            # so holding its memory would only be undone at once; a blocked broker still
+            # hears of it (`Broker.memory_freed`) as from any delivery.
+            if not target.auto_ack or self.broker._blocked:
+                self._hold(message)
         self._dispatching = True
         try:
-            if shared:
-                consumer.deliver(self, message, None)
+            if taker is not None:
+                taker.deliver(self, message, None)
             else:
-                self._deliver(message, consumer, now)
+                self._deliver(message, target, now)
         finally:
             self._dispatching = False
         if self._again:
             self.dispatch()
+        return True
+
+    def shared_consumer(self, message: Message) -> Consumer | None:
+        """The consumer `hand_over` may give a publication's shared copy to, whatever the
+        copy's times: the queue's only consumer if it acknowledges automatically (so keeps
+        no delivery state), has credit and no selector. A topic builds the shared copy only
+        once a subscription may take it (a lagging subscriber's has no credit)."""
+        consumers = self._consumers
+        if (len(consumers) != 1 or self._store is not None or message.group_id is not None
+                or self.settings.dedup_window_ms or self.settings.default_delay_ms):
+            return None
+        consumer = consumers[0]
+        # A selector sees a message before its delivery (JMSXDeliveryCount 0): a consumer
+        # with one gets a copy of its own.
+        if consumer.auto_ack and consumer.selector is None and consumer.credit > 0:
+            return consumer
+        return None
 
     def _check_dedup(self, dedup_id: str, now: int) -> Message | None:
         while self._dedup:

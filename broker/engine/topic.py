@@ -57,11 +57,13 @@ class Topic:
         now = targets[0].broker.now_ms() if targets else 0
         name = self.name
         for queue in targets:
-            if not queue.durable and (shared is not None or queue.takes_shared(message)):
-                if shared is None:
-                    shared = self._delivered_copy(message, now)
-                if queue.deliver_shared(shared, now):
-                    continue
+            if not queue.durable:
+                consumer = queue.shared_consumer(message)
+                if consumer is not None:
+                    if shared is None:
+                        shared = self._delivered_copy(message, now)
+                    if queue.hand_over(shared, now, consumer):
+                        continue
             copy = message.copy()
             copy.topic = name
             queue.enqueue(copy, now)

@@ -161,8 +161,10 @@ def test_a_queue_delivery_frame_equals_the_encoded_headers(
         properties: dict[str, Any], headers: dict[str, str], persistent: bool, priority: int,
         expires: int, body: bytes, version: str, destination: str, sub: str | None,
         ack: str | None, redelivered: bool, message_id: str, kind: str | None) -> None:
-    """A queue delivery (encoded without the shared cache, most by the direct path) is
-    byte for byte what encoding its headers gives, whatever its names and values hold."""
+    """A queue delivery (encoded without the shared cache, most by the direct path) and
+    the deliveries of a fan-out's shared copy (the first encodes the shared part, most by
+    the direct path, the next reuse it) are byte for byte what encoding their headers
+    gives, whatever the names and values hold."""
     if kind is not None:
         headers["amq-msg-type"] = kind
     message = Message(message_id, body, properties, headers=headers, persistent=persistent,
@@ -174,3 +176,25 @@ def test_a_queue_delivery_frame_equals_the_encoded_headers(
     expected = _encoded(message, version, destination, sub, redelivered, ack, localize)
     assert message_frame(message, version, destination, sub, redelivered, ack, localize,
                          shared=False) == expected
+    message.encodings = {}
+    for other in (sub, "s2"):
+        expected = _encoded(message, version, destination, other, redelivered, ack, localize)
+        assert message_frame(message, version, destination, other, redelivered, ack,
+                             localize) == expected
+
+
+def test_a_fan_out_delivery_the_shared_part_cannot_serve_is_encoded_in_full() -> None:
+    """A property named as a header each delivery sets (`ack`) keeps the place the general
+    encoding gives it: every subscriber's frame is encoded whole."""
+    clock = Clock()
+    broker = Broker(None, clock)
+    factory = StompFactory(broker, Config(), clock)
+    consumers = [_connect(factory) for _ in range(2)]
+    for i, (consumer, _) in enumerate(consumers):
+        consumer.dataReceived(f"SUBSCRIBE\nid:s{i}\ndestination:/topic/t\n\n\0".encode())
+    message = Message("ID:p:1", b"x", {"ack": "mine", "color": "red"}, timestamp=5)
+    broker.publish("t", message)
+    clock.advance(0)
+    for i, (_, out) in enumerate(consumers):
+        assert out.value() == _encoded(message, "1.2", "/topic/t", f"s{i}", False, None,
+                                       lambda name: name)

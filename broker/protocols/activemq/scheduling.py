@@ -232,7 +232,7 @@ def route(broker: "Broker", clock: Any, topic: str | None, queue: Queue | None,
         assert queue is not None
         queue.enqueue(message, now)
         return
-    if message.visible_at > broker.now_ms():
+    if message.visible_at and message.visible_at > broker.now_ms():   # most have no delay
         name = None
         if message.persistent:
             name = f"{message.message_id}@{message.visible_at}"

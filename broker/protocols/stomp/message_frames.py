@@ -18,7 +18,8 @@ from broker.protocols.stomp.codec import ESCAPES, escape_value, header_lines
 from broker.protocols.stomp.convert import TYPES_HEADER, message_body, message_headers
 
 _MAX_ENTRIES = 4096
-# key -> (properties, headers, dead_letter, body, encoded head lines or None, frame body)
+# key -> (properties, headers, dead_letter, body, encoded head lines or None, frame body,
+#         what follows `subscription` without `ack`): see `_shared_part`
 _SHARED: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 # Headers a delivery sets itself: a message carrying one as a property is rare and is
 # encoded in full, so the per-delivery value keeps the place ActiveMQ gives it.
@@ -37,21 +38,31 @@ def message_frame(message: Message, version: str, destination: str, subscription
     message a queue hands to one consumer is encoded directly, skipping the cache."""
     if not shared:
         frame = _direct_frame(message, version, destination, subscription, redelivered, ack)
-        if frame is not None:
-            return frame
-        return _full_frame(message, version, destination, subscription, redelivered, ack, localize)
+    else:
+        head = b"MESSAGE\n" if subscription is None else subscription_line(subscription, version)
+        frame = shared_frame(message, version, destination, head, redelivered, ack, localize)
+    if frame is None:
+        return full_frame(message, version, destination, subscription, redelivered, ack, localize)
+    return frame
+
+
+def shared_frame(message: Message, version: str, destination: str, head: bytes,
+                 redelivered: bool, ack: str | None, localize: Callable[[str], str]) -> bytes | None:
+    """`message_frame` of a delivery whose other deliveries share its encoding, given the
+    `MESSAGE` and `subscription` lines (`subscription_line`, kept by a subscriber so the
+    deliveries of a fan-out do not look it up each); None when the message needs the
+    general encoding (`full_frame`)."""
     global _last
     last = _last
-    reply_to = message.headers.get("reply-to")
-    if (reply_to is None and last[0] is message and last[1] == version
-            and last[2] == destination and last[3] == redelivered):
+    if (last[0] is message and last[1] == version and last[2] == destination
+            and last[3] == redelivered and "reply-to" not in message.headers):
         # The same message object again (the one copy a fan-out shares), without a
         # reply-to to localize per connection: the entry found for it last time.
         entry = last[4]
     else:
+        reply_to = message.headers.get("reply-to")
         if reply_to is None and "reply-to" in message.properties:
-            return _full_frame(message, version, destination, subscription, redelivered, ack,
-                               localize)
+            return None
         local_reply_to = None if reply_to is None else localize(reply_to)
         key = (message.message_id, version, destination, redelivered, local_reply_to,
                message.persistent, message.priority, message.expires, message.timestamp)
@@ -69,13 +80,13 @@ def message_frame(message: Message, version: str, destination: str, subscription
             cache[key] = entry
         if reply_to is None:
             _last = (message, version, destination, redelivered, entry)
-    lines, body = entry[4], entry[5]
-    if lines is None:
-        return _full_frame(message, version, destination, subscription, redelivered, ack, localize)
-    head = b"MESSAGE\n" if subscription is None else subscription_line(subscription, version)
     if ack is None:
-        return b"".join((head, lines, b"\n", body, b"\0\n"))
-    return b"".join((head, lines, b"ack:", escape_value(ack, version).encode(), b"\n\n", body,
+        tail = entry[6]
+        return None if tail is None else head + tail
+    lines = entry[4]
+    if lines is None:
+        return None
+    return b"".join((head, lines, b"ack:", escape_value(ack, version).encode(), b"\n\n", entry[5],
                      b"\0\n"))
 
 
@@ -104,16 +115,31 @@ def _headers(message: Message, destination: str, subscription: str | None, redel
 
 def _shared_part(message: Message, version: str, destination: str, redelivered: bool,
                  localize: Callable[[str], str]) -> tuple[Any, ...]:
-    headers = _headers(message, destination, None, redelivered, localize)
-    lines = None
-    if not any(name in headers for name in _PER_DELIVERY):
+    """A cache entry: the content it was built from, the header lines the deliveries share
+    (None when a delivery's own header could not keep its place), the frame body, and what
+    follows `subscription` in a delivery without `ack` (those lines, the blank line, body, NUL).
+
+    The common message takes the direct encoding (one string, no header dict): its frame
+    without `subscription` is `MESSAGE`, then exactly that tail."""
+    body = message_body(message)
+    frame = _direct_frame(message, version, destination, None, redelivered, None)
+    if frame is not None:
+        tail = frame[8:]    # after b"MESSAGE\n"
+        lines = tail[:len(tail) - len(body) - 3]
+    else:
+        headers = _headers(message, destination, None, redelivered, localize)
+        if any(name in headers for name in _PER_DELIVERY):
+            return (message.properties, message.headers, message.dead_letter, message.body, None,
+                    body, None)
         lines = (header_lines(headers, version) + "\n").encode()
-    return (message.properties, message.headers, message.dead_letter, message.body, lines,
-            message_body(message))
+        tail = b"".join((lines, b"\n", body, b"\0\n"))
+    return (message.properties, message.headers, message.dead_letter, message.body, lines, body,
+            tail)
 
 
-def _full_frame(message: Message, version: str, destination: str, subscription: str | None,
-                redelivered: bool, ack: str | None, localize: Callable[[str], str]) -> bytes:
+def full_frame(message: Message, version: str, destination: str, subscription: str | None,
+               redelivered: bool, ack: str | None, localize: Callable[[str], str]) -> bytes:
+    """The general encoding of a delivery: its header dict, encoded."""
     headers = _headers(message, destination, subscription, redelivered, localize)
     if ack is not None:
         headers["ack"] = ack
@@ -130,10 +156,10 @@ _PLACED = frozenset(("subscription", "destination", "message-id", "persistent", 
 
 def _direct_frame(message: Message, version: str, destination: str, subscription: str | None,
                   redelivered: bool, ack: str | None) -> bytes | None:
-    """A queue delivery's MESSAGE frame built in one string, without the header dict:
-    the same bytes as `_full_frame` for the common message (text properties, no typed
-    attributes, dead-letter facts, reply-to or header named as one the encoding places),
-    None for any other.
+    """A delivery's MESSAGE frame built in one string, without the header dict (a queue's
+    delivery, or a fan-out's shared part when `subscription` is None): the same bytes as
+    `full_frame` for the common message (text properties, no typed attributes, dead-letter
+    facts, reply-to or header named as one the encoding places), None for any other.
 
     Only what varies per message is looked at: the `subscription` and `destination`
     lines come escaped from a cache, numbers need no escaping, and the user headers are

@@ -8,7 +8,8 @@ from broker.engine.consumer import Lease
 from broker.engine.message import Message
 from broker.engine.selector import Selector
 from broker.protocols.activemq.consumers import DoorConsumer
-from broker.protocols.stomp.message_frames import message_frame
+from broker.protocols.stomp.message_frames import (full_frame, message_frame, shared_frame,
+                                                   subscription_line)
 
 if TYPE_CHECKING:
     from broker.protocols.stomp.protocol import StompProtocol
@@ -46,6 +47,10 @@ class StompSubscription(DoorConsumer):
         # The last queue a message came from and its outbound destination, which depends
         # on the queue only (and the connection's temporary queues, when it has any).
         self._queue_destination: tuple[Any, str] | None = None
+        # What every delivery's frame begins with, and how it localizes a reply-to: the
+        # session's version is settled before any SUBSCRIBE.
+        self._line = b"MESSAGE\n" if sub_id is None else subscription_line(sub_id, protocol.version)
+        self._localize = protocol.outbound_reply_to
 
     @property  # type: ignore[override]
     def credit(self) -> int:
@@ -63,7 +68,7 @@ class StompSubscription(DoorConsumer):
             else:
                 key = message.message_id
             self.pending[key] = lease
-        if getattr(queue, "kind", "queue") == "subscription":
+        if queue.kind == "subscription":
             # A topic's copy: its destination depends only on the queue and the topic it
             # was published on (see `outbound_destination`), so it is kept between messages.
             # Topic subscriptions (durable ones included) never flag redeliveries, as ActiveMQ.
@@ -74,8 +79,11 @@ class StompSubscription(DoorConsumer):
             else:
                 destination = protocol.outbound_destination(self, queue, message)
                 self._topic_destination = (queue, topic, destination)
-            frame = message_frame(message, version, destination, self.id, False, ack,
-                                  protocol.outbound_reply_to)
+            frame = shared_frame(message, version, destination, self._line, False, ack,
+                                 self._localize)
+            if frame is None:
+                frame = full_frame(message, version, destination, self.id, False, ack,
+                                   self._localize)
         else:
             known = self._queue_destination
             if known is not None and known[0] is queue and not protocol.temp_queues:
@@ -84,7 +92,7 @@ class StompSubscription(DoorConsumer):
                 destination = protocol.outbound_destination(self, queue, message)
                 self._queue_destination = (queue, destination)
             frame = message_frame(message, version, destination, self.id, message.delivery_count > 1,
-                                  ack, protocol.outbound_reply_to, shared=False)
+                                  ack, self._localize, shared=False)
         # A held delivery leaves once its count is stored, so a crash redelivers it flagged.
         protocol.output.write(frame, lease is not None and message.persistent and queue.durable)
 
