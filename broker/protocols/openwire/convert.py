@@ -20,7 +20,8 @@ from broker.protocols.openwire.advisory_info import data_structure
 from broker.protocols.openwire import primitives as p
 from broker.protocols.openwire import properties as props
 from broker.protocols.openwire import schema as s
-from broker.protocols.openwire.codec import Struct, encode_dispatch, encode_object, message_dispatcher
+from broker.protocols.openwire.codec import (Struct, encode_dispatch, encode_object, message_dispatcher,
+                                             present_dispatcher)
 
 KIND_HEADER = "amq-msg-type"
 _KINDS = {s.BYTES_MESSAGE: "bytes", s.MAP_MESSAGE: "map", s.STREAM_MESSAGE: "stream",
@@ -378,6 +379,14 @@ def dispatch_frame(message: Message, destination: Struct, head: bytes, broker_se
     """The MessageDispatch frame of an engine message: what `encode_dispatch(head,
     to_openwire(...))` gives, without building the nested message's struct.
     `encoded_destination`: `destination` as `codec.encode_object` encodes it, if known."""
+    h = message.headers
+    if (len(h) == (KIND_HEADER in h) and not message.properties and message.dead_letter is None
+            and message.group_id is None):
+        # Most messages: a JMS producer's without properties, nor headers but its kind.
+        code = _CODES.get(h.get(KIND_HEADER, ""), s.TEXT_MESSAGE)
+        if code != s.MESSAGE:
+            return _plain_frame(message, code, encoded_destination or encode_object(destination, version),
+                                head, broker_seq, now, version)
     code, values = _dispatch_values(message, encoded_destination or destination, broker_seq, now, version)
     if code == s.MESSAGE:   # an advisory's data structure, or a message without a body: rare
         nested = to_openwire(message, destination, broker_seq, now)
@@ -389,3 +398,26 @@ def dispatch_frame(message: Message, destination: Struct, head: bytes, broker_se
 
 
 _DISPATCHERS: dict[tuple[int, int], Any] = {}
+# The fields of a message without properties, nor headers but its kind, that the broker
+# sets, in the order `_plain_frame` gives them (see `_dispatch_values`: its other fields
+# are absent, or zero).
+PLAIN_FIELDS = ("producer_id", "destination", "message_id", "persistent", "expiration", "priority",
+                "timestamp", "content", "redelivery_counter", "arrival", "broker_in_time", "broker_out_time")
+_PLAIN_DISPATCHERS: dict[tuple[int, int], Any] = {}
+
+
+def _plain_frame(message: Message, code: int, destination: bytes, head: bytes, broker_seq: int, now: int,
+                 version: int) -> bytes:
+    """`dispatch_frame` of a message of type `code` (not s.MESSAGE) without properties,
+    nor headers but its kind, nor group, nor dead-letter facts."""
+    content = text_content(message.body.decode("utf-8", "replace")) if code == s.TEXT_MESSAGE else message.body
+    producer_id, mid = _encoded_ids(message.message_id, broker_seq, version)
+    if mid.__class__ is not bytes:   # an id another door made (see message_id_struct)
+        producer_id, mid = encode_object(producer_id, version), encode_object(mid, version)
+    run = _PLAIN_DISPATCHERS.get((version, code))
+    if run is None:
+        run = _PLAIN_DISPATCHERS[version, code] = present_dispatcher(version, code, PLAIN_FIELDS)
+    count = message.delivery_count
+    timestamp = message.timestamp
+    return run(head, producer_id, destination, mid, message.persistent, message.expires, message.priority,
+               timestamp, content, count - 1 if count > 1 else 0, timestamp, timestamp, now)
