@@ -785,12 +785,13 @@ class FrameParser:
         elif type(data) is not bytes:
             data = bytes(data)
         pos = 0
+        length = len(data)
         try:
-            while len(data) - pos >= 4:
+            while length - pos >= 4:
                 (size,) = _INT.unpack_from(data, pos)
                 if size < 1 or size > self.max_frame:
                     raise OpenWireError(f"frame size {size} is out of range (max {self.max_frame})")
-                if len(data) - pos - 4 < size:
+                if length - pos - 4 < size:
                     break
                 start = pos + 4
                 end = start + size

@@ -110,6 +110,26 @@ def _encoded_ids(text: str, broker_seq: int, version: int) -> tuple[Struct | byt
     object fields (`codec.encode_object`): a producer's are encoded once, and only the
     sequence numbers, the MessageId's last fields, are written for each message."""
     prefix, _, seq = text.rpartition(":")
+    last = _LAST_IDS
+    if prefix == last[0] and version == last[1]:
+        # A queue holds runs of one producer's messages: its ids were found for the last one.
+        found = last[2]
+    else:
+        found = _found_ids(prefix, version)
+        last[:] = prefix, version, found
+    if found is not False:
+        try:
+            number = int(seq)
+        except ValueError:
+            pass
+        else:
+            return found[0], found[1] + _SEQUENCES.pack(number, broker_seq)
+    mid = message_id_struct(text, broker_seq)
+    return mid.producer_id, mid
+
+
+def _found_ids(prefix: str, version: int) -> tuple[bytes, bytes] | bool:
+    """The encoded ids of a message id prefix in `version` (see _ENCODED_IDS)."""
     encoded = _ENCODED_IDS.get(version)
     if encoded is None:
         encoded = _ENCODED_IDS[version] = {}
@@ -124,21 +144,15 @@ def _encoded_ids(text: str, broker_seq: int, version: int) -> tuple[Struct | byt
         if len(encoded) >= 1024:
             encoded.clear()
         encoded[prefix] = found
-    if found is not False:
-        try:
-            number = int(seq)
-        except ValueError:
-            pass
-        else:
-            return found[0], found[1] + _SEQUENCES.pack(number, broker_seq)
-    mid = message_id_struct(text, broker_seq)
-    return mid.producer_id, mid
+    return found
 
 
 # version -> message id prefix -> the encoded ProducerId, and the MessageId up to its
 # producer and broker sequence numbers (two longs, its last fields); False for a prefix
 # that names no producer.
 _ENCODED_IDS: dict[int, dict[str, tuple[bytes, bytes] | bool]] = {}
+# The prefix and version _encoded_ids saw last, and what _found_ids gave for them.
+_LAST_IDS: list[Any] = [None, 0, False]
 _SEQUENCES = struct.Struct(">qq")
 
 
