@@ -49,6 +49,11 @@ DESTINATIONS = st.builds(lambda code, name: Struct(code, physical_name=name),
 @given(MESSAGES, DESTINATIONS, st.integers(1, MAX_VERSION), st.integers(0, 2 ** 40), st.integers(0, 2 ** 42))
 def test_the_direct_dispatch_is_the_general_one(message: Message, destination: Struct, version: int,
                                                 seq: int, now: int) -> None:
+    _dispatched_as_the_general_way(message, destination, version, seq, now)
+
+
+def _dispatched_as_the_general_way(message: Message, destination: Struct, version: int, seq: int,
+                                   now: int) -> None:
     consumer_id = Struct(s.CONSUMER_ID, connection_id="ID:c-1:1", session_id=1, value=3)
     head = dispatch_head(consumer_id, destination, version)
     nested = to_openwire(message, destination, seq, now)
@@ -57,6 +62,23 @@ def test_the_direct_dispatch_is_the_general_one(message: Message, destination: S
     # A consumer's own destination comes encoded once (OpenWireConsumer.send).
     encoded = encode_object(destination, version)
     assert dispatch_frame(message, destination, head, seq, now, version, encoded) == expected
+
+
+# Most messages: a JMS producer's without properties, nor headers but its kind (a text
+# message's is absent), dispatched the short way (`convert._plain_frame`).
+PLAIN_MESSAGES = st.builds(
+    lambda mid, body, kind, persistent, priority, ts, expires, count: Message(
+        mid, body, {}, None, {} if kind is None else {KIND_HEADER: kind}, persistent, priority, ts, expires,
+        delivery_count=count),
+    MESSAGE_IDS, st.binary(max_size=64), st.sampled_from([None, "bytes", "map", "stream", "text", "x"]),
+    st.booleans(), st.integers(0, 9), st.integers(0, 2 ** 42), st.integers(0, 2 ** 42), st.integers(0, 7))
+
+
+@settings(max_examples=300, deadline=None)
+@given(PLAIN_MESSAGES, DESTINATIONS, st.integers(1, MAX_VERSION), st.integers(0, 2 ** 40), st.integers(0, 2 ** 42))
+def test_a_plain_message_is_dispatched_as_the_general_way_does(message: Message, destination: Struct,
+                                                               version: int, seq: int, now: int) -> None:
+    _dispatched_as_the_general_way(message, destination, version, seq, now)
 
 
 def test_an_advisory_keeps_its_data_structure() -> None:

@@ -202,6 +202,46 @@ def test_acks_reach_the_consumer_their_id_names_now() -> None:
     assert queue.inflight_count == 0 and queue.ready_count == 0
 
 
+def test_a_read_of_acks_delivers_what_they_free_in_one_pass_after_them() -> None:
+    """Acks arrive many to a read (one per message in AUTO_ACKNOWLEDGE): the queue is
+    dispatched once after the read's commands, not once per ack; a consumer closed in
+    the same read gets nothing more."""
+    broker, protocol, transport = logged_in()
+    for seq in range(2, 12):
+        protocol.dataReceived(text(seq, f"m{seq}", rr=False))
+    queue = broker.queue("unit.q")
+    passes = []
+    dispatch = queue.dispatch
+    queue.dispatch = lambda: (passes.append(queue.inflight_count), dispatch())   # type: ignore[method-assign]
+    ids = [Struct(s.CONSUMER_ID, connection_id=CONN, session_id=1, value=v) for v in (1, 2)]
+    dispatched: dict[int, list[Struct]] = {1: [], 2: []}
+
+    def read(*commands: Struct) -> None:
+        transport.clear()
+        passes.clear()
+        protocol.dataReceived(b"".join(encode(c) for c in commands))
+        for c in replies(transport):
+            if c.type == s.MESSAGE_DISPATCH:
+                dispatched[c.consumer_id.value].append(c)
+
+    def acks(value: int, count: int, command_id: int) -> list[Struct]:
+        return [Struct(s.MESSAGE_ACK, command_id=command_id + i, response_required=False,
+                       destination=d.destination, consumer_id=ids[value - 1], ack_type=2,
+                       first_message_id=d.message.message_id, last_message_id=d.message.message_id,
+                       message_count=1) for i, d in enumerate(dispatched[value][:count])]
+
+    for value in (1, 2):
+        read(Struct(s.CONSUMER_INFO, command_id=10 + value, response_required=True, consumer_id=ids[value - 1],
+                    destination=Struct(s.QUEUE, physical_name="unit.q"), prefetch_size=3))
+    assert [len(dispatched[v]) for v in (1, 2)] == [3, 3]
+    read(*acks(1, 3, 20))
+    assert passes == [3]          # once, after the three acks settled (inflight 6 - 3)
+    assert [d.message.content for d in dispatched[1][3:]] == [text_content(f"m{n}") for n in (8, 9, 10)]
+    read(*acks(2, 1, 30), Struct(s.REMOVE_INFO, command_id=40, response_required=True, object_id=ids[1]))
+    assert len(dispatched[2]) == 3                          # nothing more to the closed consumer
+    assert queue.inflight_count == 3 and queue.ready_count == 3
+
+
 _SCHEDULES = {"plain": None, "correlated": None,
               "delayed": {"AMQ_SCHEDULED_DELAY": (p.LONG, 1000)},
               "repeated": {"AMQ_SCHEDULED_DELAY": (p.LONG, 1000), "AMQ_SCHEDULED_PERIOD": (p.LONG, 500),

@@ -553,17 +553,18 @@ def encode(command: Struct, version: int = MAX_VERSION) -> bytes:
 
 
 def dispatch_head(consumer_id: Struct | None, destination: Struct | None, version: int) -> bytes:
-    """What a MessageDispatch frame holds before its message (size prefix to be filled
-    in): the same for every dispatch to one consumer and destination, so encoded once."""
+    """What a MessageDispatch frame holds after its size prefix and before its message:
+    the same for every dispatch to one consumer and destination, so encoded once."""
     frame = encode(Struct(s.MESSAGE_DISPATCH, command_id=0, response_required=False,
                           consumer_id=consumer_id, destination=destination), version)
-    return frame[:-5]   # the absent message's flag and redeliveryCounter come last
+    return frame[4:-5]   # the absent message's flag and redeliveryCounter come last
 
 
 def encode_dispatch(head: bytes, message: Struct, redelivery_counter: int, version: int) -> bytes:
     """The frame encode() gives for a MessageDispatch of `message` whose fields before the
     message are `head` (from dispatch_head)."""
-    out = bytearray(head)
+    out = bytearray(b"\0\0\0\0")
+    out += head
     out.append(1)
     out.append(message.type)
     _encoders(version)[message.type](out, message)
@@ -592,18 +593,35 @@ def message_dispatcher(version: int, code: int, names: tuple[str, ...]) -> Any:
 
     A broker dispatches every message it delivers: the fields it never sets are encoded
     once, here, as constant bytes."""
+    return _compiled_dispatcher(_DISPATCHERS, _dispatcher_lines, version, code, names)
+
+
+def _compiled_dispatcher(cache: dict[tuple[int, int, tuple[str, ...]], Any], make_lines: Any, version: int,
+                         code: int, names: tuple[str, ...]) -> Any:
+    """The function `make_lines(code, names, fields, namespace)` writes for a message of
+    type `code` whose fields `names` are given (`fields`: its fields in `version`),
+    compiled once."""
     key = (version, code, names)
-    run = _DISPATCHERS.get(key)
+    run = cache.get(key)
     if run is not None:
         return run
-    given = set(names)
-    if "redelivery_counter" not in given or not given <= {f.name for f in s.SCHEMA[code].fields}:
+    if "redelivery_counter" not in names or not set(names) <= {f.name for f in s.SCHEMA[code].fields}:
         raise ValueError(f"not fields of {s.SCHEMA[code].name}: {names}")
     fields = [f for f in s.SCHEMA[code].fields if f.since <= version]
     namespace: dict[str, Any] = {"T": _encoders(version), "STRINGS": _ENCODED_STRINGS,
-                                 "encoded_string": _encoded_string, "INT": _INT.pack}
+                                 "encoded_string": _encoded_string, "INT": _INT.pack, "MAGIC": MAGIC}
+    source = "\n".join(make_lines(code, names, fields, namespace))
+    exec(source, namespace)  # noqa: S102 - source built from SCHEMA and `names` only
+    run = cache[key] = namespace["run"]
+    return run
+
+
+def _dispatcher_lines(code: int, names: tuple[str, ...], fields: list[s.Field],
+                      namespace: dict[str, Any]) -> list[str]:
+    """message_dispatcher's function: field by field into a bytearray."""
+    given = set(names)
     lines = [f"def run(head, {', '.join('v_' + n for n in names)}):",
-             "    o = bytearray(head)"]
+             "    o = bytearray(b'\\0\\0\\0\\0')", "    o += head"]
     constant = bytearray([1, code])
 
     def flush() -> None:
@@ -645,10 +663,75 @@ def message_dispatcher(version: int, code: int, names: tuple[str, ...]) -> Any:
         else:
             raise ValueError(f"{f.name}: only fixed-size fields, strings, byte arrays and objects")
     flush()
-    lines += ["    o += INT(v_redelivery_counter or 0)", "    o[0:4] = INT(len(o) - 4)", "    return bytes(o)"]
-    exec("\n".join(lines), namespace)  # noqa: S102 - source built from SCHEMA and `names` only
-    run = _DISPATCHERS[key] = namespace["run"]
-    return run
+    return lines + ["    o += INT(v_redelivery_counter or 0)", "    o[0:4] = INT(len(o) - 4)",
+                    "    return bytes(o)"]
+
+
+# Dispatchers of messages whose given fields are all present: (version, type, field names) -> function.
+_PRESENT_DISPATCHERS: dict[tuple[int, int, tuple[str, ...]], Any] = {}
+
+
+def present_dispatcher(version: int, code: int, names: tuple[str, ...]) -> Any:
+    """A function `(head, *values)` giving the frame `message_dispatcher(version, code,
+    names)` gives for the same values when none of them is None and every object among
+    them comes encoded (`encode_object`): what most messages are, which this writes
+    with one join, every run of fixed-size fields (the absent ones' zeros among them)
+    packed with one struct format, instead of field by field."""
+    return _compiled_dispatcher(_PRESENT_DISPATCHERS, _present_lines, version, code, names)
+
+
+def _present_lines(code: int, names: tuple[str, ...], fields: list[s.Field],
+                   namespace: dict[str, Any]) -> list[str]:
+    """present_dispatcher's function: one join of packed runs and the given bytes."""
+    given = set(names)
+    parts: list[str] = ["INT(size)", "head"]   # expressions joined, in order
+    sizes: list[str] = ["len(head)"]           # of the frame after its size prefix
+    lines: list[str] = []
+    packed: list[tuple[str, str | None]] = [("B", "1"), ("B", str(code))]   # (format, value or None)
+
+    def flush() -> None:
+        if packed:
+            fmt = struct.Struct(">" + "".join(f for f, _ in packed))
+            name = f"P{len(namespace)}"
+            namespace[name] = fmt.pack
+            parts.append(f"{name}({', '.join(v for _, v in packed if v is not None)})")
+            sizes.append(str(fmt.size))
+            packed.clear()
+    for f in fields:
+        var = f"v_{f.name}"
+        if f.name not in given:
+            if f.kind == s.MAGIC:
+                flush()
+                parts.append("MAGIC")
+                sizes.append(str(len(MAGIC)))
+            else:   # zero bytes: an absent number, or the flag of an absent string or object
+                packed.append((f"{_FIXED[f.kind][1] if f.kind in _FIXED else 1}x", None))
+        elif f.kind == s.BOOL:
+            packed.append(("?", var))
+        elif f.kind == s.BYTE:
+            packed.append(("B", f"{var} & 0xFF"))
+        elif f.kind in _FIXED:
+            packed.append((_FIXED[f.kind][0], var))
+        elif f.kind == s.BYTES:
+            packed += [("B", "1"), ("i", f"len({var})")]
+            flush()
+            parts.append(var)
+            sizes.append(f"len({var})")
+        elif f.kind == s.STRING:
+            flush()
+            lines.append(f"    {var} = STRINGS.get({var}) or encoded_string({var})")
+            parts.append(var)
+            sizes.append(f"len({var})")
+        elif f.kind == s.OBJECT:
+            flush()
+            parts.append(var)
+            sizes.append(f"len({var})")
+        else:
+            raise ValueError(f"{f.name}: only fixed-size fields, strings, byte arrays and objects")
+    packed.append(("i", "v_redelivery_counter"))
+    flush()
+    return [f"def run(head, {', '.join('v_' + n for n in names)}):", *lines,
+            f"    size = {' + '.join(sizes)}", f"    return b''.join(({', '.join(parts)}))"]
 
 
 def decode(body: bytes, version: int = MAX_VERSION) -> Struct | None:
@@ -702,12 +785,13 @@ class FrameParser:
         elif type(data) is not bytes:
             data = bytes(data)
         pos = 0
+        length = len(data)
         try:
-            while len(data) - pos >= 4:
+            while length - pos >= 4:
                 (size,) = _INT.unpack_from(data, pos)
                 if size < 1 or size > self.max_frame:
                     raise OpenWireError(f"frame size {size} is out of range (max {self.max_frame})")
-                if len(data) - pos - 4 < size:
+                if length - pos - 4 < size:
                     break
                 start = pos + 4
                 end = start + size

@@ -62,15 +62,18 @@ class OpenWireConsumer(DoorConsumer):
     def deliver(self, queue: Any, message: Message, lease: Lease | None) -> None:
         if lease is None:  # never asked for (not auto-ack), kept for the engine's contract
             return
-        self.pending[lease.token] = lease
+        token = lease.token
+        self.pending[token] = lease
         self.window += 1
         if self.prefetch == 0 and self.pulls:
             self.pulls -= 1
             self.cancel_pull_timer()
-        # Held until its delivery count is stored, so a crash redelivers it flagged.
-        self.send(queue, message, lease.token, after_commit=message.persistent and queue.durable)
+        # Held until its delivery count is stored, so a crash redelivers it flagged. It
+        # leaves at the time its delivery started (the engine read the clock for it).
+        self.send(queue, message, token, lease.started, after_commit=message.persistent and queue.durable)
 
-    def send(self, queue: Any, message: Message, seq: int, after_commit: bool = False) -> None:
+    def send(self, queue: Any, message: Message, seq: int, now: int, after_commit: bool = False) -> None:
+        """Dispatch `message` as the `seq`th delivery, sent out at `now` (ms)."""
         protocol = self.protocol
         version = protocol.version
         if self.plain_destination:
@@ -79,12 +82,11 @@ class OpenWireConsumer(DoorConsumer):
             if head is None:
                 head = self._head = (dispatch_head(self.consumer_id, destination, version),
                                      encode_object(destination, version))
-            frame = dispatch_frame(message, destination, head[0], seq, protocol.broker.now_ms(), version,
-                                   head[1])
+            frame = dispatch_frame(message, destination, head[0], seq, now, version, head[1])
         else:
             destination = self.message_destination(queue, message)
             frame = dispatch_frame(message, destination, dispatch_head(self.consumer_id, destination, version),
-                                   seq, protocol.broker.now_ms(), version)
+                                   seq, now, version)
         protocol.output.write(frame, after_commit)
 
     def message_destination(self, queue: Any, message: Message) -> Struct:
@@ -108,8 +110,8 @@ class OpenWireConsumer(DoorConsumer):
         """Pending leases whose dispatch sequence lies in first..last (by broker sequence)."""
         if last is None:
             return []
-        high = last.broker_sequence_id
-        low = first.broker_sequence_id if first is not None else high
+        high = last["broker_sequence_id"]   # items: cheaper than a Struct's attributes, once per ack
+        low = first["broker_sequence_id"] if first is not None else high
         if low == high:   # one message (every ack of AUTO_ACKNOWLEDGE and INDIVIDUAL)
             lease = self.pending.get(low)
             return [lease] if lease is not None else []

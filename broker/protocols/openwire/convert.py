@@ -20,7 +20,8 @@ from broker.protocols.openwire.advisory_info import data_structure
 from broker.protocols.openwire import primitives as p
 from broker.protocols.openwire import properties as props
 from broker.protocols.openwire import schema as s
-from broker.protocols.openwire.codec import Struct, encode_dispatch, encode_object, message_dispatcher
+from broker.protocols.openwire.codec import (Struct, encode_dispatch, encode_object, message_dispatcher,
+                                             present_dispatcher)
 
 KIND_HEADER = "amq-msg-type"
 _KINDS = {s.BYTES_MESSAGE: "bytes", s.MAP_MESSAGE: "map", s.STREAM_MESSAGE: "stream",
@@ -109,6 +110,26 @@ def _encoded_ids(text: str, broker_seq: int, version: int) -> tuple[Struct | byt
     object fields (`codec.encode_object`): a producer's are encoded once, and only the
     sequence numbers, the MessageId's last fields, are written for each message."""
     prefix, _, seq = text.rpartition(":")
+    last = _LAST_IDS
+    if prefix == last[0] and version == last[1]:
+        # A queue holds runs of one producer's messages: its ids were found for the last one.
+        found = last[2]
+    else:
+        found = _found_ids(prefix, version)
+        last[:] = prefix, version, found
+    if found is not False:
+        try:
+            number = int(seq)
+        except ValueError:
+            pass
+        else:
+            return found[0], found[1] + _SEQUENCES.pack(number, broker_seq)
+    mid = message_id_struct(text, broker_seq)
+    return mid.producer_id, mid
+
+
+def _found_ids(prefix: str, version: int) -> tuple[bytes, bytes] | bool:
+    """The encoded ids of a message id prefix in `version` (see _ENCODED_IDS)."""
     encoded = _ENCODED_IDS.get(version)
     if encoded is None:
         encoded = _ENCODED_IDS[version] = {}
@@ -123,21 +144,15 @@ def _encoded_ids(text: str, broker_seq: int, version: int) -> tuple[Struct | byt
         if len(encoded) >= 1024:
             encoded.clear()
         encoded[prefix] = found
-    if found is not False:
-        try:
-            number = int(seq)
-        except ValueError:
-            pass
-        else:
-            return found[0], found[1] + _SEQUENCES.pack(number, broker_seq)
-    mid = message_id_struct(text, broker_seq)
-    return mid.producer_id, mid
+    return found
 
 
 # version -> message id prefix -> the encoded ProducerId, and the MessageId up to its
 # producer and broker sequence numbers (two longs, its last fields); False for a prefix
 # that names no producer.
 _ENCODED_IDS: dict[int, dict[str, tuple[bytes, bytes] | bool]] = {}
+# The prefix and version _encoded_ids saw last, and what _found_ids gave for them.
+_LAST_IDS: list[Any] = [None, 0, False]
 _SEQUENCES = struct.Struct(">qq")
 
 
@@ -378,6 +393,14 @@ def dispatch_frame(message: Message, destination: Struct, head: bytes, broker_se
     """The MessageDispatch frame of an engine message: what `encode_dispatch(head,
     to_openwire(...))` gives, without building the nested message's struct.
     `encoded_destination`: `destination` as `codec.encode_object` encodes it, if known."""
+    h = message.headers
+    if (len(h) == (KIND_HEADER in h) and not message.properties and message.dead_letter is None
+            and message.group_id is None):
+        # Most messages: a JMS producer's without properties, nor headers but its kind.
+        code = _CODES.get(h.get(KIND_HEADER, ""), s.TEXT_MESSAGE)
+        if code != s.MESSAGE:
+            return _plain_frame(message, code, encoded_destination or encode_object(destination, version),
+                                head, broker_seq, now, version)
     code, values = _dispatch_values(message, encoded_destination or destination, broker_seq, now, version)
     if code == s.MESSAGE:   # an advisory's data structure, or a message without a body: rare
         nested = to_openwire(message, destination, broker_seq, now)
@@ -389,3 +412,26 @@ def dispatch_frame(message: Message, destination: Struct, head: bytes, broker_se
 
 
 _DISPATCHERS: dict[tuple[int, int], Any] = {}
+# The fields of a message without properties, nor headers but its kind, that the broker
+# sets, in the order `_plain_frame` gives them (see `_dispatch_values`: its other fields
+# are absent, or zero).
+PLAIN_FIELDS = ("producer_id", "destination", "message_id", "persistent", "expiration", "priority",
+                "timestamp", "content", "redelivery_counter", "arrival", "broker_in_time", "broker_out_time")
+_PLAIN_DISPATCHERS: dict[tuple[int, int], Any] = {}
+
+
+def _plain_frame(message: Message, code: int, destination: bytes, head: bytes, broker_seq: int, now: int,
+                 version: int) -> bytes:
+    """`dispatch_frame` of a message of type `code` (not s.MESSAGE) without properties,
+    nor headers but its kind, nor group, nor dead-letter facts."""
+    content = text_content(message.body.decode("utf-8", "replace")) if code == s.TEXT_MESSAGE else message.body
+    producer_id, mid = _encoded_ids(message.message_id, broker_seq, version)
+    if mid.__class__ is not bytes:   # an id another door made (see message_id_struct)
+        producer_id, mid = encode_object(producer_id, version), encode_object(mid, version)
+    run = _PLAIN_DISPATCHERS.get((version, code))
+    if run is None:
+        run = _PLAIN_DISPATCHERS[version, code] = present_dispatcher(version, code, PLAIN_FIELDS)
+    count = message.delivery_count
+    timestamp = message.timestamp
+    return run(head, producer_id, destination, mid, message.persistent, message.expires, message.priority,
+               timestamp, content, count - 1 if count > 1 else 0, timestamp, timestamp, now)

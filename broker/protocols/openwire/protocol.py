@@ -113,6 +113,10 @@ class OpenWireProtocol(Protocol):
         # The consumer the last ack named, and the ConsumerId struct it named it with.
         self._acking_id: Struct | None = None
         self._acking: OpenWireConsumer | None = None
+        # Consumers whose acks gave credit back during the commands being handled: each is
+        # dispatched once after them (_handle_all), not once per ack, so a read of many acks
+        # delivers what they make room for in one pass of the queue.
+        self._acked: dict[OpenWireConsumer, None] = {}
         self.transactions = Transactions()
         self.temp_queues: dict[str, Queue] = {}
         self.temp_topics: set[str] = set()
@@ -257,6 +261,11 @@ class OpenWireProtocol(Protocol):
         except (OpenWireError, p.PrimitiveError) as exc:
             log.warning("event=bad_frame door=openwire remote=%s reason=%r", self.peer, str(exc))
             self.abort()
+        finally:
+            if self._acked:
+                acked, self._acked = self._acked, {}
+                for consumer in acked:
+                    consumer.dispatch()
 
     def hold_input(self) -> None:
         """Keep the commands that arrive from now on until `release_input`."""
@@ -588,7 +597,8 @@ class OpenWireProtocol(Protocol):
             if queue is None:
                 continue
             yield browse(queue, consumer.selector, self.broker.now_ms,
-                         lambda message, queue=queue: consumer.send(queue, message, self.broker.next_token()),
+                         lambda message, queue=queue: consumer.send(queue, message, self.broker.next_token(),
+                                                                       self.broker.now_ms()),
                          lambda: consumer.closed or self.closing)
         if not (consumer.closed or self.closing):
             consumer.end_of_browse()
@@ -631,19 +641,23 @@ class OpenWireProtocol(Protocol):
 
     # -- acks ----------------------------------------------------------------------------------------
     def on_message_ack(self, ack: Struct) -> None:
+        # Fields read as items, not attributes (a Struct's attributes cost more): this runs
+        # once per message consumed.
         consumer = self._acking
-        if ack.consumer_id is not self._acking_id or consumer is None or consumer.closed:
+        consumer_id = ack["consumer_id"]
+        if consumer_id is not self._acking_id or consumer is None or consumer.closed:
             # The codec gives the same ConsumerId struct for the same bytes: a consumer's
             # run of acks looks it up once. A closed consumer has left self.consumers.
-            consumer = self.consumers.get(_key(ack.consumer_id)) if ack.consumer_id else None
-            self._acking_id, self._acking = ack.consumer_id, consumer
+            consumer = self.consumers.get(_key(consumer_id)) if consumer_id else None
+            self._acking_id, self._acking = consumer_id, consumer
         if consumer is None or consumer.browser:
             return
-        leases = consumer.leases_between(ack.first_message_id, ack.last_message_id)
-        kind = ack.ack_type
+        leases = consumer.leases_between(ack["first_message_id"], ack["last_message_id"])
+        kind = ack["ack_type"]
+        # What the ack frees is delivered once the read's commands are handled (_acked).
+        self._acked[consumer] = None
         if kind in (DELIVERED, REDELIVERED):
             consumer.mark_seen(leases)
-            consumer.dispatch()
             return
         if kind == INDIVIDUAL:
             last = ack.last_message_id.broker_sequence_id
@@ -651,36 +665,26 @@ class OpenWireProtocol(Protocol):
         cause = None
         if kind == POISON:
             cause = ": ".join(filter(None, ack.poison_cause or ())) or "Delivery poisoned by the client"
-        if ack.transaction_id is not None:
-            tx = self.transactions.get(_tx_key(ack.transaction_id))
+        if ack["transaction_id"] is not None:
+            tx = self.transactions.get(_tx_key(ack["transaction_id"]))
             consumer.mark_seen(leases)
             tx.acks.append((consumer, leases, kind, cause))
-            consumer.dispatch()
             return
-        if not self._settle(consumer, leases, kind, cause)[1]:
-            consumer.dispatch()
+        self._settle(consumer, leases, kind, cause)
 
-    def _settle(self, consumer: OpenWireConsumer, leases: list[Lease], kind: int,
-                cause: str | None) -> tuple[bool, bool]:
-        """Apply a consuming ack: whether a persistent message was removed, and whether
-        the consumer's every queue has dispatched since its credit came back (an ack
-        dispatches its queue: for a consumer of one queue, a second pass would find
-        nothing more to do)."""
+    def _settle(self, consumer: OpenWireConsumer, leases: list[Lease], kind: int, cause: str | None) -> bool:
+        """Apply a consuming ack, without dispatching the queues it gives credit back to
+        (the caller has `consumer` dispatched): whether a persistent message was removed."""
         durable = False
-        taken = consumer.take(leases)
-        queues = consumer.queues
-        dispatched = bool(taken) and len(queues) == 1
-        for lease in taken:
+        for lease in consumer.take(leases):
             durable = durable or lease.message.persistent
             if kind == POISON:
                 self.factory.redelivery.give_up(lease, cause or "Delivery poisoned by the client")
-                dispatched = False
             elif kind == EXPIRED:
                 lease.queue.dead_letter(lease, EXPIRED_CAUSE)
-                dispatched = False
             else:
-                dispatched = lease.queue.ack(lease) and dispatched and lease.queue is queues[0]
-        return durable, dispatched
+                lease.queue.ack(lease, dispatch=False)
+        return durable
 
     # -- sends ---------------------------------------------------------------------------------------
     def _targets(self, d: Struct | None) -> list[dest.Destination]:
@@ -838,10 +842,8 @@ class OpenWireProtocol(Protocol):
                 self._route(targets, queues, message)
                 durable = durable or message.persistent
             for consumer, leases, ack_kind, cause in tx.acks:
-                removed, dispatched = self._settle(consumer, leases, ack_kind, cause)
-                durable = durable or removed
-                if not dispatched:
-                    consumer.dispatch()
+                durable = self._settle(consumer, leases, ack_kind, cause) or durable
+                self._acked[consumer] = None
             if durable:
                 self.respond_when_committed(info)
                 return
