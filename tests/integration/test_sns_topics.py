@@ -101,6 +101,20 @@ def test_fifo_topic(sns):
     assert caught["error"].response["Error"]["Message"] == "Invalid parameter: Topic Name"
 
 
+def test_fifo_topic_booleans_in_any_case(sns):
+    """``str(True)`` from Python is a boolean to SNS; it is kept in lower case, so
+    publishing sees content-based deduplication and an identical CreateTopic is idempotent."""
+    name = unique("fb") + ".fifo"
+    attributes = {"FifoTopic": "True", "ContentBasedDeduplication": "True"}
+    arn = sns.create_topic(Name=name, Attributes=attributes)["TopicArn"]
+    assert sns.create_topic(Name=name, Attributes={"FifoTopic": "true", "ContentBasedDeduplication": "true"})[
+        "TopicArn"] == arn
+    assert sns.get_topic_attributes(TopicArn=arn)["Attributes"]["ContentBasedDeduplication"] == "true"
+    assert "MessageId" in sns.publish(TopicArn=arn, Message="m", MessageGroupId="g")
+    sns.set_topic_attributes(TopicArn=arn, AttributeName="ContentBasedDeduplication", AttributeValue="FALSE")
+    assert sns.get_topic_attributes(TopicArn=arn)["Attributes"]["ContentBasedDeduplication"] == "false"
+
+
 def test_delete_topic_removes_its_subscriptions(sns, shared_broker):
     arn = sns.create_topic(Name=unique("del"))["TopicArn"]
     _, qarn = queue_with_arn(shared_broker.aws_url, unique("dq"))
