@@ -8,7 +8,7 @@ from facades.aws.policy import grant, malformed, read
 from facades.aws.service import AwsRequestContext, Params
 from facades.sns import delivery_policy
 from facades.sns.service import invalid, sns_error
-from facades.sns.state import FIFO_TOPIC_NAME, TOPIC_NAME, SnsState, Topic
+from facades.sns.state import FIFO_TOPIC_NAME, TOPIC_NAME, SnsState, Topic, arn_name, page_start
 
 PAGE_SIZE = 100
 # The actions AddPermission may grant on a topic.
@@ -99,12 +99,9 @@ def delete_topic(state: SnsState, ctx: AwsRequestContext, params: Params) -> Any
 
 
 def list_topics(state: SnsState, ctx: AwsRequestContext, params: Params) -> dict[str, Any]:
-    token = params.get("NextToken")
-    arns = [t.arn for t in state.all_topics() if state.visible(ctx, t.name)]
-    if token:
-        if token not in arns:
-            raise invalid("NextToken")
-        arns = arns[arns.index(token) + 1:]
+    topics = [t for t in state.all_topics() if state.visible(ctx, t.name)]    # in name order
+    start = page_start([t.name for t in topics], params.get("NextToken"), arn_name)
+    arns = [t.arn for t in topics[start:]]
     page = arns[:PAGE_SIZE]
     out: dict[str, Any] = {"Topics": [{"TopicArn": arn} for arn in page]}
     if len(arns) > PAGE_SIZE:

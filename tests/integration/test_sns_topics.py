@@ -55,6 +55,45 @@ def test_list_topics_pages_by_100(sns):
     assert created <= seen
 
 
+def _list_deleting(list_page, key: str, item: str, delete, mine) -> set[str]:
+    """Every ARN a paginated listing returns while each listed item of ours is deleted
+    before the next page is asked for (as a clean-up loop does)."""
+    seen: set[str] = set()
+    kwargs: dict = {}
+    while True:
+        page = list_page(**kwargs)
+        for entry in page[key]:
+            seen.add(entry[item])
+            if mine(entry[item]):
+                delete(entry[item])
+        if "NextToken" not in page:
+            return seen
+        kwargs = {"NextToken": page["NextToken"]}
+
+
+def test_list_topics_goes_on_after_the_token_topic_is_deleted(sns):
+    """105 adjacent topics of ours span a page boundary, so some NextToken names a topic
+    deleted since: the listing carries on after it instead of refusing the token."""
+    prefix = unique("gone")
+    created = {sns.create_topic(Name=f"{prefix}-{i:03d}")["TopicArn"] for i in range(105)}
+    seen = _list_deleting(sns.list_topics, "Topics", "TopicArn",
+                          lambda arn: sns.delete_topic(TopicArn=arn), lambda arn: arn in created)
+    assert created <= seen
+    with expect_error(sns, "InvalidParameter", 400, "InvalidParameterException"):
+        sns.list_topics(NextToken="not-a-token")
+
+
+def test_list_subscriptions_goes_on_after_the_token_subscription_is_deleted(sns, shared_broker):
+    arn = sns.create_topic(Name=unique("subgone"))["TopicArn"]
+    created = set()
+    for i in range(105):
+        _, qarn = queue_with_arn(shared_broker.aws_url, unique(f"sg{i}"))
+        created.add(sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=qarn)["SubscriptionArn"])
+    seen = _list_deleting(lambda **kw: sns.list_subscriptions_by_topic(TopicArn=arn, **kw), "Subscriptions",
+                          "SubscriptionArn", lambda sub: sns.unsubscribe(SubscriptionArn=sub), lambda sub: True)
+    assert seen == created
+
+
 def test_topic_attributes(sns):
     arn = sns.create_topic(Name=unique("attrs"))["TopicArn"]
     attrs = sns.get_topic_attributes(TopicArn=arn)["Attributes"]
