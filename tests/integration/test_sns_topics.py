@@ -302,6 +302,25 @@ def test_publish_batch(sns, shared_broker):
     assert sorted(bodies) == ["one", "three"]
 
 
+def test_publish_batch_to_fifo_topic_without_ids_fails_whole(sns):
+    """On a FIFO topic an entry without MessageGroupId (or without a deduplication id the
+    topic cannot derive) fails the whole PublishBatch, not only that entry."""
+    arn = sns.create_topic(Name=unique("bf") + ".fifo", Attributes={"FifoTopic": "true"})["TopicArn"]
+    good = {"Id": "good", "Message": "m", "MessageGroupId": "g", "MessageDeduplicationId": "d"}
+    with expect_error(sns, "InvalidParameter", 400, "InvalidParameterException") as caught:
+        sns.publish_batch(TopicArn=arn, PublishBatchRequestEntries=[good, {"Id": "nogroup", "Message": "m"}])
+    assert caught["error"].response["Error"]["Message"] == (
+        "Invalid parameter: The MessageGroupId parameter is required for FIFO topics")
+    with expect_error(sns, "InvalidParameter", 400, "InvalidParameterException") as caught:
+        sns.publish_batch(TopicArn=arn, PublishBatchRequestEntries=[
+            good, {"Id": "nodedup", "Message": "m", "MessageGroupId": "g"}])
+    assert caught["error"].response["Error"]["Message"] == (
+        "Invalid parameter: The topic should either have ContentBasedDeduplication enabled or "
+        "MessageDeduplicationId provided explicitly")
+    assert [s["Id"] for s in sns.publish_batch(TopicArn=arn, PublishBatchRequestEntries=[good])["Successful"]] == [
+        "good"]
+
+
 def test_unsupported_actions_answer_a_modeled_error(sns):
     with expect_error(sns, "InvalidParameter", 400, "InvalidParameterException"):
         sns.list_platform_applications()
