@@ -5,18 +5,23 @@ must match (AND); ``$or`` offers alternatives at any level. With the MessageAttr
 scope the keys are message attribute names (String, Number, String.Array values); with
 the MessageBody scope the policy mirrors the JSON body, nested objects included, and an
 array in the body matches when any element does. Limits are AWS's: 5 keys, 150
-combinations, numbers within ±1e9 with 5 decimals.
+combinations, numbers within ±1e9. Numbers are compared to five decimal places, SNS's
+documented accuracy; a policy may hold more (AWS takes them), they just do not count.
 """
 from __future__ import annotations
 
 import ipaddress
 import json
 import math
+from decimal import ROUND_DOWN, Decimal
 from typing import Any, Callable, Mapping
 
 MAX_KEYS = 5
 MAX_COMBINATIONS = 150
 MAX_NUMBER = 1e9
+_ACCURACY = Decimal("1e-5")
+# Past this, a float has no digits left at the fifth decimal place to drop.
+_EXACT_BEYOND = 1e11
 
 _MISSING = object()
 Matcher = Callable[[Any], bool]   # called with the value found (or _MISSING)
@@ -76,7 +81,7 @@ def _measure(policy: dict[str, Any], nested: bool) -> tuple[int, int]:
 def _check_number(value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise FilterPolicyError("Value of numeric must be a number")
-    if not -MAX_NUMBER <= value <= MAX_NUMBER or (isinstance(value, float) and round(value, 5) != value):
+    if not -MAX_NUMBER <= value <= MAX_NUMBER:
         raise FilterPolicyError("Numeric value must be between -1.0E9 and 1.0E9 with at most 5 decimal places")
 
 
@@ -153,12 +158,20 @@ def _number(text: str) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def _accurate(number: float) -> float:
+    """`number` cut to the five decimal places SNS compares numbers to (from its decimal
+    spelling, so 0.3 stays 0.3): 100.123456789 and 100.1234567 are the same number."""
+    if not abs(number) < _EXACT_BEYOND:
+        return number
+    return float(Decimal(repr(number)).quantize(_ACCURACY, rounding=ROUND_DOWN))
+
+
 def _numeric(value: Any) -> float | None:
     """What a numeric condition compares: a number (a Number attribute, a JSON number in the
     body), never a string that spells one, as SNS matches by type."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value)
+    return _accurate(float(value))
 
 
 def _condition(condition: Any) -> Matcher:
@@ -170,7 +183,7 @@ def _condition(condition: Any) -> Matcher:
     if isinstance(condition, str):
         return lambda v: isinstance(v, str) and v == condition
     if isinstance(condition, (int, float)):
-        target = float(condition)
+        target = _accurate(float(condition))
         return lambda v: _numeric(v) == target
     (kind, operand), = condition.items()
     if kind == "prefix":
@@ -181,7 +194,7 @@ def _condition(condition: Any) -> Matcher:
         lowered = operand.lower()
         return lambda v: isinstance(v, str) and v.lower() == lowered
     if kind == "numeric":
-        checks = [(_OPERATORS[operand[i]], float(operand[i + 1])) for i in range(0, len(operand), 2)]
+        checks = [(_OPERATORS[operand[i]], _accurate(float(operand[i + 1]))) for i in range(0, len(operand), 2)]
 
         def numeric(v: Any) -> bool:
             number = _numeric(v)
@@ -209,7 +222,7 @@ def _anything_but(operand: Any) -> Matcher:
         return lambda v: isinstance(v, str) and not v.endswith(text)
     values = operand if isinstance(operand, list) else [operand]
     strings = {v for v in values if isinstance(v, str)}
-    numbers = {float(v) for v in values if not isinstance(v, str)}
+    numbers = {_accurate(float(v)) for v in values if not isinstance(v, str)}
 
     def anything_but(v: Any) -> bool:
         if isinstance(v, str) and v in strings:

@@ -64,6 +64,10 @@ class Publisher:
         if sum(_size(e) for e in entries) > MAX_MESSAGE_BYTES:
             raise sns_error("BatchRequestTooLong", "The length of all the messages put together is more than "
                                                    "the limit.")
+        if topic.fifo:
+            # Unlike other faults of an entry, missing FIFO ids fail the whole batch on AWS.
+            for entry in entries:
+                _require_fifo_ids(topic, entry)
         successful, failed = [], []
         for entry in entries:
             try:
@@ -110,13 +114,8 @@ class Publisher:
             per_protocol = _structure(message)
         group, dedup = params.get("MessageGroupId"), params.get("MessageDeduplicationId")
         if topic.fifo:
-            if not group:
-                raise invalid("The MessageGroupId parameter is required for FIFO topics")
-            if not dedup:
-                if topic.attributes.get("ContentBasedDeduplication") != "true":
-                    raise invalid("The topic should either have ContentBasedDeduplication enabled or "
-                                  "MessageDeduplicationId provided explicitly")
-                dedup = hashlib.sha256(message.encode("utf-8")).hexdigest()
+            _require_fifo_ids(topic, params)
+            dedup = dedup or hashlib.sha256(message.encode("utf-8")).hexdigest()
         elif dedup:
             raise invalid("MessageDeduplicationId Reason: The request includes MessageDeduplicationId "
                           "parameter that is not valid for this topic type")
@@ -125,6 +124,16 @@ class Publisher:
                            timestamp_ms=self.state.now_ms(), subject=subject, per_protocol=per_protocol,
                            attributes=attributes, group_id=group, dedup_id=dedup if topic.fifo else None,
                            signature_version=topic.attributes.get("SignatureVersion", "1"))
+
+
+def _require_fifo_ids(topic: Topic, params: Params) -> None:
+    """A publication to a FIFO topic names its message group, and its deduplication id
+    unless the topic derives one from the content."""
+    if not params.get("MessageGroupId"):
+        raise invalid("The MessageGroupId parameter is required for FIFO topics")
+    if not params.get("MessageDeduplicationId") and topic.attributes.get("ContentBasedDeduplication") != "true":
+        raise invalid("The topic should either have ContentBasedDeduplication enabled or "
+                      "MessageDeduplicationId provided explicitly")
 
 
 def _size(params: Params) -> int:

@@ -6,8 +6,10 @@ topic a STOMP client published or subscribed to is an SNS topic with default att
 """
 from __future__ import annotations
 
+import bisect
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
@@ -24,6 +26,25 @@ SUBSCRIPTION_KIND = "sns-subscription"
 TOPIC_NAME = re.compile(r"[A-Za-z0-9_-]{1,256}")
 FIFO_TOPIC_NAME = re.compile(r"[A-Za-z0-9_-]{1,251}\.fifo")
 _ARN = re.compile(r"arn:aws:sns:([a-z0-9-]*):(\d*):(.+)")
+
+
+def page_start(keys: Sequence[str], token: str | None, key: Callable[[str], str]) -> int:
+    """Where the page after NextToken `token` starts in the sorted `keys`.
+
+    A token is the ARN of the last item of the previous page, `key` its sort key. That item
+    may have been deleted since (a loop deleting what it lists does that): the listing goes
+    on from where the item was, as it does on SNS, so the place is found by order, not by
+    identity. A token that is not an SNS ARN is InvalidParameter."""
+    if not token:
+        return 0
+    if _ARN.fullmatch(token) is None:
+        raise invalid("NextToken")
+    return bisect.bisect_right(keys, key(token))
+
+
+def arn_name(arn: str) -> str:
+    """The topic name an SNS topic ARN ends with."""
+    return arn.rsplit(":", 1)[-1]
 
 
 @dataclass

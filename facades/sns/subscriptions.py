@@ -17,7 +17,7 @@ from facades.sns import delivery_policy, filter_policy
 from facades.sns.envelope import confirmation
 from facades.sns.fanout import Fanout
 from facades.sns.service import invalid
-from facades.sns.state import SnsState, Subscription, Topic
+from facades.sns.state import SnsState, Subscription, Topic, page_start
 
 PAGE_SIZE = 100
 SUPPORTED = ("http", "https", "sqs")
@@ -148,11 +148,7 @@ class Subscriptions:
         return self._page(subs, params.get("NextToken"))
 
     def _page(self, subs: list[Subscription], token: str | None) -> dict[str, Any]:
-        if token:
-            arns = [s.arn for s in subs]
-            if token not in arns:
-                raise invalid("NextToken")
-            subs = subs[arns.index(token) + 1:]
+        subs = subs[page_start([s.arn for s in subs], token, str):]
         page = subs[:PAGE_SIZE]
         out: dict[str, Any] = {"Subscriptions": [self._summary(s) for s in page]}
         if len(subs) > PAGE_SIZE:

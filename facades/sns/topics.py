@@ -8,7 +8,7 @@ from facades.aws.policy import grant, malformed, read
 from facades.aws.service import AwsRequestContext, Params
 from facades.sns import delivery_policy
 from facades.sns.service import invalid, sns_error
-from facades.sns.state import FIFO_TOPIC_NAME, TOPIC_NAME, SnsState, Topic
+from facades.sns.state import FIFO_TOPIC_NAME, TOPIC_NAME, SnsState, Topic, arn_name, page_start
 
 PAGE_SIZE = 100
 # The actions AddPermission may grant on a topic.
@@ -22,7 +22,10 @@ SETTABLE = {"DeliveryPolicy", "DisplayName", "Policy", "KmsMasterKeyId", "Signat
             *_FEEDBACK}
 
 
-def _validate_attribute(name: str, value: str, fifo: bool) -> None:
+def _validate_attribute(name: str, value: str, fifo: bool) -> str:
+    """The value as SNS keeps it, or InvalidParameter. Booleans are read without regard
+    to case (``str(True)`` from Python works on AWS) and kept in lower case, which is
+    what GetTopicAttributes shows and what an existing topic is compared with."""
     if name not in SETTABLE:
         raise invalid("AttributeName")
     if name == "DeliveryPolicy" and value:
@@ -36,8 +39,9 @@ def _validate_attribute(name: str, value: str, fifo: bool) -> None:
         if not fifo:
             raise invalid("ContentBasedDeduplication Reason: Content based deduplication can only be set "
                           "for FIFO topics")
-        if value not in ("true", "false"):
+        if value.lower() not in ("true", "false"):
             raise invalid("ContentBasedDeduplication")
+        return value.lower()
     elif name == "Policy" and value:
         try:
             document = json.loads(value)
@@ -47,6 +51,7 @@ def _validate_attribute(name: str, value: str, fifo: bool) -> None:
             raise invalid("Policy Error: null")
     elif name == "DisplayName" and len(value) > 100:
         raise invalid("DisplayName")
+    return value
 
 
 def _tags(params: Params) -> dict[str, str]:
@@ -67,8 +72,7 @@ def create_topic(state: SnsState, ctx: AwsRequestContext, params: Params) -> dic
                       "256 characters long.")
     if not fifo and not TOPIC_NAME.fullmatch(name):
         raise invalid("Topic Name")
-    for key, value in attributes.items():
-        _validate_attribute(key, value, fifo)
+    attributes = {key: _validate_attribute(key, value, fifo) for key, value in attributes.items()}
     tags = _tags(params)
     existing = state.find_topic(name)
     if existing is not None and existing.stored:
@@ -95,12 +99,9 @@ def delete_topic(state: SnsState, ctx: AwsRequestContext, params: Params) -> Any
 
 
 def list_topics(state: SnsState, ctx: AwsRequestContext, params: Params) -> dict[str, Any]:
-    token = params.get("NextToken")
-    arns = [t.arn for t in state.all_topics() if state.visible(ctx, t.name)]
-    if token:
-        if token not in arns:
-            raise invalid("NextToken")
-        arns = arns[arns.index(token) + 1:]
+    topics = [t for t in state.all_topics() if state.visible(ctx, t.name)]    # in name order
+    start = page_start([t.name for t in topics], params.get("NextToken"), arn_name)
+    arns = [t.arn for t in topics[start:]]
     page = arns[:PAGE_SIZE]
     out: dict[str, Any] = {"Topics": [{"TopicArn": arn} for arn in page]}
     if len(arns) > PAGE_SIZE:
@@ -178,8 +179,7 @@ def get_topic_attributes(state: SnsState, ctx: AwsRequestContext, params: Params
 def set_topic_attributes(state: SnsState, ctx: AwsRequestContext, params: Params) -> Any:
     topic = state.topic(params["TopicArn"])
     name, value = params["AttributeName"], params.get("AttributeValue") or ""
-    _validate_attribute(name, value, topic.fifo)
-    topic.attributes[name] = value
+    topic.attributes[name] = _validate_attribute(name, value, topic.fifo)
     state.save_topic(topic)
     return state.committed(None)
 

@@ -20,6 +20,8 @@ MAX_TAGS = 50
 PERMISSION_ACTIONS = frozenset({"*", "SendMessage", "ReceiveMessage", "DeleteMessage", "ChangeMessageVisibility",
                                 "GetQueueAttributes", "GetQueueUrl", "ListDeadLetterSourceQueues",
                                 "PurgeQueue", "ListQueueTags"})
+# SQS's policy quota: a statement names at most this many actions.
+MAX_STATEMENT_ACTIONS = 7
 # Actions only a queue's owner may call: AddPermission cannot grant them.
 OWNER_ACTIONS = frozenset({"AddPermission", "CreateQueue", "DeleteQueue", "RemovePermission",
                            "SetQueueAttributes", "TagQueue", "UntagQueue"})
@@ -194,6 +196,8 @@ def add_permission(state: SqsState, ctx: AwsRequestContext, params: Params) -> N
                       else "Please refer to the appropriate WSDL for a list of valid actions.")
             raise sqs_error("InvalidParameterValue",
                             f"Value SQS:{action} for parameter ActionName is invalid. Reason: {reason}")
+    if len(actions) > MAX_STATEMENT_ACTIONS:
+        raise sqs_error("OverLimit", f"{len(actions)} Actions were found, maximum allowed is {MAX_STATEMENT_ACTIONS}.")
     policy = _policy(state, ctx, queue)
     if any(s.get("Sid") == label for s in policy["Statement"]):
         raise sqs_error("InvalidParameterValue",

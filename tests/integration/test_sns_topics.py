@@ -55,6 +55,45 @@ def test_list_topics_pages_by_100(sns):
     assert created <= seen
 
 
+def _list_deleting(list_page, key: str, item: str, delete, mine) -> set[str]:
+    """Every ARN a paginated listing returns while each listed item of ours is deleted
+    before the next page is asked for (as a clean-up loop does)."""
+    seen: set[str] = set()
+    kwargs: dict = {}
+    while True:
+        page = list_page(**kwargs)
+        for entry in page[key]:
+            seen.add(entry[item])
+            if mine(entry[item]):
+                delete(entry[item])
+        if "NextToken" not in page:
+            return seen
+        kwargs = {"NextToken": page["NextToken"]}
+
+
+def test_list_topics_goes_on_after_the_token_topic_is_deleted(sns):
+    """105 adjacent topics of ours span a page boundary, so some NextToken names a topic
+    deleted since: the listing carries on after it instead of refusing the token."""
+    prefix = unique("gone")
+    created = {sns.create_topic(Name=f"{prefix}-{i:03d}")["TopicArn"] for i in range(105)}
+    seen = _list_deleting(sns.list_topics, "Topics", "TopicArn",
+                          lambda arn: sns.delete_topic(TopicArn=arn), lambda arn: arn in created)
+    assert created <= seen
+    with expect_error(sns, "InvalidParameter", 400, "InvalidParameterException"):
+        sns.list_topics(NextToken="not-a-token")
+
+
+def test_list_subscriptions_goes_on_after_the_token_subscription_is_deleted(sns, shared_broker):
+    arn = sns.create_topic(Name=unique("subgone"))["TopicArn"]
+    created = set()
+    for i in range(105):
+        _, qarn = queue_with_arn(shared_broker.aws_url, unique(f"sg{i}"))
+        created.add(sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=qarn)["SubscriptionArn"])
+    seen = _list_deleting(lambda **kw: sns.list_subscriptions_by_topic(TopicArn=arn, **kw), "Subscriptions",
+                          "SubscriptionArn", lambda sub: sns.unsubscribe(SubscriptionArn=sub), lambda sub: True)
+    assert seen == created
+
+
 def test_topic_attributes(sns):
     arn = sns.create_topic(Name=unique("attrs"))["TopicArn"]
     attrs = sns.get_topic_attributes(TopicArn=arn)["Attributes"]
@@ -99,6 +138,20 @@ def test_fifo_topic(sns):
     with expect_error(sns, "InvalidParameter", 400, "InvalidParameterException") as caught:
         sns.create_topic(Name="bad name!")
     assert caught["error"].response["Error"]["Message"] == "Invalid parameter: Topic Name"
+
+
+def test_fifo_topic_booleans_in_any_case(sns):
+    """``str(True)`` from Python is a boolean to SNS; it is kept in lower case, so
+    publishing sees content-based deduplication and an identical CreateTopic is idempotent."""
+    name = unique("fb") + ".fifo"
+    attributes = {"FifoTopic": "True", "ContentBasedDeduplication": "True"}
+    arn = sns.create_topic(Name=name, Attributes=attributes)["TopicArn"]
+    assert sns.create_topic(Name=name, Attributes={"FifoTopic": "true", "ContentBasedDeduplication": "true"})[
+        "TopicArn"] == arn
+    assert sns.get_topic_attributes(TopicArn=arn)["Attributes"]["ContentBasedDeduplication"] == "true"
+    assert "MessageId" in sns.publish(TopicArn=arn, Message="m", MessageGroupId="g")
+    sns.set_topic_attributes(TopicArn=arn, AttributeName="ContentBasedDeduplication", AttributeValue="FALSE")
+    assert sns.get_topic_attributes(TopicArn=arn)["Attributes"]["ContentBasedDeduplication"] == "false"
 
 
 def test_delete_topic_removes_its_subscriptions(sns, shared_broker):
@@ -247,6 +300,25 @@ def test_publish_batch(sns, shared_broker):
         if len(bodies) >= 2:
             break
     assert sorted(bodies) == ["one", "three"]
+
+
+def test_publish_batch_to_fifo_topic_without_ids_fails_whole(sns):
+    """On a FIFO topic an entry without MessageGroupId (or without a deduplication id the
+    topic cannot derive) fails the whole PublishBatch, not only that entry."""
+    arn = sns.create_topic(Name=unique("bf") + ".fifo", Attributes={"FifoTopic": "true"})["TopicArn"]
+    good = {"Id": "good", "Message": "m", "MessageGroupId": "g", "MessageDeduplicationId": "d"}
+    with expect_error(sns, "InvalidParameter", 400, "InvalidParameterException") as caught:
+        sns.publish_batch(TopicArn=arn, PublishBatchRequestEntries=[good, {"Id": "nogroup", "Message": "m"}])
+    assert caught["error"].response["Error"]["Message"] == (
+        "Invalid parameter: The MessageGroupId parameter is required for FIFO topics")
+    with expect_error(sns, "InvalidParameter", 400, "InvalidParameterException") as caught:
+        sns.publish_batch(TopicArn=arn, PublishBatchRequestEntries=[
+            good, {"Id": "nodedup", "Message": "m", "MessageGroupId": "g"}])
+    assert caught["error"].response["Error"]["Message"] == (
+        "Invalid parameter: The topic should either have ContentBasedDeduplication enabled or "
+        "MessageDeduplicationId provided explicitly")
+    assert [s["Id"] for s in sns.publish_batch(TopicArn=arn, PublishBatchRequestEntries=[good])["Successful"]] == [
+        "good"]
 
 
 def test_unsupported_actions_answer_a_modeled_error(sns):

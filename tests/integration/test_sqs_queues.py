@@ -431,3 +431,14 @@ def test_add_permission_rejects_unknown_action(sqs):
     assert caught["error"].response["Error"]["Message"] == (
         "Value SQS:DeleteQueue for parameter ActionName is invalid. "
         "Reason: Only the queue owner is allowed to invoke this action.")
+
+
+def test_add_permission_allows_seven_actions_per_statement(sqs):
+    """SQS's policy quota is seven actions a statement; an eighth is OverLimit (403)."""
+    url = create_queue(sqs, name())
+    actions = ["ChangeMessageVisibility", "DeleteMessage", "GetQueueAttributes", "GetQueueUrl",
+               "ListDeadLetterSourceQueues", "PurgeQueue", "ReceiveMessage", "SendMessage"]
+    with expect_error(sqs, "OverLimit", 403, "OverLimit") as caught:
+        sqs.add_permission(QueueUrl=url, Label="many", AWSAccountIds=["111122223333"], Actions=actions)
+    assert caught["error"].response["Error"]["Message"] == "8 Actions were found, maximum allowed is 7."
+    sqs.add_permission(QueueUrl=url, Label="many", AWSAccountIds=["111122223333"], Actions=actions[:7])

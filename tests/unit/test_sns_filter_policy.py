@@ -125,3 +125,18 @@ def test_numeric_conditions_compare_numbers_not_strings_that_spell_them(policy, 
     assert parse(json.dumps(policy), "MessageBody").matches(json.dumps({"price": "100"}), {}) is matches
     numbers = {"price": {"DataType": "Number", "StringValue": "100"}}
     assert parse(json.dumps(policy)).matches("", numbers) is (not matches)
+
+
+@pytest.mark.parametrize("policy, matches", [
+    ({"price": [100.123456789]}, True),
+    ({"price": [100.12346]}, False),
+    ({"price": [{"numeric": ["=", 100.1234599]}]}, True),
+    ({"price": [{"numeric": [">", 100.123451]}]}, False),
+    ({"price": [{"anything-but": [100.123459]}]}, False),
+])
+def test_numbers_compare_to_five_decimal_places(policy, matches):
+    """A policy may hold numbers with more than five decimals, as AWS accepts them; SNS
+    compares numbers to five decimal places, so digits past those do not count."""
+    attributes = {"price": {"DataType": "Number", "StringValue": "100.1234567"}}
+    assert parse(json.dumps(policy)).matches("", attributes) is matches
+    assert parse(json.dumps(policy), "MessageBody").matches(json.dumps({"price": 100.1234567}), {}) is matches
