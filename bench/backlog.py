@@ -314,7 +314,7 @@ def write(figures: dict[str, object], argv: list[str]) -> None:
     figures = {**figures, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                "command": "python -m bench.backlog " + " ".join(argv)}
     results.setdefault("backlog", {}).setdefault("runs", {})[name] = figures
-    DEFAULT_OUTPUT.write_text(report.render_markdown(results))
+    report.write(DEFAULT_OUTPUT, results)
 
 
 if __name__ == "__main__":

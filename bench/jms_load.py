@@ -157,16 +157,7 @@ def write_section(path: Path, section: dict) -> None:
 
     results = report.load_previous(path)
     results.setdefault("sections", {})["jms"] = section
-    if results["sections"].keys() == {"jms"}:
-        path.write_text("\n".join(["# Benchmarks", "", *render(section)]))
-        return
-    # The sections written by hand after the raw results stay as they are.
-    old = path.read_text()
-    end = old.find(report.JSON_END)
-    tail = old[end + len(report.JSON_END):].lstrip("\n") if end >= 0 else ""
-    text = report.render_markdown(results)
-    path.write_text(text + "\n" + tail if tail else text)
-
+    report.write(path, results)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -425,7 +425,8 @@ def render_markdown(results: dict) -> str:
     out += [METHOD, "## Raw results", "",
             "The full metrics of the last run of each section (also read back by "
             "`bench.run_all` to keep a section that a partial run skipped) are in "
-            "an HTML comment at the end of this file.", "",
+            "the HTML comment below; the sections after it are kept as they are when "
+            "the generated ones are rewritten.", "",
             JSON_START, # "--" may not appear in an HTML comment: escape it inside JSON strings.
             json.dumps(results, indent=1).replace("--", "-\\u002d"),
             JSON_END, ""]
@@ -444,3 +445,24 @@ def load_previous(path: Path) -> dict:
         return json.loads(m.group(1))
     except ValueError:
         return {}
+
+
+# The sections render_markdown writes; every other "## " section of the page (SNS's and
+# API Gateway's, written by their own benchmarks, and the analyses written by hand) is
+# kept, in its order, when the page is rewritten.
+GENERATED_HEADINGS = frozenset({*(f"## {t}" for t in TITLES.values()), "## Deep backlog",
+                                "## JMS (OpenWire)", "## How it is measured", "## Raw results"})
+
+
+def kept_sections(text: str) -> str:
+    """The sections of an existing page that render_markdown does not write."""
+    parts = re.split(r"(?m)^(?=## )", text)
+    return "".join(p for p in parts[1:] if p.split("\n", 1)[0].rstrip() not in GENERATED_HEADINGS)
+
+
+def write(path: Path, results: dict) -> None:
+    """Rewrite the page's generated sections from `results`, keeping all the others."""
+    kept = kept_sections(path.read_text()) if path.exists() else ""
+    text = render_markdown(results)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text + ("\n" + kept if kept else ""))

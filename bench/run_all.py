@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import peers as peers_mod
-from . import report, sns_load, sqs_load, stomp_load, sysinfo
+from . import report, sqs_load, stomp_load, sysinfo
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = REPO / "docs" / "benchmarks.md"
@@ -310,10 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     if interrupted:
         full = set()   # keep the figures of the previous run for what was not measured
     if not args.no_write:
-        merged = merge(report.load_previous(args.output), results, full)
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        kept = sns_load.existing_section(args.output)      # written by bench.sns_load
-        args.output.write_text(report.render_markdown(merged) + (f"\n{kept}" if kept else ""))
+        report.write(args.output, merge(report.load_previous(args.output), results, full))
         log(f"wrote {args.output}")
     return 130 if interrupted else 0
 

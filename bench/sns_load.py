@@ -329,13 +329,6 @@ def _bounds(text: str) -> tuple[int, int] | None:
     return start, (end + 1 if end >= 0 else len(text))
 
 
-def existing_section(path: Path) -> str:
-    """The SNS section of a benchmarks page, kept when the other sections are rewritten."""
-    text = path.read_text() if path.exists() else ""
-    bounds = _bounds(text)
-    return text[bounds[0]:bounds[1]] if bounds else ""
-
-
 def write_docs(text: str) -> None:
     current = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
     bounds = _bounds(current)
