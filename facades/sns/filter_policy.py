@@ -31,6 +31,10 @@ class FilterPolicyError(ValueError):
     """An invalid policy; the text is what follows ``Invalid parameter: FilterPolicy:``."""
 
 
+class NestedPolicyError(FilterPolicyError):
+    """A nested policy where the scope has no nesting; AWS's text for it stands alone."""
+
+
 # -- validation ----------------------------------------------------------------------------
 def parse(text: str, scope: str = "MessageAttributes") -> "FilterPolicy":
     """The policy ``text`` compiled for matching; FilterPolicyError when AWS refuses it."""
@@ -61,8 +65,7 @@ def _measure(policy: dict[str, Any], nested: bool) -> tuple[int, int]:
             combinations *= sum(m[1] for m in measured)
         elif isinstance(value, dict):
             if not nested:
-                raise FilterPolicyError(
-                    "Filter policy scope MessageAttributes does not support nested filter policy")
+                raise NestedPolicyError("Filter policy scope MessageAttributes does not support nested filter policy")
             sub_keys, sub_combinations = _measure(value, nested)
             keys += sub_keys
             combinations *= sub_combinations
