@@ -45,6 +45,8 @@ class Publisher:
             raise invalid("TopicArn or TargetArn Reason: Only one of TopicArn or TargetArn may be specified")
         if topic_arn is None and target_arn is None:
             raise invalid("TopicArn or TargetArn Reason: no value for required parameter")
+        if topic_arn is None and ":endpoint/" in target_arn:   # a mobile push endpoint: there are none
+            raise invalid("TargetArn Reason: No endpoint found for the target arn specified")
         topic = self.state.topic(topic_arn if topic_arn is not None else target_arn,
                                  "TopicArn" if topic_arn is not None else "TargetArn")
         publication = self._validated(topic, params)

@@ -16,7 +16,7 @@ from facades.aws.service import AwsRequestContext, Params
 from facades.sns import delivery_policy, filter_policy
 from facades.sns.envelope import confirmation
 from facades.sns.fanout import Fanout
-from facades.sns.service import invalid
+from facades.sns.service import invalid, sns_error
 from facades.sns.state import SnsState, Subscription, Topic, page_start
 
 PAGE_SIZE = 100
@@ -24,6 +24,7 @@ SUPPORTED = ("http", "https", "sqs")
 KNOWN = ("email", "email-json", "sms", "lambda", "application", "firehose")
 ATTRIBUTES = ("DeliveryPolicy", "FilterPolicy", "FilterPolicyScope", "RawMessageDelivery", "RedrivePolicy",
               "SubscriptionRoleArn", "ReplayPolicy")
+_TOKEN = re.compile(r"[0-9a-f]+")   # secrets.token_hex, as SNS's own tokens are hex
 _SQS_ARN = re.compile(r"arn:aws:sqs:[a-z0-9-]*:\d*:[A-Za-z0-9_-]{1,80}(\.fifo)?")
 
 
@@ -129,9 +130,13 @@ class Subscriptions:
         self.fanout.pusher.submit(sub.arn, sub.endpoint, kind, message_id, topic.arn, body, durable=durable)
 
     def confirm_subscription(self, ctx: AwsRequestContext, params: Params) -> Any:
-        topic = self.state.topic(params["TopicArn"])
+        """A token that is not one SNS makes is "Invalid token"; one that no subscription of the
+        topic has, or a topic that does not exist, is the Token parameter's fault (not NotFound)."""
+        topic = self.state.lookup_topic(params["TopicArn"])
         token = params["Token"]
-        for sub in self.state.by_topic.get(topic.name, []):
+        if not _TOKEN.fullmatch(token):
+            raise sns_error("InvalidParameter", "Invalid token")
+        for sub in self.state.by_topic.get(topic.name, []) if topic is not None else []:
             if sub.token is not None and secrets.compare_digest(sub.token, token):
                 if not sub.confirmed:
                     sub.confirmed = True

@@ -477,3 +477,22 @@ def test_subscription_attribute_faults_name_their_request_part(sns, shared_broke
                                         AttributeValue=json.dumps({"a": {"b": ["c"]}}))
     assert _message(caught) == ("Invalid parameter: Filter policy scope MessageAttributes does not support "
                                 "nested filter policy")
+
+
+def test_confirm_subscription_faults_are_the_tokens(sns):
+    """A topic that does not exist or a hex token nobody has: the Token parameter's fault;
+    a token SNS could not have made: "Invalid token" (AWS-recorded)."""
+    arn = sns.create_topic(Name=unique("confirm"))["TopicArn"]
+    cases = [(arn + "-gone", "ab" * 64, "Invalid parameter: Token"), (arn, "ab" * 64, "Invalid parameter: Token"),
+             (arn, "randomtoken", "Invalid token")]
+    for topic, token, message in cases:
+        with expect_error(sns, "InvalidParameter", 400, "InvalidParameterException") as caught:
+            sns.confirm_subscription(TopicArn=topic, Token=token)
+        assert _message(caught) == message
+
+
+def test_publish_to_a_push_endpoint_finds_none(sns):
+    target = f"arn:aws:sns:{REGION}:{ACCOUNT}:endpoint/APNS/app/0f7d5971-aa8b-4bd5-b585-0826e9f93a66"
+    with expect_error(sns, "InvalidParameter", 400, "InvalidParameterException") as caught:
+        sns.publish(TargetArn=target, Message="m")
+    assert _message(caught) == "Invalid parameter: TargetArn Reason: No endpoint found for the target arn specified"
