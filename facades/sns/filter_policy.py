@@ -81,9 +81,7 @@ def _measure(policy: dict[str, Any], nested: bool) -> tuple[int, int]:
     return keys, combinations
 
 
-def _check_number(value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise FilterPolicyError("Value of numeric must be a number")
+def _check_number(value: float) -> None:
     if not -MAX_NUMBER <= value <= MAX_NUMBER:
         raise FilterPolicyError("Numeric value must be between -1.0E9 and 1.0E9 with at most 5 decimal places")
 
@@ -140,15 +138,43 @@ _OPERATORS = {"=": lambda a, b: a == b, "<": lambda a, b: a < b, "<=": lambda a,
 
 
 def _check_numeric(operand: Any) -> None:
-    if not isinstance(operand, list) or not operand or len(operand) % 2:
+    """``[op, n]`` or a range ``[">"|">=", low, "<"|"<=", high]``, refused at the first
+    element that does not fit, with the texts SNS's streaming parser gives."""
+    if not isinstance(operand, list):
         raise FilterPolicyError("Value of numeric must be an array.")
-    for i in range(0, len(operand), 2):
-        op, number = operand[i], operand[i + 1]
-        if op not in _OPERATORS:
-            raise FilterPolicyError(f"Unrecognized numeric range operator: {op}")
-        _check_number(number)
-    if len(operand) > 4 or (len(operand) == 4 and operand[0] not in (">", ">=")):
+    if not operand or not isinstance(operand[0], str):
+        raise FilterPolicyError(f"Invalid member in numeric match: {_token(operand[0]) if operand else ']'}")
+    first = operand[0]
+    if first not in _OPERATORS:
+        raise FilterPolicyError(f"Unrecognized numeric range operator: {first}")
+    _check_operand_number(operand, 1, "equals" if first == "=" else first)
+    if len(operand) == 2:
+        return
+    if first not in (">", ">="):
         raise FilterPolicyError("Too many elements in numeric expression")
+    second = operand[2]
+    if not isinstance(second, str):
+        raise FilterPolicyError(f"Bad value in numeric range: {_token(second)}")
+    if second not in ("<", "<="):
+        raise FilterPolicyError(f"Bad numeric range operator: {second}")
+    _check_operand_number(operand, 3, second)
+    if len(operand) > 4:
+        raise FilterPolicyError("Too many terms in numeric range expression")
+    if operand[1] >= operand[3]:
+        raise FilterPolicyError("Bottom must be less than top")
+
+
+def _check_operand_number(operand: list[Any], index: int, name: str) -> None:
+    """The number after operator `name` (``equals`` for ``=``)."""
+    number = operand[index] if index < len(operand) else None
+    if isinstance(number, bool) or not isinstance(number, (int, float)):
+        raise FilterPolicyError(f"Value of {name} must be numeric")
+    _check_number(number)
+
+
+def _token(value: Any) -> str:
+    """A JSON value as the policy spells it (the parser's token)."""
+    return json.dumps(value)
 
 
 # -- matching ------------------------------------------------------------------------------
