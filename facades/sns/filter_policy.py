@@ -108,12 +108,28 @@ def _check_condition(condition: Any) -> None:
     elif kind == "numeric":
         _check_numeric(operand)
     elif kind == "cidr":
-        try:
-            ipaddress.ip_network(str(operand), strict=False)
-        except ValueError:
-            raise FilterPolicyError("Malformed CIDR, one '/' required") from None
+        _check_cidr(operand)
     else:
         raise FilterPolicyError(f"Unrecognized match type {kind}")
+
+
+def _check_cidr(operand: Any) -> None:
+    """Checked part by part, as AWS words it: the slash, the address, the mask."""
+    if not isinstance(operand, str):
+        raise FilterPolicyError("prefix match pattern must be a string")   # sic: AWS's text
+    if operand.count("/") != 1:
+        raise FilterPolicyError("Malformed CIDR, one '/' required")
+    address, bits = operand.split("/")
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        raise FilterPolicyError(f"Nonstandard IP address: {address}") from None
+    if not bits.isdigit():
+        raise FilterPolicyError("Malformed CIDR, mask bits must be an integer")
+    try:
+        ipaddress.ip_network(operand, strict=False)
+    except ValueError:
+        raise FilterPolicyError("Malformed CIDR, mask bits must be an integer") from None
 
 
 def _check_anything_but(operand: Any) -> None:

@@ -91,7 +91,13 @@ ERRORS = [
     (json.dumps({"a": [{"prefix": 1}]}), "prefix match pattern must be a string"),
     (json.dumps({"a": [{"numeric": [">", "x"]}]}), "Value of > must be numeric"),
     (json.dumps({"a": [{"numeric": ["!", 1]}]}), "Unrecognized numeric range operator: !"),
-    # the numeric faults AWS was recorded giving
+    # the numeric and cidr faults AWS was recorded giving
+    (json.dumps({"a": [{"cidr": ["bad-filter"]}]}), "prefix match pattern must be a string"),
+    (json.dumps({"a": [{"cidr": "bad-filter"}]}), "Malformed CIDR, one '/' required"),
+    (json.dumps({"a": [{"cidr": "bad-filter/"}]}), "Nonstandard IP address: bad-filter"),
+    (json.dumps({"a": [{"cidr": "10.0.0.0/xx"}]}), "Malformed CIDR, mask bits must be an integer"),
+    (json.dumps({"a": [{"cidr": "xx.11.xx/8"}]}), "Nonstandard IP address: xx.11.xx"),
+    (json.dumps({"a": [{"cidr": "xxxx:db8:1234:1a00::/64"}]}), "Nonstandard IP address: xxxx:db8:1234:1a00::"),
     (json.dumps({"a": [{"numeric": []}]}), "Invalid member in numeric match: ]"),
     (json.dumps({"a": [{"numeric": ["operator"]}]}), "Unrecognized numeric range operator: operator"),
     (json.dumps({"a": [{"numeric": [1, "<="]}]}), "Invalid member in numeric match: 1"),
