@@ -231,6 +231,7 @@ COMMON_ERRORS = ErrorCatalogue(
         _common("ServiceUnavailable", 503, "The request has failed due to a temporary failure of the server.",
                 sender=False),
         _common("ThrottlingException", 400, "Rate exceeded"),
+        _common("ValidationError", 400, "A request parameter does not satisfy its constraints."),
         _common("SerializationException", 400, "", query_compatible=False),
         _common("UnknownOperationException", 400, "", query_compatible=False),
     ]

@@ -31,6 +31,10 @@ class FilterPolicyError(ValueError):
     """An invalid policy; the text is what follows ``Invalid parameter: FilterPolicy:``."""
 
 
+class NestedPolicyError(FilterPolicyError):
+    """A nested policy where the scope has no nesting; AWS's text for it stands alone."""
+
+
 # -- validation ----------------------------------------------------------------------------
 def parse(text: str, scope: str = "MessageAttributes") -> "FilterPolicy":
     """The policy ``text`` compiled for matching; FilterPolicyError when AWS refuses it."""
@@ -61,8 +65,7 @@ def _measure(policy: dict[str, Any], nested: bool) -> tuple[int, int]:
             combinations *= sum(m[1] for m in measured)
         elif isinstance(value, dict):
             if not nested:
-                raise FilterPolicyError(
-                    "Filter policy scope MessageAttributes does not support nested filter policy")
+                raise NestedPolicyError("Filter policy scope MessageAttributes does not support nested filter policy")
             sub_keys, sub_combinations = _measure(value, nested)
             keys += sub_keys
             combinations *= sub_combinations
@@ -78,9 +81,7 @@ def _measure(policy: dict[str, Any], nested: bool) -> tuple[int, int]:
     return keys, combinations
 
 
-def _check_number(value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise FilterPolicyError("Value of numeric must be a number")
+def _check_number(value: float) -> None:
     if not -MAX_NUMBER <= value <= MAX_NUMBER:
         raise FilterPolicyError("Numeric value must be between -1.0E9 and 1.0E9 with at most 5 decimal places")
 
@@ -107,12 +108,28 @@ def _check_condition(condition: Any) -> None:
     elif kind == "numeric":
         _check_numeric(operand)
     elif kind == "cidr":
-        try:
-            ipaddress.ip_network(str(operand), strict=False)
-        except ValueError:
-            raise FilterPolicyError("Malformed CIDR, one '/' required") from None
+        _check_cidr(operand)
     else:
         raise FilterPolicyError(f"Unrecognized match type {kind}")
+
+
+def _check_cidr(operand: Any) -> None:
+    """Checked part by part, as AWS words it: the slash, the address, the mask."""
+    if not isinstance(operand, str):
+        raise FilterPolicyError("prefix match pattern must be a string")   # sic: AWS's text
+    if operand.count("/") != 1:
+        raise FilterPolicyError("Malformed CIDR, one '/' required")
+    address, bits = operand.split("/")
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        raise FilterPolicyError(f"Nonstandard IP address: {address}") from None
+    if not bits.isdigit():
+        raise FilterPolicyError("Malformed CIDR, mask bits must be an integer")
+    try:
+        ipaddress.ip_network(operand, strict=False)
+    except ValueError:
+        raise FilterPolicyError("Malformed CIDR, mask bits must be an integer") from None
 
 
 def _check_anything_but(operand: Any) -> None:
@@ -137,15 +154,43 @@ _OPERATORS = {"=": lambda a, b: a == b, "<": lambda a, b: a < b, "<=": lambda a,
 
 
 def _check_numeric(operand: Any) -> None:
-    if not isinstance(operand, list) or not operand or len(operand) % 2:
+    """``[op, n]`` or a range ``[">"|">=", low, "<"|"<=", high]``, refused at the first
+    element that does not fit, with the texts SNS's streaming parser gives."""
+    if not isinstance(operand, list):
         raise FilterPolicyError("Value of numeric must be an array.")
-    for i in range(0, len(operand), 2):
-        op, number = operand[i], operand[i + 1]
-        if op not in _OPERATORS:
-            raise FilterPolicyError(f"Unrecognized numeric range operator: {op}")
-        _check_number(number)
-    if len(operand) > 4 or (len(operand) == 4 and operand[0] not in (">", ">=")):
+    if not operand or not isinstance(operand[0], str):
+        raise FilterPolicyError(f"Invalid member in numeric match: {_token(operand[0]) if operand else ']'}")
+    first = operand[0]
+    if first not in _OPERATORS:
+        raise FilterPolicyError(f"Unrecognized numeric range operator: {first}")
+    _check_operand_number(operand, 1, "equals" if first == "=" else first)
+    if len(operand) == 2:
+        return
+    if first not in (">", ">="):
         raise FilterPolicyError("Too many elements in numeric expression")
+    second = operand[2]
+    if not isinstance(second, str):
+        raise FilterPolicyError(f"Bad value in numeric range: {_token(second)}")
+    if second not in ("<", "<="):
+        raise FilterPolicyError(f"Bad numeric range operator: {second}")
+    _check_operand_number(operand, 3, second)
+    if len(operand) > 4:
+        raise FilterPolicyError("Too many terms in numeric range expression")
+    if operand[1] >= operand[3]:
+        raise FilterPolicyError("Bottom must be less than top")
+
+
+def _check_operand_number(operand: list[Any], index: int, name: str) -> None:
+    """The number after operator `name` (``equals`` for ``=``)."""
+    number = operand[index] if index < len(operand) else None
+    if isinstance(number, bool) or not isinstance(number, (int, float)):
+        raise FilterPolicyError(f"Value of {name} must be numeric")
+    _check_number(number)
+
+
+def _token(value: Any) -> str:
+    """A JSON value as the policy spells it (the parser's token)."""
+    return json.dumps(value)
 
 
 # -- matching ------------------------------------------------------------------------------

@@ -22,8 +22,10 @@ from facades.sns.state import SnsState, Topic
 
 MAX_MESSAGE_BYTES = 262_144
 MAX_BATCH = 10
-_ATTRIBUTE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,256}")
-_BATCH_ID = re.compile(r"[A-Za-z0-9_-]{1,80}")
+MAX_BATCH_ID = 80
+_BATCH_ID = re.compile(r"[A-Za-z0-9_-]+")
+_BATCH_ID_FAULT = "The Id of a batch entry in the batch request"
+_ATTRIBUTE_NAME_CHARACTER = re.compile(r"[^A-Za-z0-9_.-]")
 _SUBJECT = re.compile(r"[\x20-\x7e]{1,100}")
 
 
@@ -41,10 +43,12 @@ class Publisher:
             raise invalid("PhoneNumber Reason: SMS delivery is not supported by this endpoint")
         if topic_arn and target_arn:
             raise invalid("TopicArn or TargetArn Reason: Only one of TopicArn or TargetArn may be specified")
-        arn = topic_arn or target_arn
-        if not arn:
+        if topic_arn is None and target_arn is None:
             raise invalid("TopicArn or TargetArn Reason: no value for required parameter")
-        topic = self.state.topic(arn, "TopicArn" if topic_arn else "TargetArn")
+        if topic_arn is None and ":endpoint/" in target_arn:   # a mobile push endpoint: there are none
+            raise invalid("TargetArn Reason: No endpoint found for the target arn specified")
+        topic = self.state.topic(topic_arn if topic_arn is not None else target_arn,
+                                 "TopicArn" if topic_arn is not None else "TargetArn")
         publication = self._validated(topic, params)
         result = self._publish(topic, publication)
         return self.state.committed(result)
@@ -59,8 +63,15 @@ class Publisher:
         ids = [e.get("Id", "") for e in entries]
         if len(set(ids)) != len(ids):
             raise sns_error("BatchEntryIdsNotDistinct")
-        if not all(_BATCH_ID.fullmatch(i) for i in ids):
-            raise sns_error("InvalidBatchEntryId")
+        for entry_id in ids:
+            if len(entry_id) > MAX_BATCH_ID:
+                raise sns_error("InvalidBatchEntryId", f"{_BATCH_ID_FAULT} is too long: {entry_id}")
+            if not _BATCH_ID.fullmatch(entry_id):
+                raise sns_error("InvalidBatchEntryId", f"{_BATCH_ID_FAULT} contains an impermissible character: "
+                                                       f"{entry_id}")
+        for index, entry in enumerate(entries, 1):
+            # A missing DataType is a model constraint: it fails the whole batch, not the entry.
+            require_data_types(entry.get("MessageAttributes"), f"publishBatchRequestEntries.{index}.member.")
         if sum(_size(e) for e in entries) > MAX_MESSAGE_BYTES:
             raise sns_error("BatchRequestTooLong", "The length of all the messages put together is more than "
                                                    "the limit.")
@@ -104,6 +115,7 @@ class Publisher:
         if subject is not None and not _SUBJECT.fullmatch(subject):
             raise invalid("Subject")
         attributes = dict(params.get("MessageAttributes") or {})
+        require_data_types(attributes, "")
         validate_attributes(attributes)
         if _size(params) > MAX_MESSAGE_BYTES:
             raise invalid("Message too long")
@@ -145,9 +157,9 @@ def _structure(message: str) -> dict[str, str]:
     try:
         doc = json.loads(message)
     except ValueError:
-        raise invalid("Message Structure - No JSON message body is parseable") from None
+        raise invalid("Message Structure - JSON message body failed to parse") from None
     if not isinstance(doc, dict):
-        raise invalid("Message Structure - No JSON message body is parseable")
+        raise invalid("Message Structure - JSON message body failed to parse")
     if "default" not in doc:
         raise invalid("Message Structure - No default entry in JSON message body")
     if not all(isinstance(v, str) for v in doc.values()):
@@ -155,18 +167,49 @@ def _structure(message: str) -> dict[str, str]:
     return doc
 
 
+def require_data_types(attributes: dict[str, dict[str, Any]] | None, path: str) -> None:
+    """ValidationError for an attribute without DataType, worded with its `path` in the request
+    (``publishBatchRequestEntries.1.member.`` for a batch entry's)."""
+    for name, value in (attributes or {}).items():
+        if value.get("DataType") is None:
+            raise sns_error("ValidationError", f"1 validation error detected: Value null at "
+                            f"'{path}messageAttributes.{name}.member.dataType' failed to satisfy constraint: "
+                            "Member must not be null")
+
+
+def _validate_attribute_name(name: str) -> None:
+    if not name:
+        raise sns_error("ParameterValueInvalid", "The message attribute name '' is invalid. Attribute name can "
+                        "contain A-Z, a-z, 0-9, underscore (_), hyphen (-), and period (.) characters.")
+    if len(name.encode("utf-8")) >= 256:
+        raise sns_error("ParameterValueInvalid", "Length of message attribute name must be less than 256 bytes.")
+    bad = _ATTRIBUTE_NAME_CHARACTER.search(name)
+    if bad is not None:
+        raise sns_error("ParameterValueInvalid", f"Invalid non-alphanumeric character '#x{ord(bad.group()):X}' was "
+                        "found in the message attribute name. Can only include alphanumeric characters, hyphens, "
+                        "underscores, or dots.")
+    for edge, where in ((name[:1], "starting"), (name[-1:], "ending")):
+        if edge == ".":
+            raise sns_error("ParameterValueInvalid",
+                            f"Invalid message attribute name {where} with character '.' was found.")
+    if ".." in name:
+        raise sns_error("ParameterValueInvalid", "Message attribute name can not have successive '.' character.")
+
+
 def validate_attributes(attributes: dict[str, dict[str, Any]]) -> None:
     """AWS's checks on MessageAttributes, with its ParameterValueInvalid messages."""
     for name, value in attributes.items():
-        if not _ATTRIBUTE_NAME.fullmatch(name) or name.startswith(".") or name.endswith(".") or ".." in name:
-            raise sns_error("ParameterValueInvalid", f"The message attribute name '{name}' is invalid. Attribute "
-                            "name can contain A-Z, a-z, 0-9, underscore (_), hyphen (-), and period (.) characters.")
+        _validate_attribute_name(name)
         kind = value.get("DataType") or ""
         if kind.split(".", 1)[0] not in ("String", "Number", "Binary"):
             raise sns_error("ParameterValueInvalid", f"The message attribute '{name}' has an invalid message "
                             "attribute type, the set of supported type prefixes is Binary, Number, and String.")
-        field = "BinaryValue" if kind.startswith("Binary") else "StringValue"
+        binary = kind.startswith("Binary")
+        field, other = ("BinaryValue", "StringValue") if binary else ("StringValue", "BinaryValue")
         if value.get(field) in (None, "", b""):
+            if value.get(other) not in (None, "", b""):
+                raise sns_error("ParameterValueInvalid", f"The message attribute '{name}' with type '{kind}' must "
+                                f"use field '{'Binary' if binary else 'String'}'.")
             raise sns_error("ParameterValueInvalid", f"The message attribute '{name}' must contain non-empty "
                             f"message attribute value for message attribute type '{kind}'.")
         if kind.startswith("Number"):

@@ -52,7 +52,11 @@ def invalid(what: str) -> AwsError:
 
 class SnsService(AwsService):
     def missing_parameter(self, operation: str, member: str) -> AwsError:
-        return invalid("Empty message" if member == "Message" else member)
+        if member == "Message":
+            return invalid("Empty message")
+        if member == "Name" and operation == "CreateTopic":
+            return invalid("Topic Name")
+        return invalid(f"{member} Reason: no value for required parameter")
 
     def unimplemented(self, operation: str, protocol: Protocol) -> AwsError:
         """A modeled operation mqgate does not serve (SMS, mobile push): AWS's error for

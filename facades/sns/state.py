@@ -17,6 +17,7 @@ from twisted.internet import defer
 
 from broker.engine.broker import Broker
 from facades.aws.durability import after_commit
+from facades.aws.errors import AwsError
 from facades.aws.service import AwsRequestContext
 from facades.sns.service import invalid, sns_error
 
@@ -160,7 +161,7 @@ class SnsState:
         """The topic an ARN names, or None; InvalidParameter for a malformed ARN."""
         match = _ARN.fullmatch(arn or "")
         if match is None:
-            raise invalid(parameter)
+            raise malformed_arn(arn or "", parameter)
         return self.find_topic(match.group(3))
 
     def topic(self, arn: str, parameter: str = "TopicArn") -> Topic:
@@ -197,7 +198,9 @@ class SnsState:
         sub = self.subscriptions.get(arn or "")
         if sub is None:
             if not (arn or "").startswith("arn:aws:sns:"):
-                raise invalid("SubscriptionArn")
+                raise malformed_arn(arn or "", "SubscriptionArn")
+            if arn.count(":") < 6:   # a topic's ARN: no subscription id after it
+                raise invalid("SubscriptionId")
             raise sns_error("NotFound", "Subscription does not exist")
         return sub
 
@@ -216,6 +219,14 @@ class SnsState:
             self.save_topic(topic)
         for listener in self.on_drop:
             listener(sub.arn)
+
+
+def malformed_arn(arn: str, parameter: str) -> AwsError:
+    """InvalidParameter for an ARN that is not an SNS one; AWS counts the elements of a short one."""
+    elements = arn.count(":") + 1
+    if elements < 6:
+        return invalid(f"{parameter} Reason: An ARN must have at least 6 elements, not {elements}")
+    return invalid(parameter)
 
 
 def valid_topic_name(name: str) -> bool:

@@ -16,7 +16,7 @@ from facades.aws.service import AwsRequestContext, Params
 from facades.sns import delivery_policy, filter_policy
 from facades.sns.envelope import confirmation
 from facades.sns.fanout import Fanout
-from facades.sns.service import invalid
+from facades.sns.service import invalid, sns_error
 from facades.sns.state import SnsState, Subscription, Topic, page_start
 
 PAGE_SIZE = 100
@@ -24,42 +24,54 @@ SUPPORTED = ("http", "https", "sqs")
 KNOWN = ("email", "email-json", "sms", "lambda", "application", "firehose")
 ATTRIBUTES = ("DeliveryPolicy", "FilterPolicy", "FilterPolicyScope", "RawMessageDelivery", "RedrivePolicy",
               "SubscriptionRoleArn", "ReplayPolicy")
+_TOKEN = re.compile(r"[0-9a-f]+")   # secrets.token_hex, as SNS's own tokens are hex
 _SQS_ARN = re.compile(r"arn:aws:sqs:[a-z0-9-]*:\d*:[A-Za-z0-9_-]{1,80}(\.fifo)?")
 
 
-def validate_attribute(name: str, value: str, protocol: str, scope: str) -> None:
+def validate_attribute(name: str, value: str, protocol: str, scope: str, reason: str = "") -> None:
+    """One subscription attribute. `reason` prefixes the fault: Subscribe's is
+    ``Attributes Reason: ``, SetSubscriptionAttributes' is empty."""
     if name not in ATTRIBUTES:
         raise invalid("AttributeName")
     if name == "FilterPolicy" and value:
-        try:
-            filter_policy.parse(value, scope)
-        except filter_policy.FilterPolicyError as error:
-            raise invalid(f"FilterPolicy: {error}") from None
+        validate_filter_policy(value, scope, reason)
     elif name == "FilterPolicyScope" and value not in ("MessageAttributes", "MessageBody"):
-        raise invalid(f"FilterPolicyScope: Invalid value [{value}]. Please use either MessageBody or "
+        raise invalid(f"{reason}FilterPolicyScope: Invalid value [{value}]. Please use either MessageBody or "
                       "MessageAttributes")
     elif name == "RawMessageDelivery" and value.lower() not in ("true", "false"):
-        raise invalid("Attributes Reason: RawMessageDelivery: Invalid value [" + value + "]. Must be true or false.")
+        raise invalid(f"{reason}RawMessageDelivery: Invalid value [{value}]. Must be true or false.")
     elif name == "RedrivePolicy" and value:
         try:
             target = json.loads(value).get("deadLetterTargetArn", "")
         except (ValueError, AttributeError):
-            raise invalid("RedrivePolicy: failed to parse JSON.") from None
+            raise invalid(f"{reason}RedrivePolicy: failed to parse JSON.") from None
         if not _SQS_ARN.fullmatch(str(target)):
-            raise invalid("RedrivePolicy: deadLetterTargetArn is an invalid arn")
+            raise invalid(f"{reason}RedrivePolicy: deadLetterTargetArn is an invalid arn")
     elif name == "DeliveryPolicy" and value:
         if protocol not in ("http", "https"):
-            raise invalid(f"DeliveryPolicy: Delivery protocol [{protocol}] does not support delivery policies")
+            raise invalid(f"{reason}DeliveryPolicy: Delivery protocol [{protocol}] does not support delivery "
+                          "policies")
         try:
             delivery_policy.parse_subscription_policy(value)
         except delivery_policy.DeliveryPolicyError as error:
-            raise invalid(f"DeliveryPolicy: {error}") from None
+            raise invalid(f"{reason}DeliveryPolicy: {error}") from None
+
+
+def validate_filter_policy(value: str, scope: str, reason: str = "") -> None:
+    """A filter policy under `scope`; its faults follow ``FilterPolicy: ``, except that a nested
+    policy under the attributes scope is refused on its own, as AWS words it."""
+    try:
+        filter_policy.parse(value, scope)
+    except filter_policy.NestedPolicyError as error:
+        raise invalid(f"{reason}{error}") from None
+    except filter_policy.FilterPolicyError as error:
+        raise invalid(f"{reason}FilterPolicy: {error}") from None
 
 
 def _validate_all(attributes: dict[str, str], protocol: str, current_scope: str) -> dict[str, str]:
     scope = attributes.get("FilterPolicyScope", current_scope)
     for name, value in attributes.items():
-        validate_attribute(name, value, protocol, scope)
+        validate_attribute(name, value, protocol, scope, "Attributes Reason: ")
     if "RawMessageDelivery" in attributes:
         attributes["RawMessageDelivery"] = attributes["RawMessageDelivery"].lower()
     return attributes
@@ -118,9 +130,13 @@ class Subscriptions:
         self.fanout.pusher.submit(sub.arn, sub.endpoint, kind, message_id, topic.arn, body, durable=durable)
 
     def confirm_subscription(self, ctx: AwsRequestContext, params: Params) -> Any:
-        topic = self.state.topic(params["TopicArn"])
+        """A token that is not one SNS makes is "Invalid token"; one that no subscription of the
+        topic has, or a topic that does not exist, is the Token parameter's fault (not NotFound)."""
+        topic = self.state.lookup_topic(params["TopicArn"])
         token = params["Token"]
-        for sub in self.state.by_topic.get(topic.name, []):
+        if not _TOKEN.fullmatch(token):
+            raise sns_error("InvalidParameter", "Invalid token")
+        for sub in self.state.by_topic.get(topic.name, []) if topic is not None else []:
             if sub.token is not None and secrets.compare_digest(sub.token, token):
                 if not sub.confirmed:
                     sub.confirmed = True
@@ -183,10 +199,7 @@ class Subscriptions:
         name, value = params["AttributeName"], params.get("AttributeValue") or ""
         validate_attribute(name, value, sub.protocol, sub.attributes.get("FilterPolicyScope", "MessageAttributes"))
         if name == "FilterPolicyScope" and sub.attributes.get("FilterPolicy"):
-            try:
-                filter_policy.parse(sub.attributes["FilterPolicy"], value)
-            except filter_policy.FilterPolicyError as error:
-                raise invalid(f"FilterPolicy: {error}") from None
+            validate_filter_policy(sub.attributes["FilterPolicy"], value)
         sub.attributes[name] = value.lower() if name == "RawMessageDelivery" else value
         self.state.save_subscription(sub)
         return self.state.committed(None)

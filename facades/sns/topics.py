@@ -66,11 +66,7 @@ def create_topic(state: SnsState, ctx: AwsRequestContext, params: Params) -> dic
     name: str = params["Name"]
     attributes = dict(params.get("Attributes") or {})
     fifo = attributes.pop("FifoTopic", "false").lower() == "true"
-    if fifo and not FIFO_TOPIC_NAME.fullmatch(name):
-        raise invalid("Fifo Topic names must end with .fifo and must be made up of only uppercase and "
-                      "lowercase ASCII letters, numbers, underscores, and hyphens, and must be between 1 and "
-                      "256 characters long.")
-    if not fifo and not TOPIC_NAME.fullmatch(name):
+    if not (FIFO_TOPIC_NAME if fifo else TOPIC_NAME).fullmatch(name):
         raise invalid("Topic Name")
     attributes = {key: _validate_attribute(key, value, fifo) for key, value in attributes.items()}
     tags = _tags(params)
@@ -139,9 +135,9 @@ def add_permission(state: SnsState, ctx: AwsRequestContext, params: Params) -> A
         raise invalid("AWSAccountId" if not accounts else "ActionName")
     policy = _policy_document(topic)
     if any(s.get("Sid") == label for s in policy["Statement"]):
-        raise sns_error("InvalidParameter", "Statement already exists")
+        raise invalid("Statement already exists")
     if not set(actions) <= POLICY_ACTIONS:
-        raise sns_error("InvalidParameter", "Policy statement action out of service scope!")
+        raise invalid("Policy statement action out of service scope!")
     policy["Statement"].append(grant(label, accounts, "SNS", actions, topic.arn))
     topic.attributes["Policy"] = json.dumps(policy, separators=(",", ":"))
     state.save_topic(topic)

@@ -45,9 +45,11 @@ def create_queue(state: SqsState, ctx: AwsRequestContext, params: Params) -> dic
     existing = state.broker.queue(name, create=False)
     if existing is not None:
         current = qa.stored(existing)
-        if any(current.get(k) != v for k, v in attributes.items()) or qa.is_fifo(existing) != fifo:
+        # FifoQueue is compared too: a STOMP-made queue may have a FIFO queue's name.
+        differing = next((k for k, v in attributes.items() if current.get(k) != v), None)
+        if differing is not None:
             raise sqs_error("QueueNameExists",
-                            "A queue already exists with the same name and a different value for attributes")
+                            f"A queue already exists with the same name and a different value for attribute {differing}")
         return {"QueueUrl": state.url(ctx, name)}
     deleted = state.deleted_at.get(name)
     if deleted is not None and state.now_ms() - deleted < RECREATE_WAIT_MS:
@@ -214,7 +216,7 @@ def remove_permission(state: SqsState, ctx: AwsRequestContext, params: Params) -
     kept = [s for s in policy["Statement"] if s.get("Sid") != label]
     if len(kept) == len(policy["Statement"]):
         raise sqs_error("InvalidParameterValue",
-                        f"Value {label} for parameter Label is invalid. Reason: can't find label on existing policy.")
+                        f"Value {label} for parameter Label is invalid. Reason: can't find label.")
     policy["Statement"] = kept
     _store_policy(state, queue, policy if kept else None)
     return None

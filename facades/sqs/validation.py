@@ -66,7 +66,8 @@ _CHOICE_ATTRIBUTES = {
     "DeduplicationScope": {"messageGroup", "queue"},
     "FifoThroughputLimit": {"perQueue", "perMessageGroupId"},
 }
-_FIFO_ONLY_ATTRIBUTES = {"FifoQueue", "ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit"}
+_FIFO_SETTINGS = {"DeduplicationScope", "FifoThroughputLimit"}   # high-throughput FIFO settings
+_FIFO_ONLY_ATTRIBUTES = {"FifoQueue", "ContentBasedDeduplication", *_FIFO_SETTINGS}
 _SETTABLE_ATTRIBUTES = {
     *_INTEGER_ATTRIBUTES,
     *_BOOLEAN_ATTRIBUTES,
@@ -123,20 +124,22 @@ def validate_queue_attributes(attributes: Mapping[str, str], *, fifo: bool, crea
     redrive documents as compact JSON with a numeric ``maxReceiveCount`` (what
     GetQueueAttributes shows and what CreateQueue compares an existing queue with).
 
-    Read-only, unknown, FIFO-only-on-a-standard-queue and (outside
-    CreateQueue) ``FifoQueue`` itself are all ``InvalidAttributeName``,
-    as SQS answers for any attribute that cannot be set.
+    Read-only, unknown and FIFO-only-on-a-standard-queue attributes are
+    ``InvalidAttributeName``, as SQS answers for any attribute that cannot be
+    set (CreateQueue words the FIFO settings' refusal differently). A FIFO
+    queue's ``FifoQueue`` may be set to true again, never to false.
     """
     kept: dict[str, str] = {}
     for name, value in attributes.items():
-        settable = name in _SETTABLE_ATTRIBUTES
-        if (
-            not settable
-            or (name in _FIFO_ONLY_ATTRIBUTES and not fifo)
-            or (name == "FifoQueue" and not creating)
-        ):
+        if name in _FIFO_SETTINGS and not fifo and creating:
+            raise sqs_error("InvalidAttributeName", f"You can specify the {name} only when FifoQueue is set to true.")
+        if name not in _SETTABLE_ATTRIBUTES or (name in _FIFO_ONLY_ATTRIBUTES and not fifo):
             raise sqs_error("InvalidAttributeName", f"Unknown Attribute {name}.")
+        if name == "FifoQueue" and not creating and value.lower() != "true":
+            raise _invalid_attribute_value(name, "Modifying queue type is not supported.")
         kept[name] = _validate_attribute_value(name, value, fifo=fifo)
+    if not creating:
+        kept.pop("FifoQueue", None)   # setting a FIFO queue's FifoQueue to true changes nothing
     if (
         attributes.get("SqsManagedSseEnabled", "").lower() == "true"
         and attributes.get("KmsMasterKeyId")
@@ -151,7 +154,7 @@ def validate_queue_attributes(attributes: Mapping[str, str], *, fifo: bool, crea
 
 def _validate_attribute_value(name: str, value: str, *, fifo: bool) -> str:
     """The value as SQS keeps it, or InvalidAttributeValue."""
-    invalid = sqs_error("InvalidAttributeValue", f"Invalid value for the parameter {name}.")
+    invalid = _invalid_attribute_value(name)
     if name in _INTEGER_ATTRIBUTES:
         low, high = _INTEGER_ATTRIBUTES[name]
         if not _INTEGER.fullmatch(value) or not low <= int(value) <= high:
@@ -354,7 +357,9 @@ def validate_send_message(
         if delay:
             raise _invalid_value(delay, "DelaySeconds", "The request include parameter that is not valid for this queue type.")
         if group_id is None:
-            raise sqs_error("MissingParameter", "The request must contain the parameter MessageGroupId.")
+            # SendMessage calls it missing, SendMessageBatch (refusing the whole batch) invalid.
+            raise sqs_error("InvalidParameterValue" if entry_prefix else "MissingParameter",
+                            "The request must contain the parameter MessageGroupId.")
         if dedup_id is None and not queue.content_based_deduplication:
             raise _invalid_parameter(
                 "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId "
@@ -371,9 +376,10 @@ def validate_send_message(
     if size is None:
         size = message_size(message)
     if size > queue.maximum_message_size:
+        # A batch entry's refusal says "cannot be validated" where SendMessage's says "are invalid".
         raise _invalid_parameter(
-            f"One or more parameters are invalid. Reason: Message must be shorter than "
-            f"{queue.maximum_message_size} bytes."
+            f"One or more parameters {'cannot be validated' if entry_prefix else 'are invalid'}. "
+            f"Reason: Message must be shorter than {queue.maximum_message_size} bytes."
         )
 
 
@@ -496,6 +502,11 @@ def validate_max_results(max_results: int | None) -> None:
 
 def _invalid_parameter(message: str) -> AwsError:
     return sqs_error("InvalidParameterValue", message)
+
+
+def _invalid_attribute_value(name: str, reason: str | None = None) -> AwsError:
+    message = f"Invalid value for the parameter {name}."
+    return sqs_error("InvalidAttributeValue", f"{message} Reason: {reason}" if reason else message)
 
 
 def _invalid_value(value: object, parameter: str, reason: str) -> AwsError:

@@ -19,15 +19,17 @@ from tests.integration.sqs_clients import ACCESS_KEY, REGION, SECRET_KEY, client
 
 WAIT = 10.0
 
-_CACHE: dict[str, Any] = {}
+_CACHE: dict[tuple[str, bool], Any] = {}
 
 
-def sns_client(endpoint_url: str) -> Any:
-    if endpoint_url not in _CACHE:
-        _CACHE[endpoint_url] = boto3.session.Session(
+def sns_client(endpoint_url: str, validate: bool = True) -> Any:
+    """`validate=False`: botocore sends what its model would refuse, to see the broker refuse it."""
+    key = (endpoint_url, validate)
+    if key not in _CACHE:
+        _CACHE[key] = boto3.session.Session(
             aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY, region_name=REGION,
-        ).client("sns", endpoint_url=endpoint_url, config=client_config())
-    return _CACHE[endpoint_url]
+        ).client("sns", endpoint_url=endpoint_url, config=client_config(validate))
+    return _CACHE[key]
 
 
 def sqs(endpoint_url: str) -> Any:

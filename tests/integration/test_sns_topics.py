@@ -214,7 +214,8 @@ def test_subscribe_errors(sns, shared_broker):
         sns.subscribe(TopicArn=_arn(unique("none")), Protocol="sqs", Endpoint=qarn)
     with expect_error(sns, "InvalidParameter", 400, "InvalidParameterException") as caught:
         sns.subscribe(TopicArn="not-an-arn", Protocol="sqs", Endpoint=qarn)
-    assert caught["error"].response["Error"]["Message"] == "Invalid parameter: TopicArn"
+    assert caught["error"].response["Error"]["Message"] == (
+        "Invalid parameter: TopicArn Reason: An ARN must have at least 6 elements, not 1")
     with expect_error(sns, "InvalidParameter", 400, "InvalidParameterException") as caught:
         sns.subscribe(TopicArn=arn, Protocol="email", Endpoint="someone@example.com")
     assert "http, https, sqs" in caught["error"].response["Error"]["Message"]
@@ -226,7 +227,8 @@ def test_subscribe_errors(sns, shared_broker):
         sns.subscribe(TopicArn=arn, Protocol="http", Endpoint="ftp://x")
     with expect_error(sns, "InvalidParameter", 400, "InvalidParameterException") as caught:
         sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=qarn, Attributes={"FilterPolicy": "{not json"})
-    assert caught["error"].response["Error"]["Message"] == "Invalid parameter: FilterPolicy: failed to parse JSON."
+    assert caught["error"].response["Error"]["Message"] == (
+        "Invalid parameter: Attributes Reason: FilterPolicy: failed to parse JSON.")
     _, fifo_arn = queue_with_arn(shared_broker.aws_url, unique("fq") + ".fifo", FifoQueue="true")
     with expect_error(sns, "InvalidParameter", 400, "InvalidParameterException"):
         sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=fifo_arn)
@@ -245,7 +247,7 @@ def test_publish_errors_reach_nobody(sns, shared_broker):
               MessageAttributes={"big": {"DataType": "String", "StringValue": "y" * 20}}),
          "InvalidParameter", "Invalid parameter: Message too long"),
         (dict(TopicArn=arn, Message="{bad", MessageStructure="json"), "InvalidParameter",
-         "Invalid parameter: Message Structure - No JSON message body is parseable"),
+         "Invalid parameter: Message Structure - JSON message body failed to parse"),
         (dict(TopicArn=arn, Message='{"sqs": "x"}', MessageStructure="json"), "InvalidParameter",
          "Invalid parameter: Message Structure - No default entry in JSON message body"),
         (dict(TopicArn=arn, Message="m", MessageAttributes={"a": {"DataType": "Bogus", "StringValue": "1"}}),
@@ -363,10 +365,11 @@ def test_add_and_remove_permission(sns):
 
     with expect_error(sns, "InvalidParameter") as caught:
         sns.add_permission(TopicArn=arn, Label="pub", AWSAccountId=["999999999999"], ActionName=["Publish"])
-    assert caught["error"].response["Error"]["Message"] == "Statement already exists"
+    assert caught["error"].response["Error"]["Message"] == "Invalid parameter: Statement already exists"
     with expect_error(sns, "InvalidParameter") as caught:
         sns.add_permission(TopicArn=arn, Label="bad", AWSAccountId=["999999999999"], ActionName=["FlyAway"])
-    assert caught["error"].response["Error"]["Message"] == "Policy statement action out of service scope!"
+    assert caught["error"].response["Error"]["Message"] == (
+        "Invalid parameter: Policy statement action out of service scope!")
     with expect_error(sns, "NotFound", 404):
         sns.add_permission(TopicArn=arn + "-gone", Label="x", AWSAccountId=["999999999999"], ActionName=["Publish"])
 
@@ -374,3 +377,122 @@ def test_add_and_remove_permission(sns):
     sns.remove_permission(TopicArn=arn, Label="never-added")
     policy = json.loads(sns.get_topic_attributes(TopicArn=arn)["Attributes"]["Policy"])
     assert [s["Sid"] for s in policy["Statement"]] == ["__default_statement_ID", "two"]
+
+
+def _message(caught: dict) -> str:
+    return caught["error"].response["Error"]["Message"]
+
+
+def test_arn_and_name_faults_are_worded_as_on_aws(shared_broker):
+    """Texts recorded from AWS: a short ARN's element count, a topic ARN given as a
+    subscription's, a missing required parameter, a topic name that does not fit."""
+    sns = sns_client(shared_broker.aws_url, validate=False)
+    arn = sns.create_topic(Name=unique("arnerr"))["TopicArn"]
+    cases = [
+        (lambda: sns.publish(TopicArn="randomstring:1", Message="m"),
+         "Invalid parameter: TopicArn Reason: An ARN must have at least 6 elements, not 2"),
+        (lambda: sns.publish(TopicArn="", Message="m"),
+         "Invalid parameter: TopicArn Reason: An ARN must have at least 6 elements, not 1"),
+        (lambda: sns.subscribe(TopicArn="arn:aws:sns:us-east-1:random", Protocol="sqs", Endpoint="x"),
+         "Invalid parameter: TopicArn Reason: An ARN must have at least 6 elements, not 5"),
+        (lambda: sns.unsubscribe(SubscriptionArn="randomstring"),
+         "Invalid parameter: SubscriptionArn Reason: An ARN must have at least 6 elements, not 1"),
+        (lambda: sns.unsubscribe(SubscriptionArn=arn), "Invalid parameter: SubscriptionId"),
+        (lambda: sns.unsubscribe(), "Invalid parameter: SubscriptionArn Reason: no value for required parameter"),
+        (lambda: sns.create_topic(Name=""), "Invalid parameter: Topic Name"),
+        (lambda: sns.create_topic(Name=unique("nofifo"), Attributes={"FifoTopic": "true"}),
+         "Invalid parameter: Topic Name"),
+    ]
+    for call, message in cases:
+        with expect_error(sns, "InvalidParameter", 400, "InvalidParameterException") as caught:
+            call()
+        assert _message(caught) == message
+
+
+def test_message_attribute_faults_are_worded_as_on_aws(sns):
+    arn = sns.create_topic(Name=unique("attrerr"))["TopicArn"]
+    string = {"DataType": "String", "StringValue": "v"}
+    cases = [
+        ({"a" * 257: string}, "Length of message attribute name must be less than 256 bytes."),
+        ({"in^valid": string}, "Invalid non-alphanumeric character '#x5E' was found in the message attribute "
+                               "name. Can only include alphanumeric characters, hyphens, underscores, or dots."),
+        ({".a": string}, "Invalid message attribute name starting with character '.' was found."),
+        ({"a.": string}, "Invalid message attribute name ending with character '.' was found."),
+        ({"a..b": string}, "Message attribute name can not have successive '.' character."),
+        ({"attr1": {"DataType": "String", "BinaryValue": b"x"}},
+         "The message attribute 'attr1' with type 'String' must use field 'String'."),
+        ({"attr1": {"DataType": "Number", "BinaryValue": b"x"}},
+         "The message attribute 'attr1' with type 'Number' must use field 'String'."),
+        ({"attr1": {"DataType": "Binary", "StringValue": "x"}},
+         "The message attribute 'attr1' with type 'Binary' must use field 'Binary'."),
+    ]
+    for attributes, message in cases:
+        with expect_error(sns, "ParameterValueInvalid", 400) as caught:
+            sns.publish(TopicArn=arn, Message="m", MessageAttributes=attributes)
+        assert _message(caught) == message
+
+
+def test_an_attribute_without_data_type_is_a_validation_error(shared_broker):
+    sns = sns_client(shared_broker.aws_url, validate=False)
+    arn = sns.create_topic(Name=unique("notype"))["TopicArn"]
+    attributes = {"attr1": {"StringValue": "v"}}
+    with expect_error(sns, "ValidationError", 400) as caught:
+        sns.publish(TopicArn=arn, Message="m", MessageAttributes=attributes)
+    assert _message(caught) == ("1 validation error detected: Value null at 'messageAttributes.attr1.member.dataType' "
+                                "failed to satisfy constraint: Member must not be null")
+    with expect_error(sns, "ValidationError", 400) as caught:
+        sns.publish_batch(TopicArn=arn, PublishBatchRequestEntries=[
+            {"Id": "1", "Message": "m", "MessageAttributes": attributes}])
+    assert _message(caught) == ("1 validation error detected: Value null at 'publishBatchRequestEntries.1.member."
+                                "messageAttributes.attr1.member.dataType' failed to satisfy constraint: "
+                                "Member must not be null")
+
+
+@pytest.mark.parametrize("entry_id,message", [
+    ("message.id", "The Id of a batch entry in the batch request contains an impermissible character: message.id"),
+    ("a" * 81, "The Id of a batch entry in the batch request is too long: " + "a" * 81),
+])
+def test_publish_batch_names_the_bad_entry_id(sns, entry_id, message):
+    arn = sns.create_topic(Name=unique("batchid"))["TopicArn"]
+    with expect_error(sns, "InvalidBatchEntryId", 400, "InvalidBatchEntryIdException") as caught:
+        sns.publish_batch(TopicArn=arn, PublishBatchRequestEntries=[{"Id": entry_id, "Message": "m"}])
+    assert _message(caught) == message
+
+
+def test_subscription_attribute_faults_name_their_request_part(sns, shared_broker):
+    """Subscribe's faults are about its Attributes; SetSubscriptionAttributes' are not."""
+    arn = sns.create_topic(Name=unique("subattr"))["TopicArn"]
+    _, qarn = queue_with_arn(shared_broker.aws_url, unique("sa"))
+    with expect_error(sns, "InvalidParameter", 400) as caught:
+        sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=qarn, Attributes={"RawMessageDelivery": "wrongvalue"})
+    assert _message(caught) == ("Invalid parameter: Attributes Reason: RawMessageDelivery: Invalid value "
+                                "[wrongvalue]. Must be true or false.")
+    sub = sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=qarn)["SubscriptionArn"]
+    with expect_error(sns, "InvalidParameter", 400) as caught:
+        sns.set_subscription_attributes(SubscriptionArn=sub, AttributeName="RawMessageDelivery",
+                                        AttributeValue="test-ValUe")
+    assert _message(caught) == "Invalid parameter: RawMessageDelivery: Invalid value [test-ValUe]. Must be true or false."
+    with expect_error(sns, "InvalidParameter", 400) as caught:
+        sns.set_subscription_attributes(SubscriptionArn=sub, AttributeName="FilterPolicy",
+                                        AttributeValue=json.dumps({"a": {"b": ["c"]}}))
+    assert _message(caught) == ("Invalid parameter: Filter policy scope MessageAttributes does not support "
+                                "nested filter policy")
+
+
+def test_confirm_subscription_faults_are_the_tokens(sns):
+    """A topic that does not exist or a hex token nobody has: the Token parameter's fault;
+    a token SNS could not have made: "Invalid token" (AWS-recorded)."""
+    arn = sns.create_topic(Name=unique("confirm"))["TopicArn"]
+    cases = [(arn + "-gone", "ab" * 64, "Invalid parameter: Token"), (arn, "ab" * 64, "Invalid parameter: Token"),
+             (arn, "randomtoken", "Invalid token")]
+    for topic, token, message in cases:
+        with expect_error(sns, "InvalidParameter", 400, "InvalidParameterException") as caught:
+            sns.confirm_subscription(TopicArn=topic, Token=token)
+        assert _message(caught) == message
+
+
+def test_publish_to_a_push_endpoint_finds_none(sns):
+    target = f"arn:aws:sns:{REGION}:{ACCOUNT}:endpoint/APNS/app/0f7d5971-aa8b-4bd5-b585-0826e9f93a66"
+    with expect_error(sns, "InvalidParameter", 400, "InvalidParameterException") as caught:
+        sns.publish(TargetArn=target, Message="m")
+    assert _message(caught) == "Invalid parameter: TargetArn Reason: No endpoint found for the target arn specified"

@@ -148,7 +148,8 @@ def test_fifo_batch(sqs, url):
 
 
 def test_fifo_batch_with_invalid_entry_fails_whole_request(sqs, url):
-    with expect_error(sqs, "MissingParameter"):
+    # SendMessage calls the group id missing; SendMessageBatch calls it invalid (AWS-recorded).
+    with expect_error(sqs, "InvalidParameterValue"):
         sqs.send_message_batch(QueueUrl=url, Entries=[
             {"Id": "ok", "MessageBody": "m", "MessageGroupId": "G", "MessageDeduplicationId": "d1"},
             {"Id": "nogroup", "MessageBody": "m", "MessageDeduplicationId": "d2"}])

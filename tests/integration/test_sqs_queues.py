@@ -48,8 +48,11 @@ def test_create_queue_is_idempotent_with_same_attributes(sqs):
 def test_create_queue_with_other_attributes_is_queue_already_exists(sqs):
     q = name()
     create_queue(sqs, q, VisibilityTimeout=7)
-    with expect_error(sqs, "QueueAlreadyExists", 400, "QueueNameExists"):
-        create_queue(sqs, q, VisibilityTimeout=8)
+    with expect_error(sqs, "QueueAlreadyExists", 400, "QueueNameExists") as caught:
+        create_queue(sqs, q, VisibilityTimeout=7, DelaySeconds=2)
+    # AWS names the (first) attribute that differs.
+    assert caught["error"].response["Error"]["Message"] == (
+        "A queue already exists with the same name and a different value for attribute DelaySeconds")
 
 
 @pytest.mark.parametrize("bad", ["has space", "dot.name", "x" * 81, "slash/name", "ünïcode"])
@@ -86,6 +89,24 @@ def test_fifo_name_and_attribute_must_agree(sqs):
 def test_create_queue_rejects_fifo_only_attribute_on_standard_queue(sqs):
     with expect_error(sqs, "InvalidAttributeName", 400, "InvalidAttributeName"):
         sqs.create_queue(QueueName=name(), Attributes={"ContentBasedDeduplication": "true"})
+
+
+@pytest.mark.parametrize("attribute,value", [("DeduplicationScope", "queue"), ("FifoThroughputLimit", "perQueue")])
+def test_create_queue_rejects_high_throughput_setting_on_standard_queue(sqs, attribute, value):
+    with expect_error(sqs, "InvalidAttributeName", 400, "InvalidAttributeName") as caught:
+        sqs.create_queue(QueueName=name(), Attributes={attribute: value})
+    assert caught["error"].response["Error"]["Message"] == (
+        f"You can specify the {attribute} only when FifoQueue is set to true.")
+
+
+def test_set_fifo_queue_on_a_fifo_queue(sqs):
+    """Setting FifoQueue=true again is a no-op; false is refused as a change of queue type."""
+    url = create_queue(sqs, name() + ".fifo", FifoQueue="true")
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"FifoQueue": "true"})
+    with expect_error(sqs, "InvalidAttributeValue", 400, "InvalidAttributeValue") as caught:
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"FifoQueue": "false"})
+    assert caught["error"].response["Error"]["Message"] == (
+        "Invalid value for the parameter FifoQueue. Reason: Modifying queue type is not supported.")
 
 
 def test_create_queue_rejects_unknown_attribute(sqs):
@@ -418,8 +439,10 @@ def test_add_and_remove_permission(sqs):
     assert [s["Sid"] for s in _statements(sqs, url)] == ["recv"]
     sqs.remove_permission(QueueUrl=url, Label="recv")
     assert _statements(sqs, url) == []
-    with expect_error(sqs, "InvalidParameterValue"):
+    with expect_error(sqs, "InvalidParameterValue") as caught:
         sqs.remove_permission(QueueUrl=url, Label="recv")
+    assert caught["error"].response["Error"]["Message"] == (
+        "Value recv for parameter Label is invalid. Reason: can't find label.")
 
 
 def test_add_permission_rejects_unknown_action(sqs):

@@ -93,7 +93,13 @@ def test_integer_attribute_ranges(name: str, low: int, high: int) -> None:
         ({"Colour": "blue"}, False, True, "InvalidAttributeName", "Unknown Attribute Colour."),
         ({"FifoQueue": "false"}, False, True, "InvalidAttributeName", "Unknown Attribute FifoQueue."),
         ({"ContentBasedDeduplication": "true"}, False, True, "InvalidAttributeName", "Unknown Attribute ContentBasedDeduplication."),
-        ({"FifoQueue": "true"}, True, False, "InvalidAttributeName", "Unknown Attribute FifoQueue."),
+        ({"FifoQueue": "false"}, True, False, "InvalidAttributeValue",
+         "Invalid value for the parameter FifoQueue. Reason: Modifying queue type is not supported."),
+        ({"FifoQueue": "true"}, False, False, "InvalidAttributeName", "Unknown Attribute FifoQueue."),
+        ({"DeduplicationScope": "queue"}, False, True, "InvalidAttributeName",
+         "You can specify the DeduplicationScope only when FifoQueue is set to true."),
+        ({"FifoThroughputLimit": "perQueue"}, False, True, "InvalidAttributeName",
+         "You can specify the FifoThroughputLimit only when FifoQueue is set to true."),
         ({"ContentBasedDeduplication": "yes"}, True, True, "InvalidAttributeValue", "Invalid value for the parameter ContentBasedDeduplication."),
         ({"DeduplicationScope": "group"}, True, True, "InvalidAttributeValue", "Invalid value for the parameter DeduplicationScope."),
         ({"FifoThroughputLimit": "perGroup"}, True, True, "InvalidAttributeValue", "Invalid value for the parameter FifoThroughputLimit."),
@@ -527,3 +533,26 @@ def test_batch_entry_ids_are_judged_as_one_entry_at_a_time_judges_them(ids: list
         return None
     assert outcome(lambda: v.validate_batch_entries("DeleteMessageBatch", entries)) == outcome(
         lambda: v._check_entry_ids("DeleteMessageBatchRequestEntry", entries))
+
+
+@pytest.mark.parametrize(
+    ("message", "limits", "code", "text"),
+    [
+        (send(MessageBody="a" * 1025), SMALL, "InvalidParameterValue",
+         "One or more parameters cannot be validated. Reason: Message must be shorter than 1024 bytes."),
+        (send(MessageDeduplicationId="d"), FIFO, "InvalidParameterValue",
+         "The request must contain the parameter MessageGroupId."),
+    ],
+)
+def test_invalid_batch_entries_are_worded_as_sqs_words_them(
+    message: dict, limits: v.QueueLimits, code: str, text: str
+) -> None:
+    """A batch entry's refusal differs from SendMessage's for the same fault (AWS-recorded)."""
+    entry = {"Id": "1", **message}
+    check = lambda: v.validate_send_message(entry, limits, entry_prefix="SendMessageBatchRequestEntry.1")  # noqa: E731
+    assert refused(check) == (code, text)
+
+
+def test_a_fifo_queue_may_be_set_fifo_again() -> None:
+    """SetQueueAttributes FifoQueue=true on a FIFO queue is accepted and changes nothing."""
+    assert v.validate_queue_attributes({"FifoQueue": "true"}, fifo=True, creating=False) == {}
