@@ -12,8 +12,11 @@ as in the server, so the reactor thread's share of the store (batches, hand-offs
 answers' callbacks) is measured too; the store's own threads are not on the reactor's.
 
 For instruction counts, `valgrind --tool=callgrind --separate-threads=yes` on two runs
-with the same --prefill and different --requests: the difference of the main thread's
-counts over the difference of the requests is the cost of one request (one drain cycle).
+with the same --prefill and different --requests, under PYTHONHASHSEED=0 (string hashes
+differ run to run otherwise, and with them the counts by some 5%): the difference of the
+main thread's counts, less the cryptography extension's (the random key generation of the
+security set-up), over the difference of the requests is the cost of one drain cycle.
+With --store the counts also vary by about 3% with how the store's threads interleave.
 """
 from __future__ import annotations
 
