@@ -210,6 +210,9 @@ class Queue:
         self._dedup: OrderedDict[str, tuple[int, Message]] = OrderedDict()
         self._dispatching = False
         self._again = False
+        # Messages were timed during a pass: the timer is armed, and the timeline paged in,
+        # once after it (`_timed_after_pass`) rather than once per leased message.
+        self._timed_in_pass = False
         self._paging = False
         self._page_retry: Any = None
         self._disk_mark = 0
@@ -423,6 +426,7 @@ class Queue:
                 self._deliver(message, target, now)
         finally:
             self._dispatching = False
+        self._timed_after_pass()
         if self._again:
             self.dispatch()
         return True
@@ -527,9 +531,22 @@ class Queue:
 
     def _time(self, message: Message, due: int, force: bool = False) -> None:
         """The message waits until `due` (delayed, or in flight with a deadline)."""
-        self._timed_out(self._timeline.add(message, due, force))
+        out = self._timeline.add(message, due, force)
+        if out:
+            self._timed_out(out)
+        if self._dispatching:
+            self._timed_in_pass = True
+            return
         self._arm_timer()
         self._page_in_timed()
+
+    def _timed_after_pass(self) -> None:
+        """What `_time` leaves to the end of a pass: a receive of 10 leases 10 messages,
+        and the timer and the timeline's paging need looking at once for them all."""
+        if self._timed_in_pass:
+            self._timed_in_pass = False
+            self._arm_timer()
+            self._page_in_timed()
 
     def _timed_out(self, messages: list[Message]) -> None:
         """Timed messages that now live on disk only, found again by their time (and a
@@ -669,6 +686,7 @@ class Queue:
                 self._dispatch_pass()
         finally:
             self._dispatching = False
+        self._timed_after_pass()
         if self._store is not None:
             self._page_in()
             self._page_in_timed()

@@ -108,6 +108,12 @@ def receive_message(state: SqsState, ctx: AwsRequestContext, params: Params) -> 
         # a receipt handle the client holds stays good across a broker restart.
         committed = _after_commit(state, {"Messages": messages} if messages else {})
         return committed.addErrback(_abandoned, queue, leases) if leases else committed
+    if d.called:
+        # Answered at once, the usual case: the answer is the commit's Deferred itself, not
+        # one chained behind the receive's (one chain of callbacks to run, not two).
+        taken: list[Lease] = []
+        d.addCallback(taken.extend)
+        return answer(taken)
     # Cancelled while it waits (the client went away): the engine gives back what it took.
     return d.addCallback(answer)
 

@@ -219,3 +219,17 @@ def test_a_single_plain_consumer_gets_what_the_general_dispatch_gives(
                       for m, lease in c.got], q.stats()))
     fast, general = runs
     assert fast == general
+
+
+def test_a_lease_handed_over_comes_due_at_its_deadline():
+    # The deadline of a lease taken during a delivery is timed once the delivery ends, not
+    # at the next pass: nothing else happens here before the lease runs out.
+    b = make_broker()
+    q = b.queue("q")
+    c = Recorder(lease_ms=1_000)
+    q.add_consumer(c)
+    q.enqueue(stamped(b, "a"))
+    assert c.bodies == ["a"]
+    advance(b, 1_000)
+    assert c.bodies == ["a", "a"]
+    assert c.got[-1][0].delivery_count == 2
