@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from broker.protocols.stomp.codec import HEARTBEAT, FrameParser, Limits, encode
+from broker.protocols.stomp.codec import HEARTBEAT, FrameParser, Limits, encode, receipt
 from broker.protocols.stomp.frame import (
     CLIENT_COMMANDS,
     SERVER_COMMANDS,
@@ -516,3 +516,8 @@ def test_round_trip(data: st.DataObject, version: str) -> None:
     parser = parser_at(version, commands=ALL_COMMANDS)
     assert feed_all(parser, [stream]) == frames
     assert feed_all(parser_at(version, commands=ALL_COMMANDS), chunks) == frames
+
+
+@given(receipt_id=st.text(), version=st.sampled_from(VERSIONS))
+def test_a_receipt_is_encoded_as_the_general_encoder_would(receipt_id: str, version: str) -> None:
+    assert receipt(receipt_id, version) == encode(Frame("RECEIPT", {"receipt-id": receipt_id}), version)

@@ -392,6 +392,12 @@ def encode(frame: Frame, version: str) -> bytes:
     return b"".join((head.encode(), frame.body, b"\0\n"))
 
 
+def receipt(receipt_id: str, version: str) -> bytes:
+    """`encode` of a RECEIPT frame, spelled out: a producer that asks one for every
+    persistent SEND gets as many RECEIPTs as it sends messages."""
+    return b"RECEIPT\nreceipt-id:" + escape_value(receipt_id, version).encode() + b"\n\n\0\n"
+
+
 def header_lines(headers: dict[str, str], version: str | None) -> str:
     """The `name:value` lines of `headers`, LF-separated, escaped as `version` wants
     (None: not escaped, as in the negotiation frames)."""

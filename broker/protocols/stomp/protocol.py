@@ -36,7 +36,7 @@ from broker.protocols.activemq.output import CommitOrderedOutput
 from broker.protocols.activemq.scheduling import BadHeader, route, scheduled_copies
 from broker.protocols.activemq.transactions import Transaction, TransactionError, Transactions
 from broker.protocols.stomp import access, scheduler
-from broker.protocols.stomp.codec import FrameParser, encode
+from broker.protocols.stomp.codec import FrameParser, encode, receipt as receipt_frame
 from broker.protocols.stomp.convert import message_from_send
 from broker.protocols.stomp.frame import Frame, FrameError
 from broker.protocols.stomp.subscription import ACK_MODES, AUTO, CLIENT, StompSubscription
@@ -254,7 +254,7 @@ class StompProtocol(Protocol):
         receipt = frame.headers.get("receipt")
         if receipt is None or (not durable and not self._receipts_waiting):
             if receipt is not None:
-                self.send_frame(Frame("RECEIPT", {"receipt-id": receipt}))
+                self.send_encoded(receipt_frame(receipt, self.version))
             elif durable and frame.command not in ("ACK", "NACK"):
                 self._unreceipted.watch(self.broker, frame)
             if then is not None:
@@ -266,7 +266,7 @@ class StompProtocol(Protocol):
             # Still answered after a DISCONNECT: its own RECEIPT comes after this one.
             self._receipts_waiting -= 1
             if not self.lost:
-                self.send_frame(Frame("RECEIPT", {"receipt-id": receipt}))
+                self.send_encoded(receipt_frame(receipt, self.version))
                 if then is not None and not self.closing:
                     then()
 
@@ -841,7 +841,7 @@ class StompProtocol(Protocol):
             if self.lost:
                 return
             if receipt is not None:
-                self.send_frame(Frame("RECEIPT", {"receipt-id": receipt}))
+                self.send_encoded(receipt_frame(receipt, self.version))
             self.output.when_flushed(self._close)
         if receipt is None:
             close()
