@@ -782,19 +782,7 @@ def _row_values(nulls: tuple[str, ...]) -> Callable[[Row], tuple[Any, ...]]:
     """A message row's values in column order but for `nulls`, at C speed."""
     return itemgetter(*(c for c in _MESSAGE_COLUMNS if c not in nulls))
 
-def _raw_statements(dialect: Dialect) -> tuple[Dialect, Callable[[Any], Any]]:
-    """The dialect the writer's hot statements are compiled for, and the DBAPI cursor (made
-    from a DBAPI connection) that takes them: positional parameters either way. SQLite's
-    own cursor takes ?s; on PostgreSQL, psycopg's RawCursor takes $1, $2, ... as they are,
-    where its default cursor rewrites %(name)s on every call of a statement too long for
-    its cache (a 32-row INSERT), which cost the writer more than the insert itself."""
-    if dialect.positional:
-        return dialect, lambda dbapi_conn: dbapi_conn.cursor()
-    if dialect.driver == "psycopg":
-        import psycopg
 
-        return type(dialect)(paramstyle="numeric_dollar"), psycopg.RawCursor
-    raise StoreError(f"unsupported database driver: {dialect.name}+{dialect.driver}")
 # Rows per multi-row INSERT at most: a power of two whose parameters stay under SQLite's
 # oldest default limit of 999 per statement, however many columns a message row has.
 _INSERT_CHUNK = 1 << ((999 // len(_MESSAGE_COLUMNS)).bit_length() - 1)
@@ -821,6 +809,21 @@ def _state_update(cols: tuple[str, ...], size: int) -> Any:
     which a positional dialect takes values first, then seqs (checked when compiled)."""
     return (update(messages).where(messages.c.seq.in_([bindparam(name) for name in _SEQ_NAMES[:size]]))
             .values({c: bindparam(c) for c in cols}))
+
+
+def _raw_statements(dialect: Dialect) -> tuple[Dialect, Callable[[Any], Any]]:
+    """The dialect the writer's hot statements are compiled for, and the DBAPI cursor (made
+    from a DBAPI connection) that takes them: positional parameters either way. SQLite's
+    own cursor takes ?s; on PostgreSQL, psycopg's RawCursor takes $1, $2, ... as they are,
+    where its default cursor rewrites %(name)s on every call of a statement too long for
+    its cache (a 32-row INSERT), which cost the writer more than the insert itself."""
+    if dialect.positional:
+        return dialect, lambda dbapi_conn: dbapi_conn.cursor()
+    if dialect.driver == "psycopg":
+        import psycopg
+
+        return type(dialect)(paramstyle="numeric_dollar"), psycopg.RawCursor
+    raise StoreError(f"unsupported database driver: {dialect.name}+{dialect.driver}")
 
 
 def _put_destination(conn: Connection, row: Row) -> None:
