@@ -566,18 +566,24 @@ def mqgate_command() -> list[str] | None:
 
 class Mqgate(Peer):
     """`mqgate serve` on ephemeral ports with SQLite in a temp dir. `sync`
-    picks --store-sync, `reactor` --reactor (None: the broker's default)."""
+    picks --store-sync, `reactor` --reactor (None: the broker's default), `module`
+    runs another entry point with the same arguments."""
     name = "mqgate"
     kinds = ("stomp", "sqs")
 
-    def __init__(self, sync: str | None = None, reactor: str | None = None) -> None:
+    def __init__(self, sync: str | None = None, reactor: str | None = None,
+                 module: str | None = None) -> None:
         super().__init__()
         self.sync = sync
         self.reactor = reactor
+        # Another entry point than `broker` taking the same arguments (bench.openwire_floor).
+        self.module = module
         if sync:
             self.name = f"mqgate-sync-{sync}"
         if reactor:
             self.name = f"mqgate-reactor-{reactor}"
+        if module:
+            self.name = f"mqgate-{module.rsplit('.', 1)[-1]}"
 
     def available(self) -> tuple[bool, str]:
         cmd = mqgate_command()
@@ -650,6 +656,9 @@ class Mqgate(Peer):
         ports_file = base / "ports.json"
         log = base / "mqgate.log"
         launcher = mqgate_command()
+        if self.module:
+            py = REPO / ".venv" / "bin" / "python"
+            launcher = [str(py if py.exists() else sys.executable), "-m", self.module]
         if os.environ.get("MQGATE_BENCH_PROFILE"):
             # cProfile the whole broker run; the stats are written when it
             # exits on SIGTERM and summarised by stop().
