@@ -275,3 +275,29 @@ def test_messages_sent_alike_share_dicts_no_send_changes(kinds: list[str]) -> No
                                          if kind == "correlated")):
             expected["correlation-id"] = "c"
         assert m.headers == expected
+
+
+def test_selectors_compare_typed_properties_without_converting_strings() -> None:
+    """ActiveMQ's OpenWire selectors do not read a string property as a number (JMS 1.1
+    §3.8.1.1), unless the client asks with the convert_string_expressions: prefix."""
+    broker, protocol, transport = logged_in()
+    for seq, n in ((2, (p.STRING, "2")), (3, (p.INTEGER, 2))):
+        protocol.dataReceived(encode(Struct(
+            s.TEXT_MESSAGE, command_id=seq, response_required=False, producer_id=PRODUCER,
+            destination=Struct(s.QUEUE, physical_name="unit.q"),
+            message_id=Struct(s.MESSAGE_ID, producer_id=PRODUCER, producer_sequence_id=seq),
+            persistent=False, priority=4, content=text_content(f"m{seq}"),
+            marshalled_properties=p.encode_map({"n": n}))))
+
+    def selected(value: int, selector: str) -> list[str]:
+        transport.clear()
+        protocol.dataReceived(encode(Struct(
+            s.CONSUMER_INFO, command_id=10 + value, response_required=True,
+            consumer_id=Struct(s.CONSUMER_ID, connection_id=CONN, session_id=1, value=value),
+            destination=Struct(s.QUEUE, physical_name="unit.q"), prefetch_size=10,
+            browser=True, selector=selector)))
+        return [d.message.message_id.producer_sequence_id for d in replies(transport)
+                if d.type == s.MESSAGE_DISPATCH and d.message is not None]
+
+    assert selected(1, "n > 1") == [3]
+    assert selected(2, "convert_string_expressions:n > 1") == [2, 3]
