@@ -458,11 +458,25 @@ class Broker:
     def durable_subscription(self, client_id: str, name: str, topic: str, selector: Selector | None,
                              no_local: bool, origin: Any) -> Queue:
         """The queue behind a durable subscription, created or re-created if its topic or
-        selector changed (as ActiveMQ does)."""
+        selector changed (as ActiveMQ does).
+
+        A selector that does not convert strings (OpenWire's) is a different selector from
+        the same text that does (STOMP's), as ActiveMQ's STOMP prefix makes it. The stored
+        subscription says so only then, so those stored before the two were told apart (all
+        converting) read as they did. A converting subscription that a non-converting
+        selector of the same text takes up is kept, messages and all, and stops converting:
+        those stored before may be OpenWire subscriptions that should never have converted."""
         key = f"{client_id}:{name}"
         queue = self.durables.get(key)
         meta = {"client_id": client_id, "name": name, "topic": topic,
                 "selector": selector.text if selector else None, "no_local": no_local}
+        if selector is not None and not selector.convert_strings:
+            meta["convert_strings"] = False
+            if queue is not None and queue.attrs.get("subscription") == {
+                    k: v for k, v in meta.items() if k != "convert_strings"}:
+                queue.attrs = {"subscription": meta}
+                self._persist_destination(queue)
+                self._durable_subs[key].selector = selector
         if queue is not None and queue.attrs.get("subscription") != meta:
             self.delete_queue(key)
             queue = None
@@ -479,7 +493,8 @@ class Broker:
         from broker.engine.selector import parse
 
         meta = attrs.get("attrs", {}).get("subscription", {})
-        selector = parse(meta["selector"]) if meta.get("selector") else None
+        selector = (parse(meta["selector"], convert_strings=meta.get("convert_strings", True))
+                    if meta.get("selector") else None)
         sub = Subscription(queue, meta.get("topic", ""), selector, bool(meta.get("no_local")),
                            durable=True)
         self._durable_subs[queue.name] = sub

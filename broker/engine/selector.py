@@ -68,10 +68,12 @@ class InvalidSelector(ValueError):
 class Selector:
     """A compiled selector, cheap to run against every message a queue offers."""
 
-    __slots__ = ("text", "_evaluate")
+    __slots__ = ("text", "convert_strings", "_evaluate")
 
-    def __init__(self, text: str, evaluate: _Evaluate) -> None:
+    def __init__(self, text: str, convert_strings: bool, evaluate: _Evaluate) -> None:
         self.text = text
+        # Part of what the selector means: a durable subscription keeps it with the text.
+        self.convert_strings = convert_strings
         self._evaluate = evaluate
 
     def matches(self, lookup: Lookup) -> bool:
@@ -101,7 +103,7 @@ def parse(text: str, *, convert_strings: bool = True) -> Selector:
         evaluate = _Parser(text.removeprefix(_CONVERT_PREFIX), convert_strings).selector()
     except InvalidSelector as error:
         raise InvalidSelector(f"invalid selector {text!r}: {error}") from None
-    return Selector(text, evaluate)
+    return Selector(text, convert_strings, evaluate)
 
 
 # -- tokens -------------------------------------------------------------------------------

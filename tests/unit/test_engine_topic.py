@@ -267,3 +267,39 @@ def test_has_subscribers_sees_exact_and_wildcard_subscriptions_without_making_to
     b.unsubscribe_topic(sub)
     b.subscribe_topic("c", Recorder())
     assert b.has_subscribers("c") and not b.has_subscribers("a.b")
+
+
+def test_durable_subscription_keeps_whether_its_selector_converts_strings():
+    """OpenWire's typed selector and STOMP's converting one of the same text are different
+    selectors (ActiveMQ tells them apart by its STOMP prefix); a restart keeps which one a
+    subscription has."""
+    store = MemoryStore()
+    b = make_broker(store)
+    typed = b.durable_subscription("c", "s", "news", parse("n > 1", convert_strings=False), False, None)
+    b2 = make_broker(store)
+    result_of(b2.start())
+    b2.publish("news", msg("string", properties={"n": "2"}))
+    b2.publish("news", msg("int", properties={"n": "2"}, types={"n": "int"}))
+    assert ready_bodies(b2.durables["c:s"]) == ["int"]
+    assert b2.durable_subscription("c", "s", "news", parse("n > 1", convert_strings=False),
+                                   False, None) is b2.durables["c:s"]
+    converting = b2.durable_subscription("c", "s", "news", parse("n > 1"), False, None)
+    assert converting.dest_id != typed.dest_id and converting.ready_count == 0
+
+
+def test_a_converting_durable_subscription_taken_up_by_a_typed_selector_keeps_its_messages():
+    """Subscriptions stored before typed and converting selectors were told apart all
+    converted, OpenWire ones included: a typed selector of the same text takes one up as it
+    is, and it stops converting, also after a restart."""
+    store = MemoryStore()
+    b = make_broker(store)
+    sq = b.durable_subscription("c", "s", "news", parse("n > 1"), False, None)
+    b.publish("news", msg("kept", persistent=True, properties={"n": "2"}, types={"n": "int"}))
+    again = b.durable_subscription("c", "s", "news", parse("n > 1", convert_strings=False), False, None)
+    assert again is sq and ready_bodies(sq) == ["kept"]
+    b.publish("news", msg("string", properties={"n": "2"}))
+    assert ready_bodies(sq) == ["kept"]
+    b2 = make_broker(store)
+    result_of(b2.start())
+    b2.publish("news", msg("string", properties={"n": "2"}))
+    assert ready_bodies(b2.durables["c:s"]) == ["kept"]

@@ -17,6 +17,7 @@ from broker.protocols.openwire import schema as s
 from broker.protocols.openwire.codec import FrameParser, Struct, encode
 from broker.protocols.openwire.convert import text_content
 from broker.protocols.openwire.factory import OpenWireFactory
+from broker.protocols.stomp import convert as stomp_convert
 from tests.unit.test_openwire_codec import OBSERVED
 
 CONN = "ID:unit-1:1"
@@ -275,3 +276,55 @@ def test_messages_sent_alike_share_dicts_no_send_changes(kinds: list[str]) -> No
                                          if kind == "correlated")):
             expected["correlation-id"] = "c"
         assert m.headers == expected
+
+
+def test_selectors_compare_typed_properties_without_converting_strings() -> None:
+    """ActiveMQ's OpenWire selectors do not read a string property as a number (JMS 1.1
+    §3.8.1.1), unless the client asks with the convert_string_expressions: prefix."""
+    broker, protocol, transport = logged_in()
+    for seq, n in ((2, (p.STRING, "2")), (3, (p.INTEGER, 2))):
+        protocol.dataReceived(encode(Struct(
+            s.TEXT_MESSAGE, command_id=seq, response_required=False, producer_id=PRODUCER,
+            destination=Struct(s.QUEUE, physical_name="unit.q"),
+            message_id=Struct(s.MESSAGE_ID, producer_id=PRODUCER, producer_sequence_id=seq),
+            persistent=False, priority=4, content=text_content(f"m{seq}"),
+            marshalled_properties=p.encode_map({"n": n}))))
+
+    def selected(value: int, selector: str) -> list[str]:
+        transport.clear()
+        protocol.dataReceived(encode(Struct(
+            s.CONSUMER_INFO, command_id=10 + value, response_required=True,
+            consumer_id=Struct(s.CONSUMER_ID, connection_id=CONN, session_id=1, value=value),
+            destination=Struct(s.QUEUE, physical_name="unit.q"), prefetch_size=10,
+            browser=True, selector=selector)))
+        return [d.message.message_id.producer_sequence_id for d in replies(transport)
+                if d.type == s.MESSAGE_DISPATCH and d.message is not None]
+
+    assert selected(1, "n > 1") == [3]
+    assert selected(2, "convert_string_expressions:n > 1") == [2, 3]
+
+
+def test_a_text_message_without_text_comes_back_without_text() -> None:
+    """ActiveMQ gives null back for a TextMessage whose text was never set (an empty text
+    stays empty), with and without properties, and a STOMP consumer gets an empty body."""
+    broker, protocol, transport = logged_in()
+    sent = [(None, None), (text_content(""), None), (None, p.encode_map({"k": (p.INTEGER, 1)}))]
+    for seq, (content, properties) in enumerate(sent, start=2):
+        protocol.dataReceived(encode(Struct(
+            s.TEXT_MESSAGE, command_id=seq, response_required=False, producer_id=PRODUCER,
+            destination=Struct(s.QUEUE, physical_name="unit.q"),
+            message_id=Struct(s.MESSAGE_ID, producer_id=PRODUCER, producer_sequence_id=seq),
+            persistent=False, priority=4, content=content, marshalled_properties=properties)))
+    stored = broker.queue("unit.q").browse()
+    assert [m.body for m in stored] == [b"", b"", b""]
+    assert stomp_convert.message_body(stored[0]) == b""
+    assert stomp_convert.message_headers(stored[0], "/queue/unit.q", None, False).keys().isdisjoint(
+        {"amq-msg-type", "content-length"})
+    transport.clear()
+    protocol.dataReceived(encode(Struct(
+        s.CONSUMER_INFO, command_id=10, response_required=True,
+        consumer_id=Struct(s.CONSUMER_ID, connection_id=CONN, session_id=1, value=1),
+        destination=Struct(s.QUEUE, physical_name="unit.q"), prefetch_size=10)))
+    got = [d.message for d in replies(transport) if d.type == s.MESSAGE_DISPATCH]
+    assert [(m.type, m.content) for m in got] == [(s.TEXT_MESSAGE, None), (s.TEXT_MESSAGE, text_content("")),
+                                                  (s.TEXT_MESSAGE, None)]

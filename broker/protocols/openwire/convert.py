@@ -4,7 +4,9 @@ The engine message keeps what every door understands: the body as plain bytes (a
 TextMessage's text as standard UTF-8, so STOMP and SQS clients read it as text, and 4-byte
 characters and U+0000 survive, which ActiveMQ mangles), JMS headers under the names the
 STOMP door uses (`correlation-id`, `type`, `reply-to`), the message kind in `amq-msg-type`
-(absent for text, as for a STOMP SEND without content-length) and typed properties.
+(absent for text, as for a STOMP SEND without content-length; `null-text` for a
+TextMessage whose text is null, which other doors see as an empty text) and typed
+properties.
 """
 from __future__ import annotations
 
@@ -27,6 +29,8 @@ KIND_HEADER = "amq-msg-type"
 _KINDS = {s.BYTES_MESSAGE: "bytes", s.MAP_MESSAGE: "map", s.STREAM_MESSAGE: "stream",
           s.MESSAGE: "message"}
 _CODES = {kind: code for code, kind in _KINDS.items()}
+# A TextMessage without text: ActiveMQ gives its consumers null back, not "".
+NULL_TEXT = "null-text"
 _INT = struct.Struct(">i")
 # Engine headers ActiveMQ gives JMS consumers as properties (dead letters, scheduled and
 # redelivered messages), with their Java types.
@@ -257,8 +261,12 @@ def to_engine(cmd: Struct, now: int, origin: object = None) -> Message:
             content = _inflate(content[4:])[:max(0, _INT.unpack_from(content)[0])]
         else:
             content = _inflate(content)
+    headers = _KIND_HEADERS[code]
     if code == s.TEXT_MESSAGE:
-        body = text_of(content).encode("utf-8") if content is not None else b""
+        if content is None:
+            body, headers = b"", _NULL_TEXT_HEADERS
+        else:
+            body = text_of(content).encode("utf-8")
     else:
         body = content or b""
         if body and code in _TYPED_BODIES:
@@ -270,7 +278,6 @@ def to_engine(cmd: Struct, now: int, origin: object = None) -> Message:
     marshalled = cmd["marshalled_properties"]
     if marshalled:
         properties, types = _properties(marshalled)
-    headers = _KIND_HEADERS[code]
     correlation = cmd["correlation_id"]
     jms_type = cmd["type"]   # JMSType (`cmd.type` is the command's type code)
     reply_to = cmd["reply_to"]
@@ -305,6 +312,7 @@ _TYPED_BODIES = frozenset({s.MAP_MESSAGE, s.STREAM_MESSAGE})
 _NO_PROPERTIES: dict[str, str | bytes] = {}
 _KIND_HEADERS: dict[int, dict[str, str]] = {code: {KIND_HEADER: kind} for code, kind in _KINDS.items()}
 _KIND_HEADERS[s.TEXT_MESSAGE] = {}
+_NULL_TEXT_HEADERS = {KIND_HEADER: NULL_TEXT}
 
 
 # Producers often send the same property set again and again (the engine never changes a
@@ -347,9 +355,11 @@ def _dispatch_values(message: Message, destination: Struct | bytes, broker_seq: 
     """The message type code and the DISPATCH_FIELDS values of an engine message; with a
     `version`, its ids come encoded for it (and the destination may)."""
     h = message.headers
-    code = _CODES.get(h.get(KIND_HEADER, ""), s.TEXT_MESSAGE)
+    kind = h.get(KIND_HEADER, "")
+    code = _CODES.get(kind, s.TEXT_MESSAGE)
     if code == s.TEXT_MESSAGE:
-        content: bytes | None = text_content(message.body.decode("utf-8", "replace"))
+        content: bytes | None = (None if kind == NULL_TEXT
+                                 else text_content(message.body.decode("utf-8", "replace")))
     elif code == s.MESSAGE:
         content = None
     else:
@@ -396,9 +406,11 @@ def dispatch_frame(message: Message, destination: Struct, head: bytes, broker_se
     h = message.headers
     if (len(h) == (KIND_HEADER in h) and not message.properties and message.dead_letter is None
             and message.group_id is None):
-        # Most messages: a JMS producer's without properties, nor headers but its kind.
-        code = _CODES.get(h.get(KIND_HEADER, ""), s.TEXT_MESSAGE)
-        if code != s.MESSAGE:
+        # Most messages: a JMS producer's without properties, nor headers but its kind
+        # (one with content, which `_plain_frame` needs).
+        kind = h.get(KIND_HEADER, "")
+        code = _CODES.get(kind, s.TEXT_MESSAGE)
+        if code != s.MESSAGE and kind != NULL_TEXT:
             return _plain_frame(message, code, encoded_destination or encode_object(destination, version),
                                 head, broker_seq, now, version)
     code, values = _dispatch_values(message, encoded_destination or destination, broker_seq, now, version)

@@ -534,7 +534,9 @@ class OpenWireProtocol(Protocol):
         selector = None
         if info.selector:
             try:
-                selector = parse_selector(info.selector)
+                # JMS properties keep their types, so ActiveMQ converts strings only for a
+                # client that asks with the convert_string_expressions: prefix.
+                selector = parse_selector(info.selector, convert_strings=False)
             except InvalidSelector as exc:
                 raise JmsError(str(exc), "javax.jms.InvalidSelectorException") from None
         consumer = OpenWireConsumer(self, info, targets, selector)
