@@ -1,6 +1,7 @@
-"""Frames ActiveMQ 5.17 accepts although the STOMP spec, read strictly, would refuse them:
-an unknown `ack` mode on SUBSCRIBE and an undefined escape sequence in a SEND header.
-Each was found by running stomp.py-style traffic against both brokers."""
+"""Headers handled as ActiveMQ 5.17 handles them where a strict reading of the STOMP spec,
+or no rule at all, would do otherwise: an unknown `ack` mode on SUBSCRIBE and an undefined
+escape sequence in a SEND header are accepted, a SEND's own `JMSXUserID` is dropped.
+Each was found by sending the same frames to both brokers."""
 from __future__ import annotations
 
 from typing import Any
@@ -55,3 +56,14 @@ def test_an_undefined_escape_in_a_header_is_delivered_as_written() -> None:
     [message] = [f for f in frames if f.startswith(b"MESSAGE\n")]
     assert b"\npath:C\\ctemp\\\\tx\\\\r\n" in message   # re-escaped for 1.1: C:temp\tx\r
     assert not transport.disconnecting
+
+
+def test_a_send_cannot_claim_a_user_id() -> None:
+    """ActiveMQ removes JMSXUserID from a SEND: only the broker may vouch for the sender."""
+    clock = Clock()
+    factory = StompFactory(Broker(None, clock), Config(), clock)
+    protocol, transport = _connected(factory, "1.2")
+    protocol.dataReceived(b"SUBSCRIBE\nid:s\ndestination:/queue/q\n\n\0")
+    protocol.dataReceived(b"SEND\ndestination:/queue/q\nJMSXUserID:admin\nkept:yes\n\nbody\0")
+    [message] = _frames(transport, clock)
+    assert b"\nkept:yes\n" in message and b"JMSXUserID" not in message
