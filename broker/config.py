@@ -22,6 +22,31 @@ class ConfigError(ValueError):
     """A setting could not be read or has an impossible value."""
 
 
+def endpoint_escape(value: str) -> str:
+    """`value` as one argument of a Twisted endpoint string, where `:` separates arguments
+    and a backslash escapes the next character: an IPv6 `bind` such as `::1` must arrive as
+    one interface, as ActiveMQ's `stomp://[::1]:61613` does."""
+    return value.replace("\\", "\\\\").replace(":", "\\:")
+
+
+def endpoint_arguments(description: str) -> list[str]:
+    """The `:`-separated parts of a Twisted endpoint string, escapes undone (the inverse
+    of `endpoint_escape` on each part)."""
+    parts: list[str] = []
+    current: list[str] = []
+    chars = iter(description)
+    for char in chars:
+        if char == "\\":
+            current.append(next(chars, ""))
+        elif char == ":":
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current))
+    return parts
+
+
 @dataclass
 class Config:
     """Every setting of a broker process. Field names are the TOML keys, env vars
@@ -129,7 +154,7 @@ class Config:
         if explicit:
             return explicit
         port = getattr(self, f"{door}_port")
-        return f"tcp:{port}:interface={self.bind}"
+        return f"tcp:{port}:interface={endpoint_escape(self.bind)}"
 
     @property
     def limits(self) -> dict[str, Any]:

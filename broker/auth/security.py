@@ -23,7 +23,7 @@ from broker.auth.directory import Directory, load_directory
 from broker.auth.identity import ANONYMOUS, IIdentity, Identity
 from broker.auth.limits import ConnectionCounter, FailureTracker, RateLimiter
 from broker.auth.passwords import VerifiedCache
-from broker.config import Config, ConfigError
+from broker.config import Config, ConfigError, endpoint_arguments
 
 log = logging.getLogger("mqgate.auth")
 T = TypeVar("T")
@@ -84,9 +84,8 @@ def listen_hosts(config: Config, doors: list[str]) -> list[str]:
     for door in doors:
         if getattr(config, f"{door}_port", -1) < 0 and not getattr(config, f"{door}_listen", ""):
             continue
-        endpoint = config.endpoint(door)
         interface = ""
-        for part in endpoint.split(":")[1:]:
+        for part in endpoint_arguments(config.endpoint(door))[1:]:
             if part.startswith("interface="):
                 interface = part[len("interface="):]
         hosts.append(interface)

@@ -155,6 +155,15 @@ def test_open_broker_refuses_a_public_bind_unless_anonymous_is_explicit():
     sec.check_bind(Config(bind="0.0.0.0"), ["stomp"])
 
 
+def test_an_open_broker_may_listen_on_ipv6_loopback():
+    """`interface=\\:\\:1` is the escaped `::1` of a Twisted endpoint, not a host `\\`."""
+    sec, _ = security(users=[], authorization=[])
+    sec.check_bind(Config(bind="::1"), ["stomp"])
+    sec.check_bind(Config(stomp_listen=r"tcp6:61613:interface=\:\:1"), ["stomp"])
+    with pytest.raises(ConfigError, match="listens on ::"):
+        sec.check_bind(Config(stomp_listen=r"tcp6:61613:interface=\:\:"), ["stomp"])
+
+
 @pytest.mark.parametrize("users, message", [
     ([{"password": "x"}], "needs a name"),
     ([{"name": "a", "pasword": "x"}], "unknown setting"),

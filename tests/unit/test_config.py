@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from broker.config import Config, ConfigError, load
+from broker.config import Config, ConfigError, endpoint_arguments, load
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,6 +34,16 @@ def test_config_file_from_env(tmp_path):
     f = tmp_path / "c.toml"
     f.write_text("stomp_port = 4444\n")
     assert load(env={"MQGATE_CONFIG": str(f)}).stomp_port == 4444
+
+
+def test_an_ipv6_bind_is_one_interface_of_the_endpoint():
+    """ActiveMQ listens on `stomp://[::1]:61613`; `bind = "::1"` must reach Twisted whole."""
+    from twisted.internet import endpoints, reactor
+
+    endpoint = endpoints.serverFromString(reactor, Config(bind="::1", stomp_port=61613).endpoint("stomp"))
+    assert (endpoint._port, endpoint._interface) == (61613, "::1")
+    assert endpoint_arguments(Config(bind="::1").endpoint("stomp"))[2] == "interface=::1"
+    assert endpoint_arguments(r"ssl:61614:privateKey=a\\b.pem") == ["ssl", "61614", r"privateKey=a\b.pem"]
 
 
 def test_explicit_endpoint_replaces_bind_and_port():

@@ -16,10 +16,11 @@ _JMS_FIELDS = frozenset({"JMSType", "JMSCorrelationID", GROUP_SEQUENCE, "JMSPrio
 # JMSDeliveryMode as ActiveMQ reads it: the JMS constant, its name, or a boolean.
 _DELIVERY_MODES = {"2": True, "PERSISTENT": True, "TRUE": True,
                    "1": False, "NON_PERSISTENT": False, "FALSE": False}
-# Headers the broker consumes or owns; never stored as user properties.
+# Headers the broker consumes or owns; never stored as user properties. JMSXUserID is the
+# broker's to vouch for: ActiveMQ drops a SEND's own, so no client can claim another user.
 _DROPPED = frozenset({"destination", "message-id", "redelivered", "subscription", "transaction",
                       "receipt", "content-length", "persistent", "priority", "expires",
-                      "amq-msg-type", "JMSXGroupID", "ack", "timestamp"}) | _JMS_FIELDS
+                      "amq-msg-type", "JMSXGroupID", "ack", "timestamp", "JMSXUserID"}) | _JMS_FIELDS
 _BODILESS = frozenset({"map", "stream", "message"})
 # Headers that are JMS message fields rather than properties.
 SYSTEM_HEADERS = ("correlation-id", "type", "reply-to")

@@ -575,7 +575,7 @@ class StompProtocol(Protocol):
             raise StompError(f"Duplicate subscription id: {sub_id}")
         ack_mode = h.get("ack", AUTO)
         if ack_mode not in ACK_MODES:
-            raise StompError(f"Unsupported ack mode: {ack_mode}")
+            ack_mode = AUTO  # ActiveMQ 5.17 reads any other value (`Client`, `bogus`) as auto
         selector = None
         if h.get("selector"):
             try:

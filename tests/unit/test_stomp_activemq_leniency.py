@@ -1,0 +1,69 @@
+"""Headers handled as ActiveMQ 5.17 handles them where a strict reading of the STOMP spec,
+or no rule at all, would do otherwise: an unknown `ack` mode on SUBSCRIBE and an undefined
+escape sequence in a SEND header are accepted, a SEND's own `JMSXUserID` is dropped.
+Each was found by sending the same frames to both brokers."""
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+
+from broker.config import Config
+from broker.engine.broker import Broker
+from broker.protocols.stomp.factory import StompFactory
+
+
+def _connected(factory: StompFactory, version: str) -> tuple[Any, StringTransport]:
+    protocol = factory.buildProtocol(None)
+    transport = StringTransport()
+    protocol.makeConnection(transport)
+    protocol.dataReceived(f"CONNECT\naccept-version:{version}\nhost:h\n\n\0".encode())
+    transport.clear()
+    return protocol, transport
+
+
+def _frames(transport: StringTransport, clock: Clock) -> list[bytes]:
+    clock.advance(0)
+    frames = [f.lstrip(b"\n") for f in transport.value().split(b"\0")[:-1]]
+    transport.clear()
+    return frames
+
+
+def test_an_unknown_ack_mode_subscribes_in_auto_mode() -> None:
+    """ActiveMQ takes anything but `client` and `client-individual` as `auto`."""
+    clock = Clock()
+    factory = StompFactory(Broker(None, clock), Config(), clock)
+    protocol, transport = _connected(factory, "1.2")
+    protocol.dataReceived(b"SUBSCRIBE\nid:s\ndestination:/queue/q\nack:Client\nreceipt:r\n\n\0")
+    assert _frames(transport, clock) == [b"RECEIPT\nreceipt-id:r\n\n"]
+    protocol.dataReceived(b"SEND\ndestination:/queue/q\n\none\0SEND\ndestination:/queue/q\n\ntwo\0")
+    frames = _frames(transport, clock)
+    assert [f.rsplit(b"\n", 1)[1] for f in frames] == [b"one", b"two"]
+    assert not any(b"\nack:" in f for f in frames)   # nothing to acknowledge
+    assert not transport.disconnecting
+
+
+def test_an_undefined_escape_in_a_header_is_delivered_as_written() -> None:
+    """`C:\\temp` sent unescaped on 1.1 keeps its backslash, and the connection stays."""
+    clock = Clock()
+    factory = StompFactory(Broker(None, clock), Config(), clock)
+    protocol, transport = _connected(factory, "1.1")
+    protocol.dataReceived(b"SUBSCRIBE\nid:s\ndestination:/queue/q\n\n\0")
+    protocol.dataReceived(b"SEND\ndestination:/queue/q\npath:C\\ctemp\\tx\\r\nreceipt:r\n\nbody\0")
+    frames = _frames(transport, clock)
+    assert b"RECEIPT\nreceipt-id:r\n\n" in frames
+    [message] = [f for f in frames if f.startswith(b"MESSAGE\n")]
+    assert b"\npath:C\\ctemp\\\\tx\\\\r\n" in message   # re-escaped for 1.1: C:temp\tx\r
+    assert not transport.disconnecting
+
+
+def test_a_send_cannot_claim_a_user_id() -> None:
+    """ActiveMQ removes JMSXUserID from a SEND: only the broker may vouch for the sender."""
+    clock = Clock()
+    factory = StompFactory(Broker(None, clock), Config(), clock)
+    protocol, transport = _connected(factory, "1.2")
+    protocol.dataReceived(b"SUBSCRIBE\nid:s\ndestination:/queue/q\n\n\0")
+    protocol.dataReceived(b"SEND\ndestination:/queue/q\nJMSXUserID:admin\nkept:yes\n\nbody\0")
+    [message] = _frames(transport, clock)
+    assert b"\nkept:yes\n" in message and b"JMSXUserID" not in message
