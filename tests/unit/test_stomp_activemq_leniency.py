@@ -1,7 +1,8 @@
 """Headers handled as ActiveMQ 5.17 handles them where a strict reading of the STOMP spec,
 or no rule at all, would do otherwise: an unknown `ack` mode on SUBSCRIBE and an undefined
 escape sequence in a SEND header are accepted, a SEND's own `JMSXUserID` is dropped.
-Each was found by sending the same frames to both brokers."""
+Each was found by sending the same frames to both brokers; so was the one case refused
+here that ActiveMQ takes (a second SUBSCRIBE under one id)."""
 from __future__ import annotations
 
 from typing import Any
@@ -67,3 +68,19 @@ def test_a_send_cannot_claim_a_user_id() -> None:
     protocol.dataReceived(b"SEND\ndestination:/queue/q\nJMSXUserID:admin\nkept:yes\n\nbody\0")
     [message] = _frames(transport, clock)
     assert b"\nkept:yes\n" in message and b"JMSXUserID" not in message
+
+
+def test_a_second_subscription_under_one_id_is_refused_in_plain_words() -> None:
+    """Not lenient: ActiveMQ would make a consumer nothing can unsubscribe. The ERROR names
+    the id, or on 1.0 (no id) the destination."""
+    for version, subscribe in (("1.2", b"SUBSCRIBE\nid:s\ndestination:/queue/q\n\n\0"),
+                               ("1.0", b"SUBSCRIBE\ndestination:/queue/q\n\n\0")):
+        clock = Clock()
+        factory = StompFactory(Broker(None, clock), Config(), clock)
+        protocol, transport = _connected(factory, version)
+        protocol.dataReceived(subscribe)
+        protocol.dataReceived(subscribe)
+        [error] = _frames(transport, clock)
+        named = b"s" if version == "1.2" else b"/queue/q"
+        assert error.startswith(b"ERROR\n")
+        assert b"\n\nThere already is a subscription for: " + named + b". Either use unique" in error

@@ -572,7 +572,10 @@ class StompProtocol(Protocol):
         targets = self._destinations(frame)
         key = sub_id if sub_id is not None else "dest:" + h["destination"]
         if key in self.subscriptions:
-            raise StompError(f"Duplicate subscription id: {sub_id}")
+            # ActiveMQ 5.17 makes a second consumer that UNSUBSCRIBE can no longer reach;
+            # refused here, in the words of ActiveMQ's other brokers (Artemis).
+            raise StompError(f"There already is a subscription for: {sub_id or h['destination']}. Either use "
+                             "unique subscription IDs or do not create multiple subscriptions for the same destination")
         ack_mode = h.get("ack", AUTO)
         if ack_mode not in ACK_MODES:
             ack_mode = AUTO  # ActiveMQ 5.17 reads any other value (`Client`, `bogus`) as auto
