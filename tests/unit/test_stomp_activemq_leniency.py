@@ -2,7 +2,7 @@
 or no rule at all, would do otherwise: an unknown `ack` mode on SUBSCRIBE and an undefined
 escape sequence in a SEND header are accepted, a SEND's own `JMSXUserID` is dropped.
 Each was found by sending the same frames to both brokers; so was the one case refused
-here that ActiveMQ takes (a second SUBSCRIBE under one id)."""
+here that ActiveMQ takes (a second SUBSCRIBE under one id). A SEND keeps its own timestamp."""
 from __future__ import annotations
 
 from typing import Any
@@ -84,3 +84,20 @@ def test_a_second_subscription_under_one_id_is_refused_in_plain_words() -> None:
         named = b"s" if version == "1.2" else b"/queue/q"
         assert error.startswith(b"ERROR\n")
         assert b"\n\nThere already is a subscription for: " + named + b". Either use unique" in error
+
+
+def test_a_send_keeps_its_own_timestamp() -> None:
+    """ActiveMQ takes a SEND's `timestamp` as the message's; none, or 0, is the broker's
+    time, and a value that is no number refuses the SEND."""
+    clock = Clock()
+    clock.advance(1_800_000_000)
+    factory = StompFactory(Broker(None, clock), Config(), clock)
+    protocol, transport = _connected(factory, "1.2")
+    protocol.dataReceived(b"SUBSCRIBE\nid:s\ndestination:/queue/q\n\n\0")
+    for stamp in (b"timestamp:12345\n", b"", b"timestamp:0\n"):
+        protocol.dataReceived(b"SEND\ndestination:/queue/q\n" + stamp + b"\nbody\0")
+    stamps = [f.split(b"\ntimestamp:")[1].split(b"\n")[0] for f in _frames(transport, clock)]
+    assert stamps == [b"12345", b"1800000000000", b"1800000000000"]
+    protocol.dataReceived(b"SEND\ndestination:/queue/q\ntimestamp:soon\n\nbody\0")
+    [error] = _frames(transport, clock)
+    assert error.startswith(b"ERROR\n") and b"Invalid timestamp header: soon" in error

@@ -74,11 +74,16 @@ def message_from_send(headers: dict[str, str], body: bytes, message_id: str, now
     expires = max(0, int_value(headers, "expires", 0)) if "expires" in headers else 0
     persistent = headers.get("persistent")
     durable = persistent is not None and persistent.lower() == "true"
+    # The producer's own time, as ActiveMQ takes it (a JMS client stamps its messages too);
+    # without one, or 0 or less, the broker's.
+    timestamp = int_value(headers, "timestamp", now) if "timestamp" in headers else now
+    if timestamp <= 0:
+        timestamp = now
     if not _JMS_FIELDS.isdisjoint(headers):
         priority, expires, durable = _jms_fields(headers, system, priority, expires, durable)
     # Positional, in field order (as `Message.copy`): one per SEND.
     return Message(message_id, body, props, types, system, durable,
-                   priority, now, expires, headers.get("JMSXGroupID"), None, origin)
+                   priority, timestamp, expires, headers.get("JMSXGroupID"), None, origin)
 
 
 def _jms_fields(headers: dict[str, str], system: dict[str, str], priority: int, expires: int,
