@@ -328,3 +328,28 @@ def test_a_text_message_without_text_comes_back_without_text() -> None:
     got = [d.message for d in replies(transport) if d.type == s.MESSAGE_DISPATCH]
     assert [(m.type, m.content) for m in got] == [(s.TEXT_MESSAGE, None), (s.TEXT_MESSAGE, text_content("")),
                                                   (s.TEXT_MESSAGE, None)]
+
+
+def test_a_browser_shows_messages_delivered_but_not_acknowledged() -> None:
+    """ActiveMQ's browsers show what a consumer holds unacknowledged (its prefetch buffer
+    too); once acknowledged, a message is gone from the browse."""
+    broker, protocol, transport = logged_in()
+    for seq in (2, 3):
+        protocol.dataReceived(text(seq, f"m{seq}", rr=False))
+
+    def consumer(value: int, browser: bool, prefetch: int = 10) -> list[Struct]:
+        transport.clear()
+        protocol.dataReceived(encode(Struct(
+            s.CONSUMER_INFO, command_id=10 + value, response_required=True,
+            consumer_id=Struct(s.CONSUMER_ID, connection_id=CONN, session_id=1, value=value),
+            destination=Struct(s.QUEUE, physical_name="unit.q"), prefetch_size=prefetch, browser=browser)))
+        return [d for d in replies(transport) if d.type == s.MESSAGE_DISPATCH and d.message is not None]
+
+    (held,) = consumer(1, False, prefetch=1)
+    assert held.message.message_id.producer_sequence_id == 2
+    assert [d.message.message_id.producer_sequence_id for d in consumer(2, True)] == [2, 3]
+    protocol.dataReceived(encode(Struct(
+        s.MESSAGE_ACK, command_id=20, response_required=False, destination=held.destination,
+        consumer_id=held.consumer_id, ack_type=2, first_message_id=held.message.message_id,
+        last_message_id=held.message.message_id, message_count=1)))
+    assert [d.message.message_id.producer_sequence_id for d in consumer(3, True)] == [3]
