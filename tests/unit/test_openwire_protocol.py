@@ -353,3 +353,24 @@ def test_a_browser_shows_messages_delivered_but_not_acknowledged() -> None:
         consumer_id=held.consumer_id, ack_type=2, first_message_id=held.message.message_id,
         last_message_id=held.message.message_id, message_count=1)))
     assert [d.message.message_id.producer_sequence_id for d in consumer(3, True)] == [3]
+
+
+def test_an_ack_that_asks_for_a_response_gets_one() -> None:
+    """With jms.sendAcksAsync=false ActiveMQ's client sends each ack synchronously and
+    waits for its Response; an ack for a consumer the broker no longer knows is answered too."""
+    broker, protocol, transport = logged_in()
+    protocol.dataReceived(text(2, "m", rr=False))
+    protocol.dataReceived(encode(Struct(
+        s.CONSUMER_INFO, command_id=3, response_required=True,
+        consumer_id=Struct(s.CONSUMER_ID, connection_id=CONN, session_id=1, value=1),
+        destination=Struct(s.QUEUE, physical_name="unit.q"), prefetch_size=10)))
+    (held,) = [d for d in replies(transport) if d.type == s.MESSAGE_DISPATCH]
+    transport.clear()
+    for seq, value in ((4, 1), (5, 9)):
+        protocol.dataReceived(encode(Struct(
+            s.MESSAGE_ACK, command_id=seq, response_required=True, destination=held.destination,
+            consumer_id=Struct(s.CONSUMER_ID, connection_id=CONN, session_id=1, value=value), ack_type=2,
+            first_message_id=held.message.message_id, last_message_id=held.message.message_id,
+            message_count=1)))
+    assert [(r.type, r.correlation_id) for r in replies(transport)] == [(s.RESPONSE, 4), (s.RESPONSE, 5)]
+    assert broker.queue("unit.q").inflight_count == 0

@@ -643,6 +643,13 @@ class OpenWireProtocol(Protocol):
 
     # -- acks ----------------------------------------------------------------------------------------
     def on_message_ack(self, ack: Struct) -> None:
+        self._ack(ack)
+        if ack["response_required"]:
+            # Acks sent synchronously (jms.sendAcksAsync=false): the client waits for the
+            # answer ActiveMQ gives every command that asks for one.
+            self.respond(ack)
+
+    def _ack(self, ack: Struct) -> None:
         # Fields read as items, not attributes (a Struct's attributes cost more): this runs
         # once per message consumed.
         consumer = self._acking
