@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from hypothesis import given, settings, strategies as st
+from twisted.internet import defer
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
@@ -18,6 +19,7 @@ from broker.protocols.openwire.codec import FrameParser, Struct, encode
 from broker.protocols.openwire.convert import text_content
 from broker.protocols.openwire.factory import OpenWireFactory
 from broker.protocols.stomp import convert as stomp_convert
+from tests.unit.engine_support import MemoryStore, restart
 from tests.unit.test_openwire_codec import OBSERVED
 
 CONN = "ID:unit-1:1"
@@ -355,15 +357,39 @@ def test_a_browser_shows_messages_delivered_but_not_acknowledged() -> None:
     assert [d.message.message_id.producer_sequence_id for d in consumer(3, True)] == [3]
 
 
+class _HeldCommits(MemoryStore):
+    """A store whose commits complete when the test says so."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting: list[defer.Deferred[None]] = []
+
+    def committed(self, refusable: bool = True) -> defer.Deferred[None]:
+        d: defer.Deferred[None] = defer.Deferred()
+        self.waiting.append(d)
+        return d
+
+
 def test_an_ack_that_asks_for_a_response_gets_one() -> None:
     """With jms.sendAcksAsync=false ActiveMQ's client sends each ack synchronously and
-    waits for its Response; an ack for a consumer the broker no longer knows is answered too."""
-    broker, protocol, transport = logged_in()
-    protocol.dataReceived(text(2, "m", rr=False))
+    waits for its Response: once the persistent message it removes is gone from the store
+    for good; at once for an ack of a consumer the broker no longer knows."""
+    store = _HeldCommits()
+    broker = restart(store)
+    protocol, transport = connected(OpenWireFactory(broker, Config(), broker.clock))
+    protocol.dataReceived(encode(Struct(s.CONNECTION_INFO, command_id=1, response_required=False,
+                                        connection_id=Struct(s.CONNECTION_ID, value=CONN))))
     protocol.dataReceived(encode(Struct(
-        s.CONSUMER_INFO, command_id=3, response_required=True,
+        s.TEXT_MESSAGE, command_id=2, response_required=False, producer_id=PRODUCER,
+        destination=Struct(s.QUEUE, physical_name="unit.q"),
+        message_id=Struct(s.MESSAGE_ID, producer_id=PRODUCER, producer_sequence_id=2),
+        persistent=True, priority=4, content=text_content("m"))))
+    protocol.dataReceived(encode(Struct(
+        s.CONSUMER_INFO, command_id=3, response_required=False,
         consumer_id=Struct(s.CONSUMER_ID, connection_id=CONN, session_id=1, value=1),
         destination=Struct(s.QUEUE, physical_name="unit.q"), prefetch_size=10)))
+    while store.waiting:                     # the send and the dispatch are committed
+        store.waiting.pop().callback(None)
     (held,) = [d for d in replies(transport) if d.type == s.MESSAGE_DISPATCH]
     transport.clear()
     for seq, value in ((4, 1), (5, 9)):
@@ -372,5 +398,8 @@ def test_an_ack_that_asks_for_a_response_gets_one() -> None:
             consumer_id=Struct(s.CONSUMER_ID, connection_id=CONN, session_id=1, value=value), ack_type=2,
             first_message_id=held.message.message_id, last_message_id=held.message.message_id,
             message_count=1)))
-    assert [(r.type, r.correlation_id) for r in replies(transport)] == [(s.RESPONSE, 4), (s.RESPONSE, 5)]
-    assert broker.queue("unit.q").inflight_count == 0
+    assert [(r.type, r.correlation_id) for r in replies(transport)] == [(s.RESPONSE, 5)]
+    assert broker.queue("unit.q").inflight_count == 0 and store.rows == {}
+    while store.waiting:
+        store.waiting.pop().callback(None)
+    assert [(r.type, r.correlation_id) for r in replies(transport)] == [(s.RESPONSE, 5), (s.RESPONSE, 4)]
