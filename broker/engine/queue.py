@@ -266,12 +266,17 @@ class Queue:
                                                 if m.state is State.PARKED], key=order_key)
 
     def browse_page(self, after: Message | None, limit: int) -> defer.Deferred[list[Message]]:
-        """The ready messages that come after `after` (the last of the previous page, None
-        to start) in delivery order, from memory and disk, without taking them: a browser
-        streams a deep queue a page at a time. Empty at the end of the queue."""
+        """What a browser shows after `after` (the last of the previous page, None to
+        start) in delivery order, from memory and disk, without taking them: a browser
+        streams a deep queue a page at a time. Empty at the end of the queue. It shows the
+        ready messages and, as ActiveMQ's browsers do, those in flight: delivered (or in a
+        consumer's prefetch buffer) but not yet acknowledged."""
         return self._browse_from(order_key(after) if after is not None else None, limit)
 
     def _browse_from(self, start: tuple[int, int] | None, limit: int) -> defer.Deferred[list[Message]]:
+        def shown() -> list[Message]:
+            return self.browse() + [lease.message for lease in self._inflight.values()]
+
         def in_range(m: Message, last: tuple[int, int] | None) -> bool:
             key = order_key(m)
             return (start is None or key > start) and (last is None or key <= last)
@@ -283,18 +288,19 @@ class Queue:
                 held = self._held.get(row["seq"])
                 if held is None:
                     found[row["seq"]] = Message.from_row(row)
-                elif held.state in (State.READY, State.PARKED):
+                elif held.state in (State.READY, State.PARKED, State.INFLIGHT):
                     found[row["seq"]] = held
-            for m in self.browse():
+            for m in shown():
                 if in_range(m, last):
                     found[m.seq] = m
             if not found and last is not None:
-                # A page of messages in flight: the queue goes on after it.
+                # A page of messages a browser does not show (settled, waiting for a
+                # time): the queue goes on after it.
                 return self._browse_from(last, limit)
             return sorted(found.values(), key=order_key)
 
         if self._store is None or self._ready.horizon is None:
-            return defer.succeed([m for m in self.browse() if in_range(m, None)][:limit])
+            return defer.succeed(sorted((m for m in shown() if in_range(m, None)), key=order_key)[:limit])
         return self._store.page(self.dest_id, start, self._ready_cutoff(), limit).addCallback(merge)
 
     def _now(self) -> int:

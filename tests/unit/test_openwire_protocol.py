@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from hypothesis import given, settings, strategies as st
+from twisted.internet import defer
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
@@ -18,6 +19,7 @@ from broker.protocols.openwire.codec import FrameParser, Struct, encode
 from broker.protocols.openwire.convert import text_content
 from broker.protocols.openwire.factory import OpenWireFactory
 from broker.protocols.stomp import convert as stomp_convert
+from tests.unit.engine_support import MemoryStore, restart
 from tests.unit.test_openwire_codec import OBSERVED
 
 CONN = "ID:unit-1:1"
@@ -328,3 +330,76 @@ def test_a_text_message_without_text_comes_back_without_text() -> None:
     got = [d.message for d in replies(transport) if d.type == s.MESSAGE_DISPATCH]
     assert [(m.type, m.content) for m in got] == [(s.TEXT_MESSAGE, None), (s.TEXT_MESSAGE, text_content("")),
                                                   (s.TEXT_MESSAGE, None)]
+
+
+def test_a_browser_shows_messages_delivered_but_not_acknowledged() -> None:
+    """ActiveMQ's browsers show what a consumer holds unacknowledged (its prefetch buffer
+    too); once acknowledged, a message is gone from the browse."""
+    broker, protocol, transport = logged_in()
+    for seq in (2, 3):
+        protocol.dataReceived(text(seq, f"m{seq}", rr=False))
+
+    def consumer(value: int, browser: bool, prefetch: int = 10) -> list[Struct]:
+        transport.clear()
+        protocol.dataReceived(encode(Struct(
+            s.CONSUMER_INFO, command_id=10 + value, response_required=True,
+            consumer_id=Struct(s.CONSUMER_ID, connection_id=CONN, session_id=1, value=value),
+            destination=Struct(s.QUEUE, physical_name="unit.q"), prefetch_size=prefetch, browser=browser)))
+        return [d for d in replies(transport) if d.type == s.MESSAGE_DISPATCH and d.message is not None]
+
+    (held,) = consumer(1, False, prefetch=1)
+    assert held.message.message_id.producer_sequence_id == 2
+    assert [d.message.message_id.producer_sequence_id for d in consumer(2, True)] == [2, 3]
+    protocol.dataReceived(encode(Struct(
+        s.MESSAGE_ACK, command_id=20, response_required=False, destination=held.destination,
+        consumer_id=held.consumer_id, ack_type=2, first_message_id=held.message.message_id,
+        last_message_id=held.message.message_id, message_count=1)))
+    assert [d.message.message_id.producer_sequence_id for d in consumer(3, True)] == [3]
+
+
+class _HeldCommits(MemoryStore):
+    """A store whose commits complete when the test says so."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting: list[defer.Deferred[None]] = []
+
+    def committed(self, refusable: bool = True) -> defer.Deferred[None]:
+        d: defer.Deferred[None] = defer.Deferred()
+        self.waiting.append(d)
+        return d
+
+
+def test_an_ack_that_asks_for_a_response_gets_one() -> None:
+    """With jms.sendAcksAsync=false ActiveMQ's client sends each ack synchronously and
+    waits for its Response: once the persistent message it removes is gone from the store
+    for good; at once for an ack of a consumer the broker no longer knows."""
+    store = _HeldCommits()
+    broker = restart(store)
+    protocol, transport = connected(OpenWireFactory(broker, Config(), broker.clock))
+    protocol.dataReceived(encode(Struct(s.CONNECTION_INFO, command_id=1, response_required=False,
+                                        connection_id=Struct(s.CONNECTION_ID, value=CONN))))
+    protocol.dataReceived(encode(Struct(
+        s.TEXT_MESSAGE, command_id=2, response_required=False, producer_id=PRODUCER,
+        destination=Struct(s.QUEUE, physical_name="unit.q"),
+        message_id=Struct(s.MESSAGE_ID, producer_id=PRODUCER, producer_sequence_id=2),
+        persistent=True, priority=4, content=text_content("m"))))
+    protocol.dataReceived(encode(Struct(
+        s.CONSUMER_INFO, command_id=3, response_required=False,
+        consumer_id=Struct(s.CONSUMER_ID, connection_id=CONN, session_id=1, value=1),
+        destination=Struct(s.QUEUE, physical_name="unit.q"), prefetch_size=10)))
+    while store.waiting:                     # the send and the dispatch are committed
+        store.waiting.pop().callback(None)
+    (held,) = [d for d in replies(transport) if d.type == s.MESSAGE_DISPATCH]
+    transport.clear()
+    for seq, value in ((4, 1), (5, 9)):
+        protocol.dataReceived(encode(Struct(
+            s.MESSAGE_ACK, command_id=seq, response_required=True, destination=held.destination,
+            consumer_id=Struct(s.CONSUMER_ID, connection_id=CONN, session_id=1, value=value), ack_type=2,
+            first_message_id=held.message.message_id, last_message_id=held.message.message_id,
+            message_count=1)))
+    assert [(r.type, r.correlation_id) for r in replies(transport)] == [(s.RESPONSE, 5)]
+    assert broker.queue("unit.q").inflight_count == 0 and store.rows == {}
+    while store.waiting:
+        store.waiting.pop().callback(None)
+    assert [(r.type, r.correlation_id) for r in replies(transport)] == [(s.RESPONSE, 5), (s.RESPONSE, 4)]

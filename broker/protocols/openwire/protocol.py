@@ -643,6 +643,20 @@ class OpenWireProtocol(Protocol):
 
     # -- acks ----------------------------------------------------------------------------------------
     def on_message_ack(self, ack: Struct) -> None:
+        removed = self._ack(ack)
+        if ack["response_required"]:
+            # Acks sent synchronously (jms.sendAcksAsync=false): the client waits for the
+            # answer ActiveMQ gives every command that asks for one, once a persistent
+            # message the ack removed is gone from the store for good (messages another
+            # connection sent that the store refused meanwhile are no concern of this ack).
+            if removed:
+                self.broker.committed(refusable=False).addCallbacks(
+                    lambda _: self.respond(ack), self._store_failed, errbackArgs=(ack,))
+            else:
+                self.respond(ack)
+
+    def _ack(self, ack: Struct) -> bool:
+        """Apply the ack: whether it removed a persistent message."""
         # Fields read as items, not attributes (a Struct's attributes cost more): this runs
         # once per message consumed.
         consumer = self._acking
@@ -653,14 +667,14 @@ class OpenWireProtocol(Protocol):
             consumer = self.consumers.get(_key(consumer_id)) if consumer_id else None
             self._acking_id, self._acking = consumer_id, consumer
         if consumer is None or consumer.browser:
-            return
+            return False
         leases = consumer.leases_between(ack["first_message_id"], ack["last_message_id"])
         kind = ack["ack_type"]
         # What the ack frees is delivered once the read's commands are handled (_acked).
         self._acked[consumer] = None
         if kind in (DELIVERED, REDELIVERED):
             consumer.mark_seen(leases)
-            return
+            return False
         if kind == INDIVIDUAL:
             last = ack.last_message_id.broker_sequence_id
             leases = [lease for lease in leases if lease.token == last]
@@ -671,8 +685,8 @@ class OpenWireProtocol(Protocol):
             tx = self.transactions.get(_tx_key(ack["transaction_id"]))
             consumer.mark_seen(leases)
             tx.acks.append((consumer, leases, kind, cause))
-            return
-        self._settle(consumer, leases, kind, cause)
+            return False
+        return self._settle(consumer, leases, kind, cause)
 
     def _settle(self, consumer: OpenWireConsumer, leases: list[Lease], kind: int, cause: str | None) -> bool:
         """Apply a consuming ack, without dispatching the queues it gives credit back to
