@@ -159,9 +159,9 @@ def test_an_open_broker_may_listen_on_ipv6_loopback():
     """`interface=\\:\\:1` is the escaped `::1` of a Twisted endpoint, not a host `\\`."""
     sec, _ = security(users=[], authorization=[])
     sec.check_bind(Config(bind="::1"), ["stomp"])
-    sec.check_bind(Config(stomp_listen=r"tcp6:61613:interface=\:\:1"), ["stomp"])
+    sec.check_bind(Config(stomp_listen=r"tcp6:52613:interface=\:\:1"), ["stomp"])
     with pytest.raises(ConfigError, match="listens on ::"):
-        sec.check_bind(Config(stomp_listen=r"tcp6:61613:interface=\:\:"), ["stomp"])
+        sec.check_bind(Config(stomp_listen=r"tcp6:52613:interface=\:\:"), ["stomp"])
 
 
 @pytest.mark.parametrize("users, message", [

@@ -37,11 +37,11 @@ def test_config_file_from_env(tmp_path):
 
 
 def test_an_ipv6_bind_is_one_interface_of_the_endpoint():
-    """ActiveMQ listens on `stomp://[::1]:61613`; `bind = "::1"` must reach Twisted whole."""
+    """ActiveMQ listens on `stomp://[::1]:<port>`; `bind = "::1"` must reach Twisted whole."""
     from twisted.internet import endpoints, reactor
 
-    endpoint = endpoints.serverFromString(reactor, Config(bind="::1", stomp_port=61613).endpoint("stomp"))
-    assert (endpoint._port, endpoint._interface) == (61613, "::1")
+    endpoint = endpoints.serverFromString(reactor, Config(bind="::1", stomp_port=52613).endpoint("stomp"))
+    assert (endpoint._port, endpoint._interface) == (52613, "::1")
     assert endpoint_arguments(Config(bind="::1").endpoint("stomp"))[2] == "interface=::1"
     assert endpoint_arguments(r"ssl:61614:privateKey=a\\b.pem") == ["ssl", "61614", r"privateKey=a\b.pem"]
 

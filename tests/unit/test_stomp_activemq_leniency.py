@@ -15,13 +15,22 @@ from broker.engine.broker import Broker
 from broker.protocols.stomp.factory import StompFactory
 
 
-def _connected(factory: StompFactory, version: str) -> tuple[Any, StringTransport]:
+def _connected(version: str, clock: Clock | None = None,
+               subscribe: bytes = b"") -> tuple[Any, StringTransport, Clock]:
+    """A client connected with `version` to a broker of its own, having sent `subscribe`."""
+    clock = clock or Clock()
+    factory = StompFactory(Broker(None, clock), Config(), clock)
     protocol = factory.buildProtocol(None)
     transport = StringTransport()
     protocol.makeConnection(transport)
     protocol.dataReceived(f"CONNECT\naccept-version:{version}\nhost:h\n\n\0".encode())
     transport.clear()
-    return protocol, transport
+    if subscribe:
+        protocol.dataReceived(subscribe)
+    return protocol, transport, clock
+
+
+_SUBSCRIBE = b"SUBSCRIBE\nid:s\ndestination:/queue/q\n\n\0"
 
 
 def _frames(transport: StringTransport, clock: Clock) -> list[bytes]:
@@ -33,9 +42,7 @@ def _frames(transport: StringTransport, clock: Clock) -> list[bytes]:
 
 def test_an_unknown_ack_mode_subscribes_in_auto_mode() -> None:
     """ActiveMQ takes anything but `client` and `client-individual` as `auto`."""
-    clock = Clock()
-    factory = StompFactory(Broker(None, clock), Config(), clock)
-    protocol, transport = _connected(factory, "1.2")
+    protocol, transport, clock = _connected("1.2")
     protocol.dataReceived(b"SUBSCRIBE\nid:s\ndestination:/queue/q\nack:Client\nreceipt:r\n\n\0")
     assert _frames(transport, clock) == [b"RECEIPT\nreceipt-id:r\n\n"]
     protocol.dataReceived(b"SEND\ndestination:/queue/q\n\none\0SEND\ndestination:/queue/q\n\ntwo\0")
@@ -47,10 +54,7 @@ def test_an_unknown_ack_mode_subscribes_in_auto_mode() -> None:
 
 def test_an_undefined_escape_in_a_header_is_delivered_as_written() -> None:
     """`C:\\temp` sent unescaped on 1.1 keeps its backslash, and the connection stays."""
-    clock = Clock()
-    factory = StompFactory(Broker(None, clock), Config(), clock)
-    protocol, transport = _connected(factory, "1.1")
-    protocol.dataReceived(b"SUBSCRIBE\nid:s\ndestination:/queue/q\n\n\0")
+    protocol, transport, clock = _connected("1.1", subscribe=_SUBSCRIBE)
     protocol.dataReceived(b"SEND\ndestination:/queue/q\npath:C\\ctemp\\tx\\r\nreceipt:r\n\nbody\0")
     frames = _frames(transport, clock)
     assert b"RECEIPT\nreceipt-id:r\n\n" in frames
@@ -61,10 +65,7 @@ def test_an_undefined_escape_in_a_header_is_delivered_as_written() -> None:
 
 def test_a_send_cannot_claim_a_user_id() -> None:
     """ActiveMQ removes JMSXUserID from a SEND: only the broker may vouch for the sender."""
-    clock = Clock()
-    factory = StompFactory(Broker(None, clock), Config(), clock)
-    protocol, transport = _connected(factory, "1.2")
-    protocol.dataReceived(b"SUBSCRIBE\nid:s\ndestination:/queue/q\n\n\0")
+    protocol, transport, clock = _connected("1.2", subscribe=_SUBSCRIBE)
     protocol.dataReceived(b"SEND\ndestination:/queue/q\nJMSXUserID:admin\nkept:yes\n\nbody\0")
     [message] = _frames(transport, clock)
     assert b"\nkept:yes\n" in message and b"JMSXUserID" not in message
@@ -73,11 +74,9 @@ def test_a_send_cannot_claim_a_user_id() -> None:
 def test_a_second_subscription_under_one_id_is_refused_in_plain_words() -> None:
     """Not lenient: ActiveMQ would make a consumer nothing can unsubscribe. The ERROR names
     the id, or on 1.0 (no id) the destination."""
-    for version, subscribe in (("1.2", b"SUBSCRIBE\nid:s\ndestination:/queue/q\n\n\0"),
+    for version, subscribe in (("1.2", _SUBSCRIBE),
                                ("1.0", b"SUBSCRIBE\ndestination:/queue/q\n\n\0")):
-        clock = Clock()
-        factory = StompFactory(Broker(None, clock), Config(), clock)
-        protocol, transport = _connected(factory, version)
+        protocol, transport, clock = _connected(version)
         protocol.dataReceived(subscribe)
         protocol.dataReceived(subscribe)
         [error] = _frames(transport, clock)
@@ -91,9 +90,7 @@ def test_a_send_keeps_its_own_timestamp() -> None:
     time, and a value that is no number refuses the SEND."""
     clock = Clock()
     clock.advance(1_800_000_000)
-    factory = StompFactory(Broker(None, clock), Config(), clock)
-    protocol, transport = _connected(factory, "1.2")
-    protocol.dataReceived(b"SUBSCRIBE\nid:s\ndestination:/queue/q\n\n\0")
+    protocol, transport, clock = _connected("1.2", clock, _SUBSCRIBE)
     for stamp in (b"timestamp:12345\n", b"", b"timestamp:0\n"):
         protocol.dataReceived(b"SEND\ndestination:/queue/q\n" + stamp + b"\nbody\0")
     stamps = [f.split(b"\ntimestamp:")[1].split(b"\n")[0] for f in _frames(transport, clock)]
