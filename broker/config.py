@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
+from twisted.internet.endpoints import quoteStringArgument
+
 from broker.reactors import REACTORS
 
 ENV_PREFIX = "MQGATE_"
@@ -22,16 +24,9 @@ class ConfigError(ValueError):
     """A setting could not be read or has an impossible value."""
 
 
-def endpoint_escape(value: str) -> str:
-    """`value` as one argument of a Twisted endpoint string, where `:` separates arguments
-    and a backslash escapes the next character: an IPv6 `bind` such as `::1` must arrive as
-    one interface, as ActiveMQ's `stomp://[::1]:61613` does."""
-    return value.replace("\\", "\\\\").replace(":", "\\:")
-
-
 def endpoint_arguments(description: str) -> list[str]:
     """The `:`-separated parts of a Twisted endpoint string, escapes undone (the inverse
-    of `endpoint_escape` on each part)."""
+    of Twisted's `quoteStringArgument` on each part)."""
     parts: list[str] = []
     current: list[str] = []
     chars = iter(description)
@@ -154,7 +149,9 @@ class Config:
         if explicit:
             return explicit
         port = getattr(self, f"{door}_port")
-        return f"tcp:{port}:interface={endpoint_escape(self.bind)}"
+        # Quoted: an IPv6 bind such as `::1` must arrive as one interface, as ActiveMQ's
+        # `stomp://[::1]:<port>` does.
+        return f"tcp:{port}:interface={quoteStringArgument(self.bind)}"
 
     @property
     def limits(self) -> dict[str, Any]:
